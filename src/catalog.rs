@@ -1,0 +1,343 @@
+//! The source schema as the plan needs it: tables, columns and their types,
+//! keys, sequences and materialized views, read inside the run's snapshot.
+//!
+//! The queries live in `src/catalog/*.sql` so they can be read (and run by
+//! hand in psql) as SQL.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::Result;
+use tokio_postgres::Client;
+
+use crate::conn::quote_ident;
+use crate::error::PgResultExt;
+
+/// `schema.table` as PostgreSQL spells it (unquoted, case kept).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QualifiedName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl QualifiedName {
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+        QualifiedName { schema: schema.into(), name: name.into() }
+    }
+
+    /// Always-quoted SQL form: `"public"."Order Lines"`.
+    pub fn sql(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+/// Displays as users write it in rules: quotes only where SQL needs them.
+impl fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", display_ident(&self.schema), display_ident(&self.name))
+    }
+}
+
+/// An identifier as SQL would need it written: bare when it is lower-case
+/// letters, digits and underscores, quoted otherwise.
+pub fn display_ident(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        quote_ident(name)
+    }
+}
+
+/// What kind of value a column holds, as far as transforms care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeKind {
+    Text,
+    Int16,
+    Int32,
+    Int64,
+    Numeric,
+    Float,
+    Bool,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Time,
+    TimeTz,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+    Bytea,
+    Inet,
+    MacAddr,
+    Enum,
+    Other,
+}
+
+impl TypeKind {
+    /// Maps a base type (element type for arrays) to its kind.
+    pub fn from_type(type_name: &str, typtype: &str) -> TypeKind {
+        if typtype == "e" {
+            return TypeKind::Enum;
+        }
+        match type_name {
+            "text" | "character varying" | "character" | "name" | "citext" | "bpchar" | "varchar" => {
+                TypeKind::Text
+            }
+            "smallint" => TypeKind::Int16,
+            "integer" => TypeKind::Int32,
+            "bigint" => TypeKind::Int64,
+            "numeric" => TypeKind::Numeric,
+            "real" | "double precision" => TypeKind::Float,
+            "boolean" => TypeKind::Bool,
+            "date" => TypeKind::Date,
+            "timestamp without time zone" => TypeKind::Timestamp,
+            "timestamp with time zone" => TypeKind::TimestampTz,
+            "time without time zone" => TypeKind::Time,
+            "time with time zone" => TypeKind::TimeTz,
+            "interval" => TypeKind::Interval,
+            "uuid" => TypeKind::Uuid,
+            "json" => TypeKind::Json,
+            "jsonb" => TypeKind::Jsonb,
+            "bytea" => TypeKind::Bytea,
+            "inet" | "cidr" => TypeKind::Inet,
+            "macaddr" | "macaddr8" => TypeKind::MacAddr,
+            _ => TypeKind::Other,
+        }
+    }
+
+    pub fn is_integer(self) -> bool {
+        matches!(self, TypeKind::Int16 | TypeKind::Int32 | TypeKind::Int64)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        self.is_integer() || matches!(self, TypeKind::Numeric | TypeKind::Float)
+    }
+}
+
+/// One column of a source table.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// `format_type()` output, e.g. `character varying(20)`, `text[]`.
+    pub type_name: String,
+    /// The base type's name without modifiers (the element type for arrays),
+    /// e.g. `character varying`.
+    pub base_type: String,
+    /// Kind of the value (of each element, for arrays).
+    pub kind: TypeKind,
+    pub is_array: bool,
+    /// Length limit of varchar(n)/char(n), in characters.
+    pub max_length: Option<usize>,
+    /// Precision and scale of numeric(p,s).
+    pub numeric_precision: Option<u32>,
+    pub numeric_scale: Option<u32>,
+    pub not_null: bool,
+    /// `GENERATED ALWAYS AS (...) STORED`: computed by the target, never copied.
+    pub generated: bool,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT) for identity columns.
+    pub identity: Option<char>,
+    /// Member of a primary key or a single-column unique constraint/index.
+    pub unique: bool,
+}
+
+/// A primary key, unique constraint or unique index.
+#[derive(Debug, Clone)]
+pub struct UniqueKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub primary: bool,
+}
+
+/// A foreign key from `columns` to `parent.parent_columns`.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub parent: QualifiedName,
+    pub parent_columns: Vec<String>,
+    pub deferrable: bool,
+    /// Declared in the rules (`references:`), not in the database.
+    pub virtual_key: bool,
+}
+
+/// How a relation takes part in the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// An ordinary table that is not a partition.
+    Ordinary,
+    /// A partitioned table: copied through its root, rows routed by the target.
+    Partitioned,
+}
+
+/// A table the copy handles (partitions are reached through their root).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub oid: u32,
+    pub name: QualifiedName,
+    pub kind: TableKind,
+    pub columns: Vec<Column>,
+    pub unique_keys: Vec<UniqueKey>,
+    pub foreign_keys: Vec<ForeignKey>,
+    /// `pg_class.reltuples` (summed over partitions); -1 when never analyzed.
+    pub estimated_rows: i64,
+    /// On-disk size in bytes (summed over partitions).
+    pub estimated_bytes: i64,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn primary_key(&self) -> Option<&UniqueKey> {
+        self.unique_keys.iter().find(|k| k.primary)
+    }
+}
+
+/// A sequence and the value the target must continue from.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub name: QualifiedName,
+    pub last_value: Option<i64>,
+    pub is_called: bool,
+}
+
+/// Everything the plan needs to know about the source.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub tables: Vec<Table>,
+    pub sequences: Vec<Sequence>,
+    pub materialized_views: Vec<QualifiedName>,
+    /// `server_version_num` of the source.
+    pub server_version: i32,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &QualifiedName) -> Option<&Table> {
+        self.tables.iter().find(|t| &t.name == name)
+    }
+
+    /// Reads the catalog. Must run inside the snapshot transaction.
+    pub async fn read(client: &Client) -> Result<Catalog> {
+        let server_version: i32 = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .pg_context(|| "reading the source server version".into())?
+            .get(0);
+
+        let mut tables: Vec<Table> = Vec::new();
+        let mut by_oid: BTreeMap<u32, usize> = BTreeMap::new();
+        for row in client
+            .query(include_str!("catalog/tables.sql"), &[])
+            .await
+            .pg_context(|| "reading the source tables".into())?
+        {
+            let oid: u32 = row.get("oid");
+            let kind: i8 = row.get("relkind");
+            by_oid.insert(oid, tables.len());
+            tables.push(Table {
+                oid,
+                name: QualifiedName::new(row.get::<_, String>("schema"), row.get::<_, String>("name")),
+                kind: if kind as u8 == b'p' { TableKind::Partitioned } else { TableKind::Ordinary },
+                columns: Vec::new(),
+                unique_keys: Vec::new(),
+                foreign_keys: Vec::new(),
+                estimated_rows: row.get::<_, f64>("reltuples") as i64,
+                estimated_bytes: row.get("bytes"),
+            });
+        }
+
+        for row in client
+            .query(include_str!("catalog/columns.sql"), &[])
+            .await
+            .pg_context(|| "reading the source columns".into())?
+        {
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else { continue };
+            let base_type: String = row.get("base_type");
+            let typtype: String = row.get("typtype");
+            let identity: String = row.get("identity");
+            tables[i].columns.push(Column {
+                name: row.get("name"),
+                type_name: row.get("type_name"),
+                kind: TypeKind::from_type(&base_type, &typtype),
+                base_type,
+                is_array: row.get("is_array"),
+                max_length: row.get::<_, Option<i32>>("max_length").map(|n| n as usize),
+                numeric_precision: row.get::<_, Option<i32>>("numeric_precision").map(|n| n as u32),
+                numeric_scale: row.get::<_, Option<i32>>("numeric_scale").map(|n| n as u32),
+                not_null: row.get("not_null"),
+                generated: row.get("generated"),
+                identity: identity.chars().next(),
+                unique: false,
+            });
+        }
+
+        for row in client
+            .query(include_str!("catalog/unique_keys.sql"), &[])
+            .await
+            .pg_context(|| "reading the source unique keys".into())?
+        {
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else { continue };
+            let columns: Vec<String> = row.get("columns");
+            if columns.len() == 1 {
+                if let Some(c) = tables[i].columns.iter_mut().find(|c| c.name == columns[0]) {
+                    c.unique = true;
+                }
+            }
+            tables[i].unique_keys.push(UniqueKey {
+                name: row.get("name"),
+                columns,
+                primary: row.get("is_primary"),
+            });
+        }
+
+        for row in client
+            .query(include_str!("catalog/foreign_keys.sql"), &[])
+            .await
+            .pg_context(|| "reading the source foreign keys".into())?
+        {
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else { continue };
+            tables[i].foreign_keys.push(ForeignKey {
+                name: row.get("name"),
+                columns: row.get("columns"),
+                parent: QualifiedName::new(
+                    row.get::<_, String>("parent_schema"),
+                    row.get::<_, String>("parent_name"),
+                ),
+                parent_columns: row.get("parent_columns"),
+                deferrable: row.get("deferrable"),
+                virtual_key: false,
+            });
+        }
+
+        let sequences = client
+            .query(include_str!("catalog/sequences.sql"), &[])
+            .await
+            .pg_context(|| "reading the source sequences".into())?
+            .iter()
+            .map(|row| Sequence {
+                name: QualifiedName::new(row.get::<_, String>("schema"), row.get::<_, String>("name")),
+                last_value: row.get("last_value"),
+                is_called: row.get::<_, Option<bool>>("is_called").unwrap_or(false),
+            })
+            .collect();
+
+        let materialized_views = client
+            .query(
+                "SELECT schemaname::text, matviewname::text FROM pg_matviews \
+                 WHERE ispopulated ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .pg_context(|| "reading the source materialized views".into())?
+            .iter()
+            .map(|row| QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1)))
+            .collect();
+
+        Ok(Catalog { tables, sequences, materialized_views, server_version })
+    }
+}

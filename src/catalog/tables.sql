@@ -1,0 +1,29 @@
+-- Tables to copy: ordinary tables that are not partitions, and partitioned
+-- roots (their partitions are reached through them, so each row is copied
+-- once). System schemas and extension-owned tables are left out.
+SELECT c.oid,
+       n.nspname::text AS schema,
+       c.relname::text AS name,
+       c.relkind,
+       greatest(coalesce(
+           CASE WHEN c.relkind = 'p'
+                THEN (SELECT sum(greatest(p.reltuples, 0))::float8
+                        FROM pg_partition_tree(c.oid) t
+                        JOIN pg_class p ON p.oid = t.relid
+                       WHERE t.isleaf)
+                ELSE c.reltuples::float8 END, -1), -1)::float8 AS reltuples,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_table_size(t.relid)), 0)::bigint
+                    FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
+            ELSE pg_table_size(c.oid) END AS bytes
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND NOT c.relispartition
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+   AND n.nspname NOT LIKE 'pg_temp_%'
+   AND n.nspname NOT LIKE 'pg_toast_temp_%'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                      AND d.deptype = 'e')
+ ORDER BY n.nspname, c.relname

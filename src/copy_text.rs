@@ -1,0 +1,169 @@
+//! PostgreSQL's COPY text format: splitting a buffer into rows and fields,
+//! and the escapes of a field.
+//!
+//! In this format a raw newline only ends a row and a raw tab only ends a
+//! field: both are backslash-escaped inside values. So rows and fields are
+//! found with a byte search, and only fields a transform reads are decoded.
+//! `keep` fields are copied through as the raw bytes they arrived as.
+
+/// The field text of SQL NULL.
+pub const NULL: &[u8] = b"\\N";
+
+/// Splits `row` (without its newline) into field spans. Returns the number
+/// of fields; spans beyond the slice's capacity are pushed.
+#[inline]
+pub fn field_spans(row: &[u8], spans: &mut Vec<(usize, usize)>) {
+    spans.clear();
+    let mut start = 0;
+    for tab in memchr::memchr_iter(b'\t', row) {
+        spans.push((start, tab));
+        start = tab + 1;
+    }
+    spans.push((start, row.len()));
+}
+
+/// Iterates over the rows of a buffer of whole rows, each without its
+/// trailing newline.
+pub fn rows(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+    let empty = buf.is_empty();
+    body.split(|&b| b == b'\n').filter(move |_| !empty)
+}
+
+/// Decodes a field into `out`. Returns `None` for NULL. Fields without a
+/// backslash are returned as they are, without copying.
+#[inline]
+pub fn decode<'a>(field: &'a [u8], out: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    if field == NULL {
+        return None;
+    }
+    if memchr::memchr(b'\\', field).is_none() {
+        return Some(field);
+    }
+    out.clear();
+    unescape(field, out);
+    Some(out)
+}
+
+/// Appends the decoded form of an escaped field to `out`.
+pub fn unescape(field: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < field.len() {
+        let b = field[i];
+        if b != b'\\' || i + 1 == field.len() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let c = field[i + 1];
+        i += 2;
+        match c {
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            b'0'..=b'7' => {
+                // Up to three octal digits.
+                let mut v = u32::from(c - b'0');
+                let mut n = 1;
+                while n < 3 && i < field.len() && (b'0'..=b'7').contains(&field[i]) {
+                    v = v * 8 + u32::from(field[i] - b'0');
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            b'x' if i < field.len() && field[i].is_ascii_hexdigit() => {
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && i < field.len() && field[i].is_ascii_hexdigit() {
+                    v = v * 16 + (field[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+}
+
+/// Appends `value` to `out`, escaped for the COPY text format.
+#[inline]
+pub fn escape_into(value: &[u8], out: &mut Vec<u8>) {
+    let mut start = 0;
+    for (i, &b) in value.iter().enumerate() {
+        let esc = match b {
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            8 => b'b',
+            12 => b'f',
+            11 => b'v',
+            _ => continue,
+        };
+        out.extend_from_slice(&value[start..i]);
+        out.push(b'\\');
+        out.push(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&value[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(v: &[u8]) {
+        let mut esc = Vec::new();
+        escape_into(v, &mut esc);
+        assert!(!esc.contains(&b'\n') && !esc.contains(&b'\t'));
+        let mut back = Vec::new();
+        unescape(&esc, &mut back);
+        assert_eq!(back, v, "escaped form {:?}", String::from_utf8_lossy(&esc));
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        for v in [
+            &b"plain"[..],
+            b"tab\there",
+            b"crlf\r\nline",
+            b"back\\slash",
+            b"trailing backslash \\",
+            "emoji 🎉 and “quotes”; semicolon, 'apostrophe'".as_bytes(),
+            b"\\N",
+            b"",
+            b"{\"a\\tb\",\"c,d\",\"e{f}\"}",
+        ] {
+            roundtrip(v);
+        }
+    }
+
+    #[test]
+    fn decodes_what_postgres_may_send() {
+        let mut out = Vec::new();
+        assert_eq!(decode(b"\\N", &mut out), None);
+        assert_eq!(decode(b"a\\tb\\\\c\\n", &mut out), Some(&b"a\tb\\c\n"[..]));
+        let mut out = Vec::new();
+        unescape(b"\\101\\x41\\q", &mut out);
+        assert_eq!(out, b"AAq");
+    }
+
+    #[test]
+    fn splits_rows_and_fields() {
+        let buf = b"1\ta\\tb\t\\N\n2\t\t\\\\\n";
+        let rs: Vec<&[u8]> = rows(buf).collect();
+        assert_eq!(rs.len(), 2);
+        let mut spans = Vec::new();
+        field_spans(rs[0], &mut spans);
+        assert_eq!(spans.len(), 3);
+        assert_eq!(&rs[0][spans[1].0..spans[1].1], b"a\\tb");
+        field_spans(rs[1], &mut spans);
+        assert_eq!(&rs[1][spans[1].0..spans[1].1], b"");
+        assert_eq!(rows(b"").count(), 0);
+    }
+}

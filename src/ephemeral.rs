@@ -1,0 +1,182 @@
+//! A throwaway PostgreSQL cluster from `initdb`/`pg_ctl`, for `demo` and
+//! the tests: in a temporary directory, listening on loopback only, with
+//! durability off (nothing in it is worth an fsync), stopped on drop.
+//!
+//! initdb refuses to run as root, so as root the server runs as the
+//! `postgres` user.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// A running cluster; stopped and deleted when dropped.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    run_as: Option<(u32, u32)>,
+    stopped: bool,
+}
+
+/// `/usr/lib/postgresql/*/bin` (and `/usr/local/pgsql/bin`), newest first.
+pub fn versioned_bin_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let v: u32 = e.file_name().to_str()?.parse().ok()?;
+                    Some((v, e.path().join("bin")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut out: Vec<PathBuf> = dirs.into_iter().map(|(_, d)| d).collect();
+    out.push(PathBuf::from("/usr/local/pgsql/bin"));
+    out
+}
+
+/// The directory holding `initdb` and `pg_ctl`: PATH first, then the
+/// versioned Debian/Ubuntu directories.
+pub fn find_server_bin() -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(versioned_bin_dirs());
+    dirs.into_iter()
+        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+        .ok_or_else(|| {
+            anyhow!(
+                "initdb and pg_ctl were not found on PATH or under /usr/lib/postgresql/*/bin; \
+                 install the PostgreSQL server (e.g. apt-get install postgresql)"
+            )
+        })
+}
+
+fn postgres_user_ids() -> Result<(u32, u32)> {
+    let name = std::ffi::CString::new("postgres").expect("no NUL");
+    // SAFETY: getpwnam returns a pointer to static storage or NULL; we read
+    // two integers from it at once, before any other call could reuse it.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        bail!("running as root, and there is no `postgres` user to run the server as; create one (useradd -r postgres) or run as another user");
+    }
+    // SAFETY: checked non-null above.
+    Ok(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+}
+
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl Cluster {
+    /// initdb + start. Takes a second or two.
+    pub fn start() -> Result<Cluster> {
+        let bin = find_server_bin()?;
+        // SAFETY: geteuid has no preconditions.
+        let run_as = if unsafe { libc::geteuid() } == 0 { Some(postgres_user_ids()?) } else { None };
+        let dir = tempfile::Builder::new().prefix("anonymize-pg-").tempdir().context("creating a temporary directory")?;
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).context("handing the cluster directory to postgres")?;
+        }
+        let mut cluster = Cluster { dir, bin, port: 0, run_as, stopped: true };
+        let data = cluster.data_dir();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        )?;
+        let mut last = None;
+        for _ in 0..5 {
+            cluster.port = free_port()?;
+            let opts = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+                 -c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB \
+                 -c max_wal_size=2GB -c checkpoint_timeout=30min",
+                cluster.port,
+                cluster.dir.path().display()
+            );
+            let log = cluster.dir.path().join("server.log");
+            match cluster.run(
+                "pg_ctl",
+                &["-D", data.to_str().unwrap_or_default(), "-l", log.to_str().unwrap_or_default(), "-w", "-t", "60", "-o", &opts, "start"],
+            ) {
+                Ok(()) => {
+                    cluster.stopped = false;
+                    return Ok(cluster);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("tried")).context(format!("log: {}", cluster.log_tail()))
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Result<()> {
+        let mut cmd = Command::new(self.bin.join(tool));
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.current_dir(self.dir.path());
+        if let Some((uid, gid)) = self.run_as {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(gid);
+        }
+        let out = cmd.output().with_context(|| format!("running {tool}"))?;
+        if !out.status.success() {
+            bail!("{tool} failed: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        }
+        Ok(())
+    }
+
+    /// The server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bin directory of this server (psql, pg_dump of the same version).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// A URL for database `db` as the superuser `postgres`.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Stops the server now (also done on drop).
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let data = self.data_dir();
+        let _ = self.run("pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,217 @@
+//! Moving one table's rows: source COPY stream → batches of whole rows →
+//! transforms on the rayon pool → sink.
+//!
+//! PostgreSQL sends one row per CopyData message, so the reader gathers
+//! messages into ~1 MiB batches before handing them to rayon (per-row tasks
+//! would cost more than the work). Batches are transformed in parallel but
+//! written in order, through a bounded channel: memory stays at about
+//! `IN_FLIGHT` batches per table whatever the table's size.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+use bytes::{Bytes, BytesMut};
+use futures_util::{pin_mut, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Client;
+
+use crate::copy_text;
+use crate::error::PgResultExt;
+use crate::plan::{ColumnAction, TablePlan};
+use crate::progress::TableProgress;
+use crate::sink::TableSink;
+use crate::transform::{RowView, Written};
+
+/// Bytes of whole rows gathered before a batch is transformed.
+pub const BATCH_BYTES: usize = 1 << 20;
+/// Batches being transformed or waiting to be written, per table.
+const IN_FLIGHT: usize = 4;
+
+/// What one table's copy did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableStats {
+    pub table: String,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    /// Bytes read from the source (COPY text).
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Rows in the source table (estimate from pg_class).
+    pub source_rows_estimate: i64,
+}
+
+/// A transform failed on a value. Names the column, never the value.
+#[derive(Debug, thiserror::Error)]
+#[error("column {column}: {message}")]
+pub struct BatchError {
+    pub column: String,
+    pub message: String,
+}
+
+/// Copies one table from `source` (inside the snapshot) into `sink`.
+pub async fn copy_table<S: TableSink>(
+    source: &Client,
+    plan: Arc<TablePlan>,
+    mut sink: S,
+    progress: &TableProgress,
+) -> Result<TableStats> {
+    let started = Instant::now();
+    let name = plan.table.name.to_string();
+    let stream = source
+        .copy_out(plan.source_query().as_str())
+        .await
+        .pg_context(|| format!("reading table {name} from the source"))?;
+    pin_mut!(stream);
+
+    let (tx, mut rx) = mpsc::channel::<oneshot::Receiver<Result<Bytes, BatchError>>>(IN_FLIGHT);
+    let passthrough = plan.is_passthrough();
+    let mut bytes_read = 0u64;
+
+    let reader = async {
+        let mut buf = BytesMut::with_capacity(BATCH_BYTES + 64 * 1024);
+        loop {
+            let next = stream.next().await;
+            let done = match next {
+                Some(msg) => {
+                    let msg = msg.pg_context(|| format!("reading table {name} from the source"))?;
+                    bytes_read += msg.len() as u64;
+                    buf.extend_from_slice(&msg);
+                    false
+                }
+                None => true,
+            };
+            if buf.len() >= BATCH_BYTES || (done && !buf.is_empty()) {
+                let batch = buf.split().freeze();
+                let (otx, orx) = oneshot::channel();
+                if passthrough {
+                    let _ = otx.send(Ok(batch));
+                } else {
+                    let plan = Arc::clone(&plan);
+                    rayon::spawn(move || {
+                        let _ = otx.send(transform_batch(&plan, &batch));
+                    });
+                }
+                // The writer stopped (it failed): its error is the one to report.
+                if tx.send(orx).await.is_err() {
+                    break;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        drop(tx);
+        Ok::<(), anyhow::Error>(())
+    };
+
+    let mut rows = 0u64;
+    let writer = async {
+        while let Some(pending) = rx.recv().await {
+            let out = pending
+                .await
+                .map_err(|_| anyhow!("a transform worker stopped unexpectedly"))?
+                .with_context(|| format!("transforming table {name}"))?;
+            let n = memchr::memchr_iter(b'\n', &out).count() as u64;
+            let len = out.len() as u64;
+            sink.write(out).await?;
+            rows += n;
+            progress.advance(n, len);
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+
+    tokio::try_join!(reader, writer)?;
+    let rows_written = sink.finish().await?;
+    Ok(TableStats {
+        table: name,
+        rows_read: rows,
+        rows_written,
+        bytes: bytes_read,
+        seconds: started.elapsed().as_secs_f64(),
+        source_rows_estimate: plan.table.estimated_rows,
+    })
+}
+
+/// Scratch space for one batch, reused row after row.
+#[derive(Default)]
+struct Scratch {
+    spans: Vec<(usize, usize)>,
+    /// Output values of the current row, unescaped.
+    arena: Vec<u8>,
+    /// Per column: not computed, NULL, or a range of `arena`.
+    values: Vec<Option<Option<(usize, usize)>>>,
+    decoded: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Transforms a batch of whole rows (COPY text) into a new batch.
+pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchError> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 8);
+    let mut s = Scratch::default();
+    let ncols = plan.columns.len();
+    for row in copy_text::rows(input) {
+        copy_text::field_spans(row, &mut s.spans);
+        if s.spans.len() != ncols && !(ncols == 0 && row.is_empty()) {
+            return Err(BatchError {
+                column: "*".into(),
+                message: format!("a row has {} fields, expected {ncols}", s.spans.len()),
+            });
+        }
+        s.arena.clear();
+        s.values.clear();
+        s.values.resize(ncols, None);
+        for &i in &plan.compute_order {
+            let column = &plan.columns[i];
+            let (start, end) = s.spans[i];
+            let field = &row[start..end];
+            let value = match &column.action {
+                ColumnAction::Null => None,
+                ColumnAction::Keep => {
+                    // Read by a template: store its decoded value.
+                    copy_text::decode(field, &mut s.decoded).map(|v| {
+                        let a = s.arena.len();
+                        s.arena.extend_from_slice(v);
+                        (a, s.arena.len())
+                    })
+                }
+                ColumnAction::Transform(t) => {
+                    let input = copy_text::decode(field, &mut s.decoded);
+                    s.out.clear();
+                    let view = RowView { arena: &s.arena, spans: &s.values };
+                    let written = t.apply(input, &view, &mut s.out).map_err(|e| BatchError {
+                        column: column.name.clone(),
+                        message: e.0,
+                    })?;
+                    match written {
+                        Written::Null => None,
+                        Written::Value => {
+                            let a = s.arena.len();
+                            s.arena.extend_from_slice(&s.out);
+                            Some((a, s.arena.len()))
+                        }
+                    }
+                }
+            };
+            s.values[i] = Some(value);
+        }
+        for (i, column) in plan.columns.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            match &column.action {
+                ColumnAction::Keep => {
+                    let (start, end) = s.spans[i];
+                    out.extend_from_slice(&row[start..end]);
+                }
+                ColumnAction::Null => out.extend_from_slice(copy_text::NULL),
+                ColumnAction::Transform(_) => match s.values[i].flatten() {
+                    None => out.extend_from_slice(copy_text::NULL),
+                    Some((a, b)) => copy_text::escape_into(&s.arena[a..b], &mut out),
+                },
+            }
+        }
+        out.push(b'\n');
+    }
+    Ok(Bytes::from(out))
+}

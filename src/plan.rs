@@ -1,0 +1,443 @@
+//! The plan: rules × catalog, checked and compiled before any row moves.
+//!
+//! Every mismatch between the rules and the schema is collected into one
+//! list (unknown tables and columns, columns without a rule, types a
+//! transform cannot produce, unique columns with a lossy rule) so a single
+//! run shows everything to fix. The workers only ever see the plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Column, QualifiedName, Table};
+use crate::error::{Location, RulesError, RulesErrors};
+use crate::rules::{Action, ColumnRule, Rules, TableRule, UnknownColumns};
+use crate::subset::SubsetSpec;
+use crate::transform::{BuildContext, Key, Transform, Uniqueness};
+
+/// What happens to one copied column at run time.
+#[derive(Clone)]
+pub enum ColumnAction {
+    /// Raw bytes through, never decoded.
+    Keep,
+    /// Always NULL; the source query does not even read it.
+    Null,
+    Transform(Arc<dyn Transform>),
+}
+
+/// One copied column (generated columns are not copied: the target
+/// computes them).
+#[derive(Clone, Debug)]
+pub struct ColumnPlan {
+    pub name: String,
+    /// The rule as shown to users (`keep`, `fake(email) unique`, ...).
+    pub rule: String,
+    /// True when no rule was written and `unknown_columns: keep` applied.
+    pub implicit: bool,
+    pub action: ColumnAction,
+    /// Another column's transform reads this column's output value.
+    pub read_by_others: bool,
+}
+
+/// One table's part of the plan.
+#[derive(Clone, Debug)]
+pub struct TablePlan {
+    pub table: Table,
+    /// Copied columns, in table order.
+    pub columns: Vec<ColumnPlan>,
+    /// Order in which the transformed columns are computed: a template runs
+    /// after the columns it reads.
+    pub compute_order: Vec<usize>,
+    /// The rules' `where:`.
+    pub filter: Option<String>,
+    /// The subset for this table (`None`: every row).
+    pub subset: Option<SubsetSpec>,
+    /// Row selection SQL (rules filter AND subset), filled by `subset`.
+    pub predicate: Option<String>,
+    /// How the predicate was chosen, for `--dry-run`.
+    pub selection: String,
+    /// `skip: true`: schema only.
+    pub skip: bool,
+}
+
+impl TablePlan {
+    /// True when every column is `keep`: rows can pass through untouched.
+    pub fn is_passthrough(&self) -> bool {
+        self.columns.iter().all(|c| matches!(c.action, ColumnAction::Keep))
+    }
+
+    /// `COPY (SELECT ...) TO STDOUT` for the source.
+    pub fn source_query(&self) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let q = crate::conn::quote_ident(&c.name);
+                match c.action {
+                    ColumnAction::Null if !c.read_by_others => format!("NULL AS {q}"),
+                    _ => q,
+                }
+            })
+            .collect();
+        let only = match self.table.kind {
+            crate::catalog::TableKind::Ordinary => "ONLY ",
+            crate::catalog::TableKind::Partitioned => "",
+        };
+        let mut q = format!(
+            "COPY (SELECT {} FROM {only}{}",
+            if cols.is_empty() { "".to_string() } else { cols.join(", ") },
+            self.table.name.sql()
+        );
+        if let Some(p) = &self.predicate {
+            let _ = write!(q, " WHERE {p}");
+        }
+        q.push_str(") TO STDOUT");
+        q
+    }
+
+    /// `COPY t (cols) FROM STDIN` for the target.
+    pub fn target_statement(&self) -> String {
+        let cols: Vec<String> = self.columns.iter().map(|c| crate::conn::quote_ident(&c.name)).collect();
+        format!("COPY {} ({}) FROM STDIN", self.table.name.sql(), cols.join(", "))
+    }
+}
+
+/// The whole run's plan.
+pub struct Plan {
+    pub catalog: Catalog,
+    pub tables: Vec<TablePlan>,
+    pub rules_digest: String,
+}
+
+/// A problem found while planning, before being given a location.
+struct Problems {
+    list: Vec<RulesError>,
+}
+
+impl Problems {
+    fn push(&mut self, location: &Location, message: String, hint: Option<String>) {
+        self.list.push(RulesError { location: location.clone(), message, hint });
+    }
+}
+
+impl Plan {
+    /// Checks `rules` against `catalog` and compiles every transform.
+    /// `key` is `None` when no secret was given; a rule that needs one is
+    /// then an error.
+    pub fn build(rules: &Rules, catalog: Catalog, key: Option<&Key>) -> Result<Plan, RulesErrors> {
+        let mut problems = Problems { list: Vec::new() };
+        let file_location = Location { file: rules.files.join(", "), line: 0, column: 0 };
+
+        for rule in &rules.tables {
+            if catalog.table(&rule.name).is_none() {
+                let names: Vec<String> = catalog.tables.iter().map(|t| t.name.to_string()).collect();
+                let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+                let hint = crate::transform::suggest(&rule.name.to_string(), &refs)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .or_else(|| Some("remove the rule, or check the table's schema and spelling".into()));
+                problems.push(&rule.location, format!("table {} is not in the source database", rule.name), hint);
+            }
+        }
+
+        if key.is_none() && rules.needs_secret() {
+            problems.push(
+                &file_location,
+                "ANONYMIZE_SECRET is not set, and the rules use keyed transforms".into(),
+                Some("export ANONYMIZE_SECRET (a long random string kept in your secret store)".into()),
+            );
+        }
+        // Rules with only keep/null/set never touch the key.
+        let fallback_key = Key::new(b"");
+        let key = key.unwrap_or(&fallback_key);
+
+        let mut tables = Vec::new();
+        for table in &catalog.tables {
+            let rule = rules.table(&table.name);
+            if let Some(tp) = plan_table(rules, table, rule, key, &file_location, &mut problems) {
+                tables.push(tp);
+            }
+        }
+
+        if !problems.list.is_empty() {
+            return Err(RulesErrors(problems.list));
+        }
+        Ok(Plan { catalog, tables, rules_digest: rules.digest.clone() })
+    }
+
+    /// Human-readable plan for `--dry-run`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for t in &self.tables {
+            let est = if t.table.estimated_rows < 0 {
+                "unknown".to_string()
+            } else {
+                t.table.estimated_rows.to_string()
+            };
+            let _ = writeln!(s, "{} (~{est} rows, {})", t.table.name, t.selection);
+            if t.skip {
+                let _ = writeln!(s, "  skipped: schema only, no rows");
+                continue;
+            }
+            for c in &t.columns {
+                let implicit = if c.implicit { "  (no rule; unknown_columns: keep)" } else { "" };
+                let _ = writeln!(s, "  {:<24} {}{implicit}", crate::catalog::display_ident(&c.name), c.rule);
+            }
+            for c in t.table.columns.iter().filter(|c| c.generated) {
+                let _ = writeln!(s, "  {:<24} generated (recomputed by the target)", crate::catalog::display_ident(&c.name));
+            }
+        }
+        s
+    }
+}
+
+fn plan_table(
+    rules: &Rules,
+    table: &Table,
+    rule: Option<&TableRule>,
+    key: &Key,
+    file_location: &Location,
+    problems: &mut Problems,
+) -> Option<TablePlan> {
+    let table_location = rule.map(|r| r.location.clone()).unwrap_or_else(|| file_location.clone());
+    let unknown = rule.and_then(|r| r.unknown_columns).unwrap_or(rules.unknown_columns);
+    let skip = rule.is_some_and(|r| r.skip);
+    let display = table.name.to_string();
+
+    // Rules naming columns the table does not have.
+    if let Some(r) = rule {
+        for entry in &r.columns {
+            match table.column(&entry.name) {
+                None => {
+                    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+                    let hint = crate::transform::suggest(&entry.name, &names)
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or_else(|| Some("remove the rule; the column may have been dropped by a migration".into()));
+                    problems.push(
+                        &entry.location,
+                        format!("column {display}.{} is not in the source table", entry.name),
+                        hint,
+                    );
+                }
+                Some(c) if c.generated && !matches!(entry.rule.action, Action::Keep) => problems.push(
+                    &entry.location,
+                    format!("column {display}.{} is generated; the target recomputes it from the other columns", entry.name),
+                    Some("write `keep` for it, or no rule at all".into()),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    // Columns without a rule.
+    let missing: Vec<&Column> = table
+        .columns
+        .iter()
+        .filter(|c| !c.generated)
+        .filter(|c| rule.is_none_or(|r| !r.columns.iter().any(|e| e.name == c.name)))
+        .collect();
+    if !skip && unknown == UnknownColumns::Fail && !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|c| format!("{} ({})", c.name, c.type_name)).collect();
+        let what = if rule.is_none() { "has no rule" } else { "has columns without a rule" };
+        problems.push(
+            &table_location,
+            format!("table {display} {what}: {}", list.join(", ")),
+            Some(format!(
+                "add a rule for each (`keep` for non-personal data) under tables.{display}.columns, \
+                 or set `unknown_columns: keep` to copy unclassified columns unchanged"
+            )),
+        );
+    }
+
+    let mut columns = Vec::new();
+    let mut reads: Vec<Vec<String>> = Vec::new();
+    for column in table.columns.iter().filter(|c| !c.generated) {
+        let entry = rule.and_then(|r| r.columns.iter().find(|e| e.name == column.name));
+        let (action, text, implicit, column_reads) = match entry {
+            None => (ColumnAction::Keep, "keep".to_string(), true, vec![]),
+            Some(e) => match compile(rules, table, column, &e.rule, key) {
+                Ok((action, reads)) => (action, e.rule.describe(), false, reads),
+                Err((message, hint)) => {
+                    problems.push(&e.location, message, hint);
+                    (ColumnAction::Keep, String::new(), false, vec![])
+                }
+            },
+        };
+        columns.push(ColumnPlan { name: column.name.clone(), rule: text, implicit, action, read_by_others: false });
+        reads.push(column_reads);
+    }
+
+    let compute_order = match order_columns(&columns, &reads) {
+        Ok(o) => o,
+        Err(cycle) => {
+            problems.push(
+                &table_location,
+                format!("table {display}: templates read each other in a cycle: {}", cycle.join(" -> ")),
+                Some("make one of them a plain transform".into()),
+            );
+            Vec::new()
+        }
+    };
+    for (i, r) in reads.iter().enumerate() {
+        for name in r {
+            match columns.iter().position(|c| &c.name == name) {
+                Some(j) => columns[j].read_by_others = true,
+                None => problems.push(
+                    &table_location,
+                    format!("column {display}.{}: a template reads `{name}`, which is not a copied column", columns[i].name),
+                    None,
+                ),
+            }
+        }
+    }
+
+    let subset = rule.and_then(|r| r.subset).or(rules.subset);
+    Some(TablePlan {
+        table: table.clone(),
+        columns,
+        compute_order,
+        filter: rule.and_then(|r| r.filter.clone()),
+        subset,
+        predicate: rule.and_then(|r| r.filter.clone()).map(|f| format!("({f})")),
+        selection: match rule.and_then(|r| r.filter.as_deref()) {
+            Some(f) => format!("where {f}"),
+            None => "all rows".into(),
+        },
+        skip,
+    })
+}
+
+/// Compiles one column's rule; the error names the column and what to do.
+#[allow(clippy::type_complexity)]
+fn compile(
+    rules: &Rules,
+    table: &Table,
+    column: &Column,
+    rule: &ColumnRule,
+    key: &Key,
+) -> Result<(ColumnAction, Vec<String>), (String, Option<String>)> {
+    let display = table.name.to_string();
+    let constraint = table
+        .unique_keys
+        .iter()
+        .find(|k| k.columns.len() == 1 && k.columns[0] == column.name)
+        .map(|k| k.name.clone());
+    match &rule.action {
+        Action::Keep => Ok((ColumnAction::Keep, vec![])),
+        Action::Null => {
+            if column.not_null {
+                return Err((
+                    format!("column {display}.{} is NOT NULL, so `null` cannot be loaded", column.name),
+                    Some("use `set`, `hash` or `fake` instead".into()),
+                ));
+            }
+            if let Some(c) = constraint {
+                // Several NULLs are allowed under a unique constraint, so this
+                // is fine; a primary key is NOT NULL and caught above.
+                let _ = c;
+            }
+            Ok((ColumnAction::Null, vec![]))
+        }
+        Action::Transform(options) => {
+            let uniqueness = options.uniqueness();
+            if rule.unique && uniqueness == Uniqueness::Lossy {
+                return Err((
+                    format!(
+                        "column {display}.{}: `{}` cannot guarantee distinct outputs, but the rule says `unique: true`",
+                        column.name,
+                        options.describe()
+                    ),
+                    Some("use a unique-capable rule such as `{ hash: { format: hex } }`, `{ fake: email, unique: true }` or `{ fake: uuid }`".into()),
+                ));
+            }
+            if let Some(name) = &constraint {
+                if uniqueness == Uniqueness::Lossy {
+                    return Err((
+                        format!(
+                            "column {display}.{} is unique (constraint {name}), but `{}` can give two rows the same value",
+                            column.name,
+                            options.describe()
+                        ),
+                        Some("use a unique-capable rule with `unique: true`, e.g. `{ fake: email, unique: true }` or `{ hash: { format: hex } }`".into()),
+                    ));
+                }
+            }
+            let locale = rule.locale.as_deref().unwrap_or(&rules.locale);
+            let ctx = BuildContext {
+                table: &display,
+                column,
+                columns: &table.columns,
+                key,
+                locale,
+                unique: rule.unique,
+                namespace: rule.namespace.as_deref(),
+            };
+            let transform = options.build(&ctx).map_err(|m| (m, None))?;
+            Ok((ColumnAction::Transform(Arc::from(transform)), options.reads()))
+        }
+    }
+}
+
+/// Orders the transformed columns so every template runs after the columns
+/// it reads. Returns the cycle on failure.
+fn order_columns(columns: &[ColumnPlan], reads: &[Vec<String>]) -> Result<Vec<usize>, Vec<String>> {
+    let index: BTreeMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+    let mut order = Vec::new();
+    let mut state = vec![0u8; columns.len()]; // 0 new, 1 visiting, 2 done
+    fn visit(
+        i: usize,
+        reads: &[Vec<String>],
+        index: &BTreeMap<&str, usize>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+        path: &mut Vec<usize>,
+    ) -> Result<(), Vec<usize>> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => {
+                let start = path.iter().position(|&p| p == i).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(i);
+                return Err(cycle);
+            }
+            _ => {}
+        }
+        state[i] = 1;
+        path.push(i);
+        for name in &reads[i] {
+            if let Some(&j) = index.get(name.as_str()) {
+                visit(j, reads, index, state, order, path)?;
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..columns.len() {
+        let mut path = Vec::new();
+        visit(i, reads, &index, &mut state, &mut order, &mut path)
+            .map_err(|cycle| cycle.iter().map(|&j| columns[j].name.clone()).collect::<Vec<_>>())?;
+    }
+    // Only transformed or read columns need computing.
+    let needed: BTreeSet<usize> = (0..columns.len())
+        .filter(|&i| !matches!(columns[i].action, ColumnAction::Keep) || !reads[i].is_empty())
+        .collect();
+    let read: BTreeSet<usize> = reads.iter().flatten().filter_map(|n| index.get(n.as_str()).copied()).collect();
+    Ok(order.into_iter().filter(|i| needed.contains(i) || read.contains(i)).collect())
+}
+
+impl std::fmt::Debug for ColumnAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ColumnAction::Keep => f.write_str("Keep"),
+            ColumnAction::Null => f.write_str("Null"),
+            ColumnAction::Transform(_) => f.write_str("Transform"),
+        }
+    }
+}
+
+/// Tables named in the plan, for lookups by name.
+pub fn table_names(plan: &Plan) -> Vec<QualifiedName> {
+    plan.tables.iter().map(|t| t.table.name.clone()).collect()
+}

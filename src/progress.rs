@@ -1,0 +1,168 @@
+//! What the user sees while rows move: indicatif bars on a terminal (one
+//! per running table and an overall bar), periodic log lines otherwise.
+//!
+//! Counters are atomics bumped once per batch, never per row.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How often a log line is written when there are no bars.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The run's progress display.
+pub struct Progress {
+    bars: Option<(MultiProgress, ProgressBar)>,
+    running: Mutex<Vec<Arc<Counters>>>,
+    stop: Arc<AtomicBool>,
+}
+
+struct Counters {
+    table: String,
+    estimated_rows: u64,
+    rows: AtomicU64,
+    bytes: AtomicU64,
+    started: Instant,
+}
+
+impl Progress {
+    /// Bars when `bars` is asked for and stderr is a terminal; log lines
+    /// every few seconds otherwise. `total_rows` is the estimate for the
+    /// overall bar.
+    pub fn new(bars: bool, total_rows: u64) -> Arc<Progress> {
+        let bars = (bars && std::io::stderr().is_terminal()).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(5));
+            let overall = multi.add(ProgressBar::new(total_rows.max(1)));
+            overall.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>24.bold} [{bar:30.green/dim}] {human_pos}/{human_len} rows  {elapsed_precise}  eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            overall.set_prefix("total");
+            (multi, overall)
+        });
+        let progress = Arc::new(Progress { bars, running: Mutex::new(Vec::new()), stop: Arc::new(AtomicBool::new(false)) });
+        if progress.bars.is_none() {
+            let p = Arc::clone(&progress);
+            std::thread::spawn(move || p.log_loop());
+        }
+        progress
+    }
+
+    /// A display that shows nothing (tests, `--dry-run`).
+    pub fn hidden() -> Arc<Progress> {
+        Arc::new(Progress { bars: None, running: Mutex::new(Vec::new()), stop: Arc::new(AtomicBool::new(true)) })
+    }
+
+    /// Starts showing one table.
+    pub fn table(self: &Arc<Self>, table: &str, estimated_rows: i64) -> TableProgress {
+        let counters = Arc::new(Counters {
+            table: table.to_string(),
+            estimated_rows: estimated_rows.max(0) as u64,
+            rows: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            started: Instant::now(),
+        });
+        self.running.lock().expect("progress lock").push(Arc::clone(&counters));
+        let bar = self.bars.as_ref().map(|(multi, _)| {
+            let bar = multi.insert_from_back(1, ProgressBar::new(counters.estimated_rows.max(1)));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>24} [{bar:30.cyan/dim}] {human_pos}/{human_len} rows  {msg}  eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(shorten(table, 24));
+            bar
+        });
+        TableProgress { progress: Arc::clone(self), counters, bar }
+    }
+
+    /// Clears the bars.
+    pub fn finish(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some((multi, overall)) = &self.bars {
+            overall.finish_and_clear();
+            let _ = multi.clear();
+        }
+    }
+
+    fn log_loop(&self) {
+        let mut last = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if last.elapsed() < LOG_EVERY {
+                continue;
+            }
+            last = Instant::now();
+            for c in self.running.lock().expect("progress lock").iter() {
+                let rows = c.rows.load(Ordering::Relaxed);
+                let mb = c.bytes.load(Ordering::Relaxed) as f64 / 1e6;
+                let secs = c.started.elapsed().as_secs_f64().max(1e-3);
+                tracing::info!(
+                    table = %c.table,
+                    rows,
+                    estimated_rows = c.estimated_rows,
+                    mb_per_s = format!("{:.1}", mb / secs),
+                    "copying"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One table's progress.
+pub struct TableProgress {
+    progress: Arc<Progress>,
+    counters: Arc<Counters>,
+    bar: Option<ProgressBar>,
+}
+
+impl TableProgress {
+    /// Records a batch of `rows` rows and `bytes` bytes.
+    pub fn advance(&self, rows: u64, bytes: u64) {
+        let total_rows = self.counters.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        let total_bytes = self.counters.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(bar) = &self.bar {
+            if total_rows > bar.length().unwrap_or(0) {
+                bar.set_length(total_rows);
+            }
+            bar.set_position(total_rows);
+            let secs = self.counters.started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{:.1} MB/s", total_bytes as f64 / 1e6 / secs));
+        }
+        if let Some((_, overall)) = &self.progress.bars {
+            overall.inc(rows);
+        }
+    }
+}
+
+impl Drop for TableProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let mut running = self.progress.running.lock().expect("progress lock");
+        running.retain(|c| !Arc::ptr_eq(c, &self.counters));
+    }
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let tail: String = s.chars().rev().take(n - 1).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("…{tail}")
+}

@@ -1,0 +1,101 @@
+//! The JSON run report (`--report FILE`) and the summary table printed at
+//! the end of a run. The report's fields are documented in
+//! `docs/report.md`; a test checks a real report against that list.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::pipeline::TableStats;
+
+/// The report written by `--report`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub seconds: f64,
+    /// `success`, `failed` or `interrupted`.
+    pub outcome: String,
+    /// The error's text when the run failed (no row values, no secrets).
+    pub error: Option<String>,
+    pub exit_code: u8,
+    pub source: String,
+    pub target: Option<String>,
+    pub rules_digest: Option<String>,
+    pub subset: Option<String>,
+    pub tables: Vec<TableStats>,
+}
+
+impl Report {
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("report serializes");
+        std::fs::write(path, text + "\n").with_context(|| format!("writing the report to {}", path.display()))
+    }
+}
+
+/// `SystemTime` as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// The end-of-run table: table, rows, MB, seconds, rows/s.
+pub fn summary_table(stats: &[TableStats]) -> String {
+    let mut s = String::new();
+    let width = stats.iter().map(|t| t.table.chars().count()).max().unwrap_or(5).max(5);
+    let _ = writeln!(s, "{:<width$}  {:>12}  {:>9}  {:>8}  {:>12}", "table", "rows", "MB", "seconds", "rows/s");
+    let (mut rows, mut bytes, mut secs) = (0u64, 0u64, 0f64);
+    for t in stats {
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:>12}  {:>9.1}  {:>8.2}  {:>12.0}",
+            t.table,
+            t.rows_written,
+            t.bytes as f64 / 1e6,
+            t.seconds,
+            t.rows_written as f64 / t.seconds.max(1e-6)
+        );
+        rows += t.rows_written;
+        bytes += t.bytes;
+        secs = secs.max(t.seconds);
+    }
+    let _ = writeln!(s, "{:<width$}  {:>12}  {:>9.1}", "total", rows, bytes as f64 / 1e6);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(rfc3339(t), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,336 @@
+//! Loading rules: one file or a directory of `*.yml`/`*.yaml` files merged
+//! into one `Rules`. Every error carries `file:line:column`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use sha2::{Digest, Sha256};
+
+use super::locate::KeyPositions;
+use super::{
+    parse_column_name, parse_table_name, ColumnEntry, ColumnRule, Rules, TableRule,
+    UnknownColumns, VirtualReference,
+};
+use crate::error::{Location, RulesError, RulesErrors, UsageError};
+use crate::subset::SubsetSpec;
+
+/// One rules file as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    version: u32,
+    #[serde(default)]
+    unknown_columns: Option<UnknownColumns>,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    subset: Option<SubsetSpec>,
+    #[serde(default)]
+    tables: Entries<TableFile>,
+}
+
+/// One table as written.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    #[serde(default)]
+    columns: Entries<ColumnRule>,
+    #[serde(default, rename = "where")]
+    filter: Option<String>,
+    #[serde(default)]
+    subset: Option<SubsetSpec>,
+    #[serde(default)]
+    skip: bool,
+    #[serde(default)]
+    unknown_columns: Option<UnknownColumns>,
+    #[serde(default)]
+    references: Vec<VirtualReference>,
+}
+
+/// A YAML map kept in file order, refusing duplicate keys (serde's maps
+/// would silently keep the last one).
+struct Entries<T>(Vec<(String, T)>);
+
+impl<T> Default for Entries<T> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Entries<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Entries(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out: Vec<(String, T)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.iter().any(|(k, _)| *k == key) {
+                        return Err(de::Error::custom(format!("`{key}` is defined twice")));
+                    }
+                    let value = map.next_value()?;
+                    out.push((key, value));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Loads rules from a file or a directory. A missing path is an error: a
+/// tool that cannot find its rules must never copy raw data.
+pub fn load(path: &Path) -> Result<Rules, anyhow::Error> {
+    let files = rule_files(path)?;
+    let mut rules = Rules { locale: "en".to_string(), ..Rules::default() };
+    let mut errors = Vec::new();
+    let mut hasher = Sha256::new();
+    let mut first_settings: Option<String> = None;
+    for file in &files {
+        let display = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            UsageError::new(format!("cannot read rules file {display}: {e}"))
+        })?;
+        hasher.update(display.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        rules.files.push(display.clone());
+        match parse_file(&display, &text) {
+            Ok(parsed) => merge(&mut rules, parsed, &display, &mut first_settings, &mut errors),
+            Err(e) => errors.push(e),
+        }
+    }
+    rules.digest = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RulesErrors(errors).into())
+    }
+}
+
+/// Parses rules from text (used by `load` and by tests).
+pub fn load_str(file: &str, text: &str) -> Result<Rules, anyhow::Error> {
+    let mut rules = Rules { locale: "en".to_string(), files: vec![file.to_string()], ..Rules::default() };
+    let mut errors = Vec::new();
+    match parse_file(file, text) {
+        Ok(parsed) => merge(&mut rules, parsed, file, &mut None, &mut errors),
+        Err(e) => errors.push(e),
+    }
+    rules.digest = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RulesErrors(errors).into())
+    }
+}
+
+fn rule_files(path: &Path) -> Result<Vec<PathBuf>, anyhow::Error> {
+    let meta = std::fs::metadata(path).map_err(|_| {
+        UsageError::new(format!(
+            "rules not found at {}; pass --rules PATH or set ANONYMIZE_RULES \
+             (`anonymize init --out rules/` writes a starter file)",
+            path.display()
+        ))
+    })?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| UsageError::new(format!("cannot list rules directory {}: {e}", path.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(p.extension().and_then(|e| e.to_str()), Some("yml") | Some("yaml"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(UsageError::new(format!(
+            "no *.yml or *.yaml rules files in {}; nothing would be anonymized, so nothing is copied",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(files)
+}
+
+struct ParsedFile {
+    body: RulesFile,
+    positions: KeyPositions,
+}
+
+fn parse_file(file: &str, text: &str) -> Result<ParsedFile, RulesError> {
+    let body: RulesFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    if body.version != 1 {
+        let (line, column) = KeyPositions::index(text).get(&["version"]).unwrap_or((0, 0));
+        return Err(RulesError {
+            location: Location { file: file.to_string(), line, column },
+            message: format!("unsupported rules version {}; this anonymize reads version 1", body.version),
+            hint: None,
+        });
+    }
+    Ok(ParsedFile { body, positions: KeyPositions::index(text) })
+}
+
+/// Turns a serde_yaml error into `file:line:col: message`, adding a "did you
+/// mean" for unknown keys.
+fn yaml_error(file: &str, e: &serde_yaml::Error) -> RulesError {
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let mut message = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the position first.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    let hint = unknown_field_hint(&message);
+    RulesError { location: Location { file: file.to_string(), line, column }, message, hint }
+}
+
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (field, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    crate::transform::suggest(field, &candidates).map(|s| format!("did you mean `{s}`?"))
+}
+
+fn merge(
+    rules: &mut Rules,
+    parsed: ParsedFile,
+    file: &str,
+    first_settings: &mut Option<String>,
+    errors: &mut Vec<RulesError>,
+) {
+    let ParsedFile { body, positions } = parsed;
+    let at = |path: &[&str]| {
+        let (line, column) = positions.get(path).unwrap_or((0, 0));
+        Location { file: file.to_string(), line, column }
+    };
+    // File-wide settings may be given once; a second, different value is a
+    // conflict between files.
+    let has_settings = body.unknown_columns.is_some() || body.locale.is_some() || body.subset.is_some();
+    if has_settings {
+        if let Some(prev) = first_settings {
+            errors.push(RulesError {
+                location: at(&["version"]),
+                message: format!("file-wide settings (unknown_columns, locale, subset) are already set in {prev}"),
+                hint: Some("set them in one file of the directory".into()),
+            });
+        } else {
+            *first_settings = Some(file.to_string());
+            if let Some(u) = body.unknown_columns {
+                rules.unknown_columns = u;
+            }
+            if let Some(l) = body.locale {
+                rules.locale = l;
+            }
+            rules.subset = body.subset;
+        }
+    }
+    for (key, t) in body.tables.0 {
+        let location = at(&["tables", &key]);
+        let name = match parse_table_name(&key) {
+            Ok(n) => n,
+            Err(message) => {
+                errors.push(RulesError { location, message, hint: None });
+                continue;
+            }
+        };
+        if let Some(prev) = rules.tables.iter().find(|r| r.name == name) {
+            errors.push(RulesError {
+                location,
+                message: format!("table {name} is defined twice (first at {})", prev.location),
+                hint: Some("keep one definition of each table across the rules files".into()),
+            });
+            continue;
+        }
+        let columns = t
+            .columns
+            .0
+            .into_iter()
+            .map(|(ckey, rule)| ColumnEntry {
+                location: at(&["tables", &key, "columns", &ckey]),
+                name: parse_column_name(&ckey),
+                rule,
+            })
+            .collect();
+        rules.tables.push(TableRule {
+            key,
+            name,
+            location,
+            columns,
+            filter: t.filter,
+            subset: t.subset,
+            skip: t.skip,
+            unknown_columns: t.unknown_columns,
+            references: t.references,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        match load_str("r.yml", text) {
+            Ok(_) => vec![],
+            Err(e) => e.downcast::<RulesErrors>().unwrap().0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn bad_yaml_names_file_line_column() {
+        let errs = errors_of("version: 1\ntables:\n  public.a:\n    columns: {id: keep\n");
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("r.yml:"), "{errs:?}");
+        let pos: Vec<&str> = errs[0].splitn(4, ':').collect();
+        assert!(pos[1].parse::<usize>().is_ok() && pos[2].parse::<usize>().is_ok(), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_transform_suggests_the_closest() {
+        let errs = errors_of("version: 1\ntables:\n  public.a:\n    columns:\n      id: { st: 1 }\n");
+        assert!(errs[0].starts_with("r.yml:5:"), "{errs:?}");
+        assert!(errs[0].contains("unknown transform `st`"), "{errs:?}");
+        assert!(errs[0].contains("did you mean `set`"), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_table_key_suggests_the_closest() {
+        let errs = errors_of("version: 1\ntables:\n  public.a:\n    colums: {}\n");
+        assert!(errs[0].contains("unknown field `colums`"), "{errs:?}");
+        assert!(errs[0].contains("did you mean `columns`"), "{errs:?}");
+    }
+
+    #[test]
+    fn duplicate_column_is_an_error() {
+        let errs = errors_of("version: 1\ntables:\n  public.a:\n    columns:\n      id: keep\n      id: keep\n");
+        assert!(errs[0].contains("defined twice"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_good_file_parses_with_positions() {
+        let rules = load_str(
+            "r.yml",
+            "version: 1\nunknown_columns: keep\ntables:\n  public.a:\n    columns:\n      id: keep\n      n: null\n      p: { set: free }\n",
+        )
+        .unwrap();
+        assert_eq!(rules.unknown_columns, UnknownColumns::Keep);
+        let t = &rules.tables[0];
+        assert_eq!(t.location.to_string(), "r.yml:4:3");
+        assert_eq!(t.columns[2].location.to_string(), "r.yml:8:7");
+        assert_eq!(t.columns[2].rule.describe(), "set(\"free\")");
+    }
+
+    #[test]
+    fn wrong_version_is_refused() {
+        let errs = errors_of("version: 2\n");
+        assert!(errs[0].contains("unsupported rules version 2"), "{errs:?}");
+    }
+}

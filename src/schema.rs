@@ -1,0 +1,262 @@
+//! The target's schema, from `pg_dump --schema-only` of the source inside
+//! the run's snapshot: pre-data (types, tables, functions) before the load,
+//! post-data (indexes, constraints, triggers) after it, so no index slows
+//! the load and no trigger fires during it. Then sequences, materialized
+//! views and statistics.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use tokio::sync::Mutex;
+use tokio_postgres::Client;
+
+use crate::catalog::Catalog;
+use crate::conn::{quote_literal, ConnInfo};
+use crate::error::{PgResultExt, UsageError};
+
+/// Which half of the schema.
+#[derive(Debug, Clone, Copy)]
+pub enum Section {
+    PreData,
+    PostData,
+}
+
+impl Section {
+    fn flag(self) -> &'static str {
+        match self {
+            Section::PreData => "--section=pre-data",
+            Section::PostData => "--section=post-data",
+        }
+    }
+}
+
+/// A pg_dump binary and its major version.
+#[derive(Debug, Clone)]
+pub struct PgDump {
+    pub path: PathBuf,
+    pub major: u32,
+}
+
+/// Finds the newest pg_dump on PATH or under /usr/lib/postgresql/*/bin that
+/// is at least the source's major version (an older pg_dump refuses newer
+/// servers).
+pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
+    let needed = (server_version / 10000) as u32;
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(p) = std::env::var("ANONYMIZE_PG_DUMP") {
+        candidates.push(PathBuf::from(p));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
+    }
+    candidates.extend(crate::ephemeral::versioned_bin_dirs().into_iter().map(|d| d.join("pg_dump")));
+    let mut found: Vec<PgDump> = candidates
+        .into_iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| version_of(&p).map(|major| PgDump { path: p, major }))
+        .collect();
+    found.sort_by(|a, b| b.major.cmp(&a.major));
+    match found.iter().find(|d| d.major >= needed) {
+        Some(d) => Ok(d.clone()),
+        None => Err(UsageError::new(match found.first() {
+            Some(d) => format!(
+                "pg_dump {} at {} is older than the source server ({needed}); install the PostgreSQL {needed} client tools",
+                d.major,
+                d.path.display()
+            ),
+            None => format!(
+                "pg_dump was not found on PATH or under /usr/lib/postgresql/*/bin; install the PostgreSQL {needed} client tools (e.g. apt-get install postgresql-client-{needed})"
+            ),
+        })
+        .into()),
+    }
+}
+
+fn version_of(path: &Path) -> Option<u32> {
+    let out = std::process::Command::new(path).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
+    let v = text.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    v.split(['.', 'b', 'r']).next()?.parse().ok()
+}
+
+/// Runs pg_dump for one section inside snapshot `snapshot`, and returns SQL
+/// that plain `batch_execute` can run.
+pub async fn dump(pg_dump: &PgDump, source: &ConnInfo, snapshot: &str, section: Section) -> Result<String> {
+    let mut cmd = tokio::process::Command::new(&pg_dump.path);
+    cmd.args([
+        "--schema-only",
+        section.flag(),
+        "--no-owner",
+        "--no-privileges",
+        "--no-publications",
+        "--no-subscriptions",
+        "--no-security-labels",
+        "--no-tablespaces",
+    ])
+    .arg(format!("--snapshot={snapshot}"))
+    .env_remove("PGSERVICE")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    for (k, v) in source.libpq_env() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.with_context(|| format!("running {}", pg_dump.path.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        // pg_dump's messages name objects, not row values.
+        return Err(anyhow!("pg_dump failed ({}): {}", out.status, err.trim()));
+    }
+    let text = String::from_utf8(out.stdout).context("pg_dump wrote text that is not UTF-8")?;
+    strip_meta_commands(&text)
+}
+
+/// Removes the `\restrict` / `\unrestrict` psql meta-commands that pg_dump
+/// 15.14+ writes. Any other meta-command is an error rather than something
+/// silently skipped (a skipped line once cost another tool a foreign key).
+pub fn strip_meta_commands(text: &str) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('\\') {
+            let cmd = rest.split_whitespace().next().unwrap_or("");
+            if cmd == "restrict" || cmd == "unrestrict" {
+                continue;
+            }
+            return Err(anyhow!("pg_dump output holds the psql meta-command \\{cmd}, which anonymize cannot run"));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// One entry of a pg_dump script, split at its `-- Name: …; Type: …;`
+/// headers.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub kind: String,
+    pub sql: String,
+}
+
+/// Splits a pg_dump script into its entries. Text before the first header
+/// (session SETs) is returned as an entry of kind `PREAMBLE`.
+pub fn entries(script: &str) -> Vec<Entry> {
+    let mut out: Vec<Entry> = vec![Entry { kind: "PREAMBLE".into(), sql: String::new() }];
+    for line in script.lines() {
+        if let Some(rest) = line.strip_prefix("-- Name: ") {
+            let kind = rest
+                .split("; ")
+                .find_map(|p| p.strip_prefix("Type: "))
+                .unwrap_or("UNKNOWN")
+                .to_string();
+            out.push(Entry { kind, sql: String::new() });
+            continue;
+        }
+        let e = out.last_mut().expect("starts with the preamble");
+        e.sql.push_str(line);
+        e.sql.push('\n');
+    }
+    out.retain(|e| e.sql.lines().any(|l| !l.trim().is_empty() && !l.starts_with("--")));
+    out
+}
+
+/// Applies the pre-data script to the (empty) load database.
+pub async fn apply_pre_data(client: &Client, script: &str) -> Result<()> {
+    client
+        .batch_execute(script)
+        .await
+        .pg_context(|| "creating the schema on the target (pg_dump pre-data)".into())
+}
+
+/// Applies post-data: indexes and primary/unique keys in parallel over
+/// `clients`, then everything else (foreign keys, triggers, rules,
+/// attachments) in pg_dump's order on one connection.
+pub async fn apply_post_data(clients: &[Client], script: &str) -> Result<()> {
+    let all = entries(script);
+    let preamble = all.iter().find(|e| e.kind == "PREAMBLE").map(|e| e.sql.clone()).unwrap_or_default();
+    let parallel = |e: &Entry| {
+        e.kind == "INDEX" || (e.kind == "CONSTRAINT" && !e.sql.contains("FOREIGN KEY"))
+    };
+    let queue: Arc<Mutex<Vec<Entry>>> =
+        Arc::new(Mutex::new(all.iter().filter(|e| parallel(e)).rev().cloned().collect()));
+    let workers = clients.iter().map(|client| {
+        let queue = Arc::clone(&queue);
+        let preamble = preamble.clone();
+        async move {
+            client.batch_execute(&preamble).await.pg_context(|| "preparing a post-data session".into())?;
+            loop {
+                let Some(entry) = queue.lock().await.pop() else { return Ok::<(), anyhow::Error>(()) };
+                client
+                    .batch_execute(&entry.sql)
+                    .await
+                    .pg_context(|| format!("building an {} on the target", entry.kind.to_lowercase()))?;
+            }
+        }
+    });
+    futures_util::future::try_join_all(workers).await?;
+
+    let rest: String = all
+        .iter()
+        .filter(|e| e.kind != "PREAMBLE" && !parallel(e))
+        .map(|e| e.sql.as_str())
+        .collect();
+    let first = clients.first().ok_or_else(|| anyhow!("no target connection"))?;
+    first
+        .batch_execute(&format!("{preamble}{rest}"))
+        .await
+        .pg_context(|| "adding foreign keys, triggers and rules on the target (pg_dump post-data)".into())
+}
+
+/// Sets every sequence to the source's value, so new rows continue after
+/// the copied ones.
+pub async fn set_sequences(client: &Client, catalog: &Catalog) -> Result<()> {
+    let mut sql = String::new();
+    for s in &catalog.sequences {
+        if let Some(v) = s.last_value {
+            sql.push_str(&format!(
+                "SELECT pg_catalog.setval({}::regclass, {v}, {});\n",
+                quote_literal(&s.name.sql()),
+                s.is_called
+            ));
+        }
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    client.batch_execute(&sql).await.pg_context(|| "setting sequences on the target".into())
+}
+
+/// Refreshes the materialized views that were populated in the source.
+pub async fn refresh_materialized_views(client: &Client, catalog: &Catalog) -> Result<()> {
+    for mv in &catalog.materialized_views {
+        client
+            .batch_execute(&format!("REFRESH MATERIALIZED VIEW {}", mv.sql()))
+            .await
+            .pg_context(|| format!("refreshing materialized view {mv}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restrict_lines_are_stripped_and_others_refused() {
+        let s = strip_meta_commands("\\restrict abc\nCREATE TABLE t();\n\\unrestrict abc\n").unwrap();
+        assert_eq!(s, "CREATE TABLE t();\n");
+        assert!(strip_meta_commands("\\connect other\n").is_err());
+    }
+
+    #[test]
+    fn entries_split_at_headers() {
+        let script = "SET x = 1;\n\n--\n-- Name: t_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\n--\n-- Name: t f; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.t ADD CONSTRAINT f FOREIGN KEY (p) REFERENCES public.p(id);\n";
+        let e = entries(script);
+        let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["PREAMBLE", "CONSTRAINT", "FK CONSTRAINT"]);
+        assert!(e[1].sql.contains("PRIMARY KEY"));
+    }
+}

@@ -1,0 +1,321 @@
+//! Loading into PostgreSQL: the target database's life cycle (a fresh
+//! `<target>__next` database, then an atomic rename over the old target)
+//! and the per-table `COPY … FROM STDIN` sink.
+
+use std::pin::Pin;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use tokio_postgres::{Client, CopyInSink};
+
+use super::TableSink;
+use crate::conn::{quote_ident, quote_literal, ConnInfo};
+use crate::error::{PgResultExt, UsageError};
+use crate::plan::TablePlan;
+
+/// Session settings for every target connection: the load is rebuilt from
+/// scratch if the server crashes, so durability per commit buys nothing.
+pub const TARGET_SETTINGS: &str = "SET synchronous_commit = off; \
+    SET statement_timeout = 0; \
+    SET lock_timeout = 0; \
+    SET idle_in_transaction_session_timeout = 0; \
+    SET maintenance_work_mem = '512MB'; \
+    SET DateStyle = 'ISO, MDY'; \
+    SET IntervalStyle = 'postgres'; \
+    SET TimeZone = 'UTC'; \
+    SET extra_float_digits = 3";
+
+/// The comment that marks a database as made by anonymize, so a later run
+/// may replace it without `--force`.
+const MARKER: &str = "anonymize:";
+
+/// Opens a target connection with the target settings.
+pub async fn connect(info: &ConnInfo) -> Result<Client> {
+    let client = crate::conn::connect_named(info, "target").await?;
+    client
+        .batch_execute(TARGET_SETTINGS)
+        .await
+        .pg_context(|| "configuring a target session".into())?;
+    Ok(client)
+}
+
+/// The target server, seen from its maintenance database.
+pub struct TargetServer {
+    pub info: ConnInfo,
+    /// Connection to the maintenance database (`postgres`), which holds the
+    /// run's advisory lock for as long as it lives.
+    pub admin: Client,
+    pub target: String,
+    pub next: String,
+    pub previous: String,
+}
+
+/// What the target database currently is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TargetState {
+    Missing,
+    /// Exists, made by an earlier run.
+    Ours,
+    /// Exists with no tables.
+    Empty,
+    /// Exists, has tables, and was not made by anonymize.
+    Foreign { tables: i64 },
+}
+
+impl TargetServer {
+    /// Connects to the target server's maintenance database.
+    pub async fn connect(info: &ConnInfo) -> Result<TargetServer> {
+        let target = info.dbname().to_string();
+        if target.len() > 57 {
+            return Err(UsageError::new(format!(
+                "the target database name `{target}` is too long to build `{target}__next` (63 bytes at most)"
+            ))
+            .into());
+        }
+        let mut last_err = None;
+        for maintenance in ["postgres", "template1"] {
+            match info.with_dbname(maintenance).connect("anonymize (target admin)").await {
+                Ok(admin) => {
+                    return Ok(TargetServer {
+                        info: info.clone(),
+                        admin,
+                        next: format!("{target}__next"),
+                        previous: format!("{target}__prev"),
+                        target,
+                    })
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.expect("tried at least once"))
+            .context("the target server is not reachable through its `postgres` database; check --target")
+    }
+
+    /// Takes the per-target advisory lock: one run at a time per target.
+    pub async fn lock(&self) -> Result<()> {
+        let got: bool = self
+            .admin
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended('anonymize:' || $1, 0))",
+                &[&self.target],
+            )
+            .await
+            .pg_context(|| "taking the target lock".into())?
+            .get(0);
+        if !got {
+            return Err(anyhow::anyhow!(
+                "another anonymize run is loading {} right now; wait for it to finish (this run changed nothing)",
+                self.info.redacted()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Inspects the target database.
+    pub async fn state(&self) -> Result<TargetState> {
+        let row = self
+            .admin
+            .query_opt(
+                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
+                &[&self.target],
+            )
+            .await
+            .pg_context(|| "inspecting the target database".into())?;
+        let Some(row) = row else { return Ok(TargetState::Missing) };
+        let comment: String = row.get(0);
+        if comment.starts_with(MARKER) {
+            return Ok(TargetState::Ours);
+        }
+        let client = self.info.connect("anonymize (target check)").await?;
+        let tables: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname NOT LIKE 'pg_toast%'",
+                &[],
+            )
+            .await
+            .pg_context(|| "counting the target's tables".into())?
+            .get(0);
+        Ok(if tables == 0 { TargetState::Empty } else { TargetState::Foreign { tables } })
+    }
+
+    /// Creates the fresh database the run loads into, dropping a leftover
+    /// of a crashed run first (only one that carries our marker).
+    pub async fn create_next(&self, encoding: &str) -> Result<ConnInfo> {
+        let leftover = self
+            .admin
+            .query_opt(
+                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
+                &[&self.next],
+            )
+            .await
+            .pg_context(|| "looking for a leftover load database".into())?;
+        if let Some(row) = leftover {
+            let comment: String = row.get(0);
+            if !comment.starts_with(MARKER) {
+                return Err(UsageError::new(format!(
+                    "database {} exists and was not made by anonymize; drop or rename it, anonymize needs the name",
+                    self.next
+                ))
+                .into());
+            }
+            self.drop_database(&self.next).await?;
+        }
+        let create = format!(
+            "CREATE DATABASE {} TEMPLATE template0 ENCODING {}",
+            quote_ident(&self.next),
+            quote_literal(encoding)
+        );
+        if let Err(e) = self.admin.batch_execute(&create).await {
+            if crate::error::sqlstate(&e) == Some("42501") {
+                return Err(UsageError::new(format!(
+                    "the target role may not create databases; run `ALTER ROLE {} CREATEDB` \
+                     as a superuser, or use --schema existing to load into the existing database",
+                    self.info.config.get_user().unwrap_or("<role>")
+                ))
+                .into());
+            }
+            return Err(e).pg_context(|| format!("creating the load database {}", self.next));
+        }
+        self.admin
+            .batch_execute(&format!(
+                "COMMENT ON DATABASE {} IS {}",
+                quote_ident(&self.next),
+                quote_literal(&format!("{MARKER} loading, not yet complete"))
+            ))
+            .await
+            .pg_context(|| "marking the load database".into())?;
+        Ok(self.info.with_dbname(&self.next))
+    }
+
+    /// Number of sessions connected to the target database, other than ours.
+    pub async fn sessions_on_target(&self) -> Result<i64> {
+        Ok(self
+            .admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&self.target],
+            )
+            .await
+            .pg_context(|| "counting sessions on the target".into())?
+            .get(0))
+    }
+
+    /// Ends every other session on the target database.
+    pub async fn terminate_sessions(&self) -> Result<()> {
+        self.admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&self.target],
+            )
+            .await
+            .pg_context(|| "terminating sessions on the target".into())?;
+        Ok(())
+    }
+
+    /// Makes the loaded database live: in one transaction the old target is
+    /// renamed aside and the new one takes its name; then the old one is
+    /// dropped unless `keep_previous`.
+    pub async fn swap(&self, keep_previous: bool, terminate: bool, summary: &str) -> Result<()> {
+        self.admin
+            .batch_execute(&format!(
+                "COMMENT ON DATABASE {} IS {}",
+                quote_ident(&self.next),
+                quote_literal(&format!("{MARKER} {summary}"))
+            ))
+            .await
+            .pg_context(|| "marking the load database".into())?;
+        let exists = self.state().await? != TargetState::Missing;
+        if exists {
+            if terminate {
+                self.terminate_sessions().await?;
+            }
+            let sessions = self.sessions_on_target().await?;
+            if sessions > 0 {
+                return Err(anyhow::anyhow!(
+                    "{sessions} session(s) are connected to {}, so it cannot be replaced; \
+                     stop them, or pass --terminate-connections",
+                    self.target
+                ));
+            }
+            // A leftover previous copy from an earlier --keep-previous run.
+            self.drop_database(&self.previous).await?;
+        }
+        let mut sql = String::from("BEGIN; ");
+        if exists {
+            sql.push_str(&format!(
+                "ALTER DATABASE {} RENAME TO {}; ",
+                quote_ident(&self.target),
+                quote_ident(&self.previous)
+            ));
+        }
+        sql.push_str(&format!(
+            "ALTER DATABASE {} RENAME TO {}; COMMIT",
+            quote_ident(&self.next),
+            quote_ident(&self.target)
+        ));
+        if let Err(e) = self.admin.batch_execute(&sql).await {
+            let _ = self.admin.batch_execute("ROLLBACK").await;
+            return Err(e).pg_context(|| format!("swapping {} into place", self.next));
+        }
+        if exists && !keep_previous {
+            self.drop_database(&self.previous).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops a database if it exists, ending sessions on it first.
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        self.admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)))
+            .await
+            .pg_context(|| format!("dropping database {name}"))
+    }
+}
+
+/// A `COPY … FROM STDIN` into one table. With `freeze`, the table is
+/// truncated in the same transaction so rows load already frozen (no
+/// later rewrite by vacuum).
+pub struct CopySink<'a> {
+    client: &'a Client,
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+    in_transaction: bool,
+}
+
+impl<'a> CopySink<'a> {
+    /// Starts the COPY. `own_transaction`: wrap it in BEGIN/TRUNCATE/COMMIT
+    /// so FREEZE applies (ordinary tables of a fresh database only).
+    pub async fn start(client: &'a Client, plan: &TablePlan, own_transaction: bool) -> Result<CopySink<'a>> {
+        let name = plan.table.name.to_string();
+        let freeze = own_transaction && plan.table.kind == crate::catalog::TableKind::Ordinary;
+        let mut statement = plan.target_statement();
+        if freeze {
+            client
+                .batch_execute(&format!("BEGIN; TRUNCATE {}", plan.table.name.sql()))
+                .await
+                .pg_context(|| format!("preparing table {name} on the target"))?;
+            statement.push_str(" WITH (FREEZE)");
+        }
+        let sink = client
+            .copy_in::<_, Bytes>(statement.as_str())
+            .await
+            .pg_context(|| format!("starting the load of table {name}"))?;
+        Ok(CopySink { client, sink: Box::pin(sink), in_transaction: freeze })
+    }
+}
+
+impl TableSink for CopySink<'_> {
+    async fn write(&mut self, batch: Bytes) -> Result<()> {
+        self.sink.send(batch).await.pg_context(|| "writing rows to the target".into())
+    }
+
+    async fn finish(mut self) -> Result<u64> {
+        let rows = self.sink.as_mut().finish().await.pg_context(|| "finishing the load of a table".into())?;
+        if self.in_transaction {
+            self.client.batch_execute("COMMIT").await.pg_context(|| "committing a table's load".into())?;
+        }
+        Ok(rows)
+    }
+}

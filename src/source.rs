@@ -1,0 +1,57 @@
+//! The source side: one REPEATABLE READ READ ONLY snapshot, exported by a
+//! leader connection and imported by every worker, so all tables are read
+//! as of one instant. Nothing is ever written to the source.
+
+use anyhow::Result;
+use tokio_postgres::Client;
+
+use crate::conn::{quote_literal, ConnInfo};
+use crate::error::PgResultExt;
+
+/// Session settings for every source connection: a long COPY must not be
+/// cut by the server's idle or statement timeouts.
+const SOURCE_SETTINGS: &str = "SET statement_timeout = 0; \
+    SET idle_in_transaction_session_timeout = 0; \
+    SET lock_timeout = 0; \
+    SET extra_float_digits = 3; \
+    SET DateStyle = 'ISO, MDY'; \
+    SET IntervalStyle = 'postgres'; \
+    SET TimeZone = 'UTC'; \
+    SET bytea_output = 'hex'";
+
+/// The leader connection holding the exported snapshot open.
+pub struct Snapshot {
+    /// The leader connection; the snapshot lives as long as its transaction.
+    pub client: Client,
+    /// The id workers pass to `SET TRANSACTION SNAPSHOT`.
+    pub id: String,
+}
+
+/// Opens the leader connection and exports its snapshot.
+pub async fn open_snapshot(info: &ConnInfo) -> Result<Snapshot> {
+    let client = crate::conn::connect_named(info, "source").await?;
+    client
+        .batch_execute(&format!("{SOURCE_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        .await
+        .pg_context(|| "starting the snapshot transaction on the source".into())?;
+    let id: String = client
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .pg_context(|| "exporting the source snapshot".into())?
+        .get(0);
+    Ok(Snapshot { client, id })
+}
+
+/// Opens a worker connection that reads inside snapshot `id`.
+pub async fn worker(info: &ConnInfo, snapshot_id: &str) -> Result<Client> {
+    let client = crate::conn::connect_named(info, "source").await?;
+    client
+        .batch_execute(&format!(
+            "{SOURCE_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+             SET TRANSACTION SNAPSHOT {}",
+            quote_literal(snapshot_id)
+        ))
+        .await
+        .pg_context(|| "importing the snapshot on a source worker".into())?;
+    Ok(client)
+}

@@ -1,0 +1,59 @@
+//! `set`: every row gets the same constant (`{ set: free }`); NULL stays NULL
+//! unless `{ set: { value: X, nulls: true } }`... kept simple: a scalar.
+
+use serde::Deserialize;
+
+use super::{BuildContext, RowView, Transform, TransformOptions, ValueError, Written};
+
+/// `{ set: VALUE }`: writes VALUE for every non-NULL input; NULL stays NULL.
+/// VALUE is written in PostgreSQL's text form (`set: 0`, `set: "2020-01-01"`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    value: String,
+}
+
+impl<'de> Deserialize<'de> for Options {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Accept any scalar: `set: 0`, `set: true`, `set: free`.
+        let v = serde_yaml::Value::deserialize(d)?;
+        let value = match v {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "`set` takes a scalar value, e.g. `{ set: free }`; use `null` for NULL",
+                ))
+            }
+        };
+        Ok(Options { value })
+    }
+}
+
+impl TransformOptions for Options {
+    fn build(&self, _ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {
+        Ok(Box::new(Set { value: self.value.clone().into_bytes() }))
+    }
+
+    fn describe(&self) -> String {
+        format!("set({:?})", self.value)
+    }
+
+    fn needs_secret(&self) -> bool {
+        false
+    }
+}
+
+struct Set {
+    value: Vec<u8>,
+}
+
+impl Transform for Set {
+    fn apply(&self, input: Option<&[u8]>, _row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
+        if input.is_none() {
+            return Ok(Written::Null);
+        }
+        out.extend_from_slice(&self.value);
+        Ok(Written::Value)
+    }
+}
