@@ -22,7 +22,10 @@ pub struct QualifiedName {
 
 impl QualifiedName {
     pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
-        QualifiedName { schema: schema.into(), name: name.into() }
+        QualifiedName {
+            schema: schema.into(),
+            name: name.into(),
+        }
     }
 
     /// Always-quoted SQL form: `"public"."Order Lines"`.
@@ -34,7 +37,12 @@ impl QualifiedName {
 /// Displays as users write it in rules: quotes only where SQL needs them.
 impl fmt::Display for QualifiedName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", display_ident(&self.schema), display_ident(&self.name))
+        write!(
+            f,
+            "{}.{}",
+            display_ident(&self.schema),
+            display_ident(&self.name)
+        )
     }
 }
 
@@ -42,8 +50,13 @@ impl fmt::Display for QualifiedName {
 /// letters, digits and underscores, quoted otherwise.
 pub fn display_ident(name: &str) -> String {
     let plain = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if plain {
         name.to_string()
     } else {
@@ -84,9 +97,8 @@ impl TypeKind {
             return TypeKind::Enum;
         }
         match type_name {
-            "text" | "character varying" | "character" | "name" | "citext" | "bpchar" | "varchar" => {
-                TypeKind::Text
-            }
+            "text" | "character varying" | "character" | "name" | "citext" | "bpchar"
+            | "varchar" => TypeKind::Text,
             "smallint" => TypeKind::Int16,
             "integer" => TypeKind::Int32,
             "bigint" => TypeKind::Int64,
@@ -241,8 +253,15 @@ impl Catalog {
             by_oid.insert(oid, tables.len());
             tables.push(Table {
                 oid,
-                name: QualifiedName::new(row.get::<_, String>("schema"), row.get::<_, String>("name")),
-                kind: if kind as u8 == b'p' { TableKind::Partitioned } else { TableKind::Ordinary },
+                name: QualifiedName::new(
+                    row.get::<_, String>("schema"),
+                    row.get::<_, String>("name"),
+                ),
+                kind: if kind as u8 == b'p' {
+                    TableKind::Partitioned
+                } else {
+                    TableKind::Ordinary
+                },
                 columns: Vec::new(),
                 unique_keys: Vec::new(),
                 foreign_keys: Vec::new(),
@@ -256,7 +275,9 @@ impl Catalog {
             .await
             .pg_context(|| "reading the source columns".into())?
         {
-            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else { continue };
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
+                continue;
+            };
             let base_type: String = row.get("base_type");
             let typtype: String = row.get("typtype");
             let identity: String = row.get("identity");
@@ -267,7 +288,9 @@ impl Catalog {
                 base_type,
                 is_array: row.get("is_array"),
                 max_length: row.get::<_, Option<i32>>("max_length").map(|n| n as usize),
-                numeric_precision: row.get::<_, Option<i32>>("numeric_precision").map(|n| n as u32),
+                numeric_precision: row
+                    .get::<_, Option<i32>>("numeric_precision")
+                    .map(|n| n as u32),
                 numeric_scale: row.get::<_, Option<i32>>("numeric_scale").map(|n| n as u32),
                 not_null: row.get("not_null"),
                 generated: row.get("generated"),
@@ -281,7 +304,9 @@ impl Catalog {
             .await
             .pg_context(|| "reading the source unique keys".into())?
         {
-            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else { continue };
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
+                continue;
+            };
             let columns: Vec<String> = row.get("columns");
             if columns.len() == 1 {
                 if let Some(c) = tables[i].columns.iter_mut().find(|c| c.name == columns[0]) {
@@ -300,7 +325,9 @@ impl Catalog {
             .await
             .pg_context(|| "reading the source foreign keys".into())?
         {
-            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else { continue };
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
+                continue;
+            };
             tables[i].foreign_keys.push(ForeignKey {
                 name: row.get("name"),
                 columns: row.get("columns"),
@@ -320,7 +347,10 @@ impl Catalog {
             .pg_context(|| "reading the source sequences".into())?
             .iter()
             .map(|row| Sequence {
-                name: QualifiedName::new(row.get::<_, String>("schema"), row.get::<_, String>("name")),
+                name: QualifiedName::new(
+                    row.get::<_, String>("schema"),
+                    row.get::<_, String>("name"),
+                ),
                 last_value: row.get("last_value"),
                 is_called: row.get::<_, Option<bool>>("is_called").unwrap_or(false),
             })
@@ -338,6 +368,11 @@ impl Catalog {
             .map(|row| QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1)))
             .collect();
 
-        Ok(Catalog { tables, sequences, materialized_views, server_version })
+        Ok(Catalog {
+            tables,
+            sequences,
+            materialized_views,
+            server_version,
+        })
     }
 }

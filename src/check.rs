@@ -12,8 +12,9 @@ use crate::transform::Key;
 
 /// Runs `check` and returns the text to print on success.
 pub async fn run(source: Option<&str>, rules_path: &std::path::Path) -> Result<String> {
-    let source = source
-        .ok_or_else(|| UsageError::new("no source database; pass --source URL or set SOURCE_DATABASE_URL"))?;
+    let source = source.ok_or_else(|| {
+        UsageError::new("no source database; pass --source URL or set SOURCE_DATABASE_URL")
+    })?;
     let source = ConnInfo::parse(source, "--source")?;
     let rules = crate::rules::load::load(rules_path)?;
     let snapshot = crate::source::open_snapshot(&source).await?;
@@ -31,7 +32,11 @@ pub async fn run(source: Option<&str>, rules_path: &std::path::Path) -> Result<S
                 text.push_str(&format!("{e}\n"));
             }
             print!("{text}");
-            Err(GapsFound(format!("{} gap(s) between the rules and the source schema", list.len())).into())
+            Err(GapsFound(format!(
+                "{} gap(s) between the rules and the source schema",
+                list.len()
+            ))
+            .into())
         }
     }
 }

@@ -9,9 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// by YAML rules.
 #[derive(Debug, Parser)]
 #[command(name = "anonymize", version, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Exit codes: 0 done, 1 runtime failure, 2 bad usage/config/rules, \
+#[command(
+    after_help = "Exit codes: 0 done, 1 runtime failure, 2 bad usage/config/rules, \
 3 check found gaps or verify found a leak, 130/143 interrupted.\n\
-Without a subcommand, `sync` runs: `anonymize --subset 10%`.")]
+Without a subcommand, `sync` runs: `anonymize --subset 10%`."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

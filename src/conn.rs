@@ -152,7 +152,10 @@ pub async fn database_identity(client: &Client) -> Result<DatabaseIdentity> {
     // system_identifier is unique per cluster; it needs pg_monitor or
     // superuser on some setups, so fall back to the server's address.
     let server = match client
-        .query_one("SELECT system_identifier::text FROM pg_control_system()", &[])
+        .query_one(
+            "SELECT system_identifier::text FROM pg_control_system()",
+            &[],
+        )
         .await
     {
         Ok(row) => row.get::<_, String>(0),
@@ -176,7 +179,10 @@ pub async fn database_identity(client: &Client) -> Result<DatabaseIdentity> {
         )
         .await
         .pg_context(|| "reading the database identity".into())?;
-    Ok(DatabaseIdentity { server, database_oid: row.get(0) })
+    Ok(DatabaseIdentity {
+        server,
+        database_oid: row.get(0),
+    })
 }
 
 /// Quotes an identifier for SQL.
@@ -193,7 +199,9 @@ pub fn quote_literal(s: &str) -> String {
 pub async fn connect_named(info: &ConnInfo, role: &str) -> Result<Client> {
     info.connect(&format!("anonymize ({role})"))
         .await
-        .with_context(|| format!("the {role} database is not reachable; check the URL and that the server runs"))
+        .with_context(|| {
+            format!("the {role} database is not reachable; check the URL and that the server runs")
+        })
 }
 
 #[cfg(test)]
@@ -202,7 +210,8 @@ mod tests {
 
     #[test]
     fn redacted_url_hides_the_password() {
-        let c = ConnInfo::parse("postgresql://app:s3cret@db.internal:6543/prod", "--source").unwrap();
+        let c =
+            ConnInfo::parse("postgresql://app:s3cret@db.internal:6543/prod", "--source").unwrap();
         let shown = c.redacted().to_string();
         assert_eq!(shown, "postgresql://app@db.internal:6543/prod");
         assert!(!shown.contains("s3cret"));

@@ -77,12 +77,26 @@ impl Cluster {
     pub fn start() -> Result<Cluster> {
         let bin = find_server_bin()?;
         // SAFETY: geteuid has no preconditions.
-        let run_as = if unsafe { libc::geteuid() } == 0 { Some(postgres_user_ids()?) } else { None };
-        let dir = tempfile::Builder::new().prefix("anonymize-pg-").tempdir().context("creating a temporary directory")?;
+        let run_as = if unsafe { libc::geteuid() } == 0 {
+            Some(postgres_user_ids()?)
+        } else {
+            None
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("anonymize-pg-")
+            .tempdir()
+            .context("creating a temporary directory")?;
         if let Some((uid, gid)) = run_as {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).context("handing the cluster directory to postgres")?;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .context("handing the cluster directory to postgres")?;
         }
-        let mut cluster = Cluster { dir, bin, port: 0, run_as, stopped: true };
+        let mut cluster = Cluster {
+            dir,
+            bin,
+            port: 0,
+            run_as,
+            stopped: true,
+        };
         let data = cluster.data_dir();
         cluster.run(
             "initdb",
@@ -112,7 +126,18 @@ impl Cluster {
             let log = cluster.dir.path().join("server.log");
             match cluster.run(
                 "pg_ctl",
-                &["-D", data.to_str().unwrap_or_default(), "-l", log.to_str().unwrap_or_default(), "-w", "-t", "60", "-o", &opts, "start"],
+                &[
+                    "-D",
+                    data.to_str().unwrap_or_default(),
+                    "-l",
+                    log.to_str().unwrap_or_default(),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    &opts,
+                    "start",
+                ],
             ) {
                 Ok(()) => {
                     cluster.stopped = false;
@@ -136,7 +161,10 @@ impl Cluster {
 
     fn run(&self, tool: &str, args: &[&str]) -> Result<()> {
         let mut cmd = Command::new(self.bin.join(tool));
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd.current_dir(self.dir.path());
         if let Some((uid, gid)) = self.run_as {
             use std::os::unix::process::CommandExt;
@@ -144,7 +172,11 @@ impl Cluster {
         }
         let out = cmd.output().with_context(|| format!("running {tool}"))?;
         if !out.status.success() {
-            bail!("{tool} failed: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+            bail!(
+                "{tool} failed: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            );
         }
         Ok(())
     }
@@ -171,7 +203,17 @@ impl Cluster {
         }
         self.stopped = true;
         let data = self.data_dir();
-        let _ = self.run("pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"]);
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
     }
 }
 

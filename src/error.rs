@@ -197,13 +197,20 @@ mod tests {
         assert_eq!(exit_code(&e), EXIT_GAPS);
         let e = anyhow::anyhow!("boom");
         assert_eq!(exit_code(&e), EXIT_RUNTIME);
-        let e = anyhow::Error::new(Interrupted { signal: "SIGTERM", exit_code: 143 });
+        let e = anyhow::Error::new(Interrupted {
+            signal: "SIGTERM",
+            exit_code: 143,
+        });
         assert_eq!(exit_code(&e), 143);
     }
 
     #[test]
     fn location_prints_file_line_column() {
-        let l = Location { file: "rules/a.yml".into(), line: 3, column: 7 };
+        let l = Location {
+            file: "rules/a.yml".into(),
+            line: 3,
+            column: 7,
+        };
         assert_eq!(l.to_string(), "rules/a.yml:3:7");
     }
 }

@@ -4,23 +4,23 @@
 //! and the source catalog, the plan built from both, then the pipeline that
 //! moves rows from the source through the transforms into a sink.
 
-pub mod cli;
-pub mod error;
-pub mod conn;
-pub mod rules;
 pub mod catalog;
-pub mod transform;
-pub mod plan;
-pub mod subset;
-pub mod source;
+pub mod check;
+pub mod cli;
+pub mod conn;
 pub mod copy_text;
+pub mod demo;
+pub mod ephemeral;
+pub mod error;
+pub mod logging;
 pub mod pipeline;
-pub mod sink;
-pub mod schema;
+pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod subset;
 pub mod sync;
-pub mod check;
-pub mod ephemeral;
-pub mod demo;
-pub mod logging;
+pub mod transform;

@@ -17,7 +17,10 @@ fn main() -> ExitCode {
         Some(Command::Demo(_)) => anonymize::cli::LogFormat::Text,
     };
     anonymize::logging::init(format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -38,7 +41,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => sync(cli.sync).await,
         Some(Command::Sync(args)) => sync(args).await,
         Some(Command::Check(args)) => {
-            let text = anonymize::check::run(args.common.source.as_deref(), &args.common.rules).await?;
+            let text =
+                anonymize::check::run(args.common.source.as_deref(), &args.common.rules).await?;
             print!("{text}");
             Ok(())
         }

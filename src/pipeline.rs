@@ -178,7 +178,10 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
                 ColumnAction::Transform(t) => {
                     let input = copy_text::decode(field, &mut s.decoded);
                     s.out.clear();
-                    let view = RowView { arena: &s.arena, spans: &s.values };
+                    let view = RowView {
+                        arena: &s.arena,
+                        spans: &s.values,
+                    };
                     let written = t.apply(input, &view, &mut s.out).map_err(|e| BatchError {
                         column: column.name.clone(),
                         message: e.0,

@@ -64,7 +64,9 @@ pub struct TablePlan {
 impl TablePlan {
     /// True when every column is `keep`: rows can pass through untouched.
     pub fn is_passthrough(&self) -> bool {
-        self.columns.iter().all(|c| matches!(c.action, ColumnAction::Keep))
+        self.columns
+            .iter()
+            .all(|c| matches!(c.action, ColumnAction::Keep))
     }
 
     /// `COPY (SELECT ...) TO STDOUT` for the source.
@@ -86,7 +88,11 @@ impl TablePlan {
         };
         let mut q = format!(
             "COPY (SELECT {} FROM {only}{}",
-            if cols.is_empty() { "".to_string() } else { cols.join(", ") },
+            if cols.is_empty() {
+                "".to_string()
+            } else {
+                cols.join(", ")
+            },
             self.table.name.sql()
         );
         if let Some(p) = &self.predicate {
@@ -98,8 +104,16 @@ impl TablePlan {
 
     /// `COPY t (cols) FROM STDIN` for the target.
     pub fn target_statement(&self) -> String {
-        let cols: Vec<String> = self.columns.iter().map(|c| crate::conn::quote_ident(&c.name)).collect();
-        format!("COPY {} ({}) FROM STDIN", self.table.name.sql(), cols.join(", "))
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| crate::conn::quote_ident(&c.name))
+            .collect();
+        format!(
+            "COPY {} ({}) FROM STDIN",
+            self.table.name.sql(),
+            cols.join(", ")
+        )
     }
 }
 
@@ -117,7 +131,11 @@ struct Problems {
 
 impl Problems {
     fn push(&mut self, location: &Location, message: String, hint: Option<String>) {
-        self.list.push(RulesError { location: location.clone(), message, hint });
+        self.list.push(RulesError {
+            location: location.clone(),
+            message,
+            hint,
+        });
     }
 }
 
@@ -127,16 +145,27 @@ impl Plan {
     /// then an error.
     pub fn build(rules: &Rules, catalog: Catalog, key: Option<&Key>) -> Result<Plan, RulesErrors> {
         let mut problems = Problems { list: Vec::new() };
-        let file_location = Location { file: rules.files.join(", "), line: 0, column: 0 };
+        let file_location = Location {
+            file: rules.files.join(", "),
+            line: 0,
+            column: 0,
+        };
 
         for rule in &rules.tables {
             if catalog.table(&rule.name).is_none() {
-                let names: Vec<String> = catalog.tables.iter().map(|t| t.name.to_string()).collect();
+                let names: Vec<String> =
+                    catalog.tables.iter().map(|t| t.name.to_string()).collect();
                 let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
                 let hint = crate::transform::suggest(&rule.name.to_string(), &refs)
                     .map(|s| format!("did you mean `{s}`?"))
-                    .or_else(|| Some("remove the rule, or check the table's schema and spelling".into()));
-                problems.push(&rule.location, format!("table {} is not in the source database", rule.name), hint);
+                    .or_else(|| {
+                        Some("remove the rule, or check the table's schema and spelling".into())
+                    });
+                problems.push(
+                    &rule.location,
+                    format!("table {} is not in the source database", rule.name),
+                    hint,
+                );
             }
         }
 
@@ -144,7 +173,10 @@ impl Plan {
             problems.push(
                 &file_location,
                 "ANONYMIZE_SECRET is not set, and the rules use keyed transforms".into(),
-                Some("export ANONYMIZE_SECRET (a long random string kept in your secret store)".into()),
+                Some(
+                    "export ANONYMIZE_SECRET (a long random string kept in your secret store)"
+                        .into(),
+                ),
             );
         }
         // Rules with only keep/null/set never touch the key.
@@ -162,7 +194,11 @@ impl Plan {
         if !problems.list.is_empty() {
             return Err(RulesErrors(problems.list));
         }
-        Ok(Plan { catalog, tables, rules_digest: rules.digest.clone() })
+        Ok(Plan {
+            catalog,
+            tables,
+            rules_digest: rules.digest.clone(),
+        })
     }
 
     /// Human-readable plan for `--dry-run`.
@@ -180,11 +216,24 @@ impl Plan {
                 continue;
             }
             for c in &t.columns {
-                let implicit = if c.implicit { "  (no rule; unknown_columns: keep)" } else { "" };
-                let _ = writeln!(s, "  {:<24} {}{implicit}", crate::catalog::display_ident(&c.name), c.rule);
+                let implicit = if c.implicit {
+                    "  (no rule; unknown_columns: keep)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    s,
+                    "  {:<24} {}{implicit}",
+                    crate::catalog::display_ident(&c.name),
+                    c.rule
+                );
             }
             for c in t.table.columns.iter().filter(|c| c.generated) {
-                let _ = writeln!(s, "  {:<24} generated (recomputed by the target)", crate::catalog::display_ident(&c.name));
+                let _ = writeln!(
+                    s,
+                    "  {:<24} generated (recomputed by the target)",
+                    crate::catalog::display_ident(&c.name)
+                );
             }
         }
         s
@@ -199,8 +248,12 @@ fn plan_table(
     file_location: &Location,
     problems: &mut Problems,
 ) -> Option<TablePlan> {
-    let table_location = rule.map(|r| r.location.clone()).unwrap_or_else(|| file_location.clone());
-    let unknown = rule.and_then(|r| r.unknown_columns).unwrap_or(rules.unknown_columns);
+    let table_location = rule
+        .map(|r| r.location.clone())
+        .unwrap_or_else(|| file_location.clone());
+    let unknown = rule
+        .and_then(|r| r.unknown_columns)
+        .unwrap_or(rules.unknown_columns);
     let skip = rule.is_some_and(|r| r.skip);
     let display = table.name.to_string();
 
@@ -237,8 +290,15 @@ fn plan_table(
         .filter(|c| rule.is_none_or(|r| !r.columns.iter().any(|e| e.name == c.name)))
         .collect();
     if !skip && unknown == UnknownColumns::Fail && !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|c| format!("{} ({})", c.name, c.type_name)).collect();
-        let what = if rule.is_none() { "has no rule" } else { "has columns without a rule" };
+        let list: Vec<String> = missing
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.type_name))
+            .collect();
+        let what = if rule.is_none() {
+            "has no rule"
+        } else {
+            "has columns without a rule"
+        };
         problems.push(
             &table_location,
             format!("table {display} {what}: {}", list.join(", ")),
@@ -263,7 +323,13 @@ fn plan_table(
                 }
             },
         };
-        columns.push(ColumnPlan { name: column.name.clone(), rule: text, implicit, action, read_by_others: false });
+        columns.push(ColumnPlan {
+            name: column.name.clone(),
+            rule: text,
+            implicit,
+            action,
+            read_by_others: false,
+        });
         reads.push(column_reads);
     }
 
@@ -272,7 +338,10 @@ fn plan_table(
         Err(cycle) => {
             problems.push(
                 &table_location,
-                format!("table {display}: templates read each other in a cycle: {}", cycle.join(" -> ")),
+                format!(
+                    "table {display}: templates read each other in a cycle: {}",
+                    cycle.join(" -> ")
+                ),
                 Some("make one of them a plain transform".into()),
             );
             Vec::new()
@@ -298,7 +367,9 @@ fn plan_table(
         compute_order,
         filter: rule.and_then(|r| r.filter.clone()),
         subset,
-        predicate: rule.and_then(|r| r.filter.clone()).map(|f| format!("({f})")),
+        predicate: rule
+            .and_then(|r| r.filter.clone())
+            .map(|f| format!("({f})")),
         selection: match rule.and_then(|r| r.filter.as_deref()) {
             Some(f) => format!("where {f}"),
             None => "all rows".into(),
@@ -327,7 +398,10 @@ fn compile(
         Action::Null => {
             if column.not_null {
                 return Err((
-                    format!("column {display}.{} is NOT NULL, so `null` cannot be loaded", column.name),
+                    format!(
+                        "column {display}.{} is NOT NULL, so `null` cannot be loaded",
+                        column.name
+                    ),
                     Some("use `set`, `hash` or `fake` instead".into()),
                 ));
             }
@@ -373,7 +447,10 @@ fn compile(
                 namespace: rule.namespace.as_deref(),
             };
             let transform = options.build(&ctx).map_err(|m| (m, None))?;
-            Ok((ColumnAction::Transform(Arc::from(transform)), options.reads()))
+            Ok((
+                ColumnAction::Transform(Arc::from(transform)),
+                options.reads(),
+            ))
         }
     }
 }
@@ -381,7 +458,11 @@ fn compile(
 /// Orders the transformed columns so every template runs after the columns
 /// it reads. Returns the cycle on failure.
 fn order_columns(columns: &[ColumnPlan], reads: &[Vec<String>]) -> Result<Vec<usize>, Vec<String>> {
-    let index: BTreeMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
     let mut order = Vec::new();
     let mut state = vec![0u8; columns.len()]; // 0 new, 1 visiting, 2 done
     fn visit(
@@ -416,15 +497,26 @@ fn order_columns(columns: &[ColumnPlan], reads: &[Vec<String>]) -> Result<Vec<us
     }
     for i in 0..columns.len() {
         let mut path = Vec::new();
-        visit(i, reads, &index, &mut state, &mut order, &mut path)
-            .map_err(|cycle| cycle.iter().map(|&j| columns[j].name.clone()).collect::<Vec<_>>())?;
+        visit(i, reads, &index, &mut state, &mut order, &mut path).map_err(|cycle| {
+            cycle
+                .iter()
+                .map(|&j| columns[j].name.clone())
+                .collect::<Vec<_>>()
+        })?;
     }
     // Only transformed or read columns need computing.
     let needed: BTreeSet<usize> = (0..columns.len())
         .filter(|&i| !matches!(columns[i].action, ColumnAction::Keep) || !reads[i].is_empty())
         .collect();
-    let read: BTreeSet<usize> = reads.iter().flatten().filter_map(|n| index.get(n.as_str()).copied()).collect();
-    Ok(order.into_iter().filter(|i| needed.contains(i) || read.contains(i)).collect())
+    let read: BTreeSet<usize> = reads
+        .iter()
+        .flatten()
+        .filter_map(|n| index.get(n.as_str()).copied())
+        .collect();
+    Ok(order
+        .into_iter()
+        .filter(|i| needed.contains(i) || read.contains(i))
+        .collect())
 }
 
 impl std::fmt::Debug for ColumnAction {

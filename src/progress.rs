@@ -46,7 +46,11 @@ impl Progress {
             overall.set_prefix("total");
             (multi, overall)
         });
-        let progress = Arc::new(Progress { bars, running: Mutex::new(Vec::new()), stop: Arc::new(AtomicBool::new(false)) });
+        let progress = Arc::new(Progress {
+            bars,
+            running: Mutex::new(Vec::new()),
+            stop: Arc::new(AtomicBool::new(false)),
+        });
         if progress.bars.is_none() {
             let p = Arc::clone(&progress);
             std::thread::spawn(move || p.log_loop());
@@ -56,7 +60,11 @@ impl Progress {
 
     /// A display that shows nothing (tests, `--dry-run`).
     pub fn hidden() -> Arc<Progress> {
-        Arc::new(Progress { bars: None, running: Mutex::new(Vec::new()), stop: Arc::new(AtomicBool::new(true)) })
+        Arc::new(Progress {
+            bars: None,
+            running: Mutex::new(Vec::new()),
+            stop: Arc::new(AtomicBool::new(true)),
+        })
     }
 
     /// Starts showing one table.
@@ -68,7 +76,10 @@ impl Progress {
             bytes: AtomicU64::new(0),
             started: Instant::now(),
         });
-        self.running.lock().expect("progress lock").push(Arc::clone(&counters));
+        self.running
+            .lock()
+            .expect("progress lock")
+            .push(Arc::clone(&counters));
         let bar = self.bars.as_ref().map(|(multi, _)| {
             let bar = multi.insert_from_back(1, ProgressBar::new(counters.estimated_rows.max(1)));
             bar.set_style(
@@ -81,7 +92,11 @@ impl Progress {
             bar.set_prefix(shorten(table, 24));
             bar
         });
-        TableProgress { progress: Arc::clone(self), counters, bar }
+        TableProgress {
+            progress: Arc::clone(self),
+            counters,
+            bar,
+        }
     }
 
     /// Clears the bars.
@@ -163,6 +178,13 @@ fn shorten(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         return s.to_string();
     }
-    let tail: String = s.chars().rev().take(n - 1).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = s
+        .chars()
+        .rev()
+        .take(n - 1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("…{tail}")
 }

@@ -35,7 +35,8 @@ pub struct Report {
 impl Report {
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("report serializes");
-        std::fs::write(path, text + "\n").with_context(|| format!("writing the report to {}", path.display()))
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing the report to {}", path.display()))
     }
 }
 
@@ -66,8 +67,17 @@ pub fn rfc3339(t: SystemTime) -> String {
 /// The end-of-run table: table, rows, MB, seconds, rows/s.
 pub fn summary_table(stats: &[TableStats]) -> String {
     let mut s = String::new();
-    let width = stats.iter().map(|t| t.table.chars().count()).max().unwrap_or(5).max(5);
-    let _ = writeln!(s, "{:<width$}  {:>12}  {:>9}  {:>8}  {:>12}", "table", "rows", "MB", "seconds", "rows/s");
+    let width = stats
+        .iter()
+        .map(|t| t.table.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let _ = writeln!(
+        s,
+        "{:<width$}  {:>12}  {:>9}  {:>8}  {:>12}",
+        "table", "rows", "MB", "seconds", "rows/s"
+    );
     let (mut rows, mut bytes, mut secs) = (0u64, 0u64, 0f64);
     for t in stats {
         let _ = writeln!(
@@ -83,7 +93,13 @@ pub fn summary_table(stats: &[TableStats]) -> String {
         bytes += t.bytes;
         secs = secs.max(t.seconds);
     }
-    let _ = writeln!(s, "{:<width$}  {:>12}  {:>9.1}", "total", rows, bytes as f64 / 1e6);
+    let _ = writeln!(
+        s,
+        "{:<width$}  {:>12}  {:>9.1}",
+        "total",
+        rows,
+        bytes as f64 / 1e6
+    );
     s
 }
 

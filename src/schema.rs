@@ -51,7 +51,11 @@ pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
     }
-    candidates.extend(crate::ephemeral::versioned_bin_dirs().into_iter().map(|d| d.join("pg_dump")));
+    candidates.extend(
+        crate::ephemeral::versioned_bin_dirs()
+            .into_iter()
+            .map(|d| d.join("pg_dump")),
+    );
     let mut found: Vec<PgDump> = candidates
         .into_iter()
         .filter(|p| p.is_file())
@@ -75,16 +79,26 @@ pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
 }
 
 fn version_of(path: &Path) -> Option<u32> {
-    let out = std::process::Command::new(path).arg("--version").output().ok()?;
+    let out = std::process::Command::new(path)
+        .arg("--version")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
-    let v = text.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let v = text
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
     v.split(['.', 'b', 'r']).next()?.parse().ok()
 }
 
 /// Runs pg_dump for one section inside snapshot `snapshot`, and returns SQL
 /// that plain `batch_execute` can run.
-pub async fn dump(pg_dump: &PgDump, source: &ConnInfo, snapshot: &str, section: Section) -> Result<String> {
+pub async fn dump(
+    pg_dump: &PgDump,
+    source: &ConnInfo,
+    snapshot: &str,
+    section: Section,
+) -> Result<String> {
     let mut cmd = tokio::process::Command::new(&pg_dump.path);
     cmd.args([
         "--schema-only",
@@ -104,7 +118,10 @@ pub async fn dump(pg_dump: &PgDump, source: &ConnInfo, snapshot: &str, section: 
     for (k, v) in source.libpq_env() {
         cmd.env(k, v);
     }
-    let out = cmd.output().await.with_context(|| format!("running {}", pg_dump.path.display()))?;
+    let out = cmd
+        .output()
+        .await
+        .with_context(|| format!("running {}", pg_dump.path.display()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         // pg_dump's messages name objects, not row values.
@@ -125,7 +142,9 @@ pub fn strip_meta_commands(text: &str) -> Result<String> {
             if cmd == "restrict" || cmd == "unrestrict" {
                 continue;
             }
-            return Err(anyhow!("pg_dump output holds the psql meta-command \\{cmd}, which anonymize cannot run"));
+            return Err(anyhow!(
+                "pg_dump output holds the psql meta-command \\{cmd}, which anonymize cannot run"
+            ));
         }
         out.push_str(line);
         out.push('\n');
@@ -144,7 +163,10 @@ pub struct Entry {
 /// Splits a pg_dump script into its entries. Text before the first header
 /// (session SETs) is returned as an entry of kind `PREAMBLE`.
 pub fn entries(script: &str) -> Vec<Entry> {
-    let mut out: Vec<Entry> = vec![Entry { kind: "PREAMBLE".into(), sql: String::new() }];
+    let mut out: Vec<Entry> = vec![Entry {
+        kind: "PREAMBLE".into(),
+        sql: String::new(),
+    }];
     for line in script.lines() {
         if let Some(rest) = line.strip_prefix("-- Name: ") {
             let kind = rest
@@ -152,14 +174,21 @@ pub fn entries(script: &str) -> Vec<Entry> {
                 .find_map(|p| p.strip_prefix("Type: "))
                 .unwrap_or("UNKNOWN")
                 .to_string();
-            out.push(Entry { kind, sql: String::new() });
+            out.push(Entry {
+                kind,
+                sql: String::new(),
+            });
             continue;
         }
         let e = out.last_mut().expect("starts with the preamble");
         e.sql.push_str(line);
         e.sql.push('\n');
     }
-    out.retain(|e| e.sql.lines().any(|l| !l.trim().is_empty() && !l.starts_with("--")));
+    out.retain(|e| {
+        e.sql
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with("--"))
+    });
     out
 }
 
@@ -176,23 +205,31 @@ pub async fn apply_pre_data(client: &Client, script: &str) -> Result<()> {
 /// attachments) in pg_dump's order on one connection.
 pub async fn apply_post_data(clients: &[Client], script: &str) -> Result<()> {
     let all = entries(script);
-    let preamble = all.iter().find(|e| e.kind == "PREAMBLE").map(|e| e.sql.clone()).unwrap_or_default();
-    let parallel = |e: &Entry| {
-        e.kind == "INDEX" || (e.kind == "CONSTRAINT" && !e.sql.contains("FOREIGN KEY"))
-    };
-    let queue: Arc<Mutex<Vec<Entry>>> =
-        Arc::new(Mutex::new(all.iter().filter(|e| parallel(e)).rev().cloned().collect()));
+    let preamble = all
+        .iter()
+        .find(|e| e.kind == "PREAMBLE")
+        .map(|e| e.sql.clone())
+        .unwrap_or_default();
+    let parallel =
+        |e: &Entry| e.kind == "INDEX" || (e.kind == "CONSTRAINT" && !e.sql.contains("FOREIGN KEY"));
+    let queue: Arc<Mutex<Vec<Entry>>> = Arc::new(Mutex::new(
+        all.iter().filter(|e| parallel(e)).rev().cloned().collect(),
+    ));
     let workers = clients.iter().map(|client| {
         let queue = Arc::clone(&queue);
         let preamble = preamble.clone();
         async move {
-            client.batch_execute(&preamble).await.pg_context(|| "preparing a post-data session".into())?;
+            client
+                .batch_execute(&preamble)
+                .await
+                .pg_context(|| "preparing a post-data session".into())?;
             loop {
-                let Some(entry) = queue.lock().await.pop() else { return Ok::<(), anyhow::Error>(()) };
-                client
-                    .batch_execute(&entry.sql)
-                    .await
-                    .pg_context(|| format!("building an {} on the target", entry.kind.to_lowercase()))?;
+                let Some(entry) = queue.lock().await.pop() else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                client.batch_execute(&entry.sql).await.pg_context(|| {
+                    format!("building an {} on the target", entry.kind.to_lowercase())
+                })?;
             }
         }
     });
@@ -203,11 +240,15 @@ pub async fn apply_post_data(clients: &[Client], script: &str) -> Result<()> {
         .filter(|e| e.kind != "PREAMBLE" && !parallel(e))
         .map(|e| e.sql.as_str())
         .collect();
-    let first = clients.first().ok_or_else(|| anyhow!("no target connection"))?;
+    let first = clients
+        .first()
+        .ok_or_else(|| anyhow!("no target connection"))?;
     first
         .batch_execute(&format!("{preamble}{rest}"))
         .await
-        .pg_context(|| "adding foreign keys, triggers and rules on the target (pg_dump post-data)".into())
+        .pg_context(|| {
+            "adding foreign keys, triggers and rules on the target (pg_dump post-data)".into()
+        })
 }
 
 /// Sets every sequence to the source's value, so new rows continue after
@@ -226,7 +267,10 @@ pub async fn set_sequences(client: &Client, catalog: &Catalog) -> Result<()> {
     if sql.is_empty() {
         return Ok(());
     }
-    client.batch_execute(&sql).await.pg_context(|| "setting sequences on the target".into())
+    client
+        .batch_execute(&sql)
+        .await
+        .pg_context(|| "setting sequences on the target".into())
 }
 
 /// Refreshes the materialized views that were populated in the source.
@@ -246,7 +290,8 @@ mod tests {
 
     #[test]
     fn restrict_lines_are_stripped_and_others_refused() {
-        let s = strip_meta_commands("\\restrict abc\nCREATE TABLE t();\n\\unrestrict abc\n").unwrap();
+        let s =
+            strip_meta_commands("\\restrict abc\nCREATE TABLE t();\n\\unrestrict abc\n").unwrap();
         assert_eq!(s, "CREATE TABLE t();\n");
         assert!(strip_meta_commands("\\connect other\n").is_err());
     }

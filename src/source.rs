@@ -31,7 +31,9 @@ pub struct Snapshot {
 pub async fn open_snapshot(info: &ConnInfo) -> Result<Snapshot> {
     let client = crate::conn::connect_named(info, "source").await?;
     client
-        .batch_execute(&format!("{SOURCE_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        .batch_execute(&format!(
+            "{SOURCE_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        ))
         .await
         .pg_context(|| "starting the snapshot transaction on the source".into())?;
     let id: String = client

@@ -27,7 +27,9 @@ impl SubsetSpec {
         if t.eq_ignore_ascii_case("all") {
             return Ok(SubsetSpec::All);
         }
-        let bad = || format!("subset `{text}` is not a percentage; write e.g. `10%`, `10`, `0.1` or `all`");
+        let bad = || {
+            format!("subset `{text}` is not a percentage; write e.g. `10%`, `10`, `0.1` or `all`")
+        };
         let (number, percent) = match t.strip_suffix('%') {
             Some(n) => (n.trim(), true),
             None => (t, false),
@@ -35,7 +37,9 @@ impl SubsetSpec {
         let v: f64 = number.parse().map_err(|_| bad())?;
         let fraction = if percent || v > 1.0 { v / 100.0 } else { v };
         if !(fraction > 0.0 && fraction <= 1.0) || !fraction.is_finite() {
-            return Err(format!("subset `{text}` must be more than 0% and at most 100%"));
+            return Err(format!(
+                "subset `{text}` must be more than 0% and at most 100%"
+            ));
         }
         if fraction >= 1.0 {
             return Ok(SubsetSpec::All);
@@ -59,7 +63,11 @@ impl<'de> Deserialize<'de> for SubsetSpec {
         let text = match v {
             serde_yaml::Value::String(s) => s,
             serde_yaml::Value::Number(n) => n.to_string(),
-            _ => return Err(de::Error::custom("subset must be a percentage such as `10%`, or `all`")),
+            _ => {
+                return Err(de::Error::custom(
+                    "subset must be a percentage such as `10%`, or `all`",
+                ))
+            }
         };
         SubsetSpec::parse(&text).map_err(de::Error::custom)
     }
@@ -72,7 +80,11 @@ mod tests {
     #[test]
     fn the_three_spellings_of_a_tenth_agree() {
         for t in ["10%", "10", "0.1"] {
-            assert_eq!(SubsetSpec::parse(t).unwrap(), SubsetSpec::Fraction(0.1), "{t}");
+            assert_eq!(
+                SubsetSpec::parse(t).unwrap(),
+                SubsetSpec::Fraction(0.1),
+                "{t}"
+            );
         }
         assert_eq!(SubsetSpec::parse("all").unwrap(), SubsetSpec::All);
         assert_eq!(SubsetSpec::parse("100%").unwrap(), SubsetSpec::All);
@@ -91,7 +103,11 @@ use crate::transform::Key;
 /// subset. Until subsetting lands, a subset request is refused rather than
 /// silently copying everything.
 pub fn apply(plan: &mut Plan, _rules: &Rules, _key: &Key) -> Result<(), RulesErrors> {
-    if plan.tables.iter().any(|t| matches!(t.subset, Some(SubsetSpec::Fraction(_)))) {
+    if plan
+        .tables
+        .iter()
+        .any(|t| matches!(t.subset, Some(SubsetSpec::Fraction(_))))
+    {
         return Err(RulesErrors(vec![crate::error::RulesError {
             location: crate::error::Location::default(),
             message: "subsetting is not available in this build yet".into(),

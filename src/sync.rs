@@ -72,7 +72,11 @@ impl SyncOptions {
             .map(SubsetSpec::parse)
             .transpose()
             .map_err(|m| UsageError::new(format!("--subset: {m}")))?;
-        let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let jobs = args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
         if jobs == 0 {
             return Err(UsageError::new("--jobs must be at least 1").into());
         }
@@ -96,7 +100,9 @@ impl SyncOptions {
 
 /// `ANONYMIZE_SECRET`, if set and not empty.
 pub fn secret_from_env() -> Option<Vec<u8>> {
-    std::env::var_os("ANONYMIZE_SECRET").filter(|s| !s.is_empty()).map(|s| s.into_encoded_bytes())
+    std::env::var_os("ANONYMIZE_SECRET")
+        .filter(|s| !s.is_empty())
+        .map(|s| s.into_encoded_bytes())
 }
 
 /// What a finished sync did.
@@ -153,7 +159,10 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             target: opts.target.as_ref().map(|t| t.redacted().to_string()),
             rules_digest: digest,
             subset: opts.subset.map(|s| s.to_string()),
-            tables: result.as_ref().map(|o| o.tables.clone()).unwrap_or_default(),
+            tables: result
+                .as_ref()
+                .map(|o| o.tables.clone())
+                .unwrap_or_default(),
         };
         report.write(path)?;
     }
@@ -162,11 +171,21 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
 
 async fn run_inner(opts: &SyncOptions, digest: &mut Option<String>) -> Result<SyncOutcome> {
     let started = Instant::now();
-    let (rules, snapshot, plan) = prepare(&opts.source, &opts.rules, opts.subset, opts.secret.as_deref()).await?;
+    let (rules, snapshot, plan) = prepare(
+        &opts.source,
+        &opts.rules,
+        opts.subset,
+        opts.secret.as_deref(),
+    )
+    .await?;
     *digest = Some(rules.digest.clone());
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
-        return Ok(SyncOutcome { tables: vec![], plan_text: Some(plan.describe()), seconds: 0.0 });
+        return Ok(SyncOutcome {
+            tables: vec![],
+            plan_text: Some(plan.describe()),
+            seconds: 0.0,
+        });
     }
     let target = opts.target.as_ref().expect("checked in from_args");
 
@@ -198,23 +217,36 @@ async fn run_inner(opts: &SyncOptions, digest: &mut Option<String>) -> Result<Sy
         }
         SchemaMode::Existing => with_signals(load_existing(target, &plan, &snapshot, opts)).await,
     }?;
-    Ok(SyncOutcome { tables: result, plan_text: None, seconds: started.elapsed().as_secs_f64() })
+    Ok(SyncOutcome {
+        tables: result,
+        plan_text: None,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Refuses a target that is the source database under another name.
-async fn refuse_same_database(source: &tokio_postgres::Client, server: &TargetServer) -> Result<()> {
+async fn refuse_same_database(
+    source: &tokio_postgres::Client,
+    server: &TargetServer,
+) -> Result<()> {
     let src = database_identity(source).await?;
     let tgt_server = database_identity(&server.admin).await?;
     if src.server == tgt_server.server {
         let oid: Option<u32> = server
             .admin
-            .query_opt("SELECT oid FROM pg_database WHERE datname = $1", &[&server.target])
+            .query_opt(
+                "SELECT oid FROM pg_database WHERE datname = $1",
+                &[&server.target],
+            )
             .await
             .pg_context(|| "looking up the target database".into())?
             .map(|r| r.get(0));
         let next_is_source: bool = server
             .admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1 AND oid = $2", &[&server.next, &src.database_oid])
+            .query_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1 AND oid = $2",
+                &[&server.next, &src.database_oid],
+            )
             .await
             .pg_context(|| "looking up the load database".into())?
             .is_some();
@@ -265,7 +297,16 @@ async fn load_fresh(
     let first = pg_sink::connect(&next).await?;
     schema::apply_pre_data(&first, &pre).await?;
 
-    let tables = copy_all(plan, &opts.source, &snapshot.id, &next, opts.jobs, opts.progress, true).await?;
+    let tables = copy_all(
+        plan,
+        &opts.source,
+        &snapshot.id,
+        &next,
+        opts.jobs,
+        opts.progress,
+        true,
+    )
+    .await?;
 
     let mut targets = vec![first];
     for _ in 1..opts.jobs.min(4) {
@@ -275,7 +316,10 @@ async fn load_fresh(
     schema::apply_post_data(&targets, &post).await?;
     schema::set_sequences(&targets[0], &plan.catalog).await?;
     schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
-    targets[0].batch_execute("ANALYZE").await.pg_context(|| "analyzing the target".into())?;
+    targets[0]
+        .batch_execute("ANALYZE")
+        .await
+        .pg_context(|| "analyzing the target".into())?;
     drop(targets);
 
     let rows: u64 = tables.iter().map(|t| t.rows_written).sum();
@@ -283,7 +327,12 @@ async fn load_fresh(
         .swap(
             opts.keep_previous,
             opts.terminate_connections,
-            &format!("loaded {} rows from {} at {}", rows, opts.source.redacted(), crate::report::rfc3339(SystemTime::now())),
+            &format!(
+                "loaded {} rows from {} at {}",
+                rows,
+                opts.source.redacted(),
+                crate::report::rfc3339(SystemTime::now())
+            ),
         )
         .await?;
     tracing::info!(database = %server.target, "target replaced");
@@ -304,7 +353,10 @@ async fn load_existing(
         .batch_execute("BEGIN")
         .await
         .pg_context(|| "starting the load transaction".into())?;
-    if let Err(e) = client.batch_execute("SET LOCAL session_replication_role = replica").await {
+    if let Err(e) = client
+        .batch_execute("SET LOCAL session_replication_role = replica")
+        .await
+    {
         return Err(UsageError::new(format!(
             "--schema existing needs to disable triggers for the load (session_replication_role), which needs a superuser or a role granted SET on it: {}",
             crate::error::pg_error_text(&e)
@@ -327,12 +379,19 @@ async fn load_existing(
     }
     progress.finish();
     schema::set_sequences(&client, &plan.catalog).await?;
-    client.batch_execute("COMMIT").await.pg_context(|| "committing the load".into())?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .pg_context(|| "committing the load".into())?;
     Ok(stats)
 }
 
 fn total_rows(plan: &Plan) -> u64 {
-    plan.tables.iter().filter(|t| !t.skip).map(|t| t.table.estimated_rows.max(0) as u64).sum()
+    plan.tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| t.table.estimated_rows.max(0) as u64)
+        .sum()
 }
 
 /// Copies every table over `jobs` worker pairs (a source connection in the
@@ -348,8 +407,9 @@ async fn copy_all(
 ) -> Result<Vec<TableStats>> {
     let mut order: Vec<&TablePlan> = plan.tables.iter().filter(|t| !t.skip).collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
-    let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> =
-        Arc::new(Mutex::new(order.into_iter().map(|t| Arc::new(t.clone())).collect()));
+    let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(
+        order.into_iter().map(|t| Arc::new(t.clone())).collect(),
+    ));
     let progress = Progress::new(bars, total_rows(plan));
     let stats = Arc::new(Mutex::new(Vec::new()));
     let workers = (0..jobs.min(plan.tables.len()).max(1)).map(|_| {
@@ -360,7 +420,9 @@ async fn copy_all(
             let source = source::worker(source_info, snapshot_id).await?;
             let target = pg_sink::connect(target).await?;
             loop {
-                let Some(table) = queue.lock().await.pop_front() else { return Ok::<(), anyhow::Error>(()) };
+                let Some(table) = queue.lock().await.pop_front() else {
+                    return Ok::<(), anyhow::Error>(());
+                };
                 let name = table.table.name.to_string();
                 let tp = progress.table(&name, table.table.estimated_rows);
                 let sink = CopySink::start(&target, &table, fresh).await?;

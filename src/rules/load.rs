@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::locate::KeyPositions;
 use super::{
-    parse_column_name, parse_table_name, ColumnEntry, ColumnRule, Rules, TableRule,
-    UnknownColumns, VirtualReference,
+    parse_column_name, parse_table_name, ColumnEntry, ColumnRule, Rules, TableRule, UnknownColumns,
+    VirtualReference,
 };
 use crate::error::{Location, RulesError, RulesErrors, UsageError};
 use crate::subset::SubsetSpec;
@@ -89,25 +89,37 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
 /// tool that cannot find its rules must never copy raw data.
 pub fn load(path: &Path) -> Result<Rules, anyhow::Error> {
     let files = rule_files(path)?;
-    let mut rules = Rules { locale: "en".to_string(), ..Rules::default() };
+    let mut rules = Rules {
+        locale: "en".to_string(),
+        ..Rules::default()
+    };
     let mut errors = Vec::new();
     let mut hasher = Sha256::new();
     let mut first_settings: Option<String> = None;
     for file in &files {
         let display = file.display().to_string();
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            UsageError::new(format!("cannot read rules file {display}: {e}"))
-        })?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| UsageError::new(format!("cannot read rules file {display}: {e}")))?;
         hasher.update(display.as_bytes());
         hasher.update([0]);
         hasher.update(text.as_bytes());
         rules.files.push(display.clone());
         match parse_file(&display, &text) {
-            Ok(parsed) => merge(&mut rules, parsed, &display, &mut first_settings, &mut errors),
+            Ok(parsed) => merge(
+                &mut rules,
+                parsed,
+                &display,
+                &mut first_settings,
+                &mut errors,
+            ),
             Err(e) => errors.push(e),
         }
     }
-    rules.digest = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    rules.digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if errors.is_empty() {
         Ok(rules)
     } else {
@@ -117,13 +129,20 @@ pub fn load(path: &Path) -> Result<Rules, anyhow::Error> {
 
 /// Parses rules from text (used by `load` and by tests).
 pub fn load_str(file: &str, text: &str) -> Result<Rules, anyhow::Error> {
-    let mut rules = Rules { locale: "en".to_string(), files: vec![file.to_string()], ..Rules::default() };
+    let mut rules = Rules {
+        locale: "en".to_string(),
+        files: vec![file.to_string()],
+        ..Rules::default()
+    };
     let mut errors = Vec::new();
     match parse_file(file, text) {
         Ok(parsed) => merge(&mut rules, parsed, file, &mut None, &mut errors),
         Err(e) => errors.push(e),
     }
-    rules.digest = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    rules.digest = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if errors.is_empty() {
         Ok(rules)
     } else {
@@ -143,11 +162,19 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>, anyhow::Error> {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| UsageError::new(format!("cannot list rules directory {}: {e}", path.display())))?
+        .map_err(|e| {
+            UsageError::new(format!(
+                "cannot list rules directory {}: {e}",
+                path.display()
+            ))
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && matches!(p.extension().and_then(|e| e.to_str()), Some("yml") | Some("yaml"))
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yml") | Some("yaml")
+                )
         })
         .collect();
     files.sort();
@@ -169,27 +196,50 @@ struct ParsedFile {
 fn parse_file(file: &str, text: &str) -> Result<ParsedFile, RulesError> {
     let body: RulesFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
     if body.version != 1 {
-        let (line, column) = KeyPositions::index(text).get(&["version"]).unwrap_or((0, 0));
+        let (line, column) = KeyPositions::index(text)
+            .get(&["version"])
+            .unwrap_or((0, 0));
         return Err(RulesError {
-            location: Location { file: file.to_string(), line, column },
-            message: format!("unsupported rules version {}; this anonymize reads version 1", body.version),
+            location: Location {
+                file: file.to_string(),
+                line,
+                column,
+            },
+            message: format!(
+                "unsupported rules version {}; this anonymize reads version 1",
+                body.version
+            ),
             hint: None,
         });
     }
-    Ok(ParsedFile { body, positions: KeyPositions::index(text) })
+    Ok(ParsedFile {
+        body,
+        positions: KeyPositions::index(text),
+    })
 }
 
 /// Turns a serde_yaml error into `file:line:col: message`, adding a "did you
 /// mean" for unknown keys.
 fn yaml_error(file: &str, e: &serde_yaml::Error) -> RulesError {
-    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
     let mut message = e.to_string();
     // serde_yaml appends " at line L column C"; we print the position first.
     if let Some(i) = message.find(" at line ") {
         message.truncate(i);
     }
     let hint = unknown_field_hint(&message);
-    RulesError { location: Location { file: file.to_string(), line, column }, message, hint }
+    RulesError {
+        location: Location {
+            file: file.to_string(),
+            line,
+            column,
+        },
+        message,
+        hint,
+    }
 }
 
 fn unknown_field_hint(message: &str) -> Option<String> {
@@ -209,11 +259,16 @@ fn merge(
     let ParsedFile { body, positions } = parsed;
     let at = |path: &[&str]| {
         let (line, column) = positions.get(path).unwrap_or((0, 0));
-        Location { file: file.to_string(), line, column }
+        Location {
+            file: file.to_string(),
+            line,
+            column,
+        }
     };
     // File-wide settings may be given once; a second, different value is a
     // conflict between files.
-    let has_settings = body.unknown_columns.is_some() || body.locale.is_some() || body.subset.is_some();
+    let has_settings =
+        body.unknown_columns.is_some() || body.locale.is_some() || body.subset.is_some();
     if has_settings {
         if let Some(prev) = first_settings {
             errors.push(RulesError {
@@ -237,7 +292,11 @@ fn merge(
         let name = match parse_table_name(&key) {
             Ok(n) => n,
             Err(message) => {
-                errors.push(RulesError { location, message, hint: None });
+                errors.push(RulesError {
+                    location,
+                    message,
+                    hint: None,
+                });
                 continue;
             }
         };
@@ -280,7 +339,13 @@ mod tests {
     fn errors_of(text: &str) -> Vec<String> {
         match load_str("r.yml", text) {
             Ok(_) => vec![],
-            Err(e) => e.downcast::<RulesErrors>().unwrap().0.iter().map(|e| e.to_string()).collect(),
+            Err(e) => e
+                .downcast::<RulesErrors>()
+                .unwrap()
+                .0
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
         }
     }
 
@@ -290,12 +355,16 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("r.yml:"), "{errs:?}");
         let pos: Vec<&str> = errs[0].splitn(4, ':').collect();
-        assert!(pos[1].parse::<usize>().is_ok() && pos[2].parse::<usize>().is_ok(), "{errs:?}");
+        assert!(
+            pos[1].parse::<usize>().is_ok() && pos[2].parse::<usize>().is_ok(),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn unknown_transform_suggests_the_closest() {
-        let errs = errors_of("version: 1\ntables:\n  public.a:\n    columns:\n      id: { st: 1 }\n");
+        let errs =
+            errors_of("version: 1\ntables:\n  public.a:\n    columns:\n      id: { st: 1 }\n");
         assert!(errs[0].starts_with("r.yml:5:"), "{errs:?}");
         assert!(errs[0].contains("unknown transform `st`"), "{errs:?}");
         assert!(errs[0].contains("did you mean `set`"), "{errs:?}");
@@ -310,7 +379,9 @@ mod tests {
 
     #[test]
     fn duplicate_column_is_an_error() {
-        let errs = errors_of("version: 1\ntables:\n  public.a:\n    columns:\n      id: keep\n      id: keep\n");
+        let errs = errors_of(
+            "version: 1\ntables:\n  public.a:\n    columns:\n      id: keep\n      id: keep\n",
+        );
         assert!(errs[0].contains("defined twice"), "{errs:?}");
     }
 

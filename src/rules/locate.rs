@@ -23,7 +23,9 @@ impl KeyPositions {
         let mut rx = Receiver::default();
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut rx, false);
-        KeyPositions { positions: rx.positions }
+        KeyPositions {
+            positions: rx.positions,
+        }
     }
 
     /// Where the key at `path` was written.
@@ -36,8 +38,13 @@ impl KeyPositions {
 /// A container being read: a mapping remembers whether the next scalar is a
 /// key and which key its current value belongs to.
 enum Frame {
-    Map { expect_key: bool, key: Option<String> },
-    Seq { index: usize },
+    Map {
+        expect_key: bool,
+        key: Option<String>,
+    },
+    Seq {
+        index: usize,
+    },
 }
 
 #[derive(Default)]
@@ -72,19 +79,27 @@ impl MarkedEventReceiver for Receiver {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(text, ..) => {
-                if let Some(Frame::Map { expect_key: true, .. }) = self.stack.last() {
+                if let Some(Frame::Map {
+                    expect_key: true, ..
+                }) = self.stack.last()
+                {
                     if let Some(Frame::Map { expect_key, key }) = self.stack.last_mut() {
                         *key = Some(text);
                         *expect_key = false;
                     }
                     let path = self.path();
-                    self.positions.entry(path).or_insert((mark.line(), mark.col() + 1));
+                    self.positions
+                        .entry(path)
+                        .or_insert((mark.line(), mark.col() + 1));
                 } else {
                     self.value_done();
                 }
             }
             Event::Alias(_) => self.value_done(),
-            Event::MappingStart(..) => self.stack.push(Frame::Map { expect_key: true, key: None }),
+            Event::MappingStart(..) => self.stack.push(Frame::Map {
+                expect_key: true,
+                key: None,
+            }),
             Event::SequenceStart(..) => self.stack.push(Frame::Seq { index: 0 }),
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
@@ -104,7 +119,10 @@ mod tests {
         let text = "version: 1\ntables:\n  public.users:\n    columns:\n      id: keep\n      email: { fake: email }\n";
         let p = KeyPositions::index(text);
         assert_eq!(p.get(&["tables", "public.users"]), Some((3, 3)));
-        assert_eq!(p.get(&["tables", "public.users", "columns", "email"]), Some((6, 7)));
+        assert_eq!(
+            p.get(&["tables", "public.users", "columns", "email"]),
+            Some((6, 7))
+        );
         assert_eq!(p.get(&["version"]), Some((1, 1)));
     }
 }

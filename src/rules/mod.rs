@@ -61,10 +61,13 @@ impl Rules {
 
     /// True when some rule needs the secret (anything but keep/null/set).
     pub fn needs_secret(&self) -> bool {
-        self.tables.iter().flat_map(|t| &t.columns).any(|c| match &c.rule.action {
-            Action::Transform(o) => o.needs_secret(),
-            _ => false,
-        })
+        self.tables
+            .iter()
+            .flat_map(|t| &t.columns)
+            .any(|c| match &c.rule.action {
+                Action::Transform(o) => o.needs_secret(),
+                _ => false,
+            })
     }
 }
 
@@ -158,7 +161,12 @@ struct ColumnRuleVisitor;
 const MODIFIERS: &[&str] = &["unique", "namespace", "locale"];
 
 fn plain(action: Action) -> ColumnRule {
-    ColumnRule { action, unique: false, namespace: None, locale: None }
+    ColumnRule {
+        action,
+        unique: false,
+        namespace: None,
+        locale: None,
+    }
 }
 
 impl<'de> Visitor<'de> for ColumnRuleVisitor {
@@ -239,7 +247,12 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                 "the rule names no transform; add one such as `fake: email`, or write `keep` or `null`",
             ));
         };
-        Ok(ColumnRule { action, unique, namespace, locale })
+        Ok(ColumnRule {
+            action,
+            unique,
+            namespace,
+            locale,
+        })
     }
 }
 
@@ -292,7 +305,9 @@ pub fn parse_table_name(key: &str) -> Result<QualifiedName, String> {
             let name = parts.pop().unwrap();
             Ok(QualifiedName::new(parts.pop().unwrap(), name))
         }
-        _ => Err(format!("table name `{key}` has too many parts; write `schema.table`")),
+        _ => Err(format!(
+            "table name `{key}` has too many parts; write `schema.table`"
+        )),
     }
 }
 
@@ -312,13 +327,22 @@ mod tests {
 
     #[test]
     fn table_names_parse_like_sql() {
-        assert_eq!(parse_table_name("public.users").unwrap(), QualifiedName::new("public", "users"));
-        assert_eq!(parse_table_name("Users").unwrap(), QualifiedName::new("public", "users"));
+        assert_eq!(
+            parse_table_name("public.users").unwrap(),
+            QualifiedName::new("public", "users")
+        );
+        assert_eq!(
+            parse_table_name("Users").unwrap(),
+            QualifiedName::new("public", "users")
+        );
         assert_eq!(
             parse_table_name(r#""Billing Dept"."Invoice Lines""#).unwrap(),
             QualifiedName::new("Billing Dept", "Invoice Lines")
         );
-        assert_eq!(parse_table_name(r#"s."a""b""#).unwrap(), QualifiedName::new("s", "a\"b"));
+        assert_eq!(
+            parse_table_name(r#"s."a""b""#).unwrap(),
+            QualifiedName::new("s", "a\"b")
+        );
         assert!(parse_table_name("a.b.c").is_err());
         assert!(parse_table_name("\"open").is_err());
     }

@@ -60,7 +60,9 @@ pub enum TargetState {
     /// Exists with no tables.
     Empty,
     /// Exists, has tables, and was not made by anonymize.
-    Foreign { tables: i64 },
+    Foreign {
+        tables: i64,
+    },
 }
 
 impl TargetServer {
@@ -75,7 +77,11 @@ impl TargetServer {
         }
         let mut last_err = None;
         for maintenance in ["postgres", "template1"] {
-            match info.with_dbname(maintenance).connect("anonymize (target admin)").await {
+            match info
+                .with_dbname(maintenance)
+                .connect("anonymize (target admin)")
+                .await
+            {
                 Ok(admin) => {
                     return Ok(TargetServer {
                         info: info.clone(),
@@ -88,8 +94,9 @@ impl TargetServer {
                 Err(e) => last_err = Some(e),
             }
         }
-        Err(last_err.expect("tried at least once"))
-            .context("the target server is not reachable through its `postgres` database; check --target")
+        Err(last_err.expect("tried at least once")).context(
+            "the target server is not reachable through its `postgres` database; check --target",
+        )
     }
 
     /// Takes the per-target advisory lock: one run at a time per target.
@@ -122,7 +129,9 @@ impl TargetServer {
             )
             .await
             .pg_context(|| "inspecting the target database".into())?;
-        let Some(row) = row else { return Ok(TargetState::Missing) };
+        let Some(row) = row else {
+            return Ok(TargetState::Missing);
+        };
         let comment: String = row.get(0);
         if comment.starts_with(MARKER) {
             return Ok(TargetState::Ours);
@@ -138,7 +147,11 @@ impl TargetServer {
             .await
             .pg_context(|| "counting the target's tables".into())?
             .get(0);
-        Ok(if tables == 0 { TargetState::Empty } else { TargetState::Foreign { tables } })
+        Ok(if tables == 0 {
+            TargetState::Empty
+        } else {
+            TargetState::Foreign { tables }
+        })
     }
 
     /// Creates the fresh database the run loads into, dropping a leftover
@@ -269,7 +282,10 @@ impl TargetServer {
     /// Drops a database if it exists, ending sessions on it first.
     pub async fn drop_database(&self, name: &str) -> Result<()> {
         self.admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(name)
+            ))
             .await
             .pg_context(|| format!("dropping database {name}"))
     }
@@ -287,7 +303,11 @@ pub struct CopySink<'a> {
 impl<'a> CopySink<'a> {
     /// Starts the COPY. `own_transaction`: wrap it in BEGIN/TRUNCATE/COMMIT
     /// so FREEZE applies (ordinary tables of a fresh database only).
-    pub async fn start(client: &'a Client, plan: &TablePlan, own_transaction: bool) -> Result<CopySink<'a>> {
+    pub async fn start(
+        client: &'a Client,
+        plan: &TablePlan,
+        own_transaction: bool,
+    ) -> Result<CopySink<'a>> {
         let name = plan.table.name.to_string();
         let freeze = own_transaction && plan.table.kind == crate::catalog::TableKind::Ordinary;
         let mut statement = plan.target_statement();
@@ -302,19 +322,34 @@ impl<'a> CopySink<'a> {
             .copy_in::<_, Bytes>(statement.as_str())
             .await
             .pg_context(|| format!("starting the load of table {name}"))?;
-        Ok(CopySink { client, sink: Box::pin(sink), in_transaction: freeze })
+        Ok(CopySink {
+            client,
+            sink: Box::pin(sink),
+            in_transaction: freeze,
+        })
     }
 }
 
 impl TableSink for CopySink<'_> {
     async fn write(&mut self, batch: Bytes) -> Result<()> {
-        self.sink.send(batch).await.pg_context(|| "writing rows to the target".into())
+        self.sink
+            .send(batch)
+            .await
+            .pg_context(|| "writing rows to the target".into())
     }
 
     async fn finish(mut self) -> Result<u64> {
-        let rows = self.sink.as_mut().finish().await.pg_context(|| "finishing the load of a table".into())?;
+        let rows = self
+            .sink
+            .as_mut()
+            .finish()
+            .await
+            .pg_context(|| "finishing the load of a table".into())?;
         if self.in_transaction {
-            self.client.batch_execute("COMMIT").await.pg_context(|| "committing a table's load".into())?;
+            self.client
+                .batch_execute("COMMIT")
+                .await
+                .pg_context(|| "committing a table's load".into())?;
         }
         Ok(rows)
     }

@@ -144,7 +144,10 @@ pub struct RowView<'a> {
 impl<'a> RowView<'a> {
     /// An empty row, for tests and for transforms that read nothing.
     pub fn empty() -> RowView<'static> {
-        RowView { arena: &[], spans: &[] }
+        RowView {
+            arena: &[],
+            spans: &[],
+        }
     }
 
     /// Output value of column `index`: `None` when not computed or when the
@@ -176,7 +179,9 @@ pub struct Key {
 
 impl Key {
     pub fn new(secret: &[u8]) -> Key {
-        Key { mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length") }
+        Key {
+            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
+        }
     }
 
     /// `HMAC-SHA256(secret, len(namespace) ‖ namespace ‖ input)`. The length

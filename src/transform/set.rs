@@ -32,7 +32,9 @@ impl<'de> Deserialize<'de> for Options {
 
 impl TransformOptions for Options {
     fn build(&self, _ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {
-        Ok(Box::new(Set { value: self.value.clone().into_bytes() }))
+        Ok(Box::new(Set {
+            value: self.value.clone().into_bytes(),
+        }))
     }
 
     fn describe(&self) -> String {
@@ -49,7 +51,12 @@ struct Set {
 }
 
 impl Transform for Set {
-    fn apply(&self, input: Option<&[u8]>, _row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        _row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
         if input.is_none() {
             return Ok(Written::Null);
         }

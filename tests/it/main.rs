@@ -1,1 +1,8 @@
+//! Integration tests: the real binary against a real, ephemeral PostgreSQL
+//! (one cluster per test binary, a database per test), or the server named
+//! by `ANONYMIZE_TEST_DATABASE_URL`.
 
+mod harness;
+
+mod errors;
+mod sync;

@@ -1,0 +1,48 @@
+//! Runs the built `anonymize` binary with a clean environment.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `anonymize args…` with `env` (and no inherited `ANONYMIZE_*`,
+/// `SOURCE_*`, `TARGET_*` variables), in `dir`.
+pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_anonymize"));
+    cmd.args(args).current_dir(dir).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANONYMIZE_")
+            || k.starts_with("SOURCE_DATABASE")
+            || k.starts_with("TARGET_DATABASE")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run anonymize");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

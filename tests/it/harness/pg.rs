@@ -1,0 +1,156 @@
+//! The test server: an ephemeral cluster started once per test binary (or
+//! `ANONYMIZE_TEST_DATABASE_URL`), and a fresh database per test.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use anonymize::ephemeral::Cluster;
+use tokio_postgres::NoTls;
+
+/// The server every test of this binary uses.
+pub struct Pg {
+    /// URL template with `{db}` for the database name.
+    base: String,
+}
+
+static CLUSTER: Mutex<Option<Cluster>> = Mutex::new(None);
+static PG: OnceLock<Pg> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn stop_cluster() {
+    if let Ok(mut c) = CLUSTER.lock() {
+        c.take();
+    }
+}
+
+impl Pg {
+    /// The shared server, started on first use.
+    pub fn get() -> &'static Pg {
+        PG.get_or_init(|| {
+            if let Ok(url) = std::env::var("ANONYMIZE_TEST_DATABASE_URL") {
+                let cfg: tokio_postgres::Config =
+                    url.parse().expect("ANONYMIZE_TEST_DATABASE_URL parses");
+                let db = cfg.get_dbname().unwrap_or("postgres").to_string();
+                let base = url.replacen(&format!("/{db}"), "/{db}", 1);
+                return Pg { base };
+            }
+            let cluster = Cluster::start().expect("start an ephemeral PostgreSQL (initdb/pg_ctl)");
+            let base = cluster.url("{db}");
+            *CLUSTER.lock().unwrap() = Some(cluster);
+            // SAFETY: registering a plain extern "C" function.
+            unsafe { libc::atexit(stop_cluster) };
+            Pg { base }
+        })
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        self.base.replace("{db}", db)
+    }
+
+    /// A new empty database named after the test.
+    pub fn db(&self, test: &str) -> Db {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}_{}_{}", test, std::process::id(), n);
+        exec(
+            &self.url("postgres"),
+            &format!("CREATE DATABASE \"{name}\""),
+        );
+        Db {
+            url: self.url(&name),
+            name,
+        }
+    }
+
+    /// A database name that does not exist yet (a sync target).
+    pub fn fresh_name(&self, test: &str) -> Db {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}_{}_{}", test, std::process::id(), n);
+        Db {
+            url: self.url(&name),
+            name,
+        }
+    }
+
+    /// Whether a database exists.
+    pub fn exists(&self, name: &str) -> bool {
+        !query(
+            &self.url("postgres"),
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+        )
+        .is_empty()
+    }
+}
+
+/// A test database.
+#[derive(Clone)]
+pub struct Db {
+    pub name: String,
+    pub url: String,
+}
+
+impl Db {
+    pub fn exec(&self, sql: &str) {
+        exec(&self.url, sql)
+    }
+
+    /// Rows as text (NULL as `None`).
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        query(&self.url, sql)
+    }
+
+    /// The single value of a query, NULL as "NULL".
+    pub fn value(&self, sql: &str) -> String {
+        let rows = self.query(sql);
+        assert_eq!(rows.len(), 1, "expected one row from {sql}");
+        rows[0][0].clone().unwrap_or_else(|| "NULL".into())
+    }
+
+    /// A column's values, NULL as "NULL".
+    pub fn column(&self, sql: &str) -> Vec<String> {
+        self.query(sql)
+            .into_iter()
+            .map(|r| r[0].clone().unwrap_or_else(|| "NULL".into()))
+            .collect()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs SQL (several statements allowed).
+pub fn exec(url: &str, sql: &str) {
+    runtime().block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}\nwhile running:\n{sql}"));
+    })
+}
+
+/// Runs a query; every value is cast to text by the simple protocol.
+pub fn query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    runtime().block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        let msgs = client
+            .simple_query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}\nwhile running:\n{sql}"));
+        msgs.into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).map(|s| s.to_string()))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
+}
