@@ -144,7 +144,8 @@ pub fn render(err: &anyhow::Error) -> String {
 /// values (e.g. "Key (email)=(alice@example.com) already exists").
 pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
-        let mut s = format!("{} ({}): {}", db.severity(), db.code().code(), db.message());
+        let code = db.code().code();
+        let mut s = format!("{} ({code}): {}", db.severity(), redact_message(code, db.message()));
         for (label, value) in [
             ("schema", db.schema()),
             ("table", db.table()),
@@ -163,8 +164,31 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
     if err.is_closed() {
         return "the connection was closed".to_string();
     }
-    // Non-database errors (I/O, protocol) do not carry row data.
-    err.to_string()
+    // Non-database errors (I/O, protocol) do not carry row data. Newer
+    // tokio-postgres versions leave the cause out of Display; add it once.
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Data exceptions (SQLSTATE class 22) quote the offending input in the
+/// message itself (`invalid input syntax for type integer: "abc"`); that
+/// input is a row value, so the quoted part is cut.
+fn redact_message(code: &str, message: &str) -> String {
+    if code.starts_with("22") {
+        if let Some(i) = message.find(": \"") {
+            return format!("{}: <value redacted>", &message[..i]);
+        }
+    }
+    message.to_string()
 }
 
 /// Extension to attach safe PostgreSQL error text as context.
@@ -202,6 +226,15 @@ mod tests {
             exit_code: 143,
         });
         assert_eq!(exit_code(&e), 143);
+    }
+
+    #[test]
+    fn data_exception_messages_lose_the_quoted_value() {
+        assert_eq!(
+            redact_message("22P02", "invalid input syntax for type integer: \"4111-1111\""),
+            "invalid input syntax for type integer: <value redacted>"
+        );
+        assert_eq!(redact_message("42P01", "relation \"t\" does not exist"), "relation \"t\" does not exist");
     }
 
     #[test]
