@@ -24,7 +24,12 @@ fn env_or(key: &str, default: &str) -> String {
 }
 
 fn psql(bin: &std::path::Path, url: &str, args: &[&str]) {
-    let st = Command::new(bin.join("psql")).arg(url).args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]).args(args).status().expect("psql");
+    let st = Command::new(bin.join("psql"))
+        .arg(url)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(args)
+        .status()
+        .expect("psql");
     assert!(st.success(), "psql {args:?} failed");
 }
 
@@ -44,27 +49,53 @@ fn children_max_rss_mib() -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we ignore.
     let scale = env_or("BENCH_SCALE", "1");
-    let dir = PathBuf::from(env_or("BENCH_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench")));
-    let rules = PathBuf::from(env_or("BENCH_RULES", dir.join("rules-basic.yml").to_str().unwrap()));
-    let runs: usize = env_or("BENCH_RUNS", "3").parse().expect("BENCH_RUNS is a number");
+    let dir = PathBuf::from(env_or(
+        "BENCH_DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench"),
+    ));
+    let rules = PathBuf::from(env_or(
+        "BENCH_RULES",
+        dir.join("rules-basic.yml").to_str().unwrap(),
+    ));
+    let runs: usize = env_or("BENCH_RUNS", "3")
+        .parse()
+        .expect("BENCH_RUNS is a number");
     if !dir.join("load.sh").is_file() {
-        eprintln!("benchmark dataset not found at {}; set BENCH_DIR", dir.display());
+        eprintln!(
+            "benchmark dataset not found at {}; set BENCH_DIR",
+            dir.display()
+        );
         return;
     }
 
     let (_cluster, url, bin) = match std::env::var("BENCH_URL") {
-        Ok(u) => (None, u, anonymize::ephemeral::find_server_bin().expect("psql")),
+        Ok(u) => (
+            None,
+            u,
+            anonymize::ephemeral::find_server_bin().expect("psql"),
+        ),
         Err(_) => {
             let c = Cluster::start().expect("start a cluster");
             let url = c.url("{db}");
             let bin = c.bin_dir().to_path_buf();
-            psql(&bin, &url.replace("{db}", "postgres"), &["-c", "CREATE DATABASE bench_src"]);
+            psql(
+                &bin,
+                &url.replace("{db}", "postgres"),
+                &["-c", "CREATE DATABASE bench_src"],
+            );
             eprintln!("loading SCALE={scale} …");
             let st = Command::new("bash")
                 .arg(dir.join("load.sh"))
                 .arg(&scale)
                 .arg(url.replace("{db}", "bench_src"))
-                .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+                .env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        bin.display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
                 .stdout(std::process::Stdio::null())
                 .status()
                 .expect("load.sh");
@@ -73,32 +104,70 @@ fn main() {
         }
     };
     let db = |name: &str| url.replace("{db}", name);
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
 
     let mut raw_times = Vec::new();
     let mut anon_times = Vec::new();
     for i in 0..runs {
         // Reference: bare tables, raw text COPY pipe, then constraints.sql.
         let raw = format!("bench_raw_{i}");
-        psql(&bin, &db("postgres"), &["-c", &format!("DROP DATABASE IF EXISTS {raw}"), "-c", &format!("CREATE DATABASE {raw}")]);
-        psql(&bin, &db(&raw), &["-f", dir.join("schema.sql").to_str().unwrap()]);
+        psql(
+            &bin,
+            &db("postgres"),
+            &[
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {raw}"),
+                "-c",
+                &format!("CREATE DATABASE {raw}"),
+            ],
+        );
+        psql(
+            &bin,
+            &db(&raw),
+            &["-f", dir.join("schema.sql").to_str().unwrap()],
+        );
         let out = Command::new("bash")
             .arg(dir.join("baseline.sh"))
             .args(["-p", &db("bench_src"), &db(&raw)])
             .env("PATH", &path)
             .output()
             .expect("baseline.sh");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
-        let secs: f64 = text.lines().last().and_then(|l| l.strip_prefix("total_seconds=")).and_then(|s| s.parse().ok()).expect("total_seconds");
+        let secs: f64 = text
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("total_seconds="))
+            .and_then(|s| s.parse().ok())
+            .expect("total_seconds");
         raw_times.push(secs);
-        psql(&bin, &db("postgres"), &["-c", &format!("DROP DATABASE {raw}")]);
+        psql(
+            &bin,
+            &db("postgres"),
+            &["-c", &format!("DROP DATABASE {raw}")],
+        );
 
         // anonymize, end to end (schema, copy, post-data, swap).
         let target = format!("bench_anon_{i}");
         let start = Instant::now();
         let st = Command::new(env!("CARGO_BIN_EXE_anonymize"))
-            .args(["--source", &db("bench_src"), "--target", &db(&target), "--rules", rules.to_str().unwrap(), "--no-progress"])
+            .args([
+                "--source",
+                &db("bench_src"),
+                "--target",
+                &db(&target),
+                "--rules",
+                rules.to_str().unwrap(),
+                "--no-progress",
+            ])
             .env("ANONYMIZE_SECRET", "benchmark-secret")
             .env("ANONYMIZE_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -106,8 +175,15 @@ fn main() {
             .expect("anonymize");
         assert!(st.success());
         anon_times.push(start.elapsed().as_secs_f64());
-        psql(&bin, &db("postgres"), &["-c", &format!("DROP DATABASE {target}")]);
-        eprintln!("run {i}: raw pipe + keys {:.2} s, anonymize {:.2} s", raw_times[i], anon_times[i]);
+        psql(
+            &bin,
+            &db("postgres"),
+            &["-c", &format!("DROP DATABASE {target}")],
+        );
+        eprintln!(
+            "run {i}: raw pipe + keys {:.2} s, anonymize {:.2} s",
+            raw_times[i], anon_times[i]
+        );
     }
     let (raw, anon) = (median(raw_times), median(anon_times));
     println!("scale={scale} rules={}", rules.display());

@@ -145,7 +145,11 @@ pub fn render(err: &anyhow::Error) -> String {
 pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
         let code = db.code().code();
-        let mut s = format!("{} ({code}): {}", db.severity(), redact_message(code, db.message()));
+        let mut s = format!(
+            "{} ({code}): {}",
+            db.severity(),
+            redact_message(code, db.message())
+        );
         for (label, value) in [
             ("schema", db.schema()),
             ("table", db.table()),
@@ -231,10 +235,16 @@ mod tests {
     #[test]
     fn data_exception_messages_lose_the_quoted_value() {
         assert_eq!(
-            redact_message("22P02", "invalid input syntax for type integer: \"4111-1111\""),
+            redact_message(
+                "22P02",
+                "invalid input syntax for type integer: \"4111-1111\""
+            ),
             "invalid input syntax for type integer: <value redacted>"
         );
-        assert_eq!(redact_message("42P01", "relation \"t\" does not exist"), "relation \"t\" does not exist");
+        assert_eq!(
+            redact_message("42P01", "relation \"t\" does not exist"),
+            "relation \"t\" does not exist"
+        );
     }
 
     #[test]

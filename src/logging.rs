@@ -7,8 +7,8 @@ use crate::cli::LogFormat;
 
 /// Installs the global subscriber. Safe to call twice (the second is a no-op).
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_env("ANONYMIZE_LOG").unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
+    let filter = EnvFilter::try_from_env("ANONYMIZE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -533,3 +533,145 @@ impl std::fmt::Debug for ColumnAction {
 pub fn table_names(plan: &Plan) -> Vec<QualifiedName> {
     plan.tables.iter().map(|t| t.table.name.clone()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{TableKind, TypeKind, UniqueKey};
+
+    fn column(name: &str, type_name: &str, kind: TypeKind) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            base_type: type_name.into(),
+            kind,
+            is_array: false,
+            max_length: None,
+            numeric_precision: None,
+            numeric_scale: None,
+            not_null: false,
+            generated: false,
+            identity: None,
+            unique: false,
+        }
+    }
+
+    fn catalog() -> Catalog {
+        let mut id = column("id", "bigint", TypeKind::Int64);
+        id.not_null = true;
+        id.unique = true;
+        let mut code = column("code", "text", TypeKind::Text);
+        code.unique = true;
+        let mut total = column("total", "numeric", TypeKind::Numeric);
+        total.generated = true;
+        let mut name = column("name", "text", TypeKind::Text);
+        name.not_null = true;
+        Catalog {
+            tables: vec![Table {
+                oid: 1,
+                name: QualifiedName::new("public", "users"),
+                kind: TableKind::Ordinary,
+                columns: vec![id, code, name, column("bio", "text", TypeKind::Text), total],
+                unique_keys: vec![
+                    UniqueKey {
+                        name: "users_pkey".into(),
+                        columns: vec!["id".into()],
+                        primary: true,
+                    },
+                    UniqueKey {
+                        name: "users_code_key".into(),
+                        columns: vec!["code".into()],
+                        primary: false,
+                    },
+                ],
+                foreign_keys: vec![],
+                estimated_rows: 10,
+                estimated_bytes: 100,
+            }],
+            ..Catalog::default()
+        }
+    }
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let rules = crate::rules::load::load_str("r.yml", yaml).unwrap();
+        match Plan::build(&rules, catalog(), None) {
+            Ok(_) => vec![],
+            Err(RulesErrors(list)) => list.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_gap_is_listed_in_one_run() {
+        let p = problems(
+            "version: 1\ntables:\n  public.users:\n    columns:\n      id: keep\n      nmae: keep\n  public.orders:\n    columns: {}\n",
+        );
+        let all = p.join("\n");
+        assert!(
+            all.contains("r.yml:6:7: column public.users.nmae is not in the source table"),
+            "{all}"
+        );
+        assert!(all.contains("did you mean `name`?"), "{all}");
+        assert!(
+            all.contains("r.yml:7:3: table public.orders is not in the source database"),
+            "{all}"
+        );
+        assert!(
+            all.contains("has columns without a rule: code (text), name (text), bio (text)"),
+            "{all}"
+        );
+        assert!(
+            !all.contains("total"),
+            "generated columns need no rule: {all}"
+        );
+        assert_eq!(p.len(), 3, "{all}");
+    }
+
+    #[test]
+    fn rules_that_cannot_load_are_refused() {
+        let p = problems(
+            "version: 1\ntables:\n  public.users:\n    columns:\n      id: keep\n      code: { set: x }\n      name: null\n      bio: keep\n      total: { set: 1 }\n",
+        );
+        let all = p.join("\n");
+        assert!(
+            all.contains("public.users.code is unique (constraint users_code_key)"),
+            "{all}"
+        );
+        assert!(all.contains("public.users.name is NOT NULL"), "{all}");
+        assert!(all.contains("public.users.total is generated"), "{all}");
+    }
+
+    #[test]
+    fn a_clean_plan_reads_only_what_it_needs() {
+        let rules = crate::rules::load::load_str(
+            "r.yml",
+            "version: 1\ntables:\n  public.users:\n    columns: { id: keep, code: keep, name: { set: x }, bio: null }\n",
+        )
+        .unwrap();
+        let plan = Plan::build(&rules, catalog(), None).unwrap();
+        let t = &plan.tables[0];
+        assert_eq!(
+            t.source_query(),
+            r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users") TO STDOUT"#
+        );
+        assert_eq!(
+            t.target_statement(),
+            r#"COPY "public"."users" ("id", "code", "name", "bio") FROM STDIN"#
+        );
+        assert_eq!(t.compute_order, vec![2, 3]);
+        assert!(
+            plan.describe()
+                .contains("total                    generated"),
+            "{}",
+            plan.describe()
+        );
+    }
+
+    #[test]
+    fn unknown_columns_keep_copies_unclassified_columns() {
+        let rules =
+            crate::rules::load::load_str("r.yml", "version: 1\nunknown_columns: keep\n").unwrap();
+        let plan = Plan::build(&rules, catalog(), None).unwrap();
+        assert!(plan.tables[0].is_passthrough());
+        assert!(plan.describe().contains("(no rule; unknown_columns: keep)"));
+    }
+}

@@ -1,5 +1,5 @@
-//! `set`: every row gets the same constant (`{ set: free }`); NULL stays NULL
-//! unless `{ set: { value: X, nulls: true } }`... kept simple: a scalar.
+//! `set`: every non-NULL value becomes the same constant (`{ set: free }`).
+//! NULL stays NULL, so the column keeps its NULL pattern.
 
 use serde::Deserialize;
 

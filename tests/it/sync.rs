@@ -229,10 +229,23 @@ fn schema_existing_truncates_and_loads_without_firing_triggers() {
     // The app's own migrations made the target; it holds stale rows.
     let target = app_source("existing_dst");
     target.exec("INSERT INTO customers (email) VALUES ('stale@realmail.example'); SELECT setval('customers_id_seq', 5)");
-    sync(&source, &target, "app.yml", SECRET, &["--schema", "existing"]).expect(0);
+    sync(
+        &source,
+        &target,
+        "app.yml",
+        SECRET,
+        &["--schema", "existing"],
+    )
+    .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM customers"), "60");
-    assert_eq!(target.value("SELECT count(*) FROM customers WHERE email LIKE '%realmail%'"), "0");
+    assert_eq!(
+        target.value("SELECT count(*) FROM customers WHERE email LIKE '%realmail%'"),
+        "0"
+    );
     // Triggers were off during the load: audit is exactly the source's.
     assert_eq!(digest(&source, "audit"), digest(&target, "audit"));
-    assert_eq!(target.value("SELECT last_value FROM customers_id_seq"), "1000");
+    assert_eq!(
+        target.value("SELECT last_value FROM customers_id_seq"),
+        "1000"
+    );
 }
