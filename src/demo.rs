@@ -56,7 +56,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     crate::sync::with_signals(async {
         let cluster = tokio::task::spawn_blocking(Cluster::start)
             .await
-            .context("starting a throwaway PostgreSQL for the demo")?
+            .context("the task starting PostgreSQL stopped unexpectedly")?
             .context("starting a throwaway PostgreSQL for the demo")?;
         let result = demo(&cluster, args).await;
         // pg_ctl stop waits for the server; keep that off the async threads.
