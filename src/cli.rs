@@ -94,8 +94,13 @@ pub struct CheckArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
     /// Rows of customers in the sample (the other tables scale with it).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub customers: u32,
+    /// Rules to use instead of the embedded rules/demo.yml, to try your own
+    /// against the sample. `ANONYMIZE_RULES` is deliberately not read: it
+    /// names the rules of a real database.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
     /// Log lines instead of progress bars.
     #[arg(long)]
     pub no_progress: bool,

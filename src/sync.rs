@@ -262,7 +262,9 @@ async fn refuse_same_database(
 
 /// Runs `fut`, turning SIGINT/SIGTERM into `Interrupted` (the future is
 /// dropped, which aborts every open COPY).
-async fn with_signals<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) async fn with_signals<T>(
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;

@@ -4,5 +4,6 @@
 
 mod harness;
 
+mod demo;
 mod errors;
 mod sync;
