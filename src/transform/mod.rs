@@ -19,13 +19,21 @@ use rand_core::SeedableRng;
 use serde::de::{Deserialize, MapAccess};
 use sha2::Sha256;
 
-use crate::catalog::Column;
+use crate::catalog::{Column, TypeKind};
 
+// Helpers shared by the transforms (not YAML keys).
+mod array;
+#[allow(dead_code)] // The parsers serve `shift`, which comes next.
+mod datetime;
+pub mod keyed;
+
+mod fake;
+mod hash;
 mod set;
 
 /// Every transform key a rule may use, for "did you mean" and the docs
 /// test. `keep` and `null` are written as scalars, not map keys.
-pub const NAMES: &[&str] = &["set"];
+pub const NAMES: &[&str] = &["set", "fake", "hash"];
 
 /// Parses the options of transform `name` from the rule's map. Returns
 /// `Ok(None)` for an unknown name. This is the one place that knows every
@@ -36,6 +44,8 @@ pub fn parse_options<'de, A: MapAccess<'de>>(
 ) -> Result<Option<Box<dyn TransformOptions>>, A::Error> {
     Ok(Some(match name {
         "set" => boxed::<set::Options, A>(map)?,
+        "fake" => boxed::<fake::Options, A>(map)?,
+        "hash" => boxed::<hash::Options, A>(map)?,
         _ => return Ok(None),
     }))
 }
@@ -88,6 +98,101 @@ impl BuildContext<'_> {
             "`{transform}` cannot produce a value of type {} (column {}.{}); it produces {can_produce}",
             self.column.type_name, self.table, self.column.name
         )
+    }
+
+    /// Checks that the column (each element, for arrays) is of one of
+    /// `kinds`, with `type_error`'s wording otherwise.
+    pub fn require(
+        &self,
+        transform: &str,
+        kinds: &[TypeKind],
+        can_produce: &str,
+    ) -> Result<(), String> {
+        if kinds.contains(&self.column.kind) {
+            Ok(())
+        } else {
+            Err(self.type_error(transform, can_produce))
+        }
+    }
+
+    /// True for the value inside a document (a json path, a regex match):
+    /// its type is only known at run time, so typed transforms accept it
+    /// and parse what they find.
+    pub fn is_fragment(&self) -> bool {
+        self.column.base_type == FRAGMENT
+    }
+
+    /// Wraps a transform built for one scalar value so it fits the column:
+    /// element by element for arrays, and cut to `varchar(n)`/`char(n)`.
+    /// A lossy transform's text is cut to n characters; an injective one
+    /// must fit already (cutting would break uniqueness), so a longer value
+    /// is an error.
+    pub fn finish(
+        &self,
+        transform: Box<dyn Transform>,
+        uniqueness: Uniqueness,
+    ) -> Box<dyn Transform> {
+        let mut t = transform;
+        if let (Some(n), TypeKind::Text) = (self.column.max_length, self.column.kind) {
+            t = Box::new(FitLength {
+                inner: t,
+                max: n,
+                cut: uniqueness == Uniqueness::Lossy,
+            });
+        }
+        if self.column.is_array {
+            let delimiter = if self.column.base_type == "box" {
+                b';'
+            } else {
+                b','
+            };
+            t = Box::new(array::ArrayOf {
+                inner: t,
+                delimiter,
+            });
+        }
+        t
+    }
+}
+
+/// The `base_type` of a value inside a document (see `is_fragment`).
+pub const FRAGMENT: &str = "fragment";
+
+/// Cuts text to the column's `varchar(n)` length (see `BuildContext::finish`).
+struct FitLength {
+    inner: Box<dyn Transform>,
+    max: usize,
+    cut: bool,
+}
+
+impl Transform for FitLength {
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let start = out.len();
+        let written = self.inner.apply(input, row, out)?;
+        if written == Written::Null {
+            return Ok(written);
+        }
+        let value = &out[start..];
+        // PostgreSQL counts characters, not bytes; cut on a char boundary.
+        let end = match std::str::from_utf8(value) {
+            Ok(s) => s.char_indices().nth(self.max).map(|(i, _)| i),
+            Err(_) => (value.len() > self.max).then_some(self.max),
+        };
+        if let Some(end) = end {
+            if !self.cut {
+                return Err(ValueError(format!(
+                    "the output is longer than the column's {} characters",
+                    self.max
+                )));
+            }
+            out.truncate(start + end);
+        }
+        Ok(written)
     }
 }
 
@@ -229,6 +334,135 @@ fn levenshtein(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// Helpers for the transforms' tests: a column, a build with the fixed
+/// golden secret, an apply on text.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// The secret every golden output is computed with.
+    pub const SECRET: &[u8] = b"golden secret";
+
+    pub fn column(name: &str, type_name: &str, kind: TypeKind) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            base_type: type_name.trim_end_matches("[]").into(),
+            kind,
+            is_array: type_name.ends_with("[]"),
+            max_length: None,
+            numeric_precision: None,
+            numeric_scale: None,
+            not_null: false,
+            generated: false,
+            identity: None,
+            unique: false,
+        }
+    }
+
+    pub trait ColumnExt {
+        fn with_max_length(self, n: usize) -> Column;
+        #[allow(dead_code)] // For the numeric transforms.
+        fn with_numeric(self, precision: u32, scale: u32) -> Column;
+    }
+
+    impl ColumnExt for Column {
+        fn with_max_length(mut self, n: usize) -> Column {
+            self.max_length = Some(n);
+            self
+        }
+        fn with_numeric(mut self, precision: u32, scale: u32) -> Column {
+            self.numeric_precision = Some(precision);
+            self.numeric_scale = Some(scale);
+            self
+        }
+    }
+
+    pub fn try_build_full(
+        options: &dyn TransformOptions,
+        column: &Column,
+        columns: &[Column],
+        secret: &[u8],
+        locale: &str,
+    ) -> Result<Box<dyn Transform>, String> {
+        let key = Key::new(secret);
+        let ctx = BuildContext {
+            table: "public.t",
+            column,
+            columns,
+            key: &key,
+            locale,
+            unique: false,
+            namespace: None,
+        };
+        options.build(&ctx)
+    }
+
+    pub fn build(options: &dyn TransformOptions, column: &Column) -> Box<dyn Transform> {
+        try_build_full(options, column, std::slice::from_ref(column), SECRET, "en").expect("builds")
+    }
+
+    pub fn build_with_secret(
+        options: &dyn TransformOptions,
+        column: &Column,
+        secret: &[u8],
+    ) -> Box<dyn Transform> {
+        try_build_full(options, column, std::slice::from_ref(column), secret, "en").expect("builds")
+    }
+
+    pub fn build_locale(
+        options: &dyn TransformOptions,
+        column: &Column,
+        locale: &str,
+    ) -> Box<dyn Transform> {
+        try_build_full(
+            options,
+            column,
+            std::slice::from_ref(column),
+            SECRET,
+            locale,
+        )
+        .expect("builds")
+    }
+
+    pub fn build_err(options: &dyn TransformOptions, column: &Column) -> String {
+        match try_build_full(options, column, std::slice::from_ref(column), SECRET, "en") {
+            Ok(_) => panic!("expected a build error"),
+            Err(e) => e,
+        }
+    }
+
+    /// Applies to a text value; `None` for NULL in and out. Panics on a
+    /// value error.
+    pub fn apply(t: &dyn Transform, input: Option<&str>) -> Option<String> {
+        let mut out = Vec::new();
+        match t
+            .apply(input.map(str::as_bytes), &RowView::empty(), &mut out)
+            .expect("applies")
+        {
+            Written::Null => None,
+            Written::Value => Some(String::from_utf8(out).expect("utf-8 output")),
+        }
+    }
+
+    /// Parses one column rule's transform options from YAML, as the rules
+    /// loader does (`fake: email`, `{ hash: { length: 9 } }`).
+    pub fn parse(yaml: &str) -> Box<dyn TransformOptions> {
+        let rule: crate::rules::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+        match rule.action {
+            crate::rules::Action::Transform(t) => t,
+            other => panic!("not a transform: {other:?}"),
+        }
+    }
+
+    /// The YAML parse error of a column rule.
+    pub fn parse_err(yaml: &str) -> String {
+        serde_yaml::from_str::<crate::rules::ColumnRule>(yaml)
+            .expect_err("fails")
+            .to_string()
+    }
 }
 
 #[cfg(test)]

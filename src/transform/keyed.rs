@@ -1,0 +1,647 @@
+//! Keyed permutations: how `unique: true` holds by construction.
+//!
+//! A unique-capable transform never looks values up or retries: it encrypts
+//! them with a keyed permutation of their own domain, so two different
+//! inputs cannot give the same output whatever the subset, the order of the
+//! rows or the number of workers.
+//!
+//! - [`Prf`] is SipHash-2-4 under a 128-bit key derived once per namespace
+//!   from the run's HMAC key (SipHash is a PRF built for short inputs and
+//!   costs ~15 ns, against ~150 ns for an HMAC-SHA256).
+//! - [`Prf::permute_bits`] permutes `[0, 2^bits)` with the alternating
+//!   Feistel network of NIST FF1 (10 rounds, modular addition), and
+//!   [`Prf::permute_below`] any `[0, n)` by cycle walking: integers, UUIDs.
+//! - [`Prf::permute_symbols`] permutes strings of symbols with a radix per
+//!   position (a Feistel network adding per position), and [`TextCipher`]
+//!   turns text into such symbols: a letter stays a letter, a digit a digit,
+//!   punctuation and length are kept. Email local parts, usernames, phone
+//!   numbers and digit strings go through it.
+//!
+//! Every construction here is pinned by golden tests: changing a constant
+//! changes every output of every user.
+
+use super::Key;
+
+/// Feistel rounds, as in NIST FF1.
+const ROUNDS: u64 = 10;
+
+/// A keyed pseudo-random function: SipHash-2-4.
+#[derive(Clone, Copy)]
+pub struct Prf {
+    k0: u64,
+    k1: u64,
+}
+
+impl std::fmt::Debug for Prf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prf(<redacted>)")
+    }
+}
+
+impl Prf {
+    /// The PRF of `namespace`, derived from the run's key.
+    pub fn derive(key: &Key, namespace: &[u8]) -> Prf {
+        // The 0xff byte never occurs in a UTF-8 namespace, so this key can
+        // never equal the digest a transform computes for some value (which
+        // a `hash` in the same namespace would print).
+        let mut ns = Vec::with_capacity(namespace.len() + 9);
+        ns.extend_from_slice(b"\xffprf-key:");
+        ns.extend_from_slice(namespace);
+        let d = key.digest(&ns, b"");
+        Prf::from_keys(
+            u64::from_le_bytes(d[0..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(d[8..16].try_into().expect("8 bytes")),
+        )
+    }
+
+    /// A PRF with explicit keys (test vectors).
+    pub fn from_keys(k0: u64, k1: u64) -> Prf {
+        Prf { k0, k1 }
+    }
+
+    /// SipHash-2-4 of `bytes`.
+    pub fn bytes(&self, bytes: &[u8]) -> u64 {
+        let mut s = Sip::new(self.k0, self.k1);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            s.compress(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            tail |= u64::from(b) << (8 * i);
+        }
+        s.finish(tail, bytes.len())
+    }
+
+    /// SipHash-2-4 of the little-endian bytes of `words`.
+    #[inline]
+    pub fn words(&self, words: &[u64]) -> u64 {
+        let mut s = Sip::new(self.k0, self.k1);
+        for &w in words {
+            s.compress(w);
+        }
+        s.finish(0, words.len() * 8)
+    }
+
+    /// A keyed permutation of `[0, 2^bits)`, `bits` in `1..=128`: FF1's
+    /// alternating Feistel network with the PRF as round function.
+    pub fn permute_bits(&self, tweak: u64, bits: u32, x: u128) -> u128 {
+        debug_assert!((1..=128).contains(&bits));
+        let u = bits / 2;
+        let v = bits - u;
+        // A holds the high u bits, B the low v bits; both fit 64 bits.
+        let mut a = (x >> v) as u64;
+        let mut b = (x & mask128(v)) as u64;
+        for i in 0..ROUNDS {
+            let m = if i % 2 == 0 { u } else { v };
+            let f = self.words(&[tweak, i | (u64::from(bits) << 8), b]);
+            let c = a.wrapping_add(f) & mask64(m);
+            a = b;
+            b = c;
+        }
+        // After an even number of rounds A has u bits again and B v bits.
+        (u128::from(a) << v) | u128::from(b)
+    }
+
+    /// A keyed permutation of `[0, n)` (cycle walking over the next power
+    /// of two: the expected number of walks is below 2).
+    pub fn permute_below(&self, tweak: u64, n: u128, x: u128) -> u128 {
+        debug_assert!(x < n);
+        if n <= 1 {
+            return x;
+        }
+        let bits = 128 - (n - 1).leading_zeros();
+        let mut y = self.permute_bits(tweak, bits, x);
+        while y >= n {
+            y = self.permute_bits(tweak, bits, y);
+        }
+        y
+    }
+
+    /// A keyed permutation of symbol strings: position `j` holds a symbol
+    /// below `radix[j]`. The string is split in halves A and B; each round
+    /// adds, per position and modulo its radix, a keyed function of one half
+    /// to the other, which can always be undone: a bijection for any
+    /// radices and any length (a 1-symbol string is shifted by a keyed
+    /// amount).
+    pub fn permute_symbols(&self, tweak: u64, sym: &mut [u32], radix: &[u32]) {
+        debug_assert_eq!(sym.len(), radix.len());
+        let n = sym.len();
+        if n == 0 {
+            return;
+        }
+        let u = n / 2;
+        let mut words = [0u64; 34];
+        for i in 0..ROUNDS {
+            let (src, dst) = if i % 2 == 0 {
+                (0..u, u..n)
+            } else {
+                (u..n, 0..u)
+            };
+            // The round function reads the whole source half (packed two
+            // symbols per word), and its output is stretched over the
+            // destination half with SplitMix64: the PRF output is the seed.
+            words[0] = tweak;
+            words[1] = i | ((n as u64) << 8);
+            let mut len = 2;
+            let mut seed = 0u64;
+            for pair in sym[src].chunks(2) {
+                let w = u64::from(pair[0]) | pair.get(1).map_or(0, |&s| u64::from(s) << 32);
+                if len == words.len() {
+                    // Long halves: fold what is gathered into the seed.
+                    seed = self.words(&words[..len]);
+                    words[0] = seed;
+                    len = 1;
+                }
+                words[len] = w;
+                len += 1;
+            }
+            seed ^= self.words(&words[..len]);
+            let mut stream = SplitMix(seed);
+            let mut pending = 0u64;
+            let mut have = 0;
+            for j in dst {
+                if have == 0 {
+                    pending = stream.next();
+                    have = 2;
+                }
+                let r = (pending & 0xffff_ffff) as u32;
+                pending >>= 32;
+                have -= 1;
+                // Multiply-shift maps 32 random bits onto [0, radix).
+                let add = ((u64::from(r) * u64::from(radix[j])) >> 32) as u32;
+                sym[j] = ((u64::from(sym[j]) + u64::from(add)) % u64::from(radix[j])) as u32;
+            }
+        }
+    }
+}
+
+fn mask64(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+fn mask128(bits: u32) -> u128 {
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    }
+}
+
+/// SplitMix64: stretches one PRF output over many positions.
+struct SplitMix(u64);
+
+impl SplitMix {
+    #[inline]
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// SipHash-2-4 state (Aumasson & Bernstein), written out so its output can
+/// never change under us.
+struct Sip {
+    v: [u64; 4],
+}
+
+impl Sip {
+    #[inline]
+    fn new(k0: u64, k1: u64) -> Sip {
+        Sip {
+            v: [
+                k0 ^ 0x736f_6d65_7073_6575,
+                k1 ^ 0x646f_7261_6e64_6f6d,
+                k0 ^ 0x6c79_6765_6e65_7261,
+                k1 ^ 0x7465_6462_7974_6573,
+            ],
+        }
+    }
+
+    #[inline]
+    fn round(&mut self) {
+        let v = &mut self.v;
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+
+    #[inline]
+    fn compress(&mut self, m: u64) {
+        self.v[3] ^= m;
+        self.round();
+        self.round();
+        self.v[0] ^= m;
+    }
+
+    #[inline]
+    fn finish(mut self, tail: u64, len: usize) -> u64 {
+        let b = ((len as u64 & 0xff) << 56) | tail;
+        self.compress(b);
+        self.v[2] ^= 0xff;
+        for _ in 0..4 {
+            self.round();
+        }
+        self.v[0] ^ self.v[1] ^ self.v[2] ^ self.v[3]
+    }
+}
+
+/// What a character becomes under [`TextCipher`]: a symbol of a class, or
+/// itself (punctuation, spaces, combining marks, emoji).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Symbol {
+    /// Class id: part of the tweak, so the class pattern is kept.
+    class: u32,
+    radix: u32,
+    value: u32,
+    /// ASCII letters are one class of 26 with their case kept aside, so
+    /// case-insensitively different inputs stay case-insensitively
+    /// different (a unique index on `lower(email)` holds).
+    upper: bool,
+}
+
+const CLASS_ASCII_LETTER: u32 = 0;
+const CLASS_ASCII_DIGIT: u32 = 1;
+const CLASS_LATIN1_UPPER: u32 = 2;
+const CLASS_LATIN1_LOWER: u32 = 3;
+const CLASS_CJK: u32 = 4;
+const CLASS_HANGUL: u32 = 5;
+/// A byte above 0x7f of text that is not UTF-8 (SQL_ASCII databases).
+const CLASS_HIGH_BYTE: u32 = 6;
+/// Cyrillic block 0x400-0x47f, split by case so names stay readable:
+/// Ѐ-Џ, А-Я, а-я, ѐ-џ, then the historic letters.
+const CYRILLIC: [(u32, u32); 5] = [
+    (0x400, 16),
+    (0x410, 32),
+    (0x430, 32),
+    (0x450, 16),
+    (0x460, 32),
+];
+const CLASS_CYRILLIC: u32 = 7;
+/// Other code points: the aligned block of 128 holding them, minus the
+/// ranges kept as they are; the class id is this plus the block number.
+const CLASS_BLOCK: u32 = 32;
+
+/// Code points kept as they are: punctuation, symbols, combining marks and
+/// emoji carry no identity, and mapping them would make unreadable text.
+fn is_kept(cp: u32) -> bool {
+    matches!(cp,
+        0x300..=0x36f | 0x2000..=0x2bff | 0x3000..=0x303f | 0xfe00..=0xfe0f
+        | 0xfff0..=0xffff | 0x1f000..=0x1faff)
+}
+
+fn classify(c: char) -> Option<Symbol> {
+    let cp = c as u32;
+    let s = |class, radix, value| {
+        Some(Symbol {
+            class,
+            radix,
+            value,
+            upper: false,
+        })
+    };
+    match cp {
+        0x61..=0x7a => s(CLASS_ASCII_LETTER, 26, cp - 0x61),
+        0x41..=0x5a => Some(Symbol {
+            class: CLASS_ASCII_LETTER,
+            radix: 26,
+            value: cp - 0x41,
+            upper: true,
+        }),
+        0x30..=0x39 => s(CLASS_ASCII_DIGIT, 10, cp - 0x30),
+        0xc0..=0xd6 => s(CLASS_LATIN1_UPPER, 30, cp - 0xc0),
+        0xd8..=0xde => s(CLASS_LATIN1_UPPER, 30, cp - 0xd8 + 23),
+        0xdf..=0xf6 => s(CLASS_LATIN1_LOWER, 32, cp - 0xdf),
+        0xf8..=0xff => s(CLASS_LATIN1_LOWER, 32, cp - 0xf8 + 24),
+        0..=0xff => None,
+        0x4e00..=0x9fff => s(CLASS_CJK, 0x5200, cp - 0x4e00),
+        0xac00..=0xd7ff => s(CLASS_HANGUL, 0x2c00, cp - 0xac00),
+        0x400..=0x47f => {
+            let (i, &(start, len)) = CYRILLIC
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, (start, _))| cp >= *start)?;
+            s(CLASS_CYRILLIC + i as u32, len, cp - start)
+        }
+        _ if is_kept(cp) => None,
+        _ => {
+            let (base, radix) = block_range(cp);
+            s(CLASS_BLOCK + (cp >> 7), radix, cp - base)
+        }
+    }
+}
+
+/// The mapped part of the 128-block holding `cp`: the block minus the kept
+/// ranges, which only ever cut a block at its start or its end.
+fn block_range(cp: u32) -> (u32, u32) {
+    let start = cp & !0x7f;
+    let (mut lo, mut hi) = (start, start + 0x80);
+    while lo < hi && is_kept(lo) {
+        lo += 1;
+    }
+    while hi > lo && is_kept(hi - 1) {
+        hi -= 1;
+    }
+    (lo, hi - lo)
+}
+
+fn unclassify(s: Symbol) -> char {
+    let cp = match s.class {
+        CLASS_ASCII_LETTER => s.value + if s.upper { 0x41 } else { 0x61 },
+        CLASS_ASCII_DIGIT => s.value + 0x30,
+        CLASS_LATIN1_UPPER if s.value < 23 => s.value + 0xc0,
+        CLASS_LATIN1_UPPER => s.value - 23 + 0xd8,
+        CLASS_LATIN1_LOWER if s.value < 24 => s.value + 0xdf,
+        CLASS_LATIN1_LOWER => s.value - 24 + 0xf8,
+        CLASS_CJK => s.value + 0x4e00,
+        CLASS_HANGUL => s.value + 0xac00,
+        c if (CLASS_CYRILLIC..CLASS_CYRILLIC + 5).contains(&c) => {
+            CYRILLIC[(c - CLASS_CYRILLIC) as usize].0 + s.value
+        }
+        c => block_range((c - CLASS_BLOCK) << 7).0 + s.value,
+    };
+    // Every class is a range of valid scalar values that avoids the
+    // surrogates (they are 128-aligned), so this cannot fail.
+    char::from_u32(cp).expect("symbol classes hold valid scalar values")
+}
+
+/// One unit of the input: a symbol to encrypt, or a character (or, for
+/// non-UTF-8 text, a byte) kept as it is.
+#[derive(Clone, Copy)]
+enum Unit {
+    Symbol(Symbol),
+    Kept(u32),
+}
+
+/// Format-preserving encryption of text: every letter becomes a letter of
+/// the same class (ASCII case kept), every digit a digit, and everything
+/// else stays in place. The class pattern and the kept characters form the
+/// tweak, so the map is a bijection on each pattern and therefore on all
+/// strings.
+#[derive(Clone, Copy, Debug)]
+pub struct TextCipher {
+    prf: Prf,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Vec<Unit>, Vec<u32>, Vec<u32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+impl TextCipher {
+    pub fn new(prf: Prf) -> TextCipher {
+        TextCipher { prf }
+    }
+
+    /// Encrypts `input` into `out`. Units `i` for which `keep(i)` is true
+    /// stay as they are (and join the tweak), as do characters without a
+    /// class. `tweak` separates independent uses (an email's local part is
+    /// encrypted under its domain).
+    pub fn encrypt(
+        &self,
+        tweak: u64,
+        input: &[u8],
+        keep: &dyn Fn(usize) -> bool,
+        out: &mut Vec<u8>,
+    ) {
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let (units, sym, radix) = &mut *guard;
+            units.clear();
+            sym.clear();
+            radix.clear();
+            let utf8 = std::str::from_utf8(input);
+            match utf8 {
+                Ok(text) => {
+                    for (i, c) in text.chars().enumerate() {
+                        units.push(match classify(c) {
+                            Some(s) if !keep(i) => Unit::Symbol(s),
+                            _ => Unit::Kept(c as u32),
+                        });
+                    }
+                }
+                Err(_) => {
+                    // Not UTF-8 (a SQL_ASCII database): work on bytes, high
+                    // bytes being one more class, so no byte leaks either.
+                    for (i, &b) in input.iter().enumerate() {
+                        let s = if b >= 0x80 {
+                            Some(Symbol {
+                                class: CLASS_HIGH_BYTE,
+                                radix: 128,
+                                value: u32::from(b - 0x80),
+                                upper: false,
+                            })
+                        } else {
+                            classify(b as char)
+                        };
+                        units.push(match s {
+                            Some(s) if !keep(i) => Unit::Symbol(s),
+                            _ => Unit::Kept(u32::from(b)),
+                        });
+                    }
+                }
+            }
+            // The tweak: the caller's, then the shape (class per symbol,
+            // the character itself when kept), ASCII case excluded.
+            let mut h = Sip::new(self.prf.k0 ^ 0x0053_4841_5045, self.prf.k1);
+            h.compress(tweak);
+            for u in units.iter() {
+                h.compress(match u {
+                    Unit::Symbol(s) => u64::from(s.class),
+                    Unit::Kept(c) => (1 << 32) | u64::from(*c),
+                });
+                if let Unit::Symbol(s) = u {
+                    sym.push(s.value);
+                    radix.push(s.radix);
+                }
+            }
+            let shape = h.finish(0, units.len() * 8);
+            self.prf.permute_symbols(shape, sym, radix);
+            let mut next = sym.iter();
+            let mut buf = [0u8; 4];
+            for u in units.iter() {
+                match u {
+                    Unit::Symbol(s) => {
+                        let value = *next.next().expect("one value per symbol");
+                        if utf8.is_ok() {
+                            let c = unclassify(Symbol { value, ..*s });
+                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        } else if s.class == CLASS_HIGH_BYTE {
+                            out.push(value as u8 + 0x80);
+                        } else {
+                            out.push(unclassify(Symbol { value, ..*s }) as u8);
+                        }
+                    }
+                    Unit::Kept(c) if utf8.is_ok() => {
+                        let c = char::from_u32(*c).expect("kept from a char");
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                    Unit::Kept(b) => out.push(*b as u8),
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn siphash_matches_the_reference_vectors() {
+        // From the SipHash paper, appendix A: key 00..0f, message 00..0e.
+        let k0 = u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]);
+        let k1 = u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15]);
+        let prf = Prf::from_keys(k0, k1);
+        let msg: Vec<u8> = (0..15).collect();
+        assert_eq!(prf.bytes(&msg), 0xa129_ca61_49be_45e5);
+        assert_eq!(prf.bytes(b""), 0x726f_db47_dd0e_0e31);
+        // `words` is the same function on whole words.
+        let msg16: Vec<u8> = (0..16).collect();
+        let w = [
+            u64::from_le_bytes(msg16[0..8].try_into().unwrap()),
+            u64::from_le_bytes(msg16[8..16].try_into().unwrap()),
+        ];
+        assert_eq!(prf.words(&w), prf.bytes(&msg16));
+    }
+
+    fn prf() -> Prf {
+        Prf::derive(&Key::new(b"test secret"), b"keyed tests")
+    }
+
+    #[test]
+    fn bit_permutations_are_bijections() {
+        let p = prf();
+        for bits in [1, 2, 3, 7, 8, 12] {
+            let n = 1u128 << bits;
+            let out: HashSet<u128> = (0..n).map(|x| p.permute_bits(9, bits, x)).collect();
+            assert_eq!(out.len() as u128, n, "bits {bits}");
+            assert!(out.iter().all(|&y| y < n));
+        }
+        for n in [1u128, 2, 3, 10, 1000, 4097] {
+            let out: HashSet<u128> = (0..n).map(|x| p.permute_below(1, n, x)).collect();
+            assert_eq!(out.len() as u128, n, "n {n}");
+            assert!(out.iter().all(|&y| y < n));
+        }
+    }
+
+    #[test]
+    fn symbol_permutations_are_bijections() {
+        let p = prf();
+        // Every string of 4 symbols with mixed radices.
+        let radix = [3u32, 10, 2, 5];
+        let mut seen = HashSet::new();
+        for a in 0..3 {
+            for b in 0..10 {
+                for c in 0..2 {
+                    for d in 0..5 {
+                        let mut s = [a, b, c, d];
+                        p.permute_symbols(42, &mut s, &radix);
+                        assert!(s.iter().zip(radix).all(|(v, r)| *v < r));
+                        seen.insert(s);
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), 300);
+        // One symbol: still a bijection.
+        let one: HashSet<u32> = (0..26)
+            .map(|v| {
+                let mut s = [v];
+                p.permute_symbols(7, &mut s, &[26]);
+                s[0]
+            })
+            .collect();
+        assert_eq!(one.len(), 26);
+    }
+
+    #[test]
+    fn long_symbol_strings_use_every_position() {
+        // Halves longer than the gathering buffer still depend on all symbols.
+        let p = prf();
+        let radix = vec![10u32; 200];
+        let a = vec![0u32; 200];
+        let mut b = a.clone();
+        b[0] = 1;
+        let (mut x, mut y) = (a.clone(), b.clone());
+        p.permute_symbols(0, &mut x, &radix);
+        p.permute_symbols(0, &mut y, &radix);
+        assert_ne!(x[150..], y[150..]);
+    }
+
+    fn enc(c: &TextCipher, s: &str) -> String {
+        let mut out = Vec::new();
+        c.encrypt(0, s.as_bytes(), &|_| false, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_keeps_its_shape() {
+        let c = TextCipher::new(prf());
+        let out = enc(&c, "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!");
+        let (a, b): (Vec<char>, Vec<char>) = (
+            "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!".chars(),
+            out.chars(),
+        )
+            .into_iter_pair();
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.is_ascii_uppercase(), y.is_ascii_uppercase(), "{out}");
+            assert_eq!(x.is_ascii_lowercase(), y.is_ascii_lowercase(), "{out}");
+            assert_eq!(x.is_ascii_digit(), y.is_ascii_digit(), "{out}");
+            if !x.is_alphanumeric() {
+                assert_eq!(x, y, "{out}");
+            } else {
+                assert!(y.is_alphanumeric() || (*y as u32) > 0x7f, "{out}");
+            }
+        }
+        assert_ne!(out, "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!");
+        // Golden: pins the construction.
+        assert_eq!(out, "Axll.Arpzu-28 Kjø ňfpndp 顩淋 Хрфцч 🎉!");
+    }
+
+    #[test]
+    fn case_is_kept_aside() {
+        let c = TextCipher::new(prf());
+        assert_eq!(enc(&c, "john").to_uppercase(), enc(&c, "JOHN"));
+        assert_eq!(
+            enc(&c, "john").to_lowercase(),
+            enc(&c, "JoHn").to_lowercase()
+        );
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_encrypted_too() {
+        let c = TextCipher::new(prf());
+        let mut out = Vec::new();
+        c.encrypt(0, b"ab\xe9\xff-1", &|_| false, &mut out);
+        assert_eq!(out.len(), 6);
+        assert_eq!(out[4], b'-');
+        assert!(out[2] >= 0x80 && out[3] >= 0x80);
+    }
+
+    trait Pair {
+        fn into_iter_pair(self) -> (Vec<char>, Vec<char>);
+    }
+    impl<'a> Pair for (std::str::Chars<'a>, std::str::Chars<'a>) {
+        fn into_iter_pair(self) -> (Vec<char>, Vec<char>) {
+            (self.0.collect(), self.1.collect())
+        }
+    }
+}
