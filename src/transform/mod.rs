@@ -23,17 +23,17 @@ use crate::catalog::{Column, TypeKind};
 
 // Helpers shared by the transforms (not YAML keys).
 mod array;
-#[allow(dead_code)] // The parsers serve `shift`, which comes next.
 mod datetime;
 pub mod keyed;
 
 mod fake;
 mod hash;
 mod set;
+mod shift;
 
 /// Every transform key a rule may use, for "did you mean" and the docs
 /// test. `keep` and `null` are written as scalars, not map keys.
-pub const NAMES: &[&str] = &["set", "fake", "hash"];
+pub const NAMES: &[&str] = &["set", "fake", "hash", "shift"];
 
 /// Parses the options of transform `name` from the rule's map. Returns
 /// `Ok(None)` for an unknown name. This is the one place that knows every
@@ -46,6 +46,7 @@ pub fn parse_options<'de, A: MapAccess<'de>>(
         "set" => boxed::<set::Options, A>(map)?,
         "fake" => boxed::<fake::Options, A>(map)?,
         "hash" => boxed::<hash::Options, A>(map)?,
+        "shift" => boxed::<shift::Options, A>(map)?,
         _ => return Ok(None),
     }))
 }
