@@ -37,14 +37,18 @@ impl Decimal {
         for c in int.bytes().chain(frac.bytes()) {
             units = units * 10 + i128::from(c - b'0');
         }
-        Some(Decimal { units: if neg { -units } else { units }, scale: frac.len() as u32 })
+        Some(Decimal {
+            units: if neg { -units } else { units },
+            scale: frac.len() as u32,
+        })
     }
 
     /// The same value at `scale` digits after the point, rounded half away
     /// from zero as PostgreSQL does; `None` on overflow.
     pub fn rescale(self, scale: u32) -> Option<Decimal> {
         let units = if scale >= self.scale {
-            self.units.checked_mul(10i128.checked_pow(scale - self.scale)?)?
+            self.units
+                .checked_mul(10i128.checked_pow(scale - self.scale)?)?
         } else {
             let div = 10i128.pow(self.scale - scale);
             let q = self.units / div;
@@ -68,7 +72,13 @@ impl Decimal {
             let _ = write!(out, "{abs}");
         } else {
             let div = 10u128.pow(self.scale);
-            let _ = write!(out, "{}.{:0w$}", abs / div, abs % div, w = self.scale as usize);
+            let _ = write!(
+                out,
+                "{}.{:0w$}",
+                abs / div,
+                abs % div,
+                w = self.scale as usize
+            );
         }
     }
 
@@ -108,7 +118,9 @@ impl<'de> serde::Deserialize<'de> for NumberText {
                 Ok(NumberText(format!("{v}")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NumberText, E> {
-                Decimal::parse(v).map(|_| NumberText(v.to_string())).ok_or_else(|| E::custom(format!("`{v}` is not a number")))
+                Decimal::parse(v)
+                    .map(|_| NumberText(v.to_string()))
+                    .ok_or_else(|| E::custom(format!("`{v}` is not a number")))
             }
         }
         d.deserialize_any(V)
@@ -148,7 +160,15 @@ mod tests {
         }
         assert_eq!(text(Decimal::parse(".5").unwrap()), "0.5");
         assert_eq!(text(Decimal::parse("+5").unwrap()), "5");
-        for bad in ["", "-", "1e5", "1.2.3", "NaN", "x", "123456789012345678901234567890123456789"] {
+        for bad in [
+            "",
+            "-",
+            "1e5",
+            "1.2.3",
+            "NaN",
+            "x",
+            "123456789012345678901234567890123456789",
+        ] {
             assert_eq!(Decimal::parse(bad), None, "{bad}");
         }
     }

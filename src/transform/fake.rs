@@ -562,7 +562,11 @@ impl Email {
         let start = out.len();
         self.encrypt_domain_uncached(domain, out);
         if domain.len() <= 253 {
-            let entry = DomainSlot { owner: self.id, domain: domain.to_vec(), encrypted: out[start..].to_vec() };
+            let entry = DomainSlot {
+                owner: self.id,
+                domain: domain.to_vec(),
+                encrypted: out[start..].to_vec(),
+            };
             DOMAINS.with(|d| d.borrow_mut()[slot] = Some(entry));
         }
     }
@@ -575,7 +579,8 @@ impl Email {
             Err(_) => memchr::memrchr(b'.', domain),
         }
         .unwrap_or(usize::MAX);
-        self.cipher.encrypt(TWEAK_DOMAIN, domain, &|i| i >= tld_start, out);
+        self.cipher
+            .encrypt(TWEAK_DOMAIN, domain, &|i| i >= tld_start, out);
     }
 }
 

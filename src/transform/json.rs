@@ -11,7 +11,9 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::{build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written};
+use super::{
+    build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
+};
 use crate::catalog::TypeKind;
 use crate::rules::ColumnRule;
 
@@ -54,14 +56,20 @@ fn parse_path(text: &str) -> Result<Path, String> {
     while i < b.len() {
         match b[i] {
             b'[' => {
-                let close = text[i..].find(']').map(|j| i + j).ok_or_else(|| bad("unclosed `[`"))?;
+                let close = text[i..]
+                    .find(']')
+                    .map(|j| i + j)
+                    .ok_or_else(|| bad("unclosed `[`"))?;
                 let inside = &text[i + 1..close];
                 if inside == "*" {
                     steps.push(Step::Every);
-                } else if let Some(key) = inside.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                } else if let Some(key) = inside.strip_prefix('"').and_then(|s| s.strip_suffix('"'))
+                {
                     steps.push(Step::Key(key.to_string()));
                 } else {
-                    let n = inside.parse().map_err(|_| bad("write `[*]`, `[N]` or `[\"key\"]`"))?;
+                    let n = inside
+                        .parse()
+                        .map_err(|_| bad("write `[*]`, `[N]` or `[\"key\"]`"))?;
                     steps.push(Step::Index(n));
                 }
                 i = close + 1;
@@ -88,7 +96,10 @@ fn parse_path(text: &str) -> Result<Path, String> {
     if steps.is_empty() || expect_key && !text.is_empty() {
         return Err(bad("empty key"));
     }
-    Ok(Path { text: text.to_string(), steps })
+    Ok(Path {
+        text: text.to_string(),
+        steps,
+    })
 }
 
 impl<'de> Deserialize<'de> for Options {
@@ -104,7 +115,11 @@ impl<'de> Deserialize<'de> for Options {
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "paths" => paths = Some(map.next_value::<Paths>()?.0),
-                        other => return Err(de::Error::custom(format!("unknown json option `{other}`; expected `paths`"))),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown json option `{other}`; expected `paths`"
+                            )))
+                        }
                     }
                 }
                 let paths = paths.ok_or_else(|| de::Error::custom("`json` needs `paths`"))?;
@@ -135,7 +150,9 @@ impl<'de> Deserialize<'de> for Paths {
                 while let Some(key) = map.next_key::<String>()? {
                     let path = parse_path(&key).map_err(de::Error::custom)?;
                     if out.iter().any(|(p, _)| p.text == key) {
-                        return Err(de::Error::custom(format!("json path `{key}` is defined twice")));
+                        return Err(de::Error::custom(format!(
+                            "json path `{key}` is defined twice"
+                        )));
                     }
                     out.push((path, map.next_value()?));
                 }
@@ -163,7 +180,11 @@ impl TransformOptions for Options {
     }
 
     fn describe(&self) -> String {
-        let parts: Vec<String> = self.paths.iter().map(|(p, r)| format!("{}: {}", p.text, r.describe())).collect();
+        let parts: Vec<String> = self
+            .paths
+            .iter()
+            .map(|(p, r)| format!("{}: {}", p.text, r.describe()))
+            .collect();
         format!("json({})", parts.join(", "))
     }
 
@@ -191,9 +212,21 @@ struct Json {
 /// A parsed JSON value: spans into the document.
 #[derive(Debug)]
 enum Node {
-    Object { start: usize, end: usize, members: Vec<(String, Node)> },
-    Array { start: usize, end: usize, items: Vec<Node> },
-    Scalar { start: usize, end: usize, kind: ScalarKind },
+    Object {
+        start: usize,
+        end: usize,
+        members: Vec<(String, Node)>,
+    },
+    Array {
+        start: usize,
+        end: usize,
+        items: Vec<Node>,
+    },
+    Scalar {
+        start: usize,
+        end: usize,
+        kind: ScalarKind,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +240,9 @@ enum ScalarKind {
 impl Node {
     fn span(&self) -> (usize, usize) {
         match self {
-            Node::Object { start, end, .. } | Node::Array { start, end, .. } | Node::Scalar { start, end, .. } => (*start, *end),
+            Node::Object { start, end, .. }
+            | Node::Array { start, end, .. }
+            | Node::Scalar { start, end, .. } => (*start, *end),
         }
     }
 }
@@ -242,13 +277,21 @@ impl Parser<'_> {
                     return Err(ValueError("json value nests too deeply".into()));
                 }
                 self.i += 1;
-                let node = if c == b'{' { self.object(start)? } else { self.array(start)? };
+                let node = if c == b'{' {
+                    self.object(start)?
+                } else {
+                    self.array(start)?
+                };
                 self.depth -= 1;
                 Ok(node)
             }
             b'"' => {
                 self.string_end()?;
-                Ok(Node::Scalar { start, end: self.i, kind: ScalarKind::String })
+                Ok(Node::Scalar {
+                    start,
+                    end: self.i,
+                    kind: ScalarKind::String,
+                })
             }
             b't' | b'f' | b'n' => {
                 let word: &[u8] = match c {
@@ -260,13 +303,25 @@ impl Parser<'_> {
                     return Err(malformed());
                 }
                 self.i += word.len();
-                let kind = if c == b'n' { ScalarKind::Null } else { ScalarKind::Bool };
-                Ok(Node::Scalar { start, end: self.i, kind })
+                let kind = if c == b'n' {
+                    ScalarKind::Null
+                } else {
+                    ScalarKind::Bool
+                };
+                Ok(Node::Scalar {
+                    start,
+                    end: self.i,
+                    kind,
+                })
             }
             _ => {
                 let len = number_len(&self.b[self.i..]).ok_or_else(malformed)?;
                 self.i += len;
-                Ok(Node::Scalar { start, end: self.i, kind: ScalarKind::Number })
+                Ok(Node::Scalar {
+                    start,
+                    end: self.i,
+                    kind: ScalarKind::Number,
+                })
             }
         }
     }
@@ -276,7 +331,11 @@ impl Parser<'_> {
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            return Ok(Node::Object { start, end: self.i, members });
+            return Ok(Node::Object {
+                start,
+                end: self.i,
+                members,
+            });
         }
         loop {
             self.ws();
@@ -298,7 +357,11 @@ impl Parser<'_> {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(Node::Object { start, end: self.i, members });
+                    return Ok(Node::Object {
+                        start,
+                        end: self.i,
+                        members,
+                    });
                 }
                 _ => return Err(malformed()),
             }
@@ -310,7 +373,11 @@ impl Parser<'_> {
         self.ws();
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
-            return Ok(Node::Array { start, end: self.i, items });
+            return Ok(Node::Array {
+                start,
+                end: self.i,
+                items,
+            });
         }
         loop {
             items.push(self.value()?);
@@ -319,7 +386,11 @@ impl Parser<'_> {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    return Ok(Node::Array { start, end: self.i, items });
+                    return Ok(Node::Array {
+                        start,
+                        end: self.i,
+                        items,
+                    });
                 }
                 _ => return Err(malformed()),
             }
@@ -400,7 +471,12 @@ fn decode_string(lit: &[u8]) -> String {
             b'b' => '\u{8}',
             b'f' => '\u{c}',
             b'u' => {
-                let hex = |at: usize| inner.get(at..at + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u32::from_str_radix(h, 16).ok());
+                let hex = |at: usize| {
+                    inner
+                        .get(at..at + 4)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                };
                 let Some(hi) = hex(i) else {
                     out.extend_from_slice(b"\\u");
                     continue;
@@ -409,7 +485,8 @@ fn decode_string(lit: &[u8]) -> String {
                 if (0xd800..0xdc00).contains(&hi) && inner.get(i..i + 2) == Some(b"\\u") {
                     if let Some(lo) = hex(i + 2).filter(|lo| (0xdc00..0xe000).contains(lo)) {
                         i += 6;
-                        char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)).unwrap_or('\u{fffd}')
+                        char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))
+                            .unwrap_or('\u{fffd}')
                     } else {
                         '\u{fffd}'
                     }
@@ -436,7 +513,9 @@ fn encode_string(v: &[u8], out: &mut Vec<u8>) {
             '\n' => out.extend_from_slice(b"\\n"),
             '\r' => out.extend_from_slice(b"\\r"),
             '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
             c => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -474,9 +553,20 @@ fn select<'n>(node: &'n Node, steps: &[Step], found: &mut Vec<&'n Node>) {
 }
 
 impl Transform for Json {
-    fn apply(&self, input: Option<&[u8]>, row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
-        let Some(doc) = input else { return Ok(Written::Null) };
-        let mut p = Parser { b: doc, i: 0, depth: 0 };
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let Some(doc) = input else {
+            return Ok(Written::Null);
+        };
+        let mut p = Parser {
+            b: doc,
+            i: 0,
+            depth: 0,
+        };
         let root = p.value()?;
         p.ws();
         if p.i != doc.len() {
@@ -542,7 +632,11 @@ fn encode_like(kind: Option<ScalarKind>, v: &[u8], out: &mut Vec<u8>) {
         Some(ScalarKind::Number) => number_len(v) == Some(v.len()),
         Some(ScalarKind::Bool) => v == b"true" || v == b"false",
         None => {
-            let mut p = Parser { b: v, i: 0, depth: 0 };
+            let mut p = Parser {
+                b: v,
+                i: 0,
+                depth: 0,
+            };
             let ok = p.value().is_ok_and(|n| !matches!(n, Node::Scalar { .. }));
             p.ws();
             ok && p.i == v.len()
@@ -569,9 +663,19 @@ mod tests {
     fn paths_parse() {
         let steps = |t: &str| parse_path(t).unwrap().steps;
         assert_eq!(steps("a.b"), [Step::Key("a".into()), Step::Key("b".into())]);
-        assert_eq!(steps("contacts[*].email"), [Step::Key("contacts".into()), Step::Every, Step::Key("email".into())]);
+        assert_eq!(
+            steps("contacts[*].email"),
+            [
+                Step::Key("contacts".into()),
+                Step::Every,
+                Step::Key("email".into())
+            ]
+        );
         assert_eq!(steps("[0].id"), [Step::Index(0), Step::Key("id".into())]);
-        assert_eq!(steps(r#"a["b.c"]"#), [Step::Key("a".into()), Step::Key("b.c".into())]);
+        assert_eq!(
+            steps(r#"a["b.c"]"#),
+            [Step::Key("a".into()), Step::Key("b.c".into())]
+        );
         for bad in ["", "a..b", "a.", ".a", "a[", "a[x]", "a[0]b"] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
@@ -579,7 +683,9 @@ mod tests {
 
     #[test]
     fn only_the_paths_change() {
-        let t = json(r#"{ json: { paths: { name: { set: X }, address.street: { set: "1 Way" }, "contacts[*].email": { set: e }, missing.path: { set: never } } } }"#);
+        let t = json(
+            r#"{ json: { paths: { name: { set: X }, address.street: { set: "1 Way" }, "contacts[*].email": { set: e }, missing.path: { set: never } } } }"#,
+        );
         let doc = r#"{"name": "Zoë \"Z\" Müller", "address": {"zip": "01234", "street": "Main St 1"}, "contacts": [{"email": "a@b.c"}, {"phone": 1}, {"email": null}], "n": 1.50e3, "gift": false}"#;
         assert_eq!(
             apply(&*t, Some(doc)).unwrap(),
@@ -593,9 +699,14 @@ mod tests {
 
     #[test]
     fn json_types_are_kept_when_they_can_be() {
-        let t = json(r#"{ json: { paths: { a: { set: 42 }, b: { set: "x" }, c: { set: "true" }, d: null, e: { set: "[1]" } } } }"#);
+        let t = json(
+            r#"{ json: { paths: { a: { set: 42 }, b: { set: "x" }, c: { set: "true" }, d: null, e: { set: "[1]" } } } }"#,
+        );
         let doc = r#"{"a":1,"b":2,"c":false,"d":"secret","e":{"k":1}}"#;
-        assert_eq!(apply(&*t, Some(doc)).unwrap(), r#"{"a":42,"b":"x","c":true,"d":null,"e":[1]}"#);
+        assert_eq!(
+            apply(&*t, Some(doc)).unwrap(),
+            r#"{"a":42,"b":"x","c":true,"d":null,"e":[1]}"#
+        );
     }
 
     #[test]
@@ -603,7 +714,13 @@ mod tests {
         let t = json(r#"{ json: { paths: { s: { fake: username } } } }"#);
         let doc = r#"{"s":"tab\there \u00e9\ud83c\udf89 \"q\""}"#;
         let out = apply(&*t, Some(doc)).unwrap();
-        assert!(out.starts_with(r#"{"s":""#) && out.contains("\\t") && out.contains("🎉") && out.contains("\\\"") , "{out}");
+        assert!(
+            out.starts_with(r#"{"s":""#)
+                && out.contains("\\t")
+                && out.contains("🎉")
+                && out.contains("\\\""),
+            "{out}"
+        );
         assert_eq!(decode_string(br#""a\u00e9\n\ud83c\udf89\"""#), "aé\n🎉\"");
         let mut enc = Vec::new();
         encode_string("a\"\\\n\u{1}é".as_bytes(), &mut enc);
@@ -614,28 +731,51 @@ mod tests {
     fn inner_rules_join_with_columns() {
         // The same rule inside a document and on a column gives the same value.
         let t = json(r#"{ json: { paths: { email: { fake: email } } } }"#);
-        let col = build(&*parse("{ fake: email }"), &column("email", "text", TypeKind::Text));
+        let col = build(
+            &*parse("{ fake: email }"),
+            &column("email", "text", TypeKind::Text),
+        );
         let expected = apply(&*col, Some("zoe@example.com")).unwrap();
-        assert_eq!(apply(&*t, Some(r#"{"email":"zoe@example.com"}"#)).unwrap(), format!(r#"{{"email":"{expected}"}}"#));
+        assert_eq!(
+            apply(&*t, Some(r#"{"email":"zoe@example.com"}"#)).unwrap(),
+            format!(r#"{{"email":"{expected}"}}"#)
+        );
     }
 
     #[test]
     fn errors_name_the_problem() {
-        let e = build_err(&*parse(r#"{ json: { paths: { a: { fake: name } } } }"#), &column("c", "text", TypeKind::Text));
-        assert!(e.starts_with("`json` cannot produce a value of type text"), "{e}");
-        assert!(parse_err(r#"{ json: { paths: { "a..b": keep } } }"#).contains("json path `a..b`: empty key"));
+        let e = build_err(
+            &*parse(r#"{ json: { paths: { a: { fake: name } } } }"#),
+            &column("c", "text", TypeKind::Text),
+        );
+        assert!(
+            e.starts_with("`json` cannot produce a value of type text"),
+            "{e}"
+        );
+        assert!(parse_err(r#"{ json: { paths: { "a..b": keep } } }"#)
+            .contains("json path `a..b`: empty key"));
         assert!(parse_err(r#"{ json: { path: {} } }"#).contains("unknown json option `path`"));
-        assert!(parse_err(r#"{ json: { paths: { a: { fake: nmae } } } }"#).contains("did you mean `name`?"));
+        assert!(parse_err(r#"{ json: { paths: { a: { fake: nmae } } } }"#)
+            .contains("did you mean `name`?"));
         let e = build_err(
             &*parse(r#"{ json: { paths: { a: { fake: name, unique: true } } } }"#),
             &column("c", "jsonb", TypeKind::Jsonb),
         );
-        assert!(e.contains("c.a: `fake(name)` cannot guarantee distinct outputs"), "{e}");
+        assert!(
+            e.contains("c.a: `fake(name)` cannot guarantee distinct outputs"),
+            "{e}"
+        );
         let t = json(r#"{ json: { paths: { a: { set: x } } } }"#);
         let mut out = Vec::new();
         for bad in ["{", r#"{"a":}"#, "[1,]", "01", r#"{"a":1} x"#] {
             out.clear();
-            assert_eq!(t.apply(Some(bad.as_bytes()), &RowView::empty(), &mut out).unwrap_err().0, "malformed json value", "{bad}");
+            assert_eq!(
+                t.apply(Some(bad.as_bytes()), &RowView::empty(), &mut out)
+                    .unwrap_err()
+                    .0,
+                "malformed json value",
+                "{bad}"
+            );
         }
     }
 }

@@ -55,7 +55,12 @@ impl TransformOptions for Options {
             (None, true) => '0',
             (None, false) => '*',
         };
-        let t = Mask { keep_first: self.keep_first, keep_last: self.keep_last, mask, digits_only };
+        let t = Mask {
+            keep_first: self.keep_first,
+            keep_last: self.keep_last,
+            mask,
+            digits_only,
+        };
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
@@ -98,19 +103,36 @@ impl Mask {
 }
 
 impl Transform for Mask {
-    fn apply(&self, input: Option<&[u8]>, _row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
-        let Some(input) = input else { return Ok(Written::Null) };
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        _row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let Some(input) = input else {
+            return Ok(Written::Null);
+        };
         let mut buf = [0u8; 4];
         let mask = self.mask.encode_utf8(&mut buf).as_bytes().to_vec();
         if self.digits_only {
             // Digits of the mantissa only: `1.5e+10` keeps its exponent.
-            let mantissa_end = input.iter().position(|c| matches!(c, b'e' | b'E')).unwrap_or(input.len());
-            let n = input[..mantissa_end].iter().filter(|c| c.is_ascii_digit()).count();
+            let mantissa_end = input
+                .iter()
+                .position(|c| matches!(c, b'e' | b'E'))
+                .unwrap_or(input.len());
+            let n = input[..mantissa_end]
+                .iter()
+                .filter(|c| c.is_ascii_digit())
+                .count();
             let (from, to) = self.masked_range(n);
             let mut seen = 0;
             for (i, &c) in input.iter().enumerate() {
                 if i < mantissa_end && c.is_ascii_digit() {
-                    out.push(if (from..to).contains(&seen) { mask[0] } else { c });
+                    out.push(if (from..to).contains(&seen) {
+                        mask[0]
+                    } else {
+                        c
+                    });
                     seen += 1;
                 } else {
                     out.push(c);
@@ -152,13 +174,20 @@ mod tests {
     use crate::transform::test_support::{apply, build, build_err, column, parse};
 
     fn mask(yaml: &str, type_name: &str, kind: TypeKind, input: &str) -> String {
-        apply(&*build(&*parse(yaml), &column("c", type_name, kind)), Some(input)).unwrap()
+        apply(
+            &*build(&*parse(yaml), &column("c", type_name, kind)),
+            Some(input),
+        )
+        .unwrap()
     }
 
     #[test]
     fn text_is_masked_in_place() {
         let m = |y: &str, i: &str| mask(y, "text", TypeKind::Text, i);
-        assert_eq!(m("{ mask: { keep_last: 4 } }", "4111 1111 1111 1234"), "***************1234");
+        assert_eq!(
+            m("{ mask: { keep_last: 4 } }", "4111 1111 1111 1234"),
+            "***************1234"
+        );
         assert_eq!(m("{ mask: { keep_first: 1, char: \"#\" } }", "Zoë"), "Z##");
         assert_eq!(m("{ mask: {} }", "日本語"), "***");
         // Too short for what is kept: something is still masked.
@@ -169,24 +198,72 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_form() {
-        assert_eq!(mask("{ mask: { keep_last: 2 } }", "bigint", TypeKind::Int64, "-5551234567"), "-0000000067");
-        assert_eq!(mask("{ mask: { keep_first: 1, char: \"9\" } }", "numeric", TypeKind::Numeric, "123.45"), "199.99");
-        assert_eq!(mask("{ mask: { keep_first: 1 } }", "double precision", TypeKind::Float, "1.5e+20"), "1.0e+20");
-        assert_eq!(mask("{ mask: {} }", "double precision", TypeKind::Float, "NaN"), "NaN");
+        assert_eq!(
+            mask(
+                "{ mask: { keep_last: 2 } }",
+                "bigint",
+                TypeKind::Int64,
+                "-5551234567"
+            ),
+            "-0000000067"
+        );
+        assert_eq!(
+            mask(
+                "{ mask: { keep_first: 1, char: \"9\" } }",
+                "numeric",
+                TypeKind::Numeric,
+                "123.45"
+            ),
+            "199.99"
+        );
+        assert_eq!(
+            mask(
+                "{ mask: { keep_first: 1 } }",
+                "double precision",
+                TypeKind::Float,
+                "1.5e+20"
+            ),
+            "1.0e+20"
+        );
+        assert_eq!(
+            mask("{ mask: {} }", "double precision", TypeKind::Float, "NaN"),
+            "NaN"
+        );
     }
 
     #[test]
     fn null_and_type_checks() {
-        let t = build(&*parse("{ mask: {} }"), &column("c", "text", TypeKind::Text));
+        let t = build(
+            &*parse("{ mask: {} }"),
+            &column("c", "text", TypeKind::Text),
+        );
         assert_eq!(apply(&*t, None), None);
         assert!(!parse("{ mask: {} }").needs_secret());
-        let e = build_err(&*parse("{ mask: {} }"), &column("c", "date", TypeKind::Date));
-        assert!(e.starts_with("`mask` cannot produce a value of type date"), "{e}");
-        let e = build_err(&*parse("{ mask: { char: \"*\" } }"), &column("c", "integer", TypeKind::Int32));
+        let e = build_err(
+            &*parse("{ mask: {} }"),
+            &column("c", "date", TypeKind::Date),
+        );
+        assert!(
+            e.starts_with("`mask` cannot produce a value of type date"),
+            "{e}"
+        );
+        let e = build_err(
+            &*parse("{ mask: { char: \"*\" } }"),
+            &column("c", "integer", TypeKind::Int32),
+        );
         assert!(e.contains("needs a digit"), "{e}");
-        let e = build_err(&*parse("{ mask: { char: \"9\" } }"), &column("c", "integer", TypeKind::Int32));
+        let e = build_err(
+            &*parse("{ mask: { char: \"9\" } }"),
+            &column("c", "integer", TypeKind::Int32),
+        );
         assert!(e.contains("could overflow"), "{e}");
-        let arr = build(&*parse("{ mask: { keep_first: 1 } }"), &column("c", "text[]", TypeKind::Text));
-        assert_eq!(apply(&*arr, Some("{abc,NULL,\"d e\"}")).unwrap(), "{a**,NULL,d**}");
+        let arr = build(
+            &*parse("{ mask: { keep_first: 1 } }"),
+            &column("c", "text[]", TypeKind::Text),
+        );
+        assert_eq!(
+            apply(&*arr, Some("{abc,NULL,\"d e\"}")).unwrap(),
+            "{a**,NULL,d**}"
+        );
     }
 }

@@ -27,18 +27,37 @@ mod datetime;
 mod decimal;
 pub mod keyed;
 
+mod choice;
 mod fake;
+mod fpe;
 mod hash;
 mod json;
 mod mask;
 mod noise;
+mod random_int;
+mod random_numeric;
+mod regex;
 mod set;
 mod shift;
 mod template;
 
 /// Every transform key a rule may use, for "did you mean" and the docs
 /// test. `keep` and `null` are written as scalars, not map keys.
-pub const NAMES: &[&str] = &["set", "fake", "hash", "mask", "shift", "noise", "template", "json"];
+pub const NAMES: &[&str] = &[
+    "set",
+    "fake",
+    "hash",
+    "fpe",
+    "mask",
+    "shift",
+    "noise",
+    "choice",
+    "random_int",
+    "random_numeric",
+    "template",
+    "json",
+    "regex",
+];
 
 /// Parses the options of transform `name` from the rule's map. Returns
 /// `Ok(None)` for an unknown name. This is the one place that knows every
@@ -54,6 +73,11 @@ pub fn parse_options<'de, A: MapAccess<'de>>(
         "mask" => boxed::<mask::Options, A>(map)?,
         "shift" => boxed::<shift::Options, A>(map)?,
         "noise" => boxed::<noise::Options, A>(map)?,
+        "fpe" => boxed::<fpe::Options, A>(map)?,
+        "choice" => boxed::<choice::Options, A>(map)?,
+        "random_int" => boxed::<random_int::Options, A>(map)?,
+        "random_numeric" => boxed::<random_numeric::Options, A>(map)?,
+        "regex" => boxed::<regex::Options, A>(map)?,
         "template" => boxed::<template::Options, A>(map)?,
         "json" => boxed::<json::Options, A>(map)?,
         _ => return Ok(None),

@@ -36,10 +36,18 @@ pub struct Options {
 /// How the column holds numbers.
 #[derive(Debug, Clone, Copy)]
 enum Form {
-    Integer { lo: i128, hi: i128 },
+    Integer {
+        lo: i128,
+        hi: i128,
+    },
     /// `scale: None` keeps each input's scale.
-    Numeric { scale: Option<u32>, precision: Option<u32> },
-    Float { real: bool },
+    Numeric {
+        scale: Option<u32>,
+        precision: Option<u32>,
+    },
+    Float {
+        real: bool,
+    },
     /// Inside a document: a decimal when it parses as one, else a float.
     Any,
 }
@@ -50,12 +58,21 @@ impl TransformOptions for Options {
         let bound = match (&self.percent, &self.absolute) {
             (Some(p), None) => Bound::Percent(p.decimal().to_f64() / 100.0),
             (None, Some(a)) => Bound::Absolute(a.decimal()),
-            _ => return Err(format!("{where_}: `noise` takes exactly one of `percent` and `absolute`")),
+            _ => {
+                return Err(format!(
+                    "{where_}: `noise` takes exactly one of `percent` and `absolute`"
+                ))
+            }
         };
-        if matches!(bound, Bound::Percent(p) if p <= 0.0) || matches!(bound, Bound::Absolute(a) if a.units <= 0) {
+        if matches!(bound, Bound::Percent(p) if p <= 0.0)
+            || matches!(bound, Bound::Absolute(a) if a.units <= 0)
+        {
             return Err(format!("{where_}: the `noise` bound must be above 0"));
         }
-        let (min, max) = (self.min.as_ref().map(NumberText::decimal), self.max.as_ref().map(NumberText::decimal));
+        let (min, max) = (
+            self.min.as_ref().map(NumberText::decimal),
+            self.max.as_ref().map(NumberText::decimal),
+        );
         if let (Some(a), Some(b)) = (min, max) {
             if a.to_f64() > b.to_f64() {
                 return Err(format!("{where_}: `noise` min is above max"));
@@ -69,19 +86,36 @@ impl TransformOptions for Options {
                     let (lo, hi) = integer_range(k);
                     Form::Integer { lo, hi }
                 }
-                TypeKind::Numeric => Form::Numeric { scale: ctx.column.numeric_scale, precision: ctx.column.numeric_precision },
-                TypeKind::Float => Form::Float { real: ctx.column.base_type == "real" },
+                TypeKind::Numeric => Form::Numeric {
+                    scale: ctx.column.numeric_scale,
+                    precision: ctx.column.numeric_precision,
+                },
+                TypeKind::Float => Form::Float {
+                    real: ctx.column.base_type == "real",
+                },
                 _ => return Err(ctx.type_error("noise", "integers, numeric and floats")),
             }
         };
         let namespace = ctx.namespace(&format!("noise:{}", self.describe()));
-        let t = Noise { key: ctx.key.clone(), namespace, bound, min, max, form };
+        let t = Noise {
+            key: ctx.key.clone(),
+            namespace,
+            bound,
+            min,
+            max,
+            form,
+        };
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
     fn describe(&self) -> String {
         let mut parts = Vec::new();
-        for (name, v) in [("percent", &self.percent), ("absolute", &self.absolute), ("min", &self.min), ("max", &self.max)] {
+        for (name, v) in [
+            ("percent", &self.percent),
+            ("absolute", &self.absolute),
+            ("min", &self.min),
+            ("max", &self.max),
+        ] {
             if let Some(v) = v {
                 parts.push(format!("{name}={}", v.0));
             }
@@ -118,7 +152,13 @@ impl Noise {
     }
 
     /// Moves a decimal at `scale`, clamped to the bounds and `limit` units.
-    fn decimal(&self, d: Decimal, scale: u32, limit: Option<i128>, u: f64) -> Result<Decimal, ValueError> {
+    fn decimal(
+        &self,
+        d: Decimal,
+        scale: u32,
+        limit: Option<i128>,
+        u: f64,
+    ) -> Result<Decimal, ValueError> {
         let d = d.rescale(scale).ok_or_else(not_a_number)?;
         let span_units = match self.bound {
             Bound::Percent(p) => d.units.unsigned_abs() as f64 * p,
@@ -155,8 +195,15 @@ impl Noise {
 }
 
 impl Transform for Noise {
-    fn apply(&self, input: Option<&[u8]>, _row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
-        let Some(input) = input else { return Ok(Written::Null) };
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        _row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let Some(input) = input else {
+            return Ok(Written::Null);
+        };
         let text = std::str::from_utf8(input).map_err(|_| not_a_number())?;
         if matches!(text, "NaN" | "Infinity" | "-Infinity") {
             out.extend_from_slice(input);
@@ -165,13 +212,18 @@ impl Transform for Noise {
         let u = self.draw(input);
         let mut s = String::new();
         let form = match self.form {
-            Form::Any if Decimal::parse(text).is_some() => Form::Numeric { scale: None, precision: None },
+            Form::Any if Decimal::parse(text).is_some() => Form::Numeric {
+                scale: None,
+                precision: None,
+            },
             Form::Any => Form::Float { real: false },
             f => f,
         };
         match form {
             Form::Integer { lo, hi } => {
-                let d = Decimal::parse(text).filter(|d| d.scale == 0).ok_or_else(not_a_number)?;
+                let d = Decimal::parse(text)
+                    .filter(|d| d.scale == 0)
+                    .ok_or_else(not_a_number)?;
                 let mut r = self.decimal(d, 0, None, u)?;
                 r.units = r.units.clamp(lo, hi);
                 r.write(&mut s);
@@ -201,7 +253,9 @@ impl Transform for Noise {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::test_support::{apply, build, build_err, build_with_secret, column, parse, ColumnExt};
+    use crate::transform::test_support::{
+        apply, build, build_err, build_with_secret, column, parse, ColumnExt,
+    };
 
     fn noise(yaml: &str, c: &crate::catalog::Column, input: &str) -> String {
         apply(&*build(&*parse(yaml), c), Some(input)).unwrap()
@@ -212,9 +266,15 @@ mod tests {
         let int = column("n", "integer", TypeKind::Int32);
         assert_eq!(noise("{ noise: { percent: 10 } }", &int, "1000"), "911");
         let num = column("n", "numeric(10,2)", TypeKind::Numeric).with_numeric(10, 2);
-        assert_eq!(noise("{ noise: { absolute: 5 } }", &num, "123.45"), "127.20");
+        assert_eq!(
+            noise("{ noise: { absolute: 5 } }", &num, "123.45"),
+            "127.20"
+        );
         let float = column("n", "double precision", TypeKind::Float);
-        assert_eq!(noise("{ noise: { percent: 1 } }", &float, "2.5"), "2.488846817839051");
+        assert_eq!(
+            noise("{ noise: { percent: 1 } }", &float, "2.5"),
+            "2.488846817839051"
+        );
     }
 
     #[test]
@@ -252,8 +312,18 @@ mod tests {
         let a = build(&*o, &int);
         let b = build_with_secret(&*o, &int, b"other");
         let xs: Vec<_> = (0..20).map(|i| apply(&*a, Some(&i.to_string()))).collect();
-        assert_eq!(xs, (0..20).map(|i| apply(&*a, Some(&i.to_string()))).collect::<Vec<_>>());
-        assert_ne!(xs, (0..20).map(|i| apply(&*b, Some(&i.to_string()))).collect::<Vec<_>>());
+        assert_eq!(
+            xs,
+            (0..20)
+                .map(|i| apply(&*a, Some(&i.to_string())))
+                .collect::<Vec<_>>()
+        );
+        assert_ne!(
+            xs,
+            (0..20)
+                .map(|i| apply(&*b, Some(&i.to_string())))
+                .collect::<Vec<_>>()
+        );
         assert_eq!(apply(&*a, None), None);
         let f = build(&*o, &column("n", "real", TypeKind::Float));
         assert_eq!(apply(&*f, Some("NaN")).unwrap(), "NaN");
@@ -263,14 +333,32 @@ mod tests {
     #[test]
     fn options_and_types_are_checked() {
         let int = column("n", "integer", TypeKind::Int32);
-        assert!(build_err(&*parse("{ noise: {} }"), &int).contains("exactly one of `percent` and `absolute`"));
-        assert!(build_err(&*parse("{ noise: { percent: 1, absolute: 1 } }"), &int).contains("exactly one"));
+        assert!(build_err(&*parse("{ noise: {} }"), &int)
+            .contains("exactly one of `percent` and `absolute`"));
+        assert!(
+            build_err(&*parse("{ noise: { percent: 1, absolute: 1 } }"), &int)
+                .contains("exactly one")
+        );
         assert!(build_err(&*parse("{ noise: { percent: 0 } }"), &int).contains("above 0"));
-        assert!(build_err(&*parse("{ noise: { percent: 1, min: 5, max: 1 } }"), &int).contains("min is above max"));
-        let e = build_err(&*parse("{ noise: { percent: 1 } }"), &column("t", "text", TypeKind::Text));
-        assert!(e.starts_with("`noise` cannot produce a value of type text"), "{e}");
+        assert!(
+            build_err(&*parse("{ noise: { percent: 1, min: 5, max: 1 } }"), &int)
+                .contains("min is above max")
+        );
+        let e = build_err(
+            &*parse("{ noise: { percent: 1 } }"),
+            &column("t", "text", TypeKind::Text),
+        );
+        assert!(
+            e.starts_with("`noise` cannot produce a value of type text"),
+            "{e}"
+        );
         let t = build(&*parse("{ noise: { percent: 1 } }"), &int);
         let mut out = Vec::new();
-        assert_eq!(t.apply(Some(b"1.5"), &RowView::empty(), &mut out).unwrap_err().0, "`noise` expected a number");
+        assert_eq!(
+            t.apply(Some(b"1.5"), &RowView::empty(), &mut out)
+                .unwrap_err()
+                .0,
+            "`noise` expected a number"
+        );
     }
 }

@@ -63,7 +63,11 @@ fn parse(template: &str) -> Result<Vec<Part>, String> {
                 }
                 parts.push(Part::Column(name));
             }
-            '}' => return Err(format!("unmatched `}}` in template `{template}`; write `}}}}` for a literal brace")),
+            '}' => {
+                return Err(format!(
+                    "unmatched `}}` in template `{template}`; write `}}}}` for a literal brace"
+                ))
+            }
             c => text.push(c),
         }
     }
@@ -88,7 +92,12 @@ impl TransformOptions for Options {
         }
         // Row values are indexed by position among the copied columns,
         // which leave out generated ones (the target computes those).
-        let copied: Vec<&str> = ctx.columns.iter().filter(|c| !c.generated).map(|c| c.name.as_str()).collect();
+        let copied: Vec<&str> = ctx
+            .columns
+            .iter()
+            .filter(|c| !c.generated)
+            .map(|c| c.name.as_str())
+            .collect();
         let mut parts = Vec::new();
         for p in &self.parts {
             parts.push(match p {
@@ -143,7 +152,12 @@ struct Template {
 }
 
 impl Transform for Template {
-    fn apply(&self, input: Option<&[u8]>, row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
         if input.is_none() {
             return Ok(Written::Null);
         }
@@ -153,7 +167,11 @@ impl Transform for Template {
                 Piece::Column(i) => match row.value(*i) {
                     Some(v) => out.extend_from_slice(v.unwrap_or_default()),
                     // The plan orders reads first; reaching this is a bug.
-                    None => return Err(ValueError(format!("template: column #{i} was not computed before it"))),
+                    None => {
+                        return Err(ValueError(format!(
+                            "template: column #{i} was not computed before it"
+                        )))
+                    }
                 },
             }
         }
@@ -165,7 +183,9 @@ impl Transform for Template {
 mod tests {
     use super::*;
     use crate::catalog::Column;
-    use crate::transform::test_support::{apply, column, parse as parse_rule, parse_err, try_build_full, ColumnExt};
+    use crate::transform::test_support::{
+        apply, column, parse as parse_rule, parse_err, try_build_full, ColumnExt,
+    };
 
     fn columns() -> Vec<Column> {
         let mut generated = column("search", "tsvector", TypeKind::Other);
@@ -188,16 +208,25 @@ mod tests {
         // Copied columns: first_name (0), last_name (1), email (2).
         let arena = b"ZoeMiller";
         let spans = [Some(Some((0, 3))), Some(Some((3, 9))), None];
-        let row = RowView { arena, spans: &spans };
+        let row = RowView {
+            arena,
+            spans: &spans,
+        };
         let mut out = Vec::new();
-        assert_eq!(t.apply(Some(b"orig"), &row, &mut out).unwrap(), Written::Value);
+        assert_eq!(
+            t.apply(Some(b"orig"), &row, &mut out).unwrap(),
+            Written::Value
+        );
         // Cut to varchar(20).
         assert_eq!(String::from_utf8(out).unwrap(), "Zoe.Miller@example.c");
         // NULL in, NULL out; a NULL column reads as empty.
         let mut out = Vec::new();
         assert_eq!(t.apply(None, &row, &mut out).unwrap(), Written::Null);
         let spans = [Some(None), Some(Some((3, 9))), None];
-        let row = RowView { arena, spans: &spans };
+        let row = RowView {
+            arena,
+            spans: &spans,
+        };
         let mut out = Vec::new();
         t.apply(Some(b"x"), &row, &mut out).unwrap();
         assert_eq!(out, b".Miller@example.com ");
@@ -209,23 +238,55 @@ mod tests {
         assert!(parse_err(r#"{ template: "a}" }"#).contains("unmatched `}`"));
         assert!(parse_err(r#"{ template: "{}" }"#).contains("empty placeholder"));
         let cols = columns();
-        let e = try_build_full(&*parse_rule(r#"{ template: "{frist_name}" }"#), &cols[0], &cols, b"s", "en")
-            .err()
-            .unwrap();
+        let e = try_build_full(
+            &*parse_rule(r#"{ template: "{frist_name}" }"#),
+            &cols[0],
+            &cols,
+            b"s",
+            "en",
+        )
+        .err()
+        .unwrap();
         assert_eq!(
             e,
             "column public.t.first_name: the template reads `frist_name`, which is not a copied column of public.t (did you mean `first_name`?)"
         );
-        let e = try_build_full(&*parse_rule(r#"{ template: "{search}" }"#), &cols[0], &cols, b"s", "en").err().unwrap();
+        let e = try_build_full(
+            &*parse_rule(r#"{ template: "{search}" }"#),
+            &cols[0],
+            &cols,
+            b"s",
+            "en",
+        )
+        .err()
+        .unwrap();
         assert!(e.contains("not a copied column"), "{e}");
         let int = column("n", "integer", TypeKind::Int32);
-        let e = try_build_full(&*parse_rule(r#"{ template: "x" }"#), &int, &[int.clone()], b"s", "en").err().unwrap();
-        assert!(e.starts_with("`template` cannot produce a value of type integer"), "{e}");
+        let e = try_build_full(
+            &*parse_rule(r#"{ template: "x" }"#),
+            &int,
+            std::slice::from_ref(&int),
+            b"s",
+            "en",
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.starts_with("`template` cannot produce a value of type integer"),
+            "{e}"
+        );
     }
 
     #[test]
     fn literal_only_templates_work() {
-        let t = try_build_full(&*parse_rule(r#"{ template: "n/a" }"#), &columns()[0], &columns(), b"s", "en").unwrap();
+        let t = try_build_full(
+            &*parse_rule(r#"{ template: "n/a" }"#),
+            &columns()[0],
+            &columns(),
+            b"s",
+            "en",
+        )
+        .unwrap();
         assert_eq!(apply(&*t, Some("x")).unwrap(), "n/a");
     }
 }
