@@ -373,7 +373,7 @@ async fn load_existing(
     let source = source::worker(&opts.source, &snapshot.id).await?;
     let mut stats = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
-        let tp = progress.table(&table.table.name.to_string(), table.table.estimated_rows);
+        let tp = progress.table(&table.table.name.to_string(), table.expected_rows());
         let sink = CopySink::start(&client, table, false).await?;
         stats.push(copy_table(&source, Arc::new(table.clone()), sink, &tp).await?);
     }
@@ -390,7 +390,7 @@ fn total_rows(plan: &Plan) -> u64 {
     plan.tables
         .iter()
         .filter(|t| !t.skip)
-        .map(|t| t.table.estimated_rows.max(0) as u64)
+        .map(|t| t.expected_rows().max(0) as u64)
         .sum()
 }
 
@@ -424,7 +424,7 @@ async fn copy_all(
                     return Ok::<(), anyhow::Error>(());
                 };
                 let name = table.table.name.to_string();
-                let tp = progress.table(&name, table.table.estimated_rows);
+                let tp = progress.table(&name, table.expected_rows());
                 let sink = CopySink::start(&target, &table, fresh).await?;
                 let s = copy_table(&source, Arc::clone(&table), sink, &tp).await?;
                 tracing::debug!(table = %name, rows = s.rows_written, "table copied");
