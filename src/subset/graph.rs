@@ -152,11 +152,16 @@ impl Graph {
     }
 
     /// True when a subset is in effect: some table keeps fewer than all
-    /// of its rows.
+    /// of its rows, or a reference is set to NULL (its parent is skipped
+    /// or partial).
     pub fn is_partial(&self) -> bool {
         self.nodes
             .iter()
             .any(|n| !n.complete && n.mode != Mode::Skip)
+            || self
+                .edges
+                .iter()
+                .any(|e| !e.nulled.is_empty() && !self.nodes[e.parent].complete)
     }
 
     /// Can `e` drive its child? Only references to another table that

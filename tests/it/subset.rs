@@ -320,13 +320,26 @@ tables:
 }
 
 #[test]
-fn without_a_subset_a_filter_still_keeps_references_whole() {
+fn without_a_subset_filters_and_skips_still_keep_references_whole() {
     let pg = Pg::get();
     let source = subset_source("sub_filter_src");
     let target = pg.fresh_name("sub_filter_dst");
-    let rules = "version: 1\nunknown_columns: keep\ntables:\n  public.orders:\n    where: \"status = 'cancelled'\"\n";
+    let rules = r#"version: 1
+unknown_columns: keep
+tables:
+  public.orders:
+    where: "status = 'cancelled'"
+  public.teams:
+    skip: true
+  public.people:
+    null_outside_subset: [team_id]
+"#;
     sync(&source, &target, rules, SECRET, &[]).expect(0);
     assert_foreign_keys_whole(&source, &target);
+    // A reference to a skipped table is set to NULL rather than broken.
+    assert_eq!(count(&target, "teams"), 0);
+    assert_eq!(count(&target, "people"), 100);
+    assert_eq!(count(&target, "people WHERE team_id IS NOT NULL"), 0);
     assert_eq!(count(&target, "orders"), 120);
     assert_eq!(count(&target, "customers"), 200);
     assert_eq!(
