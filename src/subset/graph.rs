@@ -511,7 +511,7 @@ pub fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn node(name: &str, rows: f64) -> Node {
@@ -549,7 +549,7 @@ mod tests {
 
     /// The bench's shape: customers ← addresses, customers ← orders ←
     /// order_items → products, employees → employees.
-    fn shop(fraction: Option<f64>) -> Graph {
+    pub(in crate::subset) fn shop(fraction: Option<f64>) -> Graph {
         let nodes = vec![
             node("customers", 100_000.0),
             node("addresses", 150_000.0),
@@ -628,9 +628,7 @@ mod tests {
     fn a_filter_follows_down_but_not_up() {
         let mut nodes = vec![node("customers", 10.0), node("orders", 10.0)];
         nodes[1].filter = Some("total > 0".into());
-        let mut items = node("order_items", 10.0);
-        items.mode = Mode::All;
-        nodes.push(items);
+        nodes.push(node("order_items", 10.0));
         let edges = vec![
             edge(1, 0, "customer_id", true),
             edge(2, 1, "order_id", true),

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use serde::de::{self, Deserialize, Deserializer};
 
-use crate::catalog::{ForeignKey, Table, TypeKind};
+use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
 use crate::error::{Location, RulesError, RulesErrors};
 use crate::plan::Plan;
 use crate::rules::{parse_table_name, Rules, TableRule};
@@ -179,7 +179,7 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
         return Ok(());
     }
     let sampling = sql::Sampling {
-        seeds: tables.iter().map(|t| seed(key, t)).collect(),
+        seeds: tables.iter().map(|t| seed(key, &t.name)).collect(),
     };
     for (i, tp) in plan.tables.iter_mut().enumerate() {
         let s = sql::table_sql(&g, &tables, &sampling, i);
@@ -201,8 +201,8 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
 /// table)`. It appears in the SQL sent to the source; it reveals which rows
 /// are sampled, never the secret. The table's name is mixed in so that two
 /// tables with the same key values are not sampled alike.
-fn seed(key: &Key, table: &Table) -> i64 {
-    let d = key.digest(b"subset", table.name.sql().as_bytes());
+fn seed(key: &Key, table: &QualifiedName) -> i64 {
+    let d = key.digest(b"subset", table.sql().as_bytes());
     i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
@@ -523,5 +523,21 @@ mod tests {
         assert!(SubsetSpec::parse("0").is_err());
         assert!(SubsetSpec::parse("abc").is_err());
         assert!(SubsetSpec::parse("150%").is_err());
+    }
+
+    #[test]
+    fn seeds_are_pinned_per_secret_and_table() {
+        // Golden: changing this changes every user's subset.
+        let customers = QualifiedName::new("public", "customers");
+        let key = Key::new(b"secret");
+        assert_eq!(seed(&key, &customers), -3660451496519128637);
+        assert_ne!(
+            seed(&key, &QualifiedName::new("public", "orders")),
+            seed(&key, &customers)
+        );
+        assert_ne!(
+            seed(&Key::new(b"other"), &customers),
+            seed(&key, &customers)
+        );
     }
 }

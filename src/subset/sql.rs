@@ -644,6 +644,54 @@ impl Builder<'_> {
 mod tests {
     use super::*;
 
+    fn sql_of(t: usize) -> TableSql {
+        let g = crate::subset::graph::tests::shop(Some(0.5));
+        let sampling = Sampling {
+            seeds: (0..g.nodes.len() as i64).collect(),
+        };
+        table_sql(&g, &[], &sampling, t)
+    }
+
+    #[test]
+    fn a_root_is_a_hash_under_a_threshold() {
+        let s = sql_of(0);
+        assert_eq!(s.with_sql, None);
+        assert_eq!(
+            s.predicate.as_deref(),
+            Some(r#"hashtextextended("customers"."id"::text, 0) < 0"#)
+        );
+    }
+
+    #[test]
+    fn a_follower_is_a_semi_join_on_its_parents_driven_rows() {
+        let s = sql_of(3);
+        assert_eq!(
+            s.with_sql.as_deref(),
+            Some(concat!(
+                r#"WITH RECURSIVE "subset.d0" AS NOT MATERIALIZED (SELECT * FROM ONLY "public"."customers" WHERE hashtextextended("customers"."id"::text, 0) < 0), "#,
+                r#""subset.d2" AS NOT MATERIALIZED (SELECT * FROM ONLY "public"."orders" WHERE ("orders"."customer_id") IN (SELECT "subset.s"."id" FROM "subset.d0" "subset.s"))"#
+            ))
+        );
+        assert_eq!(
+            s.predicate.as_deref(),
+            Some(
+                r#"("order_items"."order_id") IN (SELECT "subset.s"."id" FROM "subset.d2" "subset.s")"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_pulled_in_parent_unions_its_sample_with_the_referenced_keys() {
+        let s = sql_of(4);
+        assert_eq!(
+            s.predicate.as_deref(),
+            Some(concat!(
+                r#"("products"."id") IN (SELECT "products"."id" FROM ONLY "public"."products" WHERE hashtextextended("products"."id"::text, 4) < 0 "#,
+                r#"UNION ALL SELECT "subset.s"."product_id" FROM "subset.k3" "subset.s" WHERE "subset.s"."product_id" IS NOT NULL)"#
+            ))
+        );
+    }
+
     #[test]
     fn thresholds_grow_with_the_fraction() {
         assert_eq!(threshold(0.0), i64::MIN);
