@@ -68,7 +68,8 @@ impl fmt::Display for SubsetSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubsetSpec::All => f.write_str("all"),
-            SubsetSpec::Fraction(x) => write!(f, "{}%", x * 100.0),
+            // Rounded so 0.07 shows as 7%, not 7.000000000000001%.
+            SubsetSpec::Fraction(x) => write!(f, "{}%", (x * 100.0 * 1e6).round() / 1e6),
         }
     }
 }
@@ -523,6 +524,8 @@ mod tests {
         assert!(SubsetSpec::parse("0").is_err());
         assert!(SubsetSpec::parse("abc").is_err());
         assert!(SubsetSpec::parse("150%").is_err());
+        assert_eq!(SubsetSpec::parse("0.07").unwrap().to_string(), "7%");
+        assert_eq!(SubsetSpec::parse("12.5%").unwrap().to_string(), "12.5%");
     }
 
     #[test]

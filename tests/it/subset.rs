@@ -254,8 +254,20 @@ tables:
   public.employees:
     null_outside_subset: [manager_id]
 "#;
-    sync(&source, &target, rules, SECRET, &[]).expect(0);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    sync(
+        &source,
+        &target,
+        rules,
+        SECRET,
+        &["--report", report.to_str().unwrap()],
+    )
+    .expect(0);
     assert_foreign_keys_whole(&source, &target);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["subset"], "10%", "the rules' default is reported");
     let customers = keys(&target, "customers");
 
     // `where:` drops cancelled orders and, with them, what follows them.
