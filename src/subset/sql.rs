@@ -24,7 +24,7 @@ use super::graph::{Contribution, Edge, Graph, Ident, Mode};
 use crate::catalog::Table;
 use crate::conn::quote_ident;
 
-/// Seeds and thresholds of the sampled tables, by node index.
+/// The sampling seed of every table, by node index.
 pub struct Sampling {
     /// `hashtextextended` seed per table, derived from the secret.
     pub seeds: Vec<i64>,
