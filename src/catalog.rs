@@ -185,6 +185,18 @@ pub enum TableKind {
     Partitioned,
 }
 
+impl TableKind {
+    /// `ONLY ` for an ordinary table, so rows of inheritance children are
+    /// not read twice; nothing for a partitioned root, whose rows live in
+    /// its partitions.
+    pub fn only(self) -> &'static str {
+        match self {
+            TableKind::Ordinary => "ONLY ",
+            TableKind::Partitioned => "",
+        }
+    }
+}
+
 /// A table the copy handles (partitions are reached through their root).
 #[derive(Debug, Clone)]
 pub struct Table {

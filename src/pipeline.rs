@@ -37,8 +37,15 @@ pub struct TableStats {
     /// Bytes read from the source (COPY text).
     pub bytes: u64,
     pub seconds: f64,
-    /// Rows in the source table (estimate from pg_class).
+    /// Rows in the source table (estimate from pg_class; -1 when the
+    /// table was never analyzed).
     pub source_rows_estimate: i64,
+    /// How the rows were chosen (`all rows`, `sample 10% by hash of (id)`,
+    /// ...).
+    pub selection: String,
+    /// `rows_written / source_rows_estimate` when rows were selected and
+    /// the estimate is known; `None` for a full copy.
+    pub kept_fraction: Option<f64>,
 }
 
 /// A transform failed on a value. Names the column, never the value.
@@ -58,8 +65,11 @@ pub async fn copy_table<S: TableSink>(
 ) -> Result<TableStats> {
     let started = Instant::now();
     let name = plan.table.name.to_string();
+    let query = plan.source_query();
+    // The query holds rules text and derived seeds, never row values.
+    tracing::debug!(table = %name, %query, "source query");
     let stream = source
-        .copy_out(plan.source_query().as_str())
+        .copy_out(query.as_str())
         .await
         .pg_context(|| format!("reading table {name} from the source"))?;
     pin_mut!(stream);
@@ -130,6 +140,9 @@ pub async fn copy_table<S: TableSink>(
         bytes: bytes_read,
         seconds: started.elapsed().as_secs_f64(),
         source_rows_estimate: plan.table.estimated_rows,
+        selection: plan.selection.clone(),
+        kept_fraction: (plan.estimated_kept.is_some() && plan.table.estimated_rows > 0)
+            .then(|| rows_written as f64 / plan.table.estimated_rows as f64),
     })
 }
 

@@ -38,6 +38,10 @@ pub struct ColumnPlan {
     pub action: ColumnAction,
     /// Another column's transform reads this column's output value.
     pub read_by_others: bool,
+    /// SQL that replaces the plain column in the source query, set by
+    /// subsetting for a reference that becomes NULL when its parent is not
+    /// in the subset (`null_outside_subset`).
+    pub source_expr: Option<String>,
 }
 
 /// One table's part of the plan.
@@ -55,8 +59,18 @@ pub struct TablePlan {
     pub subset: Option<SubsetSpec>,
     /// Row selection SQL (rules filter AND subset), filled by `subset`.
     pub predicate: Option<String>,
-    /// How the predicate was chosen, for `--dry-run`.
+    /// `WITH RECURSIVE ...` common table expressions the predicate and the
+    /// joins refer to, filled by `subset`.
+    pub with_sql: Option<String>,
+    /// `LEFT JOIN ...` clauses the columns' `source_expr` read, filled by
+    /// `subset`.
+    pub joins: Vec<String>,
+    /// How the predicate was chosen, for `--dry-run`, the summary and the
+    /// report.
     pub selection: String,
+    /// Rows the selection is expected to keep (from pg_class statistics);
+    /// `None` when every row is copied.
+    pub estimated_kept: Option<i64>,
     /// `skip: true`: schema only.
     pub skip: bool,
 }
@@ -69,32 +83,47 @@ impl TablePlan {
             .all(|c| matches!(c.action, ColumnAction::Keep))
     }
 
+    /// Rows the copy is expected to move: the subset's estimate, else the
+    /// table's (for progress bars).
+    pub fn expected_rows(&self) -> i64 {
+        self.estimated_kept.unwrap_or(self.table.estimated_rows)
+    }
+
     /// `COPY (SELECT ...) TO STDOUT` for the source.
+    ///
+    /// The table is not aliased, so a rules `where:` may name its columns
+    /// bare or qualified by the table's name; the subset's joins use names
+    /// that cannot clash with a column (`"subset.n0"`).
     pub fn source_query(&self) -> String {
+        let rel = crate::conn::quote_ident(&self.table.name.name);
         let cols: Vec<String> = self
             .columns
             .iter()
             .map(|c| {
                 let q = crate::conn::quote_ident(&c.name);
-                match c.action {
-                    ColumnAction::Null if !c.read_by_others => format!("NULL AS {q}"),
+                match (&c.action, &c.source_expr) {
+                    (ColumnAction::Null, _) if !c.read_by_others => format!("NULL AS {q}"),
+                    (_, Some(expr)) => format!("{expr} AS {q}"),
+                    // Qualified: a join's columns could otherwise clash.
+                    _ if !self.joins.is_empty() => format!("{rel}.{q}"),
                     _ => q,
                 }
             })
             .collect();
-        let only = match self.table.kind {
-            crate::catalog::TableKind::Ordinary => "ONLY ",
-            crate::catalog::TableKind::Partitioned => "",
-        };
-        let mut q = format!(
-            "COPY (SELECT {} FROM {only}{}",
-            if cols.is_empty() {
-                "".to_string()
-            } else {
-                cols.join(", ")
-            },
+        let mut q = String::from("COPY (");
+        if let Some(w) = &self.with_sql {
+            let _ = write!(q, "{w} ");
+        }
+        let _ = write!(
+            q,
+            "SELECT {} FROM {}{}",
+            cols.join(", "),
+            self.table.kind.only(),
             self.table.name.sql()
         );
+        for j in &self.joins {
+            let _ = write!(q, " {j}");
+        }
         if let Some(p) = &self.predicate {
             let _ = write!(q, " WHERE {p}");
         }
@@ -210,7 +239,15 @@ impl Plan {
             } else {
                 t.table.estimated_rows.to_string()
             };
-            let _ = writeln!(s, "{} (~{est} rows, {})", t.table.name, t.selection);
+            match t.estimated_kept {
+                Some(kept) => {
+                    let _ = writeln!(s, "{} (~{est} rows, keeps ~{kept})", t.table.name);
+                    let _ = writeln!(s, "  rows: {}", t.selection);
+                }
+                None => {
+                    let _ = writeln!(s, "{} (~{est} rows, {})", t.table.name, t.selection);
+                }
+            }
             if t.skip {
                 let _ = writeln!(s, "  skipped: schema only, no rows");
                 continue;
@@ -329,6 +366,7 @@ fn plan_table(
             implicit,
             action,
             read_by_others: false,
+            source_expr: None,
         });
         reads.push(column_reads);
     }
@@ -370,10 +408,13 @@ fn plan_table(
         predicate: rule
             .and_then(|r| r.filter.clone())
             .map(|f| format!("({f})")),
+        with_sql: None,
+        joins: Vec::new(),
         selection: match rule.and_then(|r| r.filter.as_deref()) {
             Some(f) => format!("where {f}"),
             None => "all rows".into(),
         },
+        estimated_kept: None,
         skip,
     })
 }

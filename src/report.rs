@@ -64,27 +64,41 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// The end-of-run table: table, rows, MB, seconds, rows/s.
+/// The end-of-run table: table, rows, MB, seconds, rows/s; with a subset,
+/// also the source's row estimate and the share kept.
 pub fn summary_table(stats: &[TableStats]) -> String {
     let mut s = String::new();
+    let subset = stats.iter().any(|t| t.kept_fraction.is_some());
     let width = stats
         .iter()
         .map(|t| t.table.chars().count())
         .max()
         .unwrap_or(5)
         .max(5);
-    let _ = writeln!(
-        s,
-        "{:<width$}  {:>12}  {:>9}  {:>8}  {:>12}",
-        "table", "rows", "MB", "seconds", "rows/s"
-    );
+    let _ = write!(s, "{:<width$}  {:>12}", "table", "rows");
+    if subset {
+        let _ = write!(s, "  {:>12}  {:>6}", "of ~", "kept");
+    }
+    let _ = writeln!(s, "  {:>9}  {:>8}  {:>12}", "MB", "seconds", "rows/s");
     let (mut rows, mut bytes, mut secs) = (0u64, 0u64, 0f64);
     for t in stats {
+        let _ = write!(s, "{:<width$}  {:>12}", t.table, t.rows_written);
+        if subset {
+            let total = if t.source_rows_estimate < 0 {
+                "?".to_string()
+            } else {
+                t.source_rows_estimate.to_string()
+            };
+            let kept = match t.kept_fraction {
+                Some(f) => format!("{:.1}%", f * 100.0),
+                None if t.selection == "all rows" => "all".to_string(),
+                None => "?".to_string(),
+            };
+            let _ = write!(s, "  {total:>12}  {kept:>6}");
+        }
         let _ = writeln!(
             s,
-            "{:<width$}  {:>12}  {:>9.1}  {:>8.2}  {:>12.0}",
-            t.table,
-            t.rows_written,
+            "  {:>9.1}  {:>8.2}  {:>12.0}",
             t.bytes as f64 / 1e6,
             t.seconds,
             t.rows_written as f64 / t.seconds.max(1e-6)
@@ -93,13 +107,11 @@ pub fn summary_table(stats: &[TableStats]) -> String {
         bytes += t.bytes;
         secs = secs.max(t.seconds);
     }
-    let _ = writeln!(
-        s,
-        "{:<width$}  {:>12}  {:>9.1}",
-        "total",
-        rows,
-        bytes as f64 / 1e6
-    );
+    let _ = write!(s, "{:<width$}  {:>12}", "total", rows);
+    if subset {
+        let _ = write!(s, "  {:>12}  {:>6}", "", "");
+    }
+    let _ = writeln!(s, "  {:>9.1}", bytes as f64 / 1e6);
     s
 }
 

@@ -136,7 +136,9 @@ pub async fn prepare(
 pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
     let started_at = SystemTime::now();
     let mut digest = None;
-    let result = run_inner(&opts, &mut digest).await;
+    // The subset in effect: --subset, else the rules' default.
+    let mut subset = opts.subset;
+    let result = run_inner(&opts, &mut digest, &mut subset).await;
     if let Some(path) = &opts.report {
         let (outcome, error, code) = match &result {
             Ok(_) => ("success", None, 0),
@@ -158,7 +160,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             source: opts.source.redacted().to_string(),
             target: opts.target.as_ref().map(|t| t.redacted().to_string()),
             rules_digest: digest,
-            subset: opts.subset.map(|s| s.to_string()),
+            subset: subset.map(|s| s.to_string()),
             tables: result
                 .as_ref()
                 .map(|o| o.tables.clone())
@@ -169,7 +171,11 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
     result
 }
 
-async fn run_inner(opts: &SyncOptions, digest: &mut Option<String>) -> Result<SyncOutcome> {
+async fn run_inner(
+    opts: &SyncOptions,
+    digest: &mut Option<String>,
+    subset: &mut Option<SubsetSpec>,
+) -> Result<SyncOutcome> {
     let started = Instant::now();
     let (rules, snapshot, plan) = prepare(
         &opts.source,
@@ -179,6 +185,7 @@ async fn run_inner(opts: &SyncOptions, digest: &mut Option<String>) -> Result<Sy
     )
     .await?;
     *digest = Some(rules.digest.clone());
+    *subset = rules.subset;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         return Ok(SyncOutcome {
@@ -375,7 +382,7 @@ async fn load_existing(
     let source = source::worker(&opts.source, &snapshot.id).await?;
     let mut stats = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
-        let tp = progress.table(&table.table.name.to_string(), table.table.estimated_rows);
+        let tp = progress.table(&table.table.name.to_string(), table.expected_rows());
         let sink = CopySink::start(&client, table, false).await?;
         stats.push(copy_table(&source, Arc::new(table.clone()), sink, &tp).await?);
     }
@@ -392,7 +399,7 @@ fn total_rows(plan: &Plan) -> u64 {
     plan.tables
         .iter()
         .filter(|t| !t.skip)
-        .map(|t| t.table.estimated_rows.max(0) as u64)
+        .map(|t| t.expected_rows().max(0) as u64)
         .sum()
 }
 
@@ -426,7 +433,7 @@ async fn copy_all(
                     return Ok::<(), anyhow::Error>(());
                 };
                 let name = table.table.name.to_string();
-                let tp = progress.table(&name, table.table.estimated_rows);
+                let tp = progress.table(&name, table.expected_rows());
                 let sink = CopySink::start(&target, &table, fresh).await?;
                 let s = copy_table(&source, Arc::clone(&table), sink, &tp).await?;
                 tracing::debug!(table = %name, rows = s.rows_written, "table copied");

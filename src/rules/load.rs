@@ -46,6 +46,10 @@ struct TableFile {
     unknown_columns: Option<UnknownColumns>,
     #[serde(default)]
     references: Vec<VirtualReference>,
+    #[serde(default)]
+    max_per_parent: Option<u64>,
+    #[serde(default)]
+    null_outside_subset: Vec<String>,
 }
 
 /// A YAML map kept in file order, refusing duplicate keys (serde's maps
@@ -249,6 +253,15 @@ fn unknown_field_hint(message: &str) -> Option<String> {
     crate::transform::suggest(field, &candidates).map(|s| format!("did you mean `{s}`?"))
 }
 
+/// Table-level keys whose position is remembered for later errors.
+const TABLE_KEYS: &[&str] = &[
+    "where",
+    "subset",
+    "references",
+    "max_per_parent",
+    "null_outside_subset",
+];
+
 fn merge(
     rules: &mut Rules,
     parsed: ParsedFile,
@@ -318,6 +331,21 @@ fn merge(
                 rule,
             })
             .collect();
+        let key_locations = TABLE_KEYS
+            .iter()
+            .filter_map(|k| {
+                positions.get(&["tables", &key, k]).map(|(line, column)| {
+                    (
+                        k.to_string(),
+                        Location {
+                            file: file.to_string(),
+                            line,
+                            column,
+                        },
+                    )
+                })
+            })
+            .collect();
         rules.tables.push(TableRule {
             key,
             name,
@@ -328,6 +356,13 @@ fn merge(
             skip: t.skip,
             unknown_columns: t.unknown_columns,
             references: t.references,
+            max_per_parent: t.max_per_parent,
+            null_outside_subset: t
+                .null_outside_subset
+                .iter()
+                .map(|c| parse_column_name(c))
+                .collect(),
+            key_locations,
         });
     }
 }

@@ -88,6 +88,27 @@ pub struct TableRule {
     pub unknown_columns: Option<UnknownColumns>,
     /// Foreign keys the database does not declare (`references:`).
     pub references: Vec<VirtualReference>,
+    /// `max_per_parent:` at most this many rows are followed into the
+    /// subset as children of one parent row.
+    pub max_per_parent: Option<u64>,
+    /// `null_outside_subset:` nullable reference columns set to NULL when the
+    /// row they point at is not in the subset, instead of pulling that row in.
+    pub null_outside_subset: Vec<String>,
+    /// Where each table-level key (`where`, `subset`, `references`, ...) was
+    /// written, for errors found against the schema.
+    pub key_locations: Vec<(String, Location)>,
+}
+
+impl TableRule {
+    /// Where the table-level `key` was written; the table's own location
+    /// when it was not.
+    pub fn location_of(&self, key: &str) -> Location {
+        self.key_locations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| self.location.clone())
+    }
 }
 
 /// A foreign key declared in the rules: `columns` of this table point at

@@ -74,7 +74,7 @@ fn an_unknown_transform_gets_a_suggestion() {
         &[("ANONYMIZE_SECRET", SECRET)],
     )
     .expect(2);
-    assert!(run.stderr.contains("r.yml:17:"), "{}", run.stderr);
+    assert!(run.stderr.contains("r.yml:18:"), "{}", run.stderr);
     assert!(
         run.stderr.contains("unknown transform `st`") && run.stderr.contains("did you mean `set`"),
         "{}",

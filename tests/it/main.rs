@@ -6,4 +6,5 @@ mod harness;
 
 mod demo;
 mod errors;
+mod subset;
 mod sync;

@@ -1,0 +1,708 @@
+//! The reference graph behind a subset: which rows each table starts from
+//! (its *driven* set) and which rows it must add so no kept row points at a
+//! missing one (its *closure*).
+//!
+//! Two sets per table, both defined over the foreign keys (real ones and the
+//! rules' `references:`):
+//!
+//! - **D, driven.** A root is sampled by a keyed hash of its key. Any other
+//!   table *follows* one parent: each row follows the first of its ranked
+//!   references that is set (all columns non-NULL) and is kept when that
+//!   parent row is in the parent's D. Following one parent, not all of them,
+//!   keeps proportions: an order item follows its order, and the products
+//!   it names are pulled in by the closure instead of sampling the items a
+//!   second time through products.
+//! - **K, kept = D ∪ U.** U holds the rows some kept row references. Rows
+//!   pulled in by U never drive their children, which is what stops a
+//!   closure from running away.
+//!
+//! Nothing here touches SQL; `sql.rs` turns the graph into predicates.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::{QualifiedName, TableKind};
+
+/// A reference from `child.columns` to `parent.parent_columns`.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub child: usize,
+    pub parent: usize,
+    /// The constraint's name, or a description of a rules reference.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub parent_columns: Vec<String>,
+    /// Every child column is NOT NULL, so the reference is always set.
+    pub not_null: bool,
+    /// Child columns the rules set to NULL when the parent row is not kept;
+    /// such an edge never pulls its parent in.
+    pub nulled: Vec<String>,
+    /// `parent_columns` form a unique key of the parent (always true for a
+    /// real foreign key).
+    pub parent_unique: bool,
+}
+
+/// How a table's driven set is chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// `skip: true`: no rows at all.
+    Skip,
+    /// Every row (the `where:` aside): `subset: all`, or a root when no
+    /// fraction is asked for.
+    All,
+    /// Rows whose keyed hash falls under the fraction.
+    Sample(f64),
+    /// Each row follows the first set reference of `drivers` (edge indexes,
+    /// best first); rows with none set are sampled at `fallback` (`None`:
+    /// kept).
+    Follow {
+        drivers: Vec<usize>,
+        fallback: Option<f64>,
+    },
+}
+
+/// How a table's rows are told apart inside one query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ident {
+    /// A primary key, or a unique key whose columns are all NOT NULL.
+    Columns(Vec<String>),
+    /// No such key: the physical row address (with the partition's oid for
+    /// a partitioned table), stable within the run's snapshot.
+    Ctid,
+}
+
+/// Where a closure edge's child rows come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contribution {
+    pub edge: usize,
+    /// Only the child's U rows need following: the edge is the child's
+    /// first driver, so every driven child row's parent is already driven.
+    pub from_u: bool,
+}
+
+/// One table of the graph.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: QualifiedName,
+    pub kind: TableKind,
+    /// The rules' `where:`.
+    pub filter: Option<String>,
+    pub mode: Mode,
+    /// `subset:` was written on this table.
+    pub explicit: bool,
+    /// `max_per_parent:`.
+    pub cap: Option<u64>,
+    /// 0 for roots; one more than the deepest driver otherwise.
+    pub level: usize,
+    pub ident: Ident,
+    /// The columns hashed for sampling; `None` hashes the whole row.
+    pub hash_key: Option<Vec<String>>,
+    /// D is every row, so nothing needs selecting and nothing is pulled in.
+    pub complete: bool,
+    /// Edges into this table that pull rows in.
+    pub contributions: Vec<Contribution>,
+    /// The recursive closure group this table belongs to, if any.
+    pub group: Option<usize>,
+    /// Rows in the source (pg_class estimate; 0 when unknown).
+    pub est_rows: f64,
+    /// Estimated size of D and K.
+    pub est_d: f64,
+    pub est_k: f64,
+}
+
+/// Tables whose closure is mutually recursive: a cycle of references, or
+/// one table referencing itself (a manager chain).
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Node indexes, by name.
+    pub members: Vec<usize>,
+    /// Contributing edges between members.
+    pub edges: Vec<usize>,
+}
+
+/// The whole graph, indexed like the plan's tables.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+    pub groups: Vec<Group>,
+}
+
+/// Everything `Graph::solve` needs besides nodes and edges.
+pub struct Settings {
+    /// The subset of root tables (`--subset` or the rules' default).
+    pub fraction: Option<f64>,
+}
+
+impl Graph {
+    /// Chooses every table's mode and drivers, finds which tables are
+    /// complete, which edges pull rows in and which tables recurse, and
+    /// estimates sizes. `nodes` come with `mode` set for skipped and
+    /// explicit tables and `Mode::All` (undecided) for the rest.
+    pub fn solve(nodes: Vec<Node>, edges: Vec<Edge>, settings: &Settings) -> Graph {
+        let mut g = Graph {
+            nodes,
+            edges,
+            groups: Vec::new(),
+        };
+        let order = g.assign_drivers(settings);
+        g.mark_complete(&order);
+        let closure_order = g.find_contributions();
+        g.estimate(&order, &closure_order);
+        g
+    }
+
+    /// True when a subset is in effect: some table keeps fewer than all
+    /// of its rows, or a reference is set to NULL (its parent is skipped
+    /// or partial).
+    pub fn is_partial(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| !n.complete && n.mode != Mode::Skip)
+            || self
+                .edges
+                .iter()
+                .any(|e| !e.nulled.is_empty() && !self.nodes[e.parent].complete)
+    }
+
+    /// Can `e` drive its child? Only references to another table that
+    /// itself has rows to give and is not a lookup table copied whole.
+    fn drives(&self, e: &Edge, undecided: &[bool]) -> bool {
+        let parent = &self.nodes[e.parent];
+        e.child != e.parent
+            && undecided[e.child]
+            && parent.mode != Mode::Skip
+            && !(parent.explicit && parent.mode == Mode::All)
+    }
+
+    /// Decides the mode of every table not set by the rules, parents
+    /// before children. Returns the order decided in (drivers come first).
+    fn assign_drivers(&mut self, settings: &Settings) -> Vec<usize> {
+        let n = self.nodes.len();
+        let undecided: Vec<bool> = self
+            .nodes
+            .iter()
+            .map(|n| !n.explicit && n.mode != Mode::Skip)
+            .collect();
+        let mut decided = vec![false; n];
+        let mut order = Vec::new();
+        for i in 0..n {
+            if !undecided[i] {
+                decided[i] = true;
+                self.nodes[i].level = 0;
+                order.push(i);
+            }
+        }
+        let driving: Vec<usize> = (0..self.edges.len())
+            .filter(|&e| self.drives(&self.edges[e], &undecided))
+            .collect();
+        let mut adjacency = vec![Vec::new(); n];
+        for &e in &driving {
+            let edge = &self.edges[e];
+            if undecided[edge.parent] {
+                adjacency[edge.child].push(edge.parent);
+            }
+        }
+        let root_mode = || match settings.fraction {
+            Some(f) => Mode::Sample(f),
+            None => Mode::All,
+        };
+        // Tarjan emits a component after every component it references, so
+        // parents come first.
+        for mut component in strongly_connected(&adjacency) {
+            component.retain(|&i| undecided[i]);
+            component.sort_by(|a, b| self.nodes[*a].name.cmp(&self.nodes[*b].name));
+            if component.is_empty() {
+                continue;
+            }
+            let members: BTreeSet<usize> = component.iter().copied().collect();
+            // Members referencing decided tables outside the component
+            // follow those; a component with none (a root, or a cycle
+            // nothing leads into) starts from its first table by name.
+            let mut round: Vec<(usize, Vec<usize>)> = Vec::new();
+            for &m in &component {
+                let drivers: Vec<usize> = driving
+                    .iter()
+                    .copied()
+                    .filter(|&e| {
+                        let edge = &self.edges[e];
+                        edge.child == m && !members.contains(&edge.parent) && decided[edge.parent]
+                    })
+                    .collect();
+                if !drivers.is_empty() {
+                    round.push((m, drivers));
+                }
+            }
+            if round.is_empty() {
+                let first = component[0];
+                self.nodes[first].mode = root_mode();
+                self.nodes[first].level = 0;
+                decided[first] = true;
+                order.push(first);
+            }
+            loop {
+                if round.is_empty() {
+                    // Inside a cycle: members referencing members decided in
+                    // an earlier round follow them.
+                    for &m in &component {
+                        if decided[m] {
+                            continue;
+                        }
+                        let drivers: Vec<usize> = driving
+                            .iter()
+                            .copied()
+                            .filter(|&e| {
+                                let edge = &self.edges[e];
+                                edge.child == m
+                                    && members.contains(&edge.parent)
+                                    && decided[edge.parent]
+                            })
+                            .collect();
+                        if !drivers.is_empty() {
+                            round.push((m, drivers));
+                        }
+                    }
+                }
+                if round.is_empty() {
+                    break;
+                }
+                for (m, mut drivers) in std::mem::take(&mut round) {
+                    self.rank(&mut drivers);
+                    let level = drivers
+                        .iter()
+                        .map(|&e| self.nodes[self.edges[e].parent].level)
+                        .max()
+                        .unwrap_or(0)
+                        + 1;
+                    let fallback = settings.fraction;
+                    let node = &mut self.nodes[m];
+                    node.mode = Mode::Follow { drivers, fallback };
+                    node.level = level;
+                    decided[m] = true;
+                    order.push(m);
+                }
+            }
+            debug_assert!(component.iter().all(|&m| decided[m]));
+        }
+        order
+    }
+
+    /// Ranks a table's drivers, best first: the deepest parent (an order
+    /// item belongs to its order more than to a product), then a reference
+    /// that is always set, then by name so the choice never varies.
+    fn rank(&self, drivers: &mut [usize]) {
+        drivers.sort_by(|&a, &b| {
+            let (ea, eb) = (&self.edges[a], &self.edges[b]);
+            let (pa, pb) = (&self.nodes[ea.parent], &self.nodes[eb.parent]);
+            pb.level
+                .cmp(&pa.level)
+                .then(eb.not_null.cmp(&ea.not_null))
+                .then(ea.name.cmp(&eb.name))
+                .then(pa.name.cmp(&pb.name))
+        });
+    }
+
+    /// A table is complete when its D is every row: copied whole, or
+    /// following only complete parents with nothing held back.
+    fn mark_complete(&mut self, order: &[usize]) {
+        for &i in order {
+            let node = &self.nodes[i];
+            let complete = node.filter.is_none()
+                && match &node.mode {
+                    Mode::Skip | Mode::Sample(_) => false,
+                    Mode::All => true,
+                    Mode::Follow { drivers, fallback } => {
+                        node.cap.is_none()
+                            && fallback.is_none()
+                            && drivers
+                                .iter()
+                                .all(|&e| self.nodes[self.edges[e].parent].complete)
+                    }
+                };
+            self.nodes[i].complete = complete;
+        }
+    }
+
+    /// Which edges pull parent rows in, and the recursive groups. Returns
+    /// the tables children first (the order U can be computed in).
+    fn find_contributions(&mut self) -> Vec<usize> {
+        let n = self.nodes.len();
+        let pulls: Vec<usize> = (0..self.edges.len())
+            .filter(|&e| {
+                let edge = &self.edges[e];
+                let (child, parent) = (&self.nodes[edge.child], &self.nodes[edge.parent]);
+                child.mode != Mode::Skip
+                    && parent.mode != Mode::Skip
+                    && !parent.complete
+                    && edge.nulled.is_empty()
+            })
+            .collect();
+        let mut adjacency = vec![Vec::new(); n];
+        for &e in &pulls {
+            adjacency[self.edges[e].child].push(self.edges[e].parent);
+        }
+        let components = strongly_connected(&adjacency);
+        for component in &components {
+            let members: BTreeSet<usize> = component.iter().copied().collect();
+            let internal: Vec<usize> = pulls
+                .iter()
+                .copied()
+                .filter(|&e| {
+                    members.contains(&self.edges[e].child)
+                        && members.contains(&self.edges[e].parent)
+                })
+                .collect();
+            if internal.is_empty() {
+                continue;
+            }
+            let mut sorted = component.clone();
+            sorted.sort_by(|a, b| self.nodes[*a].name.cmp(&self.nodes[*b].name));
+            for &m in &sorted {
+                self.nodes[m].group = Some(self.groups.len());
+            }
+            self.groups.push(Group {
+                members: sorted,
+                edges: internal,
+            });
+        }
+        // Children first: Tarjan gave parents first.
+        let children_first: Vec<usize> = components.iter().rev().flatten().copied().collect();
+        for &t in &children_first {
+            let mut contributions = Vec::new();
+            for &e in pulls.iter().filter(|&&e| self.edges[e].parent == t) {
+                let c = self.edges[e].child;
+                let first_driver = match &self.nodes[c].mode {
+                    Mode::Follow { drivers, .. } => drivers.first() == Some(&e),
+                    _ => false,
+                };
+                if first_driver && self.nodes[c].group.is_none() {
+                    // Driven child rows already point at driven parents;
+                    // only the child's pulled-in rows can add parents.
+                    if !self.nodes[c].contributions.is_empty() {
+                        contributions.push(Contribution {
+                            edge: e,
+                            from_u: true,
+                        });
+                    }
+                } else {
+                    contributions.push(Contribution {
+                        edge: e,
+                        from_u: false,
+                    });
+                }
+            }
+            self.nodes[t].contributions = contributions;
+        }
+        children_first
+    }
+
+    /// Sizes from the pg_class estimates, for `--dry-run` and progress:
+    /// D scaled by the fraction along the drivers, K as D plus what the
+    /// contributing children could reference, capped at the table's rows.
+    fn estimate(&mut self, order: &[usize], children_first: &[usize]) {
+        for &i in order {
+            let rows = self.nodes[i].est_rows;
+            let d = match &self.nodes[i].mode {
+                Mode::Skip => 0.0,
+                Mode::All => rows,
+                Mode::Sample(f) => rows * f,
+                Mode::Follow { drivers, .. } => {
+                    let e = &self.edges[drivers[0]];
+                    let parent = &self.nodes[e.parent];
+                    let share = if parent.est_rows > 0.0 {
+                        (parent.est_d / parent.est_rows).min(1.0)
+                    } else {
+                        1.0
+                    };
+                    let d = rows * share;
+                    match self.nodes[i].cap {
+                        Some(cap) => d.min(cap as f64 * parent.est_d),
+                        None => d,
+                    }
+                }
+            };
+            self.nodes[i].est_d = d;
+        }
+        for &i in children_first {
+            let node = &self.nodes[i];
+            let k = if node.complete {
+                node.est_rows
+            } else {
+                let pulled: f64 = node
+                    .contributions
+                    .iter()
+                    .map(|c| {
+                        let child = &self.nodes[self.edges[c.edge].child];
+                        // Inside a recursive group the child's K is not known
+                        // yet; its D is the best guess.
+                        let k = if child.group.is_some() && child.group == node.group {
+                            child.est_d
+                        } else {
+                            child.est_k
+                        };
+                        if c.from_u {
+                            (k - child.est_d).max(0.0)
+                        } else {
+                            k
+                        }
+                    })
+                    .sum();
+                (node.est_d + pulled).min(node.est_rows)
+            };
+            self.nodes[i].est_k = k;
+        }
+    }
+}
+
+/// Tarjan's strongly connected components of a directed graph, iteratively
+/// (a long chain of tables must not overflow the stack). A component is
+/// emitted after every component reachable from it.
+pub fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = adjacency.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for start in 0..n {
+        if index[start] != usize::MAX {
+            continue;
+        }
+        // (node, next neighbour to look at)
+        let mut work = vec![(start, 0usize)];
+        index[start] = next;
+        low[start] = next;
+        next += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut i)) = work.last_mut() {
+            if let Some(&w) = adjacency[v].get(*i) {
+                *i += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                out.push(component);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    fn node(name: &str, rows: f64) -> Node {
+        Node {
+            name: QualifiedName::new("public", name),
+            kind: TableKind::Ordinary,
+            filter: None,
+            mode: Mode::All,
+            explicit: false,
+            cap: None,
+            level: 0,
+            ident: Ident::Columns(vec!["id".into()]),
+            hash_key: Some(vec!["id".into()]),
+            complete: false,
+            contributions: Vec::new(),
+            group: None,
+            est_rows: rows,
+            est_d: 0.0,
+            est_k: 0.0,
+        }
+    }
+
+    fn edge(child: usize, parent: usize, column: &str, not_null: bool) -> Edge {
+        Edge {
+            child,
+            parent,
+            name: format!("fk_{column}"),
+            columns: vec![column.into()],
+            parent_columns: vec!["id".into()],
+            not_null,
+            nulled: Vec::new(),
+            parent_unique: true,
+        }
+    }
+
+    /// The bench's shape: customers ← addresses, customers ← orders ←
+    /// order_items → products, employees → employees.
+    pub(in crate::subset) fn shop(fraction: Option<f64>) -> Graph {
+        let nodes = vec![
+            node("customers", 100_000.0),
+            node("addresses", 150_000.0),
+            node("orders", 300_000.0),
+            node("order_items", 900_000.0),
+            node("products", 10_000.0),
+            node("employees", 2_000.0),
+        ];
+        let edges = vec![
+            edge(1, 0, "customer_id", true),
+            edge(2, 0, "customer_id", true),
+            edge(3, 2, "order_id", true),
+            edge(3, 4, "product_id", true),
+            edge(5, 5, "manager_id", false),
+        ];
+        Graph::solve(nodes, edges, &Settings { fraction })
+    }
+
+    #[test]
+    fn an_item_follows_its_order_and_pulls_its_product_in() {
+        let g = shop(Some(0.1));
+        assert_eq!(g.nodes[0].mode, Mode::Sample(0.1));
+        assert_eq!(g.nodes[4].mode, Mode::Sample(0.1));
+        assert_eq!(g.nodes[5].mode, Mode::Sample(0.1));
+        assert_eq!(
+            g.nodes[3].mode,
+            Mode::Follow {
+                drivers: vec![2, 3],
+                fallback: Some(0.1)
+            }
+        );
+        assert_eq!(g.nodes[3].level, 2);
+        // Only products and the manager chain pull rows in; customers and
+        // orders are closed already by construction.
+        let pulls: Vec<(usize, Vec<Contribution>)> = g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.contributions.is_empty())
+            .map(|(i, n)| (i, n.contributions.clone()))
+            .collect();
+        assert_eq!(
+            pulls,
+            vec![
+                (
+                    4,
+                    vec![Contribution {
+                        edge: 3,
+                        from_u: false
+                    }]
+                ),
+                (
+                    5,
+                    vec![Contribution {
+                        edge: 4,
+                        from_u: false
+                    }]
+                ),
+            ]
+        );
+        assert_eq!(g.groups.len(), 1);
+        assert_eq!(g.groups[0].members, vec![5]);
+        assert_eq!(g.nodes[0].est_k, 10_000.0);
+        assert_eq!(g.nodes[3].est_k, 90_000.0);
+        assert_eq!(g.nodes[4].est_k, 10_000.0);
+    }
+
+    #[test]
+    fn without_a_fraction_everything_is_complete() {
+        let g = shop(None);
+        assert!(!g.is_partial());
+        assert!(g.nodes.iter().all(|n| n.contributions.is_empty()));
+    }
+
+    #[test]
+    fn a_filter_follows_down_but_not_up() {
+        let mut nodes = vec![node("customers", 10.0), node("orders", 10.0)];
+        nodes[1].filter = Some("total > 0".into());
+        nodes.push(node("order_items", 10.0));
+        let edges = vec![
+            edge(1, 0, "customer_id", true),
+            edge(2, 1, "order_id", true),
+        ];
+        let g = Graph::solve(nodes, edges, &Settings { fraction: None });
+        assert!(g.nodes[0].complete);
+        assert!(!g.nodes[1].complete);
+        assert!(!g.nodes[2].complete, "items follow the filtered orders");
+    }
+
+    #[test]
+    fn a_cycle_nothing_leads_into_starts_from_its_first_table() {
+        let nodes = vec![node("b", 10.0), node("a", 10.0)];
+        let edges = vec![edge(0, 1, "a_id", false), edge(1, 0, "b_id", false)];
+        let g = Graph::solve(
+            nodes,
+            edges,
+            &Settings {
+                fraction: Some(0.5),
+            },
+        );
+        assert_eq!(g.nodes[1].mode, Mode::Sample(0.5));
+        assert_eq!(
+            g.nodes[0].mode,
+            Mode::Follow {
+                drivers: vec![0],
+                fallback: Some(0.5)
+            }
+        );
+        assert_eq!(g.groups.len(), 1);
+        assert_eq!(g.groups[0].members, vec![1, 0]);
+    }
+
+    #[test]
+    fn a_lookup_table_copied_whole_drives_nothing() {
+        let mut nodes = vec![node("countries", 10.0), node("customers", 10.0)];
+        nodes[0].explicit = true;
+        let edges = vec![edge(1, 0, "country_id", true)];
+        let g = Graph::solve(
+            nodes,
+            edges,
+            &Settings {
+                fraction: Some(0.1),
+            },
+        );
+        assert_eq!(g.nodes[1].mode, Mode::Sample(0.1));
+        assert!(g.nodes[0].complete);
+        assert!(g.nodes[0].contributions.is_empty());
+    }
+
+    #[test]
+    fn a_nulled_reference_pulls_nothing() {
+        let nodes = vec![node("employees", 10.0)];
+        let mut e = edge(0, 0, "manager_id", false);
+        e.nulled = vec!["manager_id".into()];
+        let g = Graph::solve(
+            nodes,
+            vec![e],
+            &Settings {
+                fraction: Some(0.1),
+            },
+        );
+        assert!(g.groups.is_empty());
+        assert!(g.nodes[0].contributions.is_empty());
+    }
+
+    #[test]
+    fn components_come_parents_first() {
+        // 0 -> 1 -> 2 -> 1, 3 alone
+        let adjacency = vec![vec![1], vec![2], vec![1], vec![]];
+        let mut out = strongly_connected(&adjacency);
+        for c in &mut out {
+            c.sort();
+        }
+        assert_eq!(out, vec![vec![1, 2], vec![0], vec![3]]);
+    }
+}

@@ -1,0 +1,546 @@
+//! Subsetting: which rows of each table are copied.
+//!
+//! Root tables (no foreign key to another table) are sampled by a keyed
+//! hash of their primary key; other tables follow the rows they reference,
+//! and every row a kept row references is kept too, so the target has no
+//! orphan. Everything is expressed as one SQL predicate per table, evaluated
+//! inside each table's COPY query on the source within the run's snapshot,
+//! so nothing is written and no key set is held in memory by anonymize.
+//!
+//! `graph.rs` decides what each table keeps; `sql.rs` writes it as SQL;
+//! this file reads the rules into the graph and the result into the plan.
+//! `docs/subsetting.md` is the user's account of the same.
+
+mod graph;
+mod sql;
+
+use std::fmt;
+use std::fmt::Write as _;
+
+use serde::de::{self, Deserialize, Deserializer};
+
+use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
+use crate::error::{Location, RulesError, RulesErrors};
+use crate::plan::Plan;
+use crate::rules::{parse_table_name, Rules, TableRule};
+use crate::transform::Key;
+use graph::{Edge, Graph, Ident, Mode, Node, Settings};
+
+/// How much of a table to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SubsetSpec {
+    /// Every row (lookup tables).
+    All,
+    /// A fraction in (0, 1].
+    Fraction(f64),
+}
+
+impl SubsetSpec {
+    /// Parses `10%`, `10`, `0.1` (all a tenth) or `all`. A bare number above
+    /// 1 is a percentage; at or below 1, a fraction.
+    pub fn parse(text: &str) -> Result<SubsetSpec, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(SubsetSpec::All);
+        }
+        let bad = || {
+            format!("subset `{text}` is not a percentage; write e.g. `10%`, `10`, `0.1` or `all`")
+        };
+        let (number, percent) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), true),
+            None => (t, false),
+        };
+        let v: f64 = number.parse().map_err(|_| bad())?;
+        let fraction = if percent || v > 1.0 { v / 100.0 } else { v };
+        if !(fraction > 0.0 && fraction <= 1.0 && fraction.is_finite()) {
+            return Err(format!(
+                "subset `{text}` must be more than 0% and at most 100%"
+            ));
+        }
+        if fraction >= 1.0 {
+            return Ok(SubsetSpec::All);
+        }
+        Ok(SubsetSpec::Fraction(fraction))
+    }
+}
+
+impl fmt::Display for SubsetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubsetSpec::All => f.write_str("all"),
+            // Rounded so 0.07 shows as 7%, not 7.000000000000001%.
+            SubsetSpec::Fraction(x) => write!(f, "{}%", (x * 100.0 * 1e6).round() / 1e6),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SubsetSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_yaml::Value::deserialize(d)?;
+        let text = match v {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(de::Error::custom(
+                    "subset must be a percentage such as `10%`, or `all`",
+                ))
+            }
+        };
+        SubsetSpec::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// Fills each table's row selection from the rules' `where:`, `subset:`,
+/// `references:`, `max_per_parent:` and `null_outside_subset:` and the
+/// run's subset. Every problem in those rules is reported at once.
+pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesErrors> {
+    let mut problems = Vec::new();
+    let tables: Vec<Table> = plan.tables.iter().map(|t| t.table.clone()).collect();
+    let rule_of = |i: usize| rules.table(&tables[i].name);
+
+    let nodes: Vec<Node> = (0..tables.len())
+        .map(|i| {
+            node(
+                &tables[i],
+                plan.tables[i].filter.clone(),
+                plan.tables[i].skip,
+                rule_of(i),
+            )
+        })
+        .collect();
+    for (i, t) in tables.iter().enumerate() {
+        if let Some(cap) = rule_of(i).and_then(|r| r.max_per_parent) {
+            if cap == 0 {
+                problems.push(RulesError {
+                    location: rule_of(i).unwrap().location_of("max_per_parent"),
+                    message: format!("table {}: max_per_parent must be at least 1", t.name),
+                    hint: Some("remove it to follow every child of a kept parent".into()),
+                });
+            }
+        }
+    }
+
+    let mut edges = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        for fk in &t.foreign_keys {
+            // A key to a table outside the copy (a partition named directly,
+            // an extension's table) has nothing to follow.
+            let Some(parent) = tables.iter().position(|p| p.name == fk.parent) else {
+                continue;
+            };
+            edges.push(edge(t, i, parent, fk, true));
+        }
+        if let Some(rule) = rule_of(i) {
+            for (n, r) in rule.references.iter().enumerate() {
+                match virtual_reference(&tables, i, rule, n, r) {
+                    Ok((parent, fk)) => {
+                        let unique = tables[parent].unique_keys.iter().any(|k| {
+                            k.columns.len() == fk.parent_columns.len()
+                                && k.columns.iter().all(|c| fk.parent_columns.contains(c))
+                        });
+                        edges.push(edge(t, i, parent, &fk, unique));
+                        plan.tables[i].table.foreign_keys.push(fk);
+                    }
+                    Err(e) => problems.push(e),
+                }
+            }
+        }
+    }
+    for (i, t) in tables.iter().enumerate() {
+        let Some(rule) = rule_of(i) else { continue };
+        for column in &rule.null_outside_subset {
+            if let Some(problem) = check_nulled(t, i, rule, column, &edges) {
+                problems.push(problem);
+            }
+        }
+        for e in edges.iter_mut().filter(|e| e.child == i) {
+            e.nulled = e
+                .columns
+                .iter()
+                .filter(|c| rule.null_outside_subset.contains(c))
+                .cloned()
+                .collect();
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RulesErrors(problems));
+    }
+
+    let fraction = match rules.subset {
+        Some(SubsetSpec::Fraction(f)) => Some(f),
+        _ => None,
+    };
+    let g = Graph::solve(nodes, edges, &Settings { fraction });
+    if !g.is_partial() {
+        // Every table whole: plain COPY queries, as in a full sync.
+        for tp in &mut plan.tables {
+            tp.predicate = None;
+            tp.selection = if tp.skip { "skipped" } else { "all rows" }.into();
+        }
+        return Ok(());
+    }
+    let sampling = sql::Sampling {
+        seeds: tables.iter().map(|t| seed(key, &t.name)).collect(),
+    };
+    for (i, tp) in plan.tables.iter_mut().enumerate() {
+        let s = sql::table_sql(&g, &tables, &sampling, i);
+        tp.predicate = s.predicate;
+        tp.with_sql = s.with_sql;
+        tp.joins = s.joins;
+        for (column, expr) in s.columns {
+            if let Some(c) = tp.columns.iter_mut().find(|c| c.name == column) {
+                c.source_expr = Some(expr);
+            }
+        }
+        tp.selection = describe(&g, i);
+        tp.estimated_kept = (tp.table.estimated_rows >= 0).then(|| g.nodes[i].est_k.round() as i64);
+    }
+    Ok(())
+}
+
+/// The sampling seed of a table: 64 bits of `HMAC(secret, "subset" ‖
+/// table)`. It appears in the SQL sent to the source; it reveals which rows
+/// are sampled, never the secret. The table's name is mixed in so that two
+/// tables with the same key values are not sampled alike.
+fn seed(key: &Key, table: &QualifiedName) -> i64 {
+    let d = key.digest(b"subset", table.sql().as_bytes());
+    i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+}
+
+fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRule>) -> Node {
+    // A primary key, else a unique key that cannot hold NULLs, tells rows
+    // apart and is what sampling hashes.
+    let key = table.primary_key().map(|k| k.columns.clone()).or_else(|| {
+        table
+            .unique_keys
+            .iter()
+            .find(|k| {
+                k.columns
+                    .iter()
+                    .all(|c| table.column(c).is_some_and(|c| c.not_null))
+            })
+            .map(|k| k.columns.clone())
+    });
+    let (mode, explicit) = match (skip, rule.and_then(|r| r.subset)) {
+        (true, _) => (Mode::Skip, false),
+        (false, Some(SubsetSpec::All)) => (Mode::All, true),
+        (false, Some(SubsetSpec::Fraction(f))) => (Mode::Sample(f), true),
+        (false, None) => (Mode::All, false),
+    };
+    Node {
+        name: table.name.clone(),
+        kind: table.kind,
+        filter,
+        mode,
+        explicit,
+        cap: rule.and_then(|r| r.max_per_parent),
+        level: 0,
+        ident: match &key {
+            Some(cols) => Ident::Columns(cols.clone()),
+            None => Ident::Ctid,
+        },
+        hash_key: key,
+        complete: false,
+        contributions: Vec::new(),
+        group: None,
+        est_rows: table.estimated_rows.max(0) as f64,
+        est_d: 0.0,
+        est_k: 0.0,
+    }
+}
+
+fn edge(child: &Table, i: usize, parent: usize, fk: &ForeignKey, parent_unique: bool) -> Edge {
+    Edge {
+        child: i,
+        parent,
+        name: fk.name.clone(),
+        columns: fk.columns.clone(),
+        parent_columns: fk.parent_columns.clone(),
+        not_null: fk
+            .columns
+            .iter()
+            .all(|c| child.column(c).is_some_and(|c| c.not_null)),
+        nulled: Vec::new(),
+        parent_unique,
+    }
+}
+
+/// Checks one `references:` entry against the schema and returns it as a
+/// foreign key of table `i`.
+fn virtual_reference(
+    tables: &[Table],
+    i: usize,
+    rule: &TableRule,
+    n: usize,
+    r: &crate::rules::VirtualReference,
+) -> Result<(usize, ForeignKey), RulesError> {
+    let child = &tables[i];
+    let location = rule.location_of("references");
+    let fail = |message: String, hint: Option<String>| RulesError {
+        location: location.clone(),
+        message: format!(
+            "table {}: references entry {}: {message}",
+            child.name,
+            n + 1
+        ),
+        hint,
+    };
+    let parent_name = parse_table_name(&r.table).map_err(|m| fail(m, None))?;
+    let Some(parent) = tables.iter().position(|t| t.name == parent_name) else {
+        let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
+        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        let hint = crate::transform::suggest(&parent_name.to_string(), &refs)
+            .map(|s| format!("did you mean `{s}`?"));
+        return Err(fail(
+            format!("table {parent_name} is not in the source database"),
+            hint.or_else(|| Some("name the parent as `schema.table`".into())),
+        ));
+    };
+    let parent_table = &tables[parent];
+    if r.columns.is_empty() {
+        return Err(fail(
+            "`columns` is empty".into(),
+            Some("list the referencing columns, e.g. `columns: [post_id]`".into()),
+        ));
+    }
+    let parent_columns = if r.parent_columns.is_empty() {
+        match parent_table.primary_key() {
+            Some(k) => k.columns.clone(),
+            None => {
+                return Err(fail(
+                    format!("{parent_name} has no primary key to point at"),
+                    Some("name the referenced columns with `parent_columns:`".into()),
+                ))
+            }
+        }
+    } else {
+        r.parent_columns
+            .iter()
+            .map(|c| crate::rules::parse_column_name(c))
+            .collect()
+    };
+    let columns: Vec<String> = r
+        .columns
+        .iter()
+        .map(|c| crate::rules::parse_column_name(c))
+        .collect();
+    if columns.len() != parent_columns.len() {
+        return Err(fail(
+            format!(
+                "{} column(s) point at {} column(s) of {parent_name}",
+                columns.len(),
+                parent_columns.len()
+            ),
+            Some("give `columns` and `parent_columns` the same length".into()),
+        ));
+    }
+    for (c, p) in columns.iter().zip(&parent_columns) {
+        let Some(cc) = child.column(c) else {
+            return Err(fail(
+                format!("column {}.{c} is not in the source table", child.name),
+                None,
+            ));
+        };
+        let Some(pc) = parent_table.column(p) else {
+            return Err(fail(
+                format!("column {parent_name}.{p} is not in the source table"),
+                None,
+            ));
+        };
+        let comparable = cc.base_type == pc.base_type
+            || (cc.kind.is_integer() && pc.kind.is_integer())
+            || (cc.kind == TypeKind::Text && pc.kind == TypeKind::Text);
+        if !comparable || cc.is_array != pc.is_array {
+            return Err(fail(
+                format!(
+                    "{}.{c} is {} but {parent_name}.{p} is {}, so rows cannot be matched",
+                    child.name, cc.type_name, pc.type_name
+                ),
+                Some("point at a column of a comparable type".into()),
+            ));
+        }
+    }
+    Ok((
+        parent,
+        ForeignKey {
+            name: format!(
+                "references {parent_name} ({}) in the rules",
+                columns.join(", ")
+            ),
+            columns,
+            parent: parent_name,
+            parent_columns,
+            deferrable: false,
+            virtual_key: true,
+        },
+    ))
+}
+
+/// Checks one `null_outside_subset:` column.
+fn check_nulled(
+    table: &Table,
+    i: usize,
+    rule: &TableRule,
+    column: &str,
+    edges: &[Edge],
+) -> Option<RulesError> {
+    let location: Location = rule.location_of("null_outside_subset");
+    let name = &table.name;
+    let Some(c) = table.column(column) else {
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        return Some(RulesError {
+            location,
+            message: format!(
+                "null_outside_subset: column {name}.{column} is not in the source table"
+            ),
+            hint: crate::transform::suggest(column, &names).map(|s| format!("did you mean `{s}`?")),
+        });
+    };
+    if c.not_null {
+        return Some(RulesError {
+            location,
+            message: format!(
+                "null_outside_subset: column {name}.{column} is NOT NULL, so it cannot be set to NULL"
+            ),
+            hint: Some(
+                "remove it; the rows it references are then pulled into the subset".into(),
+            ),
+        });
+    }
+    if !edges
+        .iter()
+        .any(|e| e.child == i && e.columns.iter().any(|x| x == column))
+    {
+        return Some(RulesError {
+            location,
+            message: format!(
+                "null_outside_subset: column {name}.{column} is not part of a foreign key or a `references:` entry"
+            ),
+            hint: Some("list only reference columns, or declare the reference under `references:`".into()),
+        });
+    }
+    None
+}
+
+/// One line saying how a table's rows are chosen.
+fn describe(g: &Graph, t: usize) -> String {
+    let node = &g.nodes[t];
+    let mut parts: Vec<String> = Vec::new();
+    let cols = |c: &[String]| {
+        c.iter()
+            .map(|c| crate::catalog::display_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sample = |f: f64| {
+        let by = match &node.hash_key {
+            Some(k) => format!("by hash of ({})", cols(k)),
+            None => "by hash of the whole row (no primary key)".to_string(),
+        };
+        format!("sample {} {by}", SubsetSpec::Fraction(f))
+    };
+    match &node.mode {
+        Mode::Skip => return "skipped".into(),
+        _ if node.complete => parts.push("all rows".into()),
+        Mode::All => parts.push("all rows".into()),
+        Mode::Sample(f) => parts.push(sample(*f)),
+        Mode::Follow { drivers, fallback } => {
+            let mut s = String::from("follow ");
+            for (n, &d) in drivers.iter().enumerate() {
+                let e = &g.edges[d];
+                if n > 0 {
+                    s.push_str(", else ");
+                }
+                let _ = write!(s, "{} ({})", g.nodes[e.parent].name, cols(&e.columns));
+                if e.not_null {
+                    break;
+                }
+            }
+            let covered = drivers.iter().any(|&d| g.edges[d].not_null);
+            if !covered {
+                match fallback {
+                    Some(f) => {
+                        let _ = write!(s, ", else {}", sample(*f));
+                    }
+                    None => s.push_str(", else all rows"),
+                }
+            }
+            if let Some(cap) = node.cap {
+                let _ = write!(s, ", at most {cap} per parent");
+            }
+            parts.push(s);
+        }
+    }
+    if let Some(f) = &node.filter {
+        parts.push(format!("where {f}"));
+    }
+    if !node.contributions.is_empty() {
+        let mut by: Vec<String> = node
+            .contributions
+            .iter()
+            .map(|c| {
+                let e = &g.edges[c.edge];
+                format!("{} ({})", g.nodes[e.child].name, cols(&e.columns))
+            })
+            .collect();
+        by.dedup();
+        let mut s = format!("plus rows referenced by {}", by.join(", "));
+        if node.group.is_some() {
+            s.push_str(", recursively");
+        }
+        parts.push(s);
+    }
+    for e in g
+        .edges
+        .iter()
+        .filter(|e| e.child == t && !e.nulled.is_empty())
+    {
+        if !g.nodes[e.parent].complete {
+            parts.push(format!(
+                "{} set to NULL when its {} row is not kept",
+                cols(&e.nulled),
+                g.nodes[e.parent].name
+            ));
+        }
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_spellings_of_a_tenth_agree() {
+        for t in ["10%", "10", "0.1"] {
+            assert_eq!(
+                SubsetSpec::parse(t).unwrap(),
+                SubsetSpec::Fraction(0.1),
+                "{t}"
+            );
+        }
+        assert_eq!(SubsetSpec::parse("all").unwrap(), SubsetSpec::All);
+        assert_eq!(SubsetSpec::parse("100%").unwrap(), SubsetSpec::All);
+        assert!(SubsetSpec::parse("0").is_err());
+        assert!(SubsetSpec::parse("abc").is_err());
+        assert!(SubsetSpec::parse("150%").is_err());
+        assert_eq!(SubsetSpec::parse("0.07").unwrap().to_string(), "7%");
+        assert_eq!(SubsetSpec::parse("12.5%").unwrap().to_string(), "12.5%");
+    }
+
+    #[test]
+    fn seeds_are_pinned_per_secret_and_table() {
+        // Golden: changing this changes every user's subset.
+        let customers = QualifiedName::new("public", "customers");
+        let key = Key::new(b"secret");
+        assert_eq!(seed(&key, &customers), -3660451496519128637);
+        assert_ne!(
+            seed(&key, &QualifiedName::new("public", "orders")),
+            seed(&key, &customers)
+        );
+        assert_ne!(
+            seed(&Key::new(b"other"), &customers),
+            seed(&key, &customers)
+        );
+    }
+}
