@@ -592,3 +592,132 @@ mod tests {
         assert_eq!(suggest("zzzzzz", &["hash", "mask"]), None);
     }
 }
+
+/// Uniqueness by construction, shown on 1,000,000 distinct inputs per
+/// unique-capable rule. Inputs share one shape (same length, same classes
+/// at the same places), the hardest case: outputs of different shapes
+/// differ trivially, so only a permutation within a shape can collide.
+#[cfg(test)]
+mod uniqueness_tests {
+    use super::test_support::{build, column, parse};
+    use super::*;
+    use std::collections::HashSet;
+
+    const N: u64 = 1_000_000;
+
+    /// Applies `rule` to every input and checks that no output repeats.
+    fn assert_injective(
+        rule: &str,
+        type_name: &str,
+        kind: TypeKind,
+        inputs: impl Iterator<Item = String>,
+    ) {
+        let o = parse(rule);
+        assert_eq!(o.uniqueness(), Uniqueness::Injective, "{rule}");
+        let t = build(&*o, &column("c", type_name, kind));
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(N as usize);
+        let mut out = Vec::new();
+        let mut count = 0;
+        for input in inputs {
+            out.clear();
+            t.apply(Some(input.as_bytes()), &RowView::empty(), &mut out)
+                .expect("applies");
+            assert!(
+                seen.insert(out.clone()),
+                "{rule}: two inputs gave the same output"
+            );
+            count += 1;
+        }
+        assert_eq!(count, N);
+    }
+
+    /// `i` written with `len` lower-case letters.
+    fn letters(mut i: u64, len: usize) -> String {
+        let mut s = vec![b'a'; len];
+        for c in s.iter_mut().rev() {
+            *c = b'a' + (i % 26) as u8;
+            i /= 26;
+        }
+        String::from_utf8(s).expect("ascii")
+    }
+
+    /// `i` written with `len` digits.
+    fn digits(i: u64, len: usize) -> String {
+        format!("{i:0len$}")
+    }
+
+    #[test]
+    fn fake_email() {
+        let inputs = (0..N).map(|i| format!("{}@example.com", letters(i, 6)));
+        assert_injective(
+            "{ fake: email, unique: true }",
+            "text",
+            TypeKind::Text,
+            inputs,
+        );
+        // Same local part, many domains: the domain separates them.
+        let inputs = (0..N).map(|i| format!("john.smith@{}.com", letters(i, 5)));
+        assert_injective("{ fake: email }", "text", TypeKind::Text, inputs);
+        let inputs = (0..N).map(|i| format!("{}@gmail.com", letters(i, 5)));
+        assert_injective(
+            "{ fake: { kind: email, keep_domain: true } }",
+            "text",
+            TypeKind::Text,
+            inputs,
+        );
+    }
+
+    #[test]
+    fn fake_username() {
+        let inputs = (0..N).map(|i| format!("{}_{}", letters(i / 100, 4), digits(i % 100, 2)));
+        assert_injective("{ fake: username }", "text", TypeKind::Text, inputs);
+    }
+
+    #[test]
+    fn fake_phone_number() {
+        let inputs =
+            (0..N).map(|i| format!("+1-555-{}-{}", digits(i / 10_000, 3), digits(i % 10_000, 4)));
+        assert_injective("{ fake: phone_number }", "text", TypeKind::Text, inputs);
+    }
+
+    #[test]
+    fn fake_uuid() {
+        // Distinct v4 uuids: the counter in the random bits.
+        let inputs = (0..N).map(|i| format!("7c9e6679-7425-40de-944b-{:012x}", i * 7919));
+        assert_injective("{ fake: uuid }", "uuid", TypeKind::Uuid, inputs);
+    }
+
+    #[test]
+    fn hash_on_integers_and_uuids() {
+        let inputs = (0..N).map(|i| (i as i64 - 500_000).to_string());
+        assert_injective("{ hash: {} }", "integer", TypeKind::Int32, inputs);
+        let inputs = (0..N).map(|i| (i * 1_000_003).to_string());
+        assert_injective("{ hash: {} }", "bigint", TypeKind::Int64, inputs);
+        let inputs = (0..N).map(|i| format!("00000000-0000-4000-8000-{i:012x}"));
+        assert_injective("{ hash: {} }", "uuid", TypeKind::Uuid, inputs);
+    }
+
+    #[test]
+    fn hash_of_128_bits_on_text() {
+        let inputs = (0..N).map(|i| digits(i, 9));
+        assert_injective(
+            "{ hash: { format: hex, length: 32 } }",
+            "text",
+            TypeKind::Text,
+            inputs,
+        );
+    }
+
+    #[test]
+    fn fpe_on_digit_strings() {
+        let inputs = (0..N).map(|i| {
+            format!(
+                "{}-{}-{}",
+                digits(i / 10_000, 3),
+                digits(i / 100 % 100, 2),
+                digits(i % 100, 2)
+            )
+        });
+        assert_injective("{ fpe: {} }", "text", TypeKind::Text, inputs);
+    }
+}
