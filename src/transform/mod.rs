@@ -586,6 +586,104 @@ mod tests {
         assert_ne!(k.digest(b"ab", b"c"), k.digest(b"a", b"bc"));
     }
 
+    /// docs/transforms.md names every transform and no other, lists every
+    /// fake kind, and every example output in it is what the rule gives.
+    #[test]
+    fn docs_match_the_code() {
+        use crate::rules::{Action, ColumnRule};
+        use std::collections::BTreeSet;
+        let doc = include_str!("../../docs/transforms.md");
+        let documented: BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("## `")?.strip_suffix('`'))
+            .collect();
+        let names: BTreeSet<&str> = NAMES.iter().copied().collect();
+        assert_eq!(
+            documented, names,
+            "docs/transforms.md sections must be exactly the transforms in NAMES"
+        );
+        for (kind, _) in fake::KINDS {
+            assert!(
+                doc.contains(&format!("`{kind}`")),
+                "fake kind `{kind}` is not documented"
+            );
+        }
+
+        // Rules of the yaml blocks, by column, with the type in the comment.
+        let mut rules: Vec<(String, ColumnRule, Option<String>)> = Vec::new();
+        let mut in_yaml = false;
+        let mut problems = Vec::new();
+        for (n, line) in doc.lines().enumerate() {
+            if line.starts_with("```") {
+                in_yaml = line == "```yaml";
+                continue;
+            }
+            if in_yaml {
+                let (yaml, type_name) = match line.rsplit_once("  # ") {
+                    Some((y, t)) => (y, Some(t.trim().to_string())),
+                    None => (line, None),
+                };
+                let map: std::collections::HashMap<String, ColumnRule> =
+                    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+                for (column, rule) in map {
+                    rules.push((column, rule, type_name.clone()));
+                }
+                continue;
+            }
+            // Example rows: | column | `input` | `output` |
+            let cells: Vec<&str> = line.split(" | ").collect();
+            if cells.len() != 3 || !cells[1].starts_with('`') || cells[0].starts_with("| `") {
+                continue;
+            }
+            let column_name = cells[0].trim_start_matches("| ");
+            let input = cells[1].trim_matches('`');
+            let expected = cells[2].trim_end_matches(" |").trim_matches('`');
+            let Some((_, rule, Some(type_name))) =
+                rules.iter().rev().find(|(c, _, _)| c == column_name)
+            else {
+                panic!(
+                    "line {}: no typed rule for column {column_name} above",
+                    n + 1
+                );
+            };
+            let Action::Transform(options) = &rule.action else {
+                continue;
+            };
+            let (base, modifiers) = type_name.split_once('(').unwrap_or((type_name, ""));
+            let mut column =
+                test_support::column(column_name, type_name, TypeKind::from_type(base, "b"));
+            if let Some((p, s)) = modifiers.trim_end_matches(')').split_once(',') {
+                column.numeric_precision = p.trim().parse().ok();
+                column.numeric_scale = s.trim().parse().ok();
+            }
+            let key = Key::new(test_support::SECRET);
+            let ctx = BuildContext {
+                table: "public.docs",
+                column: &column,
+                columns: std::slice::from_ref(&column),
+                key: &key,
+                locale: rule.locale.as_deref().unwrap_or("en"),
+                unique: rule.unique,
+                namespace: rule.namespace.as_deref(),
+            };
+            let t = options
+                .build(&ctx)
+                .unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+            let got = test_support::apply(&*t, Some(input)).unwrap_or_else(|| "NULL".into());
+            if got != expected {
+                problems.push(format!(
+                    "line {}: {column_name} gives `{got}`, the doc says `{expected}`",
+                    n + 1
+                ));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "docs/transforms.md examples are out of date:\n{}",
+            problems.join("\n")
+        );
+    }
+
     #[test]
     fn suggestions_find_typos() {
         assert_eq!(suggest("hsah", &["hash", "mask", "set"]), Some("hash"));
