@@ -8,3 +8,4 @@ mod demo;
 mod errors;
 mod subset;
 mod sync;
+mod transforms;
