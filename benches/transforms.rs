@@ -138,6 +138,137 @@ fn transforms(c: &mut Criterion) {
         &column("bigint", TypeKind::Int64),
         &["123456", "42"],
     );
+    let uuid = column("uuid", TypeKind::Uuid);
+    let uuids = ["7c9e6679-7425-40de-944b-e07fc1f90ae7"];
+    let date = column("date", TypeKind::Date);
+    let int = column("integer", TypeKind::Int32);
+    let numeric = column("numeric", TypeKind::Numeric);
+    let tstz = column("timestamp with time zone", TypeKind::TimestampTz);
+    bench_one(c, "hash/uuid", "{ hash: {} }", &uuid, &uuids);
+    bench_one(c, "fake/uuid", "{ fake: uuid }", &uuid, &uuids);
+    bench_one(
+        c,
+        "fake/city",
+        "{ fake: city }",
+        &text,
+        &["Zürich", "Paris"],
+    );
+    bench_one(
+        c,
+        "fake/iban",
+        "{ fake: iban }",
+        &text,
+        &["GB29NWBK60161331926819"],
+    );
+    bench_one(
+        c,
+        "fake/date_of_birth",
+        "{ fake: date_of_birth }",
+        &date,
+        &["1980-01-01"],
+    );
+    bench_one(
+        c,
+        "fake/sentence",
+        "{ fake: sentence }",
+        &text,
+        &["Some free text here."],
+    );
+    bench_one(
+        c,
+        "fpe/ssn",
+        "{ fpe: {} }",
+        &text,
+        &["123-45-6789", "987-65-4321"],
+    );
+    bench_one(
+        c,
+        "mask/card",
+        "{ mask: { keep_last: 4 } }",
+        &text,
+        &["4111 1111 1111 1234"],
+    );
+    bench_one(
+        c,
+        "shift/date",
+        "{ shift: { days: 180 } }",
+        &date,
+        &["1985-06-15", "2001-02-03"],
+    );
+    let stamps = ["2024-01-31 13:45:00.25+00", "2019-07-04 08:00:00+00"];
+    bench_one(
+        c,
+        "shift/timestamptz",
+        "{ shift: { days: 2, hours: 3 } }",
+        &tstz,
+        &stamps,
+    );
+    bench_one(
+        c,
+        "noise/integer",
+        "{ noise: { percent: 10 } }",
+        &int,
+        &["52000", "17"],
+    );
+    bench_one(
+        c,
+        "noise/numeric",
+        "{ noise: { absolute: 50 } }",
+        &numeric,
+        &["123.45", "99999.99"],
+    );
+    bench_one(
+        c,
+        "choice/3",
+        "{ choice: [bronze, silver, gold] }",
+        &text,
+        &["x", "y"],
+    );
+    bench_one(
+        c,
+        "random_int",
+        "{ random_int: { min: 18, max: 99 } }",
+        &int,
+        &["1", "2"],
+    );
+    bench_one(
+        c,
+        "random_numeric",
+        "{ random_numeric: { min: 1, max: 500 } }",
+        &numeric,
+        &["1"],
+    );
+    bench_one(
+        c,
+        "template/literal",
+        r#"{ template: "n/a" }"#,
+        &text,
+        &["x"],
+    );
+    let shipping = r#"{"gift": false, "name": "Aoife Nguyen", "method": "express", "address": {"zip": "33989", "city": "Madrid", "street": "138 Calle Mayor", "country": "ES"}}"#;
+    let json_rule =
+        "{ json: { paths: { name: { fake: name }, address.street: { fake: street_address } } } }";
+    bench_one(
+        c,
+        "json/2_paths",
+        json_rule,
+        &column("jsonb", TypeKind::Jsonb),
+        &[shipping],
+    );
+    let notes = [
+        "Customer called about SSN 123-45-6789; follow up next week.",
+        "No identifiers in this note at all.",
+    ];
+    let regex_rule = r"{ regex: { pattern: '\d{3}-\d{2}-\d{4}', with: { hash: { format: digits, length: 9 } } } }";
+    bench_one(c, "regex/ssn_in_text", regex_rule, &text, &notes);
+    let tags = [r#"{sale,eco,"a,b",NULL}"#];
+    bench_one(
+        c,
+        "array/text_4_fake_word",
+        "{ fake: word }",
+        &column("text[]", TypeKind::Text),
+        &tags,
+    );
 }
 
 criterion_group!(benches, transforms);

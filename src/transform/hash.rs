@@ -351,33 +351,19 @@ impl Transform for UuidPermutation {
 
 /// Permutes the 122 free bits of `u`, keeping version and variant.
 pub(crate) fn permute_uuid(prf: &Prf, u: u128) -> u128 {
-    let free = pext(u, !UUID_KEPT);
-    let y = prf.permute_bits(0, 122, free);
-    (u & UUID_KEPT) | pdep(y, !UUID_KEPT)
+    let y = prf.permute_bits(0, 122, free_bits(u));
+    (u & UUID_KEPT) | spread_bits(y)
 }
 
-/// Gathers the bits of `x` selected by `mask` into the low bits.
-fn pext(x: u128, mask: u128) -> u128 {
-    let (mut r, mut k) = (0u128, 0);
-    for i in 0..128 {
-        if mask >> i & 1 == 1 {
-            r |= (x >> i & 1) << k;
-            k += 1;
-        }
-    }
-    r
+/// The 122 bits of a uuid around its version nibble (bits 76..80) and
+/// variant bits (62..64), packed: bits 80..128, then 64..76, then 0..62.
+fn free_bits(u: u128) -> u128 {
+    ((u >> 80) << 74) | (((u >> 64) & 0xfff) << 62) | (u & ((1 << 62) - 1))
 }
 
-/// Scatters the low bits of `x` to the positions selected by `mask`.
-fn pdep(x: u128, mask: u128) -> u128 {
-    let (mut r, mut k) = (0u128, 0);
-    for i in 0..128 {
-        if mask >> i & 1 == 1 {
-            r |= (x >> k & 1) << i;
-            k += 1;
-        }
-    }
-    r
+/// The inverse of `free_bits`: puts 122 packed bits back in place.
+fn spread_bits(x: u128) -> u128 {
+    ((x >> 74) << 80) | (((x >> 62) & 0xfff) << 64) | (x & ((1 << 62) - 1))
 }
 
 /// Parses a uuid as PostgreSQL prints it (and the forms it accepts: upper
@@ -597,6 +583,9 @@ mod tests {
             parse_uuid(b"{7C9E6679742540DE944BE07FC1F90AE7}"),
             parse_uuid(b"7c9e6679-7425-40de-944b-e07fc1f90ae7")
         );
-        assert_eq!(pdep(pext(0x1234_5678, !UUID_KEPT), !UUID_KEPT), 0x1234_5678);
+        let u = parse_uuid(b"7c9e6679-7425-40de-944b-e07fc1f90ae7").unwrap();
+        assert_eq!(spread_bits(free_bits(u)) | (u & UUID_KEPT), u);
+        assert_eq!(free_bits(u) >> 122, 0);
+        assert_eq!(spread_bits((1 << 122) - 1), !UUID_KEPT);
     }
 }

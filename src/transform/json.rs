@@ -215,7 +215,8 @@ enum Node {
     Object {
         start: usize,
         end: usize,
-        members: Vec<(String, Node)>,
+        /// Each member's key literal (quotes included) and value.
+        members: Vec<((usize, usize), Node)>,
     },
     Array {
         start: usize,
@@ -344,7 +345,7 @@ impl Parser<'_> {
                 return Err(malformed());
             }
             self.string_end()?;
-            let key = decode_string(&self.b[key_start..self.i]);
+            let key = (key_start, self.i);
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(malformed());
@@ -525,8 +526,19 @@ fn encode_string(v: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Collects the nodes `steps` reach from `node`.
-fn select<'n>(node: &'n Node, steps: &[Step], found: &mut Vec<&'n Node>) {
+/// Whether the key literal at `span` of `doc` spells `key`. Keys are
+/// decoded only when they hold an escape.
+fn key_is(doc: &[u8], span: (usize, usize), key: &str) -> bool {
+    let raw = &doc[span.0 + 1..span.1 - 1];
+    if memchr::memchr(b'\\', raw).is_none() {
+        raw == key.as_bytes()
+    } else {
+        decode_string(&doc[span.0..span.1]) == key
+    }
+}
+
+/// Collects the nodes `steps` reach from `node` in `doc`.
+fn select<'n>(doc: &[u8], node: &'n Node, steps: &[Step], found: &mut Vec<&'n Node>) {
     let Some((step, rest)) = steps.split_first() else {
         found.push(node);
         return;
@@ -534,18 +546,18 @@ fn select<'n>(node: &'n Node, steps: &[Step], found: &mut Vec<&'n Node>) {
     match (step, node) {
         (Step::Key(k), Node::Object { members, .. }) => {
             // Duplicate keys (json, not jsonb): each occurrence.
-            for (_, v) in members.iter().filter(|(name, _)| name == k) {
-                select(v, rest, found);
+            for (_, v) in members.iter().filter(|(span, _)| key_is(doc, *span, k)) {
+                select(doc, v, rest, found);
             }
         }
         (Step::Index(n), Node::Array { items, .. }) => {
             if let Some(v) = items.get(*n) {
-                select(v, rest, found);
+                select(doc, v, rest, found);
             }
         }
         (Step::Every, Node::Array { items, .. }) => {
             for v in items {
-                select(v, rest, found);
+                select(doc, v, rest, found);
             }
         }
         _ => {}
@@ -578,7 +590,7 @@ impl Transform for Json {
         let mut value = Vec::new();
         for (steps, inner) in &self.paths {
             found.clear();
-            select(&root, steps, &mut found);
+            select(doc, &root, steps, &mut found);
             for node in &found {
                 let (start, end) = node.span();
                 if edits.iter().any(|(s, e, _)| start < *e && *s < end) {
@@ -695,6 +707,15 @@ mod tests {
         // Not objects at the path: untouched.
         assert_eq!(apply(&*t, Some("[1,2]")).unwrap(), "[1,2]");
         assert_eq!(apply(&*t, Some("\"name\"")).unwrap(), "\"name\"");
+    }
+
+    #[test]
+    fn escaped_and_duplicate_keys_match() {
+        let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
+        assert_eq!(
+            apply(&*t, Some(r#"{"na\u006de":"a","name":"b"}"#)).unwrap(),
+            r#"{"na\u006de":"X","name":"X"}"#
+        );
     }
 
     #[test]

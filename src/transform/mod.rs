@@ -684,6 +684,104 @@ mod tests {
         );
     }
 
+    /// One rule per transform (ripgrep's per-flag test): it parses, builds
+    /// for a column it fits, keeps NULL as NULL, is deterministic, and
+    /// depends on the secret exactly when it says it needs one.
+    #[test]
+    fn every_transform_parses_keeps_null_and_uses_the_secret_it_declares() {
+        let cases: &[(&str, &str, &str, TypeKind)] = &[
+            ("set", "{ set: x }", "text", TypeKind::Text),
+            ("fake", "{ fake: name }", "text", TypeKind::Text),
+            ("hash", "{ hash: { length: 12 } }", "text", TypeKind::Text),
+            ("fpe", "{ fpe: {} }", "text", TypeKind::Text),
+            (
+                "mask",
+                "{ mask: { keep_first: 1 } }",
+                "text",
+                TypeKind::Text,
+            ),
+            ("shift", "{ shift: { days: 30 } }", "date", TypeKind::Date),
+            (
+                "noise",
+                "{ noise: { percent: 50 } }",
+                "integer",
+                TypeKind::Int32,
+            ),
+            ("choice", "{ choice: [a, b, c, d] }", "text", TypeKind::Text),
+            (
+                "random_int",
+                "{ random_int: { min: 0, max: 1000 } }",
+                "integer",
+                TypeKind::Int32,
+            ),
+            (
+                "random_numeric",
+                "{ random_numeric: { min: 0, max: 10 } }",
+                "numeric",
+                TypeKind::Numeric,
+            ),
+            (
+                "template",
+                "{ template: \"x{c}x\" }",
+                "text",
+                TypeKind::Text,
+            ),
+            (
+                "json",
+                "{ json: { paths: { a: { fake: word } } } }",
+                "jsonb",
+                TypeKind::Jsonb,
+            ),
+            (
+                "regex",
+                "{ regex: { pattern: '[0-9]+', with: { hash: { length: 4 } } } }",
+                "text",
+                TypeKind::Text,
+            ),
+        ];
+        let covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
+        assert_eq!(covered, NAMES, "one case per transform, in NAMES order");
+        let inputs = |kind: TypeKind| -> Vec<String> {
+            (1..=20)
+                .map(|i| match kind {
+                    TypeKind::Date => format!("2000-01-{i:02}"),
+                    TypeKind::Int32 | TypeKind::Numeric => (i * 1000).to_string(),
+                    TypeKind::Jsonb => format!(r#"{{"a":"w{i}","b":{i}}}"#),
+                    _ => format!("value {i}"),
+                })
+                .collect()
+        };
+        for (name, yaml, type_name, kind) in cases {
+            let o = test_support::parse(yaml);
+            let c = test_support::column("c", type_name, *kind);
+            let a = test_support::build(&*o, &c);
+            let b = test_support::build_with_secret(&*o, &c, b"another secret");
+            let row_arena = b"R";
+            let spans = [Some(Some((0, 1)))];
+            let row = RowView {
+                arena: row_arena,
+                spans: &spans,
+            };
+            let run = |t: &dyn Transform, v: Option<&str>| {
+                let mut out = Vec::new();
+                let w = t
+                    .apply(v.map(str::as_bytes), &row, &mut out)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                (w == Written::Value).then(|| String::from_utf8(out).unwrap())
+            };
+            assert_eq!(run(&*a, None), None, "{name}: NULL stays NULL");
+            let xs: Vec<_> = inputs(*kind).iter().map(|v| run(&*a, Some(v))).collect();
+            let again: Vec<_> = inputs(*kind).iter().map(|v| run(&*a, Some(v))).collect();
+            assert_eq!(xs, again, "{name}: deterministic");
+            let ys: Vec<_> = inputs(*kind).iter().map(|v| run(&*b, Some(v))).collect();
+            assert_eq!(
+                xs != ys,
+                o.needs_secret(),
+                "{name}: depends on the secret iff it declares it"
+            );
+        }
+    }
+
     #[test]
     fn suggestions_find_typos() {
         assert_eq!(suggest("hsah", &["hash", "mask", "set"]), Some("hash"));
