@@ -2,10 +2,10 @@
 //! deterministically from the input, in the rule's or the rules' `locale`.
 //!
 //! Two families:
-//! - unique-capable kinds (`email`, `username`, `phone_number`, `uuid`)
-//!   encrypt the value with a keyed permutation of its own format (see
-//!   `keyed`): different inputs never collide, with or without
-//!   `unique: true` (which only asserts it), so a column faked with
+//! - unique-capable kinds (`email`, `username`, `phone_number`, and
+//!   `uuid` for uuid values) encrypt the value with a keyed permutation of
+//!   its own format (see `keyed`): different inputs never collide, with or
+//!   without `unique: true` (which only asserts it), so a column faked with
 //!   `unique: true` still joins with one faked without it;
 //! - every other kind picks from the fake crate's locale data with a
 //!   ChaCha20 generator seeded from `HMAC(secret, namespace ‖ value)`.
@@ -44,10 +44,11 @@ use crate::catalog::TypeKind;
 /// `min_age`, `max_age` (date_of_birth: ages on 2025-01-01, default 18
 /// to 90).
 ///
-/// email, username, phone_number and uuid are collision-free by
-/// construction (format-preserving encryption of the value itself: same
-/// length, letters stay letters, digits stay digits, punctuation kept);
-/// the other kinds are lossy.
+/// email, username and phone_number are collision-free by construction
+/// (format-preserving encryption of the value itself: same length, letters
+/// stay letters, digits stay digits, punctuation kept); uuid permutes uuids
+/// and gives other text 122 bits of HMAC (collision-free); the other kinds
+/// are lossy.
 #[derive(Debug, Clone)]
 pub struct Options {
     kind: Kind,
@@ -141,12 +142,15 @@ impl Kind {
             })
     }
 
-    /// The unique-capable kinds: a keyed permutation of the value's format.
-    fn is_injective(self) -> bool {
-        matches!(
-            self,
-            Kind::Email | Kind::Username | Kind::PhoneNumber | Kind::Uuid
-        )
+    /// What the kind promises about equal outputs: the format-preserving
+    /// kinds are bijections; `uuid` permutes uuids but turns other text into
+    /// 122 bits of HMAC, so only collision-free is true of it in general.
+    fn uniqueness(self) -> Uniqueness {
+        match self {
+            Kind::Email | Kind::Username | Kind::PhoneNumber => Uniqueness::Injective,
+            Kind::Uuid => Uniqueness::CollisionFree,
+            _ => Uniqueness::Lossy,
+        }
     }
 }
 
@@ -468,11 +472,7 @@ impl TransformOptions for Options {
     }
 
     fn uniqueness(&self) -> Uniqueness {
-        if self.kind.is_injective() {
-            Uniqueness::Injective
-        } else {
-            Uniqueness::Lossy
-        }
+        self.kind.uniqueness()
     }
 }
 
@@ -1313,11 +1313,17 @@ mod tests {
 
     #[test]
     fn only_format_preserving_kinds_are_unique_capable() {
-        let injective: Vec<&str> = KINDS
-            .iter()
-            .filter(|(n, _)| parse(&format!("fake: {n}")).uniqueness() == Uniqueness::Injective)
-            .map(|(n, _)| *n)
-            .collect();
-        assert_eq!(injective, ["email", "username", "phone_number", "uuid"]);
+        let with = |u: Uniqueness| -> Vec<&str> {
+            KINDS
+                .iter()
+                .filter(|(n, _)| parse(&format!("fake: {n}")).uniqueness() == u)
+                .map(|(n, _)| *n)
+                .collect()
+        };
+        assert_eq!(
+            with(Uniqueness::Injective),
+            ["email", "username", "phone_number"]
+        );
+        assert_eq!(with(Uniqueness::CollisionFree), ["uuid"]);
     }
 }
