@@ -117,11 +117,12 @@ pub async fn run(args: &InitArgs) -> Result<String> {
         }
     }
 
-    // What init writes must load and plan; a failure here is a bug in init,
-    // reported as such rather than leaving a broken file behind.
-    let rules = crate::rules::load::load_str(&path.display().to_string(), &text)
-        .context("init wrote rules it cannot read back (a bug in init; please report it)")?;
+    // What init writes must load and plan (unless a column is left for a
+    // human); a failure here is a bug in init, reported as such rather than
+    // leaving a broken file behind.
     if todo.is_empty() {
+        let rules = crate::rules::load::load_str(&path.display().to_string(), &text)
+            .context("init wrote rules it cannot read back (a bug in init; please report it)")?;
         Plan::build(&rules, catalog.clone(), Some(&Key::new(b"init")))
             .context("init wrote rules that do not plan (a bug in init; please report it)")?;
     }

@@ -559,9 +559,26 @@ async fn verify_before_swap(
 ) -> Result<()> {
     tracing::info!("verifying that no original value is left");
     let report = verify::check(plan, &snapshot.client, target, verify::DEFAULT_SAMPLE).await?;
-    for line in report.render_text().lines() {
-        tracing::info!("verify: {line}");
+    // One event per finding, fields first, so JSON logs can be filtered by
+    // column; the messages hold counts, never values.
+    for c in &report.columns {
+        let status = format!("{:?}", c.status).to_lowercase();
+        match c.status {
+            verify::Status::Ok => {}
+            verify::Status::Leak | verify::Status::Warning => tracing::warn!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+            verify::Status::Info => tracing::info!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+        }
     }
+    tracing::info!(
+        leaks = report.failures,
+        warnings = report.warnings,
+        columns = report.columns.len(),
+        "verify done"
+    );
     let failures = report.failures;
     *facts.verify.lock().expect("facts lock") = Some(report);
     if failures > 0 {

@@ -5,4 +5,5 @@
 mod harness;
 
 mod errors;
+mod operations;
 mod sync;

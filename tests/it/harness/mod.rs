@@ -4,5 +4,5 @@
 pub mod cli;
 pub mod pg;
 
-pub use cli::{anonymize, Run};
+pub use cli::{anonymize, spawn, wait, Run};
 pub use pg::{Db, Pg};
