@@ -363,3 +363,179 @@ fn keep_previous_keeps_the_replaced_target() {
     run_sync(dir.path(), &source, &target, &["--keep-previous"]).expect(0);
     assert_eq!(prev.value("SELECT count(*) FROM accounts"), "50");
 }
+
+/// The fields `docs/report.md` documents, as path → type.
+fn documented_fields() -> std::collections::BTreeMap<String, String> {
+    let doc = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report.md"),
+    )
+    .unwrap();
+    let row = regex::Regex::new(r"^\| `([^`]+)` \| ([^|]+?) \|").unwrap();
+    let fields: std::collections::BTreeMap<String, String> = doc
+        .lines()
+        .filter_map(|l| row.captures(l))
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .collect();
+    assert!(fields.len() > 20, "the field table was not found");
+    fields
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Checks every field of `value` (at `path`) against the documented list:
+/// documented, of the documented type, and no documented field missing.
+fn check_fields(
+    value: &serde_json::Value,
+    path: &str,
+    fields: &std::collections::BTreeMap<String, String>,
+    seen: &mut std::collections::BTreeSet<String>,
+) {
+    let serde_json::Value::Object(map) = value else {
+        panic!("{path} is not an object");
+    };
+    for (key, v) in map {
+        let p = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let documented = fields
+            .get(&p)
+            .unwrap_or_else(|| panic!("report field `{p}` is not documented in docs/report.md"));
+        let actual = json_type(v);
+        let allowed: Vec<&str> = documented.split(" or ").collect();
+        assert!(
+            allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number")),
+            "report field `{p}` is {actual}, documented as {documented}"
+        );
+        seen.insert(p.clone());
+        match v {
+            serde_json::Value::Object(_) => check_fields(v, &p, fields, seen),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    check_fields(item, &format!("{p}[]"), fields, seen);
+                }
+            }
+            _ => {}
+        }
+    }
+    // Documented children of this object must all be there.
+    for name in fields.keys() {
+        let (parent, leaf) = name.rsplit_once('.').unwrap_or(("", name));
+        assert!(
+            parent != path || map.contains_key(leaf),
+            "documented field `{name}` is missing from the report"
+        );
+    }
+}
+
+fn validate_report(path: &Path) -> serde_json::Value {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fields = documented_fields();
+    let mut seen = std::collections::BTreeSet::new();
+    check_fields(&report, "", &fields, &mut seen);
+    report
+}
+
+#[test]
+fn reports_match_their_documented_fields() {
+    let pg = Pg::get();
+    let source = small_source("report_src");
+    source.exec(
+        "INSERT INTO events SELECT i, 1 + i % 100, 'payload ' || i, 'note ' || i \
+         FROM generate_series(1, 50) AS i",
+    );
+    let target = pg.fresh_name("report_dst");
+    let dir = rules_dir();
+    run_sync(
+        dir.path(),
+        &source,
+        &target,
+        &["--report", "ok.json", "--verify"],
+    )
+    .expect(0);
+    let ok = validate_report(&dir.path().join("ok.json"));
+    assert_eq!(ok["outcome"], "success");
+    assert_eq!(ok["exit_code"], 0);
+    assert_eq!(ok["error"], serde_json::Value::Null);
+    assert_eq!(ok["rows_written"], 150);
+    assert_eq!(ok["tables"].as_array().unwrap().len(), 2);
+    assert_eq!(ok["tables"][1]["table"], "public.events");
+    assert_eq!(ok["tables"][1]["rows_written"], 50);
+    assert_eq!(ok["verify"]["failures"], 0);
+    assert_eq!(
+        ok["rules_digest"].as_str().unwrap().len(),
+        64,
+        "a SHA-256 in hex"
+    );
+    assert!(ok["started_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+
+    // A failed run reports too, with the error and no password.
+    let missing = Db {
+        name: "nope".into(),
+        url: source
+            .url
+            .replace("postgres@", "postgres:pw-in-url@")
+            .replace(&source.name, "no_such_database"),
+    };
+    let run = run_sync(dir.path(), &missing, &target, &["--report", "failed.json"]).expect(1);
+    let failed = validate_report(&dir.path().join("failed.json"));
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["exit_code"], 1);
+    assert!(failed["error"]
+        .as_str()
+        .unwrap()
+        .contains("not reachable"));
+    let text = std::fs::read_to_string(dir.path().join("failed.json")).unwrap();
+    assert!(!text.contains("pw-in-url") && !run.stderr.contains("pw-in-url"));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let pg = Pg::get();
+    let source = small_source("jsonlog_src");
+    let target = pg.fresh_name("jsonlog_dst");
+    let dir = rules_dir();
+    let ok = run_sync(
+        dir.path(),
+        &source,
+        &target,
+        &["--log-format", "json", "--verify"],
+    )
+    .expect(0);
+    // A failing run: its final error is a JSON line too.
+    let missing = Db {
+        name: "nope".into(),
+        url: source.url.replace(&source.name, "no_such_database"),
+    };
+    let failed = run_sync(dir.path(), &missing, &target, &["--log-format", "json"]).expect(1);
+    for run in [&ok, &failed] {
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert!(!lines.is_empty());
+        for line in lines {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+            assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+            assert!(v["timestamp"].is_string(), "{line}");
+        }
+    }
+    let last: serde_json::Value =
+        serde_json::from_str(failed.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR");
+    assert_eq!(last["exit_code"], failed.code);
+    assert!(ok.stderr.contains("\"message\":\"verify done\""), "{}", ok.stderr);
+}
