@@ -32,7 +32,7 @@ pub fn versioned_bin_dirs() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
     let mut out: Vec<PathBuf> = dirs.into_iter().map(|(_, d)| d).collect();
     out.push(PathBuf::from("/usr/local/pgsql/bin"));
     out

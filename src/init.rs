@@ -49,6 +49,9 @@ struct Evidence {
     json_paths: BTreeMap<String, Kind>,
     /// Most digits seen in one value (sizes a `hash` of digits).
     max_digits: usize,
+    /// Values that are not personal as a whole but mention an email, a
+    /// phone or a card number (free text).
+    mentions: usize,
 }
 
 impl Evidence {
@@ -243,6 +246,8 @@ async fn sample(
                 }
             } else if let Some(kind) = pii::by_value(&v) {
                 *e.kinds.entry(kind).or_default() += 1;
+            } else if pii::in_text(&v).is_some() {
+                e.mentions += 1;
             }
         }
         out.insert(column.name.clone(), e);
@@ -353,6 +358,11 @@ fn keep_reason(table: &Table, column: &Column, evidence: Option<&Evidence>) -> S
         return format!("foreign key to {}", fk.parent);
     }
     match evidence {
+        Some(e) if e.mentions > 0 => format!(
+            "nothing personal in its name, but {} of {} sampled values mention an email \
+             address, a phone or a card number: review it (`null` empties the column)",
+            e.mentions, e.sampled
+        ),
         Some(e) if e.sampled > 0 => format!(
             "nothing personal in its name or in {} sampled value(s)",
             e.sampled

@@ -61,7 +61,7 @@ pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
         .filter(|p| p.is_file())
         .filter_map(|p| version_of(&p).map(|major| PgDump { path: p, major }))
         .collect();
-    found.sort_by(|a, b| b.major.cmp(&a.major));
+    found.sort_by_key(|d| std::cmp::Reverse(d.major));
     match found.iter().find(|d| d.major >= needed) {
         Some(d) => Ok(d.clone()),
         None => Err(UsageError::new(match found.first() {

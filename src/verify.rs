@@ -385,7 +385,7 @@ fn scan_kept(
             }
         }
     }
-    whole.sort_by(|a, b| b.1.cmp(&a.1));
+    whole.sort_by_key(|w| std::cmp::Reverse(w.1));
     if let Some(&(kind, n)) = whole.first() {
         if n as f64 >= PERSONAL_SHARE * sampled as f64 {
             return result(

@@ -4,6 +4,10 @@
 
 mod harness;
 
+mod check;
+mod config;
 mod errors;
+mod init;
 mod operations;
 mod sync;
+mod verify;

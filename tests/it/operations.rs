@@ -223,7 +223,8 @@ fn a_role_without_createdb_is_told_what_to_grant() {
     let source = small_source("role_src");
     let target = pg.fresh_name("role_dst");
     let role = format!("ops_loader_{}", std::process::id());
-    pg.db_admin().exec(&format!("CREATE ROLE {role} LOGIN NOCREATEDB"));
+    pg.db_admin()
+        .exec(&format!("CREATE ROLE {role} LOGIN NOCREATEDB"));
     let as_role = Db {
         name: target.name.clone(),
         url: target.url.replace("postgres@", &format!("{role}@")),
@@ -231,8 +232,9 @@ fn a_role_without_createdb_is_told_what_to_grant() {
     let dir = rules_dir();
     let run = run_sync(dir.path(), &source, &as_role, &[]).expect(2);
     assert!(
-        run.stderr
-            .contains(&format!("run `ALTER ROLE \"{role}\" CREATEDB;` as a superuser")),
+        run.stderr.contains(&format!(
+            "run `ALTER ROLE \"{role}\" CREATEDB;` as a superuser"
+        )),
         "{}",
         run.stderr
     );
@@ -253,8 +255,10 @@ fn a_role_without_createdb_is_told_what_to_grant() {
     );
     assert!(!pg.exists(&format!("{}__next", target.name)));
 
-    pg.db_admin()
-        .exec(&format!("ALTER DATABASE \"{}\" OWNER TO {role}", target.name));
+    pg.db_admin().exec(&format!(
+        "ALTER DATABASE \"{}\" OWNER TO {role}",
+        target.name
+    ));
     run_sync(dir.path(), &source, &as_role, &[]).expect(0);
     assert_eq!(target.value("SELECT count(*) FROM accounts"), "100");
 }
@@ -479,10 +483,7 @@ fn reports_match_their_documented_fields() {
         64,
         "a SHA-256 in hex"
     );
-    assert!(ok["started_at"]
-        .as_str()
-        .unwrap()
-        .ends_with('Z'));
+    assert!(ok["started_at"].as_str().unwrap().ends_with('Z'));
 
     // A failed run reports too, with the error and no password.
     let missing = Db {
@@ -496,10 +497,7 @@ fn reports_match_their_documented_fields() {
     let failed = validate_report(&dir.path().join("failed.json"));
     assert_eq!(failed["outcome"], "failed");
     assert_eq!(failed["exit_code"], 1);
-    assert!(failed["error"]
-        .as_str()
-        .unwrap()
-        .contains("not reachable"));
+    assert!(failed["error"].as_str().unwrap().contains("not reachable"));
     let text = std::fs::read_to_string(dir.path().join("failed.json")).unwrap();
     assert!(!text.contains("pw-in-url") && !run.stderr.contains("pw-in-url"));
 }
@@ -537,5 +535,9 @@ fn json_logs_are_one_object_per_line() {
         serde_json::from_str(failed.stderr.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "ERROR");
     assert_eq!(last["exit_code"], failed.code);
-    assert!(ok.stderr.contains("\"message\":\"verify done\""), "{}", ok.stderr);
+    assert!(
+        ok.stderr.contains("\"message\":\"verify done\""),
+        "{}",
+        ok.stderr
+    );
 }
