@@ -77,7 +77,9 @@ pub struct SyncArgs {
     /// in one transaction.
     #[arg(long, value_enum, default_value_t = SchemaMode::Create)]
     pub schema: SchemaMode,
-    /// Write a JSON report of the run to this file.
+    /// Write a JSON report of the run to this file (fields in
+    /// docs/report.md). `-` prints it to stdout as one line instead of the
+    /// summary table, for log collectors (Kubernetes).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Log lines instead of progress bars.
@@ -113,7 +115,9 @@ pub struct InitArgs {
     /// Source database URL (read only, never written).
     #[arg(long, env = "SOURCE_DATABASE_URL", hide_env_values = true)]
     pub source: Option<String>,
-    /// Config file (see `sync --help`).
+    /// Config file whose `source:` is used when --source and
+    /// SOURCE_DATABASE_URL are not given [default: ./anonymize.yml when it
+    /// exists].
     #[arg(long, env = "ANONYMIZE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Where to write: a directory (the file is `rules.yml` in it) or a

@@ -63,9 +63,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn sync(args: anonymize::cli::SyncArgs) -> anyhow::Result<String> {
     let opts = anonymize::sync::SyncOptions::from_args(&args)?;
+    // With `--report -` stdout holds the report alone.
+    let report_on_stdout = opts
+        .report
+        .as_deref()
+        .is_some_and(|p| p == std::path::Path::new(anonymize::report::STDOUT));
     let outcome = anonymize::sync::run(opts).await?;
     Ok(match outcome.plan_text {
         Some(text) => text,
+        None if report_on_stdout => String::new(),
         None => format!(
             "{}done in {:.1} s\n",
             anonymize::report::summary_table(&outcome.tables),

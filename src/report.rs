@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use crate::pipeline::TableStats;
 
+/// The `--report` value that prints the report to stdout.
+pub const STDOUT: &str = "-";
+
 /// How a run ended, as monitoring reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,8 +73,14 @@ pub struct Report {
 
 impl Report {
     /// Writes the report through a temporary file renamed into place, so a
-    /// monitor never reads half a report.
+    /// monitor never reads half a report. `-` prints it to stdout as one
+    /// line, so a log collector keeps it in one piece.
     pub fn write(&self, path: &Path) -> Result<()> {
+        if path == Path::new(STDOUT) {
+            let line = serde_json::to_string(self).expect("report serializes");
+            println!("{line}");
+            return Ok(());
+        }
         let text = serde_json::to_string_pretty(self).expect("report serializes") + "\n";
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,

@@ -1,12 +1,13 @@
 //! The `sync` command: plan, schema, copy, finish, swap.
 //!
 //! The order of the steps is the product's safety story:
-//! 1. rules and the source catalog are checked before anything is written;
+//! 1. rules and the source catalog are checked before anything is written,
+//!    then the target server (role, ownership, lock, leftovers);
 //! 2. the load goes into a fresh `<target>__next` database;
-//! 3. only when data, post-data and sequences are all in place is it
-//!    renamed over the target, in one transaction;
-//! 4. on any failure or signal, `<target>__next` is dropped and the target
-//!    is left exactly as it was.
+//! 3. only when data, post-data, sequences and (with `--verify`) the leak
+//!    check are all done is it renamed over the target, in one transaction;
+//! 4. on any failure or signal before that, `<target>__next` is dropped and
+//!    the target is left exactly as it was.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -260,9 +261,16 @@ async fn run_inner(
     let tables = match opts.schema {
         SchemaMode::Create => {
             signals.guard(server.preflight(opts.force)).await?;
-            let r = signals
+            let loaded = signals
                 .guard(load_fresh(&server, &plan, &snapshot, opts, facts))
                 .await;
+            // The swap is the commit point and takes a moment: it runs to its
+            // end even if a signal comes, so a run is either wholly swapped
+            // in or not at all (a signal then finds nothing left to stop).
+            let r = match loaded {
+                Ok(tables) => swap(&server, opts, &tables).await.map(|()| tables),
+                Err(e) => Err(e),
+            };
             if r.is_err() {
                 // Only a database carrying our marker is dropped: a failure
                 // before `create_next` must not touch a stranger's database.
@@ -350,7 +358,8 @@ impl Signals {
     }
 }
 
-/// Load into `<target>__next`, finish it, and swap it in.
+/// Loads `<target>__next` and finishes it (post-data, sequences, views,
+/// statistics, and `--verify`), ready to be swapped in.
 async fn load_fresh(
     server: &TargetServer,
     plan: &Plan,
@@ -409,6 +418,11 @@ async fn load_fresh(
         verify_before_swap(plan, snapshot, &client, facts).await?;
     }
 
+    Ok(tables)
+}
+
+/// Makes the loaded `<target>__next` the target.
+async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) -> Result<()> {
     let rows: u64 = tables.iter().map(|t| t.rows_written).sum();
     server
         .swap(
@@ -423,7 +437,7 @@ async fn load_fresh(
         )
         .await?;
     tracing::info!(database = %server.target, "target replaced");
-    Ok(tables)
+    Ok(())
 }
 
 /// `--schema existing`: truncate and load the target's own schema in one

@@ -444,8 +444,11 @@ fn check_fields(
 }
 
 fn validate_report(path: &Path) -> serde_json::Value {
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    validate_json(&std::fs::read_to_string(path).unwrap())
+}
+
+fn validate_json(text: &str) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_str(text).unwrap();
     let fields = documented_fields();
     let mut seen = std::collections::BTreeSet::new();
     check_fields(&report, "", &fields, &mut seen);
@@ -500,6 +503,12 @@ fn reports_match_their_documented_fields() {
     assert!(failed["error"].as_str().unwrap().contains("not reachable"));
     let text = std::fs::read_to_string(dir.path().join("failed.json")).unwrap();
     assert!(!text.contains("pw-in-url") && !run.stderr.contains("pw-in-url"));
+
+    // `--report -`: the report alone on stdout, on one line, for a log
+    // collector (the Kubernetes CronJob).
+    let run = run_sync(dir.path(), &source, &target, &["--report", "-"]).expect(0);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert_eq!(validate_json(&run.stdout)["outcome"], "success");
 }
 
 #[test]

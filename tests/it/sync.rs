@@ -102,7 +102,7 @@ fn full_copy_keeps_every_row_and_schema_object() {
     // Indexes, constraints, triggers and sequences are in place.
     let objects = |db: &Db| {
         db.column(
-            "SELECT conname || ':' || contype FROM pg_constraint WHERE connamespace <> 'pg_catalog'::regnamespace \
+            "SELECT conname || ':' || contype::text FROM pg_constraint WHERE connamespace <> 'pg_catalog'::regnamespace \
              UNION ALL SELECT indexname FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog') \
              UNION ALL SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
         )
