@@ -174,6 +174,8 @@ fn output_path(out: &Path) -> Result<PathBuf> {
 }
 
 fn header(dbname: &str) -> String {
+    // A control character in the name would end the YAML comment early.
+    let dbname = dbname.replace(|c: char| c.is_control(), " ");
     format!(
         "# Starter rules written by `anonymize init` from database {dbname}.\n\
          # Every column has a rule: the ones that look personal got a suggested\n\

@@ -99,7 +99,8 @@ impl SyncOptions {
             dry_run: args.dry_run,
             schema: args.schema,
             report: args.report.clone(),
-            progress: !args.no_progress,
+            // Bars drawn between JSON lines would break "one object per line".
+            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
