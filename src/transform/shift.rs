@@ -35,7 +35,8 @@ pub struct Options {
 impl Options {
     /// The unit of the offset, in microseconds, and the number of units.
     fn unit_and_range(&self) -> (i64, i64) {
-        let total_minutes = (i64::from(self.days) * 24 + i64::from(self.hours)) * 60 + i64::from(self.minutes);
+        let total_minutes =
+            (i64::from(self.days) * 24 + i64::from(self.hours)) * 60 + i64::from(self.minutes);
         if self.minutes > 0 {
             (60_000_000, total_minutes)
         } else if self.hours > 0 {
@@ -71,7 +72,11 @@ impl TransformOptions for Options {
                 TypeKind::Date => Shape::Date,
                 TypeKind::Timestamp | TypeKind::TimestampTz => Shape::Timestamp,
                 TypeKind::Time | TypeKind::TimeTz => Shape::Time,
-                _ => return Err(ctx.type_error("shift", "date, timestamp, timestamptz, time and timetz")),
+                _ => {
+                    return Err(
+                        ctx.type_error("shift", "date, timestamp, timestamptz, time and timetz")
+                    )
+                }
             }
         };
         if shape == Shape::Date && (self.hours > 0 || self.minutes > 0) {
@@ -87,14 +92,27 @@ impl TransformOptions for Options {
             ));
         }
         let (unit, range) = self.unit_and_range();
-        let namespace = ctx.namespace(&format!("shift:{}:{}:{}", self.days, self.hours, self.minutes));
-        let t = Shift { key: ctx.key.clone(), namespace, unit, range, shape };
+        let namespace = ctx.namespace(&format!(
+            "shift:{}:{}:{}",
+            self.days, self.hours, self.minutes
+        ));
+        let t = Shift {
+            key: ctx.key.clone(),
+            namespace,
+            unit,
+            range,
+            shape,
+        };
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
     fn describe(&self) -> String {
         let mut parts = Vec::new();
-        for (n, unit) in [(self.days, "days"), (self.hours, "hours"), (self.minutes, "minutes")] {
+        for (n, unit) in [
+            (self.days, "days"),
+            (self.hours, "hours"),
+            (self.minutes, "minutes"),
+        ] {
             if n > 0 {
                 parts.push(format!("{unit}={n}"));
             }
@@ -123,7 +141,11 @@ impl Shift {
     fn offset(&self, input: &[u8]) -> i64 {
         let mut rng = self.key.rng(&self.namespace, input);
         let r = rng.random_range(0..2 * self.range);
-        let units = if r < self.range { r - self.range } else { r - self.range + 1 };
+        let units = if r < self.range {
+            r - self.range
+        } else {
+            r - self.range + 1
+        };
         units * self.unit
     }
 }
@@ -133,13 +155,21 @@ fn out_of_range() -> ValueError {
 }
 
 impl Transform for Shift {
-    fn apply(&self, input: Option<&[u8]>, _row: &RowView<'_>, out: &mut Vec<u8>) -> Result<Written, ValueError> {
-        let Some(input) = input else { return Ok(Written::Null) };
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        _row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let Some(input) = input else {
+            return Ok(Written::Null);
+        };
         if input == b"infinity" || input == b"-infinity" {
             out.extend_from_slice(input);
             return Ok(Written::Value);
         }
-        let text = std::str::from_utf8(input).map_err(|_| ValueError("`shift` expected a date or time".into()))?;
+        let text = std::str::from_utf8(input)
+            .map_err(|_| ValueError("`shift` expected a date or time".into()))?;
         let offset = self.offset(input);
         let mut s = String::new();
         let shape = match self.shape {
@@ -150,7 +180,8 @@ impl Transform for Shift {
         };
         match shape {
             Shape::Date => {
-                let days = datetime::parse_date(text).ok_or_else(|| ValueError("`shift` expected a date".into()))?;
+                let days = datetime::parse_date(text)
+                    .ok_or_else(|| ValueError("`shift` expected a date".into()))?;
                 // A date only moves by whole days; a finer unit inside a
                 // document rounds away from zero so it still moves.
                 let mut delta = offset / DAY_MICROS;
@@ -164,7 +195,8 @@ impl Transform for Shift {
                 datetime::write_date(d, &mut s);
             }
             Shape::Timestamp => {
-                let t = datetime::parse_timestamp(text).ok_or_else(|| ValueError("`shift` expected a timestamp".into()))?;
+                let t = datetime::parse_timestamp(text)
+                    .ok_or_else(|| ValueError("`shift` expected a timestamp".into()))?;
                 let m = t.micros.checked_add(offset).ok_or_else(out_of_range)?;
                 if m.div_euclid(DAY_MICROS) < MIN_DAY {
                     return Err(out_of_range());
@@ -172,8 +204,9 @@ impl Transform for Shift {
                 datetime::write_timestamp(m, t.offset, &mut s);
             }
             Shape::Time | Shape::Any => {
-                let (t, zone) = datetime::parse_time_with_offset(text)
-                    .ok_or_else(|| ValueError("`shift` expected a date, a timestamp or a time".into()))?;
+                let (t, zone) = datetime::parse_time_with_offset(text).ok_or_else(|| {
+                    ValueError("`shift` expected a date, a timestamp or a time".into())
+                })?;
                 datetime::write_time((t + offset).rem_euclid(DAY_MICROS), &mut s);
                 s.push_str(zone);
             }
@@ -186,7 +219,9 @@ impl Transform for Shift {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::test_support::{apply, build, build_err, build_with_secret, column, parse};
+    use crate::transform::test_support::{
+        apply, build, build_err, build_with_secret, column, parse,
+    };
 
     fn shift(yaml: &str, type_name: &str, kind: TypeKind) -> Box<dyn Transform> {
         build(&*parse(yaml), &column("c", type_name, kind))
@@ -196,12 +231,33 @@ mod tests {
     fn golden_outputs() {
         let d = shift("{ shift: { days: 180 } }", "date", TypeKind::Date);
         assert_eq!(apply(&*d, Some("1985-06-15")).unwrap(), "1985-03-26");
-        let ts = shift("{ shift: { days: 2, hours: 3 } }", "timestamp without time zone", TypeKind::Timestamp);
-        assert_eq!(apply(&*ts, Some("2024-01-31 13:45:00.25")).unwrap(), "2024-02-01 19:45:00.25");
-        let tz = shift("{ shift: { minutes: 90 } }", "timestamp with time zone", TypeKind::TimestampTz);
-        assert_eq!(apply(&*tz, Some("2024-01-31 23:45:00+00")).unwrap(), "2024-01-31 22:32:00+00");
-        let t = shift("{ shift: { hours: 5 } }", "time with time zone", TypeKind::TimeTz);
-        assert_eq!(apply(&*t, Some("22:15:00+05:30")).unwrap(), "01:15:00+05:30");
+        let ts = shift(
+            "{ shift: { days: 2, hours: 3 } }",
+            "timestamp without time zone",
+            TypeKind::Timestamp,
+        );
+        assert_eq!(
+            apply(&*ts, Some("2024-01-31 13:45:00.25")).unwrap(),
+            "2024-02-01 19:45:00.25"
+        );
+        let tz = shift(
+            "{ shift: { minutes: 90 } }",
+            "timestamp with time zone",
+            TypeKind::TimestampTz,
+        );
+        assert_eq!(
+            apply(&*tz, Some("2024-01-31 23:45:00+00")).unwrap(),
+            "2024-01-31 22:32:00+00"
+        );
+        let t = shift(
+            "{ shift: { hours: 5 } }",
+            "time with time zone",
+            TypeKind::TimeTz,
+        );
+        assert_eq!(
+            apply(&*t, Some("22:15:00+05:30")).unwrap(),
+            "01:15:00+05:30"
+        );
     }
 
     #[test]
@@ -220,7 +276,11 @@ mod tests {
         }
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), [-3, -2, -1, 1, 2, 3]);
         // Days only: the time of day is kept.
-        let ts = shift("{ shift: { days: 10 } }", "timestamp without time zone", TypeKind::Timestamp);
+        let ts = shift(
+            "{ shift: { days: 10 } }",
+            "timestamp without time zone",
+            TypeKind::Timestamp,
+        );
         let out = apply(&*ts, Some("2024-05-05 07:08:09.5")).unwrap();
         assert!(out.ends_with(" 07:08:09.5"), "{out}");
     }
@@ -230,10 +290,17 @@ mod tests {
         let o = parse("{ shift: { days: 180 } }");
         let c = column("c", "date", TypeKind::Date);
         let a = build(&*o, &c);
-        assert_eq!(apply(&*a, Some("1990-01-01")), apply(&*build(&*o, &c), Some("1990-01-01")));
-        let outs: Vec<_> = (1..=9).map(|m| apply(&*a, Some(&format!("1990-0{m}-01")))).collect();
+        assert_eq!(
+            apply(&*a, Some("1990-01-01")),
+            apply(&*build(&*o, &c), Some("1990-01-01"))
+        );
+        let outs: Vec<_> = (1..=9)
+            .map(|m| apply(&*a, Some(&format!("1990-0{m}-01"))))
+            .collect();
         let other = build_with_secret(&*o, &c, b"other");
-        let others: Vec<_> = (1..=9).map(|m| apply(&*other, Some(&format!("1990-0{m}-01")))).collect();
+        let others: Vec<_> = (1..=9)
+            .map(|m| apply(&*other, Some(&format!("1990-0{m}-01"))))
+            .collect();
         assert_ne!(outs, others);
         assert_eq!(apply(&*a, None), None);
         assert_eq!(apply(&*a, Some("infinity")).unwrap(), "infinity");
@@ -244,15 +311,23 @@ mod tests {
         let o = parse("{ shift: { days: 1 } }");
         let e = build_err(&*o, &column("c", "text", TypeKind::Text));
         assert_eq!(e, "`shift` cannot produce a value of type text (column public.t.c); it produces date, timestamp, timestamptz, time and timetz");
-        let e = build_err(&*parse("{ shift: { hours: 1 } }"), &column("c", "date", TypeKind::Date));
+        let e = build_err(
+            &*parse("{ shift: { hours: 1 } }"),
+            &column("c", "date", TypeKind::Date),
+        );
         assert!(e.contains("can only move it by `days`"), "{e}");
         let e = build_err(&*o, &column("c", "time without time zone", TypeKind::Time));
         assert!(e.contains("not `days`"), "{e}");
-        let e = build_err(&*parse("{ shift: {} }"), &column("c", "date", TypeKind::Date));
+        let e = build_err(
+            &*parse("{ shift: {} }"),
+            &column("c", "date", TypeKind::Date),
+        );
         assert!(e.contains("needs a range"), "{e}");
         let mut out = Vec::new();
         let d = shift("{ shift: { days: 1 } }", "date", TypeKind::Date);
-        let err = d.apply(Some(b"31/01/2024"), &RowView::empty(), &mut out).unwrap_err();
+        let err = d
+            .apply(Some(b"31/01/2024"), &RowView::empty(), &mut out)
+            .unwrap_err();
         assert_eq!(err.0, "`shift` expected a date");
     }
 

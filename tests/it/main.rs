@@ -4,7 +4,12 @@
 
 mod harness;
 
+mod check;
+mod config;
 mod demo;
 mod errors;
+mod init;
+mod operations;
 mod subset;
 mod sync;
+mod verify;
