@@ -30,6 +30,10 @@ pub const TARGET_SETTINGS: &str = "SET synchronous_commit = off; \
 /// may replace it without `--force`.
 const MARKER: &str = "anonymize:";
 
+/// How long the swap waits for sessions on the old target to go away
+/// before it calls the target busy.
+const SESSION_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens a target connection with the target settings.
 pub async fn connect(info: &ConnInfo) -> Result<Client> {
     let client = crate::conn::connect_named(info, "target").await?;
@@ -299,6 +303,20 @@ impl TargetServer {
             .get(0))
     }
 
+    /// Waits up to `SESSION_GRACE` for sessions on the target to end (a
+    /// client that just disconnected can linger for a moment); returns how
+    /// many are still there.
+    async fn wait_for_sessions_to_end(&self) -> Result<i64> {
+        let deadline = std::time::Instant::now() + SESSION_GRACE;
+        loop {
+            let n = self.sessions_on_target().await?;
+            if n == 0 || std::time::Instant::now() >= deadline {
+                return Ok(n);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Ends every other session on the target database.
     pub async fn terminate_sessions(&self) -> Result<()> {
         self.admin
@@ -352,7 +370,7 @@ impl TargetServer {
                 self.terminate_sessions().await?;
             }
             if exists && !terminate {
-                let sessions = self.sessions_on_target().await?;
+                let sessions = self.wait_for_sessions_to_end().await?;
                 if sessions > 0 {
                     return Err(self.busy_error(sessions));
                 }
