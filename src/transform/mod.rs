@@ -24,16 +24,40 @@ use crate::catalog::{Column, TypeKind};
 // Helpers shared by the transforms (not YAML keys).
 mod array;
 mod datetime;
+mod decimal;
 pub mod keyed;
 
+mod choice;
 mod fake;
+mod fpe;
 mod hash;
+mod json;
+mod mask;
+mod noise;
+mod random_int;
+mod random_numeric;
+mod regex;
 mod set;
 mod shift;
+mod template;
 
 /// Every transform key a rule may use, for "did you mean" and the docs
 /// test. `keep` and `null` are written as scalars, not map keys.
-pub const NAMES: &[&str] = &["set", "fake", "hash", "shift"];
+pub const NAMES: &[&str] = &[
+    "set",
+    "fake",
+    "hash",
+    "fpe",
+    "mask",
+    "shift",
+    "noise",
+    "choice",
+    "random_int",
+    "random_numeric",
+    "template",
+    "json",
+    "regex",
+];
 
 /// Parses the options of transform `name` from the rule's map. Returns
 /// `Ok(None)` for an unknown name. This is the one place that knows every
@@ -46,7 +70,16 @@ pub fn parse_options<'de, A: MapAccess<'de>>(
         "set" => boxed::<set::Options, A>(map)?,
         "fake" => boxed::<fake::Options, A>(map)?,
         "hash" => boxed::<hash::Options, A>(map)?,
+        "mask" => boxed::<mask::Options, A>(map)?,
         "shift" => boxed::<shift::Options, A>(map)?,
+        "noise" => boxed::<noise::Options, A>(map)?,
+        "fpe" => boxed::<fpe::Options, A>(map)?,
+        "choice" => boxed::<choice::Options, A>(map)?,
+        "random_int" => boxed::<random_int::Options, A>(map)?,
+        "random_numeric" => boxed::<random_numeric::Options, A>(map)?,
+        "regex" => boxed::<regex::Options, A>(map)?,
+        "template" => boxed::<template::Options, A>(map)?,
+        "json" => boxed::<json::Options, A>(map)?,
         _ => return Ok(None),
     }))
 }
@@ -158,6 +191,77 @@ impl BuildContext<'_> {
 
 /// The `base_type` of a value inside a document (see `is_fragment`).
 pub const FRAGMENT: &str = "fragment";
+
+/// A rule nested in another one (a json path's rule, a regex's `with:`),
+/// built for the values it will see.
+pub(crate) enum Inner {
+    Keep,
+    Null,
+    Transform(Box<dyn Transform>),
+}
+
+/// Builds a nested rule with the checks the plan makes on column rules
+/// (`unique: true` on a lossy transform), for fragments of `ctx`'s column
+/// described as `what` (`shipping.name`), of type `type_name`.
+pub(crate) fn build_inner(
+    ctx: &BuildContext<'_>,
+    rule: &crate::rules::ColumnRule,
+    what: &str,
+    type_name: &str,
+) -> Result<Inner, String> {
+    use crate::rules::Action;
+    let options = match &rule.action {
+        Action::Keep => return Ok(Inner::Keep),
+        Action::Null => return Ok(Inner::Null),
+        Action::Transform(o) => o,
+    };
+    if rule.unique && options.uniqueness() == Uniqueness::Lossy {
+        return Err(format!(
+            "{}.{what}: `{}` cannot guarantee distinct outputs, but the rule says `unique: true`",
+            ctx.table,
+            options.describe()
+        ));
+    }
+    let column = Column {
+        name: what.to_string(),
+        type_name: type_name.to_string(),
+        base_type: FRAGMENT.to_string(),
+        kind: TypeKind::Text,
+        is_array: false,
+        max_length: None,
+        numeric_precision: None,
+        numeric_scale: None,
+        not_null: false,
+        generated: false,
+        identity: None,
+        unique: false,
+    };
+    let inner = BuildContext {
+        table: ctx.table,
+        column: &column,
+        columns: ctx.columns,
+        key: ctx.key,
+        locale: rule.locale.as_deref().unwrap_or(ctx.locale),
+        unique: rule.unique,
+        namespace: rule.namespace.as_deref(),
+    };
+    options.build(&inner).map(Inner::Transform)
+}
+
+/// What a nested rule reads and whether it needs the secret.
+pub(crate) fn inner_reads(rule: &crate::rules::ColumnRule) -> Vec<String> {
+    match &rule.action {
+        crate::rules::Action::Transform(o) => o.reads(),
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) fn inner_needs_secret(rule: &crate::rules::ColumnRule) -> bool {
+    match &rule.action {
+        crate::rules::Action::Transform(o) => o.needs_secret(),
+        _ => false,
+    }
+}
 
 /// Cuts text to the column's `varchar(n)` length (see `BuildContext::finish`).
 struct FitLength {

@@ -1,0 +1,781 @@
+//! `json`: rules applied at paths inside json and jsonb documents,
+//! `{ json: { paths: { name: { fake: name }, "contacts[*].email": { fake: email } } } }`.
+//!
+//! The document is scanned, not re-serialized: only the bytes of the
+//! values at the paths are replaced, so every other key, the order, the
+//! white space, number spellings and escapes stay exactly as they were. A
+//! path missing from a document is skipped.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::{
+    build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
+};
+use crate::catalog::TypeKind;
+use crate::rules::ColumnRule;
+
+/// `{ json: { paths: { PATH: RULE, ... } } }`
+///
+/// PATH is dot-separated keys (`address.street`), with `[*]` for every
+/// element of an array and `[N]` for one (`contacts[*].email`,
+/// `[0].id`); a key holding dots or brackets is written `["a.b"]`. RULE is
+/// any column rule (`keep`, `null`, `{ fake: email }`, ...) and sees the
+/// value as text: a string's content, a number's digits, `true`/`false`,
+/// or the JSON of an object or array; JSON `null` is NULL. The result keeps
+/// the original JSON type when it still parses as one (a number stays a
+/// number), else it becomes a string. Works on json and jsonb columns;
+/// when paths overlap, the first one listed wins.
+#[derive(Debug)]
+pub struct Options {
+    paths: Vec<(Path, ColumnRule)>,
+}
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+    Every,
+}
+
+#[derive(Debug, Clone)]
+struct Path {
+    text: String,
+    steps: Vec<Step>,
+}
+
+fn parse_path(text: &str) -> Result<Path, String> {
+    let bad = |why: &str| format!("json path `{text}`: {why}");
+    let mut steps = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut expect_key = true;
+    while i < b.len() {
+        match b[i] {
+            b'[' => {
+                let close = text[i..]
+                    .find(']')
+                    .map(|j| i + j)
+                    .ok_or_else(|| bad("unclosed `[`"))?;
+                let inside = &text[i + 1..close];
+                if inside == "*" {
+                    steps.push(Step::Every);
+                } else if let Some(key) = inside.strip_prefix('"').and_then(|s| s.strip_suffix('"'))
+                {
+                    steps.push(Step::Key(key.to_string()));
+                } else {
+                    let n = inside
+                        .parse()
+                        .map_err(|_| bad("write `[*]`, `[N]` or `[\"key\"]`"))?;
+                    steps.push(Step::Index(n));
+                }
+                i = close + 1;
+                expect_key = false;
+            }
+            b'.' => {
+                if expect_key {
+                    return Err(bad("empty key"));
+                }
+                i += 1;
+                expect_key = true;
+            }
+            _ => {
+                if !expect_key {
+                    return Err(bad("a key must follow a `.`"));
+                }
+                let end = text[i..].find(['.', '[']).map_or(b.len(), |j| i + j);
+                steps.push(Step::Key(text[i..end].to_string()));
+                i = end;
+                expect_key = false;
+            }
+        }
+    }
+    if steps.is_empty() || expect_key && !text.is_empty() {
+        return Err(bad("empty key"));
+    }
+    Ok(Path {
+        text: text.to_string(),
+        steps,
+    })
+}
+
+impl<'de> Deserialize<'de> for Options {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = Options;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map with `paths`, e.g. `{ paths: { name: { fake: name } } }`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Options, A::Error> {
+                let mut paths = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "paths" => paths = Some(map.next_value::<Paths>()?.0),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown json option `{other}`; expected `paths`"
+                            )))
+                        }
+                    }
+                }
+                let paths = paths.ok_or_else(|| de::Error::custom("`json` needs `paths`"))?;
+                if paths.is_empty() {
+                    return Err(de::Error::custom("`json` paths is empty"));
+                }
+                Ok(Options { paths })
+            }
+        }
+        d.deserialize_map(Outer)
+    }
+}
+
+/// The `paths` map, kept in file order, each rule parsed by the column
+/// rule parser (so errors keep their line and column).
+struct Paths(Vec<(Path, ColumnRule)>);
+
+impl<'de> Deserialize<'de> for Paths {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Paths;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of json paths to rules")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Paths, A::Error> {
+                let mut out: Vec<(Path, ColumnRule)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let path = parse_path(&key).map_err(de::Error::custom)?;
+                    if out.iter().any(|(p, _)| p.text == key) {
+                        return Err(de::Error::custom(format!(
+                            "json path `{key}` is defined twice"
+                        )));
+                    }
+                    out.push((path, map.next_value()?));
+                }
+                Ok(Paths(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl TransformOptions for Options {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {
+        if !matches!(ctx.column.kind, TypeKind::Json | TypeKind::Jsonb) {
+            return Err(ctx.type_error("json", "json and jsonb"));
+        }
+        let mut paths = Vec::new();
+        for (path, rule) in &self.paths {
+            let what = format!("{}.{}", ctx.column.name, path.text);
+            match build_inner(ctx, rule, &what, "json value")? {
+                Inner::Keep => {}
+                inner => paths.push((path.steps.clone(), inner)),
+            }
+        }
+        Ok(ctx.finish(Box::new(Json { paths }), self.uniqueness()))
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .paths
+            .iter()
+            .map(|(p, r)| format!("{}: {}", p.text, r.describe()))
+            .collect();
+        format!("json({})", parts.join(", "))
+    }
+
+    fn needs_secret(&self) -> bool {
+        self.paths.iter().any(|(_, r)| super::inner_needs_secret(r))
+    }
+
+    fn reads(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (_, r) in &self.paths {
+            for n in super::inner_reads(r) {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    }
+}
+
+struct Json {
+    paths: Vec<(Vec<Step>, Inner)>,
+}
+
+/// A parsed JSON value: spans into the document.
+#[derive(Debug)]
+enum Node {
+    Object {
+        start: usize,
+        end: usize,
+        members: Vec<(String, Node)>,
+    },
+    Array {
+        start: usize,
+        end: usize,
+        items: Vec<Node>,
+    },
+    Scalar {
+        start: usize,
+        end: usize,
+        kind: ScalarKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScalarKind {
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+impl Node {
+    fn span(&self) -> (usize, usize) {
+        match self {
+            Node::Object { start, end, .. }
+            | Node::Array { start, end, .. }
+            | Node::Scalar { start, end, .. } => (*start, *end),
+        }
+    }
+}
+
+fn malformed() -> ValueError {
+    ValueError("malformed json value".into())
+}
+
+/// A small recursive-descent JSON scanner recording spans.
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<Node, ValueError> {
+        self.ws();
+        let start = self.i;
+        let c = *self.b.get(self.i).ok_or_else(malformed)?;
+        match c {
+            b'{' | b'[' => {
+                // Documents nest; bound the recursion.
+                self.depth += 1;
+                if self.depth > 512 {
+                    return Err(ValueError("json value nests too deeply".into()));
+                }
+                self.i += 1;
+                let node = if c == b'{' {
+                    self.object(start)?
+                } else {
+                    self.array(start)?
+                };
+                self.depth -= 1;
+                Ok(node)
+            }
+            b'"' => {
+                self.string_end()?;
+                Ok(Node::Scalar {
+                    start,
+                    end: self.i,
+                    kind: ScalarKind::String,
+                })
+            }
+            b't' | b'f' | b'n' => {
+                let word: &[u8] = match c {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if !self.b[self.i..].starts_with(word) {
+                    return Err(malformed());
+                }
+                self.i += word.len();
+                let kind = if c == b'n' {
+                    ScalarKind::Null
+                } else {
+                    ScalarKind::Bool
+                };
+                Ok(Node::Scalar {
+                    start,
+                    end: self.i,
+                    kind,
+                })
+            }
+            _ => {
+                let len = number_len(&self.b[self.i..]).ok_or_else(malformed)?;
+                self.i += len;
+                Ok(Node::Scalar {
+                    start,
+                    end: self.i,
+                    kind: ScalarKind::Number,
+                })
+            }
+        }
+    }
+
+    fn object(&mut self, start: usize) -> Result<Node, ValueError> {
+        let mut members = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(Node::Object {
+                start,
+                end: self.i,
+                members,
+            });
+        }
+        loop {
+            self.ws();
+            let key_start = self.i;
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(malformed());
+            }
+            self.string_end()?;
+            let key = decode_string(&self.b[key_start..self.i]);
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return Err(malformed());
+            }
+            self.i += 1;
+            let v = self.value()?;
+            members.push((key, v));
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(Node::Object {
+                        start,
+                        end: self.i,
+                        members,
+                    });
+                }
+                _ => return Err(malformed()),
+            }
+        }
+    }
+
+    fn array(&mut self, start: usize) -> Result<Node, ValueError> {
+        let mut items = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Ok(Node::Array {
+                start,
+                end: self.i,
+                items,
+            });
+        }
+        loop {
+            items.push(self.value()?);
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Node::Array {
+                        start,
+                        end: self.i,
+                        items,
+                    });
+                }
+                _ => return Err(malformed()),
+            }
+        }
+    }
+
+    /// Moves past a string starting at the current `"`.
+    fn string_end(&mut self) -> Result<(), ValueError> {
+        self.i += 1;
+        loop {
+            let j = memchr::memchr2(b'"', b'\\', &self.b[self.i..]).ok_or_else(malformed)?;
+            self.i += j;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Ok(());
+            }
+            self.i += 2;
+            if self.i > self.b.len() {
+                return Err(malformed());
+            }
+        }
+    }
+}
+
+/// Length of the JSON number at the start of `b`.
+fn number_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > s
+    };
+    if b.get(i) == Some(&b'0') {
+        i += 1;
+    } else if !digits(&mut i) {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    Some(i)
+}
+
+/// The content of a JSON string literal (quotes included in `lit`).
+fn decode_string(lit: &[u8]) -> String {
+    let inner = &lit[1..lit.len() - 1];
+    let mut out: Vec<u8> = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        if inner[i] != b'\\' {
+            out.push(inner[i]);
+            i += 1;
+            continue;
+        }
+        let c = inner.get(i + 1).copied().unwrap_or(b'\\');
+        i += 2;
+        let ch = match c {
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'u' => {
+                let hex = |at: usize| {
+                    inner
+                        .get(at..at + 4)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                };
+                let Some(hi) = hex(i) else {
+                    out.extend_from_slice(b"\\u");
+                    continue;
+                };
+                i += 4;
+                if (0xd800..0xdc00).contains(&hi) && inner.get(i..i + 2) == Some(b"\\u") {
+                    if let Some(lo) = hex(i + 2).filter(|lo| (0xdc00..0xe000).contains(lo)) {
+                        i += 6;
+                        char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))
+                            .unwrap_or('\u{fffd}')
+                    } else {
+                        '\u{fffd}'
+                    }
+                } else {
+                    char::from_u32(hi).unwrap_or('\u{fffd}')
+                }
+            }
+            other => other as char,
+        };
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Appends `v` as a JSON string literal.
+fn encode_string(v: &[u8], out: &mut Vec<u8>) {
+    let s = String::from_utf8_lossy(v);
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// Collects the nodes `steps` reach from `node`.
+fn select<'n>(node: &'n Node, steps: &[Step], found: &mut Vec<&'n Node>) {
+    let Some((step, rest)) = steps.split_first() else {
+        found.push(node);
+        return;
+    };
+    match (step, node) {
+        (Step::Key(k), Node::Object { members, .. }) => {
+            // Duplicate keys (json, not jsonb): each occurrence.
+            for (_, v) in members.iter().filter(|(name, _)| name == k) {
+                select(v, rest, found);
+            }
+        }
+        (Step::Index(n), Node::Array { items, .. }) => {
+            if let Some(v) = items.get(*n) {
+                select(v, rest, found);
+            }
+        }
+        (Step::Every, Node::Array { items, .. }) => {
+            for v in items {
+                select(v, rest, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Transform for Json {
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let Some(doc) = input else {
+            return Ok(Written::Null);
+        };
+        let mut p = Parser {
+            b: doc,
+            i: 0,
+            depth: 0,
+        };
+        let root = p.value()?;
+        p.ws();
+        if p.i != doc.len() {
+            return Err(malformed());
+        }
+        // Replacements as (start, end, bytes), first path first.
+        let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+        let mut found = Vec::new();
+        let mut value = Vec::new();
+        for (steps, inner) in &self.paths {
+            found.clear();
+            select(&root, steps, &mut found);
+            for node in &found {
+                let (start, end) = node.span();
+                if edits.iter().any(|(s, e, _)| start < *e && *s < end) {
+                    continue;
+                }
+                let kind = match node {
+                    Node::Scalar { kind, .. } => Some(*kind),
+                    _ => None,
+                };
+                let raw = &doc[start..end];
+                let decoded;
+                let text: Option<&[u8]> = match kind {
+                    Some(ScalarKind::Null) => None,
+                    Some(ScalarKind::String) => {
+                        decoded = decode_string(raw);
+                        Some(decoded.as_bytes())
+                    }
+                    _ => Some(raw),
+                };
+                let mut replacement = Vec::new();
+                match inner {
+                    Inner::Keep => continue,
+                    Inner::Null => replacement.extend_from_slice(b"null"),
+                    Inner::Transform(t) => {
+                        value.clear();
+                        match t.apply(text, row, &mut value)? {
+                            Written::Null => replacement.extend_from_slice(b"null"),
+                            Written::Value => encode_like(kind, &value, &mut replacement),
+                        }
+                    }
+                }
+                edits.push((start, end, replacement));
+            }
+        }
+        edits.sort_by_key(|e| e.0);
+        let mut at = 0;
+        for (start, end, bytes) in &edits {
+            out.extend_from_slice(&doc[at..*start]);
+            out.extend_from_slice(bytes);
+            at = *end;
+        }
+        out.extend_from_slice(&doc[at..]);
+        Ok(Written::Value)
+    }
+}
+
+/// Writes a rule's output where a value of `kind` (None: object or array)
+/// was: as the same JSON type when it still is one, else as a string.
+fn encode_like(kind: Option<ScalarKind>, v: &[u8], out: &mut Vec<u8>) {
+    let same_type = match kind {
+        Some(ScalarKind::Number) => number_len(v) == Some(v.len()),
+        Some(ScalarKind::Bool) => v == b"true" || v == b"false",
+        None => {
+            let mut p = Parser {
+                b: v,
+                i: 0,
+                depth: 0,
+            };
+            let ok = p.value().is_ok_and(|n| !matches!(n, Node::Scalar { .. }));
+            p.ws();
+            ok && p.i == v.len()
+        }
+        _ => false,
+    };
+    if same_type {
+        out.extend_from_slice(v);
+    } else {
+        encode_string(v, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::test_support::{apply, build, build_err, column, parse, parse_err};
+
+    fn json(yaml: &str) -> Box<dyn Transform> {
+        build(&*parse(yaml), &column("doc", "jsonb", TypeKind::Jsonb))
+    }
+
+    #[test]
+    fn paths_parse() {
+        let steps = |t: &str| parse_path(t).unwrap().steps;
+        assert_eq!(steps("a.b"), [Step::Key("a".into()), Step::Key("b".into())]);
+        assert_eq!(
+            steps("contacts[*].email"),
+            [
+                Step::Key("contacts".into()),
+                Step::Every,
+                Step::Key("email".into())
+            ]
+        );
+        assert_eq!(steps("[0].id"), [Step::Index(0), Step::Key("id".into())]);
+        assert_eq!(
+            steps(r#"a["b.c"]"#),
+            [Step::Key("a".into()), Step::Key("b.c".into())]
+        );
+        for bad in ["", "a..b", "a.", ".a", "a[", "a[x]", "a[0]b"] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_paths_change() {
+        let t = json(
+            r#"{ json: { paths: { name: { set: X }, address.street: { set: "1 Way" }, "contacts[*].email": { set: e }, missing.path: { set: never } } } }"#,
+        );
+        let doc = r#"{"name": "Zoë \"Z\" Müller", "address": {"zip": "01234", "street": "Main St 1"}, "contacts": [{"email": "a@b.c"}, {"phone": 1}, {"email": null}], "n": 1.50e3, "gift": false}"#;
+        assert_eq!(
+            apply(&*t, Some(doc)).unwrap(),
+            r#"{"name": "X", "address": {"zip": "01234", "street": "1 Way"}, "contacts": [{"email": "e"}, {"phone": 1}, {"email": null}], "n": 1.50e3, "gift": false}"#
+        );
+        assert_eq!(apply(&*t, None), None);
+        // Not objects at the path: untouched.
+        assert_eq!(apply(&*t, Some("[1,2]")).unwrap(), "[1,2]");
+        assert_eq!(apply(&*t, Some("\"name\"")).unwrap(), "\"name\"");
+    }
+
+    #[test]
+    fn json_types_are_kept_when_they_can_be() {
+        let t = json(
+            r#"{ json: { paths: { a: { set: 42 }, b: { set: "x" }, c: { set: "true" }, d: null, e: { set: "[1]" } } } }"#,
+        );
+        let doc = r#"{"a":1,"b":2,"c":false,"d":"secret","e":{"k":1}}"#;
+        assert_eq!(
+            apply(&*t, Some(doc)).unwrap(),
+            r#"{"a":42,"b":"x","c":true,"d":null,"e":[1]}"#
+        );
+    }
+
+    #[test]
+    fn strings_are_decoded_for_the_rule_and_encoded_back() {
+        let t = json(r#"{ json: { paths: { s: { fake: username } } } }"#);
+        let doc = r#"{"s":"tab\there \u00e9\ud83c\udf89 \"q\""}"#;
+        let out = apply(&*t, Some(doc)).unwrap();
+        assert!(
+            out.starts_with(r#"{"s":""#)
+                && out.contains("\\t")
+                && out.contains("🎉")
+                && out.contains("\\\""),
+            "{out}"
+        );
+        assert_eq!(decode_string(br#""a\u00e9\n\ud83c\udf89\"""#), "aé\n🎉\"");
+        let mut enc = Vec::new();
+        encode_string("a\"\\\n\u{1}é".as_bytes(), &mut enc);
+        assert_eq!(String::from_utf8(enc).unwrap(), r#""a\"\\\n\u0001é""#);
+    }
+
+    #[test]
+    fn inner_rules_join_with_columns() {
+        // The same rule inside a document and on a column gives the same value.
+        let t = json(r#"{ json: { paths: { email: { fake: email } } } }"#);
+        let col = build(
+            &*parse("{ fake: email }"),
+            &column("email", "text", TypeKind::Text),
+        );
+        let expected = apply(&*col, Some("zoe@example.com")).unwrap();
+        assert_eq!(
+            apply(&*t, Some(r#"{"email":"zoe@example.com"}"#)).unwrap(),
+            format!(r#"{{"email":"{expected}"}}"#)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = build_err(
+            &*parse(r#"{ json: { paths: { a: { fake: name } } } }"#),
+            &column("c", "text", TypeKind::Text),
+        );
+        assert!(
+            e.starts_with("`json` cannot produce a value of type text"),
+            "{e}"
+        );
+        assert!(parse_err(r#"{ json: { paths: { "a..b": keep } } }"#)
+            .contains("json path `a..b`: empty key"));
+        assert!(parse_err(r#"{ json: { path: {} } }"#).contains("unknown json option `path`"));
+        assert!(parse_err(r#"{ json: { paths: { a: { fake: nmae } } } }"#)
+            .contains("did you mean `name`?"));
+        let e = build_err(
+            &*parse(r#"{ json: { paths: { a: { fake: name, unique: true } } } }"#),
+            &column("c", "jsonb", TypeKind::Jsonb),
+        );
+        assert!(
+            e.contains("c.a: `fake(name)` cannot guarantee distinct outputs"),
+            "{e}"
+        );
+        let t = json(r#"{ json: { paths: { a: { set: x } } } }"#);
+        let mut out = Vec::new();
+        for bad in ["{", r#"{"a":}"#, "[1,]", "01", r#"{"a":1} x"#] {
+            out.clear();
+            assert_eq!(
+                t.apply(Some(bad.as_bytes()), &RowView::empty(), &mut out)
+                    .unwrap_err()
+                    .0,
+                "malformed json value",
+                "{bad}"
+            );
+        }
+    }
+}

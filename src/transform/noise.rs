@@ -1,0 +1,364 @@
+//! `noise`: numbers moved by a deterministic amount,
+//! `{ noise: { percent: 10 } }` or `{ noise: { absolute: 5, min: 0 } }`.
+//!
+//! The amount is drawn uniformly within ± the bound from the value's HMAC,
+//! so totals and distributions stay close to the source while single
+//! values no longer match. The type is kept: integers stay integers of the
+//! column's range, numerics keep their scale and precision.
+
+use serde::Deserialize;
+
+use super::decimal::{integer_range, Decimal, NumberText};
+use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
+use crate::catalog::TypeKind;
+use rand::RngExt;
+
+/// `{ noise: { percent: P | absolute: A, min: N, max: N } }`
+///
+/// Adds to each number an amount drawn within ±P% of the number or ±A
+/// (exactly one of the two), then keeps the result within `min` and `max`
+/// when given, and within the column's type: integers are rounded and stay
+/// in range, numerics keep the column's scale (the input's when the column
+/// has none) and precision, floats stay floats. `NaN` and infinities stay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    #[serde(default)]
+    percent: Option<NumberText>,
+    #[serde(default)]
+    absolute: Option<NumberText>,
+    #[serde(default)]
+    min: Option<NumberText>,
+    #[serde(default)]
+    max: Option<NumberText>,
+}
+
+/// How the column holds numbers.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Integer {
+        lo: i128,
+        hi: i128,
+    },
+    /// `scale: None` keeps each input's scale.
+    Numeric {
+        scale: Option<u32>,
+        precision: Option<u32>,
+    },
+    Float {
+        real: bool,
+    },
+    /// Inside a document: a decimal when it parses as one, else a float.
+    Any,
+}
+
+impl TransformOptions for Options {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {
+        let where_ = format!("column {}.{}", ctx.table, ctx.column.name);
+        let bound = match (&self.percent, &self.absolute) {
+            (Some(p), None) => Bound::Percent(p.decimal().to_f64() / 100.0),
+            (None, Some(a)) => Bound::Absolute(a.decimal()),
+            _ => {
+                return Err(format!(
+                    "{where_}: `noise` takes exactly one of `percent` and `absolute`"
+                ))
+            }
+        };
+        if matches!(bound, Bound::Percent(p) if p <= 0.0)
+            || matches!(bound, Bound::Absolute(a) if a.units <= 0)
+        {
+            return Err(format!("{where_}: the `noise` bound must be above 0"));
+        }
+        let (min, max) = (
+            self.min.as_ref().map(NumberText::decimal),
+            self.max.as_ref().map(NumberText::decimal),
+        );
+        if let (Some(a), Some(b)) = (min, max) {
+            if a.to_f64() > b.to_f64() {
+                return Err(format!("{where_}: `noise` min is above max"));
+            }
+        }
+        let form = if ctx.is_fragment() {
+            Form::Any
+        } else {
+            match ctx.column.kind {
+                k if k.is_integer() => {
+                    let (lo, hi) = integer_range(k);
+                    Form::Integer { lo, hi }
+                }
+                TypeKind::Numeric => Form::Numeric {
+                    scale: ctx.column.numeric_scale,
+                    precision: ctx.column.numeric_precision,
+                },
+                TypeKind::Float => Form::Float {
+                    real: ctx.column.base_type == "real",
+                },
+                _ => return Err(ctx.type_error("noise", "integers, numeric and floats")),
+            }
+        };
+        let namespace = ctx.namespace(&format!("noise:{}", self.describe()));
+        let t = Noise {
+            key: ctx.key.clone(),
+            namespace,
+            bound,
+            min,
+            max,
+            form,
+        };
+        Ok(ctx.finish(Box::new(t), self.uniqueness()))
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, v) in [
+            ("percent", &self.percent),
+            ("absolute", &self.absolute),
+            ("min", &self.min),
+            ("max", &self.max),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{name}={}", v.0));
+            }
+        }
+        format!("noise({})", parts.join(", "))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    /// A fraction of the value.
+    Percent(f64),
+    Absolute(Decimal),
+}
+
+struct Noise {
+    key: Key,
+    namespace: Vec<u8>,
+    bound: Bound,
+    min: Option<Decimal>,
+    max: Option<Decimal>,
+    form: Form,
+}
+
+fn not_a_number() -> ValueError {
+    ValueError("`noise` expected a number".into())
+}
+
+impl Noise {
+    /// A uniform draw in [-1, 1] for this value.
+    fn draw(&self, input: &[u8]) -> f64 {
+        let mut rng = self.key.rng(&self.namespace, input);
+        rng.random::<f64>() * 2.0 - 1.0
+    }
+
+    /// Moves a decimal at `scale`, clamped to the bounds and `limit` units.
+    fn decimal(
+        &self,
+        d: Decimal,
+        scale: u32,
+        limit: Option<i128>,
+        u: f64,
+    ) -> Result<Decimal, ValueError> {
+        let d = d.rescale(scale).ok_or_else(not_a_number)?;
+        let span_units = match self.bound {
+            Bound::Percent(p) => d.units.unsigned_abs() as f64 * p,
+            Bound::Absolute(a) => a.to_f64() * 10f64.powi(scale as i32),
+        };
+        let delta = (u * span_units).round() as i128;
+        let mut units = d.units.saturating_add(delta);
+        if let Some(min) = self.min.and_then(|m| m.rescale(scale)) {
+            units = units.max(min.units);
+        }
+        if let Some(max) = self.max.and_then(|m| m.rescale(scale)) {
+            units = units.min(max.units);
+        }
+        if let Some(limit) = limit {
+            units = units.clamp(-limit, limit);
+        }
+        Ok(Decimal { units, scale })
+    }
+
+    fn float(&self, v: f64, u: f64) -> f64 {
+        let span = match self.bound {
+            Bound::Percent(p) => v.abs() * p,
+            Bound::Absolute(a) => a.to_f64(),
+        };
+        let mut r = v + u * span;
+        if let Some(min) = self.min {
+            r = r.max(min.to_f64());
+        }
+        if let Some(max) = self.max {
+            r = r.min(max.to_f64());
+        }
+        r
+    }
+}
+
+impl Transform for Noise {
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        _row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        let Some(input) = input else {
+            return Ok(Written::Null);
+        };
+        let text = std::str::from_utf8(input).map_err(|_| not_a_number())?;
+        if matches!(text, "NaN" | "Infinity" | "-Infinity") {
+            out.extend_from_slice(input);
+            return Ok(Written::Value);
+        }
+        let u = self.draw(input);
+        let mut s = String::new();
+        let form = match self.form {
+            Form::Any if Decimal::parse(text).is_some() => Form::Numeric {
+                scale: None,
+                precision: None,
+            },
+            Form::Any => Form::Float { real: false },
+            f => f,
+        };
+        match form {
+            Form::Integer { lo, hi } => {
+                let d = Decimal::parse(text)
+                    .filter(|d| d.scale == 0)
+                    .ok_or_else(not_a_number)?;
+                let mut r = self.decimal(d, 0, None, u)?;
+                r.units = r.units.clamp(lo, hi);
+                r.write(&mut s);
+            }
+            Form::Numeric { scale, precision } => {
+                let d = Decimal::parse(text).ok_or_else(not_a_number)?;
+                let scale = scale.unwrap_or(d.scale);
+                let limit = precision.map(Decimal::max_units);
+                self.decimal(d, scale, limit, u)?.write(&mut s);
+            }
+            Form::Float { real } => {
+                let v: f64 = text.parse().map_err(|_| not_a_number())?;
+                let r = self.float(v, u);
+                if real {
+                    s = format!("{}", r as f32);
+                } else {
+                    s = format!("{r}");
+                }
+            }
+            Form::Any => unreachable!("resolved above"),
+        }
+        out.extend_from_slice(s.as_bytes());
+        Ok(Written::Value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::test_support::{
+        apply, build, build_err, build_with_secret, column, parse, ColumnExt,
+    };
+
+    fn noise(yaml: &str, c: &crate::catalog::Column, input: &str) -> String {
+        apply(&*build(&*parse(yaml), c), Some(input)).unwrap()
+    }
+
+    #[test]
+    fn golden_outputs() {
+        let int = column("n", "integer", TypeKind::Int32);
+        assert_eq!(noise("{ noise: { percent: 10 } }", &int, "1000"), "911");
+        let num = column("n", "numeric(10,2)", TypeKind::Numeric).with_numeric(10, 2);
+        assert_eq!(
+            noise("{ noise: { absolute: 5 } }", &num, "123.45"),
+            "127.20"
+        );
+        let float = column("n", "double precision", TypeKind::Float);
+        assert_eq!(
+            noise("{ noise: { percent: 1 } }", &float, "2.5"),
+            "2.488846817839051"
+        );
+    }
+
+    #[test]
+    fn amounts_stay_within_the_bound_and_the_type() {
+        let int = column("n", "smallint", TypeKind::Int16);
+        let t = build(&*parse("{ noise: { percent: 10 } }"), &int);
+        let mut moved = 0;
+        for v in [100, 1000, 30000, -20000, 32767] {
+            for _ in 0..1 {
+                let out: i64 = apply(&*t, Some(&v.to_string())).unwrap().parse().unwrap();
+                assert!((out - v).abs() <= v.abs() / 10 + 1, "{v} -> {out}");
+                assert!(i16::try_from(out).is_ok(), "{out}");
+                moved += i32::from(out != v);
+            }
+        }
+        assert!(moved >= 4);
+        let num = column("n", "numeric(5,2)", TypeKind::Numeric).with_numeric(5, 2);
+        let t = build(&*parse("{ noise: { absolute: 50, min: 0 } }"), &num);
+        for i in 0..200 {
+            let out = apply(&*t, Some(&format!("{}.5", i % 1000))).unwrap();
+            let d = Decimal::parse(&out).unwrap();
+            assert_eq!(d.scale, 2, "{out}");
+            assert!(d.units >= 0 && d.units <= 99_999, "{out}");
+        }
+        // Unconstrained numeric: the input's scale.
+        let any = column("n", "numeric", TypeKind::Numeric);
+        let out = noise("{ noise: { percent: 5 } }", &any, "12345678901234567.891");
+        assert_eq!(Decimal::parse(&out).unwrap().scale, 3);
+    }
+
+    #[test]
+    fn determinism_secret_null_specials() {
+        let int = column("n", "bigint", TypeKind::Int64);
+        let o = parse("{ noise: { absolute: 1000 } }");
+        let a = build(&*o, &int);
+        let b = build_with_secret(&*o, &int, b"other");
+        let xs: Vec<_> = (0..20).map(|i| apply(&*a, Some(&i.to_string()))).collect();
+        assert_eq!(
+            xs,
+            (0..20)
+                .map(|i| apply(&*a, Some(&i.to_string())))
+                .collect::<Vec<_>>()
+        );
+        assert_ne!(
+            xs,
+            (0..20)
+                .map(|i| apply(&*b, Some(&i.to_string())))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(apply(&*a, None), None);
+        let f = build(&*o, &column("n", "real", TypeKind::Float));
+        assert_eq!(apply(&*f, Some("NaN")).unwrap(), "NaN");
+        assert_eq!(apply(&*f, Some("-Infinity")).unwrap(), "-Infinity");
+    }
+
+    #[test]
+    fn options_and_types_are_checked() {
+        let int = column("n", "integer", TypeKind::Int32);
+        assert!(build_err(&*parse("{ noise: {} }"), &int)
+            .contains("exactly one of `percent` and `absolute`"));
+        assert!(
+            build_err(&*parse("{ noise: { percent: 1, absolute: 1 } }"), &int)
+                .contains("exactly one")
+        );
+        assert!(build_err(&*parse("{ noise: { percent: 0 } }"), &int).contains("above 0"));
+        assert!(
+            build_err(&*parse("{ noise: { percent: 1, min: 5, max: 1 } }"), &int)
+                .contains("min is above max")
+        );
+        let e = build_err(
+            &*parse("{ noise: { percent: 1 } }"),
+            &column("t", "text", TypeKind::Text),
+        );
+        assert!(
+            e.starts_with("`noise` cannot produce a value of type text"),
+            "{e}"
+        );
+        let t = build(&*parse("{ noise: { percent: 1 } }"), &int);
+        let mut out = Vec::new();
+        assert_eq!(
+            t.apply(Some(b"1.5"), &RowView::empty(), &mut out)
+                .unwrap_err()
+                .0,
+            "`noise` expected a number"
+        );
+    }
+}
