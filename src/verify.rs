@@ -519,6 +519,7 @@ mod tests {
             implicit: false,
             action,
             read_by_others: false,
+            source_expr: None,
         }
     }
 
