@@ -1,42 +1,297 @@
-//! The `check` command: rules against the source schema, without copying.
-//! Exit 0 when every column is covered and every rule fits; exit 3 with
-//! the full list otherwise.
+//! The `check` command: the rules against the source schema, without
+//! copying. It is the gate an application's CI runs after each migration.
+//!
+//! It lists every gap at once, in three kinds:
+//! - `unclassified`: a column with no rule (under `unknown_columns: fail`,
+//!   the default), e.g. one a migration just added;
+//! - `stale`: a rule for a table or column that no longer exists;
+//! - `mismatch`: a rule that does not fit its column (a type the transform
+//!   cannot produce, `null` on a NOT NULL column, a unique column with a
+//!   rule that can repeat values, ...).
+//!
+//! Exit 0 when there is none, 3 otherwise; `--format json` for machines.
+//! Columns kept without a rule under `unknown_columns: keep` are listed as
+//! information: the rules chose that, so they are not gaps.
+
+use std::fmt::Write as _;
 
 use anyhow::Result;
+use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::catalog::{display_ident, Catalog};
+use crate::cli::{CheckArgs, OutputFormat};
+use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
-use crate::error::{GapsFound, RulesErrors, UsageError};
+use crate::error::{GapsFound, Location, RulesErrors};
 use crate::plan::Plan;
+use crate::rules::{Rules, UnknownColumns};
 use crate::transform::Key;
 
-/// Runs `check` and returns the text to print on success.
-pub async fn run(source: Option<&str>, rules_path: &std::path::Path) -> Result<String> {
-    let source = source.ok_or_else(|| {
-        UsageError::new("no source database; pass --source URL or set SOURCE_DATABASE_URL")
-    })?;
-    let source = ConnInfo::parse(source, "--source")?;
-    let rules = crate::rules::load::load(rules_path)?;
+/// The kind of a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapKind {
+    Unclassified,
+    Stale,
+    Mismatch,
+}
+
+/// One gap between the rules and the schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    pub kind: GapKind,
+    /// `schema.table` as written in rules.
+    pub table: String,
+    /// The column, or null for a whole table.
+    pub column: Option<String>,
+    /// The column's type, when the column exists.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// `file:line:column` of the rule (of the table's rule, or the file, for
+    /// an unclassified column).
+    pub location: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Everything `check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub rules_files: Vec<String>,
+    /// Tables and columns in the source that the rules cover.
+    pub tables: usize,
+    pub columns: usize,
+    pub gaps: Vec<Gap>,
+    /// `table.column` copied unchanged by `unknown_columns: keep`.
+    pub implicit_keep: Vec<String>,
+}
+
+/// Runs `check` and returns the text to print when there is no gap. With
+/// gaps, prints them and returns `GapsFound` (exit 3).
+pub async fn run(args: &CheckArgs) -> Result<String> {
+    let settings = Settings::resolve(
+        args.common.config.as_deref(),
+        Overrides::common(&args.common),
+    )?;
+    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+    let rules = crate::rules::load::load(&settings.rules)?;
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
-    // check validates shape and types; the secret is not needed for that.
-    let key = Key::new(b"check");
-    match Plan::build(&rules, catalog, Some(&key)) {
-        Ok(plan) => Ok(format!(
-            "ok: {} table(s), every column has a rule that fits its type\n",
-            plan.tables.len()
-        )),
-        Err(RulesErrors(list)) => {
-            let mut text = String::new();
-            for e in &list {
-                text.push_str(&format!("{e}\n"));
+    let report = compare(rules, catalog);
+    let text = match args.format {
+        OutputFormat::Text => report.render_text(),
+        OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
+    };
+    if report.ok {
+        return Ok(text);
+    }
+    print!("{text}");
+    Err(GapsFound(format!(
+        "{} gap(s) between the rules and the source schema; fix the rules before the next sync",
+        report.gaps.len()
+    ))
+    .into())
+}
+
+/// Compares `rules` with `catalog`.
+pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
+    let mut gaps = Vec::new();
+    let mut implicit_keep = Vec::new();
+    let mut columns = 0;
+    let file_location = Location {
+        file: rules.files.join(", "),
+        line: 0,
+        column: 0,
+    };
+
+    // Stale rules first: a table or column that is gone.
+    for rule in &rules.tables {
+        let Some(table) = catalog.table(&rule.name) else {
+            gaps.push(Gap {
+                kind: GapKind::Stale,
+                table: rule.name.to_string(),
+                column: None,
+                type_name: None,
+                location: rule.location.to_string(),
+                message: format!("table {} is not in the source database", rule.name),
+                hint: Some("remove the rule, or check the table's schema and spelling".into()),
+            });
+            continue;
+        };
+        for entry in &rule.columns {
+            if table.column(&entry.name).is_none() {
+                gaps.push(Gap {
+                    kind: GapKind::Stale,
+                    table: rule.name.to_string(),
+                    column: Some(entry.name.clone()),
+                    type_name: None,
+                    location: entry.location.to_string(),
+                    message: format!(
+                        "column {}.{} is not in the source table",
+                        rule.name,
+                        display_ident(&entry.name)
+                    ),
+                    hint: Some(
+                        "remove the rule; a migration may have dropped or renamed the column"
+                            .into(),
+                    ),
+                });
             }
-            print!("{text}");
-            Err(GapsFound(format!(
-                "{} gap(s) between the rules and the source schema",
-                list.len()
-            ))
-            .into())
         }
+    }
+
+    // Columns without a rule.
+    for table in &catalog.tables {
+        let rule = rules.table(&table.name);
+        if rule.is_some_and(|r| r.skip) {
+            continue;
+        }
+        let unknown = rule
+            .and_then(|r| r.unknown_columns)
+            .unwrap_or(rules.unknown_columns);
+        for column in table.columns.iter().filter(|c| !c.generated) {
+            columns += 1;
+            if rule.is_some_and(|r| r.columns.iter().any(|e| e.name == column.name)) {
+                continue;
+            }
+            let full = format!("{}.{}", table.name, display_ident(&column.name));
+            if unknown == UnknownColumns::Keep {
+                implicit_keep.push(full);
+                continue;
+            }
+            gaps.push(Gap {
+                kind: GapKind::Unclassified,
+                table: table.name.to_string(),
+                column: Some(column.name.clone()),
+                type_name: Some(column.type_name.clone()),
+                location: rule
+                    .map(|r| r.location.to_string())
+                    .unwrap_or_else(|| file_location.to_string()),
+                message: format!("column {full} ({}) has no rule", column.type_name),
+                hint: Some(format!(
+                    "add a rule under tables.{}.columns (`keep` for data that is not personal)",
+                    table.name
+                )),
+            });
+        }
+    }
+
+    // Rules that do not fit their column: plan what is left once stale
+    // rules are set aside and missing ones count as `keep`, so that every
+    // error the plan still reports is a mismatch.
+    let covered = catalog.tables.len();
+    rules.unknown_columns = UnknownColumns::Keep;
+    rules.tables.retain(|r| catalog.table(&r.name).is_some());
+    let mut where_is = Vec::new();
+    for rule in &mut rules.tables {
+        rule.unknown_columns = Some(UnknownColumns::Keep);
+        let table = catalog.table(&rule.name).expect("retained above");
+        rule.columns.retain(|e| table.column(&e.name).is_some());
+        for e in &rule.columns {
+            let type_name = table.column(&e.name).map(|c| c.type_name.clone());
+            where_is.push((
+                e.location.clone(),
+                rule.name.to_string(),
+                e.name.clone(),
+                type_name,
+            ));
+        }
+    }
+    // The key only lets keyed transforms compile; check never runs them,
+    // so it needs no secret.
+    if let Err(RulesErrors(list)) = Plan::build(&rules, catalog, Some(&Key::new(b"check"))) {
+        for e in list {
+            let found = where_is.iter().find(|(l, ..)| *l == e.location);
+            gaps.push(Gap {
+                kind: GapKind::Mismatch,
+                table: found.map(|f| f.1.clone()).unwrap_or_default(),
+                column: found.map(|f| f.2.clone()),
+                type_name: found.and_then(|f| f.3.clone()),
+                location: e.location.to_string(),
+                message: e.message,
+                hint: e.hint,
+            });
+        }
+    }
+
+    CheckReport {
+        ok: gaps.is_empty(),
+        rules_files: rules.files.clone(),
+        tables: covered,
+        columns,
+        gaps,
+        implicit_keep,
+    }
+}
+
+impl CheckReport {
+    /// Gaps grouped by kind, each with where to fix it, then a summary.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        let groups = [
+            (
+                GapKind::Unclassified,
+                "unclassified columns (add a rule for each; `keep` for data that is not personal):",
+            ),
+            (
+                GapKind::Stale,
+                "stale rules (the table or column is gone; remove the rule):",
+            ),
+            (GapKind::Mismatch, "rules that do not fit their column:"),
+        ];
+        for (kind, title) in groups {
+            let list: Vec<&Gap> = self.gaps.iter().filter(|g| g.kind == kind).collect();
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "{title}");
+            for g in list {
+                match kind {
+                    GapKind::Unclassified => {
+                        let _ = writeln!(
+                            s,
+                            "  {}: {}.{} ({})",
+                            g.location,
+                            g.table,
+                            display_ident(g.column.as_deref().unwrap_or("")),
+                            g.type_name.as_deref().unwrap_or("?")
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(s, "  {}: {}", g.location, g.message);
+                        if let Some(h) = &g.hint {
+                            let _ = writeln!(s, "    hint: {h}");
+                        }
+                    }
+                }
+            }
+        }
+        if !self.implicit_keep.is_empty() {
+            let _ = writeln!(
+                s,
+                "copied unchanged by `unknown_columns: keep` ({}): {}",
+                self.implicit_keep.len(),
+                self.implicit_keep.join(", ")
+            );
+        }
+        let count = |k: GapKind| self.gaps.iter().filter(|g| g.kind == k).count();
+        if self.ok {
+            let _ = writeln!(
+                s,
+                "ok: {} table(s), {} column(s); every column has a rule that fits it",
+                self.tables, self.columns
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "{} gap(s): {} unclassified, {} stale, {} mismatch",
+                self.gaps.len(),
+                count(GapKind::Unclassified),
+                count(GapKind::Stale),
+                count(GapKind::Mismatch)
+            );
+        }
+        s
     }
 }

@@ -27,6 +27,11 @@ pub enum Command {
     Sync(SyncArgs),
     /// Compare the rules with the source schema; exit 3 listing every gap.
     Check(CheckArgs),
+    /// Write starter rules for every table and column of the source, with a
+    /// suggested transform where a column looks personal.
+    Init(InitArgs),
+    /// Check that no original value is left in the target; exit 3 if one is.
+    Verify(VerifyArgs),
     /// Run the whole pipeline on an embedded sample database.
     Demo(DemoArgs),
 }
@@ -37,9 +42,14 @@ pub struct CommonArgs {
     /// Source database URL (read only, never written).
     #[arg(long, env = "SOURCE_DATABASE_URL", hide_env_values = true)]
     pub source: Option<String>,
-    /// Rules file, or a directory of *.yml/*.yaml files.
-    #[arg(long, env = "ANONYMIZE_RULES", default_value = "rules")]
-    pub rules: PathBuf,
+    /// Rules file, or a directory of *.yml/*.yaml files [default: rules].
+    #[arg(long, env = "ANONYMIZE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Config file with source, target, rules, subset and jobs
+    /// [default: ./anonymize.yml when it exists]. Flags and environment
+    /// variables win over it.
+    #[arg(long, env = "ANONYMIZE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Log lines as text or JSON (one object per line).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -67,7 +77,9 @@ pub struct SyncArgs {
     /// in one transaction.
     #[arg(long, value_enum, default_value_t = SchemaMode::Create)]
     pub schema: SchemaMode,
-    /// Write a JSON report of the run to this file.
+    /// Write a JSON report of the run to this file (fields in
+    /// docs/report.md). `-` prints it to stdout as one line instead of the
+    /// summary table, for log collectors (Kubernetes).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Log lines instead of progress bars.
@@ -83,12 +95,60 @@ pub struct SyncArgs {
     /// End other sessions on the target when swapping it.
     #[arg(long)]
     pub terminate_connections: bool,
+    /// Run `verify` against the loaded database before it replaces the
+    /// target; a leak stops the run (exit 3) and the target stays as it was.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// `text` for people, `json` for CI.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// Source database URL (read only, never written).
+    #[arg(long, env = "SOURCE_DATABASE_URL", hide_env_values = true)]
+    pub source: Option<String>,
+    /// Config file whose `source:` is used when --source and
+    /// SOURCE_DATABASE_URL are not given [default: ./anonymize.yml when it
+    /// exists].
+    #[arg(long, env = "ANONYMIZE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where to write: a directory (the file is `rules.yml` in it) or a
+    /// `.yml`/`.yaml` file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Values read per column to recognise personal data by content. They
+    /// are only looked at, never written or logged.
+    #[arg(long, default_value_t = 200)]
+    pub sample: u32,
+    /// Log lines as text or JSON (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Target database URL (the output of a sync).
+    #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
+    pub target: Option<String>,
+    /// Values sampled per column.
+    #[arg(long, default_value_t = crate::verify::DEFAULT_SAMPLE)]
+    pub sample: u32,
+    /// `text` for people, `json` for CI.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -108,6 +168,13 @@ pub struct DemoArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How `check` and `verify` print their findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
     Text,
     Json,
 }

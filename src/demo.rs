@@ -131,6 +131,8 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         force: false,
         keep_previous: false,
         terminate_connections: false,
+        // The demo proves the copy leaks nothing: the same check as `sync --verify`.
+        verify: true,
         secret: Some(secret),
     })
     .await?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use anonymize::cli::{Cli, Command};
+use anonymize::cli::{Cli, Command, LogFormat};
 use anonymize::error;
 
 fn main() -> ExitCode {
@@ -14,7 +14,9 @@ fn main() -> ExitCode {
         None => cli.sync.common.log_format,
         Some(Command::Sync(a)) => a.common.log_format,
         Some(Command::Check(a)) => a.common.log_format,
-        Some(Command::Demo(_)) => anonymize::cli::LogFormat::Text,
+        Some(Command::Init(a)) => a.log_format,
+        Some(Command::Verify(a)) => a.common.log_format,
+        Some(Command::Demo(_)) => LogFormat::Text,
     };
     anonymize::logging::init(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -30,35 +32,50 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::from(error::EXIT_OK),
         Err(e) => {
-            eprintln!("error: {}", error::render(&e));
-            ExitCode::from(error::exit_code(&e))
+            let code = error::exit_code(&e);
+            let text = error::render(&e);
+            // With JSON logs every line of stderr is a JSON object, the
+            // final error included, so a log pipeline never has to guess.
+            match format {
+                LogFormat::Json => tracing::error!(exit_code = code, "{text}"),
+                LogFormat::Text => eprintln!("error: {text}"),
+            }
+            ExitCode::from(code)
         }
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        None => sync(cli.sync).await,
-        Some(Command::Sync(args)) => sync(args).await,
-        Some(Command::Check(args)) => {
-            let text =
-                anonymize::check::run(args.common.source.as_deref(), &args.common.rules).await?;
-            print!("{text}");
-            Ok(())
+    let text = match cli.command {
+        None => sync(cli.sync).await?,
+        Some(Command::Sync(args)) => sync(args).await?,
+        Some(Command::Check(args)) => anonymize::check::run(&args).await?,
+        Some(Command::Init(args)) => anonymize::init::run(&args).await?,
+        Some(Command::Verify(args)) => anonymize::verify::run(&args).await?,
+        Some(Command::Demo(args)) => {
+            anonymize::demo::run(&args).await?;
+            String::new()
         }
-        Some(Command::Demo(args)) => anonymize::demo::run(&args).await,
-    }
+    };
+    print!("{text}");
+    Ok(())
 }
 
-async fn sync(args: anonymize::cli::SyncArgs) -> anyhow::Result<()> {
+async fn sync(args: anonymize::cli::SyncArgs) -> anyhow::Result<String> {
     let opts = anonymize::sync::SyncOptions::from_args(&args)?;
+    // With `--report -` stdout holds the report alone.
+    let report_on_stdout = opts
+        .report
+        .as_deref()
+        .is_some_and(|p| p == std::path::Path::new(anonymize::report::STDOUT));
     let outcome = anonymize::sync::run(opts).await?;
-    match outcome.plan_text {
-        Some(text) => print!("{text}"),
-        None => {
-            print!("{}", anonymize::report::summary_table(&outcome.tables));
-            println!("done in {:.1} s", outcome.seconds);
-        }
-    }
-    Ok(())
+    Ok(match outcome.plan_text {
+        Some(text) => text,
+        None if report_on_stdout => String::new(),
+        None => format!(
+            "{}done in {:.1} s\n",
+            anonymize::report::summary_table(&outcome.tables),
+            outcome.seconds
+        ),
+    })
 }

@@ -11,7 +11,38 @@ use serde::Serialize;
 
 use crate::pipeline::TableStats;
 
-/// The report written by `--report`.
+/// The `--report` value that prints the report to stdout.
+pub const STDOUT: &str = "-";
+
+/// How a run ended, as monitoring reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Exit 0: the target was replaced.
+    Success,
+    /// Exit 1 or 2: the target was left as it was.
+    Failed,
+    /// Exit 3: `--verify` found a leak; the target was left as it was.
+    LeakFound,
+    /// Exit 130 or 143: a signal stopped the run; the target was left as it was.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The outcome that goes with a failed run's exit code.
+    pub fn of_exit_code(code: u8) -> Outcome {
+        match code {
+            0 => Outcome::Success,
+            crate::error::EXIT_GAPS => Outcome::LeakFound,
+            c if c >= 128 => Outcome::Interrupted,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// The report written by `--report`. Every field is documented in
+/// `docs/report.md`; `tests/it/operations.rs` checks a real report against
+/// that list, so a field added here must be documented there.
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub tool: &'static str,
@@ -20,23 +51,49 @@ pub struct Report {
     pub started_at: String,
     pub finished_at: String,
     pub seconds: f64,
-    /// `success`, `failed` or `interrupted`.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// The error's text when the run failed (no row values, no secrets).
     pub error: Option<String>,
     pub exit_code: u8,
     pub source: String,
     pub target: Option<String>,
     pub rules_digest: Option<String>,
+    /// The subset as given (`10%`), or null for a full copy.
     pub subset: Option<String>,
+    /// The subset as a fraction in (0, 1], or null for a full copy.
+    pub subset_fraction: Option<f64>,
+    /// Sums over `tables`.
+    pub rows_written: u64,
+    pub bytes: u64,
+    /// Tables copied (on failure, the ones that finished).
     pub tables: Vec<TableStats>,
+    /// What `--verify` found, or null when it did not run.
+    pub verify: Option<crate::verify::VerifyReport>,
 }
 
 impl Report {
+    /// Writes the report through a temporary file renamed into place, so a
+    /// monitor never reads half a report. `-` prints it to stdout as one
+    /// line, so a log collector keeps it in one piece.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("report serializes");
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing the report to {}", path.display()))
+        if path == Path::new(STDOUT) {
+            let line = serde_json::to_string(self).expect("report serializes");
+            println!("{line}");
+            return Ok(());
+        }
+        let text = serde_json::to_string_pretty(self).expect("report serializes") + "\n";
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+        tmp.persist(path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+        Ok(())
     }
 }
 

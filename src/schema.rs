@@ -112,6 +112,8 @@ pub async fn dump(
     ])
     .arg(format!("--snapshot={snapshot}"))
     .env_remove("PGSERVICE")
+    // A run stopped by a signal drops this future; pg_dump must not outlive it.
+    .kill_on_drop(true)
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());

@@ -1,12 +1,13 @@
 //! The `sync` command: plan, schema, copy, finish, swap.
 //!
 //! The order of the steps is the product's safety story:
-//! 1. rules and the source catalog are checked before anything is written;
+//! 1. rules and the source catalog are checked before anything is written,
+//!    then the target server (role, ownership, lock, leftovers);
 //! 2. the load goes into a fresh `<target>__next` database;
-//! 3. only when data, post-data and sequences are all in place is it
-//!    renamed over the target, in one transaction;
-//! 4. on any failure or signal, `<target>__next` is dropped and the target
-//!    is left exactly as it was.
+//! 3. only when data, post-data, sequences and (with `--verify`) the leak
+//!    check are all done is it renamed over the target, in one transaction;
+//! 4. on any failure or signal before that, `<target>__next` is dropped and
+//!    the target is left exactly as it was.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -18,18 +19,20 @@ use tokio::sync::Mutex;
 
 use crate::catalog::Catalog;
 use crate::cli::{SchemaMode, SyncArgs};
+use crate::config::{Overrides, Settings};
 use crate::conn::{database_identity, ConnInfo};
-use crate::error::{Interrupted, PgResultExt, UsageError};
+use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
 use crate::pipeline::{copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::progress::Progress;
-use crate::report::Report;
+use crate::report::{Outcome, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
-use crate::sink::postgres::{self as pg_sink, CopySink, TargetServer, TargetState};
+use crate::sink::postgres::{self as pg_sink, CopySink, TargetServer};
 use crate::source;
 use crate::subset::SubsetSpec;
 use crate::transform::Key;
+use crate::verify::{self, VerifyReport};
 
 /// Everything a sync needs, resolved from flags and environment.
 pub struct SyncOptions {
@@ -45,34 +48,41 @@ pub struct SyncOptions {
     pub force: bool,
     pub keep_previous: bool,
     pub terminate_connections: bool,
+    /// Run `verify` on the loaded database before the swap.
+    pub verify: bool,
     /// `ANONYMIZE_SECRET`; `None` when unset.
     pub secret: Option<Vec<u8>>,
 }
 
 impl SyncOptions {
-    /// Resolves what the user typed (flags win over environment).
+    /// Resolves what the user typed: flags, then environment, then the
+    /// config file.
     pub fn from_args(args: &SyncArgs) -> Result<SyncOptions> {
-        let source = args.common.source.as_deref().ok_or_else(|| {
-            UsageError::new("no source database; pass --source URL or set SOURCE_DATABASE_URL")
-        })?;
-        let source = ConnInfo::parse(source, "--source")?;
-        let target = match (&args.target, args.dry_run) {
+        let settings = Settings::resolve(
+            args.common.config.as_deref(),
+            Overrides {
+                target: args.target.as_deref(),
+                subset: args.subset.as_deref(),
+                jobs: args.jobs,
+                ..Overrides::common(&args.common)
+            },
+        )?;
+        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+        let target = match (&settings.target, args.dry_run) {
             (Some(t), _) => Some(ConnInfo::parse(t, "--target")?),
             (None, true) => None,
             (None, false) => {
-                return Err(UsageError::new(
-                    "no target database; pass --target URL or set TARGET_DATABASE_URL",
-                )
-                .into())
+                settings.require_target()?;
+                None
             }
         };
-        let subset = args
+        let subset = settings
             .subset
             .as_deref()
             .map(SubsetSpec::parse)
             .transpose()
             .map_err(|m| UsageError::new(format!("--subset: {m}")))?;
-        let jobs = args.jobs.unwrap_or_else(|| {
+        let jobs = settings.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2)
@@ -83,16 +93,18 @@ impl SyncOptions {
         Ok(SyncOptions {
             source,
             target,
-            rules: args.common.rules.clone(),
+            rules: settings.rules,
             subset,
             jobs,
             dry_run: args.dry_run,
             schema: args.schema,
             report: args.report.clone(),
-            progress: !args.no_progress,
+            // Bars drawn between JSON lines would break "one object per line".
+            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
+            verify: args.verify,
             secret: secret_from_env(),
         })
     }
@@ -132,60 +144,107 @@ pub async fn prepare(
     Ok((rules, snapshot, plan))
 }
 
+/// Facts gathered while the run goes, for the report whatever the outcome
+/// (a failed run reports the tables it finished). Behind locks because the
+/// copy workers add to them concurrently.
+#[derive(Default)]
+struct Facts {
+    digest: std::sync::Mutex<Option<String>>,
+    /// The subset in effect: --subset, else the rules' default.
+    subset: std::sync::Mutex<Option<SubsetSpec>>,
+    tables: std::sync::Mutex<Vec<TableStats>>,
+    verify: std::sync::Mutex<Option<VerifyReport>>,
+}
+
+impl Facts {
+    fn add_table(&self, stats: TableStats) {
+        self.tables.lock().expect("facts lock").push(stats);
+    }
+}
+
 /// Runs a sync and writes the report, whatever the outcome.
 pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
     let started_at = SystemTime::now();
-    let mut digest = None;
-    // The subset in effect: --subset, else the rules' default.
-    let mut subset = opts.subset;
-    let result = run_inner(&opts, &mut digest, &mut subset).await;
+    let facts = Facts::default();
+    // Installed before anything else: from here on SIGINT/SIGTERM end the
+    // run through the cleanup path instead of killing the process outright.
+    let result = match Signals::install() {
+        Ok(mut signals) => run_inner(&opts, &facts, &mut signals).await,
+        Err(e) => Err(e),
+    };
     if let Some(path) = &opts.report {
         let (outcome, error, code) = match &result {
-            Ok(_) => ("success", None, 0),
+            Ok(_) => (Outcome::Success, None, 0),
             Err(e) => {
                 let code = crate::error::exit_code(e);
-                let outcome = if code >= 128 { "interrupted" } else { "failed" };
-                (outcome, Some(crate::error::render(e)), code)
+                (
+                    Outcome::of_exit_code(code),
+                    Some(crate::error::render(e)),
+                    code,
+                )
             }
         };
+        let tables = match &result {
+            Ok(o) => o.tables.clone(),
+            Err(_) => {
+                let mut t = std::mem::take(&mut *facts.tables.lock().expect("facts lock"));
+                t.sort_by(|a, b| a.table.cmp(&b.table));
+                t
+            }
+        };
+        let subset = facts.subset.lock().expect("facts lock").or(opts.subset);
         let report = Report {
             tool: "anonymize",
             version: env!("CARGO_PKG_VERSION"),
             started_at: crate::report::rfc3339(started_at),
             finished_at: crate::report::rfc3339(SystemTime::now()),
             seconds: started_at.elapsed().unwrap_or_default().as_secs_f64(),
-            outcome: outcome.to_string(),
+            outcome,
             error,
             exit_code: code,
             source: opts.source.redacted().to_string(),
             target: opts.target.as_ref().map(|t| t.redacted().to_string()),
-            rules_digest: digest,
+            rules_digest: facts.digest.lock().expect("facts lock").take(),
             subset: subset.map(|s| s.to_string()),
-            tables: result
-                .as_ref()
-                .map(|o| o.tables.clone())
-                .unwrap_or_default(),
+            subset_fraction: subset.map(|s| match s {
+                SubsetSpec::All => 1.0,
+                SubsetSpec::Fraction(f) => f,
+            }),
+            rows_written: tables.iter().map(|t| t.rows_written).sum(),
+            bytes: tables.iter().map(|t| t.bytes).sum(),
+            tables,
+            verify: facts.verify.lock().expect("facts lock").take(),
         };
-        report.write(path)?;
+        if let Err(e) = report.write(path) {
+            // Monitoring needs the report, so a successful run without one
+            // fails; a failed run keeps its own error, the more useful one.
+            match result {
+                Ok(_) => return Err(e),
+                Err(_) => {
+                    tracing::error!(error = %crate::error::render(&e), "the report could not be written")
+                }
+            }
+        }
     }
     result
 }
 
 async fn run_inner(
     opts: &SyncOptions,
-    digest: &mut Option<String>,
-    subset: &mut Option<SubsetSpec>,
+    facts: &Facts,
+    signals: &mut Signals,
 ) -> Result<SyncOutcome> {
     let started = Instant::now();
-    let (rules, snapshot, plan) = prepare(
-        &opts.source,
-        &opts.rules,
-        opts.subset,
-        opts.secret.as_deref(),
-    )
-    .await?;
-    *digest = Some(rules.digest.clone());
-    *subset = rules.subset;
+    let (rules, snapshot, plan) = signals
+        .guard(prepare(
+            &opts.source,
+            &opts.rules,
+            opts.subset,
+            opts.secret.as_deref(),
+        ))
+        .await?;
+    *facts.digest.lock().expect("facts lock") = Some(rules.digest.clone());
+    *facts.subset.lock().expect("facts lock") = rules.subset;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         return Ok(SyncOutcome {
@@ -196,36 +255,44 @@ async fn run_inner(
     }
     let target = opts.target.as_ref().expect("checked in from_args");
 
-    let server = TargetServer::connect(target).await?;
-    refuse_same_database(&snapshot.client, &server).await?;
-    server.lock().await?;
+    let server = signals.guard(TargetServer::connect(target)).await?;
+    signals
+        .guard(async {
+            refuse_same_database(&snapshot.client, &server).await?;
+            server.lock().await
+        })
+        .await?;
 
-    let result = match opts.schema {
+    let tables = match opts.schema {
         SchemaMode::Create => {
-            match server.state().await? {
-                TargetState::Foreign { tables } if !opts.force => {
-                    return Err(UsageError::new(format!(
-                        "target database {} holds {tables} table(s) and was not made by anonymize; \
-                         pass --force to replace it",
-                        server.target
-                    ))
-                    .into())
-                }
-                _ => {}
-            }
-            let load = load_fresh(&server, &plan, &snapshot, opts);
-            let r = with_signals(load).await;
+            signals.guard(server.preflight(opts.force)).await?;
+            let loaded = signals
+                .guard(load_fresh(&server, &plan, &snapshot, opts, facts))
+                .await;
+            // The swap is the commit point and takes a moment: it runs to its
+            // end even if a signal comes, so a run is either wholly swapped
+            // in or not at all (a signal then finds nothing left to stop).
+            let r = match loaded {
+                Ok(tables) => swap(&server, opts, &tables).await.map(|()| tables),
+                Err(e) => Err(e),
+            };
             if r.is_err() {
-                if let Err(e) = server.drop_database(&server.next).await {
+                // Only a database carrying our marker is dropped: a failure
+                // before `create_next` must not touch a stranger's database.
+                if let Err(e) = server.drop_if_ours(&server.next).await {
                     tracing::error!(error = %crate::error::render(&e), database = %server.next, "could not drop the load database; drop it by hand");
                 }
             }
-            r
+            r?
         }
-        SchemaMode::Existing => with_signals(load_existing(target, &plan, &snapshot, opts)).await,
-    }?;
+        SchemaMode::Existing => {
+            signals
+                .guard(load_existing(target, &plan, &snapshot, opts, facts))
+                .await?
+        }
+    };
     Ok(SyncOutcome {
-        tables: result,
+        tables,
         plan_text: None,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -267,27 +334,51 @@ async fn refuse_same_database(
     Ok(())
 }
 
-/// Runs `fut`, turning SIGINT/SIGTERM into `Interrupted` (the future is
-/// dropped, which aborts every open COPY).
-pub(crate) async fn with_signals<T>(
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        r = fut => r,
-        _ = term.recv() => Err(Interrupted { signal: "SIGTERM", exit_code: 143 }.into()),
-        _ = int.recv() => Err(Interrupted { signal: "SIGINT", exit_code: 130 }.into()),
+/// SIGINT and SIGTERM, listened to for the whole run. Creating the
+/// streams replaces the default action (die at once) for the process, so
+/// they are made once, up front, and every step runs under `guard`.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    /// Runs `fut`, turning SIGINT/SIGTERM into `Interrupted`. The future is
+    /// dropped, which aborts every open COPY (a `CopyInSink` dropped without
+    /// `finish` sends CopyFail) and closes its connections.
+    async fn guard<T>(&mut self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        tokio::select! {
+            r = fut => r,
+            _ = self.term.recv() => Err(Interrupted { signal: "SIGTERM", exit_code: 143 }.into()),
+            _ = self.int.recv() => Err(Interrupted { signal: "SIGINT", exit_code: 130 }.into()),
+        }
     }
 }
 
-/// Load into `<target>__next`, finish it, and swap it in.
+/// Runs `fut` under SIGINT/SIGTERM handling, for commands other than
+/// sync (the demo) that have one long step.
+pub(crate) async fn with_signals<T>(
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    Signals::install()?.guard(fut).await
+}
+
+/// Loads `<target>__next` and finishes it (post-data, sequences, views,
+/// statistics, and `--verify`), ready to be swapped in.
 async fn load_fresh(
     server: &TargetServer,
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
+    facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let encoding: String = snapshot
         .client
@@ -313,7 +404,7 @@ async fn load_fresh(
         &next,
         opts.jobs,
         opts.progress,
-        true,
+        facts,
     )
     .await?;
 
@@ -331,6 +422,20 @@ async fn load_fresh(
         .pg_context(|| "analyzing the target".into())?;
     drop(targets);
 
+    if opts.verify {
+        let client = pg_sink::connect(&next).await?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .pg_context(|| "starting the verify transaction on the load database".into())?;
+        verify_before_swap(plan, snapshot, &client, facts).await?;
+    }
+
+    Ok(tables)
+}
+
+/// Makes the loaded `<target>__next` the target.
+async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) -> Result<()> {
     let rows: u64 = tables.iter().map(|t| t.rows_written).sum();
     server
         .swap(
@@ -345,7 +450,7 @@ async fn load_fresh(
         )
         .await?;
     tracing::info!(database = %server.target, "target replaced");
-    Ok(tables)
+    Ok(())
 }
 
 /// `--schema existing`: truncate and load the target's own schema in one
@@ -355,6 +460,7 @@ async fn load_existing(
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
+    facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let client = pg_sink::connect(target).await?;
     let names: Vec<String> = plan.tables.iter().map(|t| t.table.name.sql()).collect();
@@ -378,16 +484,25 @@ async fn load_existing(
             .await
             .pg_context(|| "truncating the target tables".into())?;
     }
-    let progress = Progress::new(opts.progress, total_rows(plan));
+    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
     let source = source::worker(&opts.source, &snapshot.id).await?;
     let mut stats = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
-        let tp = progress.table(&table.table.name.to_string(), table.expected_rows());
+        let tp = progress
+            .0
+            .table(&table.table.name.to_string(), table.expected_rows());
         let sink = CopySink::start(&client, table, false).await?;
-        stats.push(copy_table(&source, Arc::new(table.clone()), sink, &tp).await?);
+        let s = copy_table(&source, Arc::new(table.clone()), sink, &tp).await?;
+        facts.add_table(s.clone());
+        stats.push(s);
     }
-    progress.finish();
+    drop(progress);
     schema::set_sequences(&client, &plan.catalog).await?;
+    if opts.verify {
+        // Inside the load transaction: verify sees the new rows before
+        // anyone else can, and a leak rolls them back.
+        verify_before_swap(plan, snapshot, &client, facts).await?;
+    }
     client
         .batch_execute("COMMIT")
         .await
@@ -412,19 +527,19 @@ async fn copy_all(
     target: &ConnInfo,
     jobs: usize,
     bars: bool,
-    fresh: bool,
+    facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let mut order: Vec<&TablePlan> = plan.tables.iter().filter(|t| !t.skip).collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
     let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(
         order.into_iter().map(|t| Arc::new(t.clone())).collect(),
     ));
-    let progress = Progress::new(bars, total_rows(plan));
+    let progress = FinishOnDrop(Progress::new(bars, total_rows(plan)));
     let stats = Arc::new(Mutex::new(Vec::new()));
     let workers = (0..jobs.min(plan.tables.len()).max(1)).map(|_| {
         let queue = Arc::clone(&queue);
         let stats = Arc::clone(&stats);
-        let progress = Arc::clone(&progress);
+        let progress = Arc::clone(&progress.0);
         async move {
             let source = source::worker(source_info, snapshot_id).await?;
             let target = pg_sink::connect(target).await?;
@@ -434,17 +549,70 @@ async fn copy_all(
                 };
                 let name = table.table.name.to_string();
                 let tp = progress.table(&name, table.expected_rows());
-                let sink = CopySink::start(&target, &table, fresh).await?;
+                let sink = CopySink::start(&target, &table, true).await?;
                 let s = copy_table(&source, Arc::clone(&table), sink, &tp).await?;
                 tracing::debug!(table = %name, rows = s.rows_written, "table copied");
+                facts.add_table(s.clone());
                 stats.lock().await.push(s);
             }
         }
     });
     let result = futures_util::future::try_join_all(workers).await;
-    progress.finish();
+    drop(progress);
     result?;
     let mut stats = std::mem::take(&mut *stats.lock().await);
     stats.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(stats)
+}
+
+/// Clears the progress display when the copy ends, also when it ends by an
+/// error or a signal (the future is dropped): otherwise the log thread
+/// would keep running.
+struct FinishOnDrop(Arc<Progress>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// `sync --verify`: checks the loaded rows against the source snapshot they
+/// came from, before they go live. A leak stops the run with exit 3.
+async fn verify_before_swap(
+    plan: &Plan,
+    snapshot: &source::Snapshot,
+    target: &tokio_postgres::Client,
+    facts: &Facts,
+) -> Result<()> {
+    tracing::info!("verifying that no original value is left");
+    let report = verify::check(plan, &snapshot.client, target, verify::DEFAULT_SAMPLE).await?;
+    // One event per finding, fields first, so JSON logs can be filtered by
+    // column; the messages hold counts, never values.
+    for c in &report.columns {
+        let status = format!("{:?}", c.status).to_lowercase();
+        match c.status {
+            verify::Status::Ok => {}
+            verify::Status::Leak | verify::Status::Warning => tracing::warn!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+            verify::Status::Info => tracing::info!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+        }
+    }
+    tracing::info!(
+        leaks = report.failures,
+        warnings = report.warnings,
+        columns = report.columns.len(),
+        "verify done"
+    );
+    let failures = report.failures;
+    *facts.verify.lock().expect("facts lock") = Some(report);
+    if failures > 0 {
+        return Err(GapsFound(format!(
+            "verify found {failures} leaking column(s); the target was left as it was"
+        ))
+        .into());
+    }
+    Ok(())
 }

@@ -30,6 +30,10 @@ pub const TARGET_SETTINGS: &str = "SET synchronous_commit = off; \
 /// may replace it without `--force`.
 const MARKER: &str = "anonymize:";
 
+/// How long the swap waits for sessions on the old target to go away
+/// before it calls the target busy.
+const SESSION_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens a target connection with the target settings.
 pub async fn connect(info: &ConnInfo) -> Result<Client> {
     let client = crate::conn::connect_named(info, "target").await?;
@@ -154,28 +158,101 @@ impl TargetServer {
         })
     }
 
-    /// Creates the fresh database the run loads into, dropping a leftover
-    /// of a crashed run first (only one that carries our marker).
-    pub async fn create_next(&self, encoding: &str) -> Result<ConnInfo> {
-        let leftover = self
+    /// Checks, before anything is written, everything that would otherwise
+    /// fail only at the end of a long load: the role may create databases,
+    /// it may rename and drop the target, a target made by someone else is
+    /// not replaced without `--force`, and the names `<target>__next` and
+    /// `<target>__prev` are not held by databases anonymize did not make.
+    pub async fn preflight(&self, force: bool) -> Result<TargetState> {
+        let user = self.info.config.get_user().unwrap_or("<role>").to_string();
+        let row = self
             .admin
-            .query_opt(
-                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
-                &[&self.next],
+            .query_one(
+                "SELECT rolcreatedb OR rolsuper, rolsuper FROM pg_roles WHERE rolname = current_user",
+                &[],
             )
             .await
-            .pg_context(|| "looking for a leftover load database".into())?;
-        if let Some(row) = leftover {
-            let comment: String = row.get(0);
-            if !comment.starts_with(MARKER) {
+            .pg_context(|| "reading the target role's attributes".into())?;
+        let (may_create, superuser): (bool, bool) = (row.get(0), row.get(1));
+        if !may_create {
+            return Err(UsageError::new(format!(
+                "the target role `{user}` may not create databases, and sync loads into a fresh \
+                 database {} before swapping it in; run `ALTER ROLE {} CREATEDB;` as a superuser, \
+                 or pass --schema existing to load into the existing database in one transaction",
+                self.next,
+                quote_ident(&user)
+            ))
+            .into());
+        }
+        let state = self.state().await?;
+        if let TargetState::Foreign { tables } = state {
+            if !force {
                 return Err(UsageError::new(format!(
-                    "database {} exists and was not made by anonymize; drop or rename it, anonymize needs the name",
-                    self.next
+                    "target database {} holds {tables} table(s) and was not made by anonymize; \
+                     pass --force to replace it",
+                    self.target
                 ))
                 .into());
             }
-            self.drop_database(&self.next).await?;
         }
+        if state != TargetState::Missing && !superuser {
+            let owner: Option<String> = self
+                .admin
+                .query_one(
+                    "SELECT CASE WHEN pg_has_role(current_user, datdba, 'MEMBER') THEN NULL \
+                     ELSE pg_get_userbyid(datdba)::text END FROM pg_database WHERE datname = $1",
+                    &[&self.target],
+                )
+                .await
+                .pg_context(|| "reading the target database's owner".into())?
+                .get(0);
+            if let Some(owner) = owner {
+                return Err(UsageError::new(format!(
+                    "the target database {} is owned by `{owner}`, and only its owner may rename \
+                     and drop it at the swap; run `ALTER DATABASE {} OWNER TO {};` as a superuser, \
+                     or connect as `{owner}`",
+                    self.target,
+                    quote_ident(&self.target),
+                    quote_ident(&user)
+                ))
+                .into());
+            }
+        }
+        for name in [&self.next, &self.previous] {
+            if self
+                .comment(name)
+                .await?
+                .is_some_and(|c| !c.starts_with(MARKER))
+            {
+                return Err(UsageError::new(format!(
+                    "database {name} exists and was not made by anonymize; drop or rename it, \
+                     anonymize needs the name"
+                ))
+                .into());
+            }
+        }
+        Ok(state)
+    }
+
+    /// The comment of database `name` (empty when it has none), or `None`
+    /// when there is no such database.
+    async fn comment(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .admin
+            .query_opt(
+                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .await
+            .pg_context(|| format!("looking up database {name}"))?
+            .map(|r| r.get(0)))
+    }
+
+    /// Creates the fresh database the run loads into, dropping a leftover
+    /// of a crashed run first (only one that carries our marker; `preflight`
+    /// refused any other).
+    pub async fn create_next(&self, encoding: &str) -> Result<ConnInfo> {
+        self.drop_if_ours(&self.next).await?;
         let create = format!(
             "CREATE DATABASE {} TEMPLATE template0 ENCODING {}",
             quote_ident(&self.next),
@@ -184,9 +261,9 @@ impl TargetServer {
         if let Err(e) = self.admin.batch_execute(&create).await {
             if crate::error::sqlstate(&e) == Some("42501") {
                 return Err(UsageError::new(format!(
-                    "the target role may not create databases; run `ALTER ROLE {} CREATEDB` \
+                    "the target role may not create databases; run `ALTER ROLE {} CREATEDB;` \
                      as a superuser, or use --schema existing to load into the existing database",
-                    self.info.config.get_user().unwrap_or("<role>")
+                    quote_ident(self.info.config.get_user().unwrap_or("<role>"))
                 ))
                 .into());
             }
@@ -203,6 +280,16 @@ impl TargetServer {
         Ok(self.info.with_dbname(&self.next))
     }
 
+    /// Drops database `name` if it exists and carries our marker. A
+    /// database of the same name that anonymize did not make is left alone,
+    /// whatever happened to the run.
+    pub async fn drop_if_ours(&self, name: &str) -> Result<()> {
+        match self.comment(name).await? {
+            Some(c) if c.starts_with(MARKER) => self.drop_database(name).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Number of sessions connected to the target database, other than ours.
     pub async fn sessions_on_target(&self) -> Result<i64> {
         Ok(self
@@ -214,6 +301,20 @@ impl TargetServer {
             .await
             .pg_context(|| "counting sessions on the target".into())?
             .get(0))
+    }
+
+    /// Waits up to `SESSION_GRACE` for sessions on the target to end (a
+    /// client that just disconnected can linger for a moment); returns how
+    /// many are still there.
+    async fn wait_for_sessions_to_end(&self) -> Result<i64> {
+        let deadline = std::time::Instant::now() + SESSION_GRACE;
+        loop {
+            let n = self.sessions_on_target().await?;
+            if n == 0 || std::time::Instant::now() >= deadline {
+                return Ok(n);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Ends every other session on the target database.
@@ -240,28 +341,20 @@ impl TargetServer {
             ))
             .await
             .pg_context(|| "marking the load database".into())?;
-        let exists = self.state().await? != TargetState::Missing;
+        let exists = self.comment(&self.target).await?.is_some();
         if exists {
-            if terminate {
-                self.terminate_sessions().await?;
-            }
-            let sessions = self.sessions_on_target().await?;
-            if sessions > 0 {
-                return Err(anyhow::anyhow!(
-                    "{sessions} session(s) are connected to {}, so it cannot be replaced; \
-                     stop them, or pass --terminate-connections",
-                    self.target
-                ));
-            }
-            // A leftover previous copy from an earlier --keep-previous run.
-            self.drop_database(&self.previous).await?;
+            // A previous copy kept by an earlier --keep-previous run.
+            self.drop_if_ours(&self.previous).await?;
         }
         let mut sql = String::from("BEGIN; ");
         if exists {
             sql.push_str(&format!(
-                "ALTER DATABASE {} RENAME TO {}; ",
-                quote_ident(&self.target),
-                quote_ident(&self.previous)
+                "ALTER DATABASE {target} RENAME TO {prev}; COMMENT ON DATABASE {prev} IS {note}; ",
+                target = quote_ident(&self.target),
+                prev = quote_ident(&self.previous),
+                note = quote_literal(&format!(
+                    "{MARKER} previous target, replaced by a later run"
+                )),
             ));
         }
         sql.push_str(&format!(
@@ -269,14 +362,57 @@ impl TargetServer {
             quote_ident(&self.next),
             quote_ident(&self.target)
         ));
-        if let Err(e) = self.admin.batch_execute(&sql).await {
-            let _ = self.admin.batch_execute("ROLLBACK").await;
-            return Err(e).pg_context(|| format!("swapping {} into place", self.next));
+        // Applications with a connection pool reconnect at once after their
+        // sessions are ended, so terminating is retried a few times.
+        let attempts = if terminate { 5 } else { 1 };
+        for attempt in 1..=attempts {
+            if exists && terminate {
+                self.terminate_sessions().await?;
+            }
+            if exists && !terminate {
+                let sessions = self.wait_for_sessions_to_end().await?;
+                if sessions > 0 {
+                    return Err(self.busy_error(sessions));
+                }
+            }
+            match self.admin.batch_execute(&sql).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let _ = self.admin.batch_execute("ROLLBACK").await;
+                    // 55006: object_in_use, a session (re)connected in between.
+                    if crate::error::sqlstate(&e) == Some("55006") {
+                        if attempt < attempts {
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                            continue;
+                        }
+                        if !terminate {
+                            return Err(self.busy_error(1));
+                        }
+                    }
+                    return Err(e).pg_context(|| format!("swapping {} into place", self.next));
+                }
+            }
         }
         if exists && !keep_previous {
-            self.drop_database(&self.previous).await?;
+            // The new target is live: failing to drop the old one is worth a
+            // warning, not a failed run.
+            if let Err(e) = self.drop_database(&self.previous).await {
+                tracing::warn!(
+                    database = %self.previous,
+                    error = %crate::error::render(&e),
+                    "the previous target could not be dropped; drop it by hand"
+                );
+            }
         }
         Ok(())
+    }
+
+    fn busy_error(&self, sessions: i64) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{sessions} session(s) are connected to {}, so it cannot be replaced; \
+             stop them, or pass --terminate-connections",
+            self.target
+        )
     }
 
     /// Drops a database if it exists, ending sessions on it first.

@@ -4,8 +4,13 @@
 
 mod harness;
 
+mod check;
+mod config;
 mod demo;
 mod errors;
+mod init;
+mod operations;
 mod subset;
 mod sync;
 mod transforms;
+mod verify;

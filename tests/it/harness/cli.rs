@@ -1,7 +1,7 @@
 //! Runs the built `anonymize` binary with a clean environment.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// What a run of the binary did.
 #[derive(Debug)]
@@ -26,8 +26,18 @@ impl Run {
 /// Runs `anonymize args…` with `env` (and no inherited `ANONYMIZE_*`,
 /// `SOURCE_*`, `TARGET_*` variables), in `dir`.
 pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    wait(spawn(dir, args, env))
+}
+
+/// Starts `anonymize args…` like `anonymize` does, without waiting: for
+/// tests that act on a run while it copies.
+pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_anonymize"));
-    cmd.args(args).current_dir(dir).stdin(Stdio::null());
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, _) in std::env::vars() {
         if k.starts_with("ANONYMIZE_")
             || k.starts_with("SOURCE_DATABASE")
@@ -39,7 +49,12 @@ pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run anonymize");
+    cmd.spawn().expect("start anonymize")
+}
+
+/// Waits for a started run and collects what it printed.
+pub fn wait(child: Child) -> Run {
+    let out = child.wait_with_output().expect("wait for anonymize");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -71,6 +71,26 @@ impl Pg {
         }
     }
 
+    /// The maintenance database, for cluster-wide statements (roles).
+    pub fn db_admin(&self) -> Db {
+        Db {
+            name: "postgres".into(),
+            url: self.url("postgres"),
+        }
+    }
+
+    /// A new empty database with exactly this name.
+    pub fn db_named(&self, name: &str) -> Db {
+        exec(
+            &self.url("postgres"),
+            &format!("CREATE DATABASE \"{name}\""),
+        );
+        Db {
+            url: self.url(name),
+            name: name.to_string(),
+        }
+    }
+
     /// Whether a database exists.
     pub fn exists(&self, name: &str) -> bool {
         !query(
@@ -153,4 +173,30 @@ pub fn query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
             })
             .collect()
     })
+}
+
+/// An open, idle session on a database, as an application would hold one;
+/// closed when dropped.
+pub struct Session {
+    _client: tokio_postgres::Client,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Session {
+    pub fn open(url: &str) -> Session {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+            tokio::spawn(conn);
+            client
+        });
+        Session {
+            _client: client,
+            _runtime: runtime,
+        }
+    }
 }

@@ -1,0 +1,293 @@
+//! The optional config file (`anonymize.yml`, or `--config PATH`): where the
+//! run reads from and writes to (source, target, rules, subset, jobs), so a
+//! cron job or a CI step does not repeat long URLs on every command line.
+//!
+//! Values may use `${ENV_VAR}`, replaced from the environment after the YAML
+//! is parsed (so a password holding `#` or `: ` cannot change the file's
+//! structure). `$${` writes a literal `${`. A variable that is not set is an
+//! error: an empty URL would otherwise fail later with a worse message.
+//!
+//! Precedence is flags, then environment variables (clap reads both), then
+//! the file. Relative paths in the file are relative to the file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::cli::CommonArgs;
+use crate::error::UsageError;
+use crate::rules::locate::KeyPositions;
+
+/// The file read when `--config` is not given, if it exists in the current
+/// directory.
+pub const DEFAULT_FILE: &str = "anonymize.yml";
+
+/// The rules path when neither a flag, `ANONYMIZE_RULES` nor the file names one.
+pub const DEFAULT_RULES: &str = "rules";
+
+/// The config file as written (after interpolation).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub source: Option<String>,
+    pub target: Option<String>,
+    pub rules: Option<PathBuf>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    pub subset: Option<String>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    pub jobs: Option<String>,
+}
+
+/// Accepts `10%`, `10`, `0.1` alike: numbers are kept as their text, parsed
+/// later by the same code as the flag.
+fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_yaml::Value>::deserialize(d)?;
+    Ok(match v {
+        None | Some(serde_yaml::Value::Null) => None,
+        Some(serde_yaml::Value::String(s)) => Some(s),
+        Some(serde_yaml::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            return Err(serde::de::Error::custom(
+                "expected a number or a string such as `10%`",
+            ))
+        }
+    })
+}
+
+/// What a command runs with, after flags, environment and file are merged.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub source: Option<String>,
+    pub target: Option<String>,
+    pub rules: PathBuf,
+    pub subset: Option<String>,
+    pub jobs: Option<usize>,
+    /// The config file that was read, for messages.
+    pub file: Option<PathBuf>,
+}
+
+/// Flags (or environment) that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides<'a> {
+    pub source: Option<&'a str>,
+    pub target: Option<&'a str>,
+    pub rules: Option<&'a Path>,
+    pub subset: Option<&'a str>,
+    pub jobs: Option<usize>,
+}
+
+impl<'a> Overrides<'a> {
+    /// The overrides every command shares.
+    pub fn common(args: &'a CommonArgs) -> Overrides<'a> {
+        Overrides {
+            source: args.source.as_deref(),
+            rules: args.rules.as_deref(),
+            ..Overrides::default()
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the config file (`explicit`, else `./anonymize.yml` if present)
+    /// and applies `overrides` on top.
+    pub fn resolve(explicit: Option<&Path>, overrides: Overrides<'_>) -> Result<Settings> {
+        let (file, path) = match explicit {
+            Some(p) => (Some(load(p)?), Some(p.to_path_buf())),
+            None => {
+                let p = Path::new(DEFAULT_FILE);
+                if p.is_file() {
+                    (Some(load(p)?), Some(p.to_path_buf()))
+                } else {
+                    (None, None)
+                }
+            }
+        };
+        let file = file.unwrap_or_default();
+        let base = path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let jobs = match (overrides.jobs, &file.jobs) {
+            (Some(j), _) => Some(j),
+            (None, Some(text)) => Some(text.trim().parse::<usize>().map_err(|_| {
+                UsageError::new(format!(
+                    "{}: `jobs` must be a whole number, e.g. `jobs: 4`",
+                    path.as_deref().unwrap_or(Path::new(DEFAULT_FILE)).display()
+                ))
+            })?),
+            (None, None) => None,
+        };
+        Ok(Settings {
+            source: overrides.source.map(str::to_string).or(file.source),
+            target: overrides.target.map(str::to_string).or(file.target),
+            rules: match (overrides.rules, file.rules) {
+                (Some(r), _) => r.to_path_buf(),
+                (None, Some(r)) if r.is_relative() => base.join(r),
+                (None, Some(r)) => r,
+                (None, None) => PathBuf::from(DEFAULT_RULES),
+            },
+            subset: overrides.subset.map(str::to_string).or(file.subset),
+            jobs,
+            file: path,
+        })
+    }
+
+    /// The source URL, or the error that says how to give one.
+    pub fn require_source(&self) -> Result<&str> {
+        self.source.as_deref().ok_or_else(|| {
+            UsageError::new(
+                "no source database; pass --source URL, set SOURCE_DATABASE_URL, \
+                 or write `source:` in anonymize.yml",
+            )
+            .into()
+        })
+    }
+
+    /// The target URL, or the error that says how to give one.
+    pub fn require_target(&self) -> Result<&str> {
+        self.target.as_deref().ok_or_else(|| {
+            UsageError::new(
+                "no target database; pass --target URL, set TARGET_DATABASE_URL, \
+                 or write `target:` in anonymize.yml",
+            )
+            .into()
+        })
+    }
+}
+
+/// Reads and interpolates one config file.
+pub fn load(path: &Path) -> Result<FileConfig> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UsageError::new(format!(
+            "cannot read the config file {shown}: {e}; check --config"
+        ))
+    })?;
+    parse(&shown, &text, |name| std::env::var(name).ok())
+}
+
+/// Parses config text, taking `${VAR}` values from `env`.
+pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<FileConfig> {
+    let mut value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        UsageError::new(format!("{file}{at}: not valid YAML"))
+    })?;
+    if value.is_null() {
+        return Ok(FileConfig::default());
+    }
+    let positions = KeyPositions::index(text);
+    if let serde_yaml::Value::Mapping(map) = &mut value {
+        for (k, v) in map.iter_mut() {
+            let key = k.as_str().unwrap_or_default().to_string();
+            if let serde_yaml::Value::String(s) = v {
+                *s = interpolate(s, &env).map_err(|var| {
+                    let at = positions
+                        .get(&[key.as_str()])
+                        .map(|(l, c)| format!(":{l}:{c}"))
+                        .unwrap_or_default();
+                    UsageError::new(format!(
+                        "{file}{at}: `{key}` uses ${{{var}}}, which is not set; export {var} or change the file"
+                    ))
+                })?;
+            }
+        }
+    }
+    serde_yaml::from_value(value).map_err(|e| {
+        // serde_yaml's message for a Value has no position; the key names it.
+        // The message never holds a value, only key names and types.
+        UsageError::new(format!(
+            "{file}: {e}; the config file takes source, target, rules, subset and jobs"
+        ))
+        .into()
+    })
+}
+
+/// Replaces `${NAME}` with the variable's value; `$${` is a literal `${`.
+/// Returns the name of the first variable that is not set.
+fn interpolate(s: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix("${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('{') {
+            let Some(end) = tail.find('}') else {
+                // Not a reference: keep the text as written.
+                out.push_str("${");
+                rest = tail;
+                continue;
+            };
+            let name = &tail[..end];
+            out.push_str(&env(name).ok_or_else(|| name.to_string())?);
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PW" => Some("p#ss: word$".to_string()),
+            "HOST" => Some("db.internal".to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn variables_are_replaced_after_parsing() {
+        let c = parse(
+            "anonymize.yml",
+            "source: postgresql://app:${PW}@${HOST}/prod\njobs: 4\nsubset: 10%\n",
+            env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.source.as_deref(),
+            Some("postgresql://app:p#ss: word$@db.internal/prod")
+        );
+        assert_eq!(c.jobs.as_deref(), Some("4"));
+        assert_eq!(c.subset.as_deref(), Some("10%"));
+    }
+
+    #[test]
+    fn a_missing_variable_names_itself_and_the_key() {
+        let e = parse("a.yml", "source: x\ntarget: ${NOPE}\n", env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("a.yml:2:1"), "{e}");
+        assert!(e.contains("${NOPE}") && e.contains("export NOPE"), "{e}");
+    }
+
+    #[test]
+    fn dollars_without_braces_stay() {
+        assert_eq!(interpolate("a$b$$c", &env).unwrap(), "a$b$$c");
+        assert_eq!(interpolate("$${PW}", &env).unwrap(), "${PW}");
+        assert_eq!(interpolate("${unclosed", &env).unwrap(), "${unclosed");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = parse("a.yml", "sourse: x\n", env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown field `sourse`"), "{e}");
+    }
+}

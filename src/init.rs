@@ -1,0 +1,610 @@
+//! The `init` command: a starter rules file covering every table and column
+//! of the source, so a team starts from a complete list rather than a blank
+//! page.
+//!
+//! A column gets a suggested transform when it looks personal, judged by
+//! its name (`email`, `phone`, `first_name`, `iban`, `ip`, ...), its type
+//! (`inet`) and a sample of its values read inside the snapshot (emails,
+//! phone numbers, IBANs, Luhn-valid card numbers, IP addresses, JSON
+//! documents holding such keys or values); every other column gets `keep`.
+//! Each line carries a `# why:` comment. The sampled values are only looked
+//! at: the file holds counts and kinds, never a value.
+//!
+//! Each suggestion is a list of candidate rules, best first (`{ fake: email,
+//! unique: true }`, then `{ hash: { format: hex } }`, then `null`, ...).
+//! The first candidate that this build's plan accepts for the column wins,
+//! so what `init` writes passes `check`. When none fits, the best one is
+//! written anyway with a `# todo:` and `init` says so.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::catalog::{Catalog, Column, Table, TableKind, TypeKind};
+use crate::cli::InitArgs;
+use crate::config::{Overrides, Settings};
+use crate::conn::{quote_ident, ConnInfo};
+use crate::error::{PgResultExt, UsageError};
+use crate::pii::{self, Kind};
+use crate::plan::Plan;
+use crate::transform::Key;
+
+/// File name used when `--out` is a directory.
+pub const FILE_NAME: &str = "rules.yml";
+
+/// Share of a column's sampled values that must be of one kind for the
+/// column to count as holding that kind.
+const VALUE_SHARE: f64 = 0.5;
+
+/// What the sample of one column showed. Counts only.
+#[derive(Debug, Default)]
+struct Evidence {
+    /// Non-NULL values looked at.
+    sampled: usize,
+    /// Values recognised by shape, per kind.
+    kinds: BTreeMap<Kind, usize>,
+    /// Personal paths seen inside JSON documents.
+    json_paths: BTreeMap<String, Kind>,
+    /// Most digits seen in one value (sizes a `hash` of digits).
+    max_digits: usize,
+    /// Values that are not personal as a whole but mention an email, a
+    /// phone or a card number (free text).
+    mentions: usize,
+}
+
+impl Evidence {
+    /// The kind most values have, when at least half of them have it.
+    fn dominant(&self) -> Option<(Kind, usize)> {
+        let (&kind, &n) = self.kinds.iter().max_by_key(|(_, n)| **n)?;
+        (n as f64 >= VALUE_SHARE * self.sampled as f64).then_some((kind, n))
+    }
+}
+
+/// The rule chosen for one column, with its reason.
+struct Choice {
+    rule: String,
+    why: String,
+    personal: bool,
+    /// No candidate fits this build: the rule is written for a human to fix.
+    todo: bool,
+}
+
+/// Runs `init` and returns the summary to print.
+pub async fn run(args: &InitArgs) -> Result<String> {
+    let settings = Settings::resolve(
+        args.config.as_deref(),
+        Overrides {
+            source: args.source.as_deref(),
+            ..Overrides::default()
+        },
+    )?;
+    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+    let path = output_path(&args.out)?;
+    if path.exists() && !args.force {
+        return Err(UsageError::new(format!(
+            "{} exists; pass --force to replace it, or choose another --out",
+            path.display()
+        ))
+        .into());
+    }
+    let snapshot = crate::source::open_snapshot(&source).await?;
+    let catalog = Catalog::read(&snapshot.client).await?;
+
+    let mut text = header(source.dbname());
+    let (mut personal, mut todo, mut columns) = (0usize, Vec::new(), 0usize);
+    for table in &catalog.tables {
+        let evidence = sample(&snapshot.client, table, args.sample).await?;
+        let _ = writeln!(text, "  {}:", yaml_key(&table.name.to_string()));
+        if table.columns.is_empty() {
+            let _ = writeln!(text, "    columns: {{}}");
+            continue;
+        }
+        let _ = writeln!(text, "    columns:");
+        for column in &table.columns {
+            columns += 1;
+            let choice = choose(table, column, evidence.get(&column.name));
+            personal += usize::from(choice.personal);
+            if choice.todo {
+                todo.push(format!("{}.{}", table.name, column.name));
+            }
+            let marker = if choice.todo { "todo" } else { "why" };
+            let _ = writeln!(
+                text,
+                "      {}: {}  # {marker}: {}",
+                yaml_key(&column_key(&column.name)),
+                choice.rule,
+                choice.why
+            );
+        }
+    }
+
+    // What init writes must load and plan (unless a column is left for a
+    // human); a failure here is a bug in init, reported as such rather than
+    // leaving a broken file behind.
+    if todo.is_empty() {
+        let rules = crate::rules::load::load_str(&path.display().to_string(), &text)
+            .context("init wrote rules it cannot read back (a bug in init; please report it)")?;
+        Plan::build(&rules, catalog.clone(), Some(&Key::new(b"init")))
+            .context("init wrote rules that do not plan (a bug in init; please report it)")?;
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| UsageError::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&path, &text)
+        .map_err(|e| UsageError::new(format!("cannot write {}: {e}", path.display())))?;
+
+    let mut summary = format!(
+        "wrote {}: {} table(s), {} column(s), {personal} that look personal; \
+         review every line, then run `anonymize check --rules {}`\n",
+        path.display(),
+        catalog.tables.len(),
+        columns,
+        path.display()
+    );
+    if !todo.is_empty() {
+        tracing::warn!(
+            columns = %todo.join(", "),
+            "no transform in this build fits these personal columns; their rules are marked `# todo:` and `check` will fail until they are edited"
+        );
+        let _ = writeln!(
+            summary,
+            "{} column(s) marked `# todo:` need a rule by hand: {}",
+            todo.len(),
+            todo.join(", ")
+        );
+    }
+    Ok(summary)
+}
+
+/// `--out` names a file when it ends in `.yml`/`.yaml`, a directory
+/// otherwise.
+fn output_path(out: &Path) -> Result<PathBuf> {
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("yml") | Some("yaml") => Ok(out.to_path_buf()),
+        _ if out.is_file() => Err(UsageError::new(format!(
+            "--out {} is a file without a .yml extension; pass a directory or a .yml file",
+            out.display()
+        ))
+        .into()),
+        _ => Ok(out.join(FILE_NAME)),
+    }
+}
+
+fn header(dbname: &str) -> String {
+    // A control character in the name would end the YAML comment early.
+    let dbname = dbname.replace(|c: char| c.is_control(), " ");
+    format!(
+        "# Starter rules written by `anonymize init` from database {dbname}.\n\
+         # Every column has a rule: the ones that look personal got a suggested\n\
+         # transform, every other one `keep`, and each line says why. The\n\
+         # suggestions are guesses from names, types and a sample of values:\n\
+         # review every line before the first sync.\n\
+         version: 1\n\
+         # A column added later by a migration stops the sync until it has a rule.\n\
+         unknown_columns: fail\n\
+         tables:\n"
+    )
+}
+
+/// Reads up to `limit` rows of the columns whose values can tell something
+/// (text, JSON, inet) and sums up what they look like.
+async fn sample(
+    client: &tokio_postgres::Client,
+    table: &Table,
+    limit: u32,
+) -> Result<BTreeMap<String, Evidence>> {
+    let looked: Vec<&Column> = table
+        .columns
+        .iter()
+        .filter(|c| {
+            !c.generated
+                && !c.is_array
+                && matches!(
+                    c.kind,
+                    TypeKind::Text | TypeKind::Json | TypeKind::Jsonb | TypeKind::Inet
+                )
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    if looked.is_empty() || limit == 0 {
+        return Ok(out);
+    }
+    let only = if table.kind == TableKind::Ordinary {
+        "ONLY "
+    } else {
+        ""
+    };
+    let cols: Vec<String> = looked
+        .iter()
+        .map(|c| format!("{}::text", quote_ident(&c.name)))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {only}{} LIMIT {limit}",
+        cols.join(", "),
+        table.name.sql()
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .pg_context(|| format!("sampling values of {}", table.name))?;
+    for (i, column) in looked.iter().enumerate() {
+        let mut e = Evidence::default();
+        for row in &rows {
+            let Some(v) = row.get::<_, Option<String>>(i) else {
+                continue;
+            };
+            e.sampled += 1;
+            e.max_digits = e
+                .max_digits
+                .max(v.chars().filter(char::is_ascii_digit).count());
+            if matches!(column.kind, TypeKind::Json | TypeKind::Jsonb) {
+                if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&v) {
+                    for (path, kind) in pii::json_paths(&doc) {
+                        e.json_paths.entry(path).or_insert(kind);
+                    }
+                }
+            } else if let Some(kind) = pii::by_value(&v) {
+                *e.kinds.entry(kind).or_default() += 1;
+            } else if pii::in_text(&v).is_some() {
+                e.mentions += 1;
+            }
+        }
+        out.insert(column.name.clone(), e);
+    }
+    Ok(out)
+}
+
+/// Whether a suggestion of `kind` makes sense for the column's type: a
+/// boolean `email_verified` or a timestamp `email_sent_at` is not an email.
+fn fits_type(kind: Kind, column: &Column) -> bool {
+    if column.is_array {
+        return false;
+    }
+    let t = column.kind;
+    match kind {
+        Kind::BirthDate => matches!(
+            t,
+            TypeKind::Date | TypeKind::Timestamp | TypeKind::TimestampTz | TypeKind::Text
+        ),
+        Kind::Ip => matches!(t, TypeKind::Inet | TypeKind::Text),
+        Kind::Phone | Kind::NationalId | Kind::TaxId | Kind::Card => {
+            t == TypeKind::Text || t.is_integer() || t == TypeKind::Numeric
+        }
+        Kind::Secret => matches!(t, TypeKind::Text | TypeKind::Bytea),
+        _ => t == TypeKind::Text,
+    }
+}
+
+/// Picks the rule for one column.
+fn choose(table: &Table, column: &Column, evidence: Option<&Evidence>) -> Choice {
+    let keep = |why: String| Choice {
+        rule: "keep".into(),
+        why,
+        personal: false,
+        todo: false,
+    };
+    if column.generated {
+        return keep("generated; the target recomputes it".into());
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    let by_name = pii::by_name(&table.name.name, &column.name).filter(|k| fits_type(*k, column));
+    if let Some(k) = by_name {
+        reasons.push(format!("the name suggests {}", k.plural()));
+    }
+    let by_value = evidence.and_then(|e| e.dominant().map(|(k, n)| (k, n, e.sampled)));
+    if let Some((k, n, of)) = by_value {
+        reasons.push(format!("{n} of {of} sampled values are {}", k.plural()));
+    }
+    let by_type = (column.kind == TypeKind::Inet && !column.is_array).then_some(Kind::Ip);
+    if by_type.is_some() && by_name.is_none() {
+        reasons.push("type inet holds IP addresses".into());
+    }
+    let json = evidence.filter(|e| !e.json_paths.is_empty());
+
+    let candidates = if let Some(kind) = by_value.map(|v| v.0).or(by_name).or(by_type) {
+        candidates_for(kind, column, evidence)
+    } else if let Some(e) = json {
+        let paths: Vec<String> = e.json_paths.keys().cloned().collect();
+        reasons.push(format!(
+            "JSON documents hold personal fields at {}",
+            paths.join(", ")
+        ));
+        json_candidates(e, column)
+    } else {
+        return keep(keep_reason(table, column, evidence));
+    };
+    if column.unique {
+        reasons.push("unique, so the rule must never repeat a value".into());
+    }
+    let candidates: Vec<String> = candidates.into_iter().chain(fallbacks(column)).collect();
+    let fitting = candidates.iter().position(|c| accepts(table, column, c));
+    let why = reasons.join("; ");
+    match fitting {
+        Some(0) => Choice {
+            rule: candidates[0].clone(),
+            why,
+            personal: true,
+            todo: false,
+        },
+        Some(i) => Choice {
+            rule: candidates[i].clone(),
+            why: format!("{why} (`{}` does not fit this column here)", candidates[0]),
+            personal: true,
+            todo: false,
+        },
+        None => Choice {
+            rule: candidates[0].clone(),
+            why: format!("{why}; no transform in this build fits it: write a rule by hand"),
+            personal: true,
+            todo: true,
+        },
+    }
+}
+
+/// Why a column is kept, in a few words.
+fn keep_reason(table: &Table, column: &Column, evidence: Option<&Evidence>) -> String {
+    if table
+        .primary_key()
+        .is_some_and(|k| k.columns.contains(&column.name))
+    {
+        return "primary key".into();
+    }
+    if let Some(fk) = table
+        .foreign_keys
+        .iter()
+        .find(|fk| fk.columns.contains(&column.name))
+    {
+        return format!("foreign key to {}", fk.parent);
+    }
+    match evidence {
+        Some(e) if e.mentions > 0 => format!(
+            "nothing personal in its name, but {} of {} sampled values mention an email \
+             address, a phone or a card number: review it (`null` empties the column)",
+            e.mentions, e.sampled
+        ),
+        Some(e) if e.sampled > 0 => format!(
+            "nothing personal in its name or in {} sampled value(s)",
+            e.sampled
+        ),
+        Some(_) => "nothing personal in its name; no value to sample".into(),
+        None => format!("{}; nothing personal in its name", column.type_name),
+    }
+}
+
+/// Candidate rules for a personal kind, best first (before the generic
+/// fallbacks). The `unique: true` variants come first for unique columns.
+fn candidates_for(kind: Kind, column: &Column, evidence: Option<&Evidence>) -> Vec<String> {
+    let unique = column.unique;
+    let fake = |what: &str| {
+        if unique {
+            format!("{{ fake: {what}, unique: true }}")
+        } else {
+            format!("{{ fake: {what} }}")
+        }
+    };
+    let hex = "{ hash: { format: hex } }".to_string();
+    let digits = |default: usize| {
+        let seen = evidence.map(|e| e.max_digits).filter(|&d| d > 0);
+        let mut n = seen.unwrap_or(default);
+        if let Some(max) = column.max_length {
+            n = n.min(max);
+        }
+        n = match column.kind {
+            TypeKind::Int16 => n.min(4),
+            TypeKind::Int32 => n.min(9),
+            TypeKind::Int64 => n.min(18),
+            _ => n,
+        };
+        let rule = format!("hash: {{ format: digits, length: {} }}", n.max(1));
+        if unique {
+            format!("{{ {rule}, unique: true }}")
+        } else {
+            format!("{{ {rule} }}")
+        }
+    };
+    match kind {
+        Kind::Email => vec![fake("email"), hex],
+        Kind::Phone => vec![fake("phone_number"), digits(10)],
+        Kind::FirstName => vec![fake("first_name"), hex],
+        Kind::LastName => vec![fake("last_name"), hex],
+        Kind::FullName => vec![fake("name"), hex],
+        Kind::Username => vec![hex],
+        Kind::Street => vec![fake("street_address"), hex],
+        Kind::City => vec![fake("city")],
+        Kind::Zip => vec![fake("zip")],
+        Kind::BirthDate => vec!["{ shift: { days: 180 } }".into()],
+        Kind::NationalId | Kind::TaxId => vec![digits(9), hex],
+        Kind::Iban => vec![fake("iban"), hex],
+        Kind::Card => vec![fake("credit_card"), digits(16)],
+        Kind::Ip => vec![fake("ipv4")],
+        Kind::Secret => vec![hex],
+    }
+}
+
+/// A `json` rule replacing each personal path with its kind's best fake.
+fn json_candidates(e: &Evidence, column: &Column) -> Vec<String> {
+    let text = Column {
+        kind: TypeKind::Text,
+        unique: false,
+        ..column.clone()
+    };
+    let paths: Vec<String> = e
+        .json_paths
+        .iter()
+        .map(|(path, kind)| {
+            let rule = candidates_for(*kind, &text, None)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "null".into());
+            format!("{}: {rule}", yaml_quote(path))
+        })
+        .collect();
+    vec![format!("{{ json: {{ paths: {{ {} }} }}", paths.join(", "))]
+}
+
+/// Rules that fit nearly any column, for when no realistic one does:
+/// NULL where allowed, else a constant of the column's type.
+fn fallbacks(column: &Column) -> Vec<String> {
+    let mut out = Vec::new();
+    if !column.not_null {
+        out.push("null".to_string());
+    }
+    if !column.unique {
+        if let Some(v) = constant_for(column) {
+            out.push(format!("{{ set: {v} }}"));
+        }
+    }
+    out
+}
+
+/// A harmless constant in the column's type, as YAML.
+fn constant_for(column: &Column) -> Option<String> {
+    if column.is_array {
+        return Some("'{}'".into());
+    }
+    Some(match column.kind {
+        TypeKind::Text => {
+            let n = column.max_length.unwrap_or(8).min(8);
+            "redacted"[..n.max(1)].to_string()
+        }
+        k if k.is_numeric() => "0".into(),
+        TypeKind::Bool => "false".into(),
+        TypeKind::Date => "'2000-01-01'".into(),
+        TypeKind::Timestamp | TypeKind::TimestampTz => "'2000-01-01 00:00:00'".into(),
+        TypeKind::Uuid => "'00000000-0000-0000-0000-000000000000'".into(),
+        TypeKind::Json | TypeKind::Jsonb => "'{}'".into(),
+        TypeKind::Inet => "192.0.2.1".into(),
+        _ => return None,
+    })
+}
+
+/// Whether this build's plan accepts `rule` for the column: the rule parses
+/// (its transform exists) and fits the column's type and constraints.
+fn accepts(table: &Table, column: &Column, rule: &str) -> bool {
+    let text = format!(
+        "version: 1\nunknown_columns: keep\ntables:\n  {}:\n    columns:\n      {}: {rule}\n",
+        yaml_key(&table.name.to_string()),
+        yaml_key(&column_key(&column.name))
+    );
+    let Ok(rules) = crate::rules::load::load_str("init", &text) else {
+        return false;
+    };
+    let catalog = Catalog {
+        tables: vec![table.clone()],
+        ..Catalog::default()
+    };
+    Plan::build(&rules, catalog, Some(&Key::new(b"init"))).is_ok()
+}
+
+/// A column name as a rules key: SQL-quoted only when the name itself
+/// starts and ends with a double quote (the loader strips one such pair).
+fn column_key(name: &str) -> String {
+    if name.len() >= 2 && name.starts_with('"') && name.ends_with('"') {
+        quote_ident(name)
+    } else {
+        name.to_string()
+    }
+}
+
+/// A YAML mapping key: bare when it is a plain identifier (dots allowed for
+/// `schema.table`), single-quoted otherwise.
+fn yaml_key(key: &str) -> String {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(&key);
+    if plain {
+        key.to_string()
+    } else {
+        yaml_quote(key)
+    }
+}
+
+fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, kind: TypeKind, not_null: bool, unique: bool) -> Column {
+        Column {
+            name: name.into(),
+            type_name: "text".into(),
+            base_type: "text".into(),
+            kind,
+            is_array: false,
+            max_length: None,
+            numeric_precision: None,
+            numeric_scale: None,
+            not_null,
+            generated: false,
+            identity: None,
+            unique,
+        }
+    }
+
+    #[test]
+    fn keys_are_quoted_only_when_yaml_needs_it() {
+        assert_eq!(yaml_key("public.users"), "public.users");
+        assert_eq!(
+            yaml_key("\"Billing Dept\".\"Invoice Lines\""),
+            "'\"Billing Dept\".\"Invoice Lines\"'"
+        );
+        assert_eq!(yaml_key("Customer Email"), "'Customer Email'");
+        assert_eq!(yaml_key("null"), "'null'");
+        assert_eq!(yaml_key("it's"), "'it''s'");
+        assert_eq!(column_key("\"odd\""), "\"\"\"odd\"\"\"");
+    }
+
+    #[test]
+    fn unique_columns_get_unique_capable_candidates_first() {
+        let c = column("email", TypeKind::Text, true, true);
+        assert_eq!(
+            candidates_for(Kind::Email, &c, None),
+            ["{ fake: email, unique: true }", "{ hash: { format: hex } }"]
+        );
+        assert!(fallbacks(&c).is_empty(), "no null, no constant");
+        let c = column("ssn", TypeKind::Text, false, false);
+        let e = Evidence {
+            max_digits: 9,
+            ..Evidence::default()
+        };
+        assert_eq!(
+            candidates_for(Kind::NationalId, &c, Some(&e))[0],
+            "{ hash: { format: digits, length: 9 } }"
+        );
+        assert_eq!(fallbacks(&c), ["null", "{ set: redacted }"]);
+    }
+
+    #[test]
+    fn types_veto_name_guesses() {
+        assert!(!fits_type(
+            Kind::Email,
+            &column("email_verified", TypeKind::Bool, true, false)
+        ));
+        assert!(!fits_type(
+            Kind::Email,
+            &column("email_sent_at", TypeKind::TimestampTz, false, false)
+        ));
+        assert!(fits_type(
+            Kind::BirthDate,
+            &column("birth_date", TypeKind::Date, false, false)
+        ));
+    }
+
+    #[test]
+    fn constants_respect_length_limits() {
+        let mut c = column("code", TypeKind::Text, true, false);
+        c.max_length = Some(3);
+        assert_eq!(constant_for(&c).as_deref(), Some("red"));
+    }
+}

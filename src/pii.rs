@@ -1,0 +1,559 @@
+//! Recognising personal data, by a column's name and by what its values
+//! look like. `init` uses it to suggest rules, `verify` to scan columns
+//! that are kept unchanged.
+//!
+//! Values are only looked at here: never stored, printed or logged. Callers
+//! report counts, never the values that matched.
+
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A kind of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Email,
+    Phone,
+    FirstName,
+    LastName,
+    FullName,
+    Username,
+    Street,
+    City,
+    Zip,
+    BirthDate,
+    NationalId,
+    TaxId,
+    Iban,
+    Card,
+    Ip,
+    Secret,
+}
+
+impl Kind {
+    /// Plural noun for messages ("12 of 20 sampled values are emails").
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Email => "email addresses",
+            Kind::Phone => "phone numbers",
+            Kind::FirstName => "first names",
+            Kind::LastName => "last names",
+            Kind::FullName => "names",
+            Kind::Username => "user names",
+            Kind::Street => "street addresses",
+            Kind::City => "cities",
+            Kind::Zip => "postal codes",
+            Kind::BirthDate => "birth dates",
+            Kind::NationalId => "national id numbers",
+            Kind::TaxId => "tax ids",
+            Kind::Iban => "IBANs",
+            Kind::Card => "card numbers",
+            Kind::Ip => "IP addresses",
+            Kind::Secret => "secrets",
+        }
+    }
+}
+
+/// Splits an identifier into lower-case words: `billingEmail`,
+/// `billing_email` and `Billing Email` all give `["billing", "email"]`.
+pub fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Table words that say a row is a person, where a bare `name` column is
+/// the person's name (and not, say, a product's).
+const PERSON_TABLES: &[&str] = &[
+    "user",
+    "customer",
+    "person",
+    "people",
+    "employee",
+    "contact",
+    "member",
+    "patient",
+    "client",
+    "account",
+    "guest",
+    "student",
+    "staff",
+    "profile",
+    "author",
+    "owner",
+    "applicant",
+    "subscriber",
+    "recipient",
+    "sender",
+    "buyer",
+    "seller",
+    "driver",
+    "passenger",
+    "tenant",
+    "lead",
+];
+
+/// The kind of personal data a column's name suggests. `table` is the bare
+/// table name; it decides whether a bare `name` is a person's.
+pub fn by_name(table: &str, column: &str) -> Option<Kind> {
+    let w = words(column);
+    let joined: String = w.concat();
+    let has = |list: &[&str]| w.iter().any(|t| list.contains(&t.as_str()));
+    let joined_has = |list: &[&str]| list.iter().any(|s| joined.contains(s));
+    // Order matters: `ip_address` and `email_address` are not street
+    // addresses, `mac_address` is not personal here.
+    if has(&["ip", "ipaddr", "ipv4", "ipv6"]) || joined_has(&["ipaddress", "remoteaddr"]) {
+        return Some(Kind::Ip);
+    }
+    if has(&["email", "mail", "emails"]) || joined_has(&["emailaddress"]) {
+        return Some(Kind::Email);
+    }
+    if has(&[
+        "password", "passwd", "pwd", "secret", "token", "salt", "otp", "totp", "apikey",
+    ]) || joined_has(&["password", "apikey", "accesskey", "privatekey"])
+    {
+        return Some(Kind::Secret);
+    }
+    if has(&[
+        "phone",
+        "mobile",
+        "tel",
+        "telephone",
+        "fax",
+        "cell",
+        "cellphone",
+        "msisdn",
+        "phonenumber",
+    ]) {
+        return Some(Kind::Phone);
+    }
+    if joined_has(&["firstname", "givenname", "forename"]) || has(&["fname"]) {
+        return Some(Kind::FirstName);
+    }
+    if joined_has(&["lastname", "surname", "familyname"]) || has(&["lname"]) {
+        return Some(Kind::LastName);
+    }
+    if joined_has(&["username", "nickname", "screenname"]) || has(&["login", "nick"]) {
+        return Some(Kind::Username);
+    }
+    if joined_has(&[
+        "fullname",
+        "displayname",
+        "contactname",
+        "customername",
+        "personname",
+        "realname",
+        "holdername",
+        "accountholder",
+        "billingname",
+        "shippingname",
+        "recipientname",
+    ]) {
+        return Some(Kind::FullName);
+    }
+    if joined == "name" && is_person_table(table) {
+        return Some(Kind::FullName);
+    }
+    if has(&["iban"]) || joined_has(&["iban", "bankaccount", "accountnumber"]) {
+        return Some(Kind::Iban);
+    }
+    if joined_has(&["creditcard", "cardnumber", "ccnumber", "ccnum", "cardno"]) || has(&["pan"]) {
+        return Some(Kind::Card);
+    }
+    if has(&["ssn", "sin", "nino", "passport"])
+        || joined_has(&[
+            "socialsecurity",
+            "nationalid",
+            "passport",
+            "driverlicense",
+            "driverslicense",
+            "licensenumber",
+            "personalnumber",
+            "idcard",
+        ])
+    {
+        return Some(Kind::NationalId);
+    }
+    if has(&["tin"])
+        || [
+            "taxid",
+            "taxnumber",
+            "taxno",
+            "taxcode",
+            "vatid",
+            "vatnumber",
+            "vatno",
+        ]
+        .iter()
+        .any(|s| joined.ends_with(s))
+    {
+        return Some(Kind::TaxId);
+    }
+    if has(&["dob", "birthday", "birthdate", "birth", "born"]) || joined_has(&["dateofbirth"]) {
+        return Some(Kind::BirthDate);
+    }
+    if has(&["mac"]) {
+        return None;
+    }
+    if has(&[
+        "street",
+        "address",
+        "addr",
+        "address1",
+        "address2",
+        "addressline",
+        "streetaddress",
+    ]) || joined.contains("address")
+    {
+        return Some(Kind::Street);
+    }
+    if has(&["city", "town"]) {
+        return Some(Kind::City);
+    }
+    if has(&["zip", "zipcode", "postcode", "postal", "postalcode", "plz"]) {
+        return Some(Kind::Zip);
+    }
+    None
+}
+
+fn is_person_table(table: &str) -> bool {
+    words(table).iter().any(|t| {
+        let singular = t.strip_suffix('s').unwrap_or(t);
+        PERSON_TABLES.contains(&t.as_str()) || PERSON_TABLES.contains(&singular)
+    })
+}
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9._%+'\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
+        .expect("valid regex")
+});
+static EMAIL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+        .expect("valid regex")
+});
+/// North American numbers written with separators, and national numbers
+/// with a trunk 0 (`030 1234567`). A bare run of digits is not a phone
+/// number here: it is far more often an id.
+static PHONE_NATIONAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:\(\d{3}\)\s?|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}$|^0\d{1,4}[\s/\-]\d{3,}(?:[\s\-]\d+)*$",
+    )
+    .expect("valid regex")
+});
+static PHONE_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\+\d[\d\s().\-]{5,20}\d|\(\d{3}\)\s?\d{3}[\s.\-]\d{4}|\b\d{3}[.\-]\d{3}[.\-]\d{4}\b",
+    )
+    .expect("valid regex")
+});
+static CARD_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:\d[ \-]?){12,18}\d\b").expect("valid regex"));
+static IBAN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$").expect("valid regex"));
+
+/// The kind of personal data a whole value is, judged by its shape alone:
+/// emails, phone numbers, IBANs, card numbers (Luhn-valid), IP addresses.
+pub fn by_value(value: &str) -> Option<Kind> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 320 {
+        return None;
+    }
+    if EMAIL.is_match(v) {
+        return Some(Kind::Email);
+    }
+    if is_card(v) {
+        return Some(Kind::Card);
+    }
+    if is_iban(v) {
+        return Some(Kind::Iban);
+    }
+    if is_ip(v) {
+        return Some(Kind::Ip);
+    }
+    if is_phone(v) {
+        return Some(Kind::Phone);
+    }
+    None
+}
+
+/// Whether free text contains an email, a phone number or a card number
+/// somewhere, and which (the first found, in that order).
+pub fn in_text(text: &str) -> Option<Kind> {
+    if EMAIL_IN_TEXT.is_match(text) {
+        return Some(Kind::Email);
+    }
+    for m in PHONE_IN_TEXT.find_iter(text) {
+        let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
+        if (7..=15).contains(&digits) {
+            return Some(Kind::Phone);
+        }
+    }
+    if CARD_IN_TEXT.find_iter(text).any(|m| is_card(m.as_str())) {
+        return Some(Kind::Card);
+    }
+    None
+}
+
+/// 13 to 19 digits, optionally grouped by spaces or dashes, passing the
+/// Luhn check.
+pub fn is_card(v: &str) -> bool {
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
+        return false;
+    }
+    let digits: Vec<u32> = v.chars().filter_map(|c| c.to_digit(10)).collect();
+    (13..=19).contains(&digits.len()) && luhn(&digits)
+}
+
+/// The Luhn checksum used by payment card numbers.
+pub fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// An IBAN (spaces allowed) whose mod-97 check holds.
+pub fn is_iban(v: &str) -> bool {
+    let compact: String = v.chars().filter(|c| *c != ' ').collect();
+    if !IBAN.is_match(&compact) {
+        return false;
+    }
+    let (head, tail) = compact.split_at(4);
+    let mut rem: u32 = 0;
+    for c in tail.chars().chain(head.chars()) {
+        let n = c.to_digit(36).expect("checked by the regex");
+        for d in n.to_string().chars() {
+            rem = (rem * 10 + d.to_digit(10).expect("a digit")) % 97;
+        }
+    }
+    rem == 1
+}
+
+/// An IPv4 or IPv6 address, with or without a `/prefix` (PostgreSQL's
+/// `inet` text form).
+pub fn is_ip(v: &str) -> bool {
+    let addr = v.split('/').next().unwrap_or(v);
+    // A bare dotted number with fewer than four parts ("1.5") is not an IP.
+    addr.parse::<IpAddr>().is_ok() && (addr.contains(':') || addr.matches('.').count() == 3)
+}
+
+fn is_phone(v: &str) -> bool {
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) {
+        return false;
+    }
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_digit() || " ()+-./".contains(c))
+    {
+        return false;
+    }
+    match v.strip_prefix('+') {
+        Some(rest) => !rest.contains('+'),
+        None => PHONE_NATIONAL.is_match(v),
+    }
+}
+
+/// Personal fields inside a JSON document: each path (`$.contact.email`,
+/// `$.items[*].phone`) whose key name or string value looks personal, with
+/// its kind. Paths come back sorted and without duplicates.
+pub fn json_paths(doc: &serde_json::Value) -> Vec<(String, Kind)> {
+    let mut out = Vec::new();
+    walk(doc, "$", None, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn walk(v: &serde_json::Value, path: &str, key: Option<&str>, out: &mut Vec<(String, Kind)>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                // A key that is itself personal (a map keyed by email) must
+                // not end up in a rules file: it is matched by a wildcard.
+                let p = if k.len() > 64 || by_value(k).is_some() {
+                    format!("{path}.*")
+                } else if is_plain_key(k) {
+                    format!("{path}.{k}")
+                } else {
+                    format!("{path}[{}]", serde_json::Value::String(k.clone()))
+                };
+                walk(child, &p, Some(k), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                walk(item, &format!("{path}[*]"), key, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            // Keys are judged as columns of a person table: in a document
+            // about someone, `name` is their name.
+            if let Some(kind) = key
+                .and_then(|k| by_name("person", k))
+                .or_else(|| by_value(s))
+            {
+                out.push((path.to_string(), kind));
+            }
+        }
+        serde_json::Value::Number(_) => {
+            if let Some(kind) = key.and_then(|k| by_name("person", k)) {
+                out.push((path.to_string(), kind));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_plain_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !k.starts_with(|c: char| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_words() {
+        assert_eq!(words("billingEmail"), ["billing", "email"]);
+        assert_eq!(words("Customer Email"), ["customer", "email"]);
+        assert_eq!(words("first_name"), ["first", "name"]);
+    }
+
+    #[test]
+    fn column_names_suggest_kinds() {
+        let cases = [
+            ("users", "email", Some(Kind::Email)),
+            ("users", "contact_email_address", Some(Kind::Email)),
+            ("users", "last_login_ip", Some(Kind::Ip)),
+            ("users", "ip_address", Some(Kind::Ip)),
+            ("users", "password_hash", Some(Kind::Secret)),
+            ("users", "mobilePhone", Some(Kind::Phone)),
+            ("users", "first_name", Some(Kind::FirstName)),
+            ("users", "surname", Some(Kind::LastName)),
+            ("users", "name", Some(Kind::FullName)),
+            ("products", "name", None),
+            ("customers", "full_name", Some(Kind::FullName)),
+            ("users", "iban", Some(Kind::Iban)),
+            ("payments", "card_number", Some(Kind::Card)),
+            ("payments", "card_brand", None),
+            ("users", "ssn", Some(Kind::NationalId)),
+            ("users", "tax_id", Some(Kind::TaxId)),
+            ("orders", "tax_amount", None),
+            ("users", "birth_date", Some(Kind::BirthDate)),
+            ("users", "dob", Some(Kind::BirthDate)),
+            ("users", "street", Some(Kind::Street)),
+            ("users", "billing_address", Some(Kind::Street)),
+            ("devices", "mac_address", None),
+            ("users", "city", Some(Kind::City)),
+            ("users", "zip", Some(Kind::Zip)),
+            ("users", "postal_code", Some(Kind::Zip)),
+            ("orders", "status", None),
+            ("orders", "created_at", None),
+            ("orders", "id", None),
+        ];
+        for (table, column, want) in cases {
+            assert_eq!(by_name(table, column), want, "{table}.{column}");
+        }
+    }
+
+    #[test]
+    fn values_are_recognised_by_shape() {
+        assert_eq!(by_value("ada@example.org"), Some(Kind::Email));
+        assert_eq!(by_value("+44 20 7946 0958"), Some(Kind::Phone));
+        assert_eq!(by_value("(555) 010-0199"), Some(Kind::Phone));
+        assert_eq!(by_value("030 1234567"), Some(Kind::Phone));
+        assert_eq!(by_value("4111 1111 1111 1111"), Some(Kind::Card));
+        assert_eq!(by_value("4111111111111112"), None, "fails Luhn");
+        assert_eq!(by_value("GB82 WEST 1234 5698 7654 32"), Some(Kind::Iban));
+        assert_eq!(by_value("GB82WEST12345698765433"), None, "fails mod 97");
+        assert_eq!(by_value("192.168.10.4"), Some(Kind::Ip));
+        assert_eq!(by_value("2001:db8::1/128"), Some(Kind::Ip));
+        for not_personal in [
+            "2024-01-01",
+            "12345678",
+            "1.5",
+            "paid",
+            "order 17",
+            "3.14159",
+            "",
+        ] {
+            assert_eq!(by_value(not_personal), None, "{not_personal}");
+        }
+    }
+
+    #[test]
+    fn text_is_scanned_for_embedded_values() {
+        assert_eq!(
+            in_text("call me on +1 555 010 0199 tomorrow"),
+            Some(Kind::Phone)
+        );
+        assert_eq!(in_text("mail ada@example.org pls"), Some(Kind::Email));
+        assert_eq!(
+            in_text("card 4111-1111-1111-1111 expired"),
+            Some(Kind::Card)
+        );
+        assert_eq!(in_text("order 12345 shipped on 2024-01-01"), None);
+        assert_eq!(in_text("note; with 'quotes' and a tab\t7"), None);
+    }
+
+    #[test]
+    fn json_documents_yield_personal_paths() {
+        let doc: serde_json::Value = serde_json::from_str(
+            r#"{"contact": {"email": "a@b.example", "phone": "+1 555 010 0199"},
+                "theme": "dark", "items": [{"name": "x", "note": "z@y.example"}],
+                "odd key": "+44 20 7946 0958", "by_mail": {"k@k.example": "z@y.example"}}"#,
+        )
+        .unwrap();
+        let paths: Vec<(String, Kind)> = json_paths(&doc);
+        assert_eq!(
+            paths,
+            vec![
+                ("$.by_mail.*".to_string(), Kind::Email),
+                ("$.contact.email".to_string(), Kind::Email),
+                ("$.contact.phone".to_string(), Kind::Phone),
+                ("$.items[*].name".to_string(), Kind::FullName),
+                ("$.items[*].note".to_string(), Kind::Email),
+                ("$[\"odd key\"]".to_string(), Kind::Phone),
+            ]
+        );
+    }
+}

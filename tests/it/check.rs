@@ -1,0 +1,178 @@
+//! `anonymize check`: the CI gate after each migration. Every gap is listed
+//! in one run, as text and as JSON, with exit 3; a clean schema exits 0.
+
+use crate::harness::anonymize;
+use crate::sync::app_source;
+
+/// Rules covering every column of `tests/fixtures/app.sql` with `keep`,
+/// `null` and `set` only (no keyed transform, no secret needed).
+const APP_RULES: &str = "version: 1
+tables:
+  public.customers:
+    columns:
+      id: keep
+      email: keep
+      first_name: null
+      last_name: null
+      phone: null
+      ssn: null
+      notes: null
+      created_at: keep
+  public.orders:
+    columns: { id: keep, customer_id: keep, total: keep, status: keep }
+  public.audit:
+    columns: { id: keep, what: keep }
+  public.events:
+    columns: { id: keep, at: keep, payload: { set: redacted } }
+  public.line_items:
+    columns: { id: keep, qty: keep, price: keep }
+  '\"Billing Dept\".\"Invoice Lines\"':
+    columns:
+      '\"Line ID\"': keep
+      Customer Email: null
+      Amount: keep
+  public.notes_raw:
+    columns: { id: keep, body: keep, tags: keep }
+";
+
+fn check(dir: &std::path::Path, url: &str, json: bool) -> crate::harness::Run {
+    let mut args = vec!["check", "--source", url, "--rules", "rules.yml"];
+    if json {
+        args.extend(["--format", "json"]);
+    }
+    anonymize(dir, &args, &[])
+}
+
+#[test]
+fn check_reports_a_column_added_after_the_rules_were_written() {
+    let source = app_source("check_added_src");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), APP_RULES).unwrap();
+    let run = check(dir.path(), &source.url, false).expect(0);
+    assert_eq!(
+        run.stdout,
+        "ok: 7 table(s), 26 column(s); every column has a rule that fits it\n"
+    );
+
+    // Last Tuesday's migration.
+    source.exec("ALTER TABLE customers ADD COLUMN passport_no text");
+    let run = check(dir.path(), &source.url, false).expect(3);
+    assert_eq!(
+        run.stdout,
+        "unclassified columns (add a rule for each; `keep` for data that is not personal):\n  \
+         rules.yml:3:3: public.customers.passport_no (text)\n\
+         1 gap(s): 1 unclassified, 0 stale, 0 mismatch\n"
+    );
+    assert!(
+        run.stderr
+            .contains("1 gap(s) between the rules and the source schema"),
+        "{}",
+        run.stderr
+    );
+
+    let run = check(dir.path(), &source.url, true).expect(3);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["gaps"],
+        serde_json::json!([{
+            "kind": "unclassified",
+            "table": "public.customers",
+            "column": "passport_no",
+            "type": "text",
+            "location": "rules.yml:3:3",
+            "message": "column public.customers.passport_no (text) has no rule",
+            "hint": "add a rule under tables.public.customers.columns (`keep` for data that is not personal)"
+        }])
+    );
+}
+
+#[test]
+fn check_lists_unclassified_stale_and_mismatched_rules_together() {
+    let source = app_source("check_all_src");
+    source.exec(
+        "ALTER TABLE customers DROP COLUMN notes; \
+         ALTER TABLE orders ADD COLUMN coupon text, ADD COLUMN gift_message text; \
+         CREATE TABLE newsletter (email text)",
+    );
+    let rules = APP_RULES
+        .replace("      notes: null\n", "      notes: null\n      fax: keep\n")
+        .replace(
+            "  public.audit:\n    columns: { id: keep, what: keep }",
+            "  public.audit:\n    columns: { id: keep, what: null }\n  public.old_table:\n    columns: { id: keep }",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+
+    let run = check(dir.path(), &source.url, true).expect(3);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let gaps: Vec<(String, String, String)> = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["kind"].as_str().unwrap().to_string(),
+                format!(
+                    "{}.{}",
+                    g["table"].as_str().unwrap(),
+                    g["column"].as_str().unwrap_or("*")
+                ),
+                g["location"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("stale", "public.customers.notes", "rules.yml:11:7"),
+        ("stale", "public.customers.fax", "rules.yml:12:7"),
+        ("stale", "public.old_table.*", "rules.yml:18:3"),
+        ("unclassified", "public.newsletter.email", "rules.yml"),
+        ("unclassified", "public.orders.coupon", "rules.yml:14:3"),
+        (
+            "unclassified",
+            "public.orders.gift_message",
+            "rules.yml:14:3",
+        ),
+        ("mismatch", "public.audit.what", "rules.yml:17:26"),
+    ];
+    let mut got = gaps.clone();
+    got.sort();
+    let mut want: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "{}", run.stdout);
+
+    let text = check(dir.path(), &source.url, false).expect(3).stdout;
+    assert!(
+        text.ends_with("7 gap(s): 3 unclassified, 3 stale, 1 mismatch\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rules.yml:17:26: column public.audit.what is NOT NULL, so `null` cannot be loaded"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_shows_columns_kept_by_unknown_columns_keep_without_failing() {
+    let source = app_source("check_keep_src");
+    source.exec("ALTER TABLE customers ADD COLUMN nickname text");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        APP_RULES.replace("version: 1\n", "version: 1\nunknown_columns: keep\n"),
+    )
+    .unwrap();
+    let run = check(dir.path(), &source.url, false).expect(0);
+    assert!(
+        run.stdout.starts_with(
+            "copied unchanged by `unknown_columns: keep` (1): public.customers.nickname\nok:"
+        ),
+        "{}",
+        run.stdout
+    );
+}

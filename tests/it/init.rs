@@ -1,0 +1,285 @@
+//! `anonymize init`: starter rules covering every table and column, with
+//! personal columns recognised by name, type and sampled values; `check`
+//! passes on what it writes, and a sync with them leaves no original value
+//! in any column it marked personal.
+
+use std::path::Path;
+
+use crate::harness::{anonymize, has_transforms, transforms_available, Db, Pg};
+use crate::sync::{fixtures, SECRET};
+
+/// A source loaded with `tests/fixtures/personal.sql`.
+pub fn personal_source(test: &str) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(&std::fs::read_to_string(fixtures().join("personal.sql")).unwrap());
+    db
+}
+
+/// The written rules' column lines, as `column: rule` without the comment.
+fn rule_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("      "))
+        .map(|l| l.trim().split("  #").next().unwrap().to_string())
+        .collect()
+}
+
+/// `schema.table.column` of every column the rules do not keep.
+fn personal_columns(rules: &Path) -> Vec<(String, String)> {
+    let rules = anonymize::rules::load::load(rules).unwrap();
+    rules
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.columns
+                .iter()
+                .filter(|c| c.rule.describe() != "keep")
+                .map(|c| (t.name.sql(), anonymize::conn::quote_ident(&c.name)))
+        })
+        .collect()
+}
+
+/// Asserts that no non-NULL value of a personal column of `source` is in
+/// the same column of `target`.
+fn assert_no_original_value(source: &Db, target: &Db, columns: &[(String, String)]) {
+    assert!(!columns.is_empty());
+    for (table, column) in columns {
+        let q = format!("SELECT {column}::text FROM {table} WHERE {column} IS NOT NULL");
+        let originals: std::collections::HashSet<String> = source.column(&q).into_iter().collect();
+        let leaked = target
+            .column(&q)
+            .into_iter()
+            .filter(|v| originals.contains(v))
+            .count();
+        assert_eq!(leaked, 0, "{table}.{column}: original values survived");
+    }
+}
+
+fn init(dir: &Path, source: &Db) -> String {
+    let run = anonymize(
+        dir,
+        &["init", "--source", &source.url, "--out", "rules/"],
+        &[],
+    )
+    .expect(0);
+    assert!(
+        run.stdout
+            .starts_with("wrote rules/rules.yml: 3 table(s), 30 column(s)"),
+        "{}",
+        run.stdout
+    );
+    std::fs::read_to_string(dir.join("rules/rules.yml")).unwrap()
+}
+
+#[test]
+fn init_covers_every_column_and_says_why() {
+    let source = personal_source("init_why_src");
+    let dir = tempfile::tempdir().unwrap();
+    let text = init(dir.path(), &source);
+
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("      ")).collect();
+    assert_eq!(lines.len(), 30, "one line per column");
+    for l in &lines {
+        assert!(
+            l.contains("  # why: ") || l.contains("  # todo: "),
+            "no reason given: {l}"
+        );
+    }
+    let rules = rule_lines(&text);
+    let keep: Vec<&str> = rules
+        .iter()
+        .filter(|r| r.ends_with(": keep"))
+        .map(|r| r.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        keep,
+        [
+            "id",
+            "email_verified",
+            "status",
+            "created_at",
+            "id",
+            "customer_id",
+            "product_id",
+            "note",
+            "id",
+            "name",
+            "price"
+        ],
+        "everything else was recognised as personal:\n{text}"
+    );
+    // Reasons name the evidence, never a value. Columns with neutral names
+    // are recognised by their values.
+    let line = |column: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{column}: ")))
+            .unwrap_or_else(|| panic!("no line for {column}"))
+            .to_string()
+    };
+    for (column, evidence) in [
+        (
+            "contact",
+            "# why: 80 of 80 sampled values are email addresses",
+        ),
+        ("bank_ref", "# why: 80 of 80 sampled values are IBANs"),
+        (
+            "payment_ref",
+            "# why: 80 of 80 sampled values are card numbers",
+        ),
+        ("remote", "# why: 80 of 80 sampled values are IP addresses"),
+        (
+            "preferences",
+            "# why: JSON documents hold personal fields at $.contact.email, $.contact.phone",
+        ),
+        ("id", "id: keep  # why: primary key"),
+        (
+            "customer_id",
+            "customer_id: keep  # why: foreign key to public.customers",
+        ),
+        (
+            "email_verified",
+            "email_verified: keep  # why: boolean; nothing personal in its name",
+        ),
+        (
+            "note",
+            "note: keep  # why: nothing personal in its name, but 8 of 136 sampled values mention",
+        ),
+    ] {
+        assert!(line(column).contains(evidence), "{}", line(column));
+    }
+    for value in [
+        "realmail.example",
+        "4111111111111111",
+        "Springfield",
+        "Firstname",
+        "Main Street",
+        "10.0.",
+        "192.168.",
+    ] {
+        assert!(
+            !text.contains(value),
+            "a sampled value ({value}) reached the rules file"
+        );
+    }
+    // init refuses to overwrite its own output without --force.
+    let again = anonymize(
+        dir.path(),
+        &["init", "--source", &source.url, "--out", "rules/"],
+        &[],
+    )
+    .expect(2);
+    assert!(again.stderr.contains("pass --force"), "{}", again.stderr);
+}
+
+/// The whole path on this branch's transforms: with the unique email made
+/// nullable, every personal column has a rule that fits (`null`), so check
+/// passes, the sync runs, and no original value survives.
+#[test]
+fn init_then_check_then_sync_leaves_no_original_value() {
+    let pg = Pg::get();
+    let source = personal_source("init_sync_src");
+    if !has_transforms() {
+        // Without `fake`/`hash`, a unique NOT NULL email has no rule that
+        // fits; NULL is allowed once the column is nullable.
+        source.exec("ALTER TABLE customers ALTER COLUMN email DROP NOT NULL");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = init(dir.path(), &source);
+    assert!(!text.contains("# todo:"), "{text}");
+
+    anonymize(
+        dir.path(),
+        &["check", "--source", &source.url, "--rules", "rules"],
+        &[],
+    )
+    .expect(0);
+
+    let target = pg.fresh_name("init_sync_dst");
+    anonymize(
+        dir.path(),
+        &[
+            "sync",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules",
+            "--no-progress",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    let personal = personal_columns(&dir.path().join("rules"));
+    assert_eq!(personal.len(), 19);
+    assert_no_original_value(&source, &target, &personal);
+    // Kept columns came through unchanged.
+    assert_eq!(
+        source.value("SELECT md5(string_agg(note, '|' ORDER BY id)) FROM orders"),
+        target.value("SELECT md5(string_agg(note, '|' ORDER BY id)) FROM orders")
+    );
+}
+
+/// With the transforms catalogue: realistic suggestions, unique-capable
+/// where the column is unique. Needs the transforms branch.
+#[test]
+fn init_suggests_realistic_transforms_and_respects_unique_columns() {
+    if !transforms_available("init_suggests_realistic_transforms_and_respects_unique_columns") {
+        return;
+    }
+    let pg = Pg::get();
+    let source = personal_source("init_fake_src");
+    let dir = tempfile::tempdir().unwrap();
+    let text = init(dir.path(), &source);
+    let rules = rule_lines(&text);
+    for expected in [
+        "email: { fake: email, unique: true }",
+        "first_name: { fake: first_name }",
+        "last_name: { fake: last_name }",
+        "full_name: { fake: name }",
+        "phone: { fake: phone_number }",
+        "street: { fake: street_address }",
+        "city: { fake: city }",
+        "zip: { fake: zip }",
+        "birth_date: { shift: { days: 180 } }",
+        "ssn: { hash: { format: digits, length: 9 } }",
+        "contact: { fake: email }",
+        "password_hash: { hash: { format: hex } }",
+    ] {
+        assert!(
+            rules.iter().any(|r| r == expected),
+            "missing `{expected}` in\n{text}"
+        );
+    }
+    anonymize(
+        dir.path(),
+        &["check", "--source", &source.url, "--rules", "rules"],
+        &[],
+    )
+    .expect(0);
+    let target = pg.fresh_name("init_fake_dst");
+    anonymize(
+        dir.path(),
+        &[
+            "sync",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules",
+            "--no-progress",
+            "--verify",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    assert_no_original_value(
+        &source,
+        &target,
+        &personal_columns(&dir.path().join("rules")),
+    );
+    assert_eq!(
+        target.value("SELECT count(DISTINCT email) FROM customers"),
+        "80"
+    );
+}
