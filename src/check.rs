@@ -97,7 +97,12 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
+    let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(rules, catalog);
+    if let Err(e) = constants {
+        let list = e.downcast::<RulesErrors>()?.0;
+        report.add_mismatches(list);
+    }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
@@ -310,6 +315,22 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
 }
 
 impl CheckReport {
+    /// Adds rules that do not fit their column, found after `compare`.
+    fn add_mismatches(&mut self, list: Vec<crate::error::RulesError>) {
+        for e in list {
+            self.gaps.push(Gap {
+                kind: GapKind::Mismatch,
+                table: String::new(),
+                column: None,
+                type_name: None,
+                location: e.location.to_string(),
+                message: e.message,
+                hint: e.hint,
+            });
+        }
+        self.ok = self.gaps.is_empty();
+    }
+
     /// Gaps grouped by kind, each with where to fix it, then a summary.
     pub fn render_text(&self) -> String {
         let mut s = String::new();
