@@ -98,9 +98,15 @@ impl Prf {
         // A holds the high u bits, B the low v bits; both fit 64 bits.
         let mut a = (x >> v) as u64;
         let mut b = (x & mask128(v)) as u64;
+        // Every round hashes [tweak, round, B]: absorb the tweak once.
+        let mut prefix = Sip::new(self.k0, self.k1);
+        prefix.compress(tweak);
         for i in 0..ROUNDS {
             let m = if i % 2 == 0 { u } else { v };
-            let f = self.words(&[tweak, i | (u64::from(bits) << 8), b]);
+            let mut h = prefix.clone();
+            h.compress(i | (u64::from(bits) << 8));
+            h.compress(b);
+            let f = h.finish(0, 24);
             let c = a.wrapping_add(f) & mask64(m);
             a = b;
             b = c;
@@ -138,6 +144,8 @@ impl Prf {
         }
         let u = n / 2;
         let mut words = [0u64; 34];
+        let mut prefix = Sip::new(self.k0, self.k1);
+        prefix.compress(tweak);
         for i in 0..ROUNDS {
             let (src, dst) = if i % 2 == 0 {
                 (0..u, u..n)
@@ -147,22 +155,36 @@ impl Prf {
             // The round function reads the whole source half (packed two
             // symbols per word), and its output is stretched over the
             // destination half with SplitMix64: the PRF output is the seed.
-            words[0] = tweak;
-            words[1] = i | ((n as u64) << 8);
-            let mut len = 2;
-            let mut seed = 0u64;
-            for pair in sym[src].chunks(2) {
-                let w = u64::from(pair[0]) | pair.get(1).map_or(0, |&s| u64::from(s) << 32);
-                if len == words.len() {
-                    // Long halves: fold what is gathered into the seed.
-                    seed = self.words(&words[..len]);
-                    words[0] = seed;
-                    len = 1;
+            let pack =
+                |pair: &[u32]| u64::from(pair[0]) | pair.get(1).map_or(0, |&s| u64::from(s) << 32);
+            let seed = if src.len() <= 2 * (words.len() - 2) {
+                // The common case: SipHash of [tweak, round, packed half],
+                // with the tweak absorbed once for all rounds.
+                let mut h = prefix.clone();
+                h.compress(i | ((n as u64) << 8));
+                let mut count = 2;
+                for pair in sym[src].chunks(2) {
+                    h.compress(pack(pair));
+                    count += 1;
                 }
-                words[len] = w;
-                len += 1;
-            }
-            seed ^= self.words(&words[..len]);
+                h.finish(0, count * 8)
+            } else {
+                words[0] = tweak;
+                words[1] = i | ((n as u64) << 8);
+                let mut len = 2;
+                let mut seed = 0u64;
+                for pair in sym[src].chunks(2) {
+                    if len == words.len() {
+                        // Long halves: fold what is gathered into the seed.
+                        seed = self.words(&words[..len]);
+                        words[0] = seed;
+                        len = 1;
+                    }
+                    words[len] = pack(pair);
+                    len += 1;
+                }
+                seed ^ self.words(&words[..len])
+            };
             let mut stream = SplitMix(seed);
             let mut pending = 0u64;
             let mut have = 0;
@@ -217,6 +239,7 @@ impl SplitMix {
 
 /// SipHash-2-4 state (Aumasson & Bernstein), written out so its output can
 /// never change under us.
+#[derive(Clone)]
 struct Sip {
     v: [u64; 4],
 }
