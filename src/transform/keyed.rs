@@ -448,9 +448,18 @@ pub struct TextCipher {
     shape_prf: Prf,
 }
 
+/// Buffers reused value after value, per worker thread.
+struct Scratch {
+    units: Vec<Unit>,
+    sym: Vec<u32>,
+    radix: Vec<u32>,
+    shape_code: Vec<u8>,
+}
+
 thread_local! {
-    static SCRATCH: std::cell::RefCell<(Vec<Unit>, Vec<u32>, Vec<u32>, Vec<u8>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch { units: Vec::new(), sym: Vec::new(), radix: Vec::new(), shape_code: Vec::new() })
+    };
 }
 
 impl TextCipher {
@@ -472,7 +481,12 @@ impl TextCipher {
     ) {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let (units, sym, radix, shape_code) = &mut *guard;
+            let Scratch {
+                units,
+                sym,
+                radix,
+                shape_code,
+            } = &mut *guard;
             units.clear();
             sym.clear();
             radix.clear();
