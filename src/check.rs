@@ -22,9 +22,10 @@ use crate::catalog::{display_ident, Catalog};
 use crate::cli::{CheckArgs, OutputFormat};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
+use crate::error::PgResultExt;
 use crate::error::{GapsFound, Location, RulesErrors};
 use crate::plan::Plan;
-use crate::rules::{Rules, UnknownColumns};
+use crate::rules::{Action, Rules, UnknownColumns};
 use crate::transform::Key;
 
 /// The kind of a gap.
@@ -65,7 +66,24 @@ pub struct CheckReport {
     pub gaps: Vec<Gap>,
     /// `table.column` copied unchanged by `unknown_columns: keep`.
     pub implicit_keep: Vec<String>,
+    /// Advice that does not fail the check (weak hashing).
+    pub warnings: Vec<Warning>,
 }
+
+/// A column whose rule works but protects less than it seems.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    pub table: String,
+    pub column: String,
+    /// Estimated distinct values in the source (`pg_stats`).
+    pub distinct: i64,
+    pub message: String,
+}
+
+/// A keyed hash of fewer distinct values than this is flagged: anyone who
+/// sees both sides of a join (or can guess the input space, like a 4-digit
+/// PIN or a birth year) can rebuild the mapping as a lookup table.
+pub const WEAK_HASH_DISTINCT: i64 = 10_000;
 
 /// Runs `check` and returns the text to print when there is no gap. With
 /// gaps, prints them and returns `GapsFound` (exit 3).
@@ -78,7 +96,14 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let rules = crate::rules::load::load(&settings.rules)?;
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
-    let report = compare(rules, catalog);
+    let hashed = hashed_columns(&rules);
+    let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
+    let mut report = compare(rules, catalog);
+    if let Err(e) = constants {
+        let list = e.downcast::<RulesErrors>()?.0;
+        report.add_mismatches(list);
+    }
+    report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
         OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
@@ -92,6 +117,69 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.gaps.len()
     ))
     .into())
+}
+
+/// `(table, column)` of every column under a `hash` rule.
+fn hashed_columns(rules: &Rules) -> Vec<(crate::catalog::QualifiedName, String)> {
+    rules
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.columns.iter().filter_map(move |c| match &c.rule.action {
+                Action::Transform(o) if o.describe().starts_with("hash") => {
+                    Some((t.name.clone(), c.name.clone()))
+                }
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+/// Looks up the planner's distinct-count estimate of each hashed column
+/// (no scan of the table) and warns where the input space is small.
+async fn weak_hashes(
+    client: &tokio_postgres::Client,
+    columns: &[(crate::catalog::QualifiedName, String)],
+) -> Result<Vec<Warning>> {
+    let mut out = Vec::new();
+    for (table, column) in columns {
+        let row = client
+            .query_opt(
+                "SELECT CASE WHEN s.n_distinct >= 0 THEN s.n_distinct \
+                             ELSE -s.n_distinct * greatest(c.reltuples, 0) END::float8, \
+                        format_type(a.atttypid, NULL) \
+                   FROM pg_class c \
+                   JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $3 \
+                   LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname \
+                                       AND s.attname = a.attname \
+                  WHERE n.nspname = $1 AND c.relname = $2",
+                &[&table.schema, &table.name, column],
+            )
+            .await
+            .pg_context(|| format!("reading statistics of {table}.{column}"))?;
+        let Some(row) = row else { continue };
+        let estimate: Option<f64> = row.get(0);
+        let type_name: String = row.get(1);
+        let distinct = match (type_name.as_str(), estimate) {
+            ("boolean", _) => 2,
+            (_, Some(d)) if d > 0.0 => d.round() as i64,
+            _ => continue, // never analyzed: no estimate, no scan
+        };
+        if distinct < WEAK_HASH_DISTINCT {
+            out.push(Warning {
+                table: table.to_string(),
+                column: column.clone(),
+                distinct,
+                message: format!(
+                    "`hash` of a column with about {distinct} distinct values is a lookup table \
+                     for anyone who sees both sides or can enumerate the inputs; consider `set`, \
+                     `null`, `random_int` or `choice` instead"
+                ),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Compares `rules` with `catalog`.
@@ -222,10 +310,27 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         columns,
         gaps,
         implicit_keep,
+        warnings: Vec::new(),
     }
 }
 
 impl CheckReport {
+    /// Adds rules that do not fit their column, found after `compare`.
+    fn add_mismatches(&mut self, list: Vec<crate::error::RulesError>) {
+        for e in list {
+            self.gaps.push(Gap {
+                kind: GapKind::Mismatch,
+                table: String::new(),
+                column: None,
+                type_name: None,
+                location: e.location.to_string(),
+                message: e.message,
+                hint: e.hint,
+            });
+        }
+        self.ok = self.gaps.is_empty();
+    }
+
     /// Gaps grouped by kind, each with where to fix it, then a summary.
     pub fn render_text(&self) -> String {
         let mut s = String::new();
@@ -273,6 +378,15 @@ impl CheckReport {
                 "copied unchanged by `unknown_columns: keep` ({}): {}",
                 self.implicit_keep.len(),
                 self.implicit_keep.join(", ")
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(
+                s,
+                "warning: {}.{}: {}",
+                w.table,
+                display_ident(&w.column),
+                w.message
             );
         }
         let count = |k: GapKind| self.gaps.iter().filter(|g| g.kind == k).count();

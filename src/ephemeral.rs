@@ -47,6 +47,14 @@ pub fn find_server_bin() -> Result<PathBuf> {
     dirs.extend(versioned_bin_dirs());
     dirs.into_iter()
         .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+        // A PATH entry may hold symlinks to the real bin directory (e.g.
+        // /usr/local/bin/initdb); the real one also has psql and pg_dump.
+        .map(|d| {
+            std::fs::canonicalize(d.join("initdb"))
+                .ok()
+                .and_then(|p| p.parent().map(PathBuf::from))
+                .unwrap_or(d)
+        })
         .ok_or_else(|| {
             anyhow!(
                 "initdb and pg_ctl were not found on PATH or under /usr/lib/postgresql/*/bin; \

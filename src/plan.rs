@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::catalog::{Catalog, Column, QualifiedName, Table};
-use crate::error::{Location, RulesError, RulesErrors};
+use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::rules::{Action, ColumnRule, Rules, TableRule, UnknownColumns};
 use crate::subset::SubsetSpec;
 use crate::transform::{BuildContext, Key, Transform, Uniqueness};
@@ -493,6 +493,81 @@ fn compile(
                 options.reads(),
             ))
         }
+    }
+}
+
+/// Casts every constant a rule writes (`set`) to its column's type on the
+/// source (a read-only `SELECT`), and checks varchar/char lengths, so a
+/// constant that cannot load fails here rather than after hours of copying.
+pub async fn check_constants(
+    rules: &Rules,
+    catalog: &Catalog,
+    client: &tokio_postgres::Client,
+) -> anyhow::Result<()> {
+    let mut problems = Problems { list: Vec::new() };
+    for table_rule in &rules.tables {
+        let Some(table) = catalog.table(&table_rule.name) else {
+            continue;
+        };
+        for entry in &table_rule.columns {
+            let (Some(column), Action::Transform(options)) =
+                (table.column(&entry.name), &entry.rule.action)
+            else {
+                continue;
+            };
+            for value in options.constants() {
+                let fits_length = column.max_length.is_none_or(|n| value.chars().count() <= n);
+                // The element type for arrays: a constant is applied element-wise.
+                let target_type = if column.is_array {
+                    column.base_type.as_str()
+                } else {
+                    column.type_name.as_str()
+                };
+                // A failed cast would abort the snapshot transaction; a
+                // savepoint keeps it usable.
+                client
+                    .batch_execute("SAVEPOINT anonymize_cast")
+                    .await
+                    .pg_context(|| "checking constants".into())?;
+                let casts = client
+                    .query_one(
+                        &format!("SELECT CAST($1::text AS {target_type}) IS NOT NULL"),
+                        &[&value],
+                    )
+                    .await
+                    .is_ok();
+                let end = if casts {
+                    "RELEASE SAVEPOINT anonymize_cast"
+                } else {
+                    "ROLLBACK TO SAVEPOINT anonymize_cast"
+                };
+                client
+                    .batch_execute(end)
+                    .await
+                    .pg_context(|| "checking constants".into())?;
+                if !(fits_length && casts) {
+                    problems.push(
+                        &entry.location,
+                        format!(
+                            "column {}.{}: the constant of `{}` is not a valid {}",
+                            table.name,
+                            column.name,
+                            options.describe(),
+                            column.type_name
+                        ),
+                        Some(
+                            "write a value in PostgreSQL's text form for that type, or use `null`"
+                                .into(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if problems.list.is_empty() {
+        Ok(())
+    } else {
+        Err(RulesErrors(problems.list).into())
     }
 }
 

@@ -329,6 +329,13 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     fn reads(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Constant values the transform may write as they are (`set`), which
+    /// the plan casts to the column's type on the source before any row
+    /// moves, so `{ set: lots }` on an integer fails at plan time.
+    fn constants(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Whether a transform wrote a value or NULL.

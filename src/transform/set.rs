@@ -44,6 +44,10 @@ impl TransformOptions for Options {
     fn needs_secret(&self) -> bool {
         false
     }
+
+    fn constants(&self) -> Vec<String> {
+        vec![self.value.clone()]
+    }
 }
 
 struct Set {

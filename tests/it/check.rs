@@ -176,3 +176,46 @@ fn check_shows_columns_kept_by_unknown_columns_keep_without_failing() {
         run.stdout
     );
 }
+
+#[test]
+fn check_warns_about_hashing_a_tiny_input_domain() {
+    let source = app_source("check_weak_src");
+    source.exec(
+        "ALTER TABLE customers ADD COLUMN pin text, ADD COLUMN vip text; \
+         UPDATE customers SET pin = lpad((id * 37 % 10000)::text, 4, '0'), vip = CASE WHEN id % 2 = 0 THEN 'yes' ELSE 'no' END; \
+         ANALYZE customers",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = APP_RULES
+        .replace("      ssn: null\n", "      ssn: { hash: { format: digits, length: 9 } }\n      pin: { hash: { format: digits, length: 4 } }\n      vip: { hash: {} }\n");
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    // Warnings do not fail the check: the rules are complete.
+    let run = check(dir.path(), &source.url, false).expect(0);
+    assert!(
+        run.stdout.contains(
+            "warning: public.customers.pin: `hash` of a column with about 60 distinct values"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "warning: public.customers.vip: `hash` of a column with about 2 distinct values"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = check(dir.path(), &source.url, true).expect(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let flagged: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["column"].as_str().unwrap())
+        .collect();
+    // ssn has 60 distinct values too in this small fixture, so it is flagged as well.
+    assert!(
+        flagged.contains(&"pin") && flagged.contains(&"vip"),
+        "{flagged:?}"
+    );
+}

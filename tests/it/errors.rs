@@ -164,3 +164,50 @@ fn no_secret_or_password_is_printed() {
     );
     assert!(run.stdout.contains("public.customers"), "{}", run.stdout);
 }
+
+#[test]
+fn a_constant_that_does_not_fit_its_column_fails_at_plan_time() {
+    let pg = Pg::get();
+    let source = app_source("const_src");
+    let target = pg.fresh_name("const_dst");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("app.yml"))
+        .unwrap()
+        .replace("qty: keep", "qty: { set: lots }")
+        .replace("status: keep", "status: { set: shipped }");
+    std::fs::write(dir.path().join("r.yml"), text).unwrap();
+    let args = [
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "r.yml",
+        "--no-progress",
+    ];
+    let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(2);
+    assert!(
+        run.stderr.contains(
+            "column public.line_items.qty: the constant of `set(\"lots\")` is not a valid integer"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("orders.status"),
+        "a valid constant is not reported: {}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
+    let run = anonymize(
+        dir.path(),
+        &["check", "--source", &source.url, "--rules", "r.yml"],
+        &[],
+    )
+    .expect(3);
+    assert!(
+        run.stdout.contains("is not a valid integer"),
+        "{}",
+        run.stdout
+    );
+}
