@@ -790,4 +790,70 @@ mod tests {
         assert!(plan.tables[0].is_passthrough());
         assert!(plan.describe().contains("(no rule; unknown_columns: keep)"));
     }
+
+    /// The transform catalogue meets the plan: unique columns take only
+    /// unique-capable rules, templates are ordered after what they read
+    /// and cycles between them are refused.
+    #[test]
+    fn transforms_meet_unique_keys_and_template_order() {
+        let key = Key::new(b"plan test");
+        let plan = |columns: &str| {
+            let yaml = format!("version: 1\ntables:\n  public.users:\n    columns:\n{columns}");
+            let rules = crate::rules::load::load_str("r.yml", &yaml).unwrap();
+            Plan::build(&rules, catalog(), Some(&key))
+        };
+        let ok = |code: &str| {
+            plan(&format!(
+                "      id: keep\n      code: {code}\n      name: keep\n      bio: keep\n"
+            ))
+        };
+        for unique_capable in [
+            "{ fpe: {} }",
+            "{ hash: {} }",
+            "{ fake: username, unique: true }",
+            "{ fake: email }",
+        ] {
+            assert!(ok(unique_capable).is_ok(), "{unique_capable}");
+        }
+        for lossy in [
+            "{ fake: first_name }",
+            "{ hash: { length: 8 } }",
+            "{ choice: [a, b] }",
+            "{ mask: {} }",
+        ] {
+            let Err(RulesErrors(list)) = ok(lossy) else {
+                panic!("{lossy} accepted on a unique column")
+            };
+            assert!(
+                list[0]
+                    .to_string()
+                    .contains("is unique (constraint users_code_key)"),
+                "{}",
+                list[0]
+            );
+        }
+        // bio reads name's output, name reads code's: computed code, name, bio.
+        let p = plan(
+            "      id: keep\n      code: { fpe: {} }\n      name: { template: \"n-{code}\" }\n      bio: { template: \"{name}!\" }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let t = &p.tables[0];
+        let order: Vec<&str> = t
+            .compute_order
+            .iter()
+            .map(|&i| t.columns[i].name.as_str())
+            .collect();
+        assert_eq!(order, ["code", "name", "bio"]);
+        let Err(RulesErrors(list)) = plan(
+            "      id: keep\n      code: { fpe: {} }\n      name: { template: \"{bio}\" }\n      bio: { template: \"{name}\" }\n",
+        ) else {
+            panic!("a cycle was accepted")
+        };
+        assert!(
+            list.iter().any(|e| e
+                .to_string()
+                .contains("templates read each other in a cycle: name -> bio -> name")),
+            "{list:?}"
+        );
+    }
 }

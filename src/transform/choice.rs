@@ -18,8 +18,9 @@ use rand::RngExt;
 /// Writes one of the values, picked per input (with `weights`, in
 /// proportion to them). A value may be `null` to write NULL. Values are
 /// checked against the column's type at plan time (integers in range,
-/// numbers, booleans, uuids, dates, `varchar(n)` lengths); enum labels are
-/// the user's responsibility. NULL stays NULL.
+/// numbers, booleans, uuids, dates, `varchar(n)` lengths), and cast to the
+/// column's type on the source by `check` and before a sync (enum labels
+/// included). NULL stays NULL.
 #[derive(Debug, Clone)]
 pub struct Options {
     values: Vec<Option<String>>,
@@ -176,6 +177,12 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    /// The values are written as they are: the plan casts them to the
+    /// column's type on the source (enum labels included).
+    fn constants(&self) -> Vec<String> {
+        self.values.iter().flatten().cloned().collect()
+    }
+
     fn describe(&self) -> String {
         let values: Vec<String> = self
             .values
@@ -292,9 +299,8 @@ mod tests {
             .contains("2 values but 1 weights"));
         assert!(parse_err("{ choice: { values: [a], weights: [0] } }").contains("all zero"));
         assert!(parse_err("{ choice: [[a]] }").contains("scalars"));
-        assert_eq!(
-            parse("{ choice: { values: [a, null], weights: [3, 1] } }").describe(),
-            "choice(a, null; weights 3, 1)"
-        );
+        let o = parse("{ choice: { values: [a, null], weights: [3, 1] } }");
+        assert_eq!(o.describe(), "choice(a, null; weights 3, 1)");
+        assert_eq!(o.constants(), ["a"]);
     }
 }

@@ -1017,11 +1017,11 @@ mod tests {
             ("last_name", "Leannon"),
             ("name", "Justice Hyatt"),
             ("name_with_title", "Ms. Mabel Windler"),
-            ("email", "Dtå.Mûntku+7@Wovbwca.com"),
+            ("email", "Icî.Kòokag+6@Nryilhl.com"),
             ("safe_email", "davonte@example.org"),
-            ("username", "Ynã.Wàlwqo+9@Lmambaa.mfc"),
+            ("username", "Etõ.Yçmyer+6@Lcojffo.bjx"),
             ("password", "K3XWPL_i6HagRGG"),
-            ("phone_number", "Quó.Vóondi+8@Iklohqb.jlu"),
+            ("phone_number", "Mvä.Vñxbln+9@Nbajavw.mdf"),
             ("cell_number", "856-005-8945"),
             ("street_address", "81221 Rutherford Ferry"),
             ("secondary_address", "Apt. 73"),
@@ -1145,21 +1145,21 @@ mod tests {
     fn emails_keep_their_shape_and_can_keep_their_domain() {
         assert_eq!(
             run("fake: email", "john.smith42@gmail.com"),
-            "ihjg.kdjdt71@zvlym.com"
+            "nqjf.qgffj12@hquoj.com"
         );
         assert_eq!(
             run("fake: email", "JOHN.Smith42@GMAIL.com"),
-            "IHJG.Kdjdt71@ZVLYM.com"
+            "NQJF.Qgffj12@HQUOJ.com"
         );
         assert_eq!(
             run(
                 "{ fake: { kind: email, keep_domain: true } }",
                 "john.smith42@gmail.com"
             ),
-            "kyxc.wnkml77@gmail.com"
+            "leig.zlsxe01@gmail.com"
         );
         // Not an email: encrypted whole, and still no `@`.
-        assert_eq!(run("fake: email", "n/a"), "m/x");
+        assert_eq!(run("fake: email", "n/a"), "c/s");
         // Quoted local parts may hold an `@`: the last one splits.
         let out = run("fake: email", "\"a@b\"@x.org");
         assert!(
@@ -1168,7 +1168,7 @@ mod tests {
         );
         assert_eq!(
             run("fake: email", "мария.иванова@mail.ru"),
-            "яжгчн.йщцтдэр@harj.ru"
+            "оюнжь.слщоорм@hoxn.ru"
         );
     }
 
@@ -1176,15 +1176,15 @@ mod tests {
     fn phone_numbers_keep_layout_and_country_code() {
         assert_eq!(
             run("fake: phone_number", "+1-555-123-4567"),
-            "+1-617-239-0452"
+            "+1-700-035-5211"
         );
         assert_eq!(
             run("fake: phone_number", "+44 20 7946 0958"),
-            "+44 42 7409 1603"
+            "+44 26 2540 1112"
         );
         assert_eq!(
             run("fake: phone_number", "(555) 123-4567 x89"),
-            "(201) 820-9234 j35"
+            "(564) 567-2810 n94"
         );
         assert_eq!(country_code_units(b"+15551234567"), 1);
         assert_eq!(country_code_units(b"+351 21"), 4);

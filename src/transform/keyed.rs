@@ -79,6 +79,21 @@ impl Prf {
         s.finish(tail, bytes.len())
     }
 
+    /// SipHash-2-4 of the little-endian bytes of `first` followed by `bytes`.
+    pub fn bytes_after(&self, first: u64, bytes: &[u8]) -> u64 {
+        let mut s = Sip::new(self.k0, self.k1);
+        s.compress(first);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            s.compress(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            tail |= u64::from(b) << (8 * i);
+        }
+        s.finish(tail, 8 + bytes.len())
+    }
+
     /// SipHash-2-4 of the little-endian bytes of `words`.
     #[inline]
     pub fn words(&self, words: &[u64]) -> u64 {
@@ -98,9 +113,15 @@ impl Prf {
         // A holds the high u bits, B the low v bits; both fit 64 bits.
         let mut a = (x >> v) as u64;
         let mut b = (x & mask128(v)) as u64;
+        // Every round hashes [tweak, round, B]: absorb the tweak once.
+        let mut prefix = Sip::new(self.k0, self.k1);
+        prefix.compress(tweak);
         for i in 0..ROUNDS {
             let m = if i % 2 == 0 { u } else { v };
-            let f = self.words(&[tweak, i | (u64::from(bits) << 8), b]);
+            let mut h = prefix.clone();
+            h.compress(i | (u64::from(bits) << 8));
+            h.compress(b);
+            let f = h.finish(0, 24);
             let c = a.wrapping_add(f) & mask64(m);
             a = b;
             b = c;
@@ -137,32 +158,38 @@ impl Prf {
             return;
         }
         let u = n / 2;
-        let mut words = [0u64; 34];
+        let mut prefix = Sip::new(self.k0, self.k1);
+        prefix.compress(tweak);
         for i in 0..ROUNDS {
             let (src, dst) = if i % 2 == 0 {
                 (0..u, u..n)
             } else {
                 (u..n, 0..u)
             };
-            // The round function reads the whole source half (packed two
-            // symbols per word), and its output is stretched over the
-            // destination half with SplitMix64: the PRF output is the seed.
-            words[0] = tweak;
-            words[1] = i | ((n as u64) << 8);
-            let mut len = 2;
-            let mut seed = 0u64;
-            for pair in sym[src].chunks(2) {
-                let w = u64::from(pair[0]) | pair.get(1).map_or(0, |&s| u64::from(s) << 32);
-                if len == words.len() {
-                    // Long halves: fold what is gathered into the seed.
-                    seed = self.words(&words[..len]);
-                    words[0] = seed;
-                    len = 1;
+            // The round function: SipHash of [tweak, round, source half]
+            // (the tweak absorbed once for all rounds), the half packed 8
+            // bits per symbol, or 16 where the radix needs it (the radices
+            // are fixed by the tweak, so the packing is injective). Its
+            // output seeds SplitMix64, stretched over the other half.
+            let mut h = prefix.clone();
+            h.compress(i | ((n as u64) << 8));
+            let mut count = 2;
+            let (mut acc, mut bits) = (0u64, 0u32);
+            for j in src {
+                let width = if radix[j] <= 256 { 8 } else { 16 };
+                if bits + width > 64 {
+                    h.compress(acc);
+                    count += 1;
+                    (acc, bits) = (0, 0);
                 }
-                words[len] = w;
-                len += 1;
+                acc |= u64::from(sym[j]) << bits;
+                bits += width;
             }
-            seed ^= self.words(&words[..len]);
+            if bits > 0 {
+                h.compress(acc);
+                count += 1;
+            }
+            let seed = h.finish(0, count * 8);
             let mut stream = SplitMix(seed);
             let mut pending = 0u64;
             let mut have = 0;
@@ -217,6 +244,7 @@ impl SplitMix {
 
 /// SipHash-2-4 state (Aumasson & Bernstein), written out so its output can
 /// never change under us.
+#[derive(Clone)]
 struct Sip {
     v: [u64; 4],
 }
@@ -405,16 +433,29 @@ enum Unit {
 #[derive(Clone, Copy, Debug)]
 pub struct TextCipher {
     prf: Prf,
+    /// Hashes shapes into tweaks; its own key, so a shape hash is never a
+    /// round function value.
+    shape_prf: Prf,
+}
+
+/// Buffers reused value after value, per worker thread.
+struct Scratch {
+    units: Vec<Unit>,
+    sym: Vec<u32>,
+    radix: Vec<u32>,
+    shape_code: Vec<u8>,
 }
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<(Vec<Unit>, Vec<u32>, Vec<u32>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch { units: Vec::new(), sym: Vec::new(), radix: Vec::new(), shape_code: Vec::new() })
+    };
 }
 
 impl TextCipher {
     pub fn new(prf: Prf) -> TextCipher {
-        TextCipher { prf }
+        let shape_prf = Prf::from_keys(prf.k0 ^ 0x0053_4841_5045, prf.k1);
+        TextCipher { prf, shape_prf }
     }
 
     /// Encrypts `input` into `out`. Units `i` for which `keep(i)` is true
@@ -430,7 +471,12 @@ impl TextCipher {
     ) {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let (units, sym, radix) = &mut *guard;
+            let Scratch {
+                units,
+                sym,
+                radix,
+                shape_code,
+            } = &mut *guard;
             units.clear();
             sym.clear();
             radix.clear();
@@ -466,30 +512,34 @@ impl TextCipher {
                 }
             }
             // The tweak: the caller's, then the shape (class per symbol,
-            // the character itself when kept), ASCII case excluded.
-            // Two units per word: a class id, or a kept character with the
-            // top bit set (class ids and code points stay below 2^31).
-            let mut h = Sip::new(self.prf.k0 ^ 0x0053_4841_5045, self.prf.k1);
-            h.compress(tweak);
-            let mut pending: Option<u64> = None;
+            // the character itself when kept), ASCII case excluded, in a
+            // prefix-free byte code where the common units take one byte:
+            // a kept ASCII character is itself, an ASCII letter 0x80, an
+            // ASCII digit 0x81, any other class 0x82 and its id, any other
+            // kept character 0x83 and its code point.
+            shape_code.clear();
             for u in units.iter() {
-                let code = match u {
+                match u {
                     Unit::Symbol(s) => {
                         sym.push(s.value);
                         radix.push(s.radix);
-                        u64::from(s.class)
+                        match s.class {
+                            CLASS_ASCII_LETTER => shape_code.push(0x80),
+                            CLASS_ASCII_DIGIT => shape_code.push(0x81),
+                            c => {
+                                shape_code.push(0x82);
+                                shape_code.extend_from_slice(&c.to_le_bytes());
+                            }
+                        }
                     }
-                    Unit::Kept(c) => (1 << 31) | u64::from(*c),
-                };
-                pending = match pending {
-                    None => Some(code),
-                    Some(first) => {
-                        h.compress(first | (code << 32));
-                        None
+                    Unit::Kept(c) if *c < 0x80 => shape_code.push(*c as u8),
+                    Unit::Kept(c) => {
+                        shape_code.push(0x83);
+                        shape_code.extend_from_slice(&c.to_le_bytes());
                     }
-                };
+                }
             }
-            let shape = h.finish(pending.unwrap_or(0), units.len() * 4);
+            let shape = self.shape_prf.bytes_after(tweak, shape_code);
             self.prf.permute_symbols(shape, sym, radix);
             let mut next = sym.iter();
             let mut buf = [0u8; 4];
@@ -632,7 +682,7 @@ mod tests {
         }
         assert_ne!(out, "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!");
         // Golden: pins the construction.
-        assert_eq!(out, "Fzsm.Vyvvm-97 Ngâ ńnzton 鼊痏 Фтбзд 🎉!");
+        assert_eq!(out, "Uijx.Uuvfv-12 Byå ŭjynds 紖鞙 Эйщрд 🎉!");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! with the same rule join, templates see the fake names, NULL stays NULL,
 //! outputs fit their types and ranges, and a second run is identical.
 
-use crate::harness::{Db, Pg};
+use crate::harness::{anonymize, Db, Pg};
 use crate::sync::{fixtures, sync, SECRET};
 
 fn source(test: &str) -> Db {
@@ -171,4 +171,38 @@ fn every_transform_loads_and_keeps_its_promises() {
     sync(&source, &again, "transforms.yml", SECRET, &[]).expect(0);
     let digest = "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM people t";
     assert_eq!(target.value(digest), again.value(digest));
+}
+
+/// A `choice` value is a constant: a misspelt enum label stops the sync
+/// at plan time (the plan casts it on the source), before any row moves.
+#[test]
+fn a_choice_with_a_bad_enum_label_fails_before_any_row_moves() {
+    let pg = Pg::get();
+    let source = source("tf_enum_src");
+    let target = pg.fresh_name("tf_enum_dst");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("transforms.yml"))
+        .unwrap()
+        .replace(
+            "tier: { choice: [bronze, silver, gold] }",
+            "tier: { choice: [bronze, platinum] }",
+        );
+    std::fs::write(dir.path().join("r.yml"), text).unwrap();
+    let args = [
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "r.yml",
+        "--no-progress",
+    ];
+    let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(2);
+    assert!(
+        run.stderr.contains("column public.people.tier"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("platinum"), "{}", run.stderr);
+    assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
 }
