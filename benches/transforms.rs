@@ -12,20 +12,7 @@ use anonymize::rules::{Action, ColumnRule};
 use anonymize::transform::{BuildContext, Key, RowView, Transform};
 
 fn column(type_name: &str, kind: TypeKind) -> Column {
-    Column {
-        name: "c".into(),
-        type_name: type_name.into(),
-        base_type: type_name.trim_end_matches("[]").into(),
-        kind,
-        is_array: type_name.ends_with("[]"),
-        max_length: None,
-        numeric_precision: None,
-        numeric_scale: None,
-        not_null: false,
-        generated: false,
-        identity: None,
-        unique: false,
-    }
+    Column::new("c", type_name, kind)
 }
 
 fn build(yaml: &str, column: &Column) -> Box<dyn Transform> {

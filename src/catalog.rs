@@ -156,6 +156,28 @@ pub struct Column {
     pub unique: bool,
 }
 
+impl Column {
+    /// A plain nullable column of `type_name` (`text`, `integer[]`, ...),
+    /// for columns that do not come from a catalog: values inside a json
+    /// document, tests and benchmarks.
+    pub fn new(name: &str, type_name: &str, kind: TypeKind) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            base_type: type_name.trim_end_matches("[]").into(),
+            kind,
+            is_array: type_name.ends_with("[]"),
+            max_length: None,
+            numeric_precision: None,
+            numeric_scale: None,
+            not_null: false,
+            generated: false,
+            identity: None,
+            unique: false,
+        }
+    }
+}
+
 /// A primary key, unique constraint or unique index.
 #[derive(Debug, Clone)]
 pub struct UniqueKey {

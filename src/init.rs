@@ -537,18 +537,9 @@ mod tests {
 
     fn column(name: &str, kind: TypeKind, not_null: bool, unique: bool) -> Column {
         Column {
-            name: name.into(),
-            type_name: "text".into(),
-            base_type: "text".into(),
-            kind,
-            is_array: false,
-            max_length: None,
-            numeric_precision: None,
-            numeric_scale: None,
             not_null,
-            generated: false,
-            identity: None,
             unique,
+            ..Column::new(name, "text", kind)
         }
     }
 

@@ -656,20 +656,7 @@ mod tests {
     use crate::catalog::{TableKind, TypeKind, UniqueKey};
 
     fn column(name: &str, type_name: &str, kind: TypeKind) -> Column {
-        Column {
-            name: name.into(),
-            type_name: type_name.into(),
-            base_type: type_name.into(),
-            kind,
-            is_array: false,
-            max_length: None,
-            numeric_precision: None,
-            numeric_scale: None,
-            not_null: false,
-            generated: false,
-            identity: None,
-            unique: false,
-        }
+        Column::new(name, type_name, kind)
     }
 
     fn catalog() -> Catalog {

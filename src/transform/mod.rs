@@ -228,18 +228,9 @@ pub(crate) fn build_inner(
         ));
     }
     let column = Column {
-        name: what.to_string(),
-        type_name: type_name.to_string(),
+        // Marks the value as a fragment inside a document (`is_fragment`).
         base_type: FRAGMENT.to_string(),
-        kind: TypeKind::Text,
-        is_array: false,
-        max_length: None,
-        numeric_precision: None,
-        numeric_scale: None,
-        not_null: false,
-        generated: false,
-        identity: None,
-        unique: false,
+        ..Column::new(what, type_name, TypeKind::Text)
     };
     let inner = BuildContext {
         table: ctx.table,
@@ -463,20 +454,7 @@ pub(crate) mod test_support {
     pub const SECRET: &[u8] = b"golden secret";
 
     pub fn column(name: &str, type_name: &str, kind: TypeKind) -> Column {
-        Column {
-            name: name.into(),
-            type_name: type_name.into(),
-            base_type: type_name.trim_end_matches("[]").into(),
-            kind,
-            is_array: type_name.ends_with("[]"),
-            max_length: None,
-            numeric_precision: None,
-            numeric_scale: None,
-            not_null: false,
-            generated: false,
-            identity: None,
-            unique: false,
-        }
+        Column::new(name, type_name, kind)
     }
 
     pub trait ColumnExt {
