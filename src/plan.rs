@@ -473,7 +473,7 @@ fn compile(
                             column.name,
                             options.describe()
                         ),
-                        Some("use a unique-capable rule with `unique: true`, e.g. `{ fake: email, unique: true }` or `{ hash: { format: hex } }`".into()),
+                        Some("use a unique-capable rule, e.g. `{ fake: email, unique: true }`, `{ fpe: {} }` (keeps the format) or `{ hash: { format: hex } }`".into()),
                     ));
                 }
             }
