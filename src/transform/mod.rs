@@ -571,7 +571,10 @@ mod tests {
         let d = k.digest(b"ns", b"input");
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
         // HMAC-SHA256("secret", 00 00 00 02 "ns" "input"), computed apart.
-        assert_eq!(hex, "48a095ca10baa7c4465fd6e1611a1efb22c05d2064021c5e7a3277b0d0808184");
+        assert_eq!(
+            hex,
+            "48a095ca10baa7c4465fd6e1611a1efb22c05d2064021c5e7a3277b0d0808184"
+        );
         assert_ne!(d, Key::new(b"other").digest(b"ns", b"input"));
         assert_ne!(k.digest(b"ab", b"c"), k.digest(b"a", b"bc"));
     }
