@@ -1,7 +1,7 @@
 //! Bad input gets a clear error, the right exit code, and loses nothing.
 
 use crate::harness::{anonymize, Pg};
-use crate::sync::{app_source, fixtures, sync, SECRET};
+use crate::sync::{app_source, fixtures, sync, sync_with_edited_rules, SECRET};
 
 #[test]
 fn a_rules_file_missing_columns_exits_2_listing_them_and_writes_nothing() {
@@ -170,22 +170,16 @@ fn a_constant_that_does_not_fit_its_column_fails_at_plan_time() {
     let pg = Pg::get();
     let source = app_source("const_src");
     let target = pg.fresh_name("const_dst");
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(fixtures().join("app.yml"))
-        .unwrap()
-        .replace("qty: keep", "qty: { set: lots }")
-        .replace("status: keep", "status: { set: shipped }");
-    std::fs::write(dir.path().join("r.yml"), text).unwrap();
-    let args = [
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
-    let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(2);
+    let (dir, run) = sync_with_edited_rules(
+        &source,
+        &target,
+        "app.yml",
+        &[
+            ("qty: keep", "qty: { set: lots }"),
+            ("status: keep", "status: { set: shipped }"),
+        ],
+    );
+    let run = run.expect(2);
     assert!(
         run.stderr.contains(
             "column public.line_items.qty: the constant of `set(\"lots\")` is not a valid integer"

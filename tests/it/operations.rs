@@ -114,6 +114,16 @@ fn wait_until_copying(source: &Db, child: &mut std::process::Child) {
     }
 }
 
+/// Ends every session anonymize has on `source` (as a failing network or
+/// a DBA would); returns how many were ended.
+fn kill_source_sessions(source: &Db) -> String {
+    source.value(&format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = '{}' AND application_name LIKE 'anonymize%'",
+        source.name
+    ))
+}
+
 fn assert_untouched(pg: &Pg, target: &Db, before: &[String]) {
     assert_eq!(fingerprint(target), before, "the previous target changed");
     assert!(
@@ -136,11 +146,7 @@ fn source_connection_killed_mid_copy_leaves_the_previous_target() {
     grow(&source);
     let mut child = spawn(dir.path(), &sync_args(&source, &target, &[]), &[]);
     wait_until_copying(&source, &mut child);
-    let killed = source.value(&format!(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = '{}' AND application_name LIKE 'anonymize%'",
-        source.name
-    ));
+    let killed = kill_source_sessions(&source);
     assert_ne!(killed, "0", "no source session was found to kill");
     let run = wait(child).expect(1);
     assert!(
@@ -279,11 +285,7 @@ fn schema_existing_loads_in_one_transaction() {
         &[],
     );
     wait_until_copying(&source, &mut child);
-    source.value(&format!(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = '{}' AND application_name LIKE 'anonymize%'",
-        source.name
-    ));
+    kill_source_sessions(&source);
     wait(child).expect(1);
     assert_eq!(
         fingerprint(&target),

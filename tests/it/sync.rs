@@ -42,6 +42,35 @@ pub fn sync(
     anonymize(&fixtures(), &args, &[("ANONYMIZE_SECRET", secret)])
 }
 
+/// Writes fixture rules `rules` with `edits` (from, to) applied into a
+/// temporary directory as `r.yml`, and syncs `source` into `target` with
+/// them. The directory is returned so the file outlives the run.
+pub fn sync_with_edited_rules(
+    source: &Db,
+    target: &Db,
+    rules: &str,
+    edits: &[(&str, &str)],
+) -> (tempfile::TempDir, crate::harness::Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(fixtures().join(rules)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the fixture rules hold `{from}`");
+        text = text.replace(from, to);
+    }
+    std::fs::write(dir.path().join("r.yml"), text).unwrap();
+    let args = [
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "r.yml",
+        "--no-progress",
+    ];
+    let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]);
+    (dir, run)
+}
+
 const TABLES: &[&str] = &[
     "customers",
     "orders",

@@ -4,8 +4,8 @@
 //! with the same rule join, templates see the fake names, NULL stays NULL,
 //! outputs fit their types and ranges, and a second run is identical.
 
-use crate::harness::{anonymize, Db, Pg};
-use crate::sync::{fixtures, sync, SECRET};
+use crate::harness::{Db, Pg};
+use crate::sync::{fixtures, sync, sync_with_edited_rules, SECRET};
 
 fn source(test: &str) -> Db {
     let db = Pg::get().db(test);
@@ -180,24 +180,16 @@ fn a_choice_with_a_bad_enum_label_fails_before_any_row_moves() {
     let pg = Pg::get();
     let source = source("tf_enum_src");
     let target = pg.fresh_name("tf_enum_dst");
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(fixtures().join("transforms.yml"))
-        .unwrap()
-        .replace(
+    let (_dir, run) = sync_with_edited_rules(
+        &source,
+        &target,
+        "transforms.yml",
+        &[(
             "tier: { choice: [bronze, silver, gold] }",
             "tier: { choice: [bronze, platinum] }",
-        );
-    std::fs::write(dir.path().join("r.yml"), text).unwrap();
-    let args = [
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
-    let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(2);
+        )],
+    );
+    let run = run.expect(2);
     assert!(
         run.stderr.contains("column public.people.tier"),
         "{}",
