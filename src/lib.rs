@@ -13,6 +13,7 @@ pub mod copy_text;
 pub mod demo;
 pub mod ephemeral;
 pub mod error;
+pub mod failpoint;
 pub mod init;
 pub mod logging;
 pub mod pii;

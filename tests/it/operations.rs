@@ -6,14 +6,12 @@
 //! These tests use only `keep`, `null` and `set`, so they do not depend on
 //! the transforms catalogue.
 
+use crate::harness::{anonymize, env_refs, spawn, wait, Db, Failpoint, Pg, Run};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use crate::harness::{anonymize, spawn, wait, Db, Pg, Run};
-
-/// Rows of the big table: enough for the copy to last a second or more in
-/// a debug build, so a test can act while it runs, and few enough to be
-/// generated in about a second.
+/// Rows of the big table: many times a batch and the socket buffers, so a
+/// run paused after its first batch still has the source COPY open, and
+/// few enough to be generated in about a second.
 const BIG_ROWS: u32 = 300_000;
 
 const RULES: &str = "version: 1
@@ -91,27 +89,21 @@ fn fingerprint(target: &Db) -> Vec<String> {
     out
 }
 
-/// Waits until the run is streaming rows of the big table out of `source`
-/// (its COPY has sent more than a few thousand rows). Panics if the run
-/// ends first, with its output.
-fn wait_until_copying(source: &Db, child: &mut std::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let sql = format!(
-        "SELECT count(*) FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) \
-         WHERE a.datname = '{}' AND a.application_name LIKE 'anonymize%' \
-           AND p.command = 'COPY TO' AND p.tuples_processed > 5000",
-        source.name
-    );
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the run ended ({status}) before it was caught copying");
-        }
-        if source.value(&sql) != "0" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the run never started copying");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Starts a sync that pauses once its first batch of rows is in the
+/// target and the source COPY is still open (the big table has far more
+/// rows than a batch and the buffers between hold), and waits until it is
+/// there: the test then acts on a run caught mid-copy, at a known point.
+fn spawn_paused_mid_copy(
+    dir: &Path,
+    source: &Db,
+    target: &Db,
+    extra: &[&str],
+) -> (std::process::Child, Failpoint) {
+    let point = Failpoint::new("copy.after_first_batch:public.events");
+    let env = point.env();
+    let mut child = spawn(dir, &sync_args(source, target, extra), &env_refs(&env));
+    point.wait_reached(&mut child);
+    (child, point)
 }
 
 /// Ends every session anonymize has on `source` (as a failing network or
@@ -144,10 +136,10 @@ fn source_connection_killed_mid_copy_leaves_the_previous_target() {
     assert_eq!(target.value("SELECT count(*) FROM events"), "0");
 
     grow(&source);
-    let mut child = spawn(dir.path(), &sync_args(&source, &target, &[]), &[]);
-    wait_until_copying(&source, &mut child);
+    let (child, point) = spawn_paused_mid_copy(dir.path(), &source, &target, &[]);
     let killed = kill_source_sessions(&source);
     assert_ne!(killed, "0", "no source session was found to kill");
+    point.resume();
     let run = wait(child).expect(1);
     assert!(
         run.stderr.contains("from the source"),
@@ -167,12 +159,8 @@ fn sigterm_mid_copy_exits_143_and_leaves_the_previous_target() {
     let before = fingerprint(&target);
 
     grow(&source);
-    let mut child = spawn(
-        dir.path(),
-        &sync_args(&source, &target, &["--report", "report.json"]),
-        &[],
-    );
-    wait_until_copying(&source, &mut child);
+    let (child, _point) =
+        spawn_paused_mid_copy(dir.path(), &source, &target, &["--report", "report.json"]);
     // SAFETY: kill(2) on the pid of a child we started and have not reaped.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let run = wait(child).expect(143);
@@ -197,10 +185,8 @@ fn a_concurrent_second_run_is_refused_at_once() {
     grow(&source);
     let target = pg.fresh_name("lock_dst");
     let dir = rules_dir();
-    let mut first = spawn(dir.path(), &sync_args(&source, &target, &[]), &[]);
-    wait_until_copying(&source, &mut first);
+    let (first, point) = spawn_paused_mid_copy(dir.path(), &source, &target, &[]);
 
-    let started = Instant::now();
     let second = run_sync(dir.path(), &source, &target, &[]).expect(1);
     assert!(
         second
@@ -210,11 +196,10 @@ fn a_concurrent_second_run_is_refused_at_once() {
         "{}",
         second.stderr
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "the second run waited instead of leaving at once"
-    );
+    // The first run stays paused holding the lock until resumed below, so
+    // the second one returning at all shows it did not wait for the lock.
     // The refused run did not disturb the one holding the lock.
+    point.resume();
     wait(first).expect(0);
     assert_eq!(
         target.value("SELECT count(*) FROM events"),
@@ -279,13 +264,10 @@ fn schema_existing_loads_in_one_transaction() {
     let before = fingerprint(&target);
 
     grow(&source);
-    let mut child = spawn(
-        dir.path(),
-        &sync_args(&source, &target, &["--schema", "existing"]),
-        &[],
-    );
-    wait_until_copying(&source, &mut child);
-    kill_source_sessions(&source);
+    let (child, point) =
+        spawn_paused_mid_copy(dir.path(), &source, &target, &["--schema", "existing"]);
+    assert_ne!(kill_source_sessions(&source), "0");
+    point.resume();
     wait(child).expect(1);
     assert_eq!(
         fingerprint(&target),

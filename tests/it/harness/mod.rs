@@ -2,9 +2,11 @@
 //! runner for the built binary.
 
 pub mod cli;
+pub mod failpoint;
 pub mod pg;
 
 pub use cli::{anonymize, spawn, wait, Run};
+pub use failpoint::{env_refs, Failpoint};
 pub use pg::{Db, Pg};
 
 /// Whether this build has the keyed transforms (`fake`, `hash`, `shift`,
