@@ -258,6 +258,9 @@ pub struct Catalog {
     pub tables: Vec<Table>,
     pub sequences: Vec<Sequence>,
     pub materialized_views: Vec<QualifiedName>,
+    /// Partitions and their roots: `(partition, root)`. They are not in
+    /// `tables` (rows are copied through the root).
+    pub partitions: Vec<(QualifiedName, QualifiedName)>,
     /// `server_version_num` of the source.
     pub server_version: i32,
 }
@@ -265,6 +268,14 @@ pub struct Catalog {
 impl Catalog {
     pub fn table(&self, name: &QualifiedName) -> Option<&Table> {
         self.tables.iter().find(|t| &t.name == name)
+    }
+
+    /// The root a partition is copied through, when `name` is a partition.
+    pub fn partition_root(&self, name: &QualifiedName) -> Option<&QualifiedName> {
+        self.partitions
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, root)| root)
     }
 
     /// Reads the catalog. Must run inside the snapshot transaction.
@@ -402,10 +413,24 @@ impl Catalog {
             .map(|row| QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1)))
             .collect();
 
+        let partitions = client
+            .query(include_str!("catalog/partitions.sql"), &[])
+            .await
+            .pg_context(|| "reading the source partitions".into())?
+            .iter()
+            .map(|row| {
+                (
+                    QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1)),
+                    QualifiedName::new(row.get::<_, String>(2), row.get::<_, String>(3)),
+                )
+            })
+            .collect();
+
         Ok(Catalog {
             tables,
             sequences,
             materialized_views,
+            partitions,
             server_version,
         })
     }

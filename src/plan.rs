@@ -181,7 +181,16 @@ impl Plan {
         };
 
         for rule in &rules.tables {
-            if catalog.table(&rule.name).is_none() {
+            if let Some(root) = catalog.partition_root(&rule.name) {
+                problems.push(
+                    &rule.location,
+                    format!(
+                        "table {} is a partition of {root}; partitions are copied through their root",
+                        rule.name
+                    ),
+                    Some(format!("move the rule to tables.{root}")),
+                );
+            } else if catalog.table(&rule.name).is_none() {
                 let names: Vec<String> =
                     catalog.tables.iter().map(|t| t.name.to_string()).collect();
                 let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();

@@ -230,7 +230,13 @@ pub async fn apply_post_data(clients: &[Client], script: &str) -> Result<()> {
                     return Ok::<(), anyhow::Error>(());
                 };
                 client.batch_execute(&entry.sql).await.pg_context(|| {
-                    format!("building an {} on the target", entry.kind.to_lowercase())
+                    let kind = entry.kind.to_lowercase();
+                    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    };
+                    format!("building {article} {kind} on the target")
                 })?;
             }
         }
