@@ -182,8 +182,11 @@ impl Column {
 #[derive(Debug, Clone)]
 pub struct UniqueKey {
     pub name: String,
+    /// Key columns (an index's INCLUDE columns are not part of the key).
     pub columns: Vec<String>,
     pub primary: bool,
+    /// `NULLS NOT DISTINCT`: two NULLs collide.
+    pub nulls_not_distinct: bool,
 }
 
 /// A foreign key from `columns` to `parent.parent_columns`.
@@ -369,6 +372,7 @@ impl Catalog {
                 name: row.get("name"),
                 columns,
                 primary: row.get("is_primary"),
+                nulls_not_distinct: row.get("nulls_not_distinct"),
             });
         }
 

@@ -98,10 +98,13 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let catalog = Catalog::read(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
+    let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(rules, catalog);
-    if let Err(e) = constants {
-        let list = e.downcast::<RulesErrors>()?.0;
-        report.add_mismatches(list);
+    for result in [constants, filters] {
+        if let Err(e) = result {
+            let list = e.downcast::<RulesErrors>()?.0;
+            report.add_mismatches(list);
+        }
     }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
     let text = match args.format {

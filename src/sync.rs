@@ -141,6 +141,7 @@ pub async fn prepare(
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
+    crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
     crate::subset::apply(&mut plan, &rules, key.as_ref().unwrap_or(&Key::new(b"")))?;
     Ok((rules, snapshot, plan))
 }
