@@ -12,6 +12,7 @@ mod inheritance;
 mod init;
 mod operations;
 mod subset;
+mod sweep;
 mod sync;
 mod transforms;
 mod verify;
