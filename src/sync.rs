@@ -141,6 +141,19 @@ pub async fn prepare(
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
+    let role: String = snapshot
+        .client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .pg_context(|| "reading the source role".into())?
+        .get(0);
+    let copied: Vec<&crate::catalog::Table> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| &t.table)
+        .collect();
+    source::refuse_row_security(&copied, &role)?;
     crate::subset::apply(&mut plan, &rules, key.as_ref().unwrap_or(&Key::new(b"")))?;
     Ok((rules, snapshot, plan))
 }
@@ -502,6 +515,7 @@ async fn load_existing(
     }
     drop(progress);
     let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
+    pg_sink::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before

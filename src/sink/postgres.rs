@@ -558,3 +558,83 @@ pub async fn check_row_counts(clients: &[Client], tables: &[LoadedTable<'_>]) ->
     }
     Ok(out)
 }
+
+/// Rows that break a foreign key after a `--schema existing` load, where
+/// triggers (and so the FK checks) were off for the load.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "after the load, {rows} row(s) of {table} point at no row of {parent} (foreign key {constraint}); \
+     the target was left as it was. The rules must map both sides of a key the same way \
+     (same rule, or `keep` on both), and a table others reference must not be `skip: true`"
+)]
+pub struct BrokenForeignKey {
+    pub constraint: String,
+    pub table: String,
+    pub parent: String,
+    pub rows: i64,
+}
+
+/// Checks every foreign key of the target database against the rows now in
+/// it, inside the load's transaction: with triggers off the server checked
+/// none of them, and a key the rules broke (a parent key rewritten, a child
+/// kept; a skipped parent; a key the target has and the source lacks) must
+/// stop the run before commit, not leave constraints marked valid over
+/// orphans. Only the count of breaking rows is reported, never a value.
+pub async fn validate_foreign_keys(client: &Client) -> Result<()> {
+    let keys = client
+        .query(
+            "SELECT c.conname::text, \
+                    format('%s%I.%I', CASE WHEN cr.relkind = 'p' THEN '' ELSE 'ONLY ' END, cn.nspname, cr.relname), \
+                    format('%s%I.%I', CASE WHEN pr.relkind = 'p' THEN '' ELSE 'ONLY ' END, pn.nspname, pr.relname), \
+                    format('%I.%I', cn.nspname, cr.relname), format('%I.%I', pn.nspname, pr.relname), \
+                    ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
+                    ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i) \
+               FROM pg_constraint c \
+               JOIN pg_class cr ON cr.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace \
+               JOIN pg_class pr ON pr.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace \
+              WHERE c.contype = 'f' AND c.conparentid = 0 \
+              ORDER BY 1, 4",
+            &[],
+        )
+        .await
+        .pg_context(|| "reading the target's foreign keys".into())?;
+    for key in keys {
+        let constraint: String = key.get(0);
+        let (child, parent): (String, String) = (key.get(1), key.get(2));
+        let (child_cols, parent_cols): (Vec<String>, Vec<String>) = (key.get(5), key.get(6));
+        // MATCH SIMPLE: a row with a NULL in the key references nothing.
+        let not_null: Vec<String> = child_cols
+            .iter()
+            .map(|c| format!("c.{c} IS NOT NULL"))
+            .collect();
+        let equal: Vec<String> = child_cols
+            .iter()
+            .zip(&parent_cols)
+            .map(|(c, p)| format!("p.{p} = c.{c}"))
+            .collect();
+        let rows: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {child} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {})",
+                    not_null.join(" AND "),
+                    equal.join(" AND ")
+                ),
+                &[],
+            )
+            .await
+            .pg_context(|| format!("checking foreign key {constraint} on the target"))?
+            .get(0);
+        if rows > 0 {
+            return Err(BrokenForeignKey {
+                constraint,
+                table: key.get(3),
+                parent: key.get(4),
+                rows,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}

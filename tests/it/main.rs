@@ -6,6 +6,7 @@ mod harness;
 
 mod check;
 mod config;
+mod correctness;
 mod demo;
 mod errors;
 mod inheritance;
