@@ -9,6 +9,7 @@ mod config;
 mod correctness;
 mod demo;
 mod errors;
+mod hostile;
 mod inheritance;
 mod init;
 mod operations;
