@@ -564,6 +564,15 @@ fn check_foreign_keys(
             if referencing.is_empty() {
                 continue;
             }
+            // Under a skipped parent, `null_outside_subset:` sets the
+            // reference to NULL (see `subset`): nothing left to break.
+            let nulled = rules
+                .table(&child.table.name)
+                .map(|r| r.null_outside_subset.clone())
+                .unwrap_or_default();
+            if parent.skip && referencing.iter().all(|(c, _)| nulled.contains(&c.name)) {
+                continue;
+            }
             if parent.skip {
                 let rule = rules.table(&parent.table.name);
                 problems.push(
@@ -573,7 +582,7 @@ fn check_foreign_keys(
                         parent.table.name, child.table.name, fk.name
                     ),
                     Some(format!(
-                        "copy {} (drop `skip: true`), skip {} as well, or set {} to `null`",
+                        "copy {} (drop `skip: true`), skip {} as well, or set {} to `null` (or list them under `null_outside_subset:`)",
                         parent.table.name,
                         child.table.name,
                         fk.columns.iter().map(|c| format!("{}.{c}", child.table.name)).collect::<Vec<_>>().join(", ")
@@ -854,6 +863,74 @@ mod tests {
             }],
             ..Catalog::default()
         }
+    }
+
+    /// `users` plus `orders(id, user_code)` referencing `users.code`.
+    fn catalog_with_orders() -> Catalog {
+        let mut c = catalog();
+        let mut orders = c.tables[0].clone();
+        orders.oid = 2;
+        orders.name = QualifiedName::new("public", "orders");
+        orders.columns = vec![
+            column("id", "bigint", TypeKind::Int64),
+            column("user_code", "text", TypeKind::Text),
+        ];
+        orders.unique_keys.clear();
+        orders.foreign_keys = vec![crate::catalog::ForeignKey {
+            name: "orders_user_code_fkey".into(),
+            columns: vec!["user_code".into()],
+            parent: QualifiedName::new("public", "users"),
+            parent_columns: vec!["code".into()],
+            deferrable: false,
+            virtual_key: false,
+        }];
+        c.tables.push(orders);
+        c
+    }
+
+    /// Issue 16 item 11: foreign keys the target would reject after the
+    /// copy are refused by the plan, and what keeps them whole is not.
+    #[test]
+    fn foreign_keys_the_copy_would_break_are_refused() {
+        let key = Key::new(b"plan test");
+        let plan = |users: &str, orders: &str| {
+            let yaml = format!(
+                "version: 1\ntables:\n  public.users:\n{users}\n  public.orders:\n    columns: {{ id: keep, {orders} }}\n"
+            );
+            let rules = crate::rules::load::load_str("r.yml", &yaml).unwrap();
+            match Plan::build(&rules, catalog_with_orders(), Some(&key)) {
+                Ok(_) => String::new(),
+                Err(RulesErrors(list)) => list
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
+        };
+        let users = |code: &str| {
+            format!("    columns: {{ id: keep, code: {code}, name: keep, bio: keep }}")
+        };
+        let p = plan(&users("{ fpe: {} }"), "user_code: keep");
+        assert!(
+            p.contains("column public.orders.user_code references public.users.code (constraint orders_user_code_fkey), but their rules differ (`keep` and `fpe`)"),
+            "{p}"
+        );
+        assert_eq!(plan(&users("{ fpe: {} }"), "user_code: { fpe: {} }"), "");
+        assert_eq!(plan(&users("{ fpe: {} }"), "user_code: null"), "");
+        let p = plan("    skip: true", "user_code: keep");
+        assert!(
+            p.starts_with(
+                "r.yml:3:3: table public.users is `skip: true`, but public.orders references it"
+            ),
+            "{p}"
+        );
+        assert_eq!(plan("    skip: true", "user_code: null"), "");
+        let rules = crate::rules::load::load_str(
+            "r.yml",
+            "version: 1\ntables:\n  public.users: { skip: true }\n  public.orders:\n    columns: { id: keep, user_code: keep }\n    null_outside_subset: [user_code]\n",
+        )
+        .unwrap();
+        assert!(Plan::build(&rules, catalog_with_orders(), Some(&key)).is_ok());
     }
 
     fn problems(yaml: &str) -> Vec<String> {
