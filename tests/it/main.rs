@@ -5,6 +5,7 @@
 mod harness;
 
 mod check;
+mod codec;
 mod config;
 mod correctness;
 mod demo;
