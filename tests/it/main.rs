@@ -14,6 +14,7 @@ mod faults;
 mod hostile;
 mod inheritance;
 mod init;
+mod messages;
 mod operations;
 mod subset;
 mod sync;
