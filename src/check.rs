@@ -68,6 +68,9 @@ pub struct CheckReport {
     pub implicit_keep: Vec<String>,
     /// Advice that does not fail the check (weak hashing).
     pub warnings: Vec<Warning>,
+    /// Advice about the source server itself (a standby whose recovery
+    /// can cancel a long copy).
+    pub source_warnings: Vec<String>,
 }
 
 /// A column whose rule works but protects less than it seems.
@@ -104,6 +107,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.add_mismatches(list);
     }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
+    report.source_warnings = snapshot.standby.iter().filter_map(|s| s.warning()).collect();
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
         OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
@@ -311,6 +315,7 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         gaps,
         implicit_keep,
         warnings: Vec::new(),
+        source_warnings: Vec::new(),
     }
 }
 
@@ -388,6 +393,9 @@ impl CheckReport {
                 display_ident(&w.column),
                 w.message
             );
+        }
+        for w in &self.source_warnings {
+            let _ = writeln!(s, "warning: source: {w}");
         }
         let count = |k: GapKind| self.gaps.iter().filter(|g| g.kind == k).count();
         if self.ok {

@@ -25,6 +25,8 @@ pub struct Snapshot {
     pub client: Client,
     /// The id workers pass to `SET TRANSACTION SNAPSHOT`.
     pub id: String,
+    /// Set when the source is a hot standby.
+    pub standby: Option<crate::conn::replica::Standby>,
 }
 
 /// Opens the leader connection and exports its snapshot.
@@ -41,7 +43,12 @@ pub async fn open_snapshot(info: &ConnInfo) -> Result<Snapshot> {
         .await
         .pg_context(|| "exporting the source snapshot".into())?
         .get(0);
-    Ok(Snapshot { client, id })
+    let standby = crate::conn::replica::standby(&client).await?;
+    Ok(Snapshot {
+        client,
+        id,
+        standby,
+    })
 }
 
 /// Opens a worker connection that reads inside snapshot `id`.
