@@ -28,7 +28,7 @@ use crate::progress::Progress;
 use crate::report::{Outcome, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
-use crate::sink::postgres::{self as pg_sink, CopySink, TargetServer};
+use crate::sink::postgres::{self as pg_sink, CopySink, LoadedTable, TargetServer};
 use crate::source;
 use crate::subset::SubsetSpec;
 use crate::transform::Key;
@@ -141,6 +141,19 @@ pub async fn prepare(
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
+    let role: String = snapshot
+        .client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .pg_context(|| "reading the source role".into())?
+        .get(0);
+    let copied: Vec<&crate::catalog::Table> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| &t.table)
+        .collect();
+    source::refuse_row_security(&copied, &role)?;
     crate::subset::apply(&mut plan, &rules, key.as_ref().unwrap_or(&Key::new(b"")))?;
     Ok((rules, snapshot, plan))
 }
@@ -430,6 +443,7 @@ async fn load_fresh(
         .batch_execute("ANALYZE")
         .await
         .pg_context(|| "analyzing the target".into())?;
+    let tables = checked_row_counts(&targets, plan, tables).await?;
     drop(targets);
 
     if opts.verify {
@@ -473,7 +487,7 @@ async fn load_existing(
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let client = pg_sink::connect(target).await?;
-    let names: Vec<String> = plan.tables.iter().map(|t| t.table.name.sql()).collect();
+    let names: Vec<String> = plan.tables.iter().map(|t| t.table.sql_only()).collect();
     client
         .batch_execute("BEGIN")
         .await
@@ -489,6 +503,8 @@ async fn load_existing(
         .into());
     }
     if !names.is_empty() {
+        // Each name with ONLY where it applies: a bare TRUNCATE of an
+        // inheritance parent would also empty children that are not ours.
         client
             .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
             .await
@@ -507,6 +523,8 @@ async fn load_existing(
         stats.push(s);
     }
     drop(progress);
+    let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
+    pg_sink::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
@@ -517,6 +535,39 @@ async fn load_existing(
         .batch_execute("COMMIT")
         .await
         .pg_context(|| "committing the load".into())?;
+    Ok(stats)
+}
+
+/// Counts the loaded tables in the target and fails the run unless each
+/// holds the rows sent to it; returns the stats with `rows_written` set to
+/// what the target holds, so the summary and the report tell the truth.
+async fn checked_row_counts(
+    clients: &[tokio_postgres::Client],
+    plan: &Plan,
+    mut stats: Vec<TableStats>,
+) -> Result<Vec<TableStats>> {
+    let started = Instant::now();
+    let by_name: std::collections::HashMap<String, &TablePlan> = plan
+        .tables
+        .iter()
+        .map(|t| (t.table.name.to_string(), t))
+        .collect();
+    let loaded: Vec<LoadedTable> = stats
+        .iter()
+        .map(|s| LoadedTable {
+            plan: by_name[&s.table],
+            rows_sent: s.rows_read,
+        })
+        .collect();
+    let counts = pg_sink::check_row_counts(clients, &loaded).await?;
+    for (s, n) in stats.iter_mut().zip(counts) {
+        s.rows_written = n;
+    }
+    tracing::info!(
+        tables = stats.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "row counts in the target match the rows sent"
+    );
     Ok(stats)
 }
 

@@ -448,8 +448,10 @@ impl<'a> CopySink<'a> {
         let freeze = own_transaction && plan.table.kind == crate::catalog::TableKind::Ordinary;
         let mut statement = plan.target_statement();
         if freeze {
+            // ONLY: a plain TRUNCATE of an inheritance parent also empties
+            // its children, which may already be loaded.
             client
-                .batch_execute(&format!("BEGIN; TRUNCATE {}", plan.table.name.sql()))
+                .batch_execute(&format!("BEGIN; TRUNCATE {}", plan.table.sql_only()))
                 .await
                 .pg_context(|| format!("preparing table {name} on the target"))?;
             statement.push_str(" WITH (FREEZE)");
@@ -489,4 +491,150 @@ impl TableSink for CopySink<'_> {
         }
         Ok(rows)
     }
+}
+
+/// The rows a finished load holds, counted in the target: what every table
+/// must hold before the target may go live.
+#[derive(Debug)]
+pub struct LoadedTable<'a> {
+    pub plan: &'a TablePlan,
+    /// Rows sent to the sink: what the source gave under the plan.
+    pub rows_sent: u64,
+}
+
+/// A loaded table holds other than the rows sent to it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "table {table} holds {found} row(s) in the load database, but {sent} were sent to it; \
+     the target was left as it was. Something removed or added rows after the load \
+     (a trigger or rule on the target server, or a bug in anonymize): please report it"
+)]
+pub struct RowCountMismatch {
+    pub table: String,
+    pub sent: u64,
+    pub found: u64,
+}
+
+/// Counts every loaded table in the target (`ONLY`, so an inheritance
+/// parent's count is its own rows) and compares with the rows sent: the
+/// safety net under any bug that would otherwise lose rows after their
+/// COPY succeeded. The counts run spread over `clients`. Returns the
+/// counts, in the order of `tables`.
+pub async fn check_row_counts(clients: &[Client], tables: &[LoadedTable<'_>]) -> Result<Vec<u64>> {
+    let lanes = clients.len().max(1);
+    let counts = futures_util::future::try_join_all(clients.iter().enumerate().map(
+        |(lane, client)| async move {
+            let mut found = Vec::new();
+            for (i, t) in tables.iter().enumerate().skip(lane).step_by(lanes) {
+                let n: i64 = client
+                    .query_one(
+                        &format!("SELECT count(*) FROM {}", t.plan.table.sql_only()),
+                        &[],
+                    )
+                    .await
+                    .pg_context(|| {
+                        format!("counting the rows of {} on the target", t.plan.table.name)
+                    })?
+                    .get(0);
+                found.push((i, n as u64));
+            }
+            Ok::<_, anyhow::Error>(found)
+        },
+    ))
+    .await?;
+    let mut out = vec![0u64; tables.len()];
+    for (i, n) in counts.into_iter().flatten() {
+        out[i] = n;
+    }
+    for (t, &found) in tables.iter().zip(&out) {
+        if found != t.rows_sent {
+            return Err(RowCountMismatch {
+                table: t.plan.table.name.to_string(),
+                sent: t.rows_sent,
+                found,
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// Rows that break a foreign key after a `--schema existing` load, where
+/// triggers (and so the FK checks) were off for the load.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "after the load, {rows} row(s) of {table} point at no row of {parent} (foreign key {constraint}); \
+     the target was left as it was. The rules must map both sides of a key the same way \
+     (same rule, or `keep` on both), and a table others reference must not be `skip: true`"
+)]
+pub struct BrokenForeignKey {
+    pub constraint: String,
+    pub table: String,
+    pub parent: String,
+    pub rows: i64,
+}
+
+/// Checks every foreign key of the target database against the rows now in
+/// it, inside the load's transaction: with triggers off the server checked
+/// none of them, and a key the rules broke (a parent key rewritten, a child
+/// kept; a skipped parent; a key the target has and the source lacks) must
+/// stop the run before commit, not leave constraints marked valid over
+/// orphans. Only the count of breaking rows is reported, never a value.
+pub async fn validate_foreign_keys(client: &Client) -> Result<()> {
+    let keys = client
+        .query(
+            "SELECT c.conname::text, \
+                    format('%s%I.%I', CASE WHEN cr.relkind = 'p' THEN '' ELSE 'ONLY ' END, cn.nspname, cr.relname), \
+                    format('%s%I.%I', CASE WHEN pr.relkind = 'p' THEN '' ELSE 'ONLY ' END, pn.nspname, pr.relname), \
+                    format('%I.%I', cn.nspname, cr.relname), format('%I.%I', pn.nspname, pr.relname), \
+                    ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
+                    ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i) \
+               FROM pg_constraint c \
+               JOIN pg_class cr ON cr.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace \
+               JOIN pg_class pr ON pr.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace \
+              WHERE c.contype = 'f' AND c.conparentid = 0 \
+              ORDER BY 1, 4",
+            &[],
+        )
+        .await
+        .pg_context(|| "reading the target's foreign keys".into())?;
+    for key in keys {
+        let constraint: String = key.get(0);
+        let (child, parent): (String, String) = (key.get(1), key.get(2));
+        let (child_cols, parent_cols): (Vec<String>, Vec<String>) = (key.get(5), key.get(6));
+        // MATCH SIMPLE: a row with a NULL in the key references nothing.
+        let not_null: Vec<String> = child_cols
+            .iter()
+            .map(|c| format!("c.{c} IS NOT NULL"))
+            .collect();
+        let equal: Vec<String> = child_cols
+            .iter()
+            .zip(&parent_cols)
+            .map(|(c, p)| format!("p.{p} = c.{c}"))
+            .collect();
+        let rows: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {child} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {})",
+                    not_null.join(" AND "),
+                    equal.join(" AND ")
+                ),
+                &[],
+            )
+            .await
+            .pg_context(|| format!("checking foreign key {constraint} on the target"))?
+            .get(0);
+        if rows > 0 {
+            return Err(BrokenForeignKey {
+                constraint,
+                table: key.get(3),
+                parent: key.get(4),
+                rows,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
