@@ -126,7 +126,11 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.add_mismatches(list);
     }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
-    report.source_warnings = snapshot.standby.iter().filter_map(|s| s.warning()).collect();
+    report.source_warnings = snapshot
+        .standby
+        .iter()
+        .filter_map(|s| s.warning())
+        .collect();
     report.add_row_security(row_security);
     let text = match args.format {
         OutputFormat::Text => report.render_text(),

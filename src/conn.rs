@@ -258,7 +258,8 @@ impl ConnInfo {
         };
         if get("gssencmode") == Some("require") {
             return Err(usage(
-                "gssencmode=require: GSSAPI encryption is not supported; use sslmode instead".into(),
+                "gssencmode=require: GSSAPI encryption is not supported; use sslmode instead"
+                    .into(),
             ));
         }
         let keepalives = match get("keepalives") {
@@ -396,7 +397,10 @@ impl ConnInfo {
         let mut env = vec![
             (
                 "PGHOST",
-                eps.iter().map(|e| e.host.as_str()).collect::<Vec<_>>().join(","),
+                eps.iter()
+                    .map(|e| e.host.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
             (
                 "PGPORT",
@@ -853,7 +857,10 @@ mod tests {
         let err = parse("postgresql://app:s3cret@db/prod?sslmod=require", &[])
             .err()
             .unwrap();
-        assert!(err.to_string().contains("did you mean \"sslmode\"?"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean \"sslmode\"?"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -875,12 +882,19 @@ mod tests {
     fn the_environment_fills_what_the_string_leaves_out() {
         let c = parse(
             "host=db dbname=prod sslmode=disable",
-            &[("PGSSLMODE", "require"), ("PGUSER", "envuser"), ("PGPORT", "6000")],
+            &[
+                ("PGSSLMODE", "require"),
+                ("PGUSER", "envuser"),
+                ("PGPORT", "6000"),
+            ],
         )
         .unwrap();
         assert_eq!(c.tls.mode, SslMode::Disable, "the string wins");
         assert_eq!(c.user, "envuser");
-        assert_eq!(c.redacted().to_string(), "postgresql://envuser@db:6000/prod");
+        assert_eq!(
+            c.redacted().to_string(),
+            "postgresql://envuser@db:6000/prod"
+        );
     }
 
     #[test]

@@ -164,7 +164,10 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
             s.push_str(&format!("\n  hint: {hint}"));
         }
         if crate::conn::replica::is_recovery_conflict(db.message()) {
-            s.push_str(&format!("\n  hint: {}", crate::conn::replica::CONFLICT_HINT));
+            s.push_str(&format!(
+                "\n  hint: {}",
+                crate::conn::replica::CONFLICT_HINT
+            ));
         }
         return s;
     }

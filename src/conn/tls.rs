@@ -188,7 +188,10 @@ impl TlsSettings {
     /// A rustls configuration for one connection attempt. A certificate
     /// the verifier rejects is described into `problem`, because rustls's
     /// own error names neither the certificate nor the roots.
-    pub fn client_config(&self, problem: Arc<Mutex<Option<String>>>) -> Result<rustls::ClientConfig, String> {
+    pub fn client_config(
+        &self,
+        problem: Arc<Mutex<Option<String>>>,
+    ) -> Result<rustls::ClientConfig, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = if self.verifies() {
             let roots = self.roots()?;
@@ -216,7 +219,10 @@ impl TlsSettings {
             Some((cert, key)) => {
                 let certs = read_certs(cert, "sslcert")?;
                 let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                    format!("cannot read the private key {} (sslkey): {e}", key.display())
+                    format!(
+                        "cannot read the private key {} (sslkey): {e}",
+                        key.display()
+                    )
                 })?;
                 builder.with_client_auth_cert(certs, key).map_err(|e| {
                     format!("the client certificate and key (sslcert, sslkey) do not fit: {e}")
@@ -235,7 +241,10 @@ impl TlsSettings {
             Some(RootCert::File(p)) => {
                 let (added, _) = store.add_parsable_certificates(read_certs(p, "sslrootcert")?);
                 if added == 0 {
-                    return Err(format!("{} (sslrootcert) holds no usable CA certificate", p.display()));
+                    return Err(format!(
+                        "{} (sslrootcert) holds no usable CA certificate",
+                        p.display()
+                    ));
                 }
             }
             Some(RootCert::System) => {
@@ -260,7 +269,10 @@ fn read_certs(path: &Path, param: &str) -> Result<Vec<CertificateDer<'static>>, 
         .collect();
     let certs = certs.map_err(|e| format!("cannot read {} ({param}): {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(format!("{} ({param}) holds no PEM certificate", path.display()));
+        return Err(format!(
+            "{} ({param}) holds no PEM certificate",
+            path.display()
+        ));
     }
     Ok(certs)
 }
@@ -289,7 +301,13 @@ impl ServerCertVerifier for Verifier {
         let Some(inner) = &self.inner else {
             return Ok(ServerCertVerified::assertion());
         };
-        let err = match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let err = match inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Ok(ok) => return Ok(ok),
             Err(e) => e,
         };
@@ -350,7 +368,12 @@ impl ServerCertVerifier for Verifier {
 }
 
 /// One line: which certificate, why it was refused, what to change.
-fn describe(err: &rustls::Error, cert: &CertificateDer<'_>, host: &ServerName<'_>, roots: &str) -> String {
+fn describe(
+    err: &rustls::Error,
+    cert: &CertificateDer<'_>,
+    host: &ServerName<'_>,
+    roots: &str,
+) -> String {
     let (subject, issuer) = names(cert);
     let which = format!("the server certificate \"{subject}\" (issued by \"{issuer}\")");
     let host = host.to_str();
@@ -366,7 +389,11 @@ fn describe(err: &rustls::Error, cert: &CertificateDer<'_>, host: &ServerName<'_
         ),
         CertificateError::NotValidForNameContext { presented, .. } => format!(
             "{which} is not valid for host \"{host}\": it names {}; connect with one of those names (host), or use sslmode=verify-ca",
-            if presented.is_empty() { "no host".to_string() } else { presented.join(", ") }
+            if presented.is_empty() {
+                "no host".to_string()
+            } else {
+                presented.iter().map(|p| plain_name(p)).collect::<Vec<_>>().join(", ")
+            }
         ),
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             format!("{which} has expired; the server needs a new certificate")
@@ -375,6 +402,15 @@ fn describe(err: &rustls::Error, cert: &CertificateDer<'_>, host: &ServerName<'_
             "{which} is not valid yet; check the clocks of this machine and the server"
         ),
         other => format!("{which} was refused ({other:?}); check sslrootcert and the server's certificate"),
+    }
+}
+
+/// `DnsName("db.internal")` as rustls presents a name, shown as
+/// `db.internal`.
+fn plain_name(presented: &str) -> &str {
+    match (presented.find('('), presented.rfind(')')) {
+        (Some(a), Some(b)) if a < b => presented[a + 1..b].trim_matches('"'),
+        _ => presented,
     }
 }
 
@@ -410,6 +446,9 @@ mod tests {
     fn verify_modes_need_roots_that_exist() {
         let e = TlsSettings::resolve(Some("verify-full"), Some("/nonexistent/ca.pem"), None, None)
             .unwrap_err();
-        assert!(e.contains("/nonexistent/ca.pem") && e.contains("sslrootcert"), "{e}");
+        assert!(
+            e.contains("/nonexistent/ca.pem") && e.contains("sslrootcert"),
+            "{e}"
+        );
     }
 }

@@ -54,8 +54,9 @@ fn sync_from_a_hot_standby_records_its_replay_time() {
     )
     .expect(0);
     assert!(
-        run.stdout
-            .contains("warning: source: the source is a hot standby with hot_standby_feedback = off"),
+        run.stdout.contains(
+            "warning: source: the source is a hot standby with hot_standby_feedback = off"
+        ),
         "{}",
         run.stdout
     );
@@ -150,8 +151,12 @@ fn several_hosts_pick_the_one_target_session_attrs_asks_for() {
         .expect(0)
     };
     // The standby is second in the list: only `standby` reaches it.
-    assert!(check("standby").stdout.contains("the source is a hot standby"));
-    assert!(check("prefer-standby").stdout.contains("the source is a hot standby"));
+    assert!(check("standby")
+        .stdout
+        .contains("the source is a hot standby"));
+    assert!(check("prefer-standby")
+        .stdout
+        .contains("the source is a hot standby"));
     assert!(!check("primary").stdout.contains("hot standby"));
     assert!(!check("any").stdout.contains("hot standby"));
 }
@@ -195,7 +200,11 @@ fn a_recovery_conflict_says_what_to_change() {
             source.name
         ),
     );
-    assert_ne!(ours[0][0].as_deref(), Some("0"), "application_name=anonymize");
+    assert_ne!(
+        ours[0][0].as_deref(),
+        Some("0"),
+        "application_name=anonymize"
+    );
 
     // On the primary: new row versions, then VACUUM removes the old ones
     // that the standby's snapshot still sees. With the delay at 0 the
@@ -205,14 +214,21 @@ fn a_recovery_conflict_says_what_to_change() {
     wait_for_conflict(replica, &source.name);
     fp.resume();
     let run = wait(child).expect(1);
-    assert!(run.stderr.contains("conflict with recovery"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("conflict with recovery"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("hot_standby_feedback = on")
             && run.stderr.contains("max_standby_streaming_delay"),
         "{}",
         run.stderr
     );
-    assert!(!Pg::get().exists(&target.name), "the target was not created");
+    assert!(
+        !Pg::get().exists(&target.name),
+        "the target was not created"
+    );
 }
 
 /// Waits until the standby has cancelled a session of `db` (its conflict
@@ -223,7 +239,9 @@ fn wait_for_conflict(replica: &Replica, db: &str) {
     loop {
         let n = crate::harness::pg::query(
             &admin,
-            &format!("SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = '{db}'"),
+            &format!(
+                "SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = '{db}'"
+            ),
         );
         if n[0][0].as_deref().is_some_and(|v| v != "0") {
             return;

@@ -67,7 +67,10 @@ fn verify_full_sync_with_the_password_from_a_passfile() {
     let passfile = dir.path().join("pgpass");
     std::fs::write(
         &passfile,
-        format!("# staging sync\nlocalhost:{}:*:app:{APP_PASSWORD}\n", tls.port),
+        format!(
+            "# staging sync\nlocalhost:{}:*:app:{APP_PASSWORD}\n",
+            tls.port
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -197,7 +200,10 @@ fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
     let run = check(
         dir.path(),
         &plain,
-        &[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &tls.file("other-ca.crt"))],
+        &[
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", &tls.file("other-ca.crt")),
+        ],
     )
     .expect(1);
     assert_says(&run, &["not trusted"]);
@@ -220,7 +226,11 @@ fn sslmode_disable_is_refused_with_the_parameter_to_change() {
     let run = check(dir.path(), &url, &[]).expect(1);
     assert_says(
         &run,
-        &["accepts only TLS connections", "sslmode=disable", "set sslmode=verify-full"],
+        &[
+            "accepts only TLS connections",
+            "sslmode=disable",
+            "set sslmode=verify-full",
+        ],
     );
     // `prefer` (the default) and `allow` find their way to TLS.
     for mode in ["prefer", "allow"] {
@@ -265,13 +275,20 @@ fn a_client_certificate_only_role() {
         &format!("sslmode=verify-full&sslrootcert={ca}"),
     );
     let run = check(dir.path(), &none, &[]).expect(1);
-    assert_says(&run, &["requires a client certificate", "sslcert and sslkey"]);
+    assert_says(
+        &run,
+        &["requires a client certificate", "sslcert and sslkey"],
+    );
 
     // A certificate from a CA the server does not trust: refused.
     let run = check(dir.path(), &with("rogue.crt", "rogue.key"), &[]).expect(1);
     assert_says(
         &run,
-        &["refused the client certificate", "rogue.crt", "(sslcert, sslkey)"],
+        &[
+            "refused the client certificate",
+            "rogue.crt",
+            "(sslcert, sslkey)",
+        ],
     );
 }
 
@@ -290,13 +307,19 @@ fn connection_failures_say_what_to_change() {
     let run = check(dir.path(), &wrong, &[]).expect(1);
     assert_says(
         &run,
-        &["refused the password of user \"app\"", "the password in the connection string"],
+        &[
+            "refused the password of user \"app\"",
+            "the password in the connection string",
+        ],
     );
     assert!(!run.stderr.contains("not-the-password"), "{}", run.stderr);
 
     let unknown = format!("postgresql://app@no-such-host.invalid:5432/db?{params}");
     let run = check(dir.path(), &unknown, &[]).expect(1);
-    assert_says(&run, &["host \"no-such-host.invalid\" is unknown", "check host"]);
+    assert_says(
+        &run,
+        &["host \"no-such-host.invalid\" is unknown", "check host"],
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -307,7 +330,10 @@ fn connection_failures_say_what_to_change() {
     let run = check(dir.path(), &closed, &[]).expect(1);
     assert_says(
         &run,
-        &[&format!("nothing listens on 127.0.0.1:{port}"), "check host and port"],
+        &[
+            &format!("nothing listens on 127.0.0.1:{port}"),
+            "check host and port",
+        ],
     );
 
     // Malformed strings are usage errors (exit 2), without the password.

@@ -66,7 +66,10 @@ impl Replica {
             if done[0][0].as_deref() == Some("t") {
                 return;
             }
-            assert!(Instant::now() < deadline, "the standby never replayed {lsn}");
+            assert!(
+                Instant::now() < deadline,
+                "the standby never replayed {lsn}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
