@@ -117,9 +117,8 @@ struct Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.starts_with('/') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else if self.host.contains(':') {
+        // Socket directories and IPv6 addresses in brackets, as in URLs.
+        if self.host.starts_with('/') || self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
             write!(f, "{}:{}", self.host, self.port)
