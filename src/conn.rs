@@ -515,34 +515,53 @@ impl ConnInfo {
             connect_timeout: self.connect_timeout,
         };
         let problem = Arc::new(Mutex::new(None));
-        let result = match self.tls.mode {
+        let attempt = self.attempt(&mut config, &problem);
+        // libpq's connect_timeout bounds the whole start (TCP, TLS,
+        // authentication), not only the TCP connect as tokio-postgres does:
+        // a peer that accepts and then says nothing must not hang the run.
+        let result = match self.connect_timeout {
+            Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                Ok(r) => r?,
+                Err(_) => return Err(explain::timed_out(&ctx)),
+            },
+            None => attempt.await?,
+        };
+        result.map_err(|e| {
+            let described = problem.lock().expect("problem lock").take();
+            explain::explain(&e, described, &ctx)
+        })
+    }
+
+    /// The attempt itself, with the TLS the sslmode asks for.
+    async fn attempt(
+        &self,
+        config: &mut Config,
+        problem: &Arc<Mutex<Option<String>>>,
+    ) -> Result<Result<Client, tokio_postgres::Error>, String> {
+        Ok(match self.tls.mode {
             SslMode::Disable => {
                 config.ssl_mode(PgSslMode::Disable);
-                connect_plain(&config).await
+                connect_plain(config).await
             }
             SslMode::Allow => {
                 config.ssl_mode(PgSslMode::Disable);
-                match connect_plain(&config).await {
+                match connect_plain(config).await {
                     // Refused in the clear (pg_hba): libpq tries TLS next.
                     Err(e) if e.code().is_some_and(|c| c.code().starts_with("28")) => {
                         config.ssl_mode(PgSslMode::Require);
-                        self.connect_tls(&config, &problem).await?
+                        self.connect_tls(config, problem).await?
                     }
                     other => other,
                 }
             }
             SslMode::Prefer => {
                 config.ssl_mode(PgSslMode::Prefer);
-                self.connect_tls(&config, &problem).await?
+                self.connect_tls(config, problem).await?
             }
             _ => {
                 config.ssl_mode(PgSslMode::Require);
-                self.connect_tls(&config, &problem).await?
+                self.connect_tls(config, problem).await?
             }
-        };
-        result.map_err(|e| {
-            let described = problem.lock().expect("problem lock").take();
-            explain::explain(&e, described, &ctx)
         })
     }
 

@@ -142,23 +142,36 @@ impl Cluster {
                     "--no-sync",
                 ],
             )?,
-            Some(port) => cluster.run(
-                "pg_basebackup",
-                &[
-                    "-D",
-                    data.to_str().unwrap_or_default(),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-R",
-                    "-X",
-                    "stream",
-                    "--no-sync",
-                ],
-            )?,
+            Some(port) => {
+                // A replication slot, made before the backup starts, keeps
+                // the primary's WAL until the standby has it: a busy
+                // primary would otherwise recycle it first.
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_nanos();
+                let slot = format!("anonymize_standby_{}_{nanos}", std::process::id());
+                cluster.run(
+                    "pg_basebackup",
+                    &[
+                        "-D",
+                        data.to_str().unwrap_or_default(),
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "-U",
+                        "postgres",
+                        "-R",
+                        "-X",
+                        "stream",
+                        "-C",
+                        "-S",
+                        &slot,
+                        "--no-sync",
+                    ],
+                )?
+            }
         }
         cluster.write_files(setup)?;
         let mut last = None;

@@ -152,16 +152,7 @@ pub(super) fn explain(
                     a.endpoint
                 )
             }
-            io::ErrorKind::TimedOut => {
-                return format!(
-                    "no answer from {} within {}; check host, port and firewalls, or raise \
-                     connect_timeout",
-                    a.endpoint,
-                    a.connect_timeout
-                        .map(|t| format!("connect_timeout={}s", t.as_secs()))
-                        .unwrap_or_else(|| "the system's TCP timeout".into())
-                )
-            }
+            io::ErrorKind::TimedOut => return timed_out(a),
             _ => {}
         }
         let t = io.to_string();
@@ -177,6 +168,17 @@ pub(super) fn explain(
         }
     }
     text
+}
+
+/// No answer in time (connect_timeout, or the system's TCP timeout).
+pub(super) fn timed_out(a: &Attempt<'_>) -> String {
+    format!(
+        "no answer from {} within {}; check host, port and firewalls, or raise connect_timeout",
+        a.endpoint,
+        a.connect_timeout
+            .map(|t| format!("connect_timeout={}s", t.as_secs()))
+            .unwrap_or_else(|| "the system's TCP timeout".into())
+    )
 }
 
 /// The first error of type `E` in `err`'s chain, looking inside

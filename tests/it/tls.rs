@@ -336,6 +336,25 @@ fn connection_failures_say_what_to_change() {
         ],
     );
 
+    // A peer that accepts the connection and then says nothing: the
+    // whole start is bounded by connect_timeout (2 s, libpq's minimum).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let run = check(
+        dir.path(),
+        &format!("postgresql://app@127.0.0.1:{port}/db?connect_timeout=1"),
+        &[],
+    )
+    .expect(1);
+    assert_says(
+        &run,
+        &[
+            &format!("no answer from 127.0.0.1:{port} within connect_timeout=2s"),
+            "raise connect_timeout",
+        ],
+    );
+    drop(silent);
+
     // Malformed strings are usage errors (exit 2), without the password.
     let run = check(
         dir.path(),
