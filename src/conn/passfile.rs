@@ -26,10 +26,14 @@ pub fn lookup(path: &Path, host: &str, port: u16, db: &str, user: &str) -> Optio
     {
         use std::os::unix::fs::PermissionsExt;
         if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(
-                passfile = %path.display(),
-                "the password file is readable by group or others and is ignored; run chmod 0600 on it"
-            );
+            // Once per run, not once per connection.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    passfile = %path.display(),
+                    "the password file is readable by group or others and is ignored; run chmod 0600 on it"
+                )
+            });
             return None;
         }
     }

@@ -214,6 +214,7 @@ fn a_recovery_conflict_says_what_to_change() {
     wait_for_conflict(replica, &source.name);
     fp.resume();
     let run = wait(child).expect(1);
+    eprint!("{}", run.stderr);
     assert!(
         run.stderr.contains("conflict with recovery"),
         "{}",

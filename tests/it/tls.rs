@@ -43,6 +43,8 @@ fn check(dir: &Path, source: &str, env: &[(&str, &str)]) -> Run {
 /// Asserts the one-line error of a failed connection says `what` (all of
 /// the pieces) and never shows the password.
 fn assert_says(run: &Run, pieces: &[&str]) {
+    // Shown with --nocapture: the messages as users read them.
+    eprint!("{}", run.stderr);
     for p in pieces {
         assert!(
             run.stderr.contains(p),
