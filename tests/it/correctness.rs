@@ -247,3 +247,235 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM c"), "200");
 }
+
+fn two_tables(test: &str) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(
+        "CREATE TABLE a (id int PRIMARY KEY, v text);
+         INSERT INTO a SELECT i, 'v' || i FROM generate_series(1, 20) i;",
+    );
+    db
+}
+
+const TWO_TABLES_RULES: &str =
+    "version: 1\ntables:\n  public.a: { columns: { id: keep, v: keep } }\n";
+
+// 4. A signal between CREATE DATABASE and its marker leaves nothing behind.
+#[test]
+fn a_signal_between_create_and_marker_leaves_no_unmarked_database() {
+    let pg = Pg::get();
+    let source = two_tables("mark_src");
+    let target = pg.fresh_name("mark_dst");
+    let dir = write_rules(TWO_TABLES_RULES);
+    let point = crate::harness::Failpoint::new("target.created_unmarked");
+    let env = point.env();
+    let mut env = crate::harness::env_refs(&env);
+    env.push(("ANONYMIZE_SECRET", SECRET));
+    let args = [
+        "sync",
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "rules.yml",
+        "--no-progress",
+    ];
+    let mut child = crate::harness::spawn(dir.path(), &args, &env);
+    point.wait_reached(&mut child);
+    assert!(
+        pg.exists(&format!("{}__next", target.name)),
+        "paused after CREATE DATABASE"
+    );
+    // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    point.resume();
+    let run = crate::harness::wait(child).expect(143);
+    assert!(
+        run.stderr.contains("interrupted by SIGTERM"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !pg.exists(&format!("{}__next", target.name)),
+        "the load database was left"
+    );
+    assert!(!pg.exists(&target.name));
+    // The next run is not refused.
+    sync(dir.path(), &source.url, &target.url, &[]).expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM a"), "20");
+}
+
+// 5. The report's path is checked before the copy, and a report that fails
+// after the swap does not claim the target is unchanged.
+#[test]
+fn an_unwritable_report_is_refused_up_front_and_a_late_failure_says_the_sync_succeeded() {
+    let pg = Pg::get();
+    let source = two_tables("rep_src");
+    let target = pg.fresh_name("rep_dst");
+    let dir = write_rules(TWO_TABLES_RULES);
+    let run = sync(
+        dir.path(),
+        &source.url,
+        &target.url,
+        &["--report", "no/such/dir/report.json"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr
+            .contains("--report no/such/dir/report.json: cannot write in no/such/dir"),
+        "{}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name), "nothing was created");
+
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let point = crate::harness::Failpoint::new("report.before_write");
+    let env = point.env();
+    let mut env = crate::harness::env_refs(&env);
+    env.push(("ANONYMIZE_SECRET", SECRET));
+    let args = [
+        "sync",
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "rules.yml",
+        "--no-progress",
+        "--report",
+        "out/report.json",
+    ];
+    let mut child = crate::harness::spawn(dir.path(), &args, &env);
+    point.wait_reached(&mut child);
+    std::fs::remove_dir(dir.path().join("out")).unwrap();
+    point.resume();
+    let run = crate::harness::wait(child).expect(4);
+    assert!(
+        run.stderr.contains(
+            "the sync succeeded and the target was replaced, but the report could not be written"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(target.value("SELECT count(*) FROM a"), "20");
+}
+
+// 6. Tables with no column to copy keep their row count.
+#[test]
+fn tables_without_copyable_columns_keep_their_rows() {
+    let pg = Pg::get();
+    let source = pg.db("nocol_src");
+    source.exec(
+        "CREATE TABLE z ();
+         INSERT INTO z SELECT FROM generate_series(1, 3);
+         CREATE TABLE g (x int GENERATED ALWAYS AS (7) STORED);
+         INSERT INTO g SELECT FROM generate_series(1, 5);",
+    );
+    let dir = write_rules(
+        "version: 1\ntables:\n  public.z: { columns: {} }\n  public.g: { columns: {} }\n",
+    );
+    for mode in ["create", "existing"] {
+        let target = pg.fresh_name("nocol_dst");
+        if mode == "existing" {
+            sync(dir.path(), &source.url, &target.url, &[]).expect(0);
+        }
+        sync(dir.path(), &source.url, &target.url, &["--schema", mode]).expect(0);
+        assert_eq!(target.value("SELECT count(*) FROM z"), "3", "{mode}");
+        assert_eq!(
+            target.value("SELECT count(*) FROM g WHERE x = 7"),
+            "5",
+            "{mode}"
+        );
+    }
+}
+
+// 7. Owners and grants survive the weekly sync; --no-owner/--no-acl opt out.
+#[test]
+fn owners_and_grants_are_restored_unless_opted_out() {
+    let pg = Pg::get();
+    let pid = std::process::id();
+    let (owner, web) = (format!("app_owner_{pid}"), format!("webuser_{pid}"));
+    pg.db_admin().exec(&format!(
+        "DO $$ BEGIN CREATE ROLE {owner}; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         DO $$ BEGIN CREATE ROLE {web}; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+    ));
+    let source = two_tables("own_src");
+    source.exec(&format!(
+        "ALTER TABLE a OWNER TO {owner}; GRANT SELECT ON a TO {web};"
+    ));
+    let dir = write_rules(TWO_TABLES_RULES);
+    let target = pg.fresh_name("own_dst");
+    sync(dir.path(), &source.url, &target.url, &[]).expect(0);
+    assert_eq!(
+        target.value("SELECT tableowner FROM pg_tables WHERE tablename = 'a'"),
+        owner
+    );
+    assert_eq!(
+        target.value(&format!(
+            "SELECT has_table_privilege('{web}', 'public.a', 'SELECT')"
+        )),
+        "t"
+    );
+
+    sync(
+        dir.path(),
+        &source.url,
+        &target.url,
+        &["--no-owner", "--no-acl"],
+    )
+    .expect(0);
+    assert_eq!(
+        target.value("SELECT tableowner FROM pg_tables WHERE tablename = 'a'"),
+        "postgres"
+    );
+    assert_eq!(
+        target.value(&format!(
+            "SELECT has_table_privilege('{web}', 'public.a', 'SELECT')"
+        )),
+        "f"
+    );
+}
+
+// 17. A target that holds no table but other objects is someone's too.
+#[test]
+fn a_target_with_only_a_view_a_sequence_or_a_large_object_needs_force() {
+    let pg = Pg::get();
+    let source = two_tables("obj_src");
+    let dir = write_rules(TWO_TABLES_RULES);
+    for (what, sql) in [
+        ("matview", "CREATE MATERIALIZED VIEW mv AS SELECT 1 AS x"),
+        ("sequence", "CREATE SEQUENCE precious_seq"),
+        ("large object", "SELECT lo_from_bytea(0, 'precious')"),
+    ] {
+        let target = pg.db("obj_dst");
+        target.exec(sql);
+        let run = sync(dir.path(), &source.url, &target.url, &[]).expect(2);
+        assert!(
+            run.stderr.contains("object(s) (tables, views, sequences or large objects) and was not made by anonymize; pass --force"),
+            "{what}: {}",
+            run.stderr
+        );
+        sync(dir.path(), &source.url, &target.url, &["--force"]).expect(0);
+    }
+}
+
+// 18. The dry-run report names no target.
+#[test]
+fn a_dry_run_report_has_a_null_target() {
+    let pg = Pg::get();
+    let source = two_tables("dry_src");
+    let target = pg.fresh_name("dry_dst");
+    let dir = write_rules(TWO_TABLES_RULES);
+    sync(
+        dir.path(),
+        &source.url,
+        &target.url,
+        &["--dry-run", "--report", "r.json"],
+    )
+    .expect(0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert!(report["target"].is_null(), "{report}");
+    assert!(!pg.exists(&target.name));
+}
