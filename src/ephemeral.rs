@@ -151,6 +151,26 @@ impl Cluster {
                     .unwrap_or_default()
                     .subsec_nanos();
                 let slot = format!("anonymize_standby_{}_{nanos}", std::process::id());
+                // Made and reserving WAL before the backup starts: with
+                // pg_basebackup -C it would come after, and a checkpoint in
+                // between (a DROP DATABASE makes one) can remove the start.
+                cluster.run(
+                    "psql",
+                    &[
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "-U",
+                        "postgres",
+                        "-d",
+                        "postgres",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-c",
+                        &format!("SELECT pg_create_physical_replication_slot('{slot}', true)"),
+                    ],
+                )?;
                 cluster.run(
                     "pg_basebackup",
                     &[
@@ -165,7 +185,6 @@ impl Cluster {
                         "-R",
                         "-X",
                         "stream",
-                        "-C",
                         "-S",
                         &slot,
                         "--no-sync",
