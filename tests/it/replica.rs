@@ -190,7 +190,14 @@ fn a_recovery_conflict_says_what_to_change() {
         ],
         &env_refs(&env),
     );
-    fp.wait_reached(&mut child);
+    // A run that ends before the pause shows why.
+    while !fp.dir().join("copy.after_first_batch:public.big").exists() {
+        if child.try_wait().unwrap().is_some() {
+            let run = wait(child);
+            panic!("the run ended before the failpoint:\n{}", run.stderr);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // DBAs see who we are.
     let standby_admin = format!("postgresql://postgres@127.0.0.1:{}/postgres", replica.port);
     let ours = crate::harness::pg::query(
