@@ -191,7 +191,14 @@ fn a_recovery_conflict_says_what_to_change() {
         &env_refs(&env),
     );
     // A run that ends before the pause shows why.
-    while !fp.dir().join("copy.after_first_batch:public.big").exists() {
+    let announce = std::path::Path::new(
+        &env.iter()
+            .find(|(k, _)| *k == "ANONYMIZE_FAILPOINT_DIR")
+            .unwrap()
+            .1,
+    )
+    .join("copy.after_first_batch:public.big");
+    while !announce.exists() {
         if child.try_wait().unwrap().is_some() {
             let run = wait(child);
             panic!("the run ended before the failpoint:\n{}", run.stderr);
