@@ -53,7 +53,9 @@ impl Replica {
     /// so far: a wait on a condition, not on time.
     pub fn catch_up(&self) {
         let admin = Pg::get().url("postgres");
-        let lsn = query(&admin, "SELECT pg_current_wal_lsn()::text")[0][0]
+        // The insert position: with synchronous_commit = off a commit can
+        // sit in WAL buffers past pg_current_wal_lsn() (the write position).
+        let lsn = query(&admin, "SELECT pg_current_wal_insert_lsn()::text")[0][0]
             .clone()
             .unwrap();
         let standby = format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port);
