@@ -70,6 +70,9 @@ pub struct CheckReport {
     pub implicit_keep: Vec<String>,
     /// Advice that does not fail the check (weak hashing).
     pub warnings: Vec<Warning>,
+    /// Advice about the source server itself (a standby whose recovery
+    /// can cancel a long copy).
+    pub source_warnings: Vec<String>,
     /// Source tables with row-level security, and whether this role
     /// bypasses it (one that does not is also a gap of kind `access`).
     pub row_security: Vec<RowSecurityNote>,
@@ -126,6 +129,11 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         }
     }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
+    report.source_warnings = snapshot
+        .standby
+        .iter()
+        .filter_map(|s| s.warning())
+        .collect();
     report.add_row_security(row_security);
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
@@ -347,6 +355,7 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         gaps,
         implicit_keep,
         warnings: Vec::new(),
+        source_warnings: Vec::new(),
         row_security: Vec::new(),
     }
 }
@@ -487,6 +496,9 @@ impl CheckReport {
                 display_ident(&w.column),
                 w.message
             );
+        }
+        for w in &self.source_warnings {
+            let _ = writeln!(s, "warning: source: {w}");
         }
         let count = |k: GapKind| self.gaps.iter().filter(|g| g.kind == k).count();
         if self.ok {

@@ -80,9 +80,29 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Extra setup for a cluster: the tests' TLS server and hot standby.
+#[derive(Default)]
+pub struct Setup {
+    /// `-c name=value` server settings.
+    pub settings: Vec<(String, String)>,
+    /// Replaces `pg_hba.conf`.
+    pub hba: Option<String>,
+    /// Files written into the data directory (certificates and keys),
+    /// readable by the server only.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Make the cluster a streaming standby of the server on this
+    /// loopback port (`pg_basebackup -R`) instead of running initdb.
+    pub standby_of: Option<u16>,
+}
+
 impl Cluster {
     /// initdb + start. Takes a second or two.
     pub fn start() -> Result<Cluster> {
+        Cluster::start_with(&Setup::default())
+    }
+
+    /// Like `start`, with extra settings, files, or as a standby.
+    pub fn start_with(setup: &Setup) -> Result<Cluster> {
         let bin = find_server_bin()?;
         // SAFETY: geteuid has no preconditions.
         let run_as = if unsafe { libc::geteuid() } == 0 {
@@ -106,31 +126,86 @@ impl Cluster {
             stopped: true,
         };
         let data = cluster.data_dir();
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap_or_default(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-        )?;
+        match setup.standby_of {
+            None => cluster.run(
+                "initdb",
+                &[
+                    "-D",
+                    data.to_str().unwrap_or_default(),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+            )?,
+            Some(port) => {
+                // A replication slot, made before the backup starts, keeps
+                // the primary's WAL until the standby has it: a busy
+                // primary would otherwise recycle it first.
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_nanos();
+                let slot = format!("anonymize_standby_{}_{nanos}", std::process::id());
+                // Made and reserving WAL before the backup starts: with
+                // pg_basebackup -C it would come after, and a checkpoint in
+                // between (a DROP DATABASE makes one) can remove the start.
+                cluster.run(
+                    "psql",
+                    &[
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "-U",
+                        "postgres",
+                        "-d",
+                        "postgres",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-c",
+                        &format!("SELECT pg_create_physical_replication_slot('{slot}', true)"),
+                    ],
+                )?;
+                cluster.run(
+                    "pg_basebackup",
+                    &[
+                        "-D",
+                        data.to_str().unwrap_or_default(),
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "-U",
+                        "postgres",
+                        "-R",
+                        "-X",
+                        "stream",
+                        "-S",
+                        &slot,
+                        "--no-sync",
+                    ],
+                )?
+            }
+        }
+        cluster.write_files(setup)?;
         let mut last = None;
         for _ in 0..5 {
             cluster.port = free_port()?;
-            let opts = format!(
+            let mut opts = format!(
                 "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
                  -c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB \
                  -c max_wal_size=2GB -c checkpoint_timeout=30min",
                 cluster.port,
                 cluster.dir.path().display()
             );
+            for (name, value) in &setup.settings {
+                opts.push_str(&format!(" -c {name}={value}"));
+            }
             let log = cluster.dir.path().join("server.log");
             match cluster.run(
                 "pg_ctl",
@@ -155,6 +230,35 @@ impl Cluster {
             }
         }
         Err(last.expect("tried")).context(format!("log: {}", cluster.log_tail()))
+    }
+
+    /// Writes `pg_hba.conf` and the extra files, owned by the server's
+    /// user and readable by it only (the server refuses a key others can
+    /// read).
+    fn write_files(&self, setup: &Setup) -> Result<()> {
+        let mut files: Vec<(&str, &[u8])> = setup
+            .files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        if let Some(hba) = &setup.hba {
+            files.push(("pg_hba.conf", hba.as_bytes()));
+        }
+        for (name, bytes) in files {
+            let path = self.data_dir().join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory of the server's Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     fn data_dir(&self) -> PathBuf {

@@ -176,10 +176,20 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
         if let Some(hint) = db.hint() {
             s.push_str(&format!("\n  hint: {hint}"));
         }
+        if crate::conn::replica::is_recovery_conflict(db.message()) {
+            s.push_str(&format!(
+                "\n  hint: {}",
+                crate::conn::replica::CONFLICT_HINT
+            ));
+        }
         return s;
     }
     if err.is_closed() {
-        return "the connection was closed".to_string();
+        // The server may have said why, on a connection that was idle.
+        return match crate::conn::server_closing_reason() {
+            Some(why) => format!("the connection was closed by the server: {why}"),
+            None => "the connection was closed".to_string(),
+        };
     }
     // Non-database errors (I/O, protocol) do not carry row data. Newer
     // tokio-postgres versions leave the cause out of Display; add it once.

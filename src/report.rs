@@ -69,6 +69,10 @@ pub struct Report {
     pub tables: Vec<TableStats>,
     /// What `--verify` found, or null when it did not run.
     pub verify: Option<crate::verify::VerifyReport>,
+    /// When the source is a hot standby: `pg_last_xact_replay_timestamp()`
+    /// at the snapshot (RFC 3339, UTC), how fresh the copy is. Null for a
+    /// primary.
+    pub source_replay_timestamp: Option<String>,
 }
 
 impl Report {

@@ -174,13 +174,20 @@ pub async fn dump_with(
         "--no-tablespaces",
     ])
     .arg(format!("--snapshot={snapshot}"))
-    .env_remove("PGSERVICE")
     // A run stopped by a signal drops this future; pg_dump must not outlive it.
     .kill_on_drop(true)
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    for (k, v) in source.libpq_env() {
+    // pg_dump connects exactly as we do (same host, user, password and
+    // TLS settings): no inherited PG* variable (PGSERVICE, PGSSLMODE, ...)
+    // may change where or how it connects.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in source.libpq_env(pg_dump.major) {
         cmd.env(k, v);
     }
     let out = cmd

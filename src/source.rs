@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub client: Client,
     /// The id workers pass to `SET TRANSACTION SNAPSHOT`.
     pub id: String,
+    /// Set when the source is a hot standby.
+    pub standby: Option<crate::conn::replica::Standby>,
 }
 
 /// How long a source session waits for a table lock when the caller does
@@ -64,7 +66,12 @@ pub async fn open_snapshot_with(
         .await
         .pg_context(|| "exporting the source snapshot".into())?
         .get(0);
-    Ok(Snapshot { client, id })
+    let standby = crate::conn::replica::standby(&client).await?;
+    Ok(Snapshot {
+        client,
+        id,
+        standby,
+    })
 }
 
 /// Opens a worker connection that reads inside snapshot `id`.

@@ -179,6 +179,8 @@ struct Facts {
     subset: std::sync::Mutex<Option<SubsetSpec>>,
     tables: std::sync::Mutex<Vec<TableStats>>,
     verify: std::sync::Mutex<Option<VerifyReport>>,
+    /// `pg_last_xact_replay_timestamp()` of a standby source.
+    source_replay: std::sync::Mutex<Option<String>>,
 }
 
 impl Facts {
@@ -247,6 +249,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             bytes: tables.iter().map(|t| t.bytes).sum(),
             tables,
             verify: facts.verify.lock().expect("facts lock").take(),
+            source_replay_timestamp: facts.source_replay.lock().expect("facts lock").take(),
         };
         crate::failpoint::pause("report.before_write").await;
         if let Err(e) = report.write(path) {
@@ -293,6 +296,12 @@ async fn run_inner(
         .await?;
     *facts.digest.lock().expect("facts lock") = Some(rules.digest.clone());
     *facts.subset.lock().expect("facts lock") = rules.subset;
+    if let Some(standby) = &snapshot.standby {
+        *facts.source_replay.lock().expect("facts lock") = standby.last_replay.clone();
+        if let Some(w) = standby.warning() {
+            tracing::warn!("{w}");
+        }
+    }
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         return Ok(SyncOutcome {

@@ -2,8 +2,11 @@
 //! runner for the built binary.
 
 pub mod cli;
+pub mod clusters;
 pub mod failpoint;
 pub mod pg;
+pub mod replica;
+pub mod tls;
 
 pub use cli::{anonymize, spawn, wait, Run};
 pub use failpoint::{env_refs, Failpoint};
