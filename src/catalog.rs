@@ -235,6 +235,13 @@ pub struct Table {
 }
 
 impl Table {
+    /// The table as SQL names it for statements that must not reach
+    /// inheritance children (`ONLY` for an ordinary table; a partitioned
+    /// root holds no rows of its own, so it is named bare).
+    pub fn sql_only(&self) -> String {
+        format!("{}{}", self.kind.only(), self.name.sql())
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -28,7 +28,7 @@ use crate::progress::Progress;
 use crate::report::{Outcome, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
-use crate::sink::postgres::{self as pg_sink, CopySink, TargetServer};
+use crate::sink::postgres::{self as pg_sink, CopySink, LoadedTable, TargetServer};
 use crate::source;
 use crate::subset::SubsetSpec;
 use crate::transform::Key;
@@ -424,6 +424,7 @@ async fn load_fresh(
         .batch_execute("ANALYZE")
         .await
         .pg_context(|| "analyzing the target".into())?;
+    let tables = checked_row_counts(&targets, plan, tables).await?;
     drop(targets);
 
     if opts.verify {
@@ -467,7 +468,7 @@ async fn load_existing(
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let client = pg_sink::connect(target).await?;
-    let names: Vec<String> = plan.tables.iter().map(|t| t.table.name.sql()).collect();
+    let names: Vec<String> = plan.tables.iter().map(|t| t.table.sql_only()).collect();
     client
         .batch_execute("BEGIN")
         .await
@@ -483,6 +484,8 @@ async fn load_existing(
         .into());
     }
     if !names.is_empty() {
+        // Each name with ONLY where it applies: a bare TRUNCATE of an
+        // inheritance parent would also empty children that are not ours.
         client
             .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
             .await
@@ -501,6 +504,7 @@ async fn load_existing(
         stats.push(s);
     }
     drop(progress);
+    let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
@@ -511,6 +515,39 @@ async fn load_existing(
         .batch_execute("COMMIT")
         .await
         .pg_context(|| "committing the load".into())?;
+    Ok(stats)
+}
+
+/// Counts the loaded tables in the target and fails the run unless each
+/// holds the rows sent to it; returns the stats with `rows_written` set to
+/// what the target holds, so the summary and the report tell the truth.
+async fn checked_row_counts(
+    clients: &[tokio_postgres::Client],
+    plan: &Plan,
+    mut stats: Vec<TableStats>,
+) -> Result<Vec<TableStats>> {
+    let started = Instant::now();
+    let by_name: std::collections::HashMap<String, &TablePlan> = plan
+        .tables
+        .iter()
+        .map(|t| (t.table.name.to_string(), t))
+        .collect();
+    let loaded: Vec<LoadedTable> = stats
+        .iter()
+        .map(|s| LoadedTable {
+            plan: by_name[&s.table],
+            rows_sent: s.rows_read,
+        })
+        .collect();
+    let counts = pg_sink::check_row_counts(clients, &loaded).await?;
+    for (s, n) in stats.iter_mut().zip(counts) {
+        s.rows_written = n;
+    }
+    tracing::info!(
+        tables = stats.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "row counts in the target match the rows sent"
+    );
     Ok(stats)
 }
 

@@ -448,8 +448,10 @@ impl<'a> CopySink<'a> {
         let freeze = own_transaction && plan.table.kind == crate::catalog::TableKind::Ordinary;
         let mut statement = plan.target_statement();
         if freeze {
+            // ONLY: a plain TRUNCATE of an inheritance parent also empties
+            // its children, which may already be loaded.
             client
-                .batch_execute(&format!("BEGIN; TRUNCATE {}", plan.table.name.sql()))
+                .batch_execute(&format!("BEGIN; TRUNCATE {}", plan.table.sql_only()))
                 .await
                 .pg_context(|| format!("preparing table {name} on the target"))?;
             statement.push_str(" WITH (FREEZE)");
@@ -489,4 +491,70 @@ impl TableSink for CopySink<'_> {
         }
         Ok(rows)
     }
+}
+
+/// The rows a finished load holds, counted in the target: what every table
+/// must hold before the target may go live.
+#[derive(Debug)]
+pub struct LoadedTable<'a> {
+    pub plan: &'a TablePlan,
+    /// Rows sent to the sink: what the source gave under the plan.
+    pub rows_sent: u64,
+}
+
+/// A loaded table holds other than the rows sent to it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "table {table} holds {found} row(s) in the load database, but {sent} were sent to it; \
+     the target was left as it was. Something removed or added rows after the load \
+     (a trigger or rule on the target server, or a bug in anonymize): please report it"
+)]
+pub struct RowCountMismatch {
+    pub table: String,
+    pub sent: u64,
+    pub found: u64,
+}
+
+/// Counts every loaded table in the target (`ONLY`, so an inheritance
+/// parent's count is its own rows) and compares with the rows sent: the
+/// safety net under any bug that would otherwise lose rows after their
+/// COPY succeeded. The counts run spread over `clients`. Returns the
+/// counts, in the order of `tables`.
+pub async fn check_row_counts(clients: &[Client], tables: &[LoadedTable<'_>]) -> Result<Vec<u64>> {
+    let lanes = clients.len().max(1);
+    let counts = futures_util::future::try_join_all(clients.iter().enumerate().map(
+        |(lane, client)| async move {
+            let mut found = Vec::new();
+            for (i, t) in tables.iter().enumerate().skip(lane).step_by(lanes) {
+                let n: i64 = client
+                    .query_one(
+                        &format!("SELECT count(*) FROM {}", t.plan.table.sql_only()),
+                        &[],
+                    )
+                    .await
+                    .pg_context(|| {
+                        format!("counting the rows of {} on the target", t.plan.table.name)
+                    })?
+                    .get(0);
+                found.push((i, n as u64));
+            }
+            Ok::<_, anyhow::Error>(found)
+        },
+    ))
+    .await?;
+    let mut out = vec![0u64; tables.len()];
+    for (i, n) in counts.into_iter().flatten() {
+        out[i] = n;
+    }
+    for (t, &found) in tables.iter().zip(&out) {
+        if found != t.rows_sent {
+            return Err(RowCountMismatch {
+                table: t.plan.table.name.to_string(),
+                sent: t.rows_sent,
+                found,
+            }
+            .into());
+        }
+    }
+    Ok(out)
 }

@@ -8,6 +8,7 @@ mod check;
 mod config;
 mod demo;
 mod errors;
+mod inheritance;
 mod init;
 mod operations;
 mod subset;
