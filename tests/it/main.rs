@@ -8,6 +8,7 @@ mod check;
 mod config;
 mod demo;
 mod errors;
+mod export;
 mod inheritance;
 mod init;
 mod operations;
