@@ -6,9 +6,11 @@ mod harness;
 
 mod check;
 mod config;
+mod correctness;
 mod demo;
 mod errors;
 mod export;
+mod hostile;
 mod inheritance;
 mod init;
 mod operations;
