@@ -172,7 +172,9 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PostData),
     )?;
     for t in &mut plan.tables {
-        t.order_by = Some(stable_order(t));
+        let order = stable_order(t);
+        // A table without copyable columns has nothing to order by.
+        t.order_by = (!order.is_empty()).then_some(order);
     }
     let order = fk_order(&plan);
 
