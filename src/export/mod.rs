@@ -61,6 +61,8 @@ pub struct ExportOptions {
     pub verify: bool,
     pub progress: bool,
     pub secret: Option<Vec<u8>>,
+    /// How long a source session waits for a table lock.
+    pub lock_timeout: std::time::Duration,
 }
 
 impl ExportOptions {
@@ -108,6 +110,7 @@ impl ExportOptions {
             verify: args.verify,
             progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
             secret: crate::sync::secret_from_env(),
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
         })
     }
 }
@@ -163,14 +166,23 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         &opts.rules,
         opts.subset,
         opts.secret.as_deref(),
+        opts.lock_timeout,
     )
     .await?;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
-    let (pre, post) = tokio::try_join!(
-        schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PreData),
-        schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PostData),
-    )?;
+    // Without owners or grants: the files load anywhere, as any role.
+    let dump = |section| {
+        schema::dump_with(
+            &pg_dump,
+            &opts.source,
+            &snapshot.id,
+            section,
+            schema::Privileges::NONE,
+            opts.lock_timeout,
+        )
+    };
+    let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;
     for t in &mut plan.tables {
         let order = stable_order(t);
         // A table without copyable columns has nothing to order by.
@@ -414,7 +426,7 @@ async fn copy_tables(
         let progress = Arc::clone(&progress.0);
         let samples = samples.clone();
         async move {
-            let source = source::worker(&opts.source, snapshot_id).await?;
+            let source = source::worker_with(&opts.source, snapshot_id, opts.lock_timeout).await?;
             loop {
                 let Some(i) = queue.lock().await.pop_front() else {
                     return Ok::<(), anyhow::Error>(());

@@ -5,11 +5,13 @@
 mod harness;
 
 mod check;
+mod codec;
 mod config;
 mod correctness;
 mod demo;
 mod errors;
 mod export;
+mod faults;
 mod hostile;
 mod inheritance;
 mod init;
