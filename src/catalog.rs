@@ -182,8 +182,11 @@ impl Column {
 #[derive(Debug, Clone)]
 pub struct UniqueKey {
     pub name: String,
+    /// Key columns (an index's INCLUDE columns are not part of the key).
     pub columns: Vec<String>,
     pub primary: bool,
+    /// `NULLS NOT DISTINCT`: two NULLs collide.
+    pub nulls_not_distinct: bool,
 }
 
 /// A foreign key from `columns` to `parent.parent_columns`.
@@ -331,6 +334,9 @@ pub struct Catalog {
     pub tables: Vec<Table>,
     pub sequences: Vec<Sequence>,
     pub materialized_views: Vec<QualifiedName>,
+    /// Partitions and their roots: `(partition, root)`. They are not in
+    /// `tables` (rows are copied through the root).
+    pub partitions: Vec<(QualifiedName, QualifiedName)>,
     /// `server_version_num` of the source.
     pub server_version: i32,
 }
@@ -338,6 +344,14 @@ pub struct Catalog {
 impl Catalog {
     pub fn table(&self, name: &QualifiedName) -> Option<&Table> {
         self.tables.iter().find(|t| &t.name == name)
+    }
+
+    /// The root a partition is copied through, when `name` is a partition.
+    pub fn partition_root(&self, name: &QualifiedName) -> Option<&QualifiedName> {
+        self.partitions
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, root)| root)
     }
 
     /// Reads the catalog. Must run inside the snapshot transaction.
@@ -429,6 +443,7 @@ impl Catalog {
                 name: row.get("name"),
                 columns,
                 primary: row.get("is_primary"),
+                nulls_not_distinct: row.get("nulls_not_distinct"),
             });
         }
 
@@ -467,10 +482,24 @@ impl Catalog {
             .map(|row| QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1)))
             .collect();
 
+        let partitions = client
+            .query(include_str!("catalog/partitions.sql"), &[])
+            .await
+            .pg_context(|| "reading the source partitions".into())?
+            .iter()
+            .map(|row| {
+                (
+                    QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1)),
+                    QualifiedName::new(row.get::<_, String>(2), row.get::<_, String>(3)),
+                )
+            })
+            .collect();
+
         Ok(Catalog {
             tables,
             sequences,
             materialized_views,
+            partitions,
             server_version,
         })
     }

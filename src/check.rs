@@ -117,10 +117,13 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         .get(0);
     let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
+    let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(rules, catalog);
-    if let Err(e) = constants {
-        let list = e.downcast::<RulesErrors>()?.0;
-        report.add_mismatches(list);
+    for result in [constants, filters] {
+        if let Err(e) = result {
+            let list = e.downcast::<RulesErrors>()?.0;
+            report.add_mismatches(list);
+        }
     }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
     report.add_row_security(row_security);
@@ -216,14 +219,27 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
     // Stale rules first: a table or column that is gone.
     for rule in &rules.tables {
         let Some(table) = catalog.table(&rule.name) else {
+            let (message, hint) = match catalog.partition_root(&rule.name) {
+                Some(root) => (
+                    format!(
+                        "table {} is a partition of {root}; partitions are copied through their root",
+                        rule.name
+                    ),
+                    format!("move the rule to tables.{root}"),
+                ),
+                None => (
+                    format!("table {} is not in the source database", rule.name),
+                    "remove the rule, or check the table's schema and spelling".into(),
+                ),
+            };
             gaps.push(Gap {
                 kind: GapKind::Stale,
                 table: rule.name.to_string(),
                 column: None,
                 type_name: None,
                 location: rule.location.to_string(),
-                message: format!("table {} is not in the source database", rule.name),
-                hint: Some("remove the rule, or check the table's schema and spelling".into()),
+                message,
+                hint: Some(hint),
             });
             continue;
         };

@@ -187,7 +187,16 @@ impl Plan {
         };
 
         for rule in &rules.tables {
-            if catalog.table(&rule.name).is_none() {
+            if let Some(root) = catalog.partition_root(&rule.name) {
+                problems.push(
+                    &rule.location,
+                    format!(
+                        "table {} is a partition of {root}; partitions are copied through their root",
+                        rule.name
+                    ),
+                    Some(format!("move the rule to tables.{root}")),
+                );
+            } else if catalog.table(&rule.name).is_none() {
                 let names: Vec<String> =
                     catalog.tables.iter().map(|t| t.name.to_string()).collect();
                 let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
@@ -225,6 +234,8 @@ impl Plan {
                 tables.push(tp);
             }
         }
+
+        check_foreign_keys(rules, &tables, &file_location, &mut problems);
 
         if !problems.list.is_empty() {
             return Err(RulesErrors(problems.list));
@@ -453,10 +464,22 @@ fn compile(
                     Some("use `set`, `hash` or `fake` instead".into()),
                 ));
             }
-            if let Some(c) = constraint {
-                // Several NULLs are allowed under a unique constraint, so this
-                // is fine; a primary key is NOT NULL and caught above.
-                let _ = c;
+            // Several NULLs are allowed under a unique constraint (a
+            // primary key is NOT NULL and caught above), unless it says
+            // NULLS NOT DISTINCT: then the second NULL collides.
+            let _ = constraint;
+            if let Some(k) = table
+                .unique_keys
+                .iter()
+                .find(|k| k.nulls_not_distinct && k.columns.contains(&column.name))
+            {
+                return Err((
+                    format!(
+                        "column {display}.{} is in unique key {} with NULLS NOT DISTINCT, so `null` would make its rows collide",
+                        column.name, k.name
+                    ),
+                    Some("use a unique-capable rule such as `{ fpe: {} }` or `{ hash: { format: hex } }`".into()),
+                ));
             }
             Ok((ColumnAction::Null, vec![]))
         }
@@ -500,6 +523,151 @@ fn compile(
                 options.reads(),
             ))
         }
+    }
+}
+
+/// Where a column's rule was written: its entry, else its table's rule,
+/// else the rules files.
+fn column_location(rules: &Rules, table: &Table, column: &str, file: &Location) -> Location {
+    let rule = rules.table(&table.name);
+    rule.and_then(|r| r.columns.iter().find(|e| e.name == column))
+        .map(|e| e.location.clone())
+        .or_else(|| rule.map(|r| r.location.clone()))
+        .unwrap_or_else(|| file.clone())
+}
+
+/// Foreign keys the copy would break, found before any row moves (else
+/// the target refuses them after the whole copy): a referenced table that
+/// is `skip: true` while its referencing table is copied, and a reference
+/// whose columns have different rules from the columns they point at, so
+/// equal values stop being equal. A referencing column set to `null`
+/// breaks nothing. Keys declared in the rules (`references:`) are not
+/// constraints of the target and are left out.
+fn check_foreign_keys(
+    rules: &Rules,
+    tables: &[TablePlan],
+    file: &Location,
+    problems: &mut Problems,
+) {
+    let plan_of = |name: &QualifiedName| tables.iter().find(|t| &t.table.name == name);
+    let column_of = |t: &'_ TablePlan, name: &str| -> Option<ColumnPlan> {
+        t.columns.iter().find(|c| c.name == name).cloned()
+    };
+    for child in tables.iter().filter(|t| !t.skip) {
+        for fk in child.table.foreign_keys.iter().filter(|k| !k.virtual_key) {
+            let Some(parent) = plan_of(&fk.parent) else {
+                continue;
+            };
+            let pairs: Vec<(ColumnPlan, Option<ColumnPlan>)> = fk
+                .columns
+                .iter()
+                .zip(&fk.parent_columns)
+                .filter_map(|(c, p)| Some((column_of(child, c)?, column_of(parent, p))))
+                .collect();
+            // Rows whose reference is NULL point at nothing.
+            let referencing: Vec<&(ColumnPlan, Option<ColumnPlan>)> = pairs
+                .iter()
+                .filter(|(c, _)| !matches!(c.action, ColumnAction::Null))
+                .collect();
+            if referencing.is_empty() {
+                continue;
+            }
+            // Under a skipped parent, `null_outside_subset:` sets the
+            // reference to NULL (see `subset`): nothing left to break.
+            let nulled = rules
+                .table(&child.table.name)
+                .map(|r| r.null_outside_subset.clone())
+                .unwrap_or_default();
+            if parent.skip && referencing.iter().all(|(c, _)| nulled.contains(&c.name)) {
+                continue;
+            }
+            if parent.skip {
+                let rule = rules.table(&parent.table.name);
+                problems.push(
+                    &rule.map(|r| r.location.clone()).unwrap_or_else(|| file.clone()),
+                    format!(
+                        "table {} is `skip: true`, but {} references it (constraint {}): the copied rows would point at rows that are not there",
+                        parent.table.name, child.table.name, fk.name
+                    ),
+                    Some(format!(
+                        "copy {} (drop `skip: true`), skip {} as well, or set {} to `null` (or list them under `null_outside_subset:`)",
+                        parent.table.name,
+                        child.table.name,
+                        fk.columns.iter().map(|c| format!("{}.{c}", child.table.name)).collect::<Vec<_>>().join(", ")
+                    )),
+                );
+                continue;
+            }
+            for (c, p) in referencing {
+                let Some(p) = p else { continue };
+                if c.rule == p.rule {
+                    continue;
+                }
+                problems.push(
+                    &column_location(rules, &child.table, &c.name, file),
+                    format!(
+                        "column {}.{} references {}.{} (constraint {}), but their rules differ (`{}` and `{}`): the copied rows would not find their parent",
+                        child.table.name, c.name, parent.table.name, p.name, fk.name, c.rule, p.rule
+                    ),
+                    Some("give both columns the same rule: equal values then stay equal".into()),
+                );
+            }
+        }
+    }
+}
+
+/// Runs every table's `where:` through `EXPLAIN` in the snapshot (no row
+/// is read), so a filter that does not parse, or names a column that is
+/// not there, fails here instead of after the copy of every other table.
+pub async fn check_filters(
+    rules: &Rules,
+    catalog: &Catalog,
+    client: &tokio_postgres::Client,
+) -> anyhow::Result<()> {
+    let mut problems = Problems { list: Vec::new() };
+    for table_rule in &rules.tables {
+        let (Some(table), Some(filter)) = (catalog.table(&table_rule.name), &table_rule.filter)
+        else {
+            continue;
+        };
+        // A failed statement would abort the snapshot transaction; a
+        // savepoint keeps it usable.
+        client
+            .batch_execute("SAVEPOINT anonymize_filter")
+            .await
+            .pg_context(|| "checking where: filters".into())?;
+        let explained = client
+            .batch_execute(&format!(
+                "EXPLAIN SELECT 1 FROM {}{} WHERE ({filter})",
+                table.kind.only(),
+                table.name.sql()
+            ))
+            .await;
+        let end = if explained.is_ok() {
+            "RELEASE SAVEPOINT anonymize_filter"
+        } else {
+            "ROLLBACK TO SAVEPOINT anonymize_filter"
+        };
+        client
+            .batch_execute(end)
+            .await
+            .pg_context(|| "checking where: filters".into())?;
+        if let Err(e) = explained {
+            problems.push(
+                &table_rule.location_of("where"),
+                format!(
+                    "the `where:` of table {} does not run on the source: {}",
+                    table.name,
+                    crate::error::pg_error_text(&e)
+                ),
+                Some("write an SQL condition on the table's own columns, as after WHERE".into()),
+            );
+        }
+    }
+    if problems.list.is_empty() {
+        Ok(())
+    } else {
+        Err(RulesErrors(problems.list).into())
     }
 }
 
@@ -687,11 +855,13 @@ mod tests {
                         name: "users_pkey".into(),
                         columns: vec!["id".into()],
                         primary: true,
+                        nulls_not_distinct: false,
                     },
                     UniqueKey {
                         name: "users_code_key".into(),
                         columns: vec!["code".into()],
                         primary: false,
+                        nulls_not_distinct: false,
                     },
                 ],
                 foreign_keys: vec![],
@@ -701,6 +871,74 @@ mod tests {
             }],
             ..Catalog::default()
         }
+    }
+
+    /// `users` plus `orders(id, user_code)` referencing `users.code`.
+    fn catalog_with_orders() -> Catalog {
+        let mut c = catalog();
+        let mut orders = c.tables[0].clone();
+        orders.oid = 2;
+        orders.name = QualifiedName::new("public", "orders");
+        orders.columns = vec![
+            column("id", "bigint", TypeKind::Int64),
+            column("user_code", "text", TypeKind::Text),
+        ];
+        orders.unique_keys.clear();
+        orders.foreign_keys = vec![crate::catalog::ForeignKey {
+            name: "orders_user_code_fkey".into(),
+            columns: vec!["user_code".into()],
+            parent: QualifiedName::new("public", "users"),
+            parent_columns: vec!["code".into()],
+            deferrable: false,
+            virtual_key: false,
+        }];
+        c.tables.push(orders);
+        c
+    }
+
+    /// Issue 16 item 11: foreign keys the target would reject after the
+    /// copy are refused by the plan, and what keeps them whole is not.
+    #[test]
+    fn foreign_keys_the_copy_would_break_are_refused() {
+        let key = Key::new(b"plan test");
+        let plan = |users: &str, orders: &str| {
+            let yaml = format!(
+                "version: 1\ntables:\n  public.users:\n{users}\n  public.orders:\n    columns: {{ id: keep, {orders} }}\n"
+            );
+            let rules = crate::rules::load::load_str("r.yml", &yaml).unwrap();
+            match Plan::build(&rules, catalog_with_orders(), Some(&key)) {
+                Ok(_) => String::new(),
+                Err(RulesErrors(list)) => list
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
+        };
+        let users = |code: &str| {
+            format!("    columns: {{ id: keep, code: {code}, name: keep, bio: keep }}")
+        };
+        let p = plan(&users("{ fpe: {} }"), "user_code: keep");
+        assert!(
+            p.contains("column public.orders.user_code references public.users.code (constraint orders_user_code_fkey), but their rules differ (`keep` and `fpe`)"),
+            "{p}"
+        );
+        assert_eq!(plan(&users("{ fpe: {} }"), "user_code: { fpe: {} }"), "");
+        assert_eq!(plan(&users("{ fpe: {} }"), "user_code: null"), "");
+        let p = plan("    skip: true", "user_code: keep");
+        assert!(
+            p.starts_with(
+                "r.yml:3:3: table public.users is `skip: true`, but public.orders references it"
+            ),
+            "{p}"
+        );
+        assert_eq!(plan("    skip: true", "user_code: null"), "");
+        let rules = crate::rules::load::load_str(
+            "r.yml",
+            "version: 1\ntables:\n  public.users: { skip: true }\n  public.orders:\n    columns: { id: keep, user_code: keep }\n    null_outside_subset: [user_code]\n",
+        )
+        .unwrap();
+        assert!(Plan::build(&rules, catalog_with_orders(), Some(&key)).is_ok());
     }
 
     fn problems(yaml: &str) -> Vec<String> {

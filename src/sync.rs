@@ -151,6 +151,7 @@ pub async fn prepare(
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
+    crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])

@@ -198,11 +198,30 @@ struct ParsedFile {
 }
 
 fn parse_file(file: &str, text: &str) -> Result<ParsedFile, RulesError> {
+    // Editors on Windows save UTF-8 with a byte order mark; YAML allows one
+    // at the start, but serde_yaml reads it as a second document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let positions = KeyPositions::index(text);
+    // serde_yaml would read `<<` as an ordinary key (a column or transform
+    // named `<<`) and report something unrelated: refuse it here, where
+    // the position is known.
+    if let Some((line, column)) = positions.merge_key() {
+        return Err(RulesError {
+            location: Location {
+                file: file.to_string(),
+                line,
+                column,
+            },
+            message: "YAML merge keys (`<<: *anchor`) are not supported in rules files".into(),
+            hint: Some(
+                "write the merged keys out in full (an anchor used as a whole value, `*anchor`, works)"
+                    .into(),
+            ),
+        });
+    }
     let body: RulesFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
     if body.version != 1 {
-        let (line, column) = KeyPositions::index(text)
-            .get(&["version"])
-            .unwrap_or((0, 0));
+        let (line, column) = positions.get(&["version"]).unwrap_or((0, 0));
         return Err(RulesError {
             location: Location {
                 file: file.to_string(),
@@ -216,10 +235,7 @@ fn parse_file(file: &str, text: &str) -> Result<ParsedFile, RulesError> {
             hint: None,
         });
     }
-    Ok(ParsedFile {
-        body,
-        positions: KeyPositions::index(text),
-    })
+    Ok(ParsedFile { body, positions })
 }
 
 /// Turns a serde_yaml error into `file:line:col: message`, adding a "did you
@@ -432,6 +448,38 @@ mod tests {
         assert_eq!(t.location.to_string(), "r.yml:4:3");
         assert_eq!(t.columns[2].location.to_string(), "r.yml:8:7");
         assert_eq!(t.columns[2].rule.describe(), "set(\"free\")");
+    }
+
+    /// Issue 16 item 15: a byte order mark is not a second document.
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let rules = load_str(
+            "r.yml",
+            "\u{feff}version: 1\ntables:\n  public.a:\n    columns:\n      id: keep\n",
+        )
+        .unwrap();
+        assert_eq!(rules.tables[0].location.to_string(), "r.yml:3:3");
+    }
+
+    /// Issue 16 item 15: a merge key is refused where it is written, not
+    /// reported as an unknown transform; a whole-value alias still works.
+    #[test]
+    fn merge_keys_are_refused_with_their_position() {
+        let errs = errors_of(
+            "version: 1\nx: &base { id: keep }\ntables:\n  public.a:\n    columns:\n      <<: *base\n      n: keep\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("r.yml:6:7: YAML merge keys (`<<: *anchor`) are not supported"),
+            "{errs:?}"
+        );
+        let rules = load_str(
+            "r.yml",
+            "version: 1\ntables:\n  public.a:\n    columns: &cols { id: keep }\n  public.b:\n    columns: *cols\n  public.c:\n    columns: { \"<<\": keep }\n",
+        )
+        .unwrap();
+        assert_eq!(rules.tables[1].columns[0].name, "id");
+        assert_eq!(rules.tables[2].columns[0].name, "<<");
     }
 
     #[test]

@@ -8,13 +8,15 @@
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Key path (`["tables", "public.users", "columns", "email"]`) to its
 /// 1-based (line, column).
 #[derive(Debug, Default)]
 pub struct KeyPositions {
     positions: HashMap<Vec<String>, (usize, usize)>,
+    /// Where the first YAML merge key (`<<`) was written, if any.
+    merge_key: Option<(usize, usize)>,
 }
 
 impl KeyPositions {
@@ -25,7 +27,14 @@ impl KeyPositions {
         let _ = parser.load(&mut rx, false);
         KeyPositions {
             positions: rx.positions,
+            merge_key: rx.merge_key,
         }
+    }
+
+    /// The first merge key (`<<: *anchor`) of the file: serde_yaml does not
+    /// apply merge keys when it deserializes, so the caller refuses them.
+    pub fn merge_key(&self) -> Option<(usize, usize)> {
+        self.merge_key
     }
 
     /// Where the key at `path` was written.
@@ -51,6 +60,7 @@ enum Frame {
 struct Receiver {
     stack: Vec<Frame>,
     positions: HashMap<Vec<String>, (usize, usize)>,
+    merge_key: Option<(usize, usize)>,
 }
 
 impl Receiver {
@@ -78,11 +88,15 @@ impl Receiver {
 impl MarkedEventReceiver for Receiver {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
-            Event::Scalar(text, ..) => {
+            Event::Scalar(text, style, ..) => {
                 if let Some(Frame::Map {
                     expect_key: true, ..
                 }) = self.stack.last()
                 {
+                    // A plain `<<` key is a merge key; a quoted one is text.
+                    if text == "<<" && style == TScalarStyle::Plain && self.merge_key.is_none() {
+                        self.merge_key = Some((mark.line(), mark.col() + 1));
+                    }
                     if let Some(Frame::Map { expect_key, key }) = self.stack.last_mut() {
                         *key = Some(text);
                         *expect_key = false;

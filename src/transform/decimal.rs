@@ -93,6 +93,301 @@ impl Decimal {
     }
 }
 
+/// A decimal of any size: `numeric` holds up to 131072 digits before the
+/// point and 16383 after, and a JSON number may be `1e400`, where a
+/// [`Decimal`] (38 digits) and an `f64` (±1.8e308, ~17 digits) both fall
+/// short. Exact and deterministic; only what `noise` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wide {
+    neg: bool,
+    /// Decimal digits, least significant first, no high zeros (zero is
+    /// empty).
+    digits: Vec<u8>,
+    /// The value is `digits × 10^exp`.
+    exp: i64,
+}
+
+/// Largest exponent `Wide::parse` accepts: beyond numeric's range, short
+/// of a text that would take gigabytes to expand.
+const WIDE_MAX_EXP: i64 = 1 << 20;
+
+impl Wide {
+    /// Parses a decimal with an optional exponent (`-12.5`, `1e400`,
+    /// `.5E-3`); `None` for anything else (`NaN`, `Infinity`, junk).
+    pub fn parse(s: &str) -> Option<Wide> {
+        let s = s.trim();
+        let (neg, body) = match s.as_bytes().first()? {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], Some(&body[i + 1..])),
+            None => (body, None),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.is_empty() && frac.is_empty()
+            || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let e: i64 = match exponent {
+            Some(e) => {
+                let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+                if digits.is_empty()
+                    || digits.len() > 9
+                    || !digits.bytes().all(|c| c.is_ascii_digit())
+                {
+                    return None;
+                }
+                e.parse().ok()?
+            }
+            None => 0,
+        };
+        let exp = e - frac.len() as i64;
+        if exp.abs() > WIDE_MAX_EXP {
+            return None;
+        }
+        let digits = int
+            .bytes()
+            .chain(frac.bytes())
+            .rev()
+            .map(|c| c - b'0')
+            .collect();
+        Some(Wide { neg, digits, exp }.normalized())
+    }
+
+    /// The exact value of a finite `f64`, through its shortest round-trip
+    /// decimal form.
+    pub fn from_f64(v: f64) -> Wide {
+        Wide::parse(&format!("{v:e}")).unwrap_or_else(Wide::zero)
+    }
+
+    fn zero() -> Wide {
+        Wide {
+            neg: false,
+            digits: Vec::new(),
+            exp: 0,
+        }
+    }
+
+    fn normalized(mut self) -> Wide {
+        while self.digits.last() == Some(&0) {
+            self.digits.pop();
+        }
+        if self.digits.is_empty() {
+            self.neg = false;
+        }
+        self
+    }
+
+    /// Digits after the point as written (`1.50` has 2, `1e5` has 0).
+    pub fn scale(&self) -> u32 {
+        u32::try_from((-self.exp).max(0)).unwrap_or(u32::MAX)
+    }
+
+    pub fn abs(&self) -> Wide {
+        Wide {
+            neg: false,
+            ..self.clone()
+        }
+    }
+
+    /// The digits of `self` at exponent `exp` (<= self.exp).
+    fn digits_at(&self, exp: i64) -> Vec<u8> {
+        let shift = (self.exp - exp) as usize;
+        let mut d = vec![0; shift];
+        d.extend_from_slice(&self.digits);
+        d
+    }
+
+    pub fn mul(&self, other: &Wide) -> Wide {
+        // The shorter factor outside: the carry pass is then linear in the
+        // longer one per digit of the shorter (noise multiplies by an f64,
+        // at most 17 digits).
+        let (short, long) = if self.digits.len() <= other.digits.len() {
+            (&self.digits, &other.digits)
+        } else {
+            (&other.digits, &self.digits)
+        };
+        let mut acc = vec![0u32; short.len() + long.len() + 1];
+        for (i, &a) in short.iter().enumerate() {
+            for (j, &b) in long.iter().enumerate() {
+                acc[i + j] += u32::from(a) * u32::from(b);
+            }
+            // Carry as we go so no cell overflows, whatever the lengths.
+            let mut carry = 0;
+            for cell in acc.iter_mut().skip(i) {
+                let v = *cell + carry;
+                *cell = v % 10;
+                carry = v / 10;
+            }
+        }
+        Wide {
+            neg: self.neg != other.neg,
+            digits: acc.into_iter().map(|d| d as u8).collect(),
+            exp: self.exp + other.exp,
+        }
+        .normalized()
+    }
+
+    pub fn add(&self, other: &Wide) -> Wide {
+        let exp = self.exp.min(other.exp);
+        let (a, b) = (self.digits_at(exp), other.digits_at(exp));
+        let (neg, digits) = if self.neg == other.neg {
+            (self.neg, add_digits(&a, &b))
+        } else if cmp_digits(&a, &b) != std::cmp::Ordering::Less {
+            (self.neg, sub_digits(&a, &b))
+        } else {
+            (other.neg, sub_digits(&b, &a))
+        };
+        Wide { neg, digits, exp }.normalized()
+    }
+
+    /// Rounded to `scale` digits after the point, half away from zero as
+    /// PostgreSQL rounds numerics.
+    pub fn round(&self, scale: u32) -> Wide {
+        let target = -i64::from(scale);
+        if self.exp >= target {
+            return self.clone();
+        }
+        let drop = (target - self.exp) as usize;
+        if drop > self.digits.len() {
+            return Wide::zero();
+        }
+        let half_up = self.digits[drop - 1] >= 5;
+        let mut digits = self.digits[drop..].to_vec();
+        if half_up {
+            digits = add_digits(&digits, &[1]);
+        }
+        Wide {
+            neg: self.neg,
+            digits,
+            exp: target,
+        }
+        .normalized()
+    }
+
+    /// The largest magnitude of a `numeric(precision, scale)`.
+    pub fn max_of(precision: u32, scale: u32) -> Wide {
+        Wide {
+            neg: false,
+            digits: vec![9; precision as usize],
+            exp: -i64::from(scale),
+        }
+        .normalized()
+    }
+
+    pub fn neg(&self) -> Wide {
+        Wide {
+            neg: !self.neg && !self.digits.is_empty(),
+            ..self.clone()
+        }
+    }
+
+    /// Appends the value with exactly `scale` digits after the point (the
+    /// value must already be rounded to it).
+    pub fn write(&self, scale: u32, out: &mut String) {
+        let digits = self.digits_at(self.exp.min(-i64::from(scale)));
+        let scale = scale as usize;
+        if self.neg {
+            out.push('-');
+        }
+        let int_len = digits.len().saturating_sub(scale);
+        if int_len == 0 {
+            out.push('0');
+        }
+        for &d in digits[scale.min(digits.len())..].iter().rev() {
+            out.push(char::from(b'0' + d));
+        }
+        if scale > 0 {
+            out.push('.');
+            for i in (0..scale).rev() {
+                out.push(char::from(b'0' + digits.get(i).copied().unwrap_or(0)));
+            }
+        }
+    }
+}
+
+impl From<Decimal> for Wide {
+    fn from(d: Decimal) -> Wide {
+        let mut digits = Vec::new();
+        let mut units = d.units.unsigned_abs();
+        while units > 0 {
+            digits.push((units % 10) as u8);
+            units /= 10;
+        }
+        Wide {
+            neg: d.units < 0,
+            digits,
+            exp: -i64::from(d.scale),
+        }
+        .normalized()
+    }
+}
+
+impl PartialOrd for Wide {
+    fn partial_cmp(&self, other: &Wide) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Wide {
+    fn cmp(&self, other: &Wide) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        match (self.neg, other.neg) {
+            (false, true) => return Greater,
+            (true, false) => return Less,
+            _ => {}
+        }
+        let exp = self.exp.min(other.exp);
+        let by_magnitude = cmp_digits(&self.digits_at(exp), &other.digits_at(exp));
+        if self.neg {
+            by_magnitude.reverse()
+        } else {
+            by_magnitude
+        }
+    }
+}
+
+/// Compares magnitudes given least significant digit first (no high zeros
+/// needed).
+fn cmp_digits(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let trim = |d: &[u8]| d.len() - d.iter().rev().take_while(|&&x| x == 0).count();
+    let (la, lb) = (trim(a), trim(b));
+    la.cmp(&lb)
+        .then_with(|| a[..la].iter().rev().cmp(b[..lb].iter().rev()))
+}
+
+fn add_digits(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()) + 1);
+    let mut carry = 0;
+    for i in 0..a.len().max(b.len()) {
+        let v = a.get(i).copied().unwrap_or(0) + b.get(i).copied().unwrap_or(0) + carry;
+        out.push(v % 10);
+        carry = v / 10;
+    }
+    if carry > 0 {
+        out.push(carry);
+    }
+    out
+}
+
+/// `a - b` for `a >= b`.
+fn sub_digits(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut borrow = 0i8;
+    for (i, &x) in a.iter().enumerate() {
+        let mut v = x as i8 - b.get(i).copied().unwrap_or(0) as i8 - borrow;
+        borrow = i8::from(v < 0);
+        if v < 0 {
+            v += 10;
+        }
+        out.push(v as u8);
+    }
+    out
+}
+
 /// A YAML number or numeric string, kept as written (`0.1` must not become
 /// `0.1000000000000000055`).
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +466,54 @@ mod tests {
         ] {
             assert_eq!(Decimal::parse(bad), None, "{bad}");
         }
+    }
+
+    fn wide(t: &str, scale: u32) -> String {
+        let mut s = String::new();
+        Wide::parse(t).unwrap().round(scale).write(scale, &mut s);
+        s
+    }
+
+    #[test]
+    fn wide_decimals_parse_round_and_print_exactly() {
+        assert_eq!(wide("1e40", 0), format!("1{}", "0".repeat(40)));
+        assert_eq!(wide("-12.345", 2), "-12.35");
+        assert_eq!(wide("12.344", 2), "12.34");
+        assert_eq!(wide("0.5", 0), "1");
+        assert_eq!(wide("-0.4", 0), "0");
+        assert_eq!(wide("1.5E-3", 4), "0.0015");
+        assert_eq!(wide("7", 3), "7.000");
+        assert_eq!(wide(".25", 1), "0.3");
+        let long = format!("0.{}1", "0".repeat(40));
+        assert_eq!(wide(&long, 42), format!("0.{}10", "0".repeat(40)));
+        for bad in [
+            "",
+            "-",
+            "e5",
+            "1e",
+            "1e+",
+            "NaN",
+            "Infinity",
+            "1.2.3",
+            "1e99999999999",
+        ] {
+            assert_eq!(Wide::parse(bad), None, "{bad}");
+        }
+        let a = Wide::parse("123456789012345678901234567890123456789012.5").unwrap();
+        let b = Wide::parse("-0.25").unwrap();
+        let mut s = String::new();
+        a.add(&b).write(2, &mut s);
+        assert_eq!(s, "123456789012345678901234567890123456789012.25");
+        let mut s = String::new();
+        a.mul(&b).round(3).write(3, &mut s);
+        assert_eq!(s, "-30864197253086419725308641972530864197253.125");
+        assert!(b < Wide::parse("0").unwrap() && a > Wide::parse("1e41").unwrap());
+        assert!(Wide::parse("-2").unwrap() < Wide::parse("-1.5").unwrap());
+        assert_eq!(Wide::parse("1.50").unwrap().scale(), 2);
+        assert_eq!(Wide::from_f64(0.1), Wide::parse("0.1").unwrap());
+        let mut s = String::new();
+        Wide::max_of(5, 2).write(2, &mut s);
+        assert_eq!(s, "999.99");
     }
 
     #[test]

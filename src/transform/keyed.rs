@@ -146,13 +146,14 @@ impl Prf {
     }
 
     /// A keyed permutation of symbol strings: position `j` holds a symbol
-    /// below `radix[j]`. The string is split in halves A and B; each round
+    /// packed by [`pack`] (its radix in the high 16 bits, its value below
+    /// the radix in the low 16), one `u32` per symbol so a long value costs
+    /// 4 bytes a symbol. The string is split in halves A and B; each round
     /// adds, per position and modulo its radix, a keyed function of one half
     /// to the other, which can always be undone: a bijection for any
     /// radices and any length (a 1-symbol string is shifted by a keyed
     /// amount).
-    pub fn permute_symbols(&self, tweak: u64, sym: &mut [u32], radix: &[u32]) {
-        debug_assert_eq!(sym.len(), radix.len());
+    pub fn permute_symbols(&self, tweak: u64, sym: &mut [u32]) {
         let n = sym.len();
         if n == 0 {
             return;
@@ -175,14 +176,15 @@ impl Prf {
             h.compress(i | ((n as u64) << 8));
             let mut count = 2;
             let (mut acc, mut bits) = (0u64, 0u32);
-            for j in src {
-                let width = if radix[j] <= 256 { 8 } else { 16 };
+            for &packed in &sym[src] {
+                let (value, radix) = unpack(packed);
+                let width = if radix <= 256 { 8 } else { 16 };
                 if bits + width > 64 {
                     h.compress(acc);
                     count += 1;
                     (acc, bits) = (0, 0);
                 }
-                acc |= u64::from(sym[j]) << bits;
+                acc |= u64::from(value) << bits;
                 bits += width;
             }
             if bits > 0 {
@@ -193,7 +195,7 @@ impl Prf {
             let mut stream = SplitMix(seed);
             let mut pending = 0u64;
             let mut have = 0;
-            for j in dst {
+            for slot in &mut sym[dst] {
                 if have == 0 {
                     pending = stream.next();
                     have = 2;
@@ -201,15 +203,29 @@ impl Prf {
                 let r = (pending & 0xffff_ffff) as u32;
                 pending >>= 32;
                 have -= 1;
+                let (value, radix) = unpack(*slot);
                 // Multiply-shift maps 32 random bits onto [0, radix); both
                 // terms are below the radix, so one subtraction reduces the
                 // sum (a division here would cost more than the PRF).
-                let add = ((u64::from(r) * u64::from(radix[j])) >> 32) as u32;
-                let sum = sym[j] + add;
-                sym[j] = if sum >= radix[j] { sum - radix[j] } else { sum };
+                let add = ((u64::from(r) * u64::from(radix)) >> 32) as u32;
+                let sum = value + add;
+                *slot = pack(if sum >= radix { sum - radix } else { sum }, radix);
             }
         }
     }
+}
+
+/// One symbol for [`Prf::permute_symbols`]: `value < radix <= 65536`.
+#[inline]
+pub fn pack(value: u32, radix: u32) -> u32 {
+    debug_assert!(value < radix && radix <= 0x1_0000);
+    ((radix - 1) << 16) | value
+}
+
+/// `(value, radix)` of a packed symbol.
+#[inline]
+pub fn unpack(packed: u32) -> (u32, u32) {
+    (packed & 0xffff, (packed >> 16) + 1)
 }
 
 fn mask64(bits: u32) -> u64 {
@@ -425,6 +441,45 @@ enum Unit {
     Kept(u32),
 }
 
+/// The symbol class of a byte of text that is not UTF-8 (a SQL_ASCII
+/// database): high bytes are one more class, so no byte leaks either.
+fn classify_byte(b: u8) -> Option<Symbol> {
+    if b >= 0x80 {
+        Some(Symbol {
+            class: CLASS_HIGH_BYTE,
+            radix: 128,
+            value: u32::from(b - 0x80),
+            upper: false,
+        })
+    } else {
+        classify(b as char)
+    }
+}
+
+/// The units of `input`, in order: its characters when it is UTF-8
+/// (`text`), else its bytes. Position `i` is a symbol unless `keep(i)` or
+/// it has no class. Computed twice per value (to encrypt, then to write)
+/// rather than stored, so a long value costs no more than its symbols.
+fn units<'a>(
+    input: &'a [u8],
+    text: Option<&'a str>,
+    keep: &'a dyn Fn(usize) -> bool,
+) -> impl Iterator<Item = Unit> + 'a {
+    let chars = text
+        .into_iter()
+        .flat_map(|t| t.chars().map(|c| (c as u32, classify(c))));
+    let bytes = if text.is_some() { &[][..] } else { input }
+        .iter()
+        .map(|&b| (u32::from(b), classify_byte(b)));
+    chars
+        .chain(bytes)
+        .enumerate()
+        .map(move |(i, (raw, class))| match class {
+            Some(s) if !keep(i) => Unit::Symbol(s),
+            _ => Unit::Kept(raw),
+        })
+}
+
 /// Format-preserving encryption of text: every letter becomes a letter of
 /// the same class (ASCII case kept), every digit a digit, and everything
 /// else stays in place. The class pattern and the kept characters form the
@@ -438,18 +493,14 @@ pub struct TextCipher {
     shape_prf: Prf,
 }
 
-/// Buffers reused value after value, per worker thread.
-struct Scratch {
-    units: Vec<Unit>,
-    sym: Vec<u32>,
-    radix: Vec<u32>,
-    shape_code: Vec<u8>,
-}
+/// Above this many symbols a worker's buffer is freed after use, so one
+/// huge value does not pin its memory for the rest of the run.
+const SCRATCH_KEEP: usize = 1 << 18;
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = const {
-        std::cell::RefCell::new(Scratch { units: Vec::new(), sym: Vec::new(), radix: Vec::new(), shape_code: Vec::new() })
-    };
+    /// The packed symbols of the value being encrypted, reused value after
+    /// value per worker thread.
+    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl TextCipher {
@@ -458,10 +509,52 @@ impl TextCipher {
         TextCipher { prf, shape_prf }
     }
 
+    /// Encrypts `input` into `out` keeping its first `first` and last
+    /// `last` units (characters, or bytes when it is not UTF-8) as they
+    /// are. When those cover every letter and digit, one is encrypted
+    /// anyway so the value never comes out whole (as `mask` does): the last
+    /// one inside the first `first` units, else the first one. Which one
+    /// depends only on the length and on where the letters and digits are,
+    /// which the output shares, so the map stays a bijection.
+    pub fn encrypt_keeping(
+        &self,
+        tweak: u64,
+        input: &[u8],
+        first: usize,
+        last: usize,
+        out: &mut Vec<u8>,
+    ) {
+        let text = std::str::from_utf8(input).ok();
+        let n = text.map_or(input.len(), |t| t.chars().count());
+        let window = |i: usize| i < first || i + last >= n;
+        let mut forced = None;
+        if first > 0 || last > 0 {
+            let (mut first_symbol, mut last_in_first) = (None, None);
+            for (i, u) in units(input, text, &|_| false).enumerate() {
+                if let Unit::Symbol(_) = u {
+                    if !window(i) {
+                        first_symbol = None;
+                        last_in_first = None;
+                        break;
+                    }
+                    first_symbol = first_symbol.or(Some(i));
+                    if i < first {
+                        last_in_first = Some(i);
+                    }
+                }
+            }
+            forced = last_in_first.or(first_symbol);
+        }
+        self.encrypt(tweak, input, &|i| window(i) && Some(i) != forced, out);
+    }
+
     /// Encrypts `input` into `out`. Units `i` for which `keep(i)` is true
     /// stay as they are (and join the tweak), as do characters without a
     /// class. `tweak` separates independent uses (an email's local part is
     /// encrypted under its domain).
+    ///
+    /// Memory: 4 bytes per symbol besides `input` and `out` (the shape is
+    /// hashed as it is read, and the units are classified again to write).
     pub fn encrypt(
         &self,
         tweak: u64,
@@ -470,100 +563,119 @@ impl TextCipher {
         out: &mut Vec<u8>,
     ) {
         SCRATCH.with(|cell| {
-            let mut guard = cell.borrow_mut();
-            let Scratch {
-                units,
-                sym,
-                radix,
-                shape_code,
-            } = &mut *guard;
-            units.clear();
+            let mut sym = cell.borrow_mut();
             sym.clear();
-            radix.clear();
-            let utf8 = std::str::from_utf8(input);
-            match utf8 {
-                Ok(text) => {
-                    for (i, c) in text.chars().enumerate() {
-                        units.push(match classify(c) {
-                            Some(s) if !keep(i) => Unit::Symbol(s),
-                            _ => Unit::Kept(c as u32),
-                        });
-                    }
-                }
-                Err(_) => {
-                    // Not UTF-8 (a SQL_ASCII database): work on bytes, high
-                    // bytes being one more class, so no byte leaks either.
-                    for (i, &b) in input.iter().enumerate() {
-                        let s = if b >= 0x80 {
-                            Some(Symbol {
-                                class: CLASS_HIGH_BYTE,
-                                radix: 128,
-                                value: u32::from(b - 0x80),
-                                upper: false,
-                            })
-                        } else {
-                            classify(b as char)
-                        };
-                        units.push(match s {
-                            Some(s) if !keep(i) => Unit::Symbol(s),
-                            _ => Unit::Kept(u32::from(b)),
-                        });
-                    }
-                }
-            }
+            let text = std::str::from_utf8(input).ok();
             // The tweak: the caller's, then the shape (class per symbol,
             // the character itself when kept), ASCII case excluded, in a
             // prefix-free byte code where the common units take one byte:
             // a kept ASCII character is itself, an ASCII letter 0x80, an
             // ASCII digit 0x81, any other class 0x82 and its id, any other
             // kept character 0x83 and its code point.
-            shape_code.clear();
-            for u in units.iter() {
+            let mut shape = SipBytes::after(&self.shape_prf, tweak);
+            for u in units(input, text, keep) {
                 match u {
                     Unit::Symbol(s) => {
-                        sym.push(s.value);
-                        radix.push(s.radix);
+                        sym.push(pack(s.value, s.radix));
                         match s.class {
-                            CLASS_ASCII_LETTER => shape_code.push(0x80),
-                            CLASS_ASCII_DIGIT => shape_code.push(0x81),
+                            CLASS_ASCII_LETTER => shape.push(0x80),
+                            CLASS_ASCII_DIGIT => shape.push(0x81),
                             c => {
-                                shape_code.push(0x82);
-                                shape_code.extend_from_slice(&c.to_le_bytes());
+                                shape.push(0x82);
+                                shape.extend(&c.to_le_bytes());
                             }
                         }
                     }
-                    Unit::Kept(c) if *c < 0x80 => shape_code.push(*c as u8),
+                    Unit::Kept(c) if c < 0x80 => shape.push(c as u8),
                     Unit::Kept(c) => {
-                        shape_code.push(0x83);
-                        shape_code.extend_from_slice(&c.to_le_bytes());
+                        shape.push(0x83);
+                        shape.extend(&c.to_le_bytes());
                     }
                 }
             }
-            let shape = self.shape_prf.bytes_after(tweak, shape_code);
-            self.prf.permute_symbols(shape, sym, radix);
+            let only = (sym.len() == 1).then(|| sym[0]);
+            self.prf.permute_symbols(shape.finish(), &mut sym);
+            // One symbol is shifted by an amount that depends on the tweak
+            // alone; where that amount is 0 every such value would come out
+            // whole, so shift by 1 instead: still a bijection, never a
+            // fixed point.
+            if let Some(before) = only {
+                let (value, radix) = unpack(before);
+                if sym[0] == before && radix > 1 {
+                    sym[0] = pack((value + 1) % radix, radix);
+                }
+            }
             let mut next = sym.iter();
             let mut buf = [0u8; 4];
-            for u in units.iter() {
+            for u in units(input, text, keep) {
                 match u {
                     Unit::Symbol(s) => {
-                        let value = *next.next().expect("one value per symbol");
-                        if utf8.is_ok() {
-                            let c = unclassify(Symbol { value, ..*s });
+                        let (value, _) = unpack(*next.next().expect("one value per symbol"));
+                        if text.is_some() {
+                            let c = unclassify(Symbol { value, ..s });
                             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                         } else if s.class == CLASS_HIGH_BYTE {
                             out.push(value as u8 + 0x80);
                         } else {
-                            out.push(unclassify(Symbol { value, ..*s }) as u8);
+                            out.push(unclassify(Symbol { value, ..s }) as u8);
                         }
                     }
-                    Unit::Kept(c) if utf8.is_ok() => {
-                        let c = char::from_u32(*c).expect("kept from a char");
+                    Unit::Kept(c) if text.is_some() => {
+                        let c = char::from_u32(c).expect("kept from a char");
                         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                     }
-                    Unit::Kept(b) => out.push(*b as u8),
+                    Unit::Kept(b) => out.push(b as u8),
                 }
             }
+            if sym.capacity() > SCRATCH_KEEP {
+                *sym = Vec::new();
+            }
         })
+    }
+}
+
+/// SipHash-2-4 of `first` (little-endian) followed by bytes pushed one at a
+/// time: the same value as [`Prf::bytes_after`] over the whole byte string,
+/// without holding it.
+struct SipBytes {
+    sip: Sip,
+    word: u64,
+    filled: u32,
+    len: usize,
+}
+
+impl SipBytes {
+    fn after(prf: &Prf, first: u64) -> SipBytes {
+        let mut sip = Sip::new(prf.k0, prf.k1);
+        sip.compress(first);
+        SipBytes {
+            sip,
+            word: 0,
+            filled: 0,
+            len: 8,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.word |= u64::from(b) << (8 * self.filled);
+        self.filled += 1;
+        self.len += 1;
+        if self.filled == 8 {
+            self.sip.compress(self.word);
+            self.word = 0;
+            self.filled = 0;
+        }
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+
+    fn finish(self) -> u64 {
+        self.sip.finish(self.word, self.len)
     }
 }
 
@@ -620,10 +732,18 @@ mod tests {
             for b in 0..10 {
                 for c in 0..2 {
                     for d in 0..5 {
-                        let mut s = [a, b, c, d];
-                        p.permute_symbols(42, &mut s, &radix);
-                        assert!(s.iter().zip(radix).all(|(v, r)| *v < r));
-                        seen.insert(s);
+                        let mut s: Vec<u32> = [a, b, c, d]
+                            .iter()
+                            .zip(radix)
+                            .map(|(&v, r)| pack(v, r))
+                            .collect();
+                        p.permute_symbols(42, &mut s);
+                        let values: Vec<u32> = s.iter().map(|&x| unpack(x).0).collect();
+                        assert!(s
+                            .iter()
+                            .zip(radix)
+                            .all(|(&x, r)| unpack(x).1 == r && unpack(x).0 < r));
+                        seen.insert(values);
                     }
                 }
             }
@@ -632,8 +752,8 @@ mod tests {
         // One symbol: still a bijection.
         let one: HashSet<u32> = (0..26)
             .map(|v| {
-                let mut s = [v];
-                p.permute_symbols(7, &mut s, &[26]);
+                let mut s = [pack(v, 26)];
+                p.permute_symbols(7, &mut s);
                 s[0]
             })
             .collect();
@@ -644,14 +764,24 @@ mod tests {
     fn long_symbol_strings_use_every_position() {
         // Halves longer than the gathering buffer still depend on all symbols.
         let p = prf();
-        let radix = vec![10u32; 200];
-        let a = vec![0u32; 200];
+        let a = vec![pack(0, 10); 200];
         let mut b = a.clone();
-        b[0] = 1;
+        b[0] = pack(1, 10);
         let (mut x, mut y) = (a.clone(), b.clone());
-        p.permute_symbols(0, &mut x, &radix);
-        p.permute_symbols(0, &mut y, &radix);
+        p.permute_symbols(0, &mut x);
+        p.permute_symbols(0, &mut y);
         assert_ne!(x[150..], y[150..]);
+    }
+
+    #[test]
+    fn streamed_shape_hash_matches_the_whole_string() {
+        let p = prf();
+        for len in [0usize, 1, 7, 8, 9, 16, 255, 256, 1000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
+            let mut h = SipBytes::after(&p, 99);
+            h.extend(&bytes);
+            assert_eq!(h.finish(), p.bytes_after(99, &bytes), "len {len}");
+        }
     }
 
     fn enc(c: &TextCipher, s: &str) -> String {

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::decimal::{integer_range, Decimal, NumberText};
+use super::decimal::{self, integer_range, Decimal, NumberText, Wide};
 use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
 use crate::catalog::TypeKind;
 use rand::RngExt;
@@ -151,21 +151,20 @@ impl Noise {
         rng.random::<f64>() * 2.0 - 1.0
     }
 
-    /// Moves a decimal at `scale`, clamped to the bounds and `limit` units.
-    fn decimal(
-        &self,
-        d: Decimal,
-        scale: u32,
-        limit: Option<i128>,
-        u: f64,
-    ) -> Result<Decimal, ValueError> {
-        let d = d.rescale(scale).ok_or_else(not_a_number)?;
+    /// Moves a decimal at `scale`, clamped to the bounds and `limit` units;
+    /// `None` where the value or the move leaves `Decimal`'s 38 digits
+    /// (then [`Noise::wide`] does it).
+    fn decimal(&self, d: Decimal, scale: u32, limit: Option<i128>, u: f64) -> Option<Decimal> {
+        let d = d.rescale(scale)?;
         let span_units = match self.bound {
             Bound::Percent(p) => d.units.unsigned_abs() as f64 * p,
             Bound::Absolute(a) => a.to_f64() * 10f64.powi(scale as i32),
         };
-        let delta = (u * span_units).round() as i128;
-        let mut units = d.units.saturating_add(delta);
+        let delta = (u * span_units).round();
+        if delta.is_nan() || delta.abs() >= 1e36 {
+            return None;
+        }
+        let mut units = d.units.checked_add(delta as i128)?;
         if let Some(min) = self.min.and_then(|m| m.rescale(scale)) {
             units = units.max(min.units);
         }
@@ -175,7 +174,38 @@ impl Noise {
         if let Some(limit) = limit {
             units = units.clamp(-limit, limit);
         }
-        Ok(Decimal { units, scale })
+        Some(Decimal { units, scale })
+    }
+
+    /// The same move as [`Noise::decimal`] on a decimal of any size:
+    /// numerics beyond 38 digits, JSON numbers beyond a float's range.
+    fn wide(
+        &self,
+        text: &str,
+        scale: Option<u32>,
+        precision: Option<u32>,
+        u: f64,
+        s: &mut String,
+    ) -> Result<(), ValueError> {
+        let d = Wide::parse(text).ok_or_else(not_a_number)?;
+        let scale = scale.unwrap_or_else(|| d.scale());
+        let delta = match self.bound {
+            Bound::Percent(p) => d.abs().mul(&Wide::from_f64(u * p)),
+            Bound::Absolute(a) => Wide::from(a).mul(&Wide::from_f64(u)),
+        };
+        let mut r = d.add(&delta).round(scale);
+        if let Some(min) = self.min {
+            r = r.max(Wide::from(min).round(scale));
+        }
+        if let Some(max) = self.max {
+            r = r.min(Wide::from(max).round(scale));
+        }
+        if let Some(p) = precision {
+            let limit = Wide::max_of(p, scale);
+            r = r.clamp(limit.neg(), limit);
+        }
+        r.write(scale, s);
+        Ok(())
     }
 
     fn float(&self, v: f64, u: f64) -> f64 {
@@ -190,7 +220,13 @@ impl Noise {
         if let Some(max) = self.max {
             r = r.min(max.to_f64());
         }
-        r
+        // Near the end of the range the move can overflow: stay finite
+        // (`inf` is no JSON number).
+        if r.is_finite() {
+            r
+        } else {
+            f64::MAX.copysign(r)
+        }
     }
 }
 
@@ -211,11 +247,19 @@ impl Transform for Noise {
         }
         let u = self.draw(input);
         let mut s = String::new();
+        // A document's number is exact when it can be (a decimal of any
+        // size), a float otherwise (`1.5e-7`), and exact again beyond a
+        // float's range (`1e400`).
+        let exact = Form::Numeric {
+            scale: None,
+            precision: None,
+        };
         let form = match self.form {
-            Form::Any if Decimal::parse(text).is_some() => Form::Numeric {
-                scale: None,
-                precision: None,
-            },
+            Form::Any if Decimal::parse(text).is_some() => exact,
+            Form::Any if text.parse::<f64>().is_ok_and(f64::is_finite) => {
+                Form::Float { real: false }
+            }
+            Form::Any if Wide::parse(text).is_some() => exact,
             Form::Any => Form::Float { real: false },
             f => f,
         };
@@ -224,15 +268,23 @@ impl Transform for Noise {
                 let d = Decimal::parse(text)
                     .filter(|d| d.scale == 0)
                     .ok_or_else(not_a_number)?;
-                let mut r = self.decimal(d, 0, None, u)?;
+                let mut r = self.decimal(d, 0, None, u).ok_or_else(not_a_number)?;
                 r.units = r.units.clamp(lo, hi);
                 r.write(&mut s);
             }
             Form::Numeric { scale, precision } => {
-                let d = Decimal::parse(text).ok_or_else(not_a_number)?;
-                let scale = scale.unwrap_or(d.scale);
-                let limit = precision.map(Decimal::max_units);
-                self.decimal(d, scale, limit, u)?.write(&mut s);
+                // i128 arithmetic where it holds the value (the pinned
+                // outputs), arbitrary precision beyond.
+                let fast = Decimal::parse(text).and_then(|d| {
+                    let limit = precision
+                        .filter(|&p| p <= decimal::MAX_DIGITS)
+                        .map(Decimal::max_units);
+                    self.decimal(d, scale.unwrap_or(d.scale), limit, u)
+                });
+                match fast {
+                    Some(r) => r.write(&mut s),
+                    None => self.wide(text, scale, precision, u, &mut s)?,
+                }
             }
             Form::Float { real } => {
                 let v: f64 = text.parse().map_err(|_| not_a_number())?;
@@ -303,6 +355,67 @@ mod tests {
         let any = column("n", "numeric", TypeKind::Numeric);
         let out = noise("{ noise: { percent: 5 } }", &any, "12345678901234567.891");
         assert_eq!(Decimal::parse(&out).unwrap().scale, 3);
+    }
+
+    /// Issue 16 item 8: numerics beyond 38 digits (1e38 and more, or
+    /// many decimals) are moved within the bound at their own scale and
+    /// precision, deterministically, instead of stopping the run.
+    #[test]
+    fn numerics_of_any_size_keep_their_scale() {
+        let any = column("n", "numeric", TypeKind::Numeric);
+        let t = build(&*parse("{ noise: { percent: 5 } }"), &any);
+        for input in [
+            "123456789012345678901234567890123456789012.5",
+            "100000000000000000000000000000000000000",
+            "-99999999999999999999999999999999999999999999",
+            "0.1234567890123456789012345678901234567890123",
+            "12345.000000000000000000000000000000000000000001",
+        ] {
+            let out = apply(&*t, Some(input)).unwrap();
+            assert_eq!(apply(&*t, Some(input)).unwrap(), out, "deterministic");
+            let (a, b) = (Wide::parse(input).unwrap(), Wide::parse(&out).unwrap());
+            assert_eq!(b.scale(), a.scale(), "{input} -> {out}");
+            // Within 5% (plus rounding).
+            let bound = a.abs().mul(&Wide::parse("0.05").unwrap());
+            let diff = b.add(&a.neg()).abs();
+            assert!(
+                diff <= bound.add(&Wide::parse("1").unwrap()),
+                "{input} -> {out}"
+            );
+            assert_ne!(out, input);
+        }
+        // numeric(45, 40): at most 5 digits before the point, 40 after.
+        let num = column("n", "numeric(45,40)", TypeKind::Numeric).with_numeric(45, 40);
+        let t = build(&*parse("{ noise: { percent: 50 } }"), &num);
+        for i in 0..50 {
+            let input = format!("9999{i}.{}", "7".repeat(40));
+            let out = apply(&*t, Some(&input)).unwrap();
+            let (int, frac) = out.trim_start_matches('-').split_once('.').unwrap();
+            assert_eq!(frac.len(), 40, "{out}");
+            assert!(int.len() <= 5, "{out}");
+        }
+        // Absolute bounds, min and max on wide values.
+        let t = build(&*parse("{ noise: { absolute: 1000, min: 0 } }"), &any);
+        let out = apply(&*t, Some(&format!("0.{}1", "0".repeat(40)))).unwrap();
+        assert!(!out.starts_with('-') && out.len() == 43, "{out}");
+    }
+
+    /// Issue 16 item 8: a JSON number beyond a float's range stays a
+    /// number (`1e400` used to become `inf`), and floats never overflow.
+    #[test]
+    fn document_numbers_beyond_floats_stay_numbers() {
+        let frag = column("v", crate::transform::FRAGMENT, TypeKind::Other);
+        let t = build(&*parse("{ noise: { percent: 10 } }"), &frag);
+        let out = apply(&*t, Some("1e400")).unwrap();
+        assert!(out.bytes().all(|c| c.is_ascii_digit()), "{out}");
+        assert!((400..=401).contains(&out.len()), "{}", out.len());
+        assert!(apply(&*t, Some("1.5e-7")).unwrap().parse::<f64>().is_ok());
+        let float = column("n", "double precision", TypeKind::Float);
+        let t = build(&*parse("{ noise: { percent: 50 } }"), &float);
+        for i in 0..20 {
+            let out = apply(&*t, Some(&format!("1.7{i}e308"))).unwrap();
+            assert!(out.parse::<f64>().unwrap().is_finite(), "{out}");
+        }
     }
 
     #[test]

@@ -178,7 +178,10 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
     let fingerprint =
         |t: &Db| t.column("SELECT c::text FROM c UNION ALL SELECT p::text FROM p ORDER BY 1");
 
-    // The parent's key is rewritten, the child's kept: every child is an orphan.
+    // The parent's key is rewritten, the child's kept: every child would be
+    // an orphan. The plan refuses such rules before any row moves (issue
+    // 16 item 11, exit 2); the check after the load is the safety net for
+    // keys only the target has (below).
     let dir = write_rules(
         "version: 1\ntables:\n  public.p: { columns: { code: { fpe: {} }, name: keep } }\n  public.c: { columns: { id: keep, code: keep } }\n",
     );
@@ -188,10 +191,10 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         &target.url,
         &["--schema", "existing"],
     )
-    .expect(1);
+    .expect(2);
     assert!(
         run.stderr.contains(
-            "after the load, 200 row(s) of public.c point at no row of public.p (foreign key c_code_fkey)"
+            "column public.c.code references public.p.code (constraint c_code_fkey), but their rules differ"
         ),
         "{}",
         run.stderr
@@ -208,9 +211,10 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         &target.url,
         &["--schema", "existing"],
     )
-    .expect(1);
+    .expect(2);
     assert!(
-        run.stderr.contains("point at no row of public.p"),
+        run.stderr
+            .contains("table public.p is `skip: true`, but public.c references it"),
         "{}",
         run.stderr
     );

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use crate::harness::pg::Session;
 use crate::harness::{anonymize, env_refs, spawn, wait, Db, Failpoint, Pg, Run};
+use crate::messages::user_text;
 
 const SECRET: &str = "faults-test-secret-0123456789abcdef0123";
 
@@ -88,6 +89,7 @@ fn a_source_table_locked_by_a_migration_fails_after_the_lock_timeout() {
         run.stderr
     );
     assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
     migration.exec("ROLLBACK");
     sync(dir.path(), &source, &target.url, &["--lock-timeout", "1"]).expect(0);
 }
@@ -148,6 +150,7 @@ fn a_constraint_that_fails_at_post_data_leaves_the_target() {
     );
     assert_eq!(contents(&target), before);
     assert!(!pg.exists(&format!("{}__next", target.name)));
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target, &plain]));
 }
 
 #[test]
@@ -173,6 +176,7 @@ fn the_load_database_dropped_during_the_run_fails_it_and_a_renamed_target_is_rep
     point.resume();
     let run = wait(child).expect(1);
     assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
     assert_eq!(contents(&target), before);
 
     // Someone renames the live target away: the run still ends with a
@@ -212,6 +216,10 @@ fn a_missing_or_old_pg_dump_is_named_before_anything_is_written() {
         "{}",
         run.stderr
     );
+    insta::assert_snapshot!(
+        "pg_dump_missing",
+        user_text(&run, dir.path(), &[&source, &target])
+    );
     let old = dir.path().join("pg_dump_9");
     std::fs::write(&old, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n").unwrap();
     std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -231,6 +239,10 @@ fn a_missing_or_old_pg_dump_is_named_before_anything_is_written() {
         run.stderr
     );
     assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
+    insta::assert_snapshot!(
+        "pg_dump_too_old",
+        user_text(&run, dir.path(), &[&source, &target])
+    );
 }
 
 /// A throwaway server whose data directory sits on a 48 MB tmpfs (WAL on
@@ -362,6 +374,7 @@ fn a_target_that_runs_out_of_disk_fails_the_run_and_keeps_its_previous_state() {
         run.stderr
     );
     assert_eq!(contents(&target), before);
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
     let admin = Db {
         name: "postgres".into(),
         url: disk.url("postgres"),
