@@ -34,6 +34,13 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Run the whole pipeline on an embedded sample database.
     Demo(DemoArgs),
+    /// Write anonymized fixtures: one SQL file (psql loads it), or a
+    /// directory of CSV or JSON-lines files; byte-identical for the same
+    /// data, rules, subset and secret.
+    Export(ExportArgs),
+    /// Load an export (a .sql file or a csv/jsonl directory) into a fresh
+    /// database that then replaces the target, as sync does.
+    Load(LoadArgs),
 }
 
 /// Options every command shares.
@@ -175,6 +182,76 @@ pub struct DemoArgs {
     /// Log lines instead of progress bars.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Where to write: a file for `sql` (`.gz` or `.zst` at the end
+    /// compresses it), a directory for `csv` and `jsonl`. An export already
+    /// there is replaced only when the new one is complete.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `sql`: one script for psql; `csv`/`jsonl`: a file per table, plus
+    /// schema.sql and manifest.json.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Sql)]
+    pub format: ExportFormat,
+    /// Keep this share of every root table (10%, 10 or 0.1), closed over
+    /// foreign keys.
+    #[arg(long)]
+    pub subset: Option<String>,
+    /// Tables read at once (default: the number of CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Check the exported rows against the source, as `verify` does; a
+    /// leak stops the export (exit 3) and nothing is written.
+    #[arg(long)]
+    pub verify: bool,
+    /// Log lines instead of progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Seconds to wait for a source table locked by someone else (a
+    /// migration, VACUUM FULL) before giving up, instead of hanging.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// The export: a `.sql` file (`.gz`/`.zst` too) or a csv/jsonl
+    /// directory holding manifest.json.
+    pub path: PathBuf,
+    /// Target database URL; it is replaced atomically at the end.
+    #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
+    pub target: Option<String>,
+    /// Config file whose `target:` is used when --target and
+    /// TARGET_DATABASE_URL are not given [default: ./anonymize.yml when it
+    /// exists].
+    #[arg(long, env = "ANONYMIZE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Replace a target database that has tables and was not made by
+    /// anonymize.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep the replaced target as `<target>__prev`.
+    #[arg(long)]
+    pub keep_previous: bool,
+    /// End other sessions on the target when swapping it.
+    #[arg(long)]
+    pub terminate_connections: bool,
+    /// Log lines as text or JSON (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Sql,
+    Csv,
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

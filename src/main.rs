@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         Some(Command::Init(a)) => a.log_format,
         Some(Command::Verify(a)) => a.common.log_format,
         Some(Command::Demo(_)) => LogFormat::Text,
+        Some(Command::Export(a)) => a.common.log_format,
+        Some(Command::Load(a)) => a.log_format,
     };
     anonymize::logging::init(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -56,6 +58,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             anonymize::demo::run(&args).await?;
             String::new()
         }
+        Some(Command::Export(args)) => anonymize::export::run(&args).await?,
+        Some(Command::Load(args)) => anonymize::load::run(&args).await?,
     };
     print!("{text}");
     Ok(())

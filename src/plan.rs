@@ -73,6 +73,10 @@ pub struct TablePlan {
     pub estimated_kept: Option<i64>,
     /// `skip: true`: schema only.
     pub skip: bool,
+    /// `ORDER BY` list of the source query. `export` sets it so rows come
+    /// out in the same order run after run, sorted by the server (never in
+    /// our memory); a sync leaves it `None`.
+    pub order_by: Option<String>,
 }
 
 impl TablePlan {
@@ -125,6 +129,9 @@ impl TablePlan {
         }
         if let Some(p) = &self.predicate {
             let _ = write!(q, " WHERE {p}");
+        }
+        if let Some(o) = &self.order_by {
+            let _ = write!(q, " ORDER BY {o}");
         }
         q.push_str(") TO STDOUT");
         q
@@ -426,6 +433,7 @@ fn plan_table(
         },
         estimated_kept: None,
         skip,
+        order_by: None,
     })
 }
 

@@ -405,13 +405,13 @@ async fn refuse_same_database(
 /// SIGINT and SIGTERM, listened to for the whole run. Creating the
 /// streams replaces the default action (die at once) for the process, so
 /// they are made once, up front, and every step runs under `guard`.
-struct Signals {
+pub(crate) struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn install() -> Result<Signals> {
+    pub(crate) fn install() -> Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
             term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
@@ -422,7 +422,10 @@ impl Signals {
     /// Runs `fut`, turning SIGINT/SIGTERM into `Interrupted`. The future is
     /// dropped, which aborts every open COPY (a `CopyInSink` dropped without
     /// `finish` sends CopyFail) and closes its connections.
-    async fn guard<T>(&mut self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    pub(crate) async fn guard<T>(
+        &mut self,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         tokio::select! {
             r = fut => r,
             _ = self.term.recv() => Err(Interrupted { signal: "SIGTERM", exit_code: 143 }.into()),

@@ -219,9 +219,46 @@ pub async fn check(
     target: &Client,
     sample: u32,
 ) -> Result<VerifyReport> {
+    check_outputs(plan, source, Outputs::Target(target), sample).await
+}
+
+/// Output values sampled by the caller, per (table, column) as shown in
+/// the plan (`public.customers`, `email`): `export --verify` has files, not
+/// a target database. At most `sample` distinct values each.
+pub type Samples = std::collections::BTreeMap<(String, String), HashSet<String>>;
+
+/// Like `check`, for values sampled from an export's rows.
+pub async fn check_samples(
+    plan: &Plan,
+    source: &Client,
+    samples: &Samples,
+    sample: u32,
+) -> Result<VerifyReport> {
+    check_outputs(plan, source, Outputs::Samples(samples), sample).await
+}
+
+/// Whether `verify` looks at this column's values (the ones an export
+/// samples for `check_samples`).
+pub fn is_checked(table: &TablePlan, column: &ColumnPlan) -> bool {
+    expectation(column) != Expect::Keep || scannable(table, column)
+}
+
+/// Where the values judged come from.
+#[derive(Clone, Copy)]
+enum Outputs<'a> {
+    Target(&'a Client),
+    Samples(&'a Samples),
+}
+
+async fn check_outputs(
+    plan: &Plan,
+    source: &Client,
+    outputs: Outputs<'_>,
+    sample: u32,
+) -> Result<VerifyReport> {
     let mut columns = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
-        check_table(table, source, target, sample, &mut columns).await?;
+        check_table(table, source, outputs, sample, &mut columns).await?;
     }
     let count = |s: Status| {
         columns
@@ -240,21 +277,32 @@ pub async fn check(
 async fn check_table(
     table: &TablePlan,
     source: &Client,
-    target: &Client,
+    outputs: Outputs<'_>,
     sample: u32,
     out: &mut Vec<ColumnResult>,
 ) -> Result<()> {
     let checked: Vec<(&ColumnPlan, Expect)> = table
         .columns
         .iter()
+        .filter(|c| is_checked(table, c))
         .map(|c| (c, expectation(c)))
-        .filter(|(c, e)| *e != Expect::Keep || scannable(table, c))
         .collect();
     if checked.is_empty() {
         return Ok(());
     }
     let name = table.table.name.to_string();
-    let values = sample_target(table, &checked, target, sample).await?;
+    let values = match outputs {
+        Outputs::Target(target) => sample_target(table, &checked, target, sample).await?,
+        Outputs::Samples(samples) => checked
+            .iter()
+            .map(|(c, _)| {
+                samples
+                    .get(&(name.clone(), c.name.clone()))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect(),
+    };
 
     // Which sampled values exist in the source: one scan of the source
     // table for all its compared columns.

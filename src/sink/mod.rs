@@ -4,6 +4,7 @@
 //! The contract that makes runs atomic: nothing a sink wrote is visible
 //! until `finish`; dropping a sink without `finish` aborts it.
 
+pub mod files;
 pub mod postgres;
 
 use std::future::Future;

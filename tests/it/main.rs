@@ -10,6 +10,7 @@ mod config;
 mod correctness;
 mod demo;
 mod errors;
+mod export;
 mod faults;
 mod hostile;
 mod inheritance;

@@ -1,0 +1,147 @@
+//! Where an export is written before it is complete: a hidden temporary
+//! directory beside `--out`, renamed into place at the very end. A failed
+//! or interrupted export removes it, so nothing partial is ever at `--out`
+//! (an earlier export there stays as it was).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::error::UsageError;
+
+use super::manifest::FILE as MANIFEST;
+
+/// The temporary directory of one export.
+pub struct Staging {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+    directory: bool,
+}
+
+impl Staging {
+    /// Checks that `out` may be written (or replaced) and creates the
+    /// temporary directory beside it. `directory`: the export is a
+    /// directory (csv, jsonl) rather than one file (sql).
+    pub fn new(out: &Path, directory: bool) -> Result<Staging> {
+        check_replaceable(out, directory)?;
+        let name = out
+            .file_name()
+            .ok_or_else(|| {
+                UsageError::new(format!(
+                    "--out {}: name a file or a directory",
+                    out.display()
+                ))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.is_dir() {
+            return Err(UsageError::new(format!(
+                "--out {}: the directory {} does not exist; create it first",
+                out.display(),
+                parent.display()
+            ))
+            .into());
+        }
+        // Same directory as `out`, so the final rename stays on one
+        // filesystem and is atomic.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.anonymize-"))
+            .tempdir_in(&parent)
+            .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+        Ok(Staging {
+            dir,
+            out: out.to_path_buf(),
+            directory,
+        })
+    }
+
+    /// The scratch directory (parts of a sql export).
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What becomes `--out`: the sql file, or the export directory.
+    pub fn result(&self) -> PathBuf {
+        self.dir.path().join("export")
+    }
+
+    /// Moves the finished export to `--out`, replacing an earlier export
+    /// there.
+    pub fn commit(self) -> Result<()> {
+        check_replaceable(&self.out, self.directory)?;
+        let result = self.result();
+        if self.directory && self.out.exists() {
+            // A directory cannot be renamed over a non-empty one: the old
+            // export moves into the scratch directory, removed below.
+            std::fs::rename(&self.out, self.dir.path().join("previous")).with_context(|| {
+                format!("moving the earlier export {} aside", self.out.display())
+            })?;
+        }
+        std::fs::rename(&result, &self.out)
+            .with_context(|| format!("moving the export to {}", self.out.display()))?;
+        self.abort();
+        Ok(())
+    }
+
+    /// Removes everything written. A file writer of the blocking pool may
+    /// still be finishing a batch, so removal is tried a few times.
+    pub fn abort(self) {
+        let path = self.dir.keep();
+        for _ in 0..20 {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+        tracing::warn!(path = %path.display(), "could not remove the temporary export; remove it by hand");
+    }
+}
+
+/// An existing `out` may be replaced when it is what this export makes: a
+/// file for sql; for csv/jsonl an empty directory or an earlier export
+/// (one holding our manifest.json). Anything else is refused before work
+/// starts, so no one's directory is ever replaced by mistake.
+fn check_replaceable(out: &Path, directory: bool) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    match (directory, meta.is_dir()) {
+        (false, false) => Ok(()),
+        (false, true) => Err(UsageError::new(format!(
+            "--out {} is a directory, and --format sql writes one file; name a file such as {}",
+            out.display(),
+            out.join("seed.sql").display()
+        ))
+        .into()),
+        (true, false) => Err(UsageError::new(format!(
+            "--out {} is a file, and --format csv/jsonl writes a directory; remove it or choose another path",
+            out.display()
+        ))
+        .into()),
+        (true, true) => {
+            let empty = std::fs::read_dir(out)
+                .with_context(|| format!("reading {}", out.display()))?
+                .next()
+                .is_none();
+            let ours = std::fs::read_to_string(out.join(MANIFEST))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|v| v["tool"]["name"] == "anonymize");
+            if empty || ours {
+                Ok(())
+            } else {
+                Err(UsageError::new(format!(
+                    "--out {} is a directory that holds no anonymize export (no {MANIFEST}); \
+                     choose another path, or empty it first",
+                    out.display()
+                ))
+                .into())
+            }
+        }
+    }
+}

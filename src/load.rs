@@ -1,0 +1,310 @@
+//! The `load` command: an export (a `.sql` file, or a csv/jsonl directory)
+//! into a database, for people without psql.
+//!
+//! The safety story is `sync`'s: one run per target (advisory lock), a
+//! target made by someone else is replaced only with `--force`, the rows go
+//! into a fresh `<target>__next` database, and only a complete load is
+//! renamed over the target. A failure or a signal before that drops
+//! `<target>__next` and leaves the target as it was.
+
+mod script;
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+use bytes::BytesMut;
+use futures_util::SinkExt;
+use tokio_postgres::Client;
+
+use crate::cli::{ExportFormat, LoadArgs};
+use crate::config::{Overrides, Settings};
+use crate::conn::{quote_ident, ConnInfo};
+use crate::copy_text;
+use crate::error::{PgResultExt, UsageError};
+use crate::export::compress;
+use crate::export::manifest::{Manifest, ManifestTable, POST_DATA_MARKER};
+use crate::sink::postgres::{self as pg_sink, TargetServer};
+use crate::sync::Signals;
+use script::Script;
+
+/// Rows sent per COPY message.
+const CHUNK: usize = 1 << 20;
+
+/// What is being loaded.
+enum Input {
+    /// A sql export (or any plain pg_dump script).
+    Script(PathBuf),
+    /// A csv/jsonl export directory.
+    Directory(PathBuf, Manifest),
+}
+
+impl Input {
+    fn open(path: &Path) -> Result<Input> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| UsageError::new(format!("cannot read {}: {e}", path.display())))?;
+        if !meta.is_dir() {
+            return Ok(Input::Script(path.to_path_buf()));
+        }
+        let manifest_path = path.join(crate::export::manifest::FILE);
+        let text = std::fs::read_to_string(&manifest_path).map_err(|_| {
+            UsageError::new(format!(
+                "{} has no manifest.json: load takes a directory written by `anonymize export --format csv|jsonl`, or a .sql file",
+                path.display()
+            ))
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| UsageError::new(format!("{}: {e}", manifest_path.display())))?;
+        if manifest.format == ExportFormat::Sql {
+            return Err(UsageError::new(format!(
+                "{}: a directory export is csv or jsonl, not sql",
+                manifest_path.display()
+            ))
+            .into());
+        }
+        Ok(Input::Directory(path.to_path_buf(), manifest))
+    }
+}
+
+/// Loads an export; returns the per-table summary printed on stdout.
+pub async fn run(args: &LoadArgs) -> Result<String> {
+    let settings = Settings::resolve(
+        args.config.as_deref(),
+        Overrides {
+            target: args.target.as_deref(),
+            ..Overrides::default()
+        },
+    )?;
+    let target = ConnInfo::parse(settings.require_target()?, "--target")?;
+    let input = Input::open(&args.path)?;
+    let started = Instant::now();
+    let mut signals = Signals::install()?;
+    let server = signals.guard(TargetServer::connect(&target)).await?;
+    signals.guard(server.lock()).await?;
+    signals.guard(server.preflight(args.force)).await?;
+    let loaded = signals.guard(load_fresh(&server, &input)).await;
+    // The swap is the commit point: it runs to its end even if a signal
+    // comes, as in sync.
+    let result = match loaded {
+        Ok(tables) => {
+            let rows: u64 = tables.iter().map(|t| t.1).sum();
+            let what = args
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            server
+                .swap(
+                    args.keep_previous,
+                    args.terminate_connections,
+                    &format!("loaded {rows} rows from the export {what}"),
+                )
+                .await
+                .map(|()| tables)
+        }
+        Err(e) => Err(e),
+    };
+    let tables = match result {
+        Ok(t) => t,
+        Err(e) => {
+            if let Err(d) = server.drop_if_ours(&server.next).await {
+                tracing::error!(error = %crate::error::render(&d), database = %server.next, "could not drop the load database; drop it by hand");
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(database = %server.target, "target replaced");
+    Ok(summary(
+        &tables,
+        &server.target,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// The end-of-run table: rows per table, then the total.
+fn summary(tables: &[(String, u64)], target: &str, seconds: f64) -> String {
+    let width = tables
+        .iter()
+        .map(|t| t.0.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut s = format!("{:<width$}  {:>12}\n", "table", "rows");
+    for (t, rows) in tables {
+        s.push_str(&format!("{t:<width$}  {rows:>12}\n"));
+    }
+    let total: u64 = tables.iter().map(|t| t.1).sum();
+    s.push_str(&format!("{:<width$}  {total:>12}\n", "total"));
+    s.push_str(&format!("loaded into {target} in {seconds:.1} s\n"));
+    s
+}
+
+/// Creates `<target>__next` and loads the export into it.
+async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String, u64)>> {
+    // Exports hold UTF-8 rows whatever the source's encoding.
+    let next = server.create_next("UTF8").await?;
+    tracing::info!(database = %server.next, "loading into a fresh database");
+    let client = pg_sink::connect(&next).await?;
+    let tables = match input {
+        Input::Script(path) => {
+            let reader = compress::open(path)
+                .map_err(|e| UsageError::new(format!("cannot read {}: {e}", path.display())))?;
+            let mut script = Script::new(reader, &path.display().to_string(), None);
+            script.run(&client).await?;
+            script.tables
+        }
+        Input::Directory(dir, manifest) => {
+            let schema_path = dir.join(&manifest.schema);
+            let reader = compress::open(&schema_path)
+                .with_context(|| format!("reading {}", schema_path.display()))?;
+            let mut script = Script::new(
+                reader,
+                &schema_path.display().to_string(),
+                Some(POST_DATA_MARKER),
+            );
+            // Pre-data, the rows, then the rest: no index slows the load
+            // and no foreign key is checked before its parent is there.
+            script.run(&client).await?;
+            let mut tables = Vec::new();
+            for table in &manifest.tables {
+                let Some(file) = &table.file else {
+                    continue;
+                };
+                let rows = load_file(&client, &dir.join(file), table, manifest.format).await?;
+                if rows != table.rows {
+                    tracing::warn!(table = %table.table, rows, manifest = table.rows, "the file holds a different number of rows than manifest.json says");
+                }
+                tables.push((table.table.clone(), rows));
+            }
+            script.run(&client).await?;
+            tables
+        }
+    };
+    client
+        .batch_execute("ANALYZE")
+        .await
+        .pg_context(|| "analyzing the loaded database".into())?;
+    Ok(tables)
+}
+
+/// Loads one table file of a csv/jsonl export.
+async fn load_file(
+    client: &Client,
+    path: &Path,
+    table: &ManifestTable,
+    format: ExportFormat,
+) -> Result<u64> {
+    let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let name = format!(
+        "{}.{}",
+        quote_ident(&table.schema),
+        quote_ident(&table.name)
+    );
+    let statement = match format {
+        ExportFormat::Csv => format!(
+            "COPY {name} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)",
+            columns.join(", ")
+        ),
+        _ => format!("COPY {name} ({}) FROM STDIN", columns.join(", ")),
+    };
+    let mut reader = compress::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(statement.as_str())
+        .await
+        .pg_context(|| format!("starting the load of {}", table.table))?;
+    futures_util::pin_mut!(sink);
+    let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        let more = match format {
+            // The server parses CSV itself: the file goes as it is.
+            ExportFormat::Csv => {
+                let mut chunk = vec![0u8; CHUNK];
+                let n = reader
+                    .read(&mut chunk)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                buf.extend_from_slice(&chunk[..n]);
+                n > 0
+            }
+            _ => {
+                line.clear();
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                line_no += 1;
+                if n > 0 && !line.iter().all(u8::is_ascii_whitespace) {
+                    json_row(&line, table, &mut buf)
+                        .map_err(|m| anyhow!("{}:{line_no}: {m}", path.display()))?;
+                }
+                n > 0
+            }
+        };
+        if buf.len() >= CHUNK || (!more && !buf.is_empty()) {
+            sink.send(buf.split().freeze())
+                .await
+                .pg_context(|| format!("loading {}", table.table))?;
+        }
+        if !more {
+            break;
+        }
+    }
+    sink.as_mut()
+        .finish()
+        .await
+        .pg_context(|| format!("finishing the load of {}", table.table))
+}
+
+/// Turns one JSON-lines row into a COPY text row, in the manifest's column
+/// order. Strings are PostgreSQL's text form; numbers and nested JSON go
+/// in as written; `true`/`false` as `t`/`f`; `null` as NULL. Errors name
+/// the column, never the value.
+fn json_row(line: &[u8], table: &ManifestTable, out: &mut BytesMut) -> Result<(), String> {
+    let row: std::collections::HashMap<String, &serde_json::value::RawValue> =
+        serde_json::from_slice(line)
+            .map_err(|e| format!("not a JSON object ({})", json_error_kind(e)))?;
+    if let Some(extra) = row
+        .keys()
+        .find(|k| !table.columns.iter().any(|c| &c.name == *k))
+    {
+        return Err(format!(
+            "key `{extra}` is not a column of {} in manifest.json",
+            table.table
+        ));
+    }
+    let mut text = Vec::new();
+    for (i, column) in table.columns.iter().enumerate() {
+        if i > 0 {
+            text.push(b'\t');
+        }
+        let raw = row
+            .get(&column.name)
+            .ok_or_else(|| format!("no value for column {}", column.name))?
+            .get();
+        match raw.as_bytes().first() {
+            Some(b'"') => {
+                let s: String = serde_json::from_str(raw)
+                    .map_err(|_| format!("column {}: a string does not parse", column.name))?;
+                copy_text::escape_into(s.as_bytes(), &mut text);
+            }
+            Some(b'n') => text.extend_from_slice(copy_text::NULL),
+            Some(b't') => text.push(b't'),
+            Some(b'f') => text.push(b'f'),
+            _ => copy_text::escape_into(raw.as_bytes(), &mut text),
+        }
+    }
+    text.push(b'\n');
+    out.extend_from_slice(&text);
+    Ok(())
+}
+
+/// The kind of a serde_json error: its message can quote the input.
+fn json_error_kind(e: serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "not an object of values",
+        serde_json::error::Category::Eof => "the line ends early",
+    }
+}
