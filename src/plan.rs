@@ -73,6 +73,10 @@ pub struct TablePlan {
     pub estimated_kept: Option<i64>,
     /// `skip: true`: schema only.
     pub skip: bool,
+    /// The rules make this table small or empty (`skip`, a `where:` on it
+    /// or on what it follows, a share of its own), so coming out empty is
+    /// no surprise; filled by `subset`.
+    pub empty_by_rule: bool,
 }
 
 impl TablePlan {
@@ -151,6 +155,9 @@ pub struct Plan {
     pub catalog: Catalog,
     pub tables: Vec<TablePlan>,
     pub rules_digest: String,
+    /// The subset in effect (`--subset`, else the rules' default), set by
+    /// `subset::apply`; echoed at the top of `--dry-run`.
+    pub subset: Option<SubsetSpec>,
 }
 
 /// A problem found while planning, before being given a location.
@@ -227,12 +234,16 @@ impl Plan {
             catalog,
             tables,
             rules_digest: rules.digest.clone(),
+            subset: None,
         })
     }
 
     /// Human-readable plan for `--dry-run`.
     pub fn describe(&self) -> String {
         let mut s = String::new();
+        if let Some(subset) = self.subset {
+            let _ = writeln!(s, "subset: {subset}");
+        }
         for t in &self.tables {
             let est = if t.table.estimated_rows < 0 {
                 "unknown".to_string()
@@ -416,6 +427,7 @@ fn plan_table(
         },
         estimated_kept: None,
         skip,
+        empty_by_rule: skip,
     })
 }
 

@@ -22,6 +22,10 @@ use std::collections::BTreeSet;
 
 use crate::catalog::{QualifiedName, TableKind};
 
+/// A component of at most this many rows (pg_class estimate), referencing
+/// only whole tables, is a reference table and copied whole.
+pub const REFERENCE_ROWS: f64 = 1000.0;
+
 /// A reference from `child.columns` to `parent.parent_columns`.
 #[derive(Debug, Clone)]
 pub struct Edge {
@@ -58,6 +62,21 @@ pub enum Mode {
         drivers: Vec<usize>,
         fallback: Option<f64>,
     },
+    /// Nothing of its own: only the rows kept rows reference (a table that
+    /// would be sampled but drives nothing, such as a product catalogue
+    /// named by order items).
+    Closed,
+}
+
+/// A choice the rules pinned for one table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pin {
+    None,
+    /// Listed in `subset: { roots: [...] }`: sampled, and preferred as the
+    /// driver of the tables below it.
+    Root,
+    /// `subset: { follow: constraint }`: follows this edge and no other.
+    Follow(usize),
 }
 
 /// How a table's rows are told apart inside one query.
@@ -89,6 +108,16 @@ pub struct Node {
     pub mode: Mode,
     /// `subset:` was written on this table.
     pub explicit: bool,
+    /// A root or a followed reference the rules pinned.
+    pub pin: Pin,
+    /// A small reference table, copied whole and never driving.
+    pub reference: bool,
+    /// Its driving chain starts at a root the rules named.
+    pub rooted: bool,
+    /// Rows of the table its driving chain is sampled from.
+    pub root_rows: f64,
+    /// The other members of the cycle this sampled table drives as a unit.
+    pub unit: Vec<usize>,
     /// `max_per_parent:`.
     pub cap: Option<u64>,
     /// 0 for roots; one more than the deepest driver otherwise.
@@ -104,6 +133,8 @@ pub struct Node {
     pub group: Option<usize>,
     /// Rows in the source (pg_class estimate; 0 when unknown).
     pub est_rows: f64,
+    /// The source has an estimate (the table was analyzed or vacuumed).
+    pub est_known: bool,
     /// Estimated size of D and K.
     pub est_d: f64,
     pub est_k: f64,
@@ -144,7 +175,11 @@ impl Graph {
             edges,
             groups: Vec::new(),
         };
+        g.classify_references();
         let order = g.assign_drivers(settings);
+        if settings.fraction.is_some() {
+            g.close_unused_roots();
+        }
         g.mark_complete(&order);
         let closure_order = g.find_contributions();
         g.estimate(&order, &closure_order);
@@ -164,14 +199,106 @@ impl Graph {
                 .any(|e| !e.nulled.is_empty() && !self.nodes[e.parent].complete)
     }
 
-    /// Can `e` drive its child? Only references to another table that
-    /// itself has rows to give and is not a lookup table copied whole.
-    fn drives(&self, e: &Edge, undecided: &[bool]) -> bool {
-        let parent = &self.nodes[e.parent];
+    /// Can `e` drive its child? A pinned `follow:` alone, else a reference
+    /// to another table that has rows to give and is not a reference table
+    /// or a table the rules copy whole.
+    fn drives(&self, index: usize, undecided: &[bool]) -> bool {
+        let e = &self.edges[index];
+        let (child, parent) = (&self.nodes[e.child], &self.nodes[e.parent]);
+        if !undecided[e.child] {
+            return false;
+        }
+        if let Pin::Follow(pinned) = child.pin {
+            return index == pinned;
+        }
         e.child != e.parent
-            && undecided[e.child]
             && parent.mode != Mode::Skip
+            && !parent.reference
             && !(parent.explicit && parent.mode == Mode::All)
+    }
+
+    /// Marks the small reference tables: lookups such as languages,
+    /// currencies or statuses. A component of the reference graph (one
+    /// table, or a cycle) is one when the rules say nothing of it, its
+    /// estimate is known and at most `REFERENCE_ROWS` in all, and every
+    /// table it references is whole too. Copying it whole costs nothing,
+    /// while sampling it would leave a handful of rows (or none) to drive
+    /// everything below. The test never looks at the fraction, so 10% and
+    /// 20% classify alike and stay nested.
+    fn classify_references(&mut self) {
+        let n = self.nodes.len();
+        let mut adjacency = vec![Vec::new(); n];
+        for e in &self.edges {
+            if e.child != e.parent && e.nulled.is_empty() {
+                adjacency[e.child].push(e.parent);
+            }
+        }
+        // Parents come first, so a component sees its parents decided.
+        for component in strongly_connected(&adjacency) {
+            let members: BTreeSet<usize> = component.iter().copied().collect();
+            let free = component.iter().all(|&m| {
+                let x = &self.nodes[m];
+                !x.explicit
+                    && x.pin == Pin::None
+                    && x.filter.is_none()
+                    && x.mode != Mode::Skip
+                    && x.est_known
+            });
+            let rows: f64 = component.iter().map(|&m| self.nodes[m].est_rows).sum();
+            let parents_whole = self
+                .edges
+                .iter()
+                .filter(|e| members.contains(&e.child) && !members.contains(&e.parent))
+                .all(|e| {
+                    let p = &self.nodes[e.parent];
+                    !e.nulled.is_empty()
+                        || p.reference
+                        || p.mode == Mode::Skip
+                        || (p.explicit && p.mode == Mode::All && p.filter.is_none())
+                });
+            if free && rows <= REFERENCE_ROWS && parents_whole {
+                for &m in &component {
+                    self.nodes[m].reference = true;
+                    self.nodes[m].mode = Mode::All;
+                }
+            }
+        }
+    }
+
+    /// A table sampled only because nothing drives it, which drives
+    /// nothing itself and is always referenced by some other table, keeps
+    /// just the rows referenced: a product catalogue is closed over from
+    /// the order items, not sampled on its own.
+    fn close_unused_roots(&mut self) {
+        let mut used = vec![false; self.nodes.len()];
+        for node in &self.nodes {
+            if let Mode::Follow { drivers, .. } = &node.mode {
+                for &d in drivers {
+                    used[self.edges[d].parent] = true;
+                    if self.edges[d].not_null {
+                        break;
+                    }
+                }
+            }
+        }
+        for i in 0..self.nodes.len() {
+            let node = &self.nodes[i];
+            let default_root = matches!(node.mode, Mode::Sample(_))
+                && !node.explicit
+                && node.pin == Pin::None
+                && node.filter.is_none()
+                && node.unit.is_empty();
+            let pulled = self.edges.iter().any(|e| {
+                e.parent == i
+                    && e.child != i
+                    && e.not_null
+                    && e.nulled.is_empty()
+                    && self.nodes[e.child].mode != Mode::Skip
+            });
+            if default_root && !used[i] && pulled {
+                self.nodes[i].mode = Mode::Closed;
+            }
+        }
     }
 
     /// Decides the mode of every table not set by the rules, parents
@@ -181,7 +308,7 @@ impl Graph {
         let undecided: Vec<bool> = self
             .nodes
             .iter()
-            .map(|n| !n.explicit && n.mode != Mode::Skip)
+            .map(|n| !n.explicit && n.mode != Mode::Skip && !n.reference && n.pin != Pin::Root)
             .collect();
         let mut decided = vec![false; n];
         let mut order = Vec::new();
@@ -193,7 +320,7 @@ impl Graph {
             }
         }
         let driving: Vec<usize> = (0..self.edges.len())
-            .filter(|&e| self.drives(&self.edges[e], &undecided))
+            .filter(|&e| self.drives(e, &undecided))
             .collect();
         let mut adjacency = vec![Vec::new(); n];
         for &e in &driving {
@@ -206,6 +333,13 @@ impl Graph {
             Some(f) => Mode::Sample(f),
             None => Mode::All,
         };
+        for i in 0..n {
+            self.nodes[i].root_rows = self.nodes[i].est_rows;
+            if self.nodes[i].pin == Pin::Root {
+                self.nodes[i].mode = root_mode();
+                self.nodes[i].rooted = true;
+            }
+        }
         // Tarjan emits a component after every component it references, so
         // parents come first.
         for mut component in strongly_connected(&adjacency) {
@@ -233,9 +367,21 @@ impl Graph {
                 }
             }
             if round.is_empty() {
-                let first = component[0];
+                // A root, or a cycle nothing leads into: sampled as a unit
+                // from its largest table, which keeps its share nearest
+                // the fraction; the others follow it inside the cycle.
+                let first = *component
+                    .iter()
+                    .max_by(|a, b| {
+                        let (x, y) = (&self.nodes[**a], &self.nodes[**b]);
+                        x.est_rows
+                            .total_cmp(&y.est_rows)
+                            .then(y.name.cmp(&x.name))
+                    })
+                    .expect("component is not empty");
                 self.nodes[first].mode = root_mode();
                 self.nodes[first].level = 0;
+                self.nodes[first].unit = component.iter().copied().filter(|&m| m != first).collect();
                 decided[first] = true;
                 order.push(first);
             }
@@ -274,9 +420,13 @@ impl Graph {
                         .unwrap_or(0)
                         + 1;
                     let fallback = settings.fraction;
+                    let first = &self.nodes[self.edges[drivers[0]].parent];
+                    let (rooted, root_rows) = (first.rooted, first.root_rows);
                     let node = &mut self.nodes[m];
                     node.mode = Mode::Follow { drivers, fallback };
                     node.level = level;
+                    node.rooted = rooted;
+                    node.root_rows = root_rows;
                     decided[m] = true;
                     order.push(m);
                 }
@@ -286,15 +436,22 @@ impl Graph {
         order
     }
 
-    /// Ranks a table's drivers, best first: the deepest parent (an order
-    /// item belongs to its order more than to a product), then a reference
-    /// that is always set, then by name so the choice never varies.
+    /// Ranks a table's drivers, best first: a chain from a root the rules
+    /// named; then the chain sampled from the most rows (a rental follows
+    /// its customer, sampled from 20,000 people, rather than its copy of a
+    /// film, sampled from 5,000 titles: more, smaller draws land nearer the
+    /// fraction, and people are what a developer browses by); then the
+    /// deepest parent (an order item belongs to its order more than to
+    /// anything else sampled from as many rows); then a reference that is
+    /// always set; then by name so the choice never varies.
     fn rank(&self, drivers: &mut [usize]) {
         drivers.sort_by(|&a, &b| {
             let (ea, eb) = (&self.edges[a], &self.edges[b]);
             let (pa, pb) = (&self.nodes[ea.parent], &self.nodes[eb.parent]);
-            pb.level
-                .cmp(&pa.level)
+            pb.rooted
+                .cmp(&pa.rooted)
+                .then(pb.root_rows.total_cmp(&pa.root_rows))
+                .then(pb.level.cmp(&pa.level))
                 .then(eb.not_null.cmp(&ea.not_null))
                 .then(ea.name.cmp(&eb.name))
                 .then(pa.name.cmp(&pb.name))
@@ -308,7 +465,7 @@ impl Graph {
             let node = &self.nodes[i];
             let complete = node.filter.is_none()
                 && match &node.mode {
-                    Mode::Skip | Mode::Sample(_) => false,
+                    Mode::Skip | Mode::Sample(_) | Mode::Closed => false,
                     Mode::All => true,
                     Mode::Follow { drivers, fallback } => {
                         node.cap.is_none()
@@ -402,7 +559,7 @@ impl Graph {
         for &i in order {
             let rows = self.nodes[i].est_rows;
             let d = match &self.nodes[i].mode {
-                Mode::Skip => 0.0,
+                Mode::Skip | Mode::Closed => 0.0,
                 Mode::All => rows,
                 Mode::Sample(f) => rows * f,
                 Mode::Follow { drivers, .. } => {
@@ -521,6 +678,11 @@ pub(super) mod tests {
             filter: None,
             mode: Mode::All,
             explicit: false,
+            pin: Pin::None,
+            reference: false,
+            rooted: false,
+            root_rows: 0.0,
+            unit: Vec::new(),
             cap: None,
             level: 0,
             ident: Ident::Columns(vec!["id".into()]),
@@ -529,6 +691,7 @@ pub(super) mod tests {
             contributions: Vec::new(),
             group: None,
             est_rows: rows,
+            est_known: true,
             est_d: 0.0,
             est_k: 0.0,
         }
@@ -569,10 +732,12 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn an_item_follows_its_order_and_pulls_its_product_in() {
+    fn an_item_follows_its_order_and_closes_over_its_product() {
         let g = shop(Some(0.1));
         assert_eq!(g.nodes[0].mode, Mode::Sample(0.1));
-        assert_eq!(g.nodes[4].mode, Mode::Sample(0.1));
+        // Products drive nothing (items follow their orders) and every item
+        // names one: they keep just the rows the items reference.
+        assert_eq!(g.nodes[4].mode, Mode::Closed);
         assert_eq!(g.nodes[5].mode, Mode::Sample(0.1));
         assert_eq!(
             g.nodes[3].mode,
@@ -639,44 +804,148 @@ pub(super) mod tests {
         assert!(!g.nodes[2].complete, "items follow the filtered orders");
     }
 
-    #[test]
-    fn a_cycle_nothing_leads_into_starts_from_its_first_table() {
-        let nodes = vec![node("b", 10.0), node("a", 10.0)];
-        let edges = vec![edge(0, 1, "a_id", false), edge(1, 0, "b_id", false)];
-        let g = Graph::solve(
+    fn tenth(nodes: Vec<Node>, edges: Vec<Edge>) -> Graph {
+        Graph::solve(
             nodes,
             edges,
             &Settings {
-                fraction: Some(0.5),
+                fraction: Some(0.1),
             },
-        );
-        assert_eq!(g.nodes[1].mode, Mode::Sample(0.5));
+        )
+    }
+
+    #[test]
+    fn a_cycle_nothing_leads_into_is_sampled_as_a_unit_from_its_largest_table() {
+        let nodes = vec![node("b", 5_000.0), node("a", 3_000.0)];
+        let edges = vec![edge(0, 1, "a_id", false), edge(1, 0, "b_id", false)];
+        let g = tenth(nodes, edges);
+        assert_eq!(g.nodes[0].mode, Mode::Sample(0.1));
+        assert_eq!(g.nodes[0].unit, vec![1]);
         assert_eq!(
-            g.nodes[0].mode,
+            g.nodes[1].mode,
             Mode::Follow {
-                drivers: vec![0],
-                fallback: Some(0.5)
+                drivers: vec![1],
+                fallback: Some(0.1)
             }
         );
         assert_eq!(g.groups.len(), 1);
         assert_eq!(g.groups[0].members, vec![1, 0]);
     }
 
+    /// The rental shop of issue 12: lookups and a tiny store<->staff cycle
+    /// once became the roots, so 10% of them kept nothing below.
+    #[test]
+    fn lookups_and_a_tiny_cycle_are_whole_and_drive_nothing() {
+        let nodes = vec![
+            node("language", 6.0),
+            node("film", 5_000.0),
+            node("store", 2.0),
+            node("staff", 2.0),
+            node("customer", 20_000.0),
+            node("rental", 300_000.0),
+            node("inventory", 20_000.0),
+        ];
+        let edges = vec![
+            edge(1, 0, "language_id", true),
+            edge(2, 3, "manager_staff_id", true),
+            edge(3, 2, "store_id", true),
+            edge(4, 2, "store_id", true),
+            edge(5, 4, "customer_id", true),
+            edge(5, 3, "staff_id", true),
+            edge(5, 6, "inventory_id", true),
+            edge(6, 1, "film_id", true),
+            edge(6, 2, "store_id", true),
+        ];
+        let g = tenth(nodes, edges);
+        for t in [0, 2, 3] {
+            assert!(g.nodes[t].reference && g.nodes[t].complete, "{t}");
+        }
+        // Rentals follow customers (sampled from 20,000 rows) rather than
+        // inventory (following films, sampled from 5,000); inventory then
+        // keeps the copies kept rentals name, and films the titles those
+        // copies hold.
+        assert_eq!(g.nodes[4].mode, Mode::Sample(0.1));
+        assert_eq!(
+            g.nodes[5].mode,
+            Mode::Follow {
+                drivers: vec![4, 6],
+                fallback: Some(0.1)
+            }
+        );
+        assert_eq!(g.nodes[6].mode, Mode::Follow { drivers: vec![7], fallback: Some(0.1) });
+        assert_eq!(g.nodes[1].mode, Mode::Sample(0.1));
+        assert!((g.nodes[5].est_d - 30_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_named_root_drives_before_a_deeper_parent() {
+        let nodes = vec![
+            node("film", 5_000.0),
+            node("inventory", 20_000.0),
+            node("customer", 20_000.0),
+            node("rental", 300_000.0),
+        ];
+        let edges = vec![
+            edge(1, 0, "film_id", true),
+            edge(3, 1, "inventory_id", true),
+            edge(3, 2, "customer_id", true),
+        ];
+        // Unpinned, rentals follow customers: sampled from more rows than
+        // the films behind inventory.
+        let g = tenth(nodes.clone(), edges.clone());
+        assert_eq!(
+            g.nodes[3].mode,
+            Mode::Follow {
+                drivers: vec![2, 1],
+                fallback: Some(0.1)
+            }
+        );
+        // Naming film a root makes its chain drive rentals.
+        let mut pinned = nodes.clone();
+        pinned[0].pin = Pin::Root;
+        let g = tenth(pinned, edges.clone());
+        assert_eq!(
+            g.nodes[3].mode,
+            Mode::Follow {
+                drivers: vec![1, 2],
+                fallback: Some(0.1)
+            }
+        );
+        assert_eq!(g.nodes[2].mode, Mode::Closed);
+        // A pinned follow wins over the ranking.
+        let mut follow = nodes;
+        follow[3].pin = Pin::Follow(1);
+        let g = tenth(follow, edges);
+        assert_eq!(
+            g.nodes[3].mode,
+            Mode::Follow {
+                drivers: vec![1],
+                fallback: Some(0.1)
+            }
+        );
+    }
+
     #[test]
     fn a_lookup_table_copied_whole_drives_nothing() {
-        let mut nodes = vec![node("countries", 10.0), node("customers", 10.0)];
+        let mut nodes = vec![node("countries", 10_000.0), node("customers", 10_000.0)];
         nodes[0].explicit = true;
         let edges = vec![edge(1, 0, "country_id", true)];
-        let g = Graph::solve(
-            nodes,
-            edges,
-            &Settings {
-                fraction: Some(0.1),
-            },
-        );
+        let g = tenth(nodes, edges);
         assert_eq!(g.nodes[1].mode, Mode::Sample(0.1));
         assert!(g.nodes[0].complete);
         assert!(g.nodes[0].contributions.is_empty());
+    }
+
+    #[test]
+    fn a_table_with_a_filter_or_unknown_size_is_never_a_reference() {
+        let mut nodes = vec![node("status", 5.0), node("tickets", 10_000.0)];
+        nodes[0].filter = Some("active".into());
+        let g = tenth(nodes.clone(), vec![edge(1, 0, "status_id", true)]);
+        assert!(!g.nodes[0].reference);
+        nodes[0].filter = None;
+        nodes[0].est_known = false;
+        let g = tenth(nodes, vec![edge(1, 0, "status_id", true)]);
+        assert!(!g.nodes[0].reference);
     }
 
     #[test]

@@ -224,7 +224,8 @@ impl Builder<'_> {
         }
         let rel = self.rel(t);
         let own = match node.mode.clone() {
-            Mode::Skip => Some("FALSE".to_string()),
+            // Closed: nothing of its own, only what kept rows reference.
+            Mode::Skip | Mode::Closed => Some("FALSE".to_string()),
             Mode::All => None,
             Mode::Sample(f) => Some(self.sample(t, f)),
             Mode::Follow { drivers, fallback } => {
@@ -362,7 +363,9 @@ impl Builder<'_> {
     /// Keys of D(t) followed by the keys that `contributions` pull in.
     fn seed_union(&mut self, t: usize, contributions: &[Contribution]) -> String {
         let rel = self.rel(t);
-        let mut parts = vec![match self.d_pred(t) {
+        let mut parts = Vec::new();
+        if self.g.nodes[t].mode != Mode::Closed {
+            parts.push(match self.d_pred(t) {
             Some(p) => format!(
                 "SELECT {} FROM {} WHERE {p}",
                 self.ident(t, &rel).join(", "),
@@ -373,7 +376,8 @@ impl Builder<'_> {
                 self.ident(t, &rel).join(", "),
                 self.from(t)
             ),
-        }];
+            });
+        }
         for c in contributions {
             parts.push(self.contribution(t, c));
         }
@@ -681,13 +685,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pulled_in_parent_unions_its_sample_with_the_referenced_keys() {
+    fn a_closed_over_table_keeps_only_the_referenced_keys() {
         let s = sql_of(4);
         assert_eq!(
             s.predicate.as_deref(),
             Some(concat!(
-                r#"("products"."id") IN (SELECT "products"."id" FROM ONLY "public"."products" WHERE hashtextextended("products"."id"::text, 4) < 0 "#,
-                r#"UNION ALL SELECT "subset.s"."product_id" FROM "subset.k3" "subset.s" WHERE "subset.s"."product_id" IS NOT NULL)"#
+                r#"("products"."id") IN (SELECT "subset.s"."product_id" FROM "subset.k3" "subset.s" "#,
+                r#"WHERE "subset.s"."product_id" IS NOT NULL)"#
             ))
         );
     }
