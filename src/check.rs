@@ -26,6 +26,7 @@ use crate::error::PgResultExt;
 use crate::error::{GapsFound, Location, RulesErrors};
 use crate::plan::Plan;
 use crate::rules::{Action, Rules, UnknownColumns};
+use crate::subset::SubsetSpec;
 use crate::transform::Key;
 
 /// The kind of a gap.
@@ -68,6 +69,12 @@ pub struct CheckReport {
     pub implicit_keep: Vec<String>,
     /// Advice that does not fail the check (weak hashing).
     pub warnings: Vec<Warning>,
+    /// The share the subset estimates below were made at: the rules'
+    /// `subset:`, else 10%.
+    pub subset: String,
+    /// Tables the subset is expected to leave empty although they have
+    /// rows and no rule asks for that (from `pg_class` estimates).
+    pub empty_tables: Vec<crate::subset::EmptyTable>,
 }
 
 /// A column whose rule works but protects less than it seems.
@@ -287,8 +294,21 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         }
     }
     // The key only lets keyed transforms compile; check never runs them,
-    // so it needs no secret.
-    if let Err(RulesErrors(list)) = Plan::build(&rules, catalog, Some(&Key::new(b"check"))) {
+    // so it needs no secret. The subset is planned at the rules' share (or
+    // 10%, what developers ask for) to see, from estimates, which tables
+    // it would leave empty; its rules errors are mismatches too.
+    let share = rules.subset.unwrap_or(SubsetSpec::Fraction(0.1));
+    rules.subset = Some(share);
+    let key = Key::new(b"check");
+    let planned = Plan::build(&rules, catalog, Some(&key)).and_then(|mut plan| {
+        crate::subset::apply(&mut plan, &rules, &key)?;
+        Ok(plan)
+    });
+    let empty_tables = match &planned {
+        Ok(plan) => crate::subset::empty_by_estimate(plan),
+        Err(_) => Vec::new(),
+    };
+    if let Err(RulesErrors(list)) = planned {
         for e in list {
             let found = where_is.iter().find(|(l, ..)| *l == e.location);
             gaps.push(Gap {
@@ -311,6 +331,8 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         gaps,
         implicit_keep,
         warnings: Vec::new(),
+        subset: share.to_string(),
+        empty_tables,
     }
 }
 
@@ -388,6 +410,9 @@ impl CheckReport {
                 display_ident(&w.column),
                 w.message
             );
+        }
+        for w in &self.empty_tables {
+            let _ = writeln!(s, "warning: at --subset {}: {}", self.subset, w.message);
         }
         let count = |k: GapKind| self.gaps.iter().filter(|g| g.kind == k).count();
         if self.ok {

@@ -69,6 +69,8 @@ pub struct Report {
     pub tables: Vec<TableStats>,
     /// What `--verify` found, or null when it did not run.
     pub verify: Option<crate::verify::VerifyReport>,
+    /// Tables that had rows but came out empty without a rule asking for it.
+    pub warnings: Vec<crate::subset::EmptyTable>,
 }
 
 impl Report {

@@ -155,6 +155,7 @@ struct Facts {
     subset: std::sync::Mutex<Option<SubsetSpec>>,
     tables: std::sync::Mutex<Vec<TableStats>>,
     verify: std::sync::Mutex<Option<VerifyReport>>,
+    warnings: std::sync::Mutex<Vec<crate::subset::EmptyTable>>,
 }
 
 impl Facts {
@@ -215,6 +216,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             bytes: tables.iter().map(|t| t.bytes).sum(),
             tables,
             verify: facts.verify.lock().expect("facts lock").take(),
+            warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
         };
         if let Err(e) = report.write(path) {
             // Monitoring needs the report, so a successful run without one
@@ -292,6 +294,11 @@ async fn run_inner(
                 .await?
         }
     };
+    let empty = crate::subset::empty_after_copy(&plan, &tables);
+    for w in &empty {
+        tracing::warn!(table = %w.table, "{}", w.message);
+    }
+    *facts.warnings.lock().expect("facts lock") = empty;
     Ok(SyncOutcome {
         tables,
         plan_text: None,

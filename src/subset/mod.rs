@@ -19,7 +19,8 @@ use std::fmt::Write as _;
 
 use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
 use crate::error::{Location, RulesError, RulesErrors};
-use crate::plan::Plan;
+use crate::pipeline::TableStats;
+use crate::plan::{Plan, TablePlan};
 use crate::rules::{parse_table_name, Rules, TableRule};
 use crate::transform::Key;
 use graph::{Edge, Graph, Ident, Mode, Node, Pin, Settings};
@@ -293,6 +294,54 @@ fn asked_for_less(g: &Graph, t: usize, seen: &mut Vec<usize>) -> bool {
             }),
             Mode::All => false,
         }
+}
+
+/// A table that had rows in the source and keeps none, although no rule
+/// asked for that: the subset went wrong for it, or a root is too small.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmptyTable {
+    pub table: String,
+    pub message: String,
+}
+
+impl EmptyTable {
+    fn new(table: &TablePlan, what: &str) -> EmptyTable {
+        EmptyTable {
+            table: table.table.name.to_string(),
+            message: format!(
+                "table {} has ~{} rows in the source but {what} ({}); \
+                 name it under `subset: {{ roots: [...] }}` or give it `subset: all` in the rules",
+                table.table.name, table.table.estimated_rows, table.selection
+            ),
+        }
+    }
+}
+
+/// Tables that came out empty after a copy while the source (by its
+/// estimate) had rows and no rule (`skip`, `where:`, a share of its own)
+/// asked for it.
+pub fn empty_after_copy(plan: &Plan, stats: &[TableStats]) -> Vec<EmptyTable> {
+    plan.tables
+        .iter()
+        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| {
+            let name = t.table.name.to_string();
+            stats
+                .iter()
+                .any(|s| s.table == name && s.rows_written == 0)
+        })
+        .map(|t| EmptyTable::new(t, "none were kept"))
+        .collect()
+}
+
+/// The same from the plan's estimates, without copying (for `check`).
+pub fn empty_by_estimate(plan: &Plan) -> Vec<EmptyTable> {
+    plan.tables
+        .iter()
+        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| t.estimated_kept == Some(0))
+        .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
+        .collect()
 }
 
 /// The sampling seed of a table: 64 bits of `HMAC(secret, "subset" ‖
