@@ -8,12 +8,12 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use super::locate::KeyPositions;
+use super::subset::{SubsetSettings, TableSubset};
 use super::{
     parse_column_name, parse_table_name, ColumnEntry, ColumnRule, Rules, TableRule, UnknownColumns,
     VirtualReference,
 };
 use crate::error::{Location, RulesError, RulesErrors, UsageError};
-use super::subset::{SubsetSettings, TableSubset};
 
 /// One rules file as written.
 #[derive(serde::Deserialize)]

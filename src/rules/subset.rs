@@ -179,7 +179,9 @@ mod tests {
             t("{ follow: rental_customer_id_fkey }").unwrap(),
             TableSubset::Follow("rental_customer_id_fkey".into())
         );
-        assert!(t("{ folow: x }").unwrap_err().contains("did you mean `follow`"));
+        assert!(t("{ folow: x }")
+            .unwrap_err()
+            .contains("did you mean `follow`"));
         assert!(t("{}").unwrap_err().contains("needs `follow"));
     }
 }

@@ -114,8 +114,11 @@ pub struct Node {
     pub reference: bool,
     /// Its driving chain starts at a root the rules named.
     pub rooted: bool,
-    /// Rows of the table its driving chain is sampled from.
+    /// Rows of the table its driving chain is sampled from; 0 when no
+    /// table along it is sampled.
     pub root_rows: f64,
+    /// Also sampled among the rows it follows (its chain samples nothing).
+    pub own_sample: Option<f64>,
     /// The other members of the cycle this sampled table drives as a unit.
     pub unit: Vec<usize>,
     /// `max_per_parent:`.
@@ -211,20 +214,26 @@ impl Graph {
         if let Pin::Follow(pinned) = child.pin {
             return index == pinned;
         }
+        // A reference table with a `where:` drives: the filter flows down
+        // to the rows that reference it (the tenants a SaaS copy keeps).
         e.child != e.parent
             && parent.mode != Mode::Skip
-            && !parent.reference
+            && !(parent.reference && parent.filter.is_none())
             && !(parent.explicit && parent.mode == Mode::All)
     }
 
     /// Marks the small reference tables: lookups such as languages,
-    /// currencies or statuses. A component of the reference graph (one
-    /// table, or a cycle) is one when the rules say nothing of it, its
-    /// estimate is known and at most `REFERENCE_ROWS` in all, and every
-    /// table it references is whole too. Copying it whole costs nothing,
-    /// while sampling it would leave a handful of rows (or none) to drive
-    /// everything below. The test never looks at the fraction, so 10% and
-    /// 20% classify alike and stay nested.
+    /// currencies or statuses, and small tables many rows point at (the
+    /// stores of a shop, the tenants of a SaaS). A component of the
+    /// reference graph (one table, or a cycle such as store <-> staff) is
+    /// one when the rules pin nothing in it, its estimate is known and at
+    /// most `REFERENCE_ROWS` in all, and it is referenced by another table
+    /// or references none. Copying it whole costs nothing, while sampling
+    /// it would leave a handful of rows (or none) to drive everything
+    /// below; what it references is pulled in, at most its own row count.
+    /// A small table that only references others (a short list of VIP
+    /// customers) is not one: it follows them. The test never looks at the
+    /// fraction, so 10% and 20% classify alike and stay nested.
     fn classify_references(&mut self) {
         let n = self.nodes.len();
         let mut adjacency = vec![Vec::new(); n];
@@ -233,30 +242,22 @@ impl Graph {
                 adjacency[e.child].push(e.parent);
             }
         }
-        // Parents come first, so a component sees its parents decided.
         for component in strongly_connected(&adjacency) {
             let members: BTreeSet<usize> = component.iter().copied().collect();
             let free = component.iter().all(|&m| {
                 let x = &self.nodes[m];
-                !x.explicit
-                    && x.pin == Pin::None
-                    && x.filter.is_none()
-                    && x.mode != Mode::Skip
-                    && x.est_known
+                !x.explicit && x.pin == Pin::None && x.mode != Mode::Skip && x.est_known
             });
             let rows: f64 = component.iter().map(|&m| self.nodes[m].est_rows).sum();
-            let parents_whole = self
+            let outside = |e: &Edge| members.contains(&e.child) != members.contains(&e.parent);
+            let referenced = self.edges.iter().any(|e| {
+                outside(e) && members.contains(&e.parent) && self.nodes[e.child].mode != Mode::Skip
+            });
+            let references = self
                 .edges
                 .iter()
-                .filter(|e| members.contains(&e.child) && !members.contains(&e.parent))
-                .all(|e| {
-                    let p = &self.nodes[e.parent];
-                    !e.nulled.is_empty()
-                        || p.reference
-                        || p.mode == Mode::Skip
-                        || (p.explicit && p.mode == Mode::All && p.filter.is_none())
-                });
-            if free && rows <= REFERENCE_ROWS && parents_whole {
+                .any(|e| outside(e) && members.contains(&e.child));
+            if free && rows <= REFERENCE_ROWS && (referenced || !references) {
                 for &m in &component {
                     self.nodes[m].reference = true;
                     self.nodes[m].mode = Mode::All;
@@ -334,8 +335,11 @@ impl Graph {
             None => Mode::All,
         };
         for i in 0..n {
-            self.nodes[i].root_rows = self.nodes[i].est_rows;
+            if matches!(self.nodes[i].mode, Mode::Sample(_)) {
+                self.nodes[i].root_rows = self.nodes[i].est_rows;
+            }
             if self.nodes[i].pin == Pin::Root {
+                self.nodes[i].root_rows = self.nodes[i].est_rows;
                 self.nodes[i].mode = root_mode();
                 self.nodes[i].rooted = true;
             }
@@ -374,14 +378,14 @@ impl Graph {
                     .iter()
                     .max_by(|a, b| {
                         let (x, y) = (&self.nodes[**a], &self.nodes[**b]);
-                        x.est_rows
-                            .total_cmp(&y.est_rows)
-                            .then(y.name.cmp(&x.name))
+                        x.est_rows.total_cmp(&y.est_rows).then(y.name.cmp(&x.name))
                     })
                     .expect("component is not empty");
                 self.nodes[first].mode = root_mode();
+                self.nodes[first].root_rows = self.nodes[first].est_rows;
                 self.nodes[first].level = 0;
-                self.nodes[first].unit = component.iter().copied().filter(|&m| m != first).collect();
+                self.nodes[first].unit =
+                    component.iter().copied().filter(|&m| m != first).collect();
                 decided[first] = true;
                 order.push(first);
             }
@@ -421,8 +425,21 @@ impl Graph {
                         + 1;
                     let fallback = settings.fraction;
                     let first = &self.nodes[self.edges[drivers[0]].parent];
-                    let (rooted, root_rows) = (first.rooted, first.root_rows);
+                    let (rooted, mut root_rows) = (first.rooted, first.root_rows);
                     let node = &mut self.nodes[m];
+                    // Following a chain nothing samples (a filtered
+                    // reference table): this table samples its own rows
+                    // among those it follows, so the share still holds.
+                    let mut fallback = fallback;
+                    if root_rows == 0.0 {
+                        if let Some(f) = settings.fraction {
+                            node.own_sample = Some(f);
+                            root_rows = node.est_rows;
+                            // Rows with no reference set are sampled once,
+                            // by the same own sample.
+                            fallback = None;
+                        }
+                    }
                     node.mode = Mode::Follow { drivers, fallback };
                     node.level = level;
                     node.rooted = rooted;
@@ -469,6 +486,7 @@ impl Graph {
                     Mode::All => true,
                     Mode::Follow { drivers, fallback } => {
                         node.cap.is_none()
+                            && node.own_sample.is_none()
                             && fallback.is_none()
                             && drivers
                                 .iter()
@@ -570,7 +588,7 @@ impl Graph {
                     } else {
                         1.0
                     };
-                    let d = rows * share;
+                    let d = rows * share * self.nodes[i].own_sample.unwrap_or(1.0);
                     match self.nodes[i].cap {
                         Some(cap) => d.min(cap as f64 * parent.est_d),
                         None => d,
@@ -682,6 +700,7 @@ pub(super) mod tests {
             reference: false,
             rooted: false,
             root_rows: 0.0,
+            own_sample: None,
             unit: Vec::new(),
             cap: None,
             level: 0,
@@ -872,7 +891,13 @@ pub(super) mod tests {
                 fallback: Some(0.1)
             }
         );
-        assert_eq!(g.nodes[6].mode, Mode::Follow { drivers: vec![7], fallback: Some(0.1) });
+        assert_eq!(
+            g.nodes[6].mode,
+            Mode::Follow {
+                drivers: vec![7],
+                fallback: Some(0.1)
+            }
+        );
         assert_eq!(g.nodes[1].mode, Mode::Sample(0.1));
         assert!((g.nodes[5].est_d - 30_000.0).abs() < 1.0);
     }
@@ -937,15 +962,50 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_table_with_a_filter_or_unknown_size_is_never_a_reference() {
+    fn a_filtered_reference_drives_and_its_followers_sample_themselves() {
+        // tenants (where: id <= 20) <- users <- projects
+        let mut nodes = vec![
+            node("tenants", 40.0),
+            node("users", 8_000.0),
+            node("projects", 4_000.0),
+        ];
+        nodes[0].filter = Some("id <= 20".into());
+        let edges = vec![
+            edge(1, 0, "tenant_id", true),
+            edge(2, 0, "tenant_id", true),
+            edge(2, 1, "owner_id", true),
+        ];
+        let g = tenth(nodes, edges);
+        assert!(g.nodes[0].reference && !g.nodes[0].complete);
+        assert_eq!(
+            g.nodes[1].mode,
+            Mode::Follow {
+                drivers: vec![0],
+                fallback: None
+            }
+        );
+        assert_eq!(g.nodes[1].own_sample, Some(0.1));
+        // Projects follow their owner (a sampled chain) before the tenant.
+        assert_eq!(
+            g.nodes[2].mode,
+            Mode::Follow {
+                drivers: vec![2, 1],
+                fallback: Some(0.1)
+            }
+        );
+        assert_eq!(g.nodes[2].own_sample, None);
+    }
+
+    #[test]
+    fn unknown_sizes_and_small_tables_that_only_reference_are_not_references() {
         let mut nodes = vec![node("status", 5.0), node("tickets", 10_000.0)];
-        nodes[0].filter = Some("active".into());
-        let g = tenth(nodes.clone(), vec![edge(1, 0, "status_id", true)]);
-        assert!(!g.nodes[0].reference);
-        nodes[0].filter = None;
         nodes[0].est_known = false;
         let g = tenth(nodes, vec![edge(1, 0, "status_id", true)]);
         assert!(!g.nodes[0].reference);
+        let nodes = vec![node("customers", 10_000.0), node("vip", 50.0)];
+        let g = tenth(nodes, vec![edge(1, 0, "customer_id", true)]);
+        assert!(!g.nodes[1].reference);
+        assert!(matches!(g.nodes[1].mode, Mode::Follow { .. }));
     }
 
     #[test]

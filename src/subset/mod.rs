@@ -220,7 +220,9 @@ fn pin(
             continue;
         };
         let rule = rules.table(&tables[i].name);
-        if nodes[i].mode == Mode::Skip || rule.is_some_and(|r| r.subset.is_some() || r.follow.is_some()) {
+        if nodes[i].mode == Mode::Skip
+            || rule.is_some_and(|r| r.subset.is_some() || r.follow.is_some())
+        {
             problems.push(RulesError {
                 location: roots_location.clone(),
                 message: format!(
@@ -234,8 +236,12 @@ fn pin(
         nodes[i].pin = Pin::Root;
     }
     for (i, t) in tables.iter().enumerate() {
-        let Some(rule) = rules.table(&t.name) else { continue };
-        let Some(constraint) = &rule.follow else { continue };
+        let Some(rule) = rules.table(&t.name) else {
+            continue;
+        };
+        let Some(constraint) = &rule.follow else {
+            continue;
+        };
         let location = rule.location_of("subset");
         let own: Vec<usize> = (0..edges.len()).filter(|&e| edges[e].child == i).collect();
         match own.iter().find(|&&e| edges[e].name == *constraint) {
@@ -245,7 +251,10 @@ fn pin(
                     "table {}: `follow: {constraint}` references the table itself",
                     t.name
                 ),
-                hint: Some("follow a reference to another table; a self-reference is closed over anyway".into()),
+                hint: Some(
+                    "follow a reference to another table; a self-reference is closed over anyway"
+                        .into(),
+                ),
             }),
             Some(&e) => nodes[i].pin = Pin::Follow(e),
             None => {
@@ -326,9 +335,7 @@ pub fn empty_after_copy(plan: &Plan, stats: &[TableStats]) -> Vec<EmptyTable> {
         .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
         .filter(|t| {
             let name = t.table.name.to_string();
-            stats
-                .iter()
-                .any(|s| s.table == name && s.rows_written == 0)
+            stats.iter().any(|s| s.table == name && s.rows_written == 0)
         })
         .map(|t| EmptyTable::new(t, "none were kept"))
         .collect()
@@ -383,6 +390,7 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
         reference: false,
         rooted: false,
         root_rows: 0.0,
+        own_sample: None,
         unit: Vec::new(),
         cap: rule.and_then(|r| r.max_per_parent),
         level: 0,
@@ -607,10 +615,9 @@ fn describe(g: &Graph, t: usize) -> String {
     };
     match &node.mode {
         Mode::Skip => return "skipped".into(),
-        _ if node.reference => parts.push(format!(
-            "whole (reference table, ~{} rows)",
-            node.est_rows
-        )),
+        _ if node.reference => {
+            parts.push(format!("whole (reference table, ~{} rows)", node.est_rows))
+        }
         Mode::All if node.explicit => parts.push("whole (subset: all)".into()),
         _ if node.complete => parts.push("all rows".into()),
         Mode::All => parts.push("all rows".into()),
@@ -658,6 +665,9 @@ fn describe(g: &Graph, t: usize) -> String {
                     }
                     None => s.push_str(", else all rows"),
                 }
+            }
+            if let Some(f) = node.own_sample {
+                let _ = write!(s, ", {} of them", sample(f));
             }
             if matches!(node.pin, Pin::Follow(_)) {
                 s.push_str(" (follow in the rules)");

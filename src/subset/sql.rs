@@ -223,6 +223,7 @@ impl Builder<'_> {
             return None;
         }
         let rel = self.rel(t);
+        let own_sample = node.own_sample.map(|f| self.sample(t, f));
         let own = match node.mode.clone() {
             // Closed: nothing of its own, only what kept rows reference.
             Mode::Skip | Mode::Closed => Some("FALSE".to_string()),
@@ -245,10 +246,8 @@ impl Builder<'_> {
                 }
             }
         };
-        match (filter, own) {
-            (Some(f), Some(o)) => Some(format!("{f} AND {o}")),
-            (f, o) => f.or(o),
-        }
+        let parts: Vec<String> = [filter, own, own_sample].into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
     /// One SELECT of keys per driver: rows whose first set reference is
@@ -366,16 +365,16 @@ impl Builder<'_> {
         let mut parts = Vec::new();
         if self.g.nodes[t].mode != Mode::Closed {
             parts.push(match self.d_pred(t) {
-            Some(p) => format!(
-                "SELECT {} FROM {} WHERE {p}",
-                self.ident(t, &rel).join(", "),
-                self.from(t)
-            ),
-            None => format!(
-                "SELECT {} FROM {}",
-                self.ident(t, &rel).join(", "),
-                self.from(t)
-            ),
+                Some(p) => format!(
+                    "SELECT {} FROM {} WHERE {p}",
+                    self.ident(t, &rel).join(", "),
+                    self.from(t)
+                ),
+                None => format!(
+                    "SELECT {} FROM {}",
+                    self.ident(t, &rel).join(", "),
+                    self.from(t)
+                ),
             });
         }
         for c in contributions {
