@@ -131,6 +131,10 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         force: false,
         keep_previous: false,
         terminate_connections: false,
+        privileges: crate::schema::Privileges {
+            owners: true,
+            acl: true,
+        },
         // The demo proves the copy leaks nothing: the same check as `sync --verify`.
         verify: true,
         secret: Some(secret),

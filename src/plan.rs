@@ -120,10 +120,9 @@ impl TablePlan {
         }
         let _ = write!(
             q,
-            "SELECT {} FROM {}{}",
+            "SELECT {} FROM {}",
             cols.join(", "),
-            self.table.kind.only(),
-            self.table.name.sql()
+            self.table.sql_only()
         );
         for j in &self.joins {
             let _ = write!(q, " {j}");
@@ -702,6 +701,7 @@ mod tests {
                 foreign_keys: vec![],
                 estimated_rows: 10,
                 estimated_bytes: 100,
+                row_security: crate::catalog::RowSecurity::Off,
             }],
             ..Catalog::default()
         }

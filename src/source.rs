@@ -9,8 +9,11 @@ use crate::conn::{quote_literal, ConnInfo};
 use crate::error::PgResultExt;
 
 /// Session settings for every source connection: a long COPY must not be
-/// cut by the server's idle or statement timeouts.
-const SOURCE_SETTINGS: &str = "SET statement_timeout = 0; \
+/// cut by the server's idle or statement timeouts; and, as in pg_dump,
+/// `row_security = off`, so a table whose policies would hide rows from
+/// this role raises an error instead of silently copying fewer rows.
+const SOURCE_SETTINGS: &str = "SET row_security = off; \
+    SET statement_timeout = 0; \
     SET idle_in_transaction_session_timeout = 0; \
     SET lock_timeout = 0; \
     SET extra_float_digits = 3; \
@@ -56,4 +59,27 @@ pub async fn worker(info: &ConnInfo, snapshot_id: &str) -> Result<Client> {
         .await
         .pg_context(|| "importing the snapshot on a source worker".into())?;
     Ok(client)
+}
+
+/// Refuses, before any row moves, to copy tables whose row-level security
+/// would apply to this role: with `row_security = off` the server would
+/// fail the COPY anyway, and this names every such table at once with
+/// what to grant.
+pub fn refuse_row_security(tables: &[&crate::catalog::Table], role: &str) -> Result<()> {
+    let hidden: Vec<String> = tables
+        .iter()
+        .filter(|t| t.row_security == crate::catalog::RowSecurity::Applies)
+        .map(|t| t.name.to_string())
+        .collect();
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::UsageError::new(format!(
+        "row-level security would hide rows of {} from the source role `{role}`, so the copy \
+         would be incomplete; run `ALTER ROLE {} BYPASSRLS;` as a superuser, or connect as \
+         the tables' owner (see docs/operations.md, \"Row-level security\")",
+        hidden.join(", "),
+        crate::conn::quote_ident(role)
+    ))
+    .into())
 }

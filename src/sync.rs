@@ -28,7 +28,7 @@ use crate::progress::Progress;
 use crate::report::{Outcome, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
-use crate::sink::postgres::{self as pg_sink, CopySink, TargetServer};
+use crate::sink::postgres::{self as pg_sink, CopySink, LoadedTable, TargetServer};
 use crate::source;
 use crate::subset::SubsetSpec;
 use crate::transform::Key;
@@ -48,6 +48,8 @@ pub struct SyncOptions {
     pub force: bool,
     pub keep_previous: bool,
     pub terminate_connections: bool,
+    /// Restore the source's owners and grants where the target has the roles.
+    pub privileges: schema::Privileges,
     /// Run `verify` on the loaded database before the swap.
     pub verify: bool,
     /// `ANONYMIZE_SECRET`; `None` when unset.
@@ -104,6 +106,10 @@ impl SyncOptions {
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
+            privileges: schema::Privileges {
+                owners: !args.no_owner,
+                acl: !args.no_acl,
+            },
             verify: args.verify,
             secret: secret_from_env(),
         })
@@ -141,6 +147,19 @@ pub async fn prepare(
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
+    let role: String = snapshot
+        .client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .pg_context(|| "reading the source role".into())?
+        .get(0);
+    let copied: Vec<&crate::catalog::Table> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| &t.table)
+        .collect();
+    source::refuse_row_security(&copied, &role)?;
     crate::subset::apply(&mut plan, &rules, key.as_ref().unwrap_or(&Key::new(b"")))?;
     Ok((rules, snapshot, plan))
 }
@@ -167,6 +186,9 @@ impl Facts {
 /// Runs a sync and writes the report, whatever the outcome.
 pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
     let started_at = SystemTime::now();
+    if let Some(path) = &opts.report {
+        Report::check_writable(path)?;
+    }
     let facts = Facts::default();
     // Installed before anything else: from here on SIGINT/SIGTERM end the
     // run through the cleanup path instead of killing the process outright.
@@ -205,7 +227,12 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             error,
             exit_code: code,
             source: opts.source.redacted().to_string(),
-            target: opts.target.as_ref().map(|t| t.redacted().to_string()),
+            // A dry run writes nowhere: docs/report.md promises null.
+            target: opts
+                .target
+                .as_ref()
+                .filter(|_| !opts.dry_run)
+                .map(|t| t.redacted().to_string()),
             rules_digest: facts.digest.lock().expect("facts lock").take(),
             subset: subset.map(|s| s.to_string()),
             subset_fraction: subset.map(|s| match s {
@@ -218,11 +245,13 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             verify: facts.verify.lock().expect("facts lock").take(),
             warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
         };
+        crate::failpoint::pause("report.before_write").await;
         if let Err(e) = report.write(path) {
             // Monitoring needs the report, so a successful run without one
             // fails; a failed run keeps its own error, the more useful one.
             match result {
-                Ok(_) => return Err(e),
+                Ok(_) if opts.dry_run => return Err(e),
+                Ok(_) => return Err(e.context(crate::error::ReportNotWritten)),
                 Err(_) => {
                     tracing::error!(error = %crate::error::render(&e), "the report could not be written")
                 }
@@ -269,9 +298,20 @@ async fn run_inner(
     let tables = match opts.schema {
         SchemaMode::Create => {
             signals.guard(server.preflight(opts.force)).await?;
-            let loaded = signals
-                .guard(load_fresh(&server, &plan, &snapshot, opts, facts))
-                .await;
+            let schema = signals.guard(dump_schema(&plan, &snapshot, opts)).await?;
+            // Not under `guard`: a signal that comes while the database is
+            // created and marked waits for the next guarded step, so the
+            // cleanup below always finds our marker on it.
+            let loaded = match server.create_next(&schema.encoding).await {
+                Ok(next) => {
+                    signals
+                        .guard(load_fresh(
+                            &server, &next, &schema, &plan, &snapshot, opts, facts,
+                        ))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             // The swap is the commit point and takes a moment: it runs to its
             // end even if a signal comes, so a run is either wholly swapped
             // in or not at all (a signal then finds nothing left to stop).
@@ -379,15 +419,18 @@ pub(crate) async fn with_signals<T>(
     Signals::install()?.guard(fut).await
 }
 
-/// Loads `<target>__next` and finishes it (post-data, sequences, views,
-/// statistics, and `--verify`), ready to be swapped in.
-async fn load_fresh(
-    server: &TargetServer,
+/// The source's schema as pg_dump gives it, read in the run's snapshot.
+struct SourceSchema {
+    encoding: String,
+    pre_data: String,
+    post_data: String,
+}
+
+async fn dump_schema(
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
-    facts: &Facts,
-) -> Result<Vec<TableStats>> {
+) -> Result<SourceSchema> {
     let encoding: String = snapshot
         .client
         .query_one("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()", &[])
@@ -395,21 +438,62 @@ async fn load_fresh(
         .pg_context(|| "reading the source encoding".into())?
         .get(0);
     let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
-    let (pre, post) = tokio::try_join!(
-        schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PreData),
-        schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PostData),
+    let (pre_data, post_data) = tokio::try_join!(
+        schema::dump_with(
+            &pg_dump,
+            &opts.source,
+            &snapshot.id,
+            Section::PreData,
+            opts.privileges
+        ),
+        schema::dump_with(
+            &pg_dump,
+            &opts.source,
+            &snapshot.id,
+            Section::PostData,
+            opts.privileges
+        ),
     )?;
+    Ok(SourceSchema {
+        encoding,
+        pre_data,
+        post_data,
+    })
+}
 
-    let next = server.create_next(&encoding).await?;
+/// Loads the fresh `<target>__next` and finishes it (post-data, sequences,
+/// views, statistics, row counts and `--verify`), ready to be swapped in.
+#[allow(clippy::too_many_arguments)]
+async fn load_fresh(
+    server: &TargetServer,
+    next: &ConnInfo,
+    schema: &SourceSchema,
+    plan: &Plan,
+    snapshot: &source::Snapshot,
+    opts: &SyncOptions,
+    facts: &Facts,
+) -> Result<Vec<TableStats>> {
     tracing::info!(database = %server.next, "loading into a fresh database");
-    let first = pg_sink::connect(&next).await?;
-    schema::apply_pre_data(&first, &pre).await?;
+    let (pre_data, missing) = schema::keep_known_roles(
+        &schema.pre_data,
+        &schema::target_roles(&server.admin).await?,
+    );
+    if !missing.is_empty() {
+        tracing::warn!(
+            roles = %missing.join(", "),
+            "the target has no such roles (or the loading role may not give objects to them), \
+             so their ownership and grants were left out; create them on the target server, \
+             or pass --no-owner / --no-acl to leave owners and grants out on purpose"
+        );
+    }
+    let first = pg_sink::connect(next).await?;
+    schema::apply_pre_data(&first, &pre_data).await?;
 
     let tables = copy_all(
         plan,
         &opts.source,
         &snapshot.id,
-        &next,
+        next,
         opts.jobs,
         opts.progress,
         facts,
@@ -418,20 +502,21 @@ async fn load_fresh(
 
     let mut targets = vec![first];
     for _ in 1..opts.jobs.min(4) {
-        targets.push(pg_sink::connect(&next).await?);
+        targets.push(pg_sink::connect(next).await?);
     }
     tracing::info!("building indexes and constraints");
-    schema::apply_post_data(&targets, &post).await?;
+    schema::apply_post_data(&targets, &schema.post_data).await?;
     schema::set_sequences(&targets[0], &plan.catalog).await?;
     schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
     targets[0]
         .batch_execute("ANALYZE")
         .await
         .pg_context(|| "analyzing the target".into())?;
+    let tables = checked_row_counts(&targets, plan, tables).await?;
     drop(targets);
 
     if opts.verify {
-        let client = pg_sink::connect(&next).await?;
+        let client = pg_sink::connect(next).await?;
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
@@ -471,7 +556,7 @@ async fn load_existing(
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let client = pg_sink::connect(target).await?;
-    let names: Vec<String> = plan.tables.iter().map(|t| t.table.name.sql()).collect();
+    let names: Vec<String> = plan.tables.iter().map(|t| t.table.sql_only()).collect();
     client
         .batch_execute("BEGIN")
         .await
@@ -487,6 +572,8 @@ async fn load_existing(
         .into());
     }
     if !names.is_empty() {
+        // Each name with ONLY where it applies: a bare TRUNCATE of an
+        // inheritance parent would also empty children that are not ours.
         client
             .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
             .await
@@ -505,6 +592,8 @@ async fn load_existing(
         stats.push(s);
     }
     drop(progress);
+    let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
+    pg_sink::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
@@ -515,6 +604,39 @@ async fn load_existing(
         .batch_execute("COMMIT")
         .await
         .pg_context(|| "committing the load".into())?;
+    Ok(stats)
+}
+
+/// Counts the loaded tables in the target and fails the run unless each
+/// holds the rows sent to it; returns the stats with `rows_written` set to
+/// what the target holds, so the summary and the report tell the truth.
+async fn checked_row_counts(
+    clients: &[tokio_postgres::Client],
+    plan: &Plan,
+    mut stats: Vec<TableStats>,
+) -> Result<Vec<TableStats>> {
+    let started = Instant::now();
+    let by_name: std::collections::HashMap<String, &TablePlan> = plan
+        .tables
+        .iter()
+        .map(|t| (t.table.name.to_string(), t))
+        .collect();
+    let loaded: Vec<LoadedTable> = stats
+        .iter()
+        .map(|s| LoadedTable {
+            plan: by_name[&s.table],
+            rows_sent: s.rows_read,
+        })
+        .collect();
+    let counts = pg_sink::check_row_counts(clients, &loaded).await?;
+    for (s, n) in stats.iter_mut().zip(counts) {
+        s.rows_written = n;
+    }
+    tracing::info!(
+        tables = stats.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "row counts in the target match the rows sent"
+    );
     Ok(stats)
 }
 

@@ -15,7 +15,13 @@ SELECT c.oid,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(pg_table_size(t.relid)), 0)::bigint
                     FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
-            ELSE pg_table_size(c.oid) END AS bytes
+            ELSE pg_table_size(c.oid) END AS bytes,
+       -- Row-level security hides rows from this role unless it is a
+       -- superuser, has BYPASSRLS, or owns the table without FORCE.
+       c.relrowsecurity AS row_security,
+       c.relrowsecurity
+         AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
+         AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE')) AS row_security_applies
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')

@@ -6,8 +6,10 @@ mod harness;
 
 mod check;
 mod config;
+mod correctness;
 mod demo;
 mod errors;
+mod inheritance;
 mod init;
 mod operations;
 mod subset;

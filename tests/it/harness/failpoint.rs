@@ -1,7 +1,7 @@
 //! Runs stopped at a failpoint (`src/failpoint.rs`): the test acts on the
 //! run at a known moment, then resumes it, with no race against its speed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -58,13 +58,9 @@ impl Failpoint {
     pub fn resume(&self) {
         std::fs::remove_file(self.file()).unwrap();
     }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
 }
 
 /// `env` as the `&[(&str, &str)]` that `spawn` takes.
-pub fn env_refs(env: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
