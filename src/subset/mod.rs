@@ -615,9 +615,13 @@ fn describe(g: &Graph, t: usize) -> String {
     };
     match &node.mode {
         Mode::Skip => return "skipped".into(),
-        _ if node.reference => {
-            parts.push(format!("whole (reference table, ~{} rows)", node.est_rows))
-        }
+        _ if node.reference => match &node.filter {
+            Some(f) => parts.push(format!(
+                "rows where {f} (reference table, ~{} rows; its followers keep only rows of these)",
+                node.est_rows
+            )),
+            None => parts.push(format!("whole (reference table, ~{} rows)", node.est_rows)),
+        },
         Mode::All if node.explicit => parts.push("whole (subset: all)".into()),
         _ if node.complete => parts.push("all rows".into()),
         Mode::All => parts.push("all rows".into()),
@@ -678,7 +682,7 @@ fn describe(g: &Graph, t: usize) -> String {
             parts.push(s);
         }
     }
-    if let Some(f) = &node.filter {
+    if let Some(f) = node.filter.as_ref().filter(|_| !node.reference) {
         parts.push(format!("where {f}"));
     }
     if !node.contributions.is_empty() && node.mode != Mode::Closed {

@@ -456,3 +456,259 @@ tables:
         assert!(run.stderr.contains(expected), "missing {expected:?} in\n{}", run.stderr);
     }
 }
+
+// ---------------------------------------------------------------------
+// Issue 12: subsets on real schema shapes. Each shape is synced at 10%
+// twice and at 20%, and must keep every table that has rows, keep its
+// largest entity tables near the share, hold every foreign key, come out
+// the same twice and grow monotonically.
+
+/// One schema shape and what its subset is measured against.
+struct Shape {
+    fixture: &'static str,
+    rules: &'static str,
+    /// Every table of the fixture (partitions are reached through their
+    /// parent).
+    tables: &'static [&'static str],
+    /// The largest entity tables, each with the query counting the source
+    /// rows the rules let through (the share is measured against that).
+    largest: &'static [(&'static str, &'static str)],
+}
+
+/// A table's rows as text, sorted: equal sets mean equal tables.
+fn rows(db: &Db, table: &str) -> Vec<String> {
+    db.column(&format!("SELECT t::text FROM {table} t ORDER BY 1"))
+}
+
+/// Every foreign key of the source exists, validated, in the target.
+fn assert_constraints_hold(source: &Db, target: &Db) {
+    let fks = |db: &Db| {
+        db.column(
+            "SELECT conrelid::regclass || ':' || conname || ':' || convalidated \
+             FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+        )
+    };
+    let expected = fks(source);
+    assert!(!expected.is_empty());
+    assert_eq!(fks(target), expected);
+}
+
+/// Runs the shape's acceptance checks and returns the 10% target and the
+/// run's stdout (the summary).
+fn accept(shape: &Shape, test: &str) -> (Db, Db, Run) {
+    let pg = Pg::get();
+    let source = pg.db(&format!("{test}_src"));
+    source.exec(&std::fs::read_to_string(fixtures().join(shape.fixture)).unwrap());
+    let a = pg.fresh_name(&format!("{test}_a"));
+    let b = pg.fresh_name(&format!("{test}_b"));
+    let c = pg.fresh_name(&format!("{test}_c"));
+    let run = sync(&source, &a, shape.rules, SECRET, &["--subset", "10%"]).expect(0);
+    sync(
+        &source,
+        &b,
+        shape.rules,
+        SECRET,
+        &["--subset", "10", "--jobs", "1"],
+    )
+    .expect(0);
+    sync(&source, &c, shape.rules, SECRET, &["--subset", "20%"]).expect(0);
+    assert_constraints_hold(&source, &a);
+    assert_constraints_hold(&source, &c);
+    for table in shape.tables {
+        let n = count(&source, table);
+        let kept = count(&a, table);
+        assert!(
+            n == 0 || kept > 0,
+            "{table}: {n} rows in the source, none kept"
+        );
+        let at10 = rows(&a, table);
+        assert_eq!(at10, rows(&b, table), "{table} differs between two runs");
+        let at20: std::collections::BTreeSet<String> = rows(&c, table).into_iter().collect();
+        let lost = at10.iter().filter(|r| !at20.contains(*r)).count();
+        assert_eq!(lost, 0, "{table}: {lost} rows kept at 10% but not at 20%");
+        assert!(at20.len() >= at10.len());
+    }
+    for (table, scope) in shape.largest {
+        let total: f64 = source.value(scope).parse().unwrap();
+        let share = count(&a, table) as f64 / total;
+        assert!(
+            (0.05..=0.20).contains(&share),
+            "{table} kept {:.1}% at 10%",
+            share * 100.0
+        );
+        // The summary shows the share kept.
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("public.{table} ")))
+            .unwrap_or_else(|| panic!("no summary line for {table} in\n{}", run.stdout));
+        assert!(line.contains('%'), "{line}");
+    }
+    // Nothing came out empty, so nothing is warned about.
+    assert!(!run.stderr.contains("none were kept"), "{}", run.stderr);
+    (source, a, run)
+}
+
+/// `--dry-run` at 10%, its stdout.
+fn dry_run(source: &Db, rules: &str, extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    let mut args = vec!["--source", &source.url, "--rules", "rules.yml", "--dry-run"];
+    args.extend_from_slice(extra);
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)])
+}
+
+fn assert_lines(text: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(text.contains(e), "missing {e:?} in\n{text}");
+    }
+}
+
+const RENTAL_TABLES: &[&str] = &[
+    "language",
+    "category",
+    "country",
+    "city",
+    "address",
+    "staff",
+    "store",
+    "customer",
+    "film",
+    "film_category",
+    "inventory",
+    "rental",
+    "payment",
+];
+
+/// The shape of issue 12's report: lookups, a store<->staff cycle,
+/// customers -> rentals -> payments (partitioned by month), an inventory
+/// of films. Once: 0 customers, rentals, payments and films, exit 0.
+#[test]
+fn r12_a_rental_shop_keeps_a_tenth_of_its_business() {
+    let shape = Shape {
+        fixture: "subset_rental.sql",
+        rules: KEEP,
+        tables: RENTAL_TABLES,
+        largest: &[
+            ("rental", "SELECT count(*) FROM rental"),
+            ("payment", "SELECT count(*) FROM payment"),
+            ("customer", "SELECT count(*) FROM customer"),
+        ],
+    };
+    let (source, target, _) = accept(&shape, "sub_rental");
+    // Lookups and the tiny store/staff cycle come whole.
+    for table in ["language", "category", "country", "city", "store", "staff"] {
+        assert_eq!(count(&target, table), count(&source, table), "{table}");
+    }
+    // Payments land in their months' partitions.
+    assert_eq!(
+        count(&target, "payment"),
+        ["2024_01", "2024_02", "2024_03", "2024_04"]
+            .iter()
+            .map(|m| count(&target, &format!("ONLY payment_{m}")))
+            .sum::<usize>()
+    );
+    // Rentals and payments belong to the kept customers.
+    assert_eq!(
+        count(
+            &target,
+            "rental WHERE customer_id NOT IN (SELECT customer_id FROM customer)"
+        ),
+        0
+    );
+
+    let run = dry_run(&source, KEEP, &["--subset", "10%"]).expect(0);
+    assert_lines(
+        &run.stdout,
+        &[
+            "subset: 10%\n",
+            "public.language (~6 rows, keeps ~6)\n  rows: whole (reference table, ~6 rows)\n",
+            "public.store (~4 rows, keeps ~4)\n  rows: whole (reference table, ~4 rows)\n",
+            "public.staff (~8 rows, keeps ~8)\n  rows: whole (reference table, ~8 rows)\n",
+            "  rows: follows public.customer (customer_id)\n",
+            "  rows: follows public.rental (rental_id), else public.customer (customer_id)\n",
+            "  rows: follows public.film (film_id); plus rows referenced by public.rental (inventory_id)\n",
+        ],
+    );
+}
+
+/// A self-referencing org chart, with departments whose head is an
+/// employee: a cycle of entity tables, sampled as one unit.
+#[test]
+fn r12_an_org_chart_keeps_whole_manager_chains() {
+    let shape = Shape {
+        fixture: "subset_org.sql",
+        rules: KEEP,
+        tables: &["department", "employee", "timesheet", "mentorship"],
+        largest: &[("timesheet", "SELECT count(*) FROM timesheet")],
+    };
+    let (_, target, _) = accept(&shape, "sub_org");
+    // Employees: the tenth sampled, plus their chains up to the top, the
+    // approvers of kept timesheets, mentors and department heads.
+    let employees = count(&target, "employee");
+    assert!((600..=2100).contains(&employees), "{employees} employees");
+    // Every kept employee's chain reaches the CEO.
+    assert_eq!(
+        count(&target, "employee WHERE manager_id IS NULL"),
+        1,
+        "one top of the chart"
+    );
+    let source = Pg::get().db("sub_org_dry");
+    source.exec(&std::fs::read_to_string(fixtures().join("subset_org.sql")).unwrap());
+    let run = dry_run(&source, KEEP, &["--subset", "10%"]).expect(0);
+    assert_lines(
+        &run.stdout,
+        &[
+            "  rows: sampled 10% by hash of (id), one unit with public.department (a cycle); plus rows referenced by ",
+            "  rows: follows public.employee (employee_id)\n",
+        ],
+    );
+}
+
+/// A multi-tenant SaaS schema: every key is (tenant_id, id), the rules
+/// keep three quarters of the tenants, and the subset a tenth of their
+/// business.
+#[test]
+fn r12_a_saas_schema_keeps_a_tenth_of_the_chosen_tenants() {
+    const RULES: &str =
+        "version: 1\nunknown_columns: keep\ntables:\n  public.tenants:\n    where: \"id <= 30\"\n";
+    let shape = Shape {
+        fixture: "subset_saas.sql",
+        rules: RULES,
+        tables: &["plans", "tenants", "users", "projects", "tasks", "comments"],
+        largest: &[
+            (
+                "comments",
+                "SELECT count(*) FROM comments WHERE tenant_id <= 30",
+            ),
+            ("tasks", "SELECT count(*) FROM tasks WHERE tenant_id <= 30"),
+        ],
+    };
+    let (source, target, _) = accept(&shape, "sub_saas");
+    assert_eq!(count(&target, "tenants"), 30);
+    for table in ["users", "projects", "tasks", "comments"] {
+        assert_eq!(
+            count(&target, &format!("{table} WHERE tenant_id > 30")),
+            0,
+            "{table}"
+        );
+        // Every chosen tenant keeps some of its work.
+        assert!(
+            target
+                .value(&format!("SELECT count(DISTINCT tenant_id) FROM {table}"))
+                .parse::<usize>()
+                .unwrap()
+                > 20,
+            "{table}"
+        );
+    }
+    let run = dry_run(&source, RULES, &["--subset", "10%"]).expect(0);
+    assert_lines(
+        &run.stdout,
+        &[
+            "  rows: rows where id <= 30 (reference table, ~40 rows; its followers keep only rows of these)",
+            "  rows: follows public.tenants (tenant_id), sampled 10% by hash of (tenant_id, id) of them",
+            "  rows: follows public.projects (tenant_id, project_id)\n",
+        ],
+    );
+}
