@@ -282,7 +282,7 @@ impl Graph {
                 }
             }
         }
-        for i in 0..self.nodes.len() {
+        for (i, &used) in used.iter().enumerate() {
             let node = &self.nodes[i];
             let default_root = matches!(node.mode, Mode::Sample(_))
                 && !node.explicit
@@ -296,7 +296,7 @@ impl Graph {
                     && e.nulled.is_empty()
                     && self.nodes[e.child].mode != Mode::Skip
             });
-            if default_root && !used[i] && pulled {
+            if default_root && !used && pulled {
                 self.nodes[i].mode = Mode::Closed;
             }
         }
