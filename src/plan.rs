@@ -77,6 +77,8 @@ pub struct TablePlan {
     /// or on what it follows, a share of its own), so coming out empty is
     /// no surprise; filled by `subset`.
     pub empty_by_rule: bool,
+    /// The subset's estimates expect no row at all; filled by `subset`.
+    pub expected_empty: bool,
 }
 
 impl TablePlan {
@@ -427,6 +429,7 @@ fn plan_table(
         estimated_kept: None,
         skip,
         empty_by_rule: skip,
+        expected_empty: false,
     })
 }
 

@@ -141,6 +141,10 @@ pub struct Node {
     /// Estimated size of D and K.
     pub est_d: f64,
     pub est_k: f64,
+    /// A lower bound of K: D, or one row when a kept child surely points
+    /// at this table. Below one half, the table is expected to come out
+    /// empty.
+    pub est_min: f64,
 }
 
 /// Tables whose closure is mutually recursive: a cycle of references, or
@@ -624,6 +628,19 @@ impl Graph {
                 (node.est_d + pulled).min(node.est_rows)
             };
             self.nodes[i].est_k = k;
+            let node = &self.nodes[i];
+            let sure = node
+                .contributions
+                .iter()
+                .filter(|c| !c.from_u && self.edges[c.edge].not_null)
+                .map(|c| self.nodes[self.edges[c.edge].child].est_min.min(1.0))
+                .fold(0.0, f64::max);
+            let floor = if node.complete {
+                node.est_rows
+            } else {
+                node.est_d
+            };
+            self.nodes[i].est_min = floor.max(sure);
         }
     }
 }
@@ -713,6 +730,7 @@ pub(super) mod tests {
             est_known: true,
             est_d: 0.0,
             est_k: 0.0,
+            est_min: 0.0,
         }
     }
 

@@ -180,6 +180,7 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
         }
         tp.selection = describe(&g, i);
         tp.empty_by_rule = asked_for_less(&g, i, &mut Vec::new());
+        tp.expected_empty = g.nodes[i].est_min < 0.5;
         tp.estimated_kept = (tp.table.estimated_rows >= 0).then(|| g.nodes[i].est_k.round() as i64);
     }
     Ok(())
@@ -346,7 +347,7 @@ pub fn empty_by_estimate(plan: &Plan) -> Vec<EmptyTable> {
     plan.tables
         .iter()
         .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
-        .filter(|t| t.estimated_kept == Some(0))
+        .filter(|t| t.expected_empty)
         .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
         .collect()
 }
@@ -406,6 +407,7 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
         est_known: table.estimated_rows >= 0,
         est_d: 0.0,
         est_k: 0.0,
+        est_min: 0.0,
     }
 }
 
