@@ -26,6 +26,10 @@ use crate::catalog::{QualifiedName, TableKind};
 /// only whole tables, is a reference table and copied whole.
 pub const REFERENCE_ROWS: f64 = 1000.0;
 
+/// A closed-over table referenced this many times its rows (by estimate)
+/// is copied whole: uniform references leave about e^-3 = 5% of it out.
+pub const SATURATED: f64 = 3.0;
+
 /// A reference from `child.columns` to `parent.parent_columns`.
 #[derive(Debug, Clone)]
 pub struct Edge {
@@ -121,6 +125,9 @@ pub struct Node {
     pub own_sample: Option<f64>,
     /// The other members of the cycle this sampled table drives as a unit.
     pub unit: Vec<usize>,
+    /// Closed over, but copied whole: kept rows are estimated to reference
+    /// it this many times.
+    pub saturated: Option<f64>,
     /// `max_per_parent:`.
     pub cap: Option<u64>,
     /// 0 for roots; one more than the deepest driver otherwise.
@@ -190,7 +197,43 @@ impl Graph {
         g.mark_complete(&order);
         let closure_order = g.find_contributions();
         g.estimate(&order, &closure_order);
+        if g.saturate_closed() {
+            for node in &mut g.nodes {
+                node.group = None;
+            }
+            g.groups.clear();
+            g.mark_complete(&order);
+            let closure_order = g.find_contributions();
+            g.estimate(&order, &closure_order);
+        }
         g
+    }
+
+    /// A closed-over table that kept rows would reference about three
+    /// times over (450,000 order items naming 50,000 products) would come
+    /// out nearly whole anyway: it is copied whole, which spares the
+    /// source a second pass over the referencing rows. The estimate only
+    /// grows with the fraction, so a table whole at 10% is whole at 20%
+    /// and the subsets stay nested.
+    fn saturate_closed(&mut self) -> bool {
+        let mut changed = false;
+        for i in 0..self.nodes.len() {
+            let node = &self.nodes[i];
+            if node.mode != Mode::Closed || node.est_rows <= 0.0 {
+                continue;
+            }
+            let references: f64 = node
+                .contributions
+                .iter()
+                .map(|c| self.nodes[self.edges[c.edge].child].est_k)
+                .sum();
+            if references >= SATURATED * node.est_rows {
+                self.nodes[i].mode = Mode::All;
+                self.nodes[i].saturated = Some(references);
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// True when a subset is in effect: some table keeps fewer than all
@@ -719,6 +762,7 @@ pub(super) mod tests {
             root_rows: 0.0,
             own_sample: None,
             unit: Vec::new(),
+            saturated: None,
             cap: None,
             level: 0,
             ident: Ident::Columns(vec!["id".into()]),
@@ -755,7 +799,7 @@ pub(super) mod tests {
             node("addresses", 150_000.0),
             node("orders", 300_000.0),
             node("order_items", 900_000.0),
-            node("products", 10_000.0),
+            node("products", 50_000.0),
             node("employees", 2_000.0),
         ];
         let edges = vec![
@@ -816,7 +860,38 @@ pub(super) mod tests {
         assert_eq!(g.groups[0].members, vec![5]);
         assert_eq!(g.nodes[0].est_k, 10_000.0);
         assert_eq!(g.nodes[3].est_k, 90_000.0);
-        assert_eq!(g.nodes[4].est_k, 10_000.0);
+        assert_eq!(g.nodes[4].est_k, 50_000.0);
+    }
+
+    #[test]
+    fn a_closed_table_referenced_three_times_over_is_copied_whole() {
+        let nodes = || {
+            vec![
+                node("customers", 100_000.0),
+                node("orders", 300_000.0),
+                node("products", 10_000.0),
+            ]
+        };
+        let edges = || {
+            vec![
+                edge(1, 0, "customer_id", true),
+                edge(1, 2, "product_id", true),
+            ]
+        };
+        let g = tenth(nodes(), edges());
+        // 30,000 kept orders name 10,000 products three times over.
+        assert_eq!(g.nodes[2].mode, Mode::All);
+        assert_eq!(g.nodes[2].saturated, Some(30_000.0));
+        assert!(g.nodes[2].complete && g.nodes[2].contributions.is_empty());
+        // At 5%, 15,000 references leave a good part out: closed over.
+        let g = Graph::solve(
+            nodes(),
+            edges(),
+            &Settings {
+                fraction: Some(0.05),
+            },
+        );
+        assert_eq!(g.nodes[2].mode, Mode::Closed);
     }
 
     #[test]

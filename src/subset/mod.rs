@@ -393,6 +393,7 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
         root_rows: 0.0,
         own_sample: None,
         unit: Vec::new(),
+        saturated: None,
         cap: rule.and_then(|r| r.max_per_parent),
         level: 0,
         ident: match &key {
@@ -625,6 +626,20 @@ fn describe(g: &Graph, t: usize) -> String {
             None => parts.push(format!("whole (reference table, ~{} rows)", node.est_rows)),
         },
         Mode::All if node.explicit => parts.push("whole (subset: all)".into()),
+        Mode::All if node.saturated.is_some() => {
+            let by: Vec<String> = g
+                .edges
+                .iter()
+                .filter(|e| e.parent == t && e.child != t && e.not_null && e.nulled.is_empty())
+                .map(|e| format!("{} ({})", g.nodes[e.child].name, cols(&e.columns)))
+                .collect();
+            parts.push(format!(
+                "whole (closed over from {}: ~{} references to ~{} rows would keep nearly all)",
+                by.join(", "),
+                node.saturated.unwrap_or(0.0).round(),
+                node.est_rows
+            ));
+        }
         _ if node.complete => parts.push("all rows".into()),
         Mode::All => parts.push("all rows".into()),
         Mode::Sample(f) => {
