@@ -50,6 +50,8 @@ pub struct SyncOptions {
     pub terminate_connections: bool,
     /// Restore the source's owners and grants where the target has the roles.
     pub privileges: schema::Privileges,
+    /// How long to wait for a locked source table.
+    pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
     pub verify: bool,
     /// `ANONYMIZE_SECRET`; `None` when unset.
@@ -110,6 +112,7 @@ impl SyncOptions {
                 owners: !args.no_owner,
                 acl: !args.no_acl,
             },
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
             verify: args.verify,
             secret: secret_from_env(),
         })
@@ -137,12 +140,13 @@ pub async fn prepare(
     rules_path: &std::path::Path,
     subset: Option<SubsetSpec>,
     secret: Option<&[u8]>,
+    lock_timeout: std::time::Duration,
 ) -> Result<(Rules, source::Snapshot, Plan)> {
     let mut rules = crate::rules::load::load(rules_path)?;
     if subset.is_some() {
         rules.subset = subset;
     }
-    let snapshot = source::open_snapshot(source).await?;
+    let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
@@ -273,6 +277,19 @@ async fn run_inner(
             &opts.rules,
             opts.subset,
             opts.secret.as_deref(),
+            opts.lock_timeout,
+        ))
+        .await?;
+    signals
+        .guard(source::lock_tables(
+            &snapshot.client,
+            &plan
+                .tables
+                .iter()
+                .filter(|t| !t.skip)
+                .map(|t| &t.table)
+                .collect::<Vec<_>>(),
+            opts.lock_timeout,
         ))
         .await?;
     *facts.digest.lock().expect("facts lock") = Some(rules.digest.clone());
@@ -437,6 +454,22 @@ async fn dump_schema(
         .await
         .pg_context(|| "reading the source encoding".into())?
         .get(0);
+    // Large objects are data outside any table: neither pg_dump's schema
+    // nor a table COPY carries them, so the run says it leaves them out.
+    let large_objects: i64 = snapshot
+        .client
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .pg_context(|| "counting the source's large objects".into())?
+        .get(0);
+    if large_objects > 0 {
+        tracing::warn!(
+            large_objects,
+            "the source holds large objects (lo_*), which are not copied: they are \
+             unclassified data no rule can mask; columns holding their oids point at nothing \
+             in the target"
+        );
+    }
     let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
     let (pre_data, post_data) = tokio::try_join!(
         schema::dump_with(
@@ -444,14 +477,16 @@ async fn dump_schema(
             &opts.source,
             &snapshot.id,
             Section::PreData,
-            opts.privileges
+            opts.privileges,
+            opts.lock_timeout,
         ),
         schema::dump_with(
             &pg_dump,
             &opts.source,
             &snapshot.id,
             Section::PostData,
-            opts.privileges
+            opts.privileges,
+            opts.lock_timeout,
         ),
     )?;
     Ok(SourceSchema {
@@ -489,16 +524,7 @@ async fn load_fresh(
     let first = pg_sink::connect(next).await?;
     schema::apply_pre_data(&first, &pre_data).await?;
 
-    let tables = copy_all(
-        plan,
-        &opts.source,
-        &snapshot.id,
-        next,
-        opts.jobs,
-        opts.progress,
-        facts,
-    )
-    .await?;
+    let tables = copy_all(plan, opts, &snapshot.id, next, facts).await?;
 
     let mut targets = vec![first];
     for _ in 1..opts.jobs.min(4) {
@@ -580,7 +606,7 @@ async fn load_existing(
             .pg_context(|| "truncating the target tables".into())?;
     }
     let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
-    let source = source::worker(&opts.source, &snapshot.id).await?;
+    let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
     let mut stats = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
         let tp = progress
@@ -652,13 +678,13 @@ fn total_rows(plan: &Plan) -> u64 {
 /// snapshot and a target connection), largest tables first.
 async fn copy_all(
     plan: &Plan,
-    source_info: &ConnInfo,
+    opts: &SyncOptions,
     snapshot_id: &str,
     target: &ConnInfo,
-    jobs: usize,
-    bars: bool,
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
+    let (source_info, jobs, bars, lock_timeout) =
+        (&opts.source, opts.jobs, opts.progress, opts.lock_timeout);
     let mut order: Vec<&TablePlan> = plan.tables.iter().filter(|t| !t.skip).collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
     let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(
@@ -671,7 +697,7 @@ async fn copy_all(
         let stats = Arc::clone(&stats);
         let progress = Arc::clone(&progress.0);
         async move {
-            let source = source::worker(source_info, snapshot_id).await?;
+            let source = source::worker_with(source_info, snapshot_id, lock_timeout).await?;
             let target = pg_sink::connect(target).await?;
             loop {
                 let Some(table) = queue.lock().await.pop_front() else {
