@@ -26,6 +26,7 @@ use crate::error::PgResultExt;
 use crate::error::{GapsFound, Location, RulesErrors};
 use crate::plan::Plan;
 use crate::rules::{Action, Rules, UnknownColumns};
+use crate::subset::SubsetSpec;
 use crate::transform::Key;
 
 /// The kind of a gap.
@@ -73,6 +74,12 @@ pub struct CheckReport {
     /// Advice about the source server itself (a standby whose recovery
     /// can cancel a long copy).
     pub source_warnings: Vec<String>,
+    /// The share the subset estimates below were made at: the rules'
+    /// `subset:`, else 10%.
+    pub subset: String,
+    /// Tables the subset is expected to leave empty although they have
+    /// rows and no rule asks for that (from `pg_class` estimates).
+    pub empty_tables: Vec<crate::subset::EmptyTable>,
     /// Source tables with row-level security, and whether this role
     /// bypasses it (one that does not is also a gap of kind `access`).
     pub row_security: Vec<RowSecurityNote>,
@@ -331,8 +338,21 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         }
     }
     // The key only lets keyed transforms compile; check never runs them,
-    // so it needs no secret.
-    if let Err(RulesErrors(list)) = Plan::build(&rules, catalog, Some(&Key::new(b"check"))) {
+    // so it needs no secret. The subset is planned at the rules' share (or
+    // 10%, what developers ask for) to see, from estimates, which tables
+    // it would leave empty; its rules errors are mismatches too.
+    let share = rules.subset.unwrap_or(SubsetSpec::Fraction(0.1));
+    rules.subset = Some(share);
+    let key = Key::new(b"check");
+    let planned = Plan::build(&rules, catalog, Some(&key)).and_then(|mut plan| {
+        crate::subset::apply(&mut plan, &rules, &key)?;
+        Ok(plan)
+    });
+    let empty_tables = match &planned {
+        Ok(plan) => crate::subset::empty_by_estimate(plan),
+        Err(_) => Vec::new(),
+    };
+    if let Err(RulesErrors(list)) = planned {
         for e in list {
             let found = where_is.iter().find(|(l, ..)| *l == e.location);
             gaps.push(Gap {
@@ -356,6 +376,8 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         implicit_keep,
         warnings: Vec::new(),
         source_warnings: Vec::new(),
+        subset: share.to_string(),
+        empty_tables,
         row_security: Vec::new(),
     }
 }
@@ -499,6 +521,9 @@ impl CheckReport {
         }
         for w in &self.source_warnings {
             let _ = writeln!(s, "warning: source: {w}");
+        }
+        for w in &self.empty_tables {
+            let _ = writeln!(s, "warning: at --subset {}: {}", self.subset, w.message);
         }
         let count = |k: GapKind| self.gaps.iter().filter(|g| g.kind == k).count();
         if self.ok {

@@ -69,8 +69,9 @@ pub struct SyncArgs {
     /// Target database URL; it is replaced atomically at the end of the run.
     #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
     pub target: Option<String>,
-    /// Keep this share of every root table (10%, 10 or 0.1), closed over
-    /// foreign keys.
+    /// Keep this share of the business: `10%` or `10` (a bare number is a
+    /// percentage: `1` is 1%, `0.5` is half a percent). Small reference
+    /// tables come whole; everything is closed over foreign keys.
     #[arg(long)]
     pub subset: Option<String>,
     /// Tables copied at once (default: the number of CPUs).

@@ -77,6 +77,12 @@ pub struct TablePlan {
     /// out in the same order run after run, sorted by the server (never in
     /// our memory); a sync leaves it `None`.
     pub order_by: Option<String>,
+    /// The rules make this table small or empty (`skip`, a `where:` on it
+    /// or on what it follows, a share of its own), so coming out empty is
+    /// no surprise; filled by `subset`.
+    pub empty_by_rule: bool,
+    /// The subset's estimates expect no row at all; filled by `subset`.
+    pub expected_empty: bool,
 }
 
 impl TablePlan {
@@ -157,6 +163,9 @@ pub struct Plan {
     pub catalog: Catalog,
     pub tables: Vec<TablePlan>,
     pub rules_digest: String,
+    /// The subset in effect (`--subset`, else the rules' default), set by
+    /// `subset::apply`; echoed at the top of `--dry-run`.
+    pub subset: Option<SubsetSpec>,
 }
 
 /// A problem found while planning, before being given a location.
@@ -244,12 +253,16 @@ impl Plan {
             catalog,
             tables,
             rules_digest: rules.digest.clone(),
+            subset: None,
         })
     }
 
     /// Human-readable plan for `--dry-run`.
     pub fn describe(&self) -> String {
         let mut s = String::new();
+        if let Some(subset) = self.subset {
+            let _ = writeln!(s, "subset: {subset}");
+        }
         for t in &self.tables {
             let est = if t.table.estimated_rows < 0 {
                 "unknown".to_string()
@@ -434,6 +447,8 @@ fn plan_table(
         estimated_kept: None,
         skip,
         order_by: None,
+        empty_by_rule: skip,
+        expected_empty: false,
     })
 }
 

@@ -73,6 +73,8 @@ pub struct Report {
     /// at the snapshot (RFC 3339, UTC), how fresh the copy is. Null for a
     /// primary.
     pub source_replay_timestamp: Option<String>,
+    /// Tables that had rows but came out empty without a rule asking for it.
+    pub warnings: Vec<crate::subset::EmptyTable>,
 }
 
 impl Report {

@@ -181,6 +181,7 @@ struct Facts {
     verify: std::sync::Mutex<Option<VerifyReport>>,
     /// `pg_last_xact_replay_timestamp()` of a standby source.
     source_replay: std::sync::Mutex<Option<String>>,
+    warnings: std::sync::Mutex<Vec<crate::subset::EmptyTable>>,
 }
 
 impl Facts {
@@ -250,6 +251,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             tables,
             verify: facts.verify.lock().expect("facts lock").take(),
             source_replay_timestamp: facts.source_replay.lock().expect("facts lock").take(),
+            warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
         };
         crate::failpoint::pause("report.before_write").await;
         if let Err(e) = report.write(path) {
@@ -359,6 +361,11 @@ async fn run_inner(
                 .await?
         }
     };
+    let empty = crate::subset::empty_after_copy(&plan, &tables);
+    for w in &empty {
+        tracing::warn!(table = %w.table, "{}", w.message);
+    }
+    *facts.warnings.lock().expect("facts lock") = empty;
     Ok(SyncOutcome {
         tables,
         plan_text: None,

@@ -8,12 +8,12 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use super::locate::KeyPositions;
+use super::subset::{SubsetSettings, TableSubset};
 use super::{
     parse_column_name, parse_table_name, ColumnEntry, ColumnRule, Rules, TableRule, UnknownColumns,
     VirtualReference,
 };
 use crate::error::{Location, RulesError, RulesErrors, UsageError};
-use crate::subset::SubsetSpec;
 
 /// One rules file as written.
 #[derive(serde::Deserialize)]
@@ -25,7 +25,7 @@ struct RulesFile {
     #[serde(default)]
     locale: Option<String>,
     #[serde(default)]
-    subset: Option<SubsetSpec>,
+    subset: Option<SubsetSettings>,
     #[serde(default)]
     tables: Entries<TableFile>,
 }
@@ -39,7 +39,7 @@ struct TableFile {
     #[serde(default, rename = "where")]
     filter: Option<String>,
     #[serde(default)]
-    subset: Option<SubsetSpec>,
+    subset: Option<TableSubset>,
     #[serde(default)]
     skip: bool,
     #[serde(default)]
@@ -313,7 +313,11 @@ fn merge(
             if let Some(l) = body.locale {
                 rules.locale = l;
             }
-            rules.subset = body.subset;
+            if let Some(settings) = body.subset {
+                rules.subset = settings.default;
+                rules.roots = settings.roots;
+                rules.roots_location = Some(at(&["subset", "roots"]));
+            }
         }
     }
     for (key, t) in body.tables.0 {
@@ -368,7 +372,14 @@ fn merge(
             location,
             columns,
             filter: t.filter,
-            subset: t.subset,
+            subset: match &t.subset {
+                Some(TableSubset::Share(s)) => Some(*s),
+                _ => None,
+            },
+            follow: match t.subset {
+                Some(TableSubset::Follow(c)) => Some(c),
+                _ => None,
+            },
             skip: t.skip,
             unknown_columns: t.unknown_columns,
             references: t.references,

@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod locate;
+pub mod subset;
 
 use std::fmt;
 
@@ -47,6 +48,10 @@ pub struct Rules {
     pub locale: String,
     /// Default subset for tables without their own `subset:`.
     pub subset: Option<SubsetSpec>,
+    /// `subset: { roots: [...] }`: the tables that drive the subset, as
+    /// written, and where the list was written.
+    pub roots: Vec<String>,
+    pub roots_location: Option<Location>,
     pub tables: Vec<TableRule>,
     /// SHA-256 of the rules files' bytes, in load order, for the report.
     pub digest: String,
@@ -82,6 +87,9 @@ pub struct TableRule {
     /// `where:` SQL condition, ANDed with the subset.
     pub filter: Option<String>,
     pub subset: Option<SubsetSpec>,
+    /// `subset: { follow: constraint }`: the foreign key this table's rows
+    /// follow, as written.
+    pub follow: Option<String>,
     /// `skip: true`: schema only, no rows.
     pub skip: bool,
     /// Overrides the file's `unknown_columns` for this table.

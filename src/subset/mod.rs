@@ -17,14 +17,13 @@ mod sql;
 use std::fmt;
 use std::fmt::Write as _;
 
-use serde::de::{self, Deserialize, Deserializer};
-
 use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
 use crate::error::{Location, RulesError, RulesErrors};
-use crate::plan::Plan;
+use crate::pipeline::TableStats;
+use crate::plan::{Plan, TablePlan};
 use crate::rules::{parse_table_name, Rules, TableRule};
 use crate::transform::Key;
-use graph::{Edge, Graph, Ident, Mode, Node, Settings};
+use graph::{Edge, Graph, Ident, Mode, Node, Pin, Settings};
 
 /// How much of a table to keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,22 +35,22 @@ pub enum SubsetSpec {
 }
 
 impl SubsetSpec {
-    /// Parses `10%`, `10`, `0.1` (all a tenth) or `all`. A bare number above
-    /// 1 is a percentage; at or below 1, a fraction.
+    /// Parses `10%` or `10` (both a tenth), `0.5` (half a percent) or
+    /// `all`. A bare number is always a percentage: `1` is 1%, never 100%,
+    /// so no spelling means two things.
     pub fn parse(text: &str) -> Result<SubsetSpec, String> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("all") {
             return Ok(SubsetSpec::All);
         }
         let bad = || {
-            format!("subset `{text}` is not a percentage; write e.g. `10%`, `10`, `0.1` or `all`")
+            format!(
+                "subset `{text}` is not a percentage; write e.g. `10%` (or `10`, also a percentage) or `all`"
+            )
         };
-        let (number, percent) = match t.strip_suffix('%') {
-            Some(n) => (n.trim(), true),
-            None => (t, false),
-        };
+        let number = t.strip_suffix('%').map(str::trim).unwrap_or(t);
         let v: f64 = number.parse().map_err(|_| bad())?;
-        let fraction = if percent || v > 1.0 { v / 100.0 } else { v };
+        let fraction = v / 100.0;
         if !(fraction > 0.0 && fraction <= 1.0 && fraction.is_finite()) {
             return Err(format!(
                 "subset `{text}` must be more than 0% and at most 100%"
@@ -74,22 +73,6 @@ impl fmt::Display for SubsetSpec {
     }
 }
 
-impl<'de> Deserialize<'de> for SubsetSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = serde_yaml::Value::deserialize(d)?;
-        let text = match v {
-            serde_yaml::Value::String(s) => s,
-            serde_yaml::Value::Number(n) => n.to_string(),
-            _ => {
-                return Err(de::Error::custom(
-                    "subset must be a percentage such as `10%`, or `all`",
-                ))
-            }
-        };
-        SubsetSpec::parse(&text).map_err(de::Error::custom)
-    }
-}
-
 /// Fills each table's row selection from the rules' `where:`, `subset:`,
 /// `references:`, `max_per_parent:` and `null_outside_subset:` and the
 /// run's subset. Every problem in those rules is reported at once.
@@ -98,7 +81,7 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
     let tables: Vec<Table> = plan.tables.iter().map(|t| t.table.clone()).collect();
     let rule_of = |i: usize| rules.table(&tables[i].name);
 
-    let nodes: Vec<Node> = (0..tables.len())
+    let mut nodes: Vec<Node> = (0..tables.len())
         .map(|i| {
             node(
                 &tables[i],
@@ -162,10 +145,12 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
                 .collect();
         }
     }
+    pin(&mut nodes, &edges, &tables, rules, &mut problems);
     if !problems.is_empty() {
         return Err(RulesErrors(problems));
     }
 
+    plan.subset = rules.subset;
     let fraction = match rules.subset {
         Some(SubsetSpec::Fraction(f)) => Some(f),
         _ => None,
@@ -176,6 +161,7 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
         for tp in &mut plan.tables {
             tp.predicate = None;
             tp.selection = if tp.skip { "skipped" } else { "all rows" }.into();
+            tp.empty_by_rule = tp.skip;
         }
         return Ok(());
     }
@@ -193,9 +179,177 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
             }
         }
         tp.selection = describe(&g, i);
+        tp.empty_by_rule = asked_for_less(&g, i, &mut Vec::new());
+        tp.expected_empty = g.nodes[i].est_min < 0.5;
         tp.estimated_kept = (tp.table.estimated_rows >= 0).then(|| g.nodes[i].est_k.round() as i64);
     }
     Ok(())
+}
+
+/// "did you mean" among `names`, for a name the rules got wrong.
+fn did_you_mean(name: &str, names: &[String]) -> Option<String> {
+    let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    crate::transform::suggest(name, &refs).map(|s| format!("did you mean `{s}`?"))
+}
+
+/// Applies `subset: { roots: [...] }` and the tables' `subset: { follow:
+/// constraint }`, reporting names that are not in the schema.
+fn pin(
+    nodes: &mut [Node],
+    edges: &[Edge],
+    tables: &[Table],
+    rules: &Rules,
+    problems: &mut Vec<RulesError>,
+) {
+    let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
+    let roots_location = rules.roots_location.clone().unwrap_or_else(|| Location {
+        file: rules.files.join(", "),
+        line: 0,
+        column: 0,
+    });
+    for written in &rules.roots {
+        let found = parse_table_name(written)
+            .ok()
+            .and_then(|n| tables.iter().position(|t| t.name == n));
+        let Some(i) = found else {
+            problems.push(RulesError {
+                location: roots_location.clone(),
+                message: format!("subset roots: table {written} is not in the source database"),
+                hint: did_you_mean(written, &names)
+                    .or_else(|| Some("name the table as `schema.table`".into())),
+            });
+            continue;
+        };
+        let rule = rules.table(&tables[i].name);
+        if nodes[i].mode == Mode::Skip
+            || rule.is_some_and(|r| r.subset.is_some() || r.follow.is_some())
+        {
+            problems.push(RulesError {
+                location: roots_location.clone(),
+                message: format!(
+                    "subset roots: table {} also has its own `subset:` or `skip:`",
+                    tables[i].name
+                ),
+                hint: Some("keep one of the two".into()),
+            });
+            continue;
+        }
+        nodes[i].pin = Pin::Root;
+    }
+    for (i, t) in tables.iter().enumerate() {
+        let Some(rule) = rules.table(&t.name) else {
+            continue;
+        };
+        let Some(constraint) = &rule.follow else {
+            continue;
+        };
+        let location = rule.location_of("subset");
+        let own: Vec<usize> = (0..edges.len()).filter(|&e| edges[e].child == i).collect();
+        match own.iter().find(|&&e| edges[e].name == *constraint) {
+            Some(&e) if edges[e].parent == i => problems.push(RulesError {
+                location,
+                message: format!(
+                    "table {}: `follow: {constraint}` references the table itself",
+                    t.name
+                ),
+                hint: Some(
+                    "follow a reference to another table; a self-reference is closed over anyway"
+                        .into(),
+                ),
+            }),
+            Some(&e) => nodes[i].pin = Pin::Follow(e),
+            None => {
+                let fks: Vec<String> = own
+                    .iter()
+                    .filter(|&&e| !edges[e].name.starts_with("references "))
+                    .map(|&e| edges[e].name.clone())
+                    .collect();
+                let hint = did_you_mean(constraint, &fks).or_else(|| {
+                    Some(if fks.is_empty() {
+                        "the table has no foreign key to follow".to_string()
+                    } else {
+                        format!("its foreign keys: {}", fks.join(", "))
+                    })
+                });
+                problems.push(RulesError {
+                    location,
+                    message: format!(
+                        "table {}: `follow: {constraint}` is not a foreign key of the table",
+                        t.name
+                    ),
+                    hint,
+                });
+            }
+        }
+    }
+}
+
+/// True when the rules themselves make the table small or empty: `skip`,
+/// a `where:` on it or on the rows it follows, or a share of its own.
+/// Such a table coming out empty is not worth a warning.
+fn asked_for_less(g: &Graph, t: usize, seen: &mut Vec<usize>) -> bool {
+    if seen.contains(&t) {
+        return false;
+    }
+    seen.push(t);
+    let node = &g.nodes[t];
+    node.filter.is_some()
+        || match &node.mode {
+            Mode::Skip => true,
+            Mode::Sample(_) => node.explicit,
+            Mode::Follow { drivers, .. } => asked_for_less(g, g.edges[drivers[0]].parent, seen),
+            Mode::Closed => node.contributions.iter().all(|c| {
+                let child = g.edges[c.edge].child;
+                child != t && asked_for_less(g, child, seen)
+            }),
+            Mode::All => false,
+        }
+}
+
+/// A table that had rows in the source and keeps none, although no rule
+/// asked for that: the subset went wrong for it, or a root is too small.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmptyTable {
+    pub table: String,
+    pub message: String,
+}
+
+impl EmptyTable {
+    fn new(table: &TablePlan, what: &str) -> EmptyTable {
+        EmptyTable {
+            table: table.table.name.to_string(),
+            message: format!(
+                "table {} has ~{} rows in the source but {what} ({}); \
+                 name it under `subset: {{ roots: [...] }}` or give it `subset: all` in the rules",
+                table.table.name, table.table.estimated_rows, table.selection
+            ),
+        }
+    }
+}
+
+/// Tables that came out empty after a copy while the source (by its
+/// estimate) had rows and no rule (`skip`, `where:`, a share of its own)
+/// asked for it.
+pub fn empty_after_copy(plan: &Plan, stats: &[TableStats]) -> Vec<EmptyTable> {
+    plan.tables
+        .iter()
+        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| {
+            let name = t.table.name.to_string();
+            stats.iter().any(|s| s.table == name && s.rows_written == 0)
+        })
+        .map(|t| EmptyTable::new(t, "none were kept"))
+        .collect()
+}
+
+/// The same from the plan's estimates, without copying (for `check`).
+pub fn empty_by_estimate(plan: &Plan) -> Vec<EmptyTable> {
+    plan.tables
+        .iter()
+        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| t.expected_empty)
+        .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
+        .collect()
 }
 
 /// The sampling seed of a table: 64 bits of `HMAC(secret, "subset" ‖
@@ -233,6 +387,13 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
         filter,
         mode,
         explicit,
+        pin: Pin::None,
+        reference: false,
+        rooted: false,
+        root_rows: 0.0,
+        own_sample: None,
+        unit: Vec::new(),
+        saturated: None,
         cap: rule.and_then(|r| r.max_per_parent),
         level: 0,
         ident: match &key {
@@ -244,8 +405,10 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
         contributions: Vec::new(),
         group: None,
         est_rows: table.estimated_rows.max(0) as f64,
+        est_known: table.estimated_rows >= 0,
         est_d: 0.0,
         est_k: 0.0,
+        est_min: 0.0,
     }
 }
 
@@ -422,7 +585,9 @@ fn check_nulled(
     None
 }
 
-/// One line saying how a table's rows are chosen.
+/// One line saying how a table's rows are chosen: sampled, follows a
+/// parent, whole (a reference table or `subset: all`) or closed over from
+/// the tables referencing it; then the rows pulled in on top.
 fn describe(g: &Graph, t: usize) -> String {
     let node = &g.nodes[t];
     let mut parts: Vec<String> = Vec::new();
@@ -437,15 +602,72 @@ fn describe(g: &Graph, t: usize) -> String {
             Some(k) => format!("by hash of ({})", cols(k)),
             None => "by hash of the whole row (no primary key)".to_string(),
         };
-        format!("sample {} {by}", SubsetSpec::Fraction(f))
+        format!("sampled {} {by}", SubsetSpec::Fraction(f))
+    };
+    let referrers = |node: &Node| {
+        let mut by: Vec<String> = node
+            .contributions
+            .iter()
+            .map(|c| {
+                let e = &g.edges[c.edge];
+                format!("{} ({})", g.nodes[e.child].name, cols(&e.columns))
+            })
+            .collect();
+        by.dedup();
+        by.join(", ")
     };
     match &node.mode {
         Mode::Skip => return "skipped".into(),
+        _ if node.reference => match &node.filter {
+            Some(f) => parts.push(format!(
+                "rows where {f} (reference table, ~{} rows; its followers keep only rows of these)",
+                node.est_rows
+            )),
+            None => parts.push(format!("whole (reference table, ~{} rows)", node.est_rows)),
+        },
+        Mode::All if node.explicit => parts.push("whole (subset: all)".into()),
+        Mode::All if node.saturated.is_some() => {
+            let by: Vec<String> = g
+                .edges
+                .iter()
+                .filter(|e| e.parent == t && e.child != t && e.not_null && e.nulled.is_empty())
+                .map(|e| format!("{} ({})", g.nodes[e.child].name, cols(&e.columns)))
+                .collect();
+            parts.push(format!(
+                "whole (closed over from {}: ~{} references to ~{} rows would keep nearly all)",
+                by.join(", "),
+                node.saturated.unwrap_or(0.0).round(),
+                node.est_rows
+            ));
+        }
         _ if node.complete => parts.push("all rows".into()),
         Mode::All => parts.push("all rows".into()),
-        Mode::Sample(f) => parts.push(sample(*f)),
+        Mode::Sample(f) => {
+            let mut s = sample(*f);
+            if node.pin == Pin::Root {
+                s.push_str(" (a root in the rules)");
+            } else if node.explicit {
+                s.push_str(" (its own subset)");
+            }
+            if !node.unit.is_empty() {
+                let others: Vec<String> = node
+                    .unit
+                    .iter()
+                    .map(|&m| g.nodes[m].name.to_string())
+                    .collect();
+                let _ = write!(s, ", one unit with {} (a cycle)", others.join(", "));
+            }
+            parts.push(s);
+        }
+        Mode::Closed => {
+            let mut s = format!("closed over from {}", referrers(node));
+            if node.group.is_some() {
+                s.push_str(", recursively");
+            }
+            parts.push(s);
+        }
         Mode::Follow { drivers, fallback } => {
-            let mut s = String::from("follow ");
+            let mut s = String::from("follows ");
             for (n, &d) in drivers.iter().enumerate() {
                 let e = &g.edges[d];
                 if n > 0 {
@@ -465,26 +687,23 @@ fn describe(g: &Graph, t: usize) -> String {
                     None => s.push_str(", else all rows"),
                 }
             }
+            if let Some(f) = node.own_sample {
+                let _ = write!(s, ", {} of them", sample(f));
+            }
+            if matches!(node.pin, Pin::Follow(_)) {
+                s.push_str(" (follow in the rules)");
+            }
             if let Some(cap) = node.cap {
                 let _ = write!(s, ", at most {cap} per parent");
             }
             parts.push(s);
         }
     }
-    if let Some(f) = &node.filter {
+    if let Some(f) = node.filter.as_ref().filter(|_| !node.reference) {
         parts.push(format!("where {f}"));
     }
-    if !node.contributions.is_empty() {
-        let mut by: Vec<String> = node
-            .contributions
-            .iter()
-            .map(|c| {
-                let e = &g.edges[c.edge];
-                format!("{} ({})", g.nodes[e.child].name, cols(&e.columns))
-            })
-            .collect();
-        by.dedup();
-        let mut s = format!("plus rows referenced by {}", by.join(", "));
+    if !node.contributions.is_empty() && node.mode != Mode::Closed {
+        let mut s = format!("plus rows referenced by {}", referrers(node));
         if node.group.is_some() {
             s.push_str(", recursively");
         }
@@ -511,20 +730,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_three_spellings_of_a_tenth_agree() {
-        for t in ["10%", "10", "0.1"] {
+    fn a_bare_number_is_always_a_percentage() {
+        for t in ["10%", "10", " 10 % "] {
             assert_eq!(
                 SubsetSpec::parse(t).unwrap(),
                 SubsetSpec::Fraction(0.1),
                 "{t}"
             );
         }
+        // Once ambiguous: `1` meant 100% and `0.5` meant 50%.
+        assert_eq!(SubsetSpec::parse("1").unwrap(), SubsetSpec::Fraction(0.01));
+        assert_eq!(SubsetSpec::parse("0.5").unwrap().to_string(), "0.5%");
         assert_eq!(SubsetSpec::parse("all").unwrap(), SubsetSpec::All);
         assert_eq!(SubsetSpec::parse("100%").unwrap(), SubsetSpec::All);
+        assert_eq!(SubsetSpec::parse("100").unwrap(), SubsetSpec::All);
         assert!(SubsetSpec::parse("0").is_err());
         assert!(SubsetSpec::parse("abc").is_err());
         assert!(SubsetSpec::parse("150%").is_err());
-        assert_eq!(SubsetSpec::parse("0.07").unwrap().to_string(), "7%");
+        assert_eq!(SubsetSpec::parse("7").unwrap().to_string(), "7%");
         assert_eq!(SubsetSpec::parse("12.5%").unwrap().to_string(), "12.5%");
     }
 

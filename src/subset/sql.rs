@@ -223,8 +223,10 @@ impl Builder<'_> {
             return None;
         }
         let rel = self.rel(t);
+        let own_sample = node.own_sample.map(|f| self.sample(t, f));
         let own = match node.mode.clone() {
-            Mode::Skip => Some("FALSE".to_string()),
+            // Closed: nothing of its own, only what kept rows reference.
+            Mode::Skip | Mode::Closed => Some("FALSE".to_string()),
             Mode::All => None,
             Mode::Sample(f) => Some(self.sample(t, f)),
             Mode::Follow { drivers, fallback } => {
@@ -244,10 +246,8 @@ impl Builder<'_> {
                 }
             }
         };
-        match (filter, own) {
-            (Some(f), Some(o)) => Some(format!("{f} AND {o}")),
-            (f, o) => f.or(o),
-        }
+        let parts: Vec<String> = [filter, own, own_sample].into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
     /// One SELECT of keys per driver: rows whose first set reference is
@@ -362,18 +362,21 @@ impl Builder<'_> {
     /// Keys of D(t) followed by the keys that `contributions` pull in.
     fn seed_union(&mut self, t: usize, contributions: &[Contribution]) -> String {
         let rel = self.rel(t);
-        let mut parts = vec![match self.d_pred(t) {
-            Some(p) => format!(
-                "SELECT {} FROM {} WHERE {p}",
-                self.ident(t, &rel).join(", "),
-                self.from(t)
-            ),
-            None => format!(
-                "SELECT {} FROM {}",
-                self.ident(t, &rel).join(", "),
-                self.from(t)
-            ),
-        }];
+        let mut parts = Vec::new();
+        if self.g.nodes[t].mode != Mode::Closed {
+            parts.push(match self.d_pred(t) {
+                Some(p) => format!(
+                    "SELECT {} FROM {} WHERE {p}",
+                    self.ident(t, &rel).join(", "),
+                    self.from(t)
+                ),
+                None => format!(
+                    "SELECT {} FROM {}",
+                    self.ident(t, &rel).join(", "),
+                    self.from(t)
+                ),
+            });
+        }
         for c in contributions {
             parts.push(self.contribution(t, c));
         }
@@ -681,13 +684,19 @@ mod tests {
     }
 
     #[test]
-    fn a_pulled_in_parent_unions_its_sample_with_the_referenced_keys() {
-        let s = sql_of(4);
+    fn a_closed_over_table_keeps_only_the_referenced_keys() {
+        // At 10%, 90,000 items name 50,000 products: not enough to copy
+        // them whole.
+        let g = crate::subset::graph::tests::shop(Some(0.1));
+        let sampling = Sampling {
+            seeds: (0..g.nodes.len() as i64).collect(),
+        };
+        let s = table_sql(&g, &[], &sampling, 4);
         assert_eq!(
             s.predicate.as_deref(),
             Some(concat!(
-                r#"("products"."id") IN (SELECT "products"."id" FROM ONLY "public"."products" WHERE hashtextextended("products"."id"::text, 4) < 0 "#,
-                r#"UNION ALL SELECT "subset.s"."product_id" FROM "subset.k3" "subset.s" WHERE "subset.s"."product_id" IS NOT NULL)"#
+                r#"("products"."id") IN (SELECT "subset.s"."product_id" FROM "subset.k3" "subset.s" "#,
+                r#"WHERE "subset.s"."product_id" IS NOT NULL)"#
             ))
         );
     }
