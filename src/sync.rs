@@ -24,8 +24,9 @@ use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
 use crate::pipeline::{copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
+use crate::post_data;
 use crate::progress::Progress;
-use crate::report::{Outcome, Report};
+use crate::report::{Outcome, Phases, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
 use crate::sink::postgres::{self as pg_sink, CopySink, LoadedTable, TargetServer};
@@ -126,6 +127,8 @@ pub fn secret_from_env() -> Option<Vec<u8>> {
 /// What a finished sync did.
 pub struct SyncOutcome {
     pub tables: Vec<TableStats>,
+    /// Time per phase.
+    pub phases: Phases,
     pub plan_text: Option<String>,
     pub seconds: f64,
 }
@@ -174,9 +177,34 @@ struct Facts {
     subset: std::sync::Mutex<Option<SubsetSpec>>,
     tables: std::sync::Mutex<Vec<TableStats>>,
     verify: std::sync::Mutex<Option<VerifyReport>>,
+    phases: std::sync::Mutex<Phases>,
+    /// Start of the phase being timed.
+    mark: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Facts {
+    fn phase(&self, f: impl FnOnce(&mut Phases)) {
+        f(&mut self.phases.lock().expect("facts lock"));
+    }
+
+    fn phases(&self) -> Phases {
+        self.phases.lock().expect("facts lock").clone()
+    }
+
+    /// Starts timing a phase.
+    fn mark(&self) {
+        *self.mark.lock().expect("facts lock") = Some(Instant::now());
+    }
+
+    /// Seconds since `mark`.
+    fn since_mark(&self) -> f64 {
+        self.mark
+            .lock()
+            .expect("facts lock")
+            .map(|m| m.elapsed().as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
     fn add_table(&self, stats: TableStats) {
         self.tables.lock().expect("facts lock").push(stats);
     }
@@ -241,6 +269,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             rows_written: tables.iter().map(|t| t.rows_written).sum(),
             bytes: tables.iter().map(|t| t.bytes).sum(),
             tables,
+            phases: facts.phases(),
             verify: facts.verify.lock().expect("facts lock").take(),
         };
         crate::failpoint::pause("report.before_write").await;
@@ -265,6 +294,7 @@ async fn run_inner(
     signals: &mut Signals,
 ) -> Result<SyncOutcome> {
     let started = Instant::now();
+    facts.mark();
     let (rules, snapshot, plan) = signals
         .guard(prepare(
             &opts.source,
@@ -273,12 +303,15 @@ async fn run_inner(
             opts.secret.as_deref(),
         ))
         .await?;
+    facts.phase(|p| p.plan = Some(facts.since_mark()));
+    facts.mark();
     *facts.digest.lock().expect("facts lock") = Some(rules.digest.clone());
     *facts.subset.lock().expect("facts lock") = rules.subset;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         return Ok(SyncOutcome {
             tables: vec![],
+            phases: facts.phases(),
             plan_text: Some(plan.describe()),
             seconds: 0.0,
         });
@@ -314,7 +347,12 @@ async fn run_inner(
             // end even if a signal comes, so a run is either wholly swapped
             // in or not at all (a signal then finds nothing left to stop).
             let r = match loaded {
-                Ok(tables) => swap(&server, opts, &tables).await.map(|()| tables),
+                Ok(tables) => {
+                    facts.mark();
+                    let r = swap(&server, opts, &tables).await.map(|()| tables);
+                    facts.phase(|p| p.swap = Some(facts.since_mark()));
+                    r
+                }
                 Err(e) => Err(e),
             };
             if r.is_err() {
@@ -334,6 +372,7 @@ async fn run_inner(
     };
     Ok(SyncOutcome {
         tables,
+        phases: facts.phases(),
         plan_text: None,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -481,31 +520,64 @@ async fn load_fresh(
     }
     let first = pg_sink::connect(next).await?;
     schema::apply_pre_data(&first, &pre_data).await?;
+    facts.phase(|p| p.schema = Some(facts.since_mark()));
 
-    let tables = copy_all(
-        plan,
-        &opts.source,
-        &snapshot.id,
-        next,
-        opts.jobs,
-        opts.progress,
-        facts,
-    )
-    .await?;
-
+    // Post-data runs beside the copy: a table's indexes and keys are built
+    // as soon as it is loaded, on connections of their own.
+    let copied: Vec<Arc<TablePlan>> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| Arc::new(t.clone()))
+        .collect();
+    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
+    let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
-    for _ in 1..opts.jobs.min(4) {
+    for _ in 1..post_data_workers(opts.jobs) {
         targets.push(pg_sink::connect(next).await?);
     }
-    tracing::info!("building indexes and constraints");
-    schema::apply_post_data(&targets, &schema.post_data).await?;
+    let copy_started = Instant::now();
+    let copy = async {
+        let r = copy_all(
+            &copied,
+            &opts.source,
+            &snapshot.id,
+            next,
+            opts.jobs,
+            &progress.0,
+            &scheduler,
+            facts,
+        )
+        .await;
+        scheduler.all_copied();
+        r.map(|t| (t, Instant::now()))
+    };
+    let ((mut tables, copy_ended), ()) =
+        tokio::try_join!(copy, scheduler.run(&targets, &schema.post_data))?;
+    let timing = scheduler.timing();
+    drop(progress);
+    facts.phase(|p| {
+        p.copy = Some(copy_ended.duration_since(copy_started).as_secs_f64());
+        if let (Some(a), Some(b)) = (timing.started, timing.finished) {
+            p.post_data = Some(b.duration_since(a).as_secs_f64());
+            p.post_data_after_copy = Some(b.saturating_duration_since(copy_ended).as_secs_f64());
+        }
+        p.row_counts = Some(timing.count_seconds);
+    });
+    tracing::info!(
+        seconds = timing.count_seconds,
+        "row counts in the target match the rows sent"
+    );
+    // Each table was counted and matched the rows sent.
+    for t in &mut tables {
+        t.rows_written = t.rows_read;
+    }
+
+    facts.mark();
     schema::set_sequences(&targets[0], &plan.catalog).await?;
     schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
-    targets[0]
-        .batch_execute("ANALYZE")
-        .await
-        .pg_context(|| "analyzing the target".into())?;
-    let tables = checked_row_counts(&targets, plan, tables).await?;
+    analyze_the_rest(&targets[0], &copied).await?;
+    facts.phase(|p| p.finish = Some(facts.since_mark()));
     drop(targets);
 
     if opts.verify {
@@ -514,10 +586,51 @@ async fn load_fresh(
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .pg_context(|| "starting the verify transaction on the load database".into())?;
+        facts.mark();
         verify_before_swap(plan, snapshot, &client, facts).await?;
+        facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
 
     Ok(tables)
+}
+
+/// Post-data connections: as many as copy workers, at most 4 (index
+/// builds are CPU-bound on the server; more only queue).
+fn post_data_workers(jobs: usize) -> usize {
+    jobs.clamp(1, 4)
+}
+
+/// `ANALYZE` of what the per-table steps did not analyze: materialized
+/// views, skipped tables, anything pg_dump made that the copy did not name.
+/// Partitions are analyzed through their root.
+async fn analyze_the_rest(
+    client: &tokio_postgres::Client,
+    copied: &[Arc<TablePlan>],
+) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+               JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition \
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'",
+            &[],
+        )
+        .await
+        .pg_context(|| "listing the target's relations".into())?;
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| crate::catalog::QualifiedName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|n| !copied.iter().any(|t| &t.table.name == n))
+        .map(|n| n.sql())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&format!("ANALYZE {}", names.join(", ")))
+        .await
+        .pg_context(|| "analyzing the target".into())
 }
 
 /// Makes the loaded `<target>__next` the target.
@@ -572,6 +685,8 @@ async fn load_existing(
             .await
             .pg_context(|| "truncating the target tables".into())?;
     }
+    facts.phase(|p| p.schema = Some(facts.since_mark()));
+    facts.mark();
     let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
     let source = source::worker(&opts.source, &snapshot.id).await?;
     let mut stats = Vec::new();
@@ -585,13 +700,20 @@ async fn load_existing(
         stats.push(s);
     }
     drop(progress);
+    facts.phase(|p| p.copy = Some(facts.since_mark()));
+    facts.mark();
     let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
+    facts.phase(|p| p.row_counts = Some(facts.since_mark()));
+    facts.mark();
     pg_sink::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
+    facts.phase(|p| p.finish = Some(facts.since_mark()));
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
         // anyone else can, and a leak rolls them back.
+        facts.mark();
         verify_before_swap(plan, snapshot, &client, facts).await?;
+        facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
     client
         .batch_execute("COMMIT")
@@ -641,28 +763,27 @@ fn total_rows(plan: &Plan) -> u64 {
         .sum()
 }
 
-/// Copies every table over `jobs` worker pairs (a source connection in the
-/// snapshot and a target connection), largest tables first.
+/// Copies `tables` over `jobs` worker pairs (a source connection in the
+/// snapshot and a target connection), largest tables first, telling the
+/// post-data scheduler as each one is committed.
+#[allow(clippy::too_many_arguments)]
 async fn copy_all(
-    plan: &Plan,
+    tables: &[Arc<TablePlan>],
     source_info: &ConnInfo,
     snapshot_id: &str,
     target: &ConnInfo,
     jobs: usize,
-    bars: bool,
+    progress: &Arc<Progress>,
+    scheduler: &post_data::Scheduler,
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
-    let mut order: Vec<&TablePlan> = plan.tables.iter().filter(|t| !t.skip).collect();
+    let mut order: Vec<Arc<TablePlan>> = tables.to_vec();
     order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
-    let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(
-        order.into_iter().map(|t| Arc::new(t.clone())).collect(),
-    ));
-    let progress = FinishOnDrop(Progress::new(bars, total_rows(plan)));
+    let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(order.into()));
     let stats = Arc::new(Mutex::new(Vec::new()));
-    let workers = (0..jobs.min(plan.tables.len()).max(1)).map(|_| {
+    let workers = (0..jobs.min(tables.len()).max(1)).map(|_| {
         let queue = Arc::clone(&queue);
         let stats = Arc::clone(&stats);
-        let progress = Arc::clone(&progress.0);
         async move {
             let source = source::worker(source_info, snapshot_id).await?;
             let target = pg_sink::connect(target).await?;
@@ -675,14 +796,13 @@ async fn copy_all(
                 let sink = CopySink::start(&target, &table, true).await?;
                 let s = copy_table(&source, Arc::clone(&table), sink, &tp).await?;
                 tracing::debug!(table = %name, rows = s.rows_written, "table copied");
+                scheduler.table_copied(&table.table.name, s.rows_read);
                 facts.add_table(s.clone());
                 stats.lock().await.push(s);
             }
         }
     });
-    let result = futures_util::future::try_join_all(workers).await;
-    drop(progress);
-    result?;
+    futures_util::future::try_join_all(workers).await?;
     let mut stats = std::mem::take(&mut *stats.lock().await);
     stats.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(stats)
