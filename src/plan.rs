@@ -95,6 +95,12 @@ impl TablePlan {
     /// bare or qualified by the table's name; the subset's joins use names
     /// that cannot clash with a column (`"subset.n0"`).
     pub fn source_query(&self) -> String {
+        self.source_query_pages(None)
+    }
+
+    /// `source_query` limited to the heap pages `[from, to)` (`to` `None`:
+    /// to the end), read by a TID range scan: one part of a large table.
+    pub fn source_query_pages(&self, pages: Option<(u32, Option<u32>)>) -> String {
         let rel = crate::conn::quote_ident(&self.table.name.name);
         let cols: Vec<String> = self
             .columns
@@ -123,8 +129,22 @@ impl TablePlan {
         for j in &self.joins {
             let _ = write!(q, " {j}");
         }
+        let mut conditions: Vec<String> = Vec::new();
+        if let Some((from, to)) = pages {
+            conditions.push(format!("{rel}.ctid >= '({from},0)'::tid"));
+            if let Some(to) = to {
+                conditions.push(format!("{rel}.ctid < '({to},0)'::tid"));
+            }
+        }
         if let Some(p) = &self.predicate {
-            let _ = write!(q, " WHERE {p}");
+            conditions.push(if pages.is_some() {
+                format!("({p})")
+            } else {
+                p.clone()
+            });
+        }
+        if !conditions.is_empty() {
+            let _ = write!(q, " WHERE {}", conditions.join(" AND "));
         }
         q.push_str(") TO STDOUT");
         q
@@ -755,6 +775,10 @@ mod tests {
         assert_eq!(
             t.source_query(),
             r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users") TO STDOUT"#
+        );
+        assert_eq!(
+            t.source_query_pages(Some((10, Some(20)))),
+            r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users" WHERE "users".ctid >= '(10,0)'::tid AND "users".ctid < '(20,0)'::tid) TO STDOUT"#
         );
         assert_eq!(
             t.target_statement(),

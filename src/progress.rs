@@ -31,6 +31,8 @@ struct PostCounters {
     structure_done: AtomicU64,
     running: Mutex<Vec<String>>,
     started: Mutex<Option<Instant>>,
+    /// Set when every step is done: the log loop stops telling.
+    finished: AtomicBool,
 }
 
 struct Counters {
@@ -151,8 +153,10 @@ impl Progress {
                 continue;
             }
             last = Instant::now();
-            if let Some(line) = self.post.line() {
-                tracing::info!("post-data: {line}");
+            if !self.post.finished.load(Ordering::Relaxed) {
+                if let Some(line) = self.post.line() {
+                    tracing::info!("post-data: {line}");
+                }
             }
             for c in self.running.lock().expect("progress lock").iter() {
                 let rows = c.rows.load(Ordering::Relaxed);
@@ -257,6 +261,7 @@ impl PostDataProgress {
 
     /// Every step is done: the bar goes, a log line says so.
     pub fn finish(&self) {
+        self.progress.post.finished.store(true, Ordering::Relaxed);
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -22,7 +22,7 @@ use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
-use crate::pipeline::{copy_table, TableStats};
+use crate::pipeline::{copy_part, copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
 use crate::progress::Progress;
@@ -540,13 +540,14 @@ async fn load_fresh(
     let copy = async {
         let r = copy_all(
             &copied,
+            snapshot,
             &opts.source,
-            &snapshot.id,
             next,
             opts.jobs,
             &progress.0,
             &scheduler,
             facts,
+            plan.catalog.server_version,
         )
         .await;
         scheduler.all_copied();
@@ -763,38 +764,139 @@ fn total_rows(plan: &Plan) -> u64 {
         .sum()
 }
 
+/// Tables larger than this on disk are copied in parts of about this size
+/// (`ANONYMIZE_SPLIT_MB`, 0 = never split).
+fn part_bytes() -> u64 {
+    const DEFAULT_MB: u64 = 256;
+    std::env::var("ANONYMIZE_SPLIT_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MB)
+        * 1024
+        * 1024
+}
+
+/// One unit of copy work: a whole table, or a range of its pages.
+struct Part {
+    plan: Arc<TablePlan>,
+    pages: Option<(u32, Option<u32>)>,
+    /// 1-based, of `of`.
+    number: usize,
+    of: usize,
+}
+
+/// A table copied in parts, until its last part is committed.
+struct Parts {
+    left: usize,
+    started: Instant,
+    stats: Option<TableStats>,
+}
+
 /// Copies `tables` over `jobs` worker pairs (a source connection in the
-/// snapshot and a target connection), largest tables first, telling the
-/// post-data scheduler as each one is committed.
+/// snapshot and a target connection), largest first, telling the post-data
+/// scheduler as each table is committed. A large table is split into page
+/// ranges, each its own COPY (no FREEZE: that needs the one transaction
+/// that truncated the table).
 #[allow(clippy::too_many_arguments)]
 async fn copy_all(
     tables: &[Arc<TablePlan>],
+    snapshot: &source::Snapshot,
     source_info: &ConnInfo,
-    snapshot_id: &str,
     target: &ConnInfo,
     jobs: usize,
     progress: &Arc<Progress>,
     scheduler: &post_data::Scheduler,
     facts: &Facts,
+    server_version: i32,
 ) -> Result<Vec<TableStats>> {
-    let mut order: Vec<Arc<TablePlan>> = tables.to_vec();
-    order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
-    let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(order.into()));
-    let stats = Arc::new(Mutex::new(Vec::new()));
-    let workers = (0..jobs.min(tables.len()).max(1)).map(|_| {
-        let queue = Arc::clone(&queue);
-        let stats = Arc::clone(&stats);
-        async move {
-            let source = source::worker(source_info, snapshot_id).await?;
-            let target = pg_sink::connect(target).await?;
-            loop {
-                let Some(table) = queue.lock().await.pop_front() else {
-                    return Ok::<(), anyhow::Error>(());
+    let part_bytes = part_bytes();
+    let mut parts: Vec<(i64, Part)> = Vec::new();
+    let mut pending: std::collections::HashMap<String, Parts> = Default::default();
+    for t in tables {
+        let ranges =
+            source::page_ranges(&snapshot.client, &t.table, server_version, part_bytes).await?;
+        let of = ranges.len();
+        if of > 1 {
+            tracing::info!(table = %t.table.name, parts = of, "copying in parts");
+        }
+        pending.insert(
+            t.table.name.to_string(),
+            Parts {
+                left: of,
+                started: Instant::now(),
+                stats: None,
+            },
+        );
+        for (i, pages) in ranges.into_iter().enumerate() {
+            parts.push((
+                t.table.estimated_bytes / of as i64,
+                Part {
+                    plan: Arc::clone(t),
+                    pages,
+                    number: i + 1,
+                    of,
+                },
+            ));
+        }
+    }
+    // Largest first, so the longest copy does not start last; a stable sort
+    // keeps a table's parts in page order.
+    parts.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+    let queue: Mutex<VecDeque<Part>> = Mutex::new(parts.into_iter().map(|(_, p)| p).collect());
+    let pending = std::sync::Mutex::new(pending);
+    let stats = Mutex::new(Vec::new());
+    let workers = (0..jobs.min(queue.lock().await.len()).max(1)).map(|_| async {
+        let source = source::worker(source_info, &snapshot.id).await?;
+        let target = pg_sink::connect(target).await?;
+        loop {
+            let Some(part) = queue.lock().await.pop_front() else {
+                return Ok::<(), anyhow::Error>(());
+            };
+            let table = &part.plan;
+            let name = table.table.name.to_string();
+            let whole = part.of == 1;
+            let tp = if whole {
+                progress.table(&name, table.expected_rows())
+            } else {
+                progress.table(
+                    &format!("{name} {}/{}", part.number, part.of),
+                    table.expected_rows() / part.of as i64,
+                )
+            };
+            if part.number == 1 {
+                if let Some(p) = pending.lock().expect("parts lock").get_mut(&name) {
+                    p.started = Instant::now();
+                }
+            }
+            let sink = CopySink::start(&target, table, whole).await?;
+            let s = copy_part(&source, Arc::clone(table), part.pages, sink, &tp).await?;
+            drop(tp);
+            let done = {
+                let mut pending = pending.lock().expect("parts lock");
+                let p = pending.get_mut(&name).expect("every table has its parts");
+                p.left -= 1;
+                let merged = match p.stats.take() {
+                    None => s,
+                    Some(mut m) => {
+                        m.rows_read += s.rows_read;
+                        m.rows_written += s.rows_written;
+                        m.bytes += s.bytes;
+                        m
+                    }
                 };
-                let name = table.table.name.to_string();
-                let tp = progress.table(&name, table.expected_rows());
-                let sink = CopySink::start(&target, &table, true).await?;
-                let s = copy_table(&source, Arc::clone(&table), sink, &tp).await?;
+                if p.left > 0 {
+                    p.stats = Some(merged);
+                    None
+                } else {
+                    let mut m = merged;
+                    m.seconds = p.started.elapsed().as_secs_f64();
+                    m.kept_fraction = (table.estimated_kept.is_some()
+                        && table.table.estimated_rows > 0)
+                        .then(|| m.rows_written as f64 / table.table.estimated_rows as f64);
+                    Some(m)
+                }
+            };
+            if let Some(s) = done {
                 tracing::debug!(table = %name, rows = s.rows_written, "table copied");
                 scheduler.table_copied(&table.table.name, s.rows_read);
                 facts.add_table(s.clone());
