@@ -447,8 +447,26 @@ impl TargetServer {
 /// later rewrite by vacuum).
 pub struct CopySink<'a> {
     client: &'a Client,
+    /// The table's name, for errors.
+    name: String,
     load: Load,
     in_transaction: bool,
+}
+
+/// What a failed COPY into `table` was doing, for the error: the table and,
+/// from the server's CONTEXT line (`COPY t, line 3, column zip: "…"`), the
+/// column, never the value that CONTEXT quotes after it.
+fn copy_failure(table: &str, e: &tokio_postgres::Error) -> String {
+    let column = e
+        .as_db_error()
+        .and_then(|d| d.where_())
+        .and_then(|w| w.split(", column ").nth(1))
+        .and_then(|rest| rest.split(':').next())
+        .filter(|c| !c.is_empty());
+    match column {
+        Some(c) => format!("loading table {table}, column {c}"),
+        None => format!("loading table {table}"),
+    }
 }
 
 /// How the rows get in.
@@ -499,6 +517,7 @@ impl<'a> CopySink<'a> {
         };
         Ok(CopySink {
             client,
+            name,
             load,
             in_transaction: freeze,
         })
@@ -508,10 +527,11 @@ impl<'a> CopySink<'a> {
 impl TableSink for CopySink<'_> {
     async fn write(&mut self, batch: Bytes) -> Result<()> {
         match &mut self.load {
-            Load::Copy(sink) => sink
-                .send(batch)
-                .await
-                .pg_context(|| "writing rows to the target".into()),
+            Load::Copy(sink) => {
+                let sent = sink.send(batch).await;
+                let what = sent.as_ref().err().map(|e| copy_failure(&self.name, e));
+                sent.pg_context(|| what.unwrap_or_default())
+            }
             Load::RowsOnly { rows, .. } => {
                 *rows += memchr::memchr_iter(b'\n', &batch).count() as u64;
                 Ok(())
@@ -521,11 +541,11 @@ impl TableSink for CopySink<'_> {
 
     async fn finish(mut self) -> Result<u64> {
         let rows = match &mut self.load {
-            Load::Copy(sink) => sink
-                .as_mut()
-                .finish()
-                .await
-                .pg_context(|| "finishing the load of a table".into())?,
+            Load::Copy(sink) => {
+                let finished = sink.as_mut().finish().await;
+                let what = finished.as_ref().err().map(|e| copy_failure(&self.name, e));
+                finished.pg_context(|| what.unwrap_or_default())?
+            }
             Load::RowsOnly { table, rows } => {
                 if *rows > 0 {
                     self.client

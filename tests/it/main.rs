@@ -5,10 +5,12 @@
 mod harness;
 
 mod check;
+mod codec;
 mod config;
 mod correctness;
 mod demo;
 mod errors;
+mod hostile;
 mod inheritance;
 mod init;
 mod operations;
