@@ -252,10 +252,17 @@ impl PostDataProgress {
 
     fn redraw(&self) {
         if let Some(bar) = &self.bar {
-            bar.set_position(self.progress.post.done.load(Ordering::Relaxed));
-            if let Some(line) = self.progress.post.line() {
-                bar.set_message(line);
-            }
+            let post = &self.progress.post;
+            bar.set_position(post.done.load(Ordering::Relaxed));
+            let running = post.running.lock().expect("progress lock").join(", ");
+            bar.set_message(shorten_end(
+                &format!(
+                    "{}/{} indexes and constraints; now: {running}",
+                    post.structure_done.load(Ordering::Relaxed),
+                    post.structure_total.load(Ordering::Relaxed),
+                ),
+                80,
+            ));
         }
     }
 
@@ -311,6 +318,15 @@ impl Drop for TableProgress {
         let mut running = self.progress.running.lock().expect("progress lock");
         running.retain(|c| !Arc::ptr_eq(c, &self.counters));
     }
+}
+
+/// `s` cut to `n` characters, ending in `…` when cut.
+fn shorten_end(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(n - 1).collect();
+    format!("{head}…")
 }
 
 fn shorten(s: &str, n: usize) -> String {
