@@ -32,11 +32,27 @@ SCALE=${1:-1}
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# ../shared/bench next to the checkout (or next to its parent, for a git worktree).
+if [ -z "${BENCH_DIR:-}" ]; then
+    for d in "$ROOT/../shared/bench" "$ROOT/../../shared/bench"; do
+        [ -f "$d/load.sh" ] && BENCH_DIR=$(cd "$d" && pwd) && break
+    done
+fi
 BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
 RULES=${RULES:-$BENCH_DIR/rules.yml}
 ANONYMIZE=${ANONYMIZE:-$ROOT/target/release/anonymize}
 WORK=$(mktemp -d /tmp/anonymize-compare.XXXXXX)
 chmod 755 "$WORK"
+PID=
+# The throwaway server is stopped by its PID (fast shutdown), whatever happens.
+cleanup() {
+    if [ -n "$PID" ]; then
+        kill -INT "$PID" 2>/dev/null || true
+        while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -61,16 +77,6 @@ fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v pg_ctl)")
 export PATH="$PGBIN:$PATH"
-
-PID=
-cleanup() {
-    if [ -n "$PID" ]; then
-        kill -INT "$PID" 2>/dev/null || true
-        while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -98,14 +104,15 @@ fi
 db() { printf '%s' "${URL/\{db\}/$1}"; }
 ADMIN=$(db postgres)
 SRC=$(db bench_src)
-sql() { psql "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
+sql() { PGOPTIONS="-c client_min_messages=warning" psql "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
 recreate() { sql "$ADMIN" "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; sql "$ADMIN" "CREATE DATABASE $1"; }
 drop() { sql "$ADMIN" "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
 
 ROWS=$(sql "$SRC" "SELECT sum(c.reltuples)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")
 say "bench_src: $ROWS rows"
 
-# timed NAME CMD…: runs CMD under /usr/bin/time -v; appends "wall rss_kb" to $WORK/NAME.
+# timed NAME CMD…: runs CMD under /usr/bin/time -v; appends "wall rss_kb" to $WORK/results/NAME.
+mkdir -p "$WORK/results"
 timed() {
     local name=$1; shift
     /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
@@ -113,27 +120,25 @@ timed() {
     local wall rss
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$WORK/time.txt")
     rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt")
-    echo "$wall $rss" >>"$WORK/$name"
+    echo "$wall $rss" >>"$WORK/results/$name"
     say "  $name: ${wall} s, peak RSS $((rss / 1024)) MB"
 }
 
-baseline() {
-    bash "$BENCH_DIR/baseline.sh" -p "$SRC" "$1" && sql "$1" "ANALYZE"
-}
 
 export ANONYMIZE_SECRET=benchmark-secret ANONYMIZE_LOG=warn
 for i in $(seq 1 "$RUNS"); do
     say "run $i of $RUNS"
     if [ -n "$PGCOPYDB" ]; then
         recreate bench_copy
-        rm -rf "$WORK/pgcopydb"
+        rm -rf "$WORK/pgcopydb.dir"
         timed pgcopydb "$PGCOPYDB" clone --source "$SRC" --target "$(db bench_copy)" \
-            --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb"
+            --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb.dir"
         drop bench_copy
     fi
     recreate bench_raw
     psql "$(db bench_raw)" -X -q -v ON_ERROR_STOP=1 -f "$BENCH_DIR/schema.sql"
-    timed raw_pipe baseline "$(db bench_raw)"
+    timed raw_pipe bash -c 'bash "$0/baseline.sh" -p "$1" "$2" && psql "$2" -X -q -c ANALYZE' \
+        "$BENCH_DIR" "$SRC" "$(db bench_raw)"
     drop bench_raw
     drop bench_anon
     timed anonymize "$ANONYMIZE" --source "$SRC" --target "$(db bench_anon)" --rules "$RULES" \
@@ -148,7 +153,7 @@ python3 - "$WORK" "$ROWS" "$SCALE" "$RUNS" <<'PY'
 import json, statistics, sys, os
 work, rows, scale, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 def med(name):
-    path = os.path.join(work, name)
+    path = os.path.join(work, "results", name)
     if not os.path.exists(path):
         return None
     lines = [l.split() for l in open(path)]
