@@ -99,6 +99,10 @@ pub struct SyncArgs {
     /// Leave out the source's GRANTs and REVOKEs (as pg_restore --no-acl).
     #[arg(long)]
     pub no_acl: bool,
+    /// Seconds to wait for a source table locked by someone else (a
+    /// migration, VACUUM FULL) before giving up, instead of hanging.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
     /// End other sessions on the target when swapping it.
     #[arg(long)]
     pub terminate_connections: bool,

@@ -135,6 +135,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             owners: true,
             acl: true,
         },
+        lock_timeout: std::time::Duration::from_secs(60),
         // The demo proves the copy leaks nothing: the same check as `sync --verify`.
         verify: true,
         secret: Some(secret),

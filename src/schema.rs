@@ -44,10 +44,27 @@ pub struct PgDump {
 /// servers).
 pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
     let needed = (server_version / 10000) as u32;
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(p) = std::env::var("ANONYMIZE_PG_DUMP") {
-        candidates.push(PathBuf::from(p));
+    // An explicit choice is used as given, never silently replaced by
+    // another pg_dump found elsewhere.
+    if let Some(p) = std::env::var_os("ANONYMIZE_PG_DUMP").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(p);
+        return match version_of(&path) {
+            None => Err(UsageError::new(format!(
+                "ANONYMIZE_PG_DUMP names {}, which is not a pg_dump that runs; point it at \
+                 the PostgreSQL {needed} client's pg_dump, or unset it to search PATH",
+                path.display()
+            ))
+            .into()),
+            Some(major) if major < needed => Err(UsageError::new(format!(
+                "pg_dump {major} at {} (ANONYMIZE_PG_DUMP) is older than the source server \
+                 ({needed}); install the PostgreSQL {needed} client tools",
+                path.display()
+            ))
+            .into()),
+            Some(major) => Ok(PgDump { path, major }),
+        };
     }
+    let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
     }
@@ -115,7 +132,15 @@ pub async fn dump(
     snapshot: &str,
     section: Section,
 ) -> Result<String> {
-    dump_with(pg_dump, source, snapshot, section, Privileges::NONE).await
+    dump_with(
+        pg_dump,
+        source,
+        snapshot,
+        section,
+        Privileges::NONE,
+        std::time::Duration::from_secs(60),
+    )
+    .await
 }
 
 /// `dump`, with owners and privileges as `privileges` says.
@@ -125,8 +150,15 @@ pub async fn dump_with(
     snapshot: &str,
     section: Section,
     privileges: Privileges,
+    lock_timeout: std::time::Duration,
 ) -> Result<String> {
     let mut cmd = tokio::process::Command::new(&pg_dump.path);
+    // pg_dump locks every table it dumps; a table held by a migration must
+    // fail the run after `lock_timeout`, not hang it.
+    cmd.arg(format!(
+        "--lock-wait-timeout={}ms",
+        lock_timeout.as_millis().max(1)
+    ));
     if !privileges.owners {
         cmd.arg("--no-owner");
     }

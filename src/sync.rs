@@ -51,6 +51,8 @@ pub struct SyncOptions {
     pub terminate_connections: bool,
     /// Restore the source's owners and grants where the target has the roles.
     pub privileges: schema::Privileges,
+    /// How long to wait for a locked source table.
+    pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
     pub verify: bool,
     /// `ANONYMIZE_SECRET`; `None` when unset.
@@ -111,6 +113,7 @@ impl SyncOptions {
                 owners: !args.no_owner,
                 acl: !args.no_acl,
             },
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
             verify: args.verify,
             secret: secret_from_env(),
         })
@@ -140,12 +143,13 @@ pub async fn prepare(
     rules_path: &std::path::Path,
     subset: Option<SubsetSpec>,
     secret: Option<&[u8]>,
+    lock_timeout: std::time::Duration,
 ) -> Result<(Rules, source::Snapshot, Plan)> {
     let mut rules = crate::rules::load::load(rules_path)?;
     if subset.is_some() {
         rules.subset = subset;
     }
-    let snapshot = source::open_snapshot(source).await?;
+    let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
@@ -301,6 +305,19 @@ async fn run_inner(
             &opts.rules,
             opts.subset,
             opts.secret.as_deref(),
+            opts.lock_timeout,
+        ))
+        .await?;
+    signals
+        .guard(source::lock_tables(
+            &snapshot.client,
+            &plan
+                .tables
+                .iter()
+                .filter(|t| !t.skip)
+                .map(|t| &t.table)
+                .collect::<Vec<_>>(),
+            opts.lock_timeout,
         ))
         .await?;
     facts.phase(|p| p.plan = Some(facts.since_mark()));
@@ -492,14 +509,16 @@ async fn dump_schema(
             &opts.source,
             &snapshot.id,
             Section::PreData,
-            opts.privileges
+            opts.privileges,
+            opts.lock_timeout,
         ),
         schema::dump_with(
             &pg_dump,
             &opts.source,
             &snapshot.id,
             Section::PostData,
-            opts.privileges
+            opts.privileges,
+            opts.lock_timeout,
         ),
     )?;
     Ok(SourceSchema {
@@ -557,7 +576,7 @@ async fn load_fresh(
         let r = copy_all(
             &copied,
             snapshot,
-            &opts.source,
+            opts,
             next,
             opts.jobs,
             &progress.0,
@@ -705,7 +724,7 @@ async fn load_existing(
     facts.phase(|p| p.schema = Some(facts.since_mark()));
     facts.mark();
     let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
-    let source = source::worker(&opts.source, &snapshot.id).await?;
+    let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
     let mut stats = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
         let tp = progress
@@ -817,7 +836,7 @@ struct Parts {
 async fn copy_all(
     tables: &[Arc<TablePlan>],
     snapshot: &source::Snapshot,
-    source_info: &ConnInfo,
+    opts: &SyncOptions,
     target: &ConnInfo,
     jobs: usize,
     progress: &Arc<Progress>,
@@ -862,7 +881,7 @@ async fn copy_all(
     let pending = std::sync::Mutex::new(pending);
     let stats = Mutex::new(Vec::new());
     let workers = (0..jobs.min(queue.lock().await.len()).max(1)).map(|_| async {
-        let source = source::worker(source_info, &snapshot.id).await?;
+        let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
         let target = pg_sink::connect(target).await?;
         loop {
             let Some(part) = queue.lock().await.pop_front() else {

@@ -463,9 +463,17 @@ fn copy_failure(table: &str, e: &tokio_postgres::Error) -> String {
         .and_then(|w| w.split(", column ").nth(1))
         .and_then(|rest| rest.split(':').next())
         .filter(|c| !c.is_empty());
-    match column {
+    let what = match column {
         Some(c) => format!("loading table {table}, column {c}"),
         None => format!("loading table {table}"),
+    };
+    // 53100 disk_full, 53200 out_of_memory, 53300 too_many_connections.
+    match crate::error::sqlstate(e) {
+        Some("53100") => format!(
+            "{what}: the target server is out of disk space; free space there (the load \
+             database is dropped, the target was left as it was)"
+        ),
+        _ => what,
     }
 }
 
