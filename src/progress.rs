@@ -90,7 +90,9 @@ impl Progress {
         let bar = self.bars.as_ref().map(|(multi, _)| {
             let bar = multi.add(ProgressBar::new(1));
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>24.bold} [{bar:30.yellow/dim}] {msg}")
+                ProgressStyle::with_template(
+                    "{prefix:>24.bold} [{bar:30.yellow/dim}] {pos}/{len} steps  {elapsed_precise}  {msg}",
+                )
                     .expect("valid template")
                     .progress_chars("=> "),
             );
