@@ -21,6 +21,7 @@ pub mod logging;
 pub mod pii;
 pub mod pipeline;
 pub mod plan;
+pub mod post_data;
 pub mod progress;
 pub mod report;
 pub mod rules;

@@ -77,8 +77,9 @@ async fn sync(args: anonymize::cli::SyncArgs) -> anyhow::Result<String> {
         Some(text) => text,
         None if report_on_stdout => String::new(),
         None => format!(
-            "{}done in {:.1} s\n",
+            "{}{}done in {:.1} s\n",
             anonymize::report::summary_table(&outcome.tables),
+            anonymize::report::phases_line(&outcome.phases),
             outcome.seconds
         ),
     })

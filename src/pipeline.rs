@@ -60,12 +60,23 @@ pub struct BatchError {
 pub async fn copy_table<S: TableSink>(
     source: &Client,
     plan: Arc<TablePlan>,
+    sink: S,
+    progress: &TableProgress,
+) -> Result<TableStats> {
+    copy_part(source, plan, None, sink, progress).await
+}
+
+/// Copies the heap pages `pages` of a table (all of it with `None`).
+pub async fn copy_part<S: TableSink>(
+    source: &Client,
+    plan: Arc<TablePlan>,
+    pages: Option<(u32, Option<u32>)>,
     mut sink: S,
     progress: &TableProgress,
 ) -> Result<TableStats> {
     let started = Instant::now();
     let name = plan.table.name.to_string();
-    let query = plan.source_query();
+    let query = plan.source_query_pages(pages);
     // The query holds rules text and derived seeds, never row values.
     tracing::debug!(table = %name, %query, "source query");
     let stream = source

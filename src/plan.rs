@@ -105,6 +105,12 @@ impl TablePlan {
     /// bare or qualified by the table's name; the subset's joins use names
     /// that cannot clash with a column (`"subset.n0"`).
     pub fn source_query(&self) -> String {
+        self.source_query_pages(None)
+    }
+
+    /// `source_query` limited to the heap pages `[from, to)` (`to` `None`:
+    /// to the end), read by a TID range scan: one part of a large table.
+    pub fn source_query_pages(&self, pages: Option<(u32, Option<u32>)>) -> String {
         let rel = crate::conn::quote_ident(&self.table.name.name);
         let cols: Vec<String> = self
             .columns
@@ -133,8 +139,22 @@ impl TablePlan {
         for j in &self.joins {
             let _ = write!(q, " {j}");
         }
+        let mut conditions: Vec<String> = Vec::new();
+        if let Some((from, to)) = pages {
+            conditions.push(format!("{rel}.ctid >= '({from},0)'::tid"));
+            if let Some(to) = to {
+                conditions.push(format!("{rel}.ctid < '({to},0)'::tid"));
+            }
+        }
         if let Some(p) = &self.predicate {
-            let _ = write!(q, " WHERE {p}");
+            conditions.push(if pages.is_some() {
+                format!("({p})")
+            } else {
+                p.clone()
+            });
+        }
+        if !conditions.is_empty() {
+            let _ = write!(q, " WHERE {}", conditions.join(" AND "));
         }
         if let Some(o) = &self.order_by {
             let _ = write!(q, " ORDER BY {o}");
@@ -1016,6 +1036,10 @@ mod tests {
         assert_eq!(
             t.source_query(),
             r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users") TO STDOUT"#
+        );
+        assert_eq!(
+            t.source_query_pages(Some((10, Some(20)))),
+            r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users" WHERE "users".ctid >= '(10,0)'::tid AND "users".ctid < '(20,0)'::tid) TO STDOUT"#
         );
         assert_eq!(
             t.target_statement(),

@@ -67,6 +67,8 @@ pub struct Report {
     pub bytes: u64,
     /// Tables copied (on failure, the ones that finished).
     pub tables: Vec<TableStats>,
+    /// Wall-clock seconds per phase.
+    pub phases: Phases,
     /// What `--verify` found, or null when it did not run.
     pub verify: Option<crate::verify::VerifyReport>,
     /// When the source is a hot standby: `pg_last_xact_replay_timestamp()`
@@ -127,6 +129,69 @@ impl Report {
             .with_context(|| format!("writing the report to {}", path.display()))?;
         Ok(())
     }
+}
+
+/// Wall-clock seconds per phase of a run; `None` for a phase that did not
+/// run (or not yet, when the run failed). Post-data overlaps the copy:
+/// `post_data_after_copy` is the part the run waited for after the last
+/// table was loaded.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Phases {
+    /// Rules, source catalog, plan (and subset).
+    pub plan: Option<f64>,
+    /// Target checks, pg_dump, the load database and pre-data.
+    pub schema: Option<f64>,
+    /// First COPY started to last COPY committed.
+    pub copy: Option<f64>,
+    /// First post-data step (index, key, foreign key, row count, ANALYZE)
+    /// started to last one done.
+    pub post_data: Option<f64>,
+    /// The part of `post_data` after the copy ended.
+    pub post_data_after_copy: Option<f64>,
+    /// Time spent counting the target's rows (the row-count safety net),
+    /// summed over tables; part of `post_data`.
+    pub row_counts: Option<f64>,
+    /// Sequences, materialized views, statistics of what was not copied
+    /// (`--schema existing`: foreign-key checks and sequences).
+    pub finish: Option<f64>,
+    /// `--verify`.
+    pub verify: Option<f64>,
+    /// The rename that makes the load live, and dropping the old target.
+    pub swap: Option<f64>,
+}
+
+/// `phases: plan 0.1 s, schema 0.4 s, copy 8.0 s, post-data 9.1 s (2.0 s
+/// after the copy; row counts 0.6 s), finish 0.1 s, swap 0.1 s`.
+pub fn phases_line(p: &Phases) -> String {
+    let mut parts = Vec::new();
+    let add = |parts: &mut Vec<String>, name: &str, v: Option<f64>| {
+        if let Some(v) = v {
+            parts.push(format!("{name} {v:.1} s"));
+        }
+    };
+    add(&mut parts, "plan", p.plan);
+    add(&mut parts, "schema", p.schema);
+    add(&mut parts, "copy", p.copy);
+    if let Some(v) = p.post_data {
+        let mut s = format!("post-data {v:.1} s");
+        if let Some(after) = p.post_data_after_copy {
+            s.push_str(&format!(" ({after:.1} s after the copy"));
+            if let Some(c) = p.row_counts {
+                s.push_str(&format!("; row counts {c:.1} s"));
+            }
+            s.push(')');
+        }
+        parts.push(s);
+    } else {
+        add(&mut parts, "row counts", p.row_counts);
+    }
+    add(&mut parts, "finish", p.finish);
+    add(&mut parts, "verify", p.verify);
+    add(&mut parts, "swap", p.swap);
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("phases: {}\n", parts.join(", "))
 }
 
 /// `SystemTime` as RFC 3339 UTC with milliseconds.
@@ -208,6 +273,25 @@ pub fn summary_table(stats: &[TableStats]) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn phases_line_names_each_phase_that_ran() {
+        let p = Phases {
+            plan: Some(0.12),
+            schema: Some(0.4),
+            copy: Some(8.04),
+            post_data: Some(9.1),
+            post_data_after_copy: Some(2.0),
+            row_counts: Some(0.61),
+            swap: Some(0.1),
+            ..Phases::default()
+        };
+        assert_eq!(
+            phases_line(&p),
+            "phases: plan 0.1 s, schema 0.4 s, copy 8.0 s, post-data 9.1 s (2.0 s after the copy; row counts 0.6 s), swap 0.1 s\n"
+        );
+        assert_eq!(phases_line(&Phases::default()), "");
+    }
 
     #[test]
     fn rfc3339_formats_utc() {

@@ -121,6 +121,51 @@ pub fn refuse_row_security(tables: &[&crate::catalog::Table], role: &str) -> Res
     .into())
 }
 
+/// Splits a large ordinary table into ranges of heap pages, each read by
+/// its own `COPY` (a TID range scan, PostgreSQL 14+) under the shared
+/// snapshot, so one table can use several source and target backends.
+/// Returns `[None]` (one whole-table part) for a table of at most
+/// `part_bytes` bytes, a partitioned table, or an older server. The last
+/// range is open-ended, so pages added since the size was read are not
+/// missed (their rows are outside the snapshot anyway).
+pub async fn page_ranges(
+    client: &Client,
+    table: &crate::catalog::Table,
+    server_version: i32,
+    part_bytes: u64,
+) -> Result<Vec<Option<(u32, Option<u32>)>>> {
+    let whole = vec![None];
+    if part_bytes == 0
+        || server_version < 140000
+        || table.kind != crate::catalog::TableKind::Ordinary
+        || (table.estimated_bytes.max(0) as u64) <= part_bytes
+    {
+        return Ok(whole);
+    }
+    let pages: i64 = client
+        .query_one(
+            "SELECT pg_relation_size($1::oid::regclass) / current_setting('block_size')::bigint",
+            &[&table.oid],
+        )
+        .await
+        .pg_context(|| format!("reading the size of table {}", table.name))?
+        .get(0);
+    let heap_bytes = pages.max(0) as u64 * 8192;
+    let parts = heap_bytes.div_ceil(part_bytes).min(64) as u32;
+    if parts < 2 {
+        return Ok(whole);
+    }
+    let pages = pages as u32;
+    let step = pages.div_ceil(parts);
+    Ok((0..parts)
+        .map(|i| {
+            let from = i * step;
+            let to = (i + 1 < parts).then_some((i + 1) * step);
+            Some((from, to))
+        })
+        .collect())
+}
+
 /// Takes ACCESS SHARE locks on every table the run reads, in the snapshot's
 /// transaction, as pg_dump does: DDL that would rewrite or alter a table
 /// (and make it look empty or different to this old snapshot) waits for the

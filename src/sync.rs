@@ -22,10 +22,11 @@ use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
-use crate::pipeline::{copy_table, TableStats};
+use crate::pipeline::{copy_part, copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
+use crate::post_data;
 use crate::progress::Progress;
-use crate::report::{Outcome, Report};
+use crate::report::{Outcome, Phases, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
 use crate::sink::postgres::{self as pg_sink, CopySink, LoadedTable, TargetServer};
@@ -129,6 +130,8 @@ pub fn secret_from_env() -> Option<Vec<u8>> {
 /// What a finished sync did.
 pub struct SyncOutcome {
     pub tables: Vec<TableStats>,
+    /// Time per phase.
+    pub phases: Phases,
     pub plan_text: Option<String>,
     pub seconds: f64,
 }
@@ -182,9 +185,34 @@ struct Facts {
     /// `pg_last_xact_replay_timestamp()` of a standby source.
     source_replay: std::sync::Mutex<Option<String>>,
     warnings: std::sync::Mutex<Vec<crate::subset::EmptyTable>>,
+    phases: std::sync::Mutex<Phases>,
+    /// Start of the phase being timed.
+    mark: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Facts {
+    fn phase(&self, f: impl FnOnce(&mut Phases)) {
+        f(&mut self.phases.lock().expect("facts lock"));
+    }
+
+    fn phases(&self) -> Phases {
+        self.phases.lock().expect("facts lock").clone()
+    }
+
+    /// Starts timing a phase.
+    fn mark(&self) {
+        *self.mark.lock().expect("facts lock") = Some(Instant::now());
+    }
+
+    /// Seconds since `mark`.
+    fn since_mark(&self) -> f64 {
+        self.mark
+            .lock()
+            .expect("facts lock")
+            .map(|m| m.elapsed().as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
     fn add_table(&self, stats: TableStats) {
         self.tables.lock().expect("facts lock").push(stats);
     }
@@ -249,6 +277,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             rows_written: tables.iter().map(|t| t.rows_written).sum(),
             bytes: tables.iter().map(|t| t.bytes).sum(),
             tables,
+            phases: facts.phases(),
             verify: facts.verify.lock().expect("facts lock").take(),
             source_replay_timestamp: facts.source_replay.lock().expect("facts lock").take(),
             warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
@@ -275,6 +304,7 @@ async fn run_inner(
     signals: &mut Signals,
 ) -> Result<SyncOutcome> {
     let started = Instant::now();
+    facts.mark();
     let (rules, snapshot, plan) = signals
         .guard(prepare(
             &opts.source,
@@ -296,6 +326,8 @@ async fn run_inner(
             opts.lock_timeout,
         ))
         .await?;
+    facts.phase(|p| p.plan = Some(facts.since_mark()));
+    facts.mark();
     *facts.digest.lock().expect("facts lock") = Some(rules.digest.clone());
     *facts.subset.lock().expect("facts lock") = rules.subset;
     if let Some(standby) = &snapshot.standby {
@@ -308,6 +340,7 @@ async fn run_inner(
     if opts.dry_run {
         return Ok(SyncOutcome {
             tables: vec![],
+            phases: facts.phases(),
             plan_text: Some(plan.describe()),
             seconds: 0.0,
         });
@@ -343,7 +376,12 @@ async fn run_inner(
             // end even if a signal comes, so a run is either wholly swapped
             // in or not at all (a signal then finds nothing left to stop).
             let r = match loaded {
-                Ok(tables) => swap(&server, opts, &tables).await.map(|()| tables),
+                Ok(tables) => {
+                    facts.mark();
+                    let r = swap(&server, opts, &tables).await.map(|()| tables);
+                    facts.phase(|p| p.swap = Some(facts.since_mark()));
+                    r
+                }
                 Err(e) => Err(e),
             };
             if r.is_err() {
@@ -368,6 +406,7 @@ async fn run_inner(
     *facts.warnings.lock().expect("facts lock") = empty;
     Ok(SyncOutcome {
         tables,
+        phases: facts.phases(),
         plan_text: None,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -536,22 +575,65 @@ async fn load_fresh(
     }
     let first = pg_sink::connect(next).await?;
     schema::apply_pre_data(&first, &pre_data).await?;
+    facts.phase(|p| p.schema = Some(facts.since_mark()));
 
-    let tables = copy_all(plan, opts, &snapshot.id, next, facts).await?;
-
+    // Post-data runs beside the copy: a table's indexes and keys are built
+    // as soon as it is loaded, on connections of their own.
+    let copied: Vec<Arc<TablePlan>> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| Arc::new(t.clone()))
+        .collect();
+    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
+    let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
-    for _ in 1..opts.jobs.min(4) {
+    for _ in 1..post_data_workers(opts.jobs) {
         targets.push(pg_sink::connect(next).await?);
     }
-    tracing::info!("building indexes and constraints");
-    schema::apply_post_data(&targets, &schema.post_data).await?;
+    let copy_started = Instant::now();
+    let copy = async {
+        let r = copy_all(
+            &copied,
+            snapshot,
+            opts,
+            next,
+            opts.jobs,
+            &progress.0,
+            &scheduler,
+            facts,
+            plan.catalog.server_version,
+        )
+        .await;
+        scheduler.all_copied();
+        r.map(|t| (t, Instant::now()))
+    };
+    let ((mut tables, copy_ended), ()) =
+        tokio::try_join!(copy, scheduler.run(&targets, &schema.post_data))?;
+    let timing = scheduler.timing();
+    drop(progress);
+    facts.phase(|p| {
+        p.copy = Some(copy_ended.duration_since(copy_started).as_secs_f64());
+        if let (Some(a), Some(b)) = (timing.started, timing.finished) {
+            p.post_data = Some(b.duration_since(a).as_secs_f64());
+            p.post_data_after_copy = Some(b.saturating_duration_since(copy_ended).as_secs_f64());
+        }
+        p.row_counts = Some(timing.count_seconds);
+    });
+    tracing::info!(
+        seconds = timing.count_seconds,
+        "row counts in the target match the rows sent"
+    );
+    // Each table was counted and matched the rows sent.
+    for t in &mut tables {
+        t.rows_written = t.rows_read;
+    }
+
+    facts.mark();
     schema::set_sequences(&targets[0], &plan.catalog).await?;
     schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
-    targets[0]
-        .batch_execute("ANALYZE")
-        .await
-        .pg_context(|| "analyzing the target".into())?;
-    let tables = checked_row_counts(&targets, plan, tables).await?;
+    analyze_the_rest(&targets[0], &copied).await?;
+    facts.phase(|p| p.finish = Some(facts.since_mark()));
     drop(targets);
 
     if opts.verify {
@@ -560,10 +642,51 @@ async fn load_fresh(
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .pg_context(|| "starting the verify transaction on the load database".into())?;
+        facts.mark();
         verify_before_swap(plan, snapshot, &client, facts).await?;
+        facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
 
     Ok(tables)
+}
+
+/// Post-data connections: as many as copy workers, at most 4 (index
+/// builds are CPU-bound on the server; more only queue).
+fn post_data_workers(jobs: usize) -> usize {
+    jobs.clamp(1, 4)
+}
+
+/// `ANALYZE` of what the per-table steps did not analyze: materialized
+/// views, skipped tables, anything pg_dump made that the copy did not name.
+/// Partitions are analyzed through their root.
+async fn analyze_the_rest(
+    client: &tokio_postgres::Client,
+    copied: &[Arc<TablePlan>],
+) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+               JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition \
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'",
+            &[],
+        )
+        .await
+        .pg_context(|| "listing the target's relations".into())?;
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| crate::catalog::QualifiedName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|n| !copied.iter().any(|t| &t.table.name == n))
+        .map(|n| n.sql())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&format!("ANALYZE {}", names.join(", ")))
+        .await
+        .pg_context(|| "analyzing the target".into())
 }
 
 /// Makes the loaded `<target>__next` the target.
@@ -618,6 +741,8 @@ async fn load_existing(
             .await
             .pg_context(|| "truncating the target tables".into())?;
     }
+    facts.phase(|p| p.schema = Some(facts.since_mark()));
+    facts.mark();
     let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
     let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
     let mut stats = Vec::new();
@@ -631,13 +756,20 @@ async fn load_existing(
         stats.push(s);
     }
     drop(progress);
+    facts.phase(|p| p.copy = Some(facts.since_mark()));
+    facts.mark();
     let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
+    facts.phase(|p| p.row_counts = Some(facts.since_mark()));
+    facts.mark();
     pg_sink::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
+    facts.phase(|p| p.finish = Some(facts.since_mark()));
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
         // anyone else can, and a leak rolls them back.
+        facts.mark();
         verify_before_swap(plan, snapshot, &client, facts).await?;
+        facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
     client
         .batch_execute("COMMIT")
@@ -687,48 +819,147 @@ fn total_rows(plan: &Plan) -> u64 {
         .sum()
 }
 
-/// Copies every table over `jobs` worker pairs (a source connection in the
-/// snapshot and a target connection), largest tables first.
+/// Tables larger than this on disk are copied in parts of about this size
+/// (`ANONYMIZE_SPLIT_MB`, 0 = never split).
+fn part_bytes() -> u64 {
+    const DEFAULT_MB: u64 = 256;
+    std::env::var("ANONYMIZE_SPLIT_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MB)
+        * 1024
+        * 1024
+}
+
+/// One unit of copy work: a whole table, or a range of its pages.
+struct Part {
+    plan: Arc<TablePlan>,
+    pages: Option<(u32, Option<u32>)>,
+    /// 1-based, of `of`.
+    number: usize,
+    of: usize,
+}
+
+/// A table copied in parts, until its last part is committed.
+struct Parts {
+    left: usize,
+    started: Instant,
+    stats: Option<TableStats>,
+}
+
+/// Copies `tables` over `jobs` worker pairs (a source connection in the
+/// snapshot and a target connection), largest first, telling the post-data
+/// scheduler as each table is committed. A large table is split into page
+/// ranges, each its own COPY (no FREEZE: that needs the one transaction
+/// that truncated the table).
+#[allow(clippy::too_many_arguments)]
 async fn copy_all(
-    plan: &Plan,
+    tables: &[Arc<TablePlan>],
+    snapshot: &source::Snapshot,
     opts: &SyncOptions,
-    snapshot_id: &str,
     target: &ConnInfo,
+    jobs: usize,
+    progress: &Arc<Progress>,
+    scheduler: &post_data::Scheduler,
     facts: &Facts,
+    server_version: i32,
 ) -> Result<Vec<TableStats>> {
-    let (source_info, jobs, bars, lock_timeout) =
-        (&opts.source, opts.jobs, opts.progress, opts.lock_timeout);
-    let mut order: Vec<&TablePlan> = plan.tables.iter().filter(|t| !t.skip).collect();
-    order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
-    let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(
-        order.into_iter().map(|t| Arc::new(t.clone())).collect(),
-    ));
-    let progress = FinishOnDrop(Progress::new(bars, total_rows(plan)));
-    let stats = Arc::new(Mutex::new(Vec::new()));
-    let workers = (0..jobs.min(plan.tables.len()).max(1)).map(|_| {
-        let queue = Arc::clone(&queue);
-        let stats = Arc::clone(&stats);
-        let progress = Arc::clone(&progress.0);
-        async move {
-            let source = source::worker_with(source_info, snapshot_id, lock_timeout).await?;
-            let target = pg_sink::connect(target).await?;
-            loop {
-                let Some(table) = queue.lock().await.pop_front() else {
-                    return Ok::<(), anyhow::Error>(());
+    let part_bytes = part_bytes();
+    let mut parts: Vec<(i64, Part)> = Vec::new();
+    let mut pending: std::collections::HashMap<String, Parts> = Default::default();
+    for t in tables {
+        let ranges =
+            source::page_ranges(&snapshot.client, &t.table, server_version, part_bytes).await?;
+        let of = ranges.len();
+        if of > 1 {
+            tracing::info!(table = %t.table.name, parts = of, "copying in parts");
+        }
+        pending.insert(
+            t.table.name.to_string(),
+            Parts {
+                left: of,
+                started: Instant::now(),
+                stats: None,
+            },
+        );
+        for (i, pages) in ranges.into_iter().enumerate() {
+            parts.push((
+                t.table.estimated_bytes / of as i64,
+                Part {
+                    plan: Arc::clone(t),
+                    pages,
+                    number: i + 1,
+                    of,
+                },
+            ));
+        }
+    }
+    // Largest first, so the longest copy does not start last; a stable sort
+    // keeps a table's parts in page order.
+    parts.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+    let queue: Mutex<VecDeque<Part>> = Mutex::new(parts.into_iter().map(|(_, p)| p).collect());
+    let pending = std::sync::Mutex::new(pending);
+    let stats = Mutex::new(Vec::new());
+    let workers = (0..jobs.min(queue.lock().await.len()).max(1)).map(|_| async {
+        let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
+        let target = pg_sink::connect(target).await?;
+        loop {
+            let Some(part) = queue.lock().await.pop_front() else {
+                return Ok::<(), anyhow::Error>(());
+            };
+            let table = &part.plan;
+            let name = table.table.name.to_string();
+            let whole = part.of == 1;
+            let tp = if whole {
+                progress.table(&name, table.expected_rows())
+            } else {
+                progress.table(
+                    &format!("{name} {}/{}", part.number, part.of),
+                    table.expected_rows() / part.of as i64,
+                )
+            };
+            if part.number == 1 {
+                if let Some(p) = pending.lock().expect("parts lock").get_mut(&name) {
+                    p.started = Instant::now();
+                }
+            }
+            let sink = CopySink::start(&target, table, whole).await?;
+            let s = copy_part(&source, Arc::clone(table), part.pages, sink, &tp).await?;
+            drop(tp);
+            let done = {
+                let mut pending = pending.lock().expect("parts lock");
+                let p = pending.get_mut(&name).expect("every table has its parts");
+                p.left -= 1;
+                let merged = match p.stats.take() {
+                    None => s,
+                    Some(mut m) => {
+                        m.rows_read += s.rows_read;
+                        m.rows_written += s.rows_written;
+                        m.bytes += s.bytes;
+                        m
+                    }
                 };
-                let name = table.table.name.to_string();
-                let tp = progress.table(&name, table.expected_rows());
-                let sink = CopySink::start(&target, &table, true).await?;
-                let s = copy_table(&source, Arc::clone(&table), sink, &tp).await?;
+                if p.left > 0 {
+                    p.stats = Some(merged);
+                    None
+                } else {
+                    let mut m = merged;
+                    m.seconds = p.started.elapsed().as_secs_f64();
+                    m.kept_fraction = (table.estimated_kept.is_some()
+                        && table.table.estimated_rows > 0)
+                        .then(|| m.rows_written as f64 / table.table.estimated_rows as f64);
+                    Some(m)
+                }
+            };
+            if let Some(s) = done {
                 tracing::debug!(table = %name, rows = s.rows_written, "table copied");
+                scheduler.table_copied(&table.table.name, s.rows_read);
                 facts.add_table(s.clone());
                 stats.lock().await.push(s);
             }
         }
     });
-    let result = futures_util::future::try_join_all(workers).await;
-    drop(progress);
-    result?;
+    futures_util::future::try_join_all(workers).await?;
     let mut stats = std::mem::take(&mut *stats.lock().await);
     stats.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(stats)

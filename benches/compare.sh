@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# End-to-end comparison on the benchmark dataset of ../shared/bench/:
+#
+#   benches/compare.sh [SCALE]          # SCALE defaults to 1; the issue's figures use 5
+#
+# Starts a throwaway PostgreSQL cluster (initdb/pg_ctl; as root they run as the
+# `postgres` user; loopback only), loads the dataset at SCALE into `bench_src`,
+# then runs in turn, RUNS times (default 3, medians reported), each into a fresh
+# database of the same cluster:
+#   1. pgcopydb clone --table-jobs 2 --index-jobs 2   (installed with apt-get where
+#      missing; skipped with a message where it cannot be)
+#   2. the serial raw COPY pipe: ../shared/bench/baseline.sh -p, then ANALYZE
+#   3. anonymize with rules.yml (full copy)
+#   4. anonymize with rules.yml --subset 10%
+# Every pipeline ends with the same keys, indexes, foreign keys and fresh
+# statistics (pgcopydb also VACUUMs). Prints wall, rows/s, MB/s (COPY text),
+# peak RSS (/usr/bin/time -v) and the ratio to pgcopydb, plus anonymize's
+# phase times from its --report. The cluster is stopped by PID at the end.
+#
+# Environment:
+#   RUNS=3             runs per pipeline
+#   BENCH_DIR=…        the dataset (default ../shared/bench next to the repo)
+#   RULES=…            rules file (default $BENCH_DIR/rules.yml)
+#   ANONYMIZE=…        the binary (default target/release/anonymize, built if missing)
+#   BENCH_URL=…        use this server instead of a throwaway cluster; it must hold
+#                      the dataset in database bench_src (URL with {db} for the name,
+#                      e.g. postgresql://postgres@127.0.0.1:5432/{db})
+#   JOBS=2             --jobs for anonymize and --table-jobs/--index-jobs for pgcopydb
+set -euo pipefail
+
+SCALE=${1:-1}
+RUNS=${RUNS:-3}
+JOBS=${JOBS:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# ../shared/bench next to the checkout (or next to its parent, for a git worktree).
+if [ -z "${BENCH_DIR:-}" ]; then
+    for d in "$ROOT/../shared/bench" "$ROOT/../../shared/bench"; do
+        [ -f "$d/load.sh" ] && BENCH_DIR=$(cd "$d" && pwd) && break
+    done
+fi
+BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
+RULES=${RULES:-$BENCH_DIR/rules.yml}
+ANONYMIZE=${ANONYMIZE:-$ROOT/target/release/anonymize}
+WORK=$(mktemp -d /tmp/anonymize-compare.XXXXXX)
+chmod 755 "$WORK"
+PID=
+# The throwaway server is stopped by its PID (fast shutdown), whatever happens.
+cleanup() {
+    if [ -n "$PID" ]; then
+        kill -INT "$PID" 2>/dev/null || true
+        while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+[ -f "$BENCH_DIR/load.sh" ] || { say "dataset not found at $BENCH_DIR; set BENCH_DIR"; exit 2; }
+[ -x /usr/bin/time ] || { say "/usr/bin/time is needed (apt-get install -y time)"; exit 2; }
+if [ ! -x "$ANONYMIZE" ]; then
+    say "building anonymize (release) …"
+    (cd "$ROOT" && cargo build --release)
+fi
+
+# pgcopydb: the fastest plain copy there is, the reference.
+PGCOPYDB=$(command -v pgcopydb || true)
+if [ -z "$PGCOPYDB" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing pgcopydb …"
+    if apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb >/dev/null 2>&1; then
+        PGCOPYDB=$(command -v pgcopydb || true)
+    fi
+fi
+[ -n "$PGCOPYDB" ] || say "pgcopydb is not installed and could not be installed: skipping it (ratios are then to the raw pipe)"
+
+# PostgreSQL binaries: the newest under /usr/lib/postgresql, else PATH.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v pg_ctl)")
+export PATH="$PGBIN:$PATH"
+
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+if [ -n "${BENCH_URL:-}" ]; then
+    URL=$BENCH_URL
+else
+    DATA=$WORK/data
+    mkdir -p "$DATA"
+    [ "$(id -u)" = 0 ] && chown postgres "$WORK" "$DATA"
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    as_pg "$PGBIN/initdb" -D "$DATA" -U postgres -A trust >"$WORK/initdb.log" 2>&1
+    # Durability off, as in the test clusters: nothing here is worth an fsync.
+    as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w -o "-p $PORT -k $WORK \
+        -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+        -c full_page_writes=off -c shared_buffers=256MB -c max_wal_size=8GB \
+        -c max_connections=100" start >/dev/null
+    PID=$(head -1 "$DATA/postmaster.pid")
+    URL="postgresql://postgres@127.0.0.1:$PORT/{db}"
+    say "cluster on 127.0.0.1:$PORT (pid $PID); loading SCALE=$SCALE …"
+    psql "${URL/\{db\}/postgres}" -X -q -c "CREATE DATABASE bench_src"
+    bash "$BENCH_DIR/load.sh" "$SCALE" "${URL/\{db\}/bench_src}" >/dev/null
+fi
+db() { printf '%s' "${URL/\{db\}/$1}"; }
+ADMIN=$(db postgres)
+SRC=$(db bench_src)
+sql() { PGOPTIONS="-c client_min_messages=warning" psql "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
+recreate() { sql "$ADMIN" "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; sql "$ADMIN" "CREATE DATABASE $1"; }
+drop() { sql "$ADMIN" "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
+
+ROWS=$(sql "$SRC" "SELECT sum(c.reltuples)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")
+say "bench_src: $ROWS rows"
+
+# timed NAME CMD…: runs CMD under /usr/bin/time -v; appends "wall rss_kb" to $WORK/results/NAME.
+mkdir -p "$WORK/results"
+timed() {
+    local name=$1; shift
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
+        say "$name failed:"; tail -20 "$WORK/$name.err" >&2; exit 1; }
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$WORK/time.txt")
+    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt")
+    echo "$wall $rss" >>"$WORK/results/$name"
+    say "  $name: ${wall} s, peak RSS $((rss / 1024)) MB"
+}
+
+
+export ANONYMIZE_SECRET=benchmark-secret ANONYMIZE_LOG=warn
+for i in $(seq 1 "$RUNS"); do
+    say "run $i of $RUNS"
+    if [ -n "$PGCOPYDB" ]; then
+        recreate bench_copy
+        rm -rf "$WORK/pgcopydb.dir"
+        timed pgcopydb "$PGCOPYDB" clone --source "$SRC" --target "$(db bench_copy)" \
+            --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb.dir"
+        drop bench_copy
+    fi
+    recreate bench_raw
+    psql "$(db bench_raw)" -X -q -v ON_ERROR_STOP=1 -f "$BENCH_DIR/schema.sql"
+    timed raw_pipe bash -c 'bash "$0/baseline.sh" -p "$1" "$2" && psql "$2" -X -q -c ANALYZE' \
+        "$BENCH_DIR" "$SRC" "$(db bench_raw)"
+    drop bench_raw
+    drop bench_anon
+    timed anonymize "$ANONYMIZE" --source "$SRC" --target "$(db bench_anon)" --rules "$RULES" \
+        --jobs "$JOBS" --no-progress --report "$WORK/report-full-$i.json"
+    drop bench_anon
+    timed anonymize_subset "$ANONYMIZE" --source "$SRC" --target "$(db bench_anon)" --rules "$RULES" \
+        --jobs "$JOBS" --no-progress --subset 10% --report "$WORK/report-subset-$i.json"
+    drop bench_anon
+done
+
+python3 - "$WORK" "$ROWS" "$SCALE" "$RUNS" <<'PY'
+import json, statistics, sys, os
+work, rows, scale, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def med(name):
+    path = os.path.join(work, "results", name)
+    if not os.path.exists(path):
+        return None
+    lines = [l.split() for l in open(path)]
+    return statistics.median(float(l[0]) for l in lines), max(int(l[1]) for l in lines)
+def report(kind):
+    reps = [json.load(open(os.path.join(work, f"report-{kind}-{i}.json"))) for i in range(1, runs + 1)]
+    return reps
+full, sub = report("full"), report("subset")
+mb = full[0]["bytes"] / 1e6
+sub_rows = full and sub[0]["rows_written"]
+sub_mb = sub[0]["bytes"] / 1e6
+ref = med("pgcopydb") or med("raw_pipe")
+refname = "pgcopydb" if med("pgcopydb") else "raw pipe"
+print(f"SCALE={scale}: {rows} rows, {mb:.0f} MB as COPY text; median of {runs} runs")
+print(f"| pipeline | wall s | x {refname} | rows/s | MB/s | peak RSS MB |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for name, label, r, m in [
+    ("pgcopydb", "pgcopydb clone --table-jobs 2 --index-jobs 2", rows, mb),
+    ("raw_pipe", "baseline.sh -p (serial raw COPY pipe, keys) + ANALYZE", rows, mb),
+    ("anonymize", "anonymize, rules.yml", rows, mb),
+    ("anonymize_subset", "anonymize, rules.yml, --subset 10%", sub_rows, sub_mb),
+]:
+    v = med(name)
+    if v is None:
+        print(f"| {label} | skipped | | | | |")
+        continue
+    wall, rss = v
+    print(f"| {label} | {wall:.2f} | {wall / ref[0]:.2f} | {r / wall:,.0f} | {m / wall:.1f} | {rss / 1024:.0f} |")
+def phases(reps):
+    keys = ["plan", "schema", "copy", "post_data", "post_data_after_copy", "row_counts", "finish", "swap"]
+    out = []
+    for k in keys:
+        vals = [r["phases"][k] for r in reps if r.get("phases", {}).get(k) is not None]
+        if vals:
+            out.append(f"{k} {statistics.median(vals):.2f}")
+    return ", ".join(out)
+print(f"anonymize phases (median s): {phases(full)}")
+print(f"anonymize --subset 10% phases (median s): {phases(sub)}")
+PY

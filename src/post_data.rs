@@ -1,0 +1,799 @@
+//! Post-data (indexes, keys, foreign keys, triggers), the row counts and
+//! `ANALYZE`, scheduled as the tables arrive instead of after the last one.
+//!
+//! Every pg_dump post-data entry becomes a task with a readiness condition
+//! and the table locks PostgreSQL will take for it:
+//! - a table's indexes and keys start as soon as its copy is committed,
+//!   while other tables still copy;
+//! - a foreign key starts once both of its tables have their indexes and
+//!   keys (the parent's key must exist, and neither table is written again);
+//! - `ANALYZE t` once `t` has its indexes (expression indexes get their
+//!   statistics); the row counts once every copy is done (a later copy
+//!   could still change a table counted earlier), in one step on one
+//!   connection, so a mismatch names the first table in name order;
+//! - anything else (triggers, rules, index attachments, objects on tables
+//!   the copy does not name) waits for all of the above, alone, in
+//!   pg_dump's order, as before.
+//!
+//! Workers never start two tasks whose locks conflict (e.g. `ADD PRIMARY
+//! KEY` takes ACCESS EXCLUSIVE, `CREATE INDEX` SHARE): a worker blocked on a
+//! lock would hold a connection and a core for nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Result;
+use tokio::sync::Notify;
+use tokio_postgres::Client;
+
+use crate::catalog::{QualifiedName, TableKind};
+use crate::error::PgResultExt;
+use crate::plan::TablePlan;
+use crate::progress::PostDataProgress;
+use crate::schema::{entries, Entry};
+use crate::sink::postgres::{check_row_counts, LoadedTable};
+
+/// Table lock modes the tasks take, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// `SELECT count(*)`.
+    AccessShare,
+    /// `ANALYZE`.
+    ShareUpdateExclusive,
+    /// `CREATE INDEX`.
+    Share,
+    /// `ADD FOREIGN KEY`, on both tables.
+    ShareRowExclusive,
+    /// `ADD PRIMARY KEY / UNIQUE / CHECK / EXCLUDE`.
+    AccessExclusive,
+}
+
+impl Lock {
+    /// PostgreSQL's conflict table, for the modes above.
+    fn conflicts(self, other: Lock) -> bool {
+        use Lock::*;
+        match (self, other) {
+            (AccessExclusive, _) | (_, AccessExclusive) => true,
+            (AccessShare, _) | (_, AccessShare) => false,
+            (Share, Share) => false,
+            _ => true,
+        }
+    }
+}
+
+/// When a task may start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ready {
+    /// Once this table's copy is committed.
+    Copied(usize),
+    /// Once these tables are copied and have all their indexes and keys.
+    Complete(Vec<usize>),
+    /// Once every table is copied.
+    AllCopied,
+    /// Once every index and key exists (index attachments).
+    AllIndexes,
+    /// Once every index, key and attachment exists (foreign keys whose
+    /// tables the copy does not name, or partitioned ones).
+    AllKeys,
+    /// Once every other structure task is done (triggers, rules, …).
+    AllStructure,
+}
+
+/// What a task counts towards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// An index or a key (non-FK constraint).
+    Index,
+    Attach,
+    ForeignKey,
+    /// Everything else in post-data.
+    Rest,
+    Count,
+    Analyze,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Running,
+    Done,
+}
+
+/// What a task runs.
+#[derive(Debug, Clone)]
+enum Action {
+    Sql(String),
+    /// Count every loaded table and compare with the rows sent.
+    CountAll,
+}
+
+#[derive(Debug, Clone)]
+struct Task {
+    /// Shown in the progress display and in errors: `index orders_pkey`.
+    label: String,
+    /// The error context: `building an index on the target`.
+    context: String,
+    action: Action,
+    ready: Ready,
+    stage: Stage,
+    /// Locks taken; empty with `exclusive`.
+    locks: Vec<(usize, Lock)>,
+    /// Runs alone: its locks are not known.
+    exclusive: bool,
+    /// The table whose indexes and keys this task builds.
+    builds: Option<usize>,
+    status: Status,
+}
+
+/// A table the copy loads, as the scheduler knows it.
+struct Known {
+    name: QualifiedName,
+    plan: Arc<TablePlan>,
+    copied: bool,
+    /// Index and key tasks of this table not yet done.
+    indexes_left: usize,
+    /// Rows sent to it, once copied.
+    rows_sent: u64,
+}
+
+struct State {
+    tables: Vec<Known>,
+    tasks: Vec<Task>,
+    all_copied: bool,
+    /// First error of a task; the others stop taking new tasks.
+    failed: bool,
+    started: Option<Instant>,
+    finished: Option<Instant>,
+    /// Seconds spent in row counts, summed over the tasks.
+    count_seconds: f64,
+}
+
+/// Timing of the post-data phase, for the summary and the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub started: Option<Instant>,
+    pub finished: Option<Instant>,
+    /// Seconds spent counting rows, summed over tables (they run in
+    /// parallel with other work).
+    pub count_seconds: f64,
+}
+
+/// The post-data schedule of one load.
+pub struct Scheduler {
+    state: Mutex<State>,
+    notify: Notify,
+    progress: PostDataProgress,
+}
+
+impl Scheduler {
+    /// Builds the schedule for pg_dump's post-data `script`, for a load of
+    /// `tables` (the ones the copy writes; skipped tables are not in it).
+    pub fn new(script: &str, tables: &[Arc<TablePlan>], progress: PostDataProgress) -> Scheduler {
+        let known: Vec<Known> = tables
+            .iter()
+            .map(|p| Known {
+                name: p.table.name.clone(),
+                plan: Arc::clone(p),
+                copied: false,
+                indexes_left: 0,
+                rows_sent: 0,
+            })
+            .collect();
+        let index_of: HashMap<(String, String), usize> = known
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((k.name.schema.clone(), k.name.name.clone()), i))
+            .collect();
+        let mut tasks = Vec::new();
+        let mut rest = String::new();
+        let all = entries(script);
+        let preamble_kind = "PREAMBLE";
+        for e in all.iter().filter(|e| e.kind != preamble_kind) {
+            match classify(e, &index_of, &known) {
+                Some(t) => tasks.push(t),
+                None => rest.push_str(&e.sql),
+            }
+        }
+        if !rest.is_empty() {
+            tasks.push(Task {
+                label: "triggers, rules and other objects".into(),
+                context:
+                    "adding foreign keys, triggers and rules on the target (pg_dump post-data)"
+                        .into(),
+                action: Action::Sql(rest),
+                ready: Ready::AllStructure,
+                stage: Stage::Rest,
+                locks: vec![],
+                exclusive: true,
+                builds: None,
+                status: Status::Waiting,
+            });
+        }
+        // One task for the row-count safety net: a failure names the first
+        // table in name order, whatever the timing.
+        if !known.is_empty() {
+            tasks.push(Task {
+                label: "row counts".into(),
+                context: "counting the rows on the target".into(),
+                action: Action::CountAll,
+                ready: Ready::AllCopied,
+                stage: Stage::Count,
+                locks: (0..known.len()).map(|i| (i, Lock::AccessShare)).collect(),
+                exclusive: false,
+                builds: None,
+                status: Status::Waiting,
+            });
+        }
+        for (i, k) in known.iter().enumerate() {
+            tasks.push(Task {
+                label: format!("analyze {}", k.name),
+                context: format!("analyzing {} on the target", k.name),
+                action: Action::Sql(format!("ANALYZE {}", k.name.sql())),
+                ready: Ready::Complete(vec![i]),
+                stage: Stage::Analyze,
+                locks: vec![(i, Lock::ShareUpdateExclusive)],
+                exclusive: false,
+                builds: None,
+                status: Status::Waiting,
+            });
+        }
+        let mut tables = known;
+        for t in &tasks {
+            if let Some(i) = t.builds {
+                tables[i].indexes_left += 1;
+            }
+        }
+        // Keys before plain indexes (a key locks its table alone), big
+        // tables first (the longest builds), then foreign keys, counts and
+        // statistics; pg_dump's order otherwise.
+        let weight = |t: &Task| -> (u8, std::cmp::Reverse<i64>) {
+            let bytes = t
+                .locks
+                .first()
+                .map(|(i, _)| tables[*i].plan.table.estimated_bytes)
+                .unwrap_or(0);
+            let rank = match (t.stage, t.locks.first().map(|l| l.1)) {
+                (Stage::Index, Some(Lock::AccessExclusive)) => 0,
+                (Stage::Index, _) => 1,
+                (Stage::Attach, _) => 2,
+                (Stage::ForeignKey, _) => 3,
+                (Stage::Count, _) => 4,
+                (Stage::Analyze, _) => 5,
+                (Stage::Rest, _) => 6,
+            };
+            (rank, std::cmp::Reverse(bytes))
+        };
+        tasks.sort_by_key(|t| weight(t));
+        let structure = tasks
+            .iter()
+            .filter(|t| matches!(t.stage, Stage::Index | Stage::Attach | Stage::ForeignKey))
+            .count();
+        progress.set_total(tasks.len() as u64, structure as u64);
+        Scheduler {
+            state: Mutex::new(State {
+                tables,
+                tasks,
+                all_copied: false,
+                failed: false,
+                started: None,
+                finished: None,
+                count_seconds: 0.0,
+            }),
+            notify: Notify::new(),
+            progress,
+        }
+    }
+
+    /// Index in the schedule of the table named `name` (`None` for a table
+    /// the schedule does not know).
+    fn table_index(state: &State, name: &QualifiedName) -> Option<usize> {
+        state.tables.iter().position(|k| &k.name == name)
+    }
+
+    /// The copy of `table` is committed with `rows_sent` rows: its indexes
+    /// and keys may start.
+    pub fn table_copied(&self, table: &QualifiedName, rows_sent: u64) {
+        let mut s = self.state.lock().expect("scheduler lock");
+        if let Some(i) = Self::table_index(&s, table) {
+            s.tables[i].copied = true;
+            s.tables[i].rows_sent = rows_sent;
+        }
+        drop(s);
+        self.notify.notify_waiters();
+    }
+
+    /// Every copy is committed: counts and the rest may start.
+    pub fn all_copied(&self) {
+        self.state.lock().expect("scheduler lock").all_copied = true;
+        self.notify.notify_waiters();
+    }
+
+    pub fn timing(&self) -> Timing {
+        let s = self.state.lock().expect("scheduler lock");
+        Timing {
+            started: s.started,
+            finished: s.finished,
+            count_seconds: s.count_seconds,
+        }
+    }
+
+    /// Runs the schedule on `clients`, one task per connection at a time,
+    /// until every task is done (the copy must call `all_copied`).
+    /// Each client first runs pg_dump's session settings (the preamble).
+    pub async fn run(&self, clients: &[Client], script: &str) -> Result<()> {
+        let preamble = entries(script)
+            .into_iter()
+            .find(|e| e.kind == "PREAMBLE")
+            .map(|e| e.sql)
+            .unwrap_or_default();
+        let workers = clients.iter().map(|client| {
+            let preamble = preamble.as_str();
+            async move {
+                client
+                    .batch_execute(preamble)
+                    .await
+                    .pg_context(|| "preparing a post-data session".into())?;
+                let r = self.worker(client).await;
+                if r.is_err() {
+                    self.state.lock().expect("scheduler lock").failed = true;
+                    self.notify.notify_waiters();
+                }
+                r
+            }
+        });
+        futures_util::future::try_join_all(workers).await?;
+        self.progress.finish();
+        Ok(())
+    }
+
+    async fn worker(&self, client: &Client) -> Result<()> {
+        loop {
+            // Registered before the state is read, so a wake-up between the
+            // read and the wait is not lost.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (i, task) = match self.take() {
+                Take::Finished => return Ok(()),
+                Take::Wait => {
+                    notified.await;
+                    continue;
+                }
+                Take::Run(i, task) => (i, task),
+            };
+            self.progress.start(&task.label);
+            let began = Instant::now();
+            match &task.action {
+                Action::Sql(sql) => {
+                    let context = task.context.clone();
+                    client.batch_execute(sql).await.pg_context(|| context)?;
+                }
+                Action::CountAll => {
+                    let mut sent: Vec<(Arc<TablePlan>, u64)> = {
+                        let s = self.state.lock().expect("scheduler lock");
+                        s.tables
+                            .iter()
+                            .map(|k| (Arc::clone(&k.plan), k.rows_sent))
+                            .collect()
+                    };
+                    sent.sort_by_key(|(p, _)| p.table.name.to_string());
+                    let loaded: Vec<LoadedTable> = sent
+                        .iter()
+                        .map(|(plan, rows_sent)| LoadedTable {
+                            plan,
+                            rows_sent: *rows_sent,
+                        })
+                        .collect();
+                    check_row_counts(std::slice::from_ref(client), &loaded).await?;
+                }
+            }
+            self.progress.done(
+                &task.label,
+                matches!(task.stage, Stage::Index | Stage::Attach | Stage::ForeignKey),
+            );
+            self.complete(i, began.elapsed().as_secs_f64());
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Marks the next runnable task as running and returns it.
+    fn take(&self) -> Take {
+        let mut s = self.state.lock().expect("scheduler lock");
+        if s.failed || s.tasks.iter().all(|t| t.status == Status::Done) {
+            return Take::Finished;
+        }
+        match pick(&s) {
+            Some(i) => {
+                s.tasks[i].status = Status::Running;
+                s.started.get_or_insert_with(Instant::now);
+                Take::Run(i, s.tasks[i].clone())
+            }
+            None => Take::Wait,
+        }
+    }
+
+    /// Task `i` is done after `seconds`.
+    fn complete(&self, i: usize, seconds: f64) {
+        let mut s = self.state.lock().expect("scheduler lock");
+        s.tasks[i].status = Status::Done;
+        if let Some(t) = s.tasks[i].builds {
+            s.tables[t].indexes_left -= 1;
+        }
+        if s.tasks[i].stage == Stage::Count {
+            s.count_seconds += seconds;
+        }
+        if s.tasks.iter().all(|t| t.status == Status::Done) {
+            s.finished = Some(Instant::now());
+        }
+    }
+}
+
+/// What a free worker does next.
+enum Take {
+    Run(usize, Task),
+    /// Nothing may start now; wait for a copy or a task to end.
+    Wait,
+    /// Every task is done (or one failed).
+    Finished,
+}
+
+/// The next task a free worker may start: ready, and no lock conflict with
+/// the running ones. A ready task that must run alone holds back the others.
+fn pick(s: &State) -> Option<usize> {
+    let running: Vec<&Task> = s
+        .tasks
+        .iter()
+        .filter(|t| t.status == Status::Running)
+        .collect();
+    if running.iter().any(|t| t.exclusive) {
+        return None;
+    }
+    let ready: Vec<usize> = (0..s.tasks.len())
+        .filter(|&i| s.tasks[i].status == Status::Waiting && is_ready(s, &s.tasks[i]))
+        .collect();
+    if let Some(&i) = ready.iter().find(|&&i| s.tasks[i].exclusive) {
+        return running.is_empty().then_some(i);
+    }
+    ready.into_iter().find(|&i| {
+        s.tasks[i].locks.iter().all(|(table, mode)| {
+            running
+                .iter()
+                .flat_map(|r| r.locks.iter())
+                .all(|(t2, m2)| t2 != table || !mode.conflicts(*m2))
+        })
+    })
+}
+
+fn is_ready(s: &State, t: &Task) -> bool {
+    let left = |stage: Stage| {
+        s.tasks
+            .iter()
+            .any(|x| x.stage == stage && x.status != Status::Done)
+    };
+    match &t.ready {
+        Ready::Copied(i) => s.tables[*i].copied,
+        Ready::Complete(ts) => ts
+            .iter()
+            .all(|&i| s.tables[i].copied && s.tables[i].indexes_left == 0),
+        Ready::AllCopied => s.all_copied,
+        Ready::AllIndexes => s.all_copied && !left(Stage::Index),
+        Ready::AllKeys => s.all_copied && !left(Stage::Index) && !left(Stage::Attach),
+        Ready::AllStructure => {
+            s.all_copied && !left(Stage::Index) && !left(Stage::Attach) && !left(Stage::ForeignKey)
+        }
+    }
+}
+
+/// Turns one pg_dump entry into a task, or `None` for what runs with the
+/// rest at the end.
+fn classify(
+    e: &Entry,
+    index_of: &HashMap<(String, String), usize>,
+    known: &[Known],
+) -> Option<Task> {
+    let lookup = |n: &(String, String)| index_of.get(n).copied();
+    // Partitioned tables: their keys become valid only once the partitions'
+    // indexes are attached, so what depends on them waits for everything.
+    let plain = |i: usize| known[i].plan.table.kind == TableKind::Ordinary;
+    let base = |label: String, context: &str, stage: Stage| Task {
+        label,
+        context: context.to_string(),
+        action: Action::Sql(e.sql.clone()),
+        ready: Ready::AllStructure,
+        stage,
+        locks: vec![],
+        exclusive: true,
+        builds: None,
+        status: Status::Waiting,
+    };
+    match e.kind.as_str() {
+        "INDEX" => {
+            let (name, table) = parse_create_index(&e.sql)?;
+            let label = format!("index {name}");
+            let context = "building an index on the target";
+            Some(match lookup(&table) {
+                Some(i) => Task {
+                    ready: Ready::Copied(i),
+                    locks: vec![(i, Lock::Share)],
+                    exclusive: false,
+                    builds: Some(i),
+                    ..base(label, context, Stage::Index)
+                },
+                None => Task {
+                    ready: Ready::AllCopied,
+                    ..base(label, context, Stage::Index)
+                },
+            })
+        }
+        "CONSTRAINT" => {
+            let (table, name) = parse_alter_table_constraint(&e.sql)?;
+            let label = format!("constraint {name}");
+            let context = "building a constraint on the target";
+            Some(match lookup(&table) {
+                Some(i) => Task {
+                    ready: Ready::Copied(i),
+                    locks: vec![(i, Lock::AccessExclusive)],
+                    exclusive: false,
+                    builds: Some(i),
+                    ..base(label, context, Stage::Index)
+                },
+                None => Task {
+                    ready: Ready::AllCopied,
+                    ..base(label, context, Stage::Index)
+                },
+            })
+        }
+        "INDEX ATTACH" => Some(Task {
+            ready: Ready::AllIndexes,
+            ..base(
+                "index attachments".into(),
+                "attaching a partition's index on the target",
+                Stage::Attach,
+            )
+        }),
+        "FK CONSTRAINT" => {
+            let (table, name) = parse_alter_table_constraint(&e.sql)?;
+            let label = format!("foreign key {name}");
+            let context = "adding a foreign key on the target";
+            let child = lookup(&table);
+            let parent = child.and_then(|c| {
+                known[c]
+                    .plan
+                    .table
+                    .foreign_keys
+                    .iter()
+                    .find(|fk| fk.name == name && !fk.virtual_key)
+                    .and_then(|fk| lookup(&(fk.parent.schema.clone(), fk.parent.name.clone())))
+            });
+            Some(match (child, parent) {
+                (Some(c), Some(p)) if plain(c) && plain(p) => {
+                    let mut locks = vec![(c, Lock::ShareRowExclusive)];
+                    if p != c {
+                        locks.push((p, Lock::ShareRowExclusive));
+                    }
+                    Task {
+                        ready: Ready::Complete(vec![c, p]),
+                        locks,
+                        exclusive: false,
+                        ..base(label, context, Stage::ForeignKey)
+                    }
+                }
+                _ => Task {
+                    ready: Ready::AllKeys,
+                    ..base(label, context, Stage::ForeignKey)
+                },
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `CREATE [UNIQUE] INDEX name ON [ONLY] schema.table …` → (name, table).
+fn parse_create_index(sql: &str) -> Option<(String, (String, String))> {
+    let s = statement(sql);
+    let s = s.strip_prefix("CREATE ")?;
+    let s = s.strip_prefix("UNIQUE ").unwrap_or(s);
+    let s = s.strip_prefix("INDEX ")?;
+    let (name, s) = ident(s)?;
+    let s = s.trim_start().strip_prefix("ON ")?;
+    let s = s.strip_prefix("ONLY ").unwrap_or(s);
+    let (table, _) = qualified(s)?;
+    Some((name, table))
+}
+
+/// `ALTER TABLE [ONLY] schema.table ADD CONSTRAINT name …` → (table, name).
+fn parse_alter_table_constraint(sql: &str) -> Option<((String, String), String)> {
+    let s = statement(sql);
+    let s = s.strip_prefix("ALTER TABLE ")?;
+    let s = s.strip_prefix("ONLY ").unwrap_or(s);
+    let (table, s) = qualified(s)?;
+    let s = s.trim_start().strip_prefix("ADD CONSTRAINT ")?;
+    let (name, _) = ident(s)?;
+    Some((table, name))
+}
+
+/// The entry's SQL without its leading comment and blank lines.
+fn statement(sql: &str) -> &str {
+    let mut s = sql;
+    loop {
+        let t = s.trim_start();
+        match t.strip_prefix("--") {
+            Some(rest) => s = rest.split_once('\n').map(|(_, r)| r).unwrap_or(""),
+            None => return t,
+        }
+    }
+}
+
+/// A qualified name `schema.table`, each part quoted or not.
+fn qualified(s: &str) -> Option<((String, String), &str)> {
+    let (schema, rest) = ident(s)?;
+    let rest = rest.strip_prefix('.')?;
+    let (name, rest) = ident(rest)?;
+    Some(((schema, name), rest))
+}
+
+/// One SQL identifier at the start of `s`, unquoted.
+fn ident(s: &str) -> Option<(String, &str)> {
+    if let Some(q) = s.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = q.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().is_some_and(|(_, n)| *n == '"') {
+                    chars.next();
+                    name.push('"');
+                    continue;
+                }
+                return Some((name, &q[i + 1..]));
+            }
+            name.push(c);
+        }
+        return None;
+    }
+    let end = s
+        .find(|c: char| c.is_whitespace() || matches!(c, '.' | '(' | ',' | ';'))
+        .unwrap_or(s.len());
+    (end > 0).then(|| (s[..end].to_string(), &s[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pg_dump_index_and_constraint_statements() {
+        assert_eq!(
+            parse_create_index(
+                "\nCREATE UNIQUE INDEX \"Odd \"\" idx\" ON ONLY public.\"Order Lines\" USING btree (id);\n"
+            ),
+            Some((
+                "Odd \" idx".to_string(),
+                ("public".to_string(), "Order Lines".to_string())
+            ))
+        );
+        assert_eq!(
+            parse_alter_table_constraint(
+                "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);\n"
+            ),
+            Some((
+                ("public".to_string(), "orders".to_string()),
+                "orders_pkey".to_string()
+            ))
+        );
+        assert_eq!(parse_create_index("CREATE TRIGGER t AFTER INSERT"), None);
+    }
+
+    fn table(name: &str, bytes: i64, fks: Vec<crate::catalog::ForeignKey>) -> Arc<TablePlan> {
+        Arc::new(TablePlan {
+            table: crate::catalog::Table {
+                oid: 1,
+                name: QualifiedName::new("public", name),
+                kind: TableKind::Ordinary,
+                columns: vec![],
+                unique_keys: vec![],
+                foreign_keys: fks,
+                estimated_rows: 10,
+                estimated_bytes: bytes,
+                row_security: crate::catalog::RowSecurity::Off,
+            },
+            columns: vec![],
+            compute_order: vec![],
+            filter: None,
+            subset: None,
+            predicate: None,
+            with_sql: None,
+            joins: vec![],
+            selection: "all rows".into(),
+            estimated_kept: None,
+            skip: false,
+        })
+    }
+
+    /// Starts the next task, returning its label (or `wait` / `finished`).
+    fn next(s: &Scheduler) -> String {
+        match s.take() {
+            Take::Run(_, t) => t.label,
+            Take::Wait => "wait".into(),
+            Take::Finished => "finished".into(),
+        }
+    }
+
+    fn done(s: &Scheduler, label: &str) {
+        let i = {
+            let st = s.state.lock().unwrap();
+            st.tasks.iter().position(|t| t.label == label).unwrap()
+        };
+        s.complete(i, 0.0);
+    }
+
+    #[test]
+    fn tasks_start_as_their_tables_arrive_and_never_share_a_conflicting_lock() {
+        let script = "SET x = 1;\n\n--\n-- Name: parent parent_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+ALTER TABLE ONLY public.parent\n    ADD CONSTRAINT parent_pkey PRIMARY KEY (id);\n\n\
+--\n-- Name: child_p_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n\
+CREATE INDEX child_p_idx ON public.child USING btree (p);\n\n\
+--\n-- Name: child child_parent_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+ALTER TABLE ONLY public.child\n    ADD CONSTRAINT child_parent_fkey FOREIGN KEY (p) REFERENCES public.parent(id);\n\n\
+--\n-- Name: child trg; Type: TRIGGER; Schema: public; Owner: -\n--\n\n\
+CREATE TRIGGER trg AFTER INSERT ON public.child FOR EACH ROW EXECUTE FUNCTION public.f();\n";
+        let fk = crate::catalog::ForeignKey {
+            name: "child_parent_fkey".into(),
+            columns: vec!["p".into()],
+            parent: QualifiedName::new("public", "parent"),
+            parent_columns: vec!["id".into()],
+            deferrable: false,
+            virtual_key: false,
+        };
+        let tables = [table("parent", 1000, vec![]), table("child", 10, vec![fk])];
+        let s = Scheduler::new(
+            script,
+            &tables,
+            crate::progress::Progress::hidden().post_data(),
+        );
+        assert_eq!(next(&s), "wait", "nothing before a table is copied");
+
+        s.table_copied(&QualifiedName::new("public", "child"), 5);
+        assert_eq!(next(&s), "index child_p_idx");
+        assert_eq!(next(&s), "wait", "the key of the parent waits for its copy");
+        done(&s, "index child_p_idx");
+        assert_eq!(next(&s), "analyze public.child");
+
+        s.table_copied(&QualifiedName::new("public", "parent"), 7);
+        assert_eq!(next(&s), "constraint parent_pkey");
+        assert_eq!(
+            next(&s),
+            "wait",
+            "the foreign key waits for the parent's key"
+        );
+        done(&s, "constraint parent_pkey");
+        done(&s, "analyze public.child");
+        assert_eq!(next(&s), "foreign key child_parent_fkey");
+        // ANALYZE parent is ready, but its lock conflicts with the foreign
+        // key's; the counts wait for every copy.
+        assert_eq!(next(&s), "wait");
+
+        s.all_copied();
+        assert_eq!(next(&s), "row counts");
+        done(&s, "foreign key child_parent_fkey");
+        // The rest runs alone: it waits for the counts to end, and holds
+        // back the ANALYZE that is ready.
+        assert_eq!(next(&s), "wait");
+        done(&s, "row counts");
+        assert_eq!(next(&s), "triggers, rules and other objects");
+        assert_eq!(next(&s), "wait");
+        done(&s, "triggers, rules and other objects");
+        assert_eq!(next(&s), "analyze public.parent");
+        done(&s, "analyze public.parent");
+        assert_eq!(next(&s), "finished");
+    }
+
+    #[test]
+    fn lock_conflicts_follow_postgres() {
+        assert!(!Lock::Share.conflicts(Lock::Share));
+        assert!(Lock::Share.conflicts(Lock::ShareUpdateExclusive));
+        assert!(Lock::ShareRowExclusive.conflicts(Lock::ShareRowExclusive));
+        assert!(!Lock::AccessShare.conflicts(Lock::ShareRowExclusive));
+        assert!(Lock::AccessShare.conflicts(Lock::AccessExclusive));
+    }
+}
