@@ -161,12 +161,15 @@ fn the_load_database_dropped_during_the_run_fails_it_and_a_renamed_target_is_rep
     let dir = rules_dir(RULES);
     sync(dir.path(), &source, &target.url, &[]).expect(0);
     let before = contents(&target);
-    let point = Failpoint::new("copy.after_first_batch:public.events");
+    let point = Failpoint::new("copy.after_first_batch:public.accounts");
     let env = point.env();
     let mut env = env_refs(&env);
     env.push(("ANONYMIZE_SECRET", SECRET));
 
-    // Someone drops the database being loaded.
+    // Someone drops the database being loaded. The run is paused on the
+    // small table, whose source COPY has ended: DROP DATABASE waits for
+    // every backend of the cluster to take its signal barrier, and a
+    // source backend blocked writing to a paused reader never would.
     let mut child = spawn(dir.path(), &args(&source, &target.url, &[]), &env);
     point.wait_reached(&mut child);
     pg.db_admin().exec(&format!(
