@@ -132,6 +132,9 @@ pub async fn prepare(
     subset: Option<SubsetSpec>,
     secret: Option<&[u8]>,
 ) -> Result<(Rules, source::Snapshot, Plan)> {
+    if let Some(secret) = secret {
+        crate::transform::check_secret(secret)?;
+    }
     let mut rules = crate::rules::load::load(rules_path)?;
     if subset.is_some() {
         rules.subset = subset;

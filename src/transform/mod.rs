@@ -41,6 +41,9 @@ mod set;
 mod shift;
 mod template;
 
+#[cfg(test)]
+mod robust;
+
 /// Every transform key a rule may use, for "did you mean" and the docs
 /// test. `keep` and `null` are written as scalars, not map keys.
 pub const NAMES: &[&str] = &[
@@ -382,6 +385,28 @@ pub trait Transform: Send + Sync {
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError>;
+}
+
+/// The shortest `ANONYMIZE_SECRET` accepted, in bytes. Whoever holds the
+/// secret can reverse the keyed permutations (`fpe`, unique email,
+/// username and phone fakes, hashed integer and uuid ids) and test guesses
+/// against every other output, so it must be too long to guess: 32 random
+/// bytes is the HMAC-SHA256 key size.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses a secret shorter than `MIN_SECRET_BYTES` (exit 2), saying how to
+/// make a good one. The message never holds the secret.
+pub fn check_secret(secret: &[u8]) -> Result<(), crate::error::UsageError> {
+    if secret.len() >= MIN_SECRET_BYTES {
+        return Ok(());
+    }
+    Err(crate::error::UsageError::new(format!(
+        "ANONYMIZE_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} bytes of \
+         random text, or anyone could guess it and reverse the keyed transforms. \
+         Make one with `openssl rand -base64 32`, keep it in your secret store, \
+         and never copy it to staging",
+        secret.len()
+    )))
 }
 
 /// The run's secret, keyed once; every value derives from it.

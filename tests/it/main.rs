@@ -11,6 +11,7 @@ mod errors;
 mod inheritance;
 mod init;
 mod operations;
+mod privacy;
 mod subset;
 mod sync;
 mod transforms;
