@@ -42,6 +42,11 @@ pub struct ColumnPlan {
     /// subsetting for a reference that becomes NULL when its parent is not
     /// in the subset (`null_outside_subset`).
     pub source_expr: Option<String>,
+    /// What the rule's outputs can be, for `verify` (`None` for `keep` and
+    /// `null`).
+    pub space: Option<crate::transform::OutputSpace>,
+    /// The rule's `accepted:` reason, for `verify`.
+    pub accepted: Option<String>,
 }
 
 /// One table's part of the plan.
@@ -366,6 +371,8 @@ fn plan_table(
             action,
             read_by_others: false,
             source_expr: None,
+            space: entry.and_then(|e| e.rule.output_space()),
+            accepted: entry.and_then(|e| e.rule.accepted.clone()),
         });
         reads.push(column_reads);
     }

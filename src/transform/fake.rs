@@ -142,6 +142,37 @@ impl Kind {
             })
     }
 
+    /// About how many outputs the kind draws from, for `verify`. Counts are
+    /// rough (the locale data of the fake crate); what matters is their
+    /// order of magnitude.
+    fn output_space(self) -> super::OutputSpace {
+        use super::OutputSpace::{Dense, Shape, Values};
+        match self {
+            Kind::Username => Shape {
+                radix: 26.0,
+                kept: 0,
+            },
+            // `+` and a country code of up to three digits stay.
+            Kind::PhoneNumber => Shape {
+                radix: 10.0,
+                kept: 4,
+            },
+            Kind::FirstName => Values(3_000.0),
+            Kind::LastName => Values(400.0),
+            Kind::State | Kind::StateAbbr => Values(50.0),
+            Kind::Country | Kind::CountryCode | Kind::CurrencyCode => Values(200.0),
+            Kind::TimeZone | Kind::Industry | Kind::UserAgent | Kind::Word => Values(100.0),
+            Kind::City | Kind::JobTitle => Values(1_000.0),
+            Kind::BuildingNumber | Kind::StreetName | Kind::SecondaryAddress => Values(10_000.0),
+            Kind::Company | Kind::Domain | Kind::Url | Kind::Bic => Values(10_000.0),
+            Kind::Zip | Kind::Postcode => Values(100_000.0),
+            Kind::Date | Kind::DateOfBirth => Dense,
+            Kind::Name | Kind::NameWithTitle => Values(1e6),
+            Kind::StreetAddress | Kind::CellNumber | Kind::Words => Values(1e7),
+            _ => Values(f64::INFINITY),
+        }
+    }
+
     /// What the kind promises about equal outputs: the format-preserving
     /// kinds are bijections; `uuid` permutes uuids but turns other text into
     /// 122 bits of HMAC, so only collision-free is true of it in general.
@@ -448,6 +479,10 @@ impl TransformOptions for Options {
             }),
         };
         Ok(ctx.finish(t, self.uniqueness()))
+    }
+
+    fn output_space(&self) -> super::OutputSpace {
+        self.kind.output_space()
     }
 
     fn describe(&self) -> String {

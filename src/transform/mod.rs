@@ -110,6 +110,33 @@ pub enum Uniqueness {
     Injective,
 }
 
+/// What a rule's outputs can be, for `verify`: how often an output may
+/// equal a real value by chance. `verify` compares the share of sampled
+/// target values found in the source column with what this makes likely;
+/// a share far above it is a leak, whatever the rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutputSpace {
+    /// One value the user wrote (`set`, a template without columns): a
+    /// match says nothing about any row.
+    Constant,
+    /// Keyed draws over about this many distinct outputs (first names, a
+    /// 4-digit hash, a choice of 3): an output is in a source column of D
+    /// distinct values with probability about D / n.
+    Values(f64),
+    /// The input's own shape re-encrypted (`fpe`, phone and username
+    /// fakes): about `radix ^ (length - kept)` outputs for a value of that
+    /// length. A value no longer than `kept` cannot change, so when it is
+    /// found in the source it counts against the rule.
+    Shape { radix: f64, kept: usize },
+    /// Near the input on a dense scale (`shift`, `noise`): outputs land on
+    /// other real values all the time; matches are information.
+    Dense,
+    /// The input with some parts replaced (`json`, `regex`): what no path
+    /// or pattern reached passes unchanged, so the outputs are scanned
+    /// like kept text.
+    Partial,
+}
+
 /// Everything `build` may look at.
 pub struct BuildContext<'a> {
     /// Table name as users write it, for messages.
@@ -312,6 +339,13 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     /// Whether different inputs can give equal outputs.
     fn uniqueness(&self) -> Uniqueness {
         Uniqueness::Lossy
+    }
+
+    /// What the outputs can be, for `verify` (see `OutputSpace`). The
+    /// default claims a space too large for chance matches: a transform
+    /// that forgets to say is judged strictly, never leniently.
+    fn output_space(&self) -> OutputSpace {
+        OutputSpace::Values(f64::INFINITY)
     }
 
     /// Whether the outputs depend on the secret. `set` does not.

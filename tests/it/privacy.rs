@@ -418,3 +418,101 @@ fn foreign_servers_and_publications_never_reach_the_target() {
     }
     assert_no_value(&run, "prod-password");
 }
+
+// ------------------------------------------------ verify judged by outcome
+
+/// Syncs `rules` from a fresh source built by `sql` and runs `verify` with
+/// the same rules (JSON output); returns the verify run.
+fn sync_then_verify(test: &str, sql: &str, rules: &str, verify_extra: &[&str]) -> Run {
+    let pg = Pg::get();
+    let source = pg.db(&format!("{test}_src"));
+    source.exec(sql);
+    let target = pg.fresh_name(&format!("{test}_dst"));
+    let dir = rules_dir(rules);
+    run_sync(&dir, &source, &target, &[]).expect(0);
+    let mut args = vec![
+        "verify",
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "r.yml",
+    ];
+    args.extend_from_slice(verify_extra);
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)])
+}
+
+const EMAILS: &str = "CREATE TABLE t (id int PRIMARY KEY, email text, pin text, phone text);
+     INSERT INTO t SELECT i, 'person' || i || '@realmail.example',
+                          lpad((i * 7919 % 10000)::text, 4, '0'), ' '
+       FROM generate_series(1, 200) i;";
+
+#[test]
+fn a_regex_that_matches_nothing_is_a_leak() {
+    let run = sync_then_verify(
+        "verify_regex",
+        EMAILS,
+        "version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n      pin: null\n      phone: keep\n      email: { regex: { pattern: 'nomatch[0-9]+', replace: x } }\n",
+        &[],
+    )
+    .expect(3);
+    assert!(
+        run.stdout.contains("leak     public.t.email"),
+        "{}",
+        run.stdout
+    );
+    assert_no_value(&run, "realmail");
+    // `phone` holds a single space in every row: not personal, no leak.
+    assert!(!run.stdout.contains("public.t.phone"), "{}", run.stdout);
+}
+
+#[test]
+fn fpe_values_it_cannot_change_are_a_leak() {
+    let run = sync_then_verify(
+        "verify_fpe",
+        EMAILS,
+        "version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n      email: null\n      phone: null\n      pin: { fpe: { keep_last: 4 } }\n",
+        &[],
+    )
+    .expect(3);
+    assert!(
+        run.stdout.contains("leak     public.t.pin"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_reviewed_column_can_be_accepted() {
+    let rules = "version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n      pin: null\n      phone: null\n      email: { keep: true, accepted: \"shop addresses, reviewed 2026-11\" }\n";
+    let run = sync_then_verify("verify_accepted", EMAILS, rules, &["--format", "json"]).expect(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let email = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "email")
+        .unwrap();
+    assert_eq!(email["status"], "accepted", "{email}");
+    assert_eq!(email["accepted"], "shop addresses, reviewed 2026-11");
+    assert_eq!(email["rule"], "keep accepted");
+    assert_eq!(report["failures"], 0);
+    assert_eq!(report["accepted"], 1);
+}
+
+#[test]
+fn verify_refuses_a_sample_of_zero() {
+    let pg = Pg::get();
+    let db = pg.db("verify_zero");
+    let dir = rules_dir("version: 1\ntables: {}\n");
+    let run = anonymize(
+        dir.path(),
+        &[
+            "verify", "--source", &db.url, "--target", &db.url, "--rules", "r.yml", "--sample", "0",
+        ],
+        &[],
+    )
+    .expect(2);
+    assert!(run.stderr.contains("--sample 0"), "{}", run.stderr);
+}
