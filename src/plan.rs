@@ -490,7 +490,9 @@ fn compile(
                 columns: &table.columns,
                 key,
                 locale,
-                unique: rule.unique,
+                // A column under a unique constraint gets the collision-free
+                // form of a transform that has two (`fake: email`).
+                unique: rule.unique || constraint.is_some(),
                 namespace: rule.namespace.as_deref(),
             };
             let transform = options.build(&ctx).map_err(|m| (m, None))?;

@@ -554,6 +554,21 @@ pub(crate) mod test_support {
         options.build(&ctx)
     }
 
+    /// `build` for a rule with `unique: true`.
+    pub fn build_unique(options: &dyn TransformOptions, column: &Column) -> Box<dyn Transform> {
+        let key = Key::new(SECRET);
+        let ctx = BuildContext {
+            table: "public.t",
+            column,
+            columns: std::slice::from_ref(column),
+            key: &key,
+            locale: "en",
+            unique: true,
+            namespace: None,
+        };
+        options.build(&ctx).expect("builds")
+    }
+
     pub fn build(options: &dyn TransformOptions, column: &Column) -> Box<dyn Transform> {
         try_build_full(options, column, std::slice::from_ref(column), SECRET, "en").expect("builds")
     }
@@ -847,7 +862,7 @@ mod tests {
 /// differ trivially, so only a permutation within a shape can collide.
 #[cfg(test)]
 mod uniqueness_tests {
-    use super::test_support::{build, column, parse};
+    use super::test_support::{build_unique as build, column, parse};
     use super::*;
     use std::collections::HashSet;
 

@@ -516,3 +516,24 @@ fn verify_refuses_a_sample_of_zero() {
     .expect(2);
     assert!(run.stderr.contains("--sample 0"), "{}", run.stderr);
 }
+
+// ------------------------------------------------------------ smaller holes
+
+#[test]
+fn two_rules_for_one_column_exit_2() {
+    let pg = Pg::get();
+    let source = pg.db("two_rules_src");
+    source.exec("CREATE TABLE t (id int PRIMARY KEY, email text)");
+    let target = pg.fresh_name("two_rules_dst");
+    let dir = rules_dir(
+        "version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n      email: keep\n      '\"email\"': null\n",
+    );
+    let run = run_sync(&dir, &source, &target, &[]).expect(2);
+    assert!(
+        run.stderr
+            .contains("column email of table public.t has two rules"),
+        "{}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name));
+}
