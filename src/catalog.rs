@@ -219,6 +219,21 @@ impl TableKind {
     }
 }
 
+/// Row-level security on a source table, as it bears on this role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowSecurity {
+    /// The table has no row-level security.
+    Off,
+    /// Enabled, and this role bypasses it (superuser, BYPASSRLS, or owner
+    /// without FORCE): every row is read.
+    Bypassed,
+    /// Enabled, and it applies to this role: policies would hide rows, so
+    /// the copy refuses (sessions run with `row_security = off`, which makes
+    /// the server raise an error instead of filtering).
+    Applies,
+}
+
 /// A table the copy handles (partitions are reached through their root).
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -232,6 +247,7 @@ pub struct Table {
     pub estimated_rows: i64,
     /// On-disk size in bytes (summed over partitions).
     pub estimated_bytes: i64,
+    pub row_security: RowSecurity,
 }
 
 impl Table {
@@ -255,8 +271,58 @@ impl Table {
 #[derive(Debug, Clone)]
 pub struct Sequence {
     pub name: QualifiedName,
+    /// `None` when this role may not read the sequence: the target's then
+    /// starts from its start value, with a warning.
     pub last_value: Option<i64>,
+    /// Whether `nextval` goes past `last_value` (called since its last
+    /// reset) or returns it (fresh, or reset by `setval(s, v, false)`).
     pub is_called: bool,
+}
+
+/// Reads every sequence's state from the sequence itself, as pg_dump does:
+/// `last_value` and `is_called` exactly, so a sequence reset but not used
+/// since continues at its reset value in the target.
+async fn read_sequences(client: &Client) -> Result<Vec<Sequence>> {
+    let listed = client
+        .query(include_str!("catalog/sequences.sql"), &[])
+        .await
+        .pg_context(|| "reading the source sequences".into())?;
+    let mut sequences: Vec<Sequence> = Vec::with_capacity(listed.len());
+    let mut reads = Vec::new();
+    for row in &listed {
+        let name = QualifiedName::new(row.get::<_, String>("schema"), row.get::<_, String>("name"));
+        if row.get::<_, bool>("readable") {
+            reads.push(format!(
+                "SELECT {}::int, last_value, is_called FROM {}",
+                sequences.len(),
+                name.sql()
+            ));
+        } else {
+            tracing::warn!(
+                sequence = %name,
+                "this role may not read the sequence, so the target's starts from its start value; \
+                 grant SELECT on it (or pg_read_all_data) to carry its value"
+            );
+        }
+        sequences.push(Sequence {
+            name,
+            last_value: None,
+            is_called: false,
+        });
+    }
+    // One round trip per few hundred sequences, not one per sequence.
+    for chunk in reads.chunks(500) {
+        for row in client
+            .query(&chunk.join(" UNION ALL "), &[])
+            .await
+            .pg_context(|| "reading the state of the source sequences".into())?
+        {
+            let s = &mut sequences[row.get::<_, i32>(0) as usize];
+            s.last_value = Some(row.get(1));
+            s.is_called = row.get(2);
+        }
+    }
+    Ok(sequences)
 }
 
 /// Everything the plan needs to know about the source.
@@ -308,6 +374,11 @@ impl Catalog {
                 foreign_keys: Vec::new(),
                 estimated_rows: row.get::<_, f64>("reltuples") as i64,
                 estimated_bytes: row.get("bytes"),
+                row_security: match (row.get("row_security"), row.get("row_security_applies")) {
+                    (false, _) => RowSecurity::Off,
+                    (true, false) => RowSecurity::Bypassed,
+                    (true, true) => RowSecurity::Applies,
+                },
             });
         }
 
@@ -382,20 +453,7 @@ impl Catalog {
             });
         }
 
-        let sequences = client
-            .query(include_str!("catalog/sequences.sql"), &[])
-            .await
-            .pg_context(|| "reading the source sequences".into())?
-            .iter()
-            .map(|row| Sequence {
-                name: QualifiedName::new(
-                    row.get::<_, String>("schema"),
-                    row.get::<_, String>("name"),
-                ),
-                last_value: row.get("last_value"),
-                is_called: row.get::<_, Option<bool>>("is_called").unwrap_or(false),
-            })
-            .collect();
+        let sequences = read_sequences(client).await?;
 
         let materialized_views = client
             .query(

@@ -35,6 +35,8 @@ pub enum GapKind {
     Unclassified,
     Stale,
     Mismatch,
+    /// A table the source role cannot read whole (row-level security).
+    Access,
 }
 
 /// One gap between the rules and the schema.
@@ -68,6 +70,16 @@ pub struct CheckReport {
     pub implicit_keep: Vec<String>,
     /// Advice that does not fail the check (weak hashing).
     pub warnings: Vec<Warning>,
+    /// Source tables with row-level security, and whether this role
+    /// bypasses it (one that does not is also a gap of kind `access`).
+    pub row_security: Vec<RowSecurityNote>,
+}
+
+/// A source table with row-level security enabled.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowSecurityNote {
+    pub table: String,
+    pub bypassed: bool,
 }
 
 /// A column whose rule works but protects less than it seems.
@@ -97,6 +109,13 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
+    let role: String = snapshot
+        .client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .pg_context(|| "reading the source role".into())?
+        .get(0);
+    let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(rules, catalog);
     if let Err(e) = constants {
@@ -104,6 +123,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.add_mismatches(list);
     }
     report.warnings = weak_hashes(&snapshot.client, &hashed).await?;
+    report.add_row_security(row_security);
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
         OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
@@ -311,7 +331,48 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         gaps,
         implicit_keep,
         warnings: Vec::new(),
+        row_security: Vec::new(),
     }
+}
+
+/// Tables with row-level security: a note each, and a gap for each one
+/// the rules copy whose policies apply to `role` (sync refuses those).
+fn row_security(rules: &Rules, catalog: &Catalog, role: &str) -> (Vec<RowSecurityNote>, Vec<Gap>) {
+    use crate::catalog::RowSecurity;
+    let mut notes = Vec::new();
+    let mut gaps = Vec::new();
+    for t in &catalog.tables {
+        if t.row_security == RowSecurity::Off {
+            continue;
+        }
+        let bypassed = t.row_security == RowSecurity::Bypassed;
+        notes.push(RowSecurityNote {
+            table: t.name.to_string(),
+            bypassed,
+        });
+        let rule = rules.tables.iter().find(|r| r.name == t.name);
+        if bypassed || rule.is_some_and(|r| r.skip) {
+            continue;
+        }
+        gaps.push(Gap {
+            kind: GapKind::Access,
+            table: t.name.to_string(),
+            column: None,
+            type_name: None,
+            location: rule
+                .map(|r| r.location.to_string())
+                .unwrap_or_else(|| rules.files.join(", ")),
+            message: format!(
+                "{}: row-level security applies to the source role `{role}`, so sync would refuse to copy it",
+                t.name
+            ),
+            hint: Some(format!(
+                "run `ALTER ROLE {} BYPASSRLS;` as a superuser, or connect as the table's owner",
+                crate::conn::quote_ident(role)
+            )),
+        });
+    }
+    (notes, gaps)
 }
 
 impl CheckReport {
@@ -331,6 +392,12 @@ impl CheckReport {
         self.ok = self.gaps.is_empty();
     }
 
+    fn add_row_security(&mut self, (notes, gaps): (Vec<RowSecurityNote>, Vec<Gap>)) {
+        self.row_security = notes;
+        self.gaps.extend(gaps);
+        self.ok = self.gaps.is_empty();
+    }
+
     /// Gaps grouped by kind, each with where to fix it, then a summary.
     pub fn render_text(&self) -> String {
         let mut s = String::new();
@@ -344,6 +411,10 @@ impl CheckReport {
                 "stale rules (the table or column is gone; remove the rule):",
             ),
             (GapKind::Mismatch, "rules that do not fit their column:"),
+            (
+                GapKind::Access,
+                "tables the source role cannot read whole (row-level security):",
+            ),
         ];
         for (kind, title) in groups {
             let list: Vec<&Gap> = self.gaps.iter().filter(|g| g.kind == kind).collect();
@@ -380,6 +451,18 @@ impl CheckReport {
                 self.implicit_keep.join(", ")
             );
         }
+        for n in &self.row_security {
+            let _ = writeln!(
+                s,
+                "row-level security: {} ({})",
+                n.table,
+                if n.bypassed {
+                    "this role bypasses it; every row is copied"
+                } else {
+                    "applies to this role"
+                }
+            );
+        }
         for w in &self.warnings {
             let _ = writeln!(
                 s,
@@ -399,11 +482,15 @@ impl CheckReport {
         } else {
             let _ = writeln!(
                 s,
-                "{} gap(s): {} unclassified, {} stale, {} mismatch",
+                "{} gap(s): {} unclassified, {} stale, {} mismatch{}",
                 self.gaps.len(),
                 count(GapKind::Unclassified),
                 count(GapKind::Stale),
-                count(GapKind::Mismatch)
+                count(GapKind::Mismatch),
+                match count(GapKind::Access) {
+                    0 => String::new(),
+                    n => format!(", {n} access"),
+                }
             );
         }
         s

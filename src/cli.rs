@@ -92,6 +92,17 @@ pub struct SyncArgs {
     /// Keep the replaced target as `<target>__prev`.
     #[arg(long)]
     pub keep_previous: bool,
+    /// Leave table owners to the loading role instead of restoring the
+    /// source's owners (as pg_restore --no-owner).
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Leave out the source's GRANTs and REVOKEs (as pg_restore --no-acl).
+    #[arg(long)]
+    pub no_acl: bool,
+    /// Seconds to wait for a source table locked by someone else (a
+    /// migration, VACUUM FULL) before giving up, instead of hanging.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
     /// End other sessions on the target when swapping it.
     #[arg(long)]
     pub terminate_connections: bool,

@@ -166,4 +166,32 @@ mod tests {
         assert_eq!(&rs[1][spans[1].0..spans[1].1], b"");
         assert_eq!(rows(b"").count(), 0);
     }
+
+    proptest::proptest! {
+        /// Any value survives escape then decode unchanged, and the escaped
+        /// form never holds a bare tab or newline (it stays one field of
+        /// one row).
+        #[test]
+        fn any_bytes_survive_escape_and_decode(v in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let mut esc = Vec::new();
+            escape_into(&v, &mut esc);
+            proptest::prop_assert!(!esc.contains(&b'\t') && !esc.contains(&b'\n'));
+            let mut out = Vec::new();
+            proptest::prop_assert_eq!(decode(&esc, &mut out), Some(&v[..]));
+        }
+
+        /// The splitter and decoder take arbitrary bytes (a corrupt or
+        /// hostile stream) without panicking.
+        #[test]
+        fn arbitrary_input_never_panics_the_splitter(buf in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let mut spans = Vec::new();
+            let mut out = Vec::new();
+            for row in rows(&buf) {
+                field_spans(row, &mut spans);
+                for &(a, b) in &spans {
+                    let _ = decode(&row[a..b], &mut out);
+                }
+            }
+        }
+    }
 }

@@ -131,6 +131,11 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         force: false,
         keep_previous: false,
         terminate_connections: false,
+        privileges: crate::schema::Privileges {
+            owners: true,
+            acl: true,
+        },
+        lock_timeout: std::time::Duration::from_secs(60),
         // The demo proves the copy leaks nothing: the same check as `sync --verify`.
         verify: true,
         secret: Some(secret),

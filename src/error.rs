@@ -15,6 +15,15 @@ pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: `check` found gaps or `verify` found a leak.
 pub const EXIT_GAPS: u8 = 3;
+/// Exit code: the sync succeeded and the target was replaced, but the
+/// report could not be written.
+pub const EXIT_REPORT: u8 = 4;
+
+/// The run itself succeeded, only its report could not be written (exit 4):
+/// exit 1 would say the target is as it was, which is no longer true.
+#[derive(Debug, thiserror::Error)]
+#[error("the sync succeeded and the target was replaced, but the report could not be written")]
+pub struct ReportNotWritten;
 
 /// Bad command line or configuration (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +110,10 @@ pub struct Interrupted {
 
 /// Picks the exit code for an error by walking its chain once.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    // Added as context, so seen by anyhow's downcast, not in the chain.
+    if err.is::<ReportNotWritten>() {
+        return EXIT_REPORT;
+    }
     for cause in err.chain() {
         if cause.is::<UsageError>() || cause.is::<RulesErrors>() {
             return EXIT_USAGE;

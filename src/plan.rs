@@ -698,6 +698,7 @@ mod tests {
                 foreign_keys: vec![],
                 estimated_rows: 10,
                 estimated_bytes: 100,
+                row_security: crate::catalog::RowSecurity::Off,
             }],
             ..Catalog::default()
         }

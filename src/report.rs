@@ -75,6 +75,32 @@ impl Report {
     /// Writes the report through a temporary file renamed into place, so a
     /// monitor never reads half a report. `-` prints it to stdout as one
     /// line, so a log collector keeps it in one piece.
+    /// Checks, before a run copies anything, that a report can be written
+    /// at `path`: its directory takes a new file, and `path` is not a
+    /// directory. A report that fails only after the swap cannot undo it.
+    pub fn check_writable(path: &Path) -> Result<()> {
+        if path == Path::new(STDOUT) {
+            return Ok(());
+        }
+        let usage = |why: String| -> anyhow::Error {
+            crate::error::UsageError::new(format!(
+                "--report {}: {why}; pass a path in a writable directory",
+                path.display()
+            ))
+            .into()
+        };
+        if path.is_dir() {
+            return Err(usage("is a directory".into()));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        tempfile::NamedTempFile::new_in(dir)
+            .map(drop)
+            .map_err(|e| usage(format!("cannot write in {}: {e}", dir.display())))
+    }
+
     pub fn write(&self, path: &Path) -> Result<()> {
         if path == Path::new(STDOUT) {
             let line = serde_json::to_string(self).expect("report serializes");

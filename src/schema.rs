@@ -44,10 +44,27 @@ pub struct PgDump {
 /// servers).
 pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
     let needed = (server_version / 10000) as u32;
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(p) = std::env::var("ANONYMIZE_PG_DUMP") {
-        candidates.push(PathBuf::from(p));
+    // An explicit choice is used as given, never silently replaced by
+    // another pg_dump found elsewhere.
+    if let Some(p) = std::env::var_os("ANONYMIZE_PG_DUMP").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(p);
+        return match version_of(&path) {
+            None => Err(UsageError::new(format!(
+                "ANONYMIZE_PG_DUMP names {}, which is not a pg_dump that runs; point it at \
+                 the PostgreSQL {needed} client's pg_dump, or unset it to search PATH",
+                path.display()
+            ))
+            .into()),
+            Some(major) if major < needed => Err(UsageError::new(format!(
+                "pg_dump {major} at {} (ANONYMIZE_PG_DUMP) is older than the source server \
+                 ({needed}); install the PostgreSQL {needed} client tools",
+                path.display()
+            ))
+            .into()),
+            Some(major) => Ok(PgDump { path, major }),
+        };
     }
+    let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
     }
@@ -92,20 +109,66 @@ fn version_of(path: &Path) -> Option<u32> {
     v.split(['.', 'b', 'r']).next()?.parse().ok()
 }
 
-/// Runs pg_dump for one section inside snapshot `snapshot`, and returns SQL
-/// that plain `batch_execute` can run.
+/// Whether the schema carries the source's owners and privileges. A sync
+/// keeps both by default (the staging app must keep its access after every
+/// weekly run); files meant to load anywhere leave them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Privileges {
+    pub owners: bool,
+    pub acl: bool,
+}
+
+impl Privileges {
+    pub const NONE: Privileges = Privileges {
+        owners: false,
+        acl: false,
+    };
+}
+
+/// Runs pg_dump for one section inside snapshot `snapshot`, without owners
+/// or privileges, and returns SQL that plain `batch_execute` can run.
 pub async fn dump(
     pg_dump: &PgDump,
     source: &ConnInfo,
     snapshot: &str,
     section: Section,
 ) -> Result<String> {
+    dump_with(
+        pg_dump,
+        source,
+        snapshot,
+        section,
+        Privileges::NONE,
+        std::time::Duration::from_secs(60),
+    )
+    .await
+}
+
+/// `dump`, with owners and privileges as `privileges` says.
+pub async fn dump_with(
+    pg_dump: &PgDump,
+    source: &ConnInfo,
+    snapshot: &str,
+    section: Section,
+    privileges: Privileges,
+    lock_timeout: std::time::Duration,
+) -> Result<String> {
     let mut cmd = tokio::process::Command::new(&pg_dump.path);
+    // pg_dump locks every table it dumps; a table held by a migration must
+    // fail the run after `lock_timeout`, not hang it.
+    cmd.arg(format!(
+        "--lock-wait-timeout={}ms",
+        lock_timeout.as_millis().max(1)
+    ));
+    if !privileges.owners {
+        cmd.arg("--no-owner");
+    }
+    if !privileges.acl {
+        cmd.arg("--no-privileges");
+    }
     cmd.args([
         "--schema-only",
         section.flag(),
-        "--no-owner",
-        "--no-privileges",
         "--no-publications",
         "--no-subscriptions",
         "--no-security-labels",
@@ -307,6 +370,163 @@ pub fn entries(script: &str) -> Vec<Entry> {
     out
 }
 
+/// "an index", "a constraint".
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
+}
+
+/// A role as the target server knows it.
+#[derive(Debug, Clone)]
+pub struct TargetRole {
+    pub name: String,
+    /// Whether the loading role may give objects to it (superuser, or a
+    /// member of it): `ALTER … OWNER TO` needs that.
+    pub may_own: bool,
+}
+
+/// Reads the target server's roles, for `keep_known_roles`.
+pub async fn target_roles(client: &Client) -> Result<Vec<TargetRole>> {
+    Ok(client
+        .query(
+            "SELECT rolname::text, \
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+                    OR pg_has_role(current_user, oid, 'MEMBER') \
+               FROM pg_roles",
+            &[],
+        )
+        .await
+        .pg_context(|| "reading the target's roles".into())?
+        .iter()
+        .map(|r| TargetRole {
+            name: r.get(0),
+            may_own: r.get(1),
+        })
+        .collect())
+}
+
+/// Keeps the ownership and privilege statements of a pg_dump script whose
+/// roles exist in the target (and, for ownership, that the loading role may
+/// give objects to); drops the others. Returns the script and the sorted
+/// names of the roles whose statements were dropped, for one warning.
+///
+/// pg_dump writes each such statement on one line: `ALTER … OWNER TO r;`,
+/// `GRANT … TO r[, …] [WITH GRANT OPTION];`, `REVOKE … FROM r[, …];` and
+/// `ALTER DEFAULT PRIVILEGES FOR ROLE r … GRANT|REVOKE …`.
+pub fn keep_known_roles(script: &str, roles: &[TargetRole]) -> (String, Vec<String>) {
+    let known = |name: &str, owning: bool| {
+        name == "PUBLIC"
+            || roles
+                .iter()
+                .any(|r| r.name == name && (!owning || r.may_own))
+    };
+    let mut missing = std::collections::BTreeSet::new();
+    let mut out = String::with_capacity(script.len());
+    // GRANT/REVOKE lines are read only inside pg_dump's ACL entries, so a
+    // function body that happens to hold one is never touched.
+    let mut in_acl = false;
+    for line in script.lines() {
+        if let Some(header) = line.strip_prefix("-- Name: ") {
+            in_acl = header.contains("; Type: ACL;") || header.contains("; Type: DEFAULT ACL;");
+        }
+        let named = if in_acl || line.contains(" OWNER TO ") {
+            roles_named_by(line)
+        } else {
+            Vec::new()
+        };
+        let unknown: Vec<&(String, bool)> = named
+            .iter()
+            .filter(|(n, owning)| !known(n, *owning))
+            .collect();
+        if unknown.is_empty() {
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            missing.extend(unknown.into_iter().map(|(n, _)| n.clone()));
+        }
+    }
+    (out, missing.into_iter().collect())
+}
+
+/// The roles an ownership or privilege line of pg_dump names, each with
+/// whether it is to own something; empty for any other line.
+fn roles_named_by(line: &str) -> Vec<(String, bool)> {
+    let Some(body) = line.strip_suffix(';') else {
+        return Vec::new();
+    };
+    if line.starts_with("ALTER ") && !line.starts_with("ALTER DEFAULT PRIVILEGES") {
+        return match body.rsplit_once(" OWNER TO ") {
+            Some((_, role)) => vec![(unquote(role), true)],
+            None => Vec::new(),
+        };
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    if let Some(r) = rest.strip_prefix("ALTER DEFAULT PRIVILEGES FOR ROLE ") {
+        let (role, after) = split_ident(r);
+        out.push((role, false));
+        rest = after.trim_start();
+        if let Some(r) = rest.strip_prefix("IN SCHEMA ") {
+            rest = split_ident(r).1.trim_start();
+        }
+    }
+    let grantees = if rest.starts_with("GRANT ") {
+        rest.rsplit_once(" TO ").map(|(_, g)| g)
+    } else if rest.starts_with("REVOKE ") {
+        rest.rsplit_once(" FROM ").map(|(_, g)| g)
+    } else {
+        None
+    };
+    let Some(grantees) = grantees else {
+        return out;
+    };
+    let grantees = grantees.trim_end_matches(" WITH GRANT OPTION");
+    let (grantees, grantor) = match grantees.split_once(" GRANTED BY ") {
+        Some((g, by)) => (g, Some(by)),
+        None => (grantees, None),
+    };
+    let mut list = grantees;
+    while !list.is_empty() {
+        let (role, after) = split_ident(list);
+        out.push((role, false));
+        list = after.trim_start().trim_start_matches(',').trim_start();
+    }
+    if let Some(by) = grantor {
+        out.push((unquote(by), false));
+    }
+    out
+}
+
+/// Splits a leading SQL identifier (quoted or not) off `s`.
+fn split_ident(s: &str) -> (String, &str) {
+    if let Some(q) = s.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = q.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().is_some_and(|(_, n)| *n == '"') {
+                    chars.next();
+                    name.push('"');
+                    continue;
+                }
+                return (name, &q[i + 1..]);
+            }
+            name.push(c);
+        }
+        return (name, "");
+    }
+    let end = s.find([' ', ',']).unwrap_or(s.len());
+    (s[..end].to_string(), &s[end..])
+}
+
+fn unquote(s: &str) -> String {
+    split_ident(s.trim()).0
+}
+
 /// Applies the pre-data script to the (empty) load database.
 pub async fn apply_pre_data(client: &Client, script: &str) -> Result<()> {
     client
@@ -343,7 +563,10 @@ pub async fn apply_post_data(clients: &[Client], script: &str) -> Result<()> {
                     return Ok::<(), anyhow::Error>(());
                 };
                 client.batch_execute(&entry.sql).await.pg_context(|| {
-                    format!("building an {} on the target", entry.kind.to_lowercase())
+                    format!(
+                        "building {} on the target",
+                        with_article(&entry.kind.to_lowercase())
+                    )
                 })?;
             }
         }
@@ -402,6 +625,53 @@ pub async fn refresh_materialized_views(client: &Client, catalog: &Catalog) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ownership_and_grants_of_missing_roles_are_dropped() {
+        let roles = vec![
+            TargetRole {
+                name: "postgres".into(),
+                may_own: true,
+            },
+            TargetRole {
+                name: "web user".into(),
+                may_own: true,
+            },
+            TargetRole {
+                name: "reader".into(),
+                may_own: false,
+            },
+        ];
+        let script = "\
+ALTER TABLE public.t OWNER TO postgres;
+ALTER TABLE public.u OWNER TO alice;
+ALTER TABLE public.w OWNER TO reader;
+-- Name: TABLE t; Type: ACL; Schema: public; Owner: postgres
+GRANT SELECT ON TABLE public.t TO \"web user\";
+GRANT SELECT ON TABLE public.t TO reader, ghost WITH GRANT OPTION;
+REVOKE ALL ON TABLE public.t FROM PUBLIC;
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO reader;
+ALTER DEFAULT PRIVILEGES FOR ROLE boss IN SCHEMA public GRANT SELECT ON TABLES TO reader;
+-- Name: f(); Type: FUNCTION; Schema: public; Owner: postgres
+GRANT SELECT ON TABLE public.t TO nobody;
+";
+        let (kept, missing) = keep_known_roles(script, &roles);
+        assert_eq!(missing, ["alice", "boss", "ghost", "reader"]);
+        assert_eq!(
+            kept,
+            "\
+ALTER TABLE public.t OWNER TO postgres;
+-- Name: TABLE t; Type: ACL; Schema: public; Owner: postgres
+GRANT SELECT ON TABLE public.t TO \"web user\";
+REVOKE ALL ON TABLE public.t FROM PUBLIC;
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO reader;
+-- Name: f(); Type: FUNCTION; Schema: public; Owner: postgres
+GRANT SELECT ON TABLE public.t TO nobody;
+"
+        );
+    }
 
     #[test]
     fn restrict_lines_are_stripped_and_others_refused() {

@@ -9,10 +9,12 @@ use crate::conn::{quote_literal, ConnInfo};
 use crate::error::PgResultExt;
 
 /// Session settings for every source connection: a long COPY must not be
-/// cut by the server's idle or statement timeouts.
-const SOURCE_SETTINGS: &str = "SET statement_timeout = 0; \
+/// cut by the server's idle or statement timeouts; and, as in pg_dump,
+/// `row_security = off`, so a table whose policies would hide rows from
+/// this role raises an error instead of silently copying fewer rows.
+const SOURCE_SETTINGS: &str = "SET row_security = off; \
+    SET statement_timeout = 0; \
     SET idle_in_transaction_session_timeout = 0; \
-    SET lock_timeout = 0; \
     SET extra_float_digits = 3; \
     SET DateStyle = 'ISO, MDY'; \
     SET IntervalStyle = 'postgres'; \
@@ -27,12 +29,33 @@ pub struct Snapshot {
     pub id: String,
 }
 
+/// How long a source session waits for a table lock when the caller does
+/// not say (`--lock-timeout`).
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `SET lock_timeout`: a table locked by someone else fails the run after
+/// `timeout` instead of hanging it. Also what breaks the one wait no
+/// deadlock detector sees: a worker queued behind a DDL that itself waits
+/// for the leader's lock.
+fn lock_timeout_setting(timeout: std::time::Duration) -> String {
+    format!("SET lock_timeout = '{}ms'", timeout.as_millis().max(1))
+}
+
 /// Opens the leader connection and exports its snapshot.
 pub async fn open_snapshot(info: &ConnInfo) -> Result<Snapshot> {
+    open_snapshot_with(info, DEFAULT_LOCK_TIMEOUT).await
+}
+
+/// `open_snapshot`, waiting at most `lock_timeout` for any table lock.
+pub async fn open_snapshot_with(
+    info: &ConnInfo,
+    lock_timeout: std::time::Duration,
+) -> Result<Snapshot> {
     let client = crate::conn::connect_named(info, "source").await?;
     client
         .batch_execute(&format!(
-            "{SOURCE_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            "{SOURCE_SETTINGS}; {}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            lock_timeout_setting(lock_timeout)
         ))
         .await
         .pg_context(|| "starting the snapshot transaction on the source".into())?;
@@ -46,14 +69,81 @@ pub async fn open_snapshot(info: &ConnInfo) -> Result<Snapshot> {
 
 /// Opens a worker connection that reads inside snapshot `id`.
 pub async fn worker(info: &ConnInfo, snapshot_id: &str) -> Result<Client> {
+    worker_with(info, snapshot_id, DEFAULT_LOCK_TIMEOUT).await
+}
+
+/// `worker`, waiting at most `lock_timeout` for any table lock.
+pub async fn worker_with(
+    info: &ConnInfo,
+    snapshot_id: &str,
+    lock_timeout: std::time::Duration,
+) -> Result<Client> {
     let client = crate::conn::connect_named(info, "source").await?;
     client
         .batch_execute(&format!(
-            "{SOURCE_SETTINGS}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+            "{SOURCE_SETTINGS}; {}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
              SET TRANSACTION SNAPSHOT {}",
+            lock_timeout_setting(lock_timeout),
             quote_literal(snapshot_id)
         ))
         .await
         .pg_context(|| "importing the snapshot on a source worker".into())?;
     Ok(client)
+}
+
+/// Refuses, before any row moves, to copy tables whose row-level security
+/// would apply to this role: with `row_security = off` the server would
+/// fail the COPY anyway, and this names every such table at once with
+/// what to grant.
+pub fn refuse_row_security(tables: &[&crate::catalog::Table], role: &str) -> Result<()> {
+    let hidden: Vec<String> = tables
+        .iter()
+        .filter(|t| t.row_security == crate::catalog::RowSecurity::Applies)
+        .map(|t| t.name.to_string())
+        .collect();
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::UsageError::new(format!(
+        "row-level security would hide rows of {} from the source role `{role}`, so the copy \
+         would be incomplete; run `ALTER ROLE {} BYPASSRLS;` as a superuser, or connect as \
+         the tables' owner (see docs/operations.md, \"Row-level security\")",
+        hidden.join(", "),
+        crate::conn::quote_ident(role)
+    ))
+    .into())
+}
+
+/// Takes ACCESS SHARE locks on every table the run reads, in the snapshot's
+/// transaction, as pg_dump does: DDL that would rewrite or alter a table
+/// (and make it look empty or different to this old snapshot) waits for the
+/// run instead. The session's lock timeout (`open_snapshot_with`) bounds
+/// the wait; `timeout` is that value, for the message.
+pub async fn lock_tables(
+    client: &Client,
+    tables: &[&crate::catalog::Table],
+    timeout: std::time::Duration,
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = tables.iter().map(|t| t.name.sql()).collect();
+    let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", names.join(", "));
+    match client.batch_execute(&sql).await {
+        Ok(()) => Ok(()),
+        Err(e) if crate::error::sqlstate(&e) == Some("55P03") => Err(lock_timed_out(timeout)),
+        Err(e) => Err(e).pg_context(|| "locking the source tables for the run".into()),
+    }
+}
+
+/// The error for a source lock not granted within `timeout` (55P03).
+pub fn lock_timed_out(timeout: std::time::Duration) -> anyhow::Error {
+    anyhow::anyhow!(
+        "a source table is locked by another session (a migration, VACUUM FULL, or a \
+             long ALTER), and the run waited {} s for it (--lock-timeout); nothing was written. \
+             See who holds it with `SELECT pid, state, query FROM pg_stat_activity WHERE pid IN \
+             (SELECT pid FROM pg_locks WHERE mode = 'AccessExclusiveLock')` on the source, then \
+             retry, or raise --lock-timeout",
+        timeout.as_secs()
+    )
 }

@@ -48,6 +48,10 @@ pub struct SyncOptions {
     pub force: bool,
     pub keep_previous: bool,
     pub terminate_connections: bool,
+    /// Restore the source's owners and grants where the target has the roles.
+    pub privileges: schema::Privileges,
+    /// How long to wait for a locked source table.
+    pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
     pub verify: bool,
     /// `ANONYMIZE_SECRET`; `None` when unset.
@@ -104,6 +108,11 @@ impl SyncOptions {
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
+            privileges: schema::Privileges {
+                owners: !args.no_owner,
+                acl: !args.no_acl,
+            },
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
             verify: args.verify,
             secret: secret_from_env(),
         })
@@ -131,6 +140,7 @@ pub async fn prepare(
     rules_path: &std::path::Path,
     subset: Option<SubsetSpec>,
     secret: Option<&[u8]>,
+    lock_timeout: std::time::Duration,
 ) -> Result<(Rules, source::Snapshot, Plan)> {
     if let Some(secret) = secret {
         crate::transform::check_secret(secret)?;
@@ -139,11 +149,24 @@ pub async fn prepare(
     if subset.is_some() {
         rules.subset = subset;
     }
-    let snapshot = source::open_snapshot(source).await?;
+    let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
+    let role: String = snapshot
+        .client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .pg_context(|| "reading the source role".into())?
+        .get(0);
+    let copied: Vec<&crate::catalog::Table> = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| &t.table)
+        .collect();
+    source::refuse_row_security(&copied, &role)?;
     crate::subset::apply(&mut plan, &rules, key.as_ref().unwrap_or(&Key::new(b"")))?;
     Ok((rules, snapshot, plan))
 }
@@ -169,6 +192,9 @@ impl Facts {
 /// Runs a sync and writes the report, whatever the outcome.
 pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
     let started_at = SystemTime::now();
+    if let Some(path) = &opts.report {
+        Report::check_writable(path)?;
+    }
     let facts = Facts::default();
     // Installed before anything else: from here on SIGINT/SIGTERM end the
     // run through the cleanup path instead of killing the process outright.
@@ -207,7 +233,12 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             error,
             exit_code: code,
             source: opts.source.redacted().to_string(),
-            target: opts.target.as_ref().map(|t| t.redacted().to_string()),
+            // A dry run writes nowhere: docs/report.md promises null.
+            target: opts
+                .target
+                .as_ref()
+                .filter(|_| !opts.dry_run)
+                .map(|t| t.redacted().to_string()),
             rules_digest: facts.digest.lock().expect("facts lock").take(),
             subset: subset.map(|s| s.to_string()),
             subset_fraction: subset.map(|s| match s {
@@ -219,11 +250,13 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
             tables,
             verify: facts.verify.lock().expect("facts lock").take(),
         };
+        crate::failpoint::pause("report.before_write").await;
         if let Err(e) = report.write(path) {
             // Monitoring needs the report, so a successful run without one
             // fails; a failed run keeps its own error, the more useful one.
             match result {
-                Ok(_) => return Err(e),
+                Ok(_) if opts.dry_run => return Err(e),
+                Ok(_) => return Err(e.context(crate::error::ReportNotWritten)),
                 Err(_) => {
                     tracing::error!(error = %crate::error::render(&e), "the report could not be written")
                 }
@@ -245,6 +278,19 @@ async fn run_inner(
             &opts.rules,
             opts.subset,
             opts.secret.as_deref(),
+            opts.lock_timeout,
+        ))
+        .await?;
+    signals
+        .guard(source::lock_tables(
+            &snapshot.client,
+            &plan
+                .tables
+                .iter()
+                .filter(|t| !t.skip)
+                .map(|t| &t.table)
+                .collect::<Vec<_>>(),
+            opts.lock_timeout,
         ))
         .await?;
     *facts.digest.lock().expect("facts lock") = Some(rules.digest.clone());
@@ -270,9 +316,20 @@ async fn run_inner(
     let tables = match opts.schema {
         SchemaMode::Create => {
             signals.guard(server.preflight(opts.force)).await?;
-            let loaded = signals
-                .guard(load_fresh(&server, &plan, &snapshot, opts, facts))
-                .await;
+            let schema = signals.guard(dump_schema(&plan, &snapshot, opts)).await?;
+            // Not under `guard`: a signal that comes while the database is
+            // created and marked waits for the next guarded step, so the
+            // cleanup below always finds our marker on it.
+            let loaded = match server.create_next(&schema.encoding).await {
+                Ok(next) => {
+                    signals
+                        .guard(load_fresh(
+                            &server, &next, &schema, &plan, &snapshot, opts, facts,
+                        ))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             // The swap is the commit point and takes a moment: it runs to its
             // end even if a signal comes, so a run is either wholly swapped
             // in or not at all (a signal then finds nothing left to stop).
@@ -375,49 +432,102 @@ pub(crate) async fn with_signals<T>(
     Signals::install()?.guard(fut).await
 }
 
-/// Loads `<target>__next` and finishes it (post-data, sequences, views,
-/// statistics, and `--verify`), ready to be swapped in.
-async fn load_fresh(
-    server: &TargetServer,
+/// The source's schema as pg_dump gives it, read in the run's snapshot.
+struct SourceSchema {
+    encoding: String,
+    pre_data: String,
+    post_data: String,
+}
+
+async fn dump_schema(
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
-    facts: &Facts,
-) -> Result<Vec<TableStats>> {
+) -> Result<SourceSchema> {
     let encoding: String = snapshot
         .client
         .query_one("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()", &[])
         .await
         .pg_context(|| "reading the source encoding".into())?
         .get(0);
+    // Large objects are data outside any table: neither pg_dump's schema
+    // nor a table COPY carries them, so the run says it leaves them out.
+    let large_objects: i64 = snapshot
+        .client
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .pg_context(|| "counting the source's large objects".into())?
+        .get(0);
+    if large_objects > 0 {
+        tracing::warn!(
+            large_objects,
+            "the source holds large objects (lo_*), which are not copied: they are \
+             unclassified data no rule can mask; columns holding their oids point at nothing \
+             in the target"
+        );
+    }
     let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
-    let (pre, post) = tokio::try_join!(
-        schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PreData),
-        schema::dump(&pg_dump, &opts.source, &snapshot.id, Section::PostData),
+    let (pre_data, post_data) = tokio::try_join!(
+        schema::dump_with(
+            &pg_dump,
+            &opts.source,
+            &snapshot.id,
+            Section::PreData,
+            opts.privileges,
+            opts.lock_timeout,
+        ),
+        schema::dump_with(
+            &pg_dump,
+            &opts.source,
+            &snapshot.id,
+            Section::PostData,
+            opts.privileges,
+            opts.lock_timeout,
+        ),
     )?;
+    Ok(SourceSchema {
+        encoding,
+        pre_data,
+        post_data,
+    })
+}
 
-    let next = server.create_next(&encoding).await?;
+/// Loads the fresh `<target>__next` and finishes it (post-data, sequences,
+/// views, statistics, row counts and `--verify`), ready to be swapped in.
+#[allow(clippy::too_many_arguments)]
+async fn load_fresh(
+    server: &TargetServer,
+    next: &ConnInfo,
+    schema: &SourceSchema,
+    plan: &Plan,
+    snapshot: &source::Snapshot,
+    opts: &SyncOptions,
+    facts: &Facts,
+) -> Result<Vec<TableStats>> {
     tracing::info!(database = %server.next, "loading into a fresh database");
-    let first = pg_sink::connect(&next).await?;
-    schema::apply_pre_data(&first, &pre).await?;
+    let (pre_data, missing) = schema::keep_known_roles(
+        &schema.pre_data,
+        &schema::target_roles(&server.admin).await?,
+    );
+    if !missing.is_empty() {
+        tracing::warn!(
+            roles = %missing.join(", "),
+            "the target has no such roles (or the loading role may not give objects to them), \
+             so their ownership and grants were left out; create them on the target server, \
+             or pass --no-owner / --no-acl to leave owners and grants out on purpose"
+        );
+    }
+    let first = pg_sink::connect(next).await?;
+    schema::apply_pre_data(&first, &pre_data).await?;
 
-    let tables = copy_all(
-        plan,
-        &opts.source,
-        &snapshot.id,
-        &next,
-        opts.jobs,
-        opts.progress,
-        facts,
-    )
-    .await?;
+    let tables = copy_all(plan, opts, &snapshot.id, next, facts).await?;
 
     let mut targets = vec![first];
     for _ in 1..opts.jobs.min(4) {
-        targets.push(pg_sink::connect(&next).await?);
+        targets.push(pg_sink::connect(next).await?);
     }
     tracing::info!("building indexes and constraints");
-    schema::apply_post_data(&targets, &post).await?;
+    schema::apply_post_data(&targets, &schema.post_data).await?;
     schema::set_sequences(&targets[0], &plan.catalog).await?;
     schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
     targets[0]
@@ -428,7 +538,7 @@ async fn load_fresh(
     drop(targets);
 
     if opts.verify {
-        let client = pg_sink::connect(&next).await?;
+        let client = pg_sink::connect(next).await?;
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
@@ -492,7 +602,7 @@ async fn load_existing(
             .pg_context(|| "truncating the target tables".into())?;
     }
     let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
-    let source = source::worker(&opts.source, &snapshot.id).await?;
+    let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
     let mut stats = Vec::new();
     for table in plan.tables.iter().filter(|t| !t.skip) {
         let tp = progress
@@ -505,6 +615,7 @@ async fn load_existing(
     }
     drop(progress);
     let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
+    pg_sink::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
@@ -563,13 +674,13 @@ fn total_rows(plan: &Plan) -> u64 {
 /// snapshot and a target connection), largest tables first.
 async fn copy_all(
     plan: &Plan,
-    source_info: &ConnInfo,
+    opts: &SyncOptions,
     snapshot_id: &str,
     target: &ConnInfo,
-    jobs: usize,
-    bars: bool,
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
+    let (source_info, jobs, bars, lock_timeout) =
+        (&opts.source, opts.jobs, opts.progress, opts.lock_timeout);
     let mut order: Vec<&TablePlan> = plan.tables.iter().filter(|t| !t.skip).collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.table.estimated_bytes));
     let queue: Arc<Mutex<VecDeque<Arc<TablePlan>>>> = Arc::new(Mutex::new(
@@ -582,7 +693,7 @@ async fn copy_all(
         let stats = Arc::clone(&stats);
         let progress = Arc::clone(&progress.0);
         async move {
-            let source = source::worker(source_info, snapshot_id).await?;
+            let source = source::worker_with(source_info, snapshot_id, lock_timeout).await?;
             let target = pg_sink::connect(target).await?;
             loop {
                 let Some(table) = queue.lock().await.pop_front() else {

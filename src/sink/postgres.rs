@@ -61,11 +61,12 @@ pub enum TargetState {
     Missing,
     /// Exists, made by an earlier run.
     Ours,
-    /// Exists with no tables.
+    /// Exists and holds no relation or large object.
     Empty,
-    /// Exists, has tables, and was not made by anonymize.
+    /// Exists, holds relations or large objects, and was not made by
+    /// anonymize.
     Foreign {
-        tables: i64,
+        objects: i64,
     },
 }
 
@@ -141,20 +142,24 @@ impl TargetServer {
             return Ok(TargetState::Ours);
         }
         let client = self.info.connect("anonymize (target check)").await?;
-        let tables: i64 = client
+        // Anything a user made counts, not only tables: a database holding
+        // just a materialized view, a sequence or large objects is someone's.
+        let objects: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                 AND n.nspname NOT LIKE 'pg_toast%'",
+                "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p', 'm', 'v', 'S', 'f') \
+                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') \
+                 + (SELECT count(*) FROM pg_largeobject_metadata)",
                 &[],
             )
             .await
-            .pg_context(|| "counting the target's tables".into())?
+            .pg_context(|| "counting the target's objects".into())?
             .get(0);
-        Ok(if tables == 0 {
+        Ok(if objects == 0 {
             TargetState::Empty
         } else {
-            TargetState::Foreign { tables }
+            TargetState::Foreign { objects }
         })
     }
 
@@ -185,10 +190,11 @@ impl TargetServer {
             .into());
         }
         let state = self.state().await?;
-        if let TargetState::Foreign { tables } = state {
+        if let TargetState::Foreign { objects } = state {
             if !force {
                 return Err(UsageError::new(format!(
-                    "target database {} holds {tables} table(s) and was not made by anonymize; \
+                    "target database {} holds {objects} object(s) (tables, views, sequences or large \
+                     objects) and was not made by anonymize; \
                      pass --force to replace it",
                     self.target
                 ))
@@ -269,14 +275,23 @@ impl TargetServer {
             }
             return Err(e).pg_context(|| format!("creating the load database {}", self.next));
         }
-        self.admin
+        // Tests signal the run here, between the database and its marker.
+        crate::failpoint::pause("target.created_unmarked").await;
+        let marked = self
+            .admin
             .batch_execute(&format!(
                 "COMMENT ON DATABASE {} IS {}",
                 quote_ident(&self.next),
                 quote_literal(&format!("{MARKER} loading, not yet complete"))
             ))
             .await
-            .pg_context(|| "marking the load database".into())?;
+            .pg_context(|| "marking the load database".into());
+        if let Err(e) = marked {
+            // Unmarked, the next run would refuse the name: this run made
+            // it a moment ago, so it drops it itself.
+            let _ = self.drop_database(&self.next).await;
+            return Err(e);
+        }
         Ok(self.info.with_dbname(&self.next))
     }
 
@@ -432,8 +447,46 @@ impl TargetServer {
 /// later rewrite by vacuum).
 pub struct CopySink<'a> {
     client: &'a Client,
-    sink: Pin<Box<CopyInSink<Bytes>>>,
+    /// The table's name, for errors.
+    name: String,
+    load: Load,
     in_transaction: bool,
+}
+
+/// What a failed COPY into `table` was doing, for the error: the table and,
+/// from the server's CONTEXT line (`COPY t, line 3, column zip: "…"`), the
+/// column, never the value that CONTEXT quotes after it.
+fn copy_failure(table: &str, e: &tokio_postgres::Error) -> String {
+    let column = e
+        .as_db_error()
+        .and_then(|d| d.where_())
+        .and_then(|w| w.split(", column ").nth(1))
+        .and_then(|rest| rest.split(':').next())
+        .filter(|c| !c.is_empty());
+    let what = match column {
+        Some(c) => format!("loading table {table}, column {c}"),
+        None => format!("loading table {table}"),
+    };
+    // 53100 disk_full, 53200 out_of_memory, 53300 too_many_connections.
+    match crate::error::sqlstate(e) {
+        Some("53100") => format!(
+            "{what}: the target server is out of disk space; free space there (the load \
+             database is dropped, the target was left as it was)"
+        ),
+        _ => what,
+    }
+}
+
+/// How the rows get in.
+enum Load {
+    Copy(Pin<Box<CopyInSink<Bytes>>>),
+    /// A table with no column to copy (`CREATE TABLE t ()`, or only
+    /// generated columns): COPY cannot name zero columns, so the rows
+    /// (empty lines) are counted and inserted with their defaults at the end.
+    RowsOnly {
+        table: String,
+        rows: u64,
+    },
 }
 
 impl<'a> CopySink<'a> {
@@ -446,7 +499,6 @@ impl<'a> CopySink<'a> {
     ) -> Result<CopySink<'a>> {
         let name = plan.table.name.to_string();
         let freeze = own_transaction && plan.table.kind == crate::catalog::TableKind::Ordinary;
-        let mut statement = plan.target_statement();
         if freeze {
             // ONLY: a plain TRUNCATE of an inheritance parent also empties
             // its children, which may already be loaded.
@@ -454,15 +506,27 @@ impl<'a> CopySink<'a> {
                 .batch_execute(&format!("BEGIN; TRUNCATE {}", plan.table.sql_only()))
                 .await
                 .pg_context(|| format!("preparing table {name} on the target"))?;
-            statement.push_str(" WITH (FREEZE)");
         }
-        let sink = client
-            .copy_in::<_, Bytes>(statement.as_str())
-            .await
-            .pg_context(|| format!("starting the load of table {name}"))?;
+        let load = if plan.columns.is_empty() {
+            Load::RowsOnly {
+                table: plan.table.name.sql(),
+                rows: 0,
+            }
+        } else {
+            let mut statement = plan.target_statement();
+            if freeze {
+                statement.push_str(" WITH (FREEZE)");
+            }
+            let sink = client
+                .copy_in::<_, Bytes>(statement.as_str())
+                .await
+                .pg_context(|| format!("starting the load of table {name}"))?;
+            Load::Copy(Box::pin(sink))
+        };
         Ok(CopySink {
             client,
-            sink: Box::pin(sink),
+            name,
+            load,
             in_transaction: freeze,
         })
     }
@@ -470,19 +534,38 @@ impl<'a> CopySink<'a> {
 
 impl TableSink for CopySink<'_> {
     async fn write(&mut self, batch: Bytes) -> Result<()> {
-        self.sink
-            .send(batch)
-            .await
-            .pg_context(|| "writing rows to the target".into())
+        match &mut self.load {
+            Load::Copy(sink) => {
+                let sent = sink.send(batch).await;
+                let what = sent.as_ref().err().map(|e| copy_failure(&self.name, e));
+                sent.pg_context(|| what.unwrap_or_default())
+            }
+            Load::RowsOnly { rows, .. } => {
+                *rows += memchr::memchr_iter(b'\n', &batch).count() as u64;
+                Ok(())
+            }
+        }
     }
 
     async fn finish(mut self) -> Result<u64> {
-        let rows = self
-            .sink
-            .as_mut()
-            .finish()
-            .await
-            .pg_context(|| "finishing the load of a table".into())?;
+        let rows = match &mut self.load {
+            Load::Copy(sink) => {
+                let finished = sink.as_mut().finish().await;
+                let what = finished.as_ref().err().map(|e| copy_failure(&self.name, e));
+                finished.pg_context(|| what.unwrap_or_default())?
+            }
+            Load::RowsOnly { table, rows } => {
+                if *rows > 0 {
+                    self.client
+                        .batch_execute(&format!(
+                            "INSERT INTO {table} SELECT FROM generate_series(1, {rows})"
+                        ))
+                        .await
+                        .pg_context(|| format!("loading the rows of {table}"))?;
+                }
+                *rows
+            }
+        };
         if self.in_transaction {
             self.client
                 .batch_execute("COMMIT")
@@ -557,4 +640,84 @@ pub async fn check_row_counts(clients: &[Client], tables: &[LoadedTable<'_>]) ->
         }
     }
     Ok(out)
+}
+
+/// Rows that break a foreign key after a `--schema existing` load, where
+/// triggers (and so the FK checks) were off for the load.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "after the load, {rows} row(s) of {table} point at no row of {parent} (foreign key {constraint}); \
+     the target was left as it was. The rules must map both sides of a key the same way \
+     (same rule, or `keep` on both), and a table others reference must not be `skip: true`"
+)]
+pub struct BrokenForeignKey {
+    pub constraint: String,
+    pub table: String,
+    pub parent: String,
+    pub rows: i64,
+}
+
+/// Checks every foreign key of the target database against the rows now in
+/// it, inside the load's transaction: with triggers off the server checked
+/// none of them, and a key the rules broke (a parent key rewritten, a child
+/// kept; a skipped parent; a key the target has and the source lacks) must
+/// stop the run before commit, not leave constraints marked valid over
+/// orphans. Only the count of breaking rows is reported, never a value.
+pub async fn validate_foreign_keys(client: &Client) -> Result<()> {
+    let keys = client
+        .query(
+            "SELECT c.conname::text, \
+                    format('%s%I.%I', CASE WHEN cr.relkind = 'p' THEN '' ELSE 'ONLY ' END, cn.nspname, cr.relname), \
+                    format('%s%I.%I', CASE WHEN pr.relkind = 'p' THEN '' ELSE 'ONLY ' END, pn.nspname, pr.relname), \
+                    format('%I.%I', cn.nspname, cr.relname), format('%I.%I', pn.nspname, pr.relname), \
+                    ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
+                    ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i) \
+               FROM pg_constraint c \
+               JOIN pg_class cr ON cr.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace \
+               JOIN pg_class pr ON pr.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace \
+              WHERE c.contype = 'f' AND c.conparentid = 0 \
+              ORDER BY 1, 4",
+            &[],
+        )
+        .await
+        .pg_context(|| "reading the target's foreign keys".into())?;
+    for key in keys {
+        let constraint: String = key.get(0);
+        let (child, parent): (String, String) = (key.get(1), key.get(2));
+        let (child_cols, parent_cols): (Vec<String>, Vec<String>) = (key.get(5), key.get(6));
+        // MATCH SIMPLE: a row with a NULL in the key references nothing.
+        let not_null: Vec<String> = child_cols
+            .iter()
+            .map(|c| format!("c.{c} IS NOT NULL"))
+            .collect();
+        let equal: Vec<String> = child_cols
+            .iter()
+            .zip(&parent_cols)
+            .map(|(c, p)| format!("p.{p} = c.{c}"))
+            .collect();
+        let rows: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {child} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {})",
+                    not_null.join(" AND "),
+                    equal.join(" AND ")
+                ),
+                &[],
+            )
+            .await
+            .pg_context(|| format!("checking foreign key {constraint} on the target"))?
+            .get(0);
+        if rows > 0 {
+            return Err(BrokenForeignKey {
+                constraint,
+                table: key.get(3),
+                parent: key.get(4),
+                rows,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }

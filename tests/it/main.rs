@@ -5,11 +5,16 @@
 mod harness;
 
 mod check;
+mod codec;
 mod config;
+mod correctness;
 mod demo;
 mod errors;
+mod faults;
+mod hostile;
 mod inheritance;
 mod init;
+mod messages;
 mod operations;
 mod privacy;
 mod subset;

@@ -199,4 +199,19 @@ impl Session {
             _runtime: runtime,
         }
     }
+
+    /// Runs SQL in this session (its transaction state stays with it).
+    pub fn exec(&self, sql: &str) {
+        self._runtime
+            .block_on(self._client.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{e:?}\nwhile running:\n{sql}"));
+    }
+
+    /// Runs SQL in this session and returns the SQLSTATE it failed with.
+    pub fn exec_err(&self, sql: &str) -> String {
+        match self._runtime.block_on(self._client.batch_execute(sql)) {
+            Ok(()) => panic!("expected an error from:\n{sql}"),
+            Err(e) => e.code().map(|c| c.code().to_string()).unwrap_or_default(),
+        }
+    }
 }

@@ -1,0 +1,387 @@
+//! Faults a weekly run meets (issue 8). Each is made to happen at a known
+//! point (a lock held, a failpoint, a disk that is full by construction),
+//! and each must end with a one-line cause, the right exit code, and the
+//! target as it was.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::harness::pg::Session;
+use crate::harness::{anonymize, env_refs, spawn, wait, Db, Failpoint, Pg, Run};
+use crate::messages::user_text;
+
+const SECRET: &str = "faults-test-secret-0123456789abcdef0123";
+
+const RULES: &str = "version: 1
+tables:
+  public.accounts:
+    columns: { id: keep, email: null, plan: { set: free } }
+  public.events:
+    columns: { id: keep, account_id: keep, payload: keep }
+";
+
+fn make_source(test: &str, events: u32) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(&format!(
+        "CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE, plan text NOT NULL);
+         INSERT INTO accounts SELECT i, 'person' || i || '@realmail.example', 'pro'
+           FROM generate_series(1, 100) AS i;
+         CREATE TABLE events (id bigint PRIMARY KEY, account_id int NOT NULL REFERENCES accounts,
+                              payload text);
+         INSERT INTO events SELECT i, 1 + i % 100, repeat(md5(i::text), 8)
+           FROM generate_series(1, {events}) AS i;
+         ANALYZE;"
+    ));
+    db
+}
+
+fn rules_dir(rules: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    dir
+}
+
+fn args<'a>(source: &'a Db, target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "sync",
+        "--source",
+        &source.url,
+        "--target",
+        target,
+        "--rules",
+        "rules.yml",
+        "--no-progress",
+        "--jobs",
+        "2",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+fn sync(dir: &Path, source: &Db, target: &str, extra: &[&str]) -> Run {
+    anonymize(
+        dir,
+        &args(source, target, extra),
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+}
+
+fn contents(db: &Db) -> Vec<String> {
+    db.column("SELECT 'a' || t::text FROM accounts t UNION ALL SELECT 'e' || count(*) FROM events ORDER BY 1")
+}
+
+#[test]
+fn a_source_table_locked_by_a_migration_fails_after_the_lock_timeout() {
+    let pg = Pg::get();
+    let source = make_source("lock_to_src", 10);
+    let target = pg.fresh_name("lock_to_dst");
+    let dir = rules_dir(RULES);
+    let migration = Session::open(&source.url);
+    migration.exec("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    let run = sync(dir.path(), &source, &target.url, &["--lock-timeout", "1"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("a source table is locked by another session")
+            && run
+                .stderr
+                .contains("waited 1 s for it (--lock-timeout); nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
+    migration.exec("ROLLBACK");
+    sync(dir.path(), &source, &target.url, &["--lock-timeout", "1"]).expect(0);
+}
+
+#[test]
+fn ddl_on_the_source_waits_for_the_run_instead_of_changing_its_tables() {
+    let pg = Pg::get();
+    let source = make_source("ddl_src", 50_000);
+    let target = pg.fresh_name("ddl_dst");
+    let dir = rules_dir(RULES);
+    let point = Failpoint::new("copy.after_first_batch:public.events");
+    let env = point.env();
+    let mut env = env_refs(&env);
+    env.push(("ANONYMIZE_SECRET", SECRET));
+    let mut child = spawn(dir.path(), &args(&source, &target.url, &[]), &env);
+    point.wait_reached(&mut child);
+    // A table rewrite after the snapshot would make the table look empty to
+    // it; the run's locks make the migration wait instead.
+    let migration = Session::open(&source.url);
+    assert_eq!(
+        migration.exec_err(
+            "SET lock_timeout = '200ms'; ALTER TABLE accounts ALTER COLUMN plan TYPE varchar(20)"
+        ),
+        "55P03"
+    );
+    point.resume();
+    wait(child).expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM accounts"), "100");
+    assert_eq!(target.value("SELECT count(*) FROM events"), "50000");
+    migration.exec("ALTER TABLE accounts ALTER COLUMN plan TYPE varchar(20)");
+}
+
+#[test]
+fn a_constraint_that_fails_at_post_data_leaves_the_target() {
+    let pg = Pg::get();
+    let source = make_source("post_src", 10);
+    // Unique in the source; the rules make both rows `free`.
+    source.exec(
+        "UPDATE accounts SET plan = 'team' WHERE id = 2;
+         CREATE UNIQUE INDEX accounts_plan_unique ON accounts (upper(plan)) WHERE id <= 2",
+    );
+    let target = pg.fresh_name("post_dst");
+    let dir = rules_dir(RULES);
+    // Last week's target, made from a source without the index.
+    let plain = make_source("post_plain", 10);
+    sync(dir.path(), &plain, &target.url, &[]).expect(0);
+    let before = contents(&target);
+    let run = sync(dir.path(), &source, &target.url, &[]).expect(1);
+    assert!(
+        run.stderr.contains("accounts_plan_unique") && run.stderr.contains("23505"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("FREE"),
+        "a value was printed: {}",
+        run.stderr
+    );
+    assert_eq!(contents(&target), before);
+    assert!(!pg.exists(&format!("{}__next", target.name)));
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target, &plain]));
+}
+
+#[test]
+fn the_load_database_dropped_during_the_run_fails_it_and_a_renamed_target_is_replaced() {
+    let pg = Pg::get();
+    let source = make_source("gone_src", 50_000);
+    let target = pg.fresh_name("gone_dst");
+    let dir = rules_dir(RULES);
+    sync(dir.path(), &source, &target.url, &[]).expect(0);
+    let before = contents(&target);
+    let point = Failpoint::new("copy.after_first_batch:public.events");
+    let env = point.env();
+    let mut env = env_refs(&env);
+    env.push(("ANONYMIZE_SECRET", SECRET));
+
+    // Someone drops the database being loaded.
+    let mut child = spawn(dir.path(), &args(&source, &target.url, &[]), &env);
+    point.wait_reached(&mut child);
+    pg.db_admin().exec(&format!(
+        "DROP DATABASE \"{}__next\" WITH (FORCE)",
+        target.name
+    ));
+    point.resume();
+    let run = wait(child).expect(1);
+    assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
+    assert_eq!(contents(&target), before);
+
+    // Someone renames the live target away: the run still ends with a
+    // complete target under the name, and leaves the renamed one alone.
+    let mut child = spawn(dir.path(), &args(&source, &target.url, &[]), &env);
+    point.wait_reached(&mut child);
+    let moved = format!("{}_moved", target.name);
+    pg.db_admin().exec(&format!(
+        "ALTER DATABASE \"{}\" RENAME TO \"{moved}\"",
+        target.name
+    ));
+    point.resume();
+    wait(child).expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM events"), "50000");
+    assert!(pg.exists(&moved));
+}
+
+#[test]
+fn a_missing_or_old_pg_dump_is_named_before_anything_is_written() {
+    let pg = Pg::get();
+    let source = make_source("dump_src", 10);
+    let target = pg.fresh_name("dump_dst");
+    let dir = rules_dir(RULES);
+    let run = anonymize(
+        dir.path(),
+        &args(&source, &target.url, &[]),
+        &[
+            ("ANONYMIZE_SECRET", SECRET),
+            ("ANONYMIZE_PG_DUMP", "/nonexistent/pg_dump"),
+        ],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains(
+            "ANONYMIZE_PG_DUMP names /nonexistent/pg_dump, which is not a pg_dump that runs"
+        ),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!(
+        "pg_dump_missing",
+        user_text(&run, dir.path(), &[&source, &target])
+    );
+    let old = dir.path().join("pg_dump_9");
+    std::fs::write(&old, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n").unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = anonymize(
+        dir.path(),
+        &args(&source, &target.url, &[]),
+        &[
+            ("ANONYMIZE_SECRET", SECRET),
+            ("ANONYMIZE_PG_DUMP", old.to_str().unwrap()),
+        ],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("pg_dump 9 at")
+            && run.stderr.contains("is older than the source server (15)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
+    insta::assert_snapshot!(
+        "pg_dump_too_old",
+        user_text(&run, dir.path(), &[&source, &target])
+    );
+}
+
+/// A throwaway server whose data directory sits on a 48 MB tmpfs (WAL on
+/// the ordinary disk, so the server itself never stops): the target disk
+/// fills at a size known in advance. Needs root for the mount.
+struct SmallDisk {
+    mount: tempfile::TempDir,
+    wal: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl SmallDisk {
+    fn start() -> Option<SmallDisk> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let bin = anonymize::ephemeral::find_server_bin().unwrap();
+        let mount = tempfile::tempdir().unwrap();
+        let wal = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=48m",
+                "tmpfs",
+                mount.path().to_str().unwrap(),
+            ])
+            .status()
+            .unwrap()
+            .success();
+        if !ok {
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let disk = SmallDisk {
+            mount,
+            wal,
+            bin,
+            port,
+        };
+        for d in [disk.mount.path(), disk.wal.path()] {
+            Command::new("chown")
+                .args(["postgres:postgres", d.to_str().unwrap()])
+                .status()
+                .unwrap();
+        }
+        let data = disk.mount.path().join("data");
+        let walpath = disk.wal.path().join("wal");
+        disk.as_postgres(&format!(
+            "{}/initdb -D {} --waldir={} -U postgres -A trust -E UTF8 --locale=C --no-sync",
+            disk.bin.display(),
+            data.display(),
+            walpath.display()
+        ));
+        disk.as_postgres(&format!(
+            "{}/pg_ctl -D {} -l {}/log -w -o \"-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB\" start",
+            disk.bin.display(), data.display(), disk.wal.path().display(), disk.port, disk.wal.path().display()
+        ));
+        Some(disk)
+    }
+
+    fn as_postgres(&self, cmd: &str) {
+        let out = Command::new("su")
+            .args(["postgres", "-s", "/bin/sh", "-c", cmd])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let data = self.mount.path().join("data");
+        let _ = Command::new("su")
+            .args([
+                "postgres",
+                "-s",
+                "/bin/sh",
+                "-c",
+                &format!(
+                    "{}/pg_ctl -D {} -m immediate -w stop",
+                    self.bin.display(),
+                    data.display()
+                ),
+            ])
+            .output();
+        let _ = Command::new("umount").arg(self.mount.path()).status();
+    }
+}
+
+#[test]
+fn a_target_that_runs_out_of_disk_fails_the_run_and_keeps_its_previous_state() {
+    let Some(disk) = SmallDisk::start() else {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    };
+    let source = make_source("disk_src", 1_000);
+    let target = Db {
+        name: "staging".into(),
+        url: disk.url("staging"),
+    };
+    let dir = rules_dir(RULES);
+    sync(dir.path(), &source, &target.url, &[]).expect(0);
+    let before = contents(&target);
+    // About 60 MB of rows: more than the disk has left.
+    source.exec(
+        "INSERT INTO events SELECT i, 1 + i % 100, repeat(md5(i::text), 8) FROM generate_series(1001, 200000) i",
+    );
+    let run = sync(dir.path(), &source, &target.url, &[]).expect(1);
+    assert!(
+        run.stderr.contains("53100") && run.stderr.contains("out of disk space"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(contents(&target), before);
+    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
+    let admin = Db {
+        name: "postgres".into(),
+        url: disk.url("postgres"),
+    };
+    assert_eq!(
+        admin.value("SELECT count(*) FROM pg_database WHERE datname = 'staging__next'"),
+        "0",
+        "the load database was left behind"
+    );
+}
