@@ -127,9 +127,7 @@ pub async fn copy_table<S: TableSink>(
             let len = out.len() as u64;
             // Tests prove the row-count safety net by losing a batch here.
             if !crate::failpoint::hit("copy.drop_batch") {
-                sink.write(out)
-                    .await
-                    .with_context(|| format!("loading table {name}"))?;
+                sink.write(out).await?;
             }
             rows += n;
             progress.advance(n, len);
@@ -145,10 +143,7 @@ pub async fn copy_table<S: TableSink>(
     };
 
     tokio::try_join!(reader, writer)?;
-    let rows_written = sink
-        .finish()
-        .await
-        .with_context(|| format!("loading table {name}"))?;
+    let rows_written = sink.finish().await?;
     Ok(TableStats {
         table: name,
         rows_read: rows,
