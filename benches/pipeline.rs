@@ -168,7 +168,7 @@ fn main() {
                 rules.to_str().unwrap(),
                 "--no-progress",
             ])
-            .env("ANONYMIZE_SECRET", "benchmark-secret")
+            .env("ANONYMIZE_SECRET", "benchmark-secret-0123456789abcdefghijk")
             .env("ANONYMIZE_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .status()

@@ -6,6 +6,8 @@
 //! is parsed (so a password holding `#` or `: ` cannot change the file's
 //! structure). `$${` writes a literal `${`. A variable that is not set is an
 //! error: an empty URL would otherwise fail later with a worse message.
+//! `${ANONYMIZE_SECRET}` is refused: the secret has no place in a URL or a
+//! path, where it would reach error messages, reports and `ps`.
 //!
 //! Precedence is flags, then environment variables (clap reads both), then
 //! the file. Relative paths in the file are relative to the file.
@@ -190,6 +192,12 @@ pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Re
                         .get(&[key.as_str()])
                         .map(|(l, c)| format!(":{l}:{c}"))
                         .unwrap_or_default();
+                    if var == SECRET_VAR {
+                        return UsageError::new(format!(
+                            "{file}{at}: `{key}` uses ${{{SECRET_VAR}}}; the secret is only read \
+                             from the environment by the transforms, never written into the config"
+                        ));
+                    }
                     UsageError::new(format!(
                         "{file}{at}: `{key}` uses ${{{var}}}, which is not set; export {var} or change the file"
                     ))
@@ -207,8 +215,12 @@ pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Re
     })
 }
 
+/// The variable that is never interpolated.
+const SECRET_VAR: &str = "ANONYMIZE_SECRET";
+
 /// Replaces `${NAME}` with the variable's value; `$${` is a literal `${`.
-/// Returns the name of the first variable that is not set.
+/// Returns the name of the first variable that is not set, or
+/// `ANONYMIZE_SECRET`, which is never interpolated.
 fn interpolate(s: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -226,6 +238,9 @@ fn interpolate(s: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String,
                 continue;
             };
             let name = &tail[..end];
+            if name == SECRET_VAR {
+                return Err(name.to_string());
+            }
             out.push_str(&env(name).ok_or_else(|| name.to_string())?);
             rest = &tail[end + 1..];
         } else {
@@ -273,6 +288,25 @@ mod tests {
             .to_string();
         assert!(e.contains("a.yml:2:1"), "{e}");
         assert!(e.contains("${NOPE}") && e.contains("export NOPE"), "{e}");
+    }
+
+    #[test]
+    fn the_secret_is_never_interpolated() {
+        let env = |name: &str| (name == "ANONYMIZE_SECRET").then(|| "s3cret-value".to_string());
+        let e = parse(
+            "a.yml",
+            "source: postgresql://app:${ANONYMIZE_SECRET}@h/db\n",
+            env,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("a.yml:1:1") && e.contains("${ANONYMIZE_SECRET}"),
+            "{e}"
+        );
+        assert!(e.contains("never written into the config"), "{e}");
+        assert!(!e.contains("s3cret-value"), "{e}");
     }
 
     #[test]

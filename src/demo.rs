@@ -32,7 +32,7 @@ pub const RULES: &str = include_str!("../rules/demo.yml");
 /// The key used when `ANONYMIZE_SECRET` is not set. It is public on
 /// purpose: the demo's data is synthetic, and a fixed key makes the demo's
 /// output the same on every machine.
-pub const DEMO_SECRET: &[u8] = b"anonymize-demo-secret";
+pub const DEMO_SECRET: &[u8] = b"anonymize-demo-secret-public-never-use-it";
 
 const PLACEHOLDER: &str = "{{CUSTOMERS}}";
 const SOURCE_DB: &str = "demo_source";

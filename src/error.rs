@@ -155,25 +155,38 @@ pub fn render(err: &anyhow::Error) -> String {
 /// Safe text for a PostgreSQL error: severity, SQLSTATE, message, hint and
 /// the object names. DETAIL and WHERE are dropped because they can quote row
 /// values (e.g. "Key (email)=(alice@example.com) already exists").
+///
+/// For data exceptions (class 22), integrity violations (class 23) and
+/// PL/pgSQL errors (class P0, `RAISE` text from a trigger), the message
+/// itself quotes values (`value "3000000000" is out of range for type
+/// integer`), so only the SQLSTATE, its condition name and the object names
+/// from the error's own fields are printed, never the message.
 pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
         let code = db.code().code();
-        let mut s = format!(
-            "{} ({code}): {}",
-            db.severity(),
-            redact_message(code, db.message())
-        );
+        let mut s = if quotes_values(code) {
+            format!(
+                "{} ({code} {}): the server's message is not shown, as it can quote row values",
+                db.severity(),
+                condition_name(code)
+            )
+        } else {
+            format!("{} ({code}): {}", db.severity(), db.message())
+        };
         for (label, value) in [
             ("schema", db.schema()),
             ("table", db.table()),
             ("column", db.column()),
+            ("data type", db.datatype()),
             ("constraint", db.constraint()),
         ] {
             if let Some(v) = value {
                 s.push_str(&format!(", {label} {v}"));
             }
         }
-        if let Some(hint) = db.hint() {
+        // A hint is the server's advice and never quotes a row, except in
+        // the classes whose texts can (a RAISE may set any HINT).
+        if let Some(hint) = db.hint().filter(|_| !quotes_values(code)) {
             s.push_str(&format!("\n  hint: {hint}"));
         }
         if crate::conn::replica::is_recovery_conflict(db.message()) {
@@ -206,17 +219,109 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
     text
 }
 
-/// Data exceptions (SQLSTATE class 22) quote the offending input in the
-/// message itself (`invalid input syntax for type integer: "abc"`); that
-/// input is a row value, so the quoted part is cut.
-fn redact_message(code: &str, message: &str) -> String {
-    if code.starts_with("22") {
-        if let Some(i) = message.find(": \"") {
-            return format!("{}: <value redacted>", &message[..i]);
-        }
-    }
-    message.to_string()
+/// Whether messages of this SQLSTATE can quote a row value: data
+/// exceptions, integrity violations and PL/pgSQL errors (`RAISE`).
+fn quotes_values(code: &str) -> bool {
+    code.starts_with("22") || code.starts_with("23") || code.starts_with("P0")
 }
+
+/// The condition name of a SQLSTATE in the classes whose messages are not
+/// shown (PostgreSQL's errcodes.txt), so the error still says what happened.
+pub fn condition_name(code: &str) -> &'static str {
+    CONDITIONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, n)| *n)
+        .unwrap_or(match code.get(..2) {
+            Some("22") => "data_exception",
+            Some("23") => "integrity_constraint_violation",
+            _ => "plpgsql_error",
+        })
+}
+
+/// Condition names of classes 22, 23 and P0, from PostgreSQL's errcodes.txt.
+const CONDITIONS: &[(&str, &str)] = &[
+    ("22000", "data_exception"),
+    ("2202E", "array_subscript_error"),
+    ("22021", "character_not_in_repertoire"),
+    ("22008", "datetime_field_overflow"),
+    ("22012", "division_by_zero"),
+    ("22005", "error_in_assignment"),
+    ("2200B", "escape_character_conflict"),
+    ("22022", "indicator_overflow"),
+    ("22015", "interval_field_overflow"),
+    ("2201E", "invalid_argument_for_logarithm"),
+    ("22014", "invalid_argument_for_ntile_function"),
+    ("22016", "invalid_argument_for_nth_value_function"),
+    ("2201F", "invalid_argument_for_power_function"),
+    ("2201G", "invalid_argument_for_width_bucket_function"),
+    ("22018", "invalid_character_value_for_cast"),
+    ("22007", "invalid_datetime_format"),
+    ("22019", "invalid_escape_character"),
+    ("2200D", "invalid_escape_octet"),
+    ("22025", "invalid_escape_sequence"),
+    ("22P06", "nonstandard_use_of_escape_character"),
+    ("22010", "invalid_indicator_parameter_value"),
+    ("22023", "invalid_parameter_value"),
+    ("22013", "invalid_preceding_or_following_size"),
+    ("2201B", "invalid_regular_expression"),
+    ("2201W", "invalid_row_count_in_limit_clause"),
+    ("2201X", "invalid_row_count_in_result_offset_clause"),
+    ("2202H", "invalid_tablesample_argument"),
+    ("2202G", "invalid_tablesample_repeat"),
+    ("22009", "invalid_time_zone_displacement_value"),
+    ("2200C", "invalid_use_of_escape_character"),
+    ("2200G", "most_specific_type_mismatch"),
+    ("22004", "null_value_not_allowed"),
+    ("22002", "null_value_no_indicator_parameter"),
+    ("22003", "numeric_value_out_of_range"),
+    ("2200H", "sequence_generator_limit_exceeded"),
+    ("22026", "string_data_length_mismatch"),
+    ("22001", "string_data_right_truncation"),
+    ("22011", "substring_error"),
+    ("22027", "trim_error"),
+    ("22024", "unterminated_c_string"),
+    ("2200F", "zero_length_character_string"),
+    ("22P01", "floating_point_exception"),
+    ("22P02", "invalid_text_representation"),
+    ("22P03", "invalid_binary_representation"),
+    ("22P04", "bad_copy_file_format"),
+    ("22P05", "untranslatable_character"),
+    ("2200L", "not_an_xml_document"),
+    ("2200M", "invalid_xml_document"),
+    ("2200N", "invalid_xml_content"),
+    ("2200S", "invalid_xml_comment"),
+    ("2200T", "invalid_xml_processing_instruction"),
+    ("22030", "duplicate_json_object_key_value"),
+    ("22031", "invalid_argument_for_sql_json_datetime_function"),
+    ("22032", "invalid_json_text"),
+    ("22033", "invalid_sql_json_subscript"),
+    ("22034", "more_than_one_sql_json_item"),
+    ("22035", "no_sql_json_item"),
+    ("22036", "non_numeric_sql_json_item"),
+    ("22037", "non_unique_keys_in_a_json_object"),
+    ("22038", "singleton_sql_json_item_required"),
+    ("22039", "sql_json_array_not_found"),
+    ("2203A", "sql_json_member_not_found"),
+    ("2203B", "sql_json_number_not_found"),
+    ("2203C", "sql_json_object_not_found"),
+    ("2203D", "too_many_json_array_elements"),
+    ("2203E", "too_many_json_object_members"),
+    ("2203F", "sql_json_scalar_required"),
+    ("2203G", "sql_json_item_cannot_be_cast_to_target_type"),
+    ("23000", "integrity_constraint_violation"),
+    ("23001", "restrict_violation"),
+    ("23502", "not_null_violation"),
+    ("23503", "foreign_key_violation"),
+    ("23505", "unique_violation"),
+    ("23514", "check_violation"),
+    ("23P01", "exclusion_violation"),
+    ("P0000", "plpgsql_error"),
+    ("P0001", "raise_exception"),
+    ("P0002", "no_data_found"),
+    ("P0003", "too_many_rows"),
+    ("P0004", "assert_failure"),
+];
 
 /// Extension to attach safe PostgreSQL error text as context.
 pub trait PgResultExt<T> {
@@ -256,18 +361,14 @@ mod tests {
     }
 
     #[test]
-    fn data_exception_messages_lose_the_quoted_value() {
-        assert_eq!(
-            redact_message(
-                "22P02",
-                "invalid input syntax for type integer: \"4111-1111\""
-            ),
-            "invalid input syntax for type integer: <value redacted>"
-        );
-        assert_eq!(
-            redact_message("42P01", "relation \"t\" does not exist"),
-            "relation \"t\" does not exist"
-        );
+    fn value_quoting_classes_are_named_not_quoted() {
+        assert!(quotes_values("22003") && quotes_values("23505") && quotes_values("P0001"));
+        assert!(!quotes_values("42P01") && !quotes_values("08006"));
+        assert_eq!(condition_name("22003"), "numeric_value_out_of_range");
+        assert_eq!(condition_name("22P02"), "invalid_text_representation");
+        assert_eq!(condition_name("22021"), "character_not_in_repertoire");
+        assert_eq!(condition_name("P0001"), "raise_exception");
+        assert_eq!(condition_name("22ZZZ"), "data_exception");
     }
 
     #[test]

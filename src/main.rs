@@ -9,6 +9,7 @@ use anonymize::cli::{Cli, Command, LogFormat};
 use anonymize::error;
 
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = Cli::parse();
     let format = match &cli.command {
         None => cli.sync.common.log_format,
@@ -45,6 +46,24 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Replaces the default panic hook, which prints the panic's message: a
+/// message built from a value (an index out of range in some text, a
+/// failed parse) could quote personal data. This one says where, never
+/// what. A panic in a copy worker is then turned into an ordinary error by
+/// the pipeline, so the run still cleans up and exits 1.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{at} (a bug in anonymize; its message is not shown, as it \
+             could quote a value). Please report it with the command and the rules, never the data"
+        );
+    }));
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

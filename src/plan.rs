@@ -42,6 +42,11 @@ pub struct ColumnPlan {
     /// subsetting for a reference that becomes NULL when its parent is not
     /// in the subset (`null_outside_subset`).
     pub source_expr: Option<String>,
+    /// What the rule's outputs can be, for `verify` (`None` for `keep` and
+    /// `null`).
+    pub space: Option<crate::transform::OutputSpace>,
+    /// The rule's `accepted:` reason, for `verify`.
+    pub accepted: Option<String>,
 }
 
 /// One table's part of the plan.
@@ -417,6 +422,8 @@ fn plan_table(
             action,
             read_by_others: false,
             source_expr: None,
+            space: entry.and_then(|e| e.rule.output_space()),
+            accepted: entry.and_then(|e| e.rule.accepted.clone()),
         });
         reads.push(column_reads);
     }
@@ -549,7 +556,9 @@ fn compile(
                 columns: &table.columns,
                 key,
                 locale,
-                unique: rule.unique,
+                // A column under a unique constraint gets the collision-free
+                // form of a transform that has two (`fake: email`).
+                unique: rule.unique || constraint.is_some(),
                 namespace: rule.namespace.as_deref(),
             };
             let transform = options.build(&ctx).map_err(|m| (m, None))?;

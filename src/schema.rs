@@ -98,6 +98,7 @@ pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
 fn version_of(path: &Path) -> Option<u32> {
     let out = std::process::Command::new(path)
         .arg("--version")
+        .env_clear()
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -174,17 +175,20 @@ pub async fn dump_with(
         "--no-tablespaces",
     ])
     .arg(format!("--snapshot={snapshot}"))
+    // A cleared environment: pg_dump must never inherit ANONYMIZE_SECRET
+    // (or anything else of ours); it gets only the variables below.
+    .env_clear()
     // A run stopped by a signal drops this future; pg_dump must not outlive it.
     .kill_on_drop(true)
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     // pg_dump connects exactly as we do (same host, user, password and
-    // TLS settings): no inherited PG* variable (PGSERVICE, PGSSLMODE, ...)
-    // may change where or how it connects.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PG") {
-            cmd.env_remove(k);
+    // TLS settings, all from `libpq_env`): no inherited PG* variable
+    // (PGSERVICE, PGSSLMODE, ...) may change where or how it connects.
+    for (k, v) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| PG_DUMP_ENV.contains(&k)) {
+            cmd.env(k, v);
         }
     }
     for (k, v) in source.libpq_env(pg_dump.major) {
@@ -200,7 +204,82 @@ pub async fn dump_with(
         return Err(anyhow!("pg_dump failed ({}): {}", out.status, err.trim()));
     }
     let text = String::from_utf8(out.stdout).context("pg_dump wrote text that is not UTF-8")?;
-    strip_meta_commands(&text)
+    let (text, stripped) = strip_remote_objects(&strip_meta_commands(&text)?);
+    if !stripped.is_empty() {
+        tracing::warn!(
+            objects = %stripped.join(", "),
+            "not created in the target: foreign servers, user mappings, foreign tables, \
+             publications and subscriptions would give staging a live path to production"
+        );
+    }
+    Ok(text)
+}
+
+/// The environment pg_dump may inherit besides the connection's own
+/// settings from `libpq_env`: the locale of its messages, and the home
+/// directory. Every `PG*` variable comes from `libpq_env` alone, so a
+/// `PGSERVICE` or `PGSSLMODE` of the caller cannot point pg_dump elsewhere.
+const PG_DUMP_ENV: &[&str] = &["HOME", "LANG", "LC_ALL", "LC_MESSAGES"];
+
+/// pg_dump entry types that would give the target a live path to another
+/// server: they are never created there.
+const REMOTE_TYPES: &[&str] = &[
+    "SERVER",
+    "USER MAPPING",
+    "FOREIGN TABLE",
+    "PUBLICATION",
+    "PUBLICATION TABLE",
+    "PUBLICATION TABLES IN SCHEMA",
+    "SUBSCRIPTION",
+    "SUBSCRIPTION TABLE",
+];
+
+/// Removes the entries of `REMOTE_TYPES` from a pg_dump script, with their
+/// comments and labels, and returns the script and what was removed
+/// (`SERVER prod_link`, `FOREIGN TABLE public.remote_users`, ...).
+/// (`--no-publications` and `--no-subscriptions` already keep those two
+/// out; stripping them here too guards an older or wrapped pg_dump.)
+pub fn strip_remote_objects(script: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(script.len());
+    let mut removed = Vec::new();
+    let mut skipping = false;
+    for line in script.split_inclusive('\n') {
+        if let Some(rest) = line.trim_end().strip_prefix("-- Name: ") {
+            let mut name = "";
+            let mut kind = "";
+            let mut schema = "-";
+            for part in rest.split("; ") {
+                if let Some(t) = part.strip_prefix("Type: ") {
+                    kind = t;
+                } else if let Some(s) = part.strip_prefix("Schema: ") {
+                    schema = s;
+                } else if name.is_empty() {
+                    name = part;
+                }
+            }
+            let remote = REMOTE_TYPES.contains(&kind);
+            // COMMENT ON SERVER x, SECURITY LABEL ON FOREIGN TABLE y, ...
+            let attached = REMOTE_TYPES
+                .iter()
+                .any(|t| name.starts_with(&format!("{t} ")));
+            skipping = remote || attached;
+            if remote {
+                removed.push(match schema {
+                    _ if name.starts_with(kind) => name.to_string(),
+                    "-" | "" => format!("{kind} {name}"),
+                    s => format!("{kind} {s}.{name}"),
+                });
+            }
+            if skipping {
+                // The header's own `--` lines stay: they are comments.
+                continue;
+            }
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    (out, removed)
 }
 
 /// Removes the `\restrict` / `\unrestrict` psql meta-commands that pg_dump
@@ -573,6 +652,30 @@ GRANT SELECT ON TABLE public.t TO nobody;
             strip_meta_commands("\\restrict abc\nCREATE TABLE t();\n\\unrestrict abc\n").unwrap();
         assert_eq!(s, "CREATE TABLE t();\n");
         assert!(strip_meta_commands("\\connect other\n").is_err());
+    }
+
+    #[test]
+    fn remote_objects_are_stripped_and_named() {
+        let script = "SET x = 1;\n\n--\n-- Name: prod; Type: SERVER; Schema: -; Owner: -\n--\n\nCREATE SERVER prod FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'db.prod');\n\n--\n-- Name: SERVER prod; Type: COMMENT; Schema: -; Owner: -\n--\n\nCOMMENT ON SERVER prod IS 'x';\n\n--\n-- Name: USER MAPPING app SERVER prod; Type: USER MAPPING; Schema: -; Owner: -\n--\n\nCREATE USER MAPPING FOR app SERVER prod OPTIONS (password 'pw');\n\n--\n-- Name: remote_users; Type: FOREIGN TABLE; Schema: public; Owner: -\n--\n\nCREATE FOREIGN TABLE public.remote_users (id int) SERVER prod;\n\n--\n-- Name: t; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.t (id int);\n";
+        let (out, removed) = strip_remote_objects(script);
+        assert_eq!(
+            removed,
+            [
+                "SERVER prod",
+                "USER MAPPING app SERVER prod",
+                "FOREIGN TABLE public.remote_users"
+            ]
+        );
+        assert!(out.contains("SET x = 1;") && out.contains("CREATE TABLE public.t"));
+        for gone in [
+            "CREATE SERVER",
+            "COMMENT ON SERVER",
+            "USER MAPPING FOR",
+            "FOREIGN TABLE",
+            "pw",
+        ] {
+            assert!(!out.contains(gone), "{gone}: {out}");
+        }
     }
 
     #[test]

@@ -145,6 +145,9 @@ pub async fn prepare(
     secret: Option<&[u8]>,
     lock_timeout: std::time::Duration,
 ) -> Result<(Rules, source::Snapshot, Plan)> {
+    if let Some(secret) = secret {
+        crate::transform::check_secret(secret)?;
+    }
     let mut rules = crate::rules::load::load(rules_path)?;
     if subset.is_some() {
         rules.subset = subset;
@@ -995,7 +998,7 @@ async fn verify_before_swap(
             verify::Status::Leak | verify::Status::Warning => tracing::warn!(
                 table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
             ),
-            verify::Status::Info => tracing::info!(
+            verify::Status::Info | verify::Status::Accepted => tracing::info!(
                 table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
             ),
         }

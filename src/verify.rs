@@ -4,19 +4,22 @@
 //! For every copied column whose rule is not `keep`, a sample of the
 //! target's values is sent to the source, which says (in one scan per
 //! table, inside one snapshot) how many of them exist in the same source
-//! column. What a match means depends on the rule:
+//! column and how many distinct values that column holds. Each column is
+//! judged by outcome, whatever its rule: the share of sampled values found
+//! in the source is compared with what the rule's output space (typed
+//! metadata from the transform, `OutputSpace`) makes likely by chance, and
+//! a share far above it is a leak. A `regex` that matches nothing or an
+//! `fpe` that cannot change a short value is caught this way.
 //!
-//! - rules whose outputs should never meet a real value (`hash`, `mask`,
-//!   `null`, fake emails, phone numbers, IBANs, card numbers, uuids): any
-//!   match is a leak;
-//! - low-entropy rules (fake first names, cities, shifted dates, `set`):
-//!   chance matches are expected, so the match rate is shown as
-//!   information.
+//! Columns marked `keep`, and the outputs of `json` and `regex` rules,
+//! are scanned for values that look like emails, phone numbers or card
+//! numbers. A column whose values mostly *are* such values is a leak; values
+//! merely containing one are a warning.
 //!
-//! Columns marked `keep` that hold text or JSON are scanned for values that
-//! look like emails, phone numbers or card numbers. A column whose values
-//! mostly *are* such values is a leak (a personal column marked `keep`);
-//! values merely containing one are a warning.
+//! A value with no letter or digit (blank, a space, punctuation) is not
+//! personal: it is never sampled, so it never counts. A column the rules
+//! mark `accepted: "why"` reports what was found as `accepted`, not as a
+//! leak.
 //!
 //! Only counts are reported, never a value.
 
@@ -34,7 +37,7 @@ use crate::conn::{quote_ident, ConnInfo};
 use crate::error::{GapsFound, PgResultExt};
 use crate::pii::{self, Kind};
 use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
-use crate::transform::Key;
+use crate::transform::{Key, OutputSpace};
 
 /// Values sampled per column unless `--sample` says otherwise.
 pub const DEFAULT_SAMPLE: u32 = 10_000;
@@ -53,6 +56,8 @@ pub struct VerifyReport {
     pub failures: usize,
     /// Columns with status `warning`.
     pub warnings: usize,
+    /// Columns with status `accepted`: a leak or warning the rules accept.
+    pub accepted: usize,
     /// Every column looked at.
     pub columns: Vec<ColumnResult>,
 }
@@ -72,6 +77,10 @@ pub struct ColumnResult {
     pub found_in_source: Option<u64>,
     /// `found_in_source / sampled`.
     pub match_rate: Option<f64>,
+    /// The match rate the rule's output space makes likely by chance.
+    pub expected_rate: Option<f64>,
+    /// The rules' `accepted:` reason, when the column has one.
+    pub accepted: Option<String>,
     /// What was found, in words; never a value.
     pub message: String,
 }
@@ -88,75 +97,71 @@ pub enum Status {
     Warning,
     /// An original value is in the target.
     Leak,
+    /// A leak or warning on a column the rules mark `accepted`.
+    Accepted,
 }
 
-/// What a rule's outputs may have in common with real values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a column is judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
     /// Scanned for personal-looking values, not compared.
     Keep,
     /// Every value NULL.
     Null,
-    /// No output should ever equal a real value.
-    Never,
-    /// Chance matches are expected.
-    Chance,
+    /// Compared with the source, against the rule's output space.
+    Space(OutputSpace),
 }
 
-/// Fake kinds whose outputs never meet real values: they come from reserved
-/// domains and ranges, or from spaces too large to collide.
-const NEVER_FAKES: &[&str] = &[
-    "email",
-    "phone",
-    "iban",
-    "credit_card",
-    "card",
-    "uuid",
-    "ssn",
-];
-
-/// Classifies a rule from its description (`fake(email) unique`,
-/// `hash(format=digits, length=9)`). Descriptions are what every transform
-/// already provides, so a new transform needs no change here; an unknown
-/// one is treated as low-entropy (information, not failure).
 fn expectation(column: &ColumnPlan) -> Expect {
-    match &column.action {
-        ColumnAction::Keep => Expect::Keep,
-        ColumnAction::Null => Expect::Null,
-        ColumnAction::Transform(_) => {
-            let rule = column.rule.as_str();
-            let name = rule.split(['(', ' ', ':']).next().unwrap_or("");
-            match name {
-                "hash" | "mask" => Expect::Never,
-                "fake" => {
-                    let args = rule.split(')').next().unwrap_or("");
-                    if NEVER_FAKES.iter().any(|k| args.contains(k)) {
-                        Expect::Never
-                    } else {
-                        Expect::Chance
-                    }
-                }
-                _ => Expect::Chance,
-            }
-        }
+    match (&column.action, column.space) {
+        (ColumnAction::Keep, _) => Expect::Keep,
+        (ColumnAction::Null, _) => Expect::Null,
+        (ColumnAction::Transform(_), Some(space)) => Expect::Space(space),
+        // A transform with no recorded space is judged strictly.
+        (ColumnAction::Transform(_), None) => Expect::Space(OutputSpace::Values(f64::INFINITY)),
     }
 }
 
-/// For a `hash` rule with a short digits format, the output space may be
-/// small enough for chance matches: `length=4` gives 10,000 values. Returns
-/// the number of output values when the description says it.
-fn hash_space(rule: &str) -> Option<f64> {
-    if !rule.starts_with("hash") || !rule.contains("digits") {
-        return None;
+/// Matches expected by chance among `values` (sampled target values) when
+/// the source column holds `distinct` distinct values: each output is in
+/// the source with probability about distinct / (outputs of its space).
+fn expected_matches(space: OutputSpace, values: &HashSet<String>, distinct: u64) -> f64 {
+    let d = distinct as f64;
+    match space {
+        OutputSpace::Constant | OutputSpace::Dense | OutputSpace::Partial => values.len() as f64,
+        OutputSpace::Values(n) => values.len() as f64 * (d / n).min(1.0),
+        OutputSpace::Shape { radix, kept } => values
+            .iter()
+            .map(|v| {
+                let free = v.chars().count().saturating_sub(kept);
+                // A value the rule cannot change is no chance match.
+                if free == 0 {
+                    0.0
+                } else {
+                    (d / radix.powi(free.min(300) as i32)).min(1.0)
+                }
+            })
+            .sum(),
     }
-    let after = &rule[rule.find("length")? + "length".len()..];
-    let digits: String = after
-        .chars()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    let n: i32 = digits.parse().ok()?;
-    Some(10f64.powi(n))
+}
+
+/// Whether `found` matches are far above the `expected` chance matches:
+/// more than three times as many, three standard deviations over (a count
+/// of rare events is about Poisson) and two more, so that one or two
+/// chance hits of a rare event never fail a run (P(3 or more) is about
+/// 2e-5 at 0.05 expected). Where no chance match is possible at all, one
+/// match is a leak.
+fn far_above(found: u64, expected: f64) -> bool {
+    let f = found as f64;
+    if expected <= 0.0 {
+        return f > 0.0;
+    }
+    f > 3.0 * expected + 3.0 * expected.sqrt() + 2.0
+}
+
+/// Whether a value can be personal: it has a letter or a digit.
+fn may_be_personal(value: &str) -> bool {
+    value.chars().any(char::is_alphanumeric)
 }
 
 /// Text and JSON columns are the ones free text can hide personal data in.
@@ -176,6 +181,12 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
             ..Overrides::common(&args.common)
         },
     )?;
+    if args.sample == 0 {
+        return Err(crate::error::UsageError::new(
+            "--sample 0 would check nothing; give the number of values to sample per column (default 10000)",
+        )
+        .into());
+    }
     let source = ConnInfo::parse(settings.require_source()?, "--source")?;
     let target = ConnInfo::parse(settings.require_target()?, "--target")?;
     let rules = crate::rules::load::load(&settings.rules)?;
@@ -240,7 +251,10 @@ pub async fn check_samples(
 /// Whether `verify` looks at this column's values (the ones an export
 /// samples for `check_samples`).
 pub fn is_checked(table: &TablePlan, column: &ColumnPlan) -> bool {
-    expectation(column) != Expect::Keep || scannable(table, column)
+    !matches!(
+        expectation(column),
+        Expect::Keep | Expect::Space(OutputSpace::Partial)
+    ) || scannable(table, column)
 }
 
 /// Where the values judged come from.
@@ -270,6 +284,7 @@ async fn check_outputs(
         sample,
         failures: count(Status::Leak),
         warnings: count(Status::Warning),
+        accepted: count(Status::Accepted),
         columns,
     })
 }
@@ -310,6 +325,7 @@ async fn check_table(
         .filter(|&i| checked[i].1 != Expect::Keep && !values[i].is_empty())
         .collect();
     let mut found = vec![0u64; checked.len()];
+    let mut distinct = vec![0u64; checked.len()];
     if !compared.is_empty() {
         let only = match table.table.kind {
             TableKind::Ordinary => "ONLY ",
@@ -321,7 +337,8 @@ async fn check_table(
             .map(|(p, &i)| {
                 let q = quote_ident(&checked[i].0.name);
                 format!(
-                    "count(DISTINCT {q}::text) FILTER (WHERE {q}::text = ANY(${}::text[]))",
+                    "count(DISTINCT {q}::text) FILTER (WHERE {q}::text = ANY(${}::text[])), \
+                     count(DISTINCT {q}::text)",
                     p + 1
                 )
             })
@@ -344,12 +361,18 @@ async fn check_table(
             .await
             .pg_context(|| format!("looking up sampled values of {name} in the source"))?;
         for (p, &i) in compared.iter().enumerate() {
-            found[i] = row.get::<_, i64>(p) as u64;
+            found[i] = row.get::<_, i64>(2 * p) as u64;
+            distinct[i] = row.get::<_, i64>(2 * p + 1) as u64;
         }
     }
 
     for (i, (column, expect)) in checked.iter().enumerate() {
         let sampled = values[i].len() as u64;
+        let f = found[i];
+        let expected = match expect {
+            Expect::Space(space) => Some(expected_matches(*space, &values[i], distinct[i])),
+            _ => None,
+        };
         let result = |status: Status, found: Option<u64>, message: String| ColumnResult {
             table: name.clone(),
             column: column.name.clone(),
@@ -358,11 +381,13 @@ async fn check_table(
             sampled,
             found_in_source: found,
             match_rate: found.map(|f| f as f64 / sampled.max(1) as f64),
+            expected_rate: expected.map(|e| e / sampled.max(1) as f64),
+            accepted: column.accepted.clone(),
             message,
         };
-        let f = found[i];
-        out.push(match expect {
-            Expect::Keep => scan_kept(&values[i], result),
+        let pct = |n: f64| 100.0 * n / sampled.max(1) as f64;
+        let verdict = match expect {
+            Expect::Keep => scan_kept(&values[i], "the rule is `keep`", result),
             Expect::Null if sampled > 0 => result(
                 Status::Leak,
                 Some(f),
@@ -372,17 +397,52 @@ async fn check_table(
                 ),
             ),
             Expect::Null => result(Status::Ok, Some(0), "every value is NULL".into()),
+            Expect::Space(OutputSpace::Partial) => {
+                let scanned = scan_kept(
+                    &values[i],
+                    "the rule leaves unmatched text as it is",
+                    result,
+                );
+                if scanned.status == Status::Leak {
+                    scanned
+                } else if sampled >= 10 && f == sampled {
+                    result(
+                        Status::Leak,
+                        Some(f),
+                        format!(
+                            "all {sampled} sampled values exist unchanged in the source column; \
+                             the rule's paths or pattern reach none of them"
+                        ),
+                    )
+                } else {
+                    ColumnResult {
+                        found_in_source: Some(f),
+                        match_rate: Some(f as f64 / sampled.max(1) as f64),
+                        ..scanned
+                    }
+                }
+            }
             _ if f == 0 => result(
                 Status::Ok,
                 Some(0),
                 format!("none of {sampled} sampled value(s) exist in the source column"),
             ),
-            Expect::Never if !chance_is_likely(&column.rule, table, sampled) => result(
+            Expect::Space(OutputSpace::Constant) => result(
+                Status::Info,
+                Some(f),
+                format!(
+                    "the rule writes a constant, which the source column also holds \
+                     ({f} of {sampled} sampled value(s))"
+                ),
+            ),
+            Expect::Space(_) if far_above(f, expected.unwrap_or(0.0)) => result(
                 Status::Leak,
                 Some(f),
                 format!(
-                    "{f} of {sampled} sampled value(s) exist in the source column; \
-                     this rule should never give a real value"
+                    "{f} of {sampled} sampled value(s) ({:.1}%) exist in the source column, \
+                     where the rule's outputs would match about {:.1}% by chance",
+                    pct(f as f64),
+                    pct(expected.unwrap_or(0.0))
                 ),
             ),
             _ => result(
@@ -390,31 +450,29 @@ async fn check_table(
                 Some(f),
                 format!(
                     "{f} of {sampled} sampled value(s) ({:.1}%) also exist in the source column; \
-                     chance matches are expected for this rule",
-                    100.0 * f as f64 / sampled.max(1) as f64
+                     chance matches of this rule's outputs are expected",
+                    pct(f as f64)
                 ),
             ),
-        });
+        };
+        out.push(accept(verdict));
     }
     Ok(())
 }
 
-/// Whether a `never` rule may still meet real values by chance: a short
-/// digits hash over a large table. Expected chance matches are about
-/// sampled × source rows / output space.
-fn chance_is_likely(rule: &str, table: &TablePlan, sampled: u64) -> bool {
-    match hash_space(rule) {
-        Some(space) => {
-            let rows = table.table.estimated_rows.max(1) as f64;
-            sampled as f64 * rows / space > 0.01
-        }
-        None => false,
+/// A leak or warning on a column the rules accept becomes `accepted`.
+fn accept(mut r: ColumnResult) -> ColumnResult {
+    if let (Some(why), Status::Leak | Status::Warning) = (&r.accepted, r.status) {
+        r.status = Status::Accepted;
+        r.message = format!("{} (accepted in the rules: {why})", r.message);
     }
+    r
 }
 
 /// Verdict for a kept text or JSON column from its sampled values.
 fn scan_kept(
     values: &HashSet<String>,
+    rule: &str,
     result: impl Fn(Status, Option<u64>, String) -> ColumnResult,
 ) -> ColumnResult {
     let sampled = values.len();
@@ -440,7 +498,7 @@ fn scan_kept(
                 Status::Leak,
                 None,
                 format!(
-                    "the rule is `keep`, but {n} of {sampled} sampled values are {}; \
+                    "{rule}, but {n} of {sampled} sampled values are {}; \
                      give the column a rule that replaces them",
                     kind.plural()
                 ),
@@ -453,7 +511,7 @@ fn scan_kept(
             Status::Warning,
             None,
             format!(
-                "the rule is `keep`, and {suspicious} of {sampled} sampled values contain \
+                "{rule}, and {suspicious} of {sampled} sampled values contain \
                  an email address, a phone number or a card number"
             ),
         );
@@ -513,7 +571,11 @@ async fn sample_target(
             if set.len() >= sample as usize {
                 continue;
             }
-            if let Some(v) = row.get::<_, Option<String>>(i) {
+            // Blanks and punctuation are not personal: never sampled.
+            if let Some(v) = row
+                .get::<_, Option<String>>(i)
+                .filter(|v| may_be_personal(v))
+            {
                 set.insert(v);
             }
         }
@@ -526,11 +588,17 @@ impl VerifyReport {
     /// then a summary line. Columns found clean are counted, not listed.
     pub fn render_text(&self) -> String {
         let mut s = String::new();
-        for status in [Status::Leak, Status::Warning, Status::Info] {
+        for status in [
+            Status::Leak,
+            Status::Warning,
+            Status::Accepted,
+            Status::Info,
+        ] {
             for c in self.columns.iter().filter(|c| c.status == status) {
                 let label = match status {
                     Status::Leak => "leak",
                     Status::Warning => "warning",
+                    Status::Accepted => "accepted",
                     _ => "info",
                 };
                 let _ = writeln!(
@@ -545,10 +613,11 @@ impl VerifyReport {
         }
         let _ = writeln!(
             s,
-            "{}: {} leak(s), {} warning(s) in {} column(s) checked (up to {} values each)",
+            "{}: {} leak(s), {} warning(s), {} accepted in {} column(s) checked (up to {} values each)",
             if self.failures == 0 { "ok" } else { "failed" },
             self.failures,
             self.warnings,
+            self.accepted,
             self.columns.len(),
             self.sample
         );
@@ -560,60 +629,70 @@ impl VerifyReport {
 mod tests {
     use super::*;
 
-    fn col(rule: &str, action: ColumnAction) -> ColumnPlan {
-        ColumnPlan {
-            name: "c".into(),
-            rule: rule.into(),
-            implicit: false,
-            action,
-            read_by_others: false,
-            source_expr: None,
-        }
+    fn set(values: &[&str]) -> HashSet<String> {
+        values.iter().map(|v| v.to_string()).collect()
     }
 
-    struct Dummy;
-    impl crate::transform::Transform for Dummy {
-        fn apply(
-            &self,
-            _: Option<&[u8]>,
-            _: &crate::transform::RowView<'_>,
-            _: &mut Vec<u8>,
-        ) -> Result<crate::transform::Written, crate::transform::ValueError> {
-            Ok(crate::transform::Written::Null)
+    #[test]
+    fn chance_comes_from_the_output_space() {
+        let ten: HashSet<String> = (0..10).map(|i| format!("v{i}")).collect();
+        // A 4-digit hash over a column of 5,000 distinct values: half match.
+        assert_eq!(expected_matches(OutputSpace::Values(1e4), &ten, 5_000), 5.0);
+        assert_eq!(
+            expected_matches(OutputSpace::Values(f64::INFINITY), &ten, 5_000),
+            0.0
+        );
+        // fpe keeping 4 symbols: a 4-character value cannot change, so its
+        // match is not chance; a 6-character one has 100 outputs.
+        let fpe = OutputSpace::Shape {
+            radix: 10.0,
+            kept: 4,
+        };
+        assert_eq!(expected_matches(fpe, &set(&["1234"]), 50), 0.0);
+        assert_eq!(expected_matches(fpe, &set(&["123456"]), 50), 0.5);
+    }
+
+    #[test]
+    fn far_above_chance_is_a_leak() {
+        assert!(far_above(1, 0.0), "one match where none is possible");
+        assert!(!far_above(0, 0.0));
+        assert!(!far_above(5, 5.0), "as many as chance gives");
+        assert!(!far_above(20, 5.0));
+        assert!(!far_above(2, 0.05), "a rare chance hit or two");
+        assert!(far_above(100, 5.0), "a regex that changed nothing");
+    }
+
+    #[test]
+    fn blanks_and_punctuation_are_not_personal() {
+        for v in ["", " ", "  ", "-", "()", "+ -", "…"] {
+            assert!(!may_be_personal(v), "{v:?}");
+        }
+        for v in ["a", "7", "é", "+1 555"] {
+            assert!(may_be_personal(v), "{v:?}");
         }
     }
 
     #[test]
-    fn rules_are_classified_by_what_their_outputs_may_meet() {
-        let t = || ColumnAction::Transform(std::sync::Arc::new(Dummy));
-        assert_eq!(expectation(&col("keep", ColumnAction::Keep)), Expect::Keep);
-        assert_eq!(expectation(&col("null", ColumnAction::Null)), Expect::Null);
-        for never in [
-            "fake(email) unique",
-            "fake(phone_number)",
-            "fake(kind=iban)",
-            "hash(format=hex)",
-            "hash(format=digits, length=9)",
-            "mask(keep_last=4)",
-        ] {
-            assert_eq!(expectation(&col(never, t())), Expect::Never, "{never}");
-        }
-        for chance in [
-            "fake(first_name)",
-            "fake(city)",
-            "shift(days=180)",
-            "set(\"free\")",
-            "template(\"{a} {b}\")",
-        ] {
-            assert_eq!(expectation(&col(chance, t())), Expect::Chance, "{chance}");
-        }
-    }
-
-    #[test]
-    fn short_digit_hashes_have_a_small_space() {
-        assert_eq!(hash_space("hash(format=digits, length=4)"), Some(1e4));
-        assert_eq!(hash_space("hash(format=hex)"), None);
-        assert_eq!(hash_space("fake(email)"), None);
+    fn accepted_columns_do_not_fail() {
+        let r = ColumnResult {
+            table: "t".into(),
+            column: "c".into(),
+            rule: "keep accepted".into(),
+            status: Status::Leak,
+            sampled: 10,
+            found_in_source: None,
+            match_rate: None,
+            expected_rate: None,
+            accepted: Some("shop addresses".into()),
+            message: "emails".into(),
+        };
+        let r = accept(r);
+        assert_eq!(r.status, Status::Accepted);
+        assert!(
+            r.message.contains("accepted in the rules: shop addresses"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
@@ -626,10 +705,15 @@ mod tests {
             sampled: 0,
             found_in_source: found,
             match_rate: None,
+            expected_rate: None,
+            accepted: None,
             message,
         };
         let emails: HashSet<String> = (0..10).map(|i| format!("p{i}@real.example")).collect();
-        assert_eq!(scan_kept(&emails, make).status, Status::Leak);
+        assert_eq!(
+            scan_kept(&emails, "the rule is `keep`", make).status,
+            Status::Leak
+        );
         let notes: HashSet<String> = (0..10)
             .map(|i| {
                 if i == 0 {
@@ -639,11 +723,14 @@ mod tests {
                 }
             })
             .collect();
-        let r = scan_kept(&notes, make);
+        let r = scan_kept(&notes, "the rule is `keep`", make);
         assert_eq!(r.status, Status::Warning);
         assert!(r.message.contains("1 of 10"), "{}", r.message);
         assert!(!r.message.contains("real.example"), "never a value");
         let clean: HashSet<String> = (0..10).map(|i| format!("note {i}")).collect();
-        assert_eq!(scan_kept(&clean, make).status, Status::Ok);
+        assert_eq!(
+            scan_kept(&clean, "the rule is `keep`", make).status,
+            Status::Ok
+        );
     }
 }

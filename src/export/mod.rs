@@ -479,7 +479,7 @@ async fn verify_export(
             verify::Status::Leak | verify::Status::Warning => tracing::warn!(
                 table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
             ),
-            verify::Status::Info => tracing::info!(
+            verify::Status::Info | verify::Status::Accepted => tracing::info!(
                 table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
             ),
         }

@@ -341,16 +341,31 @@ fn merge(
             });
             continue;
         }
-        let columns = t
-            .columns
-            .0
-            .into_iter()
-            .map(|(ckey, rule)| ColumnEntry {
+        let mut columns: Vec<ColumnEntry> = Vec::new();
+        for (ckey, rule) in t.columns.0 {
+            let entry = ColumnEntry {
                 location: at(&["tables", &key, "columns", &ckey]),
                 name: parse_column_name(&ckey),
                 rule,
-            })
-            .collect();
+            };
+            // `email` and `'"email"'` name one column: two rules for it
+            // would leave which one runs to chance.
+            if let Some(prev) = columns.iter().find(|c| c.name == entry.name) {
+                errors.push(RulesError {
+                    location: entry.location.clone(),
+                    message: format!(
+                        "column {} of table {name} has two rules (first at {})",
+                        crate::catalog::display_ident(&entry.name),
+                        prev.location
+                    ),
+                    hint: Some(
+                        "keep one rule per column; SQL quotes around a name are optional".into(),
+                    ),
+                });
+                continue;
+            }
+            columns.push(entry);
+        }
         let key_locations = TABLE_KEYS
             .iter()
             .filter_map(|k| {
@@ -437,6 +452,19 @@ mod tests {
         let errs = errors_of("version: 1\ntables:\n  public.a:\n    colums: {}\n");
         assert!(errs[0].contains("unknown field `colums`"), "{errs:?}");
         assert!(errs[0].contains("did you mean `columns`"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_column_written_with_and_without_quotes_is_one_column() {
+        let errs = errors_of(
+            "version: 1\ntables:\n  public.a:\n    columns:\n      email: keep\n      '\"email\"': null\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("column email of table public.a has two rules"),
+            "{errs:?}"
+        );
+        assert!(errs[0].contains(":6:7"), "points at the second: {errs:?}");
     }
 
     #[test]

@@ -145,6 +145,11 @@ pub struct ColumnRule {
     pub unique: bool,
     pub namespace: Option<String>,
     pub locale: Option<String>,
+    /// `accepted: "why"`: a person reviewed what `verify` reports for this
+    /// column and accepts it (shop addresses kept on purpose). `verify`
+    /// then shows the finding as `accepted`, with this text, and does not
+    /// fail on it.
+    pub accepted: Option<String>,
 }
 
 /// What happens to a column's values.
@@ -175,7 +180,19 @@ impl ColumnRule {
         if let Some(l) = &self.locale {
             s.push_str(&format!(" locale={l}"));
         }
+        if self.accepted.is_some() {
+            s.push_str(" accepted");
+        }
         s
+    }
+
+    /// What the rule's outputs can be, for `verify`; `None` for `keep`
+    /// (scanned, not compared) and `null`.
+    pub fn output_space(&self) -> Option<transform::OutputSpace> {
+        match &self.action {
+            Action::Transform(o) => Some(o.output_space()),
+            _ => None,
+        }
     }
 }
 
@@ -187,7 +204,7 @@ impl<'de> Deserialize<'de> for ColumnRule {
 
 struct ColumnRuleVisitor;
 
-const MODIFIERS: &[&str] = &["unique", "namespace", "locale"];
+const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted"];
 
 fn plain(action: Action) -> ColumnRule {
     ColumnRule {
@@ -195,6 +212,7 @@ fn plain(action: Action) -> ColumnRule {
         unique: false,
         namespace: None,
         locale: None,
+        accepted: None,
     }
 }
 
@@ -236,11 +254,30 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
         let mut unique = false;
         let mut namespace = None;
         let mut locale = None;
+        let mut accepted: Option<String> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "unique" => unique = map.next_value()?,
                 "namespace" => namespace = Some(map.next_value()?),
                 "locale" => locale = Some(map.next_value()?),
+                "accepted" => {
+                    let why: String = map.next_value()?;
+                    if why.trim().is_empty() {
+                        return Err(de::Error::custom(
+                            "`accepted` takes the reason a person accepted this column, e.g. `accepted: \"shop addresses, reviewed 2026-11\"`",
+                        ));
+                    }
+                    accepted = Some(why);
+                }
+                // `{ keep: true, accepted: "..." }`: keep with a modifier.
+                "keep" if action.is_none() => {
+                    if !map.next_value::<bool>()? {
+                        return Err(de::Error::custom(
+                            "`keep` in a map takes `true`; write `null` to empty the column",
+                        ));
+                    }
+                    action = Some(("keep".to_string(), Action::Keep));
+                }
                 "keep" | "null" => {
                     return Err(de::Error::custom(format!(
                         "write `{key}` on its own (`column: {key}`), not as a map key"
@@ -281,6 +318,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
             unique,
             namespace,
             locale,
+            accepted,
         })
     }
 }

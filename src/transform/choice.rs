@@ -183,6 +183,10 @@ impl TransformOptions for Options {
         self.values.iter().flatten().cloned().collect()
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        super::OutputSpace::Values(self.values.len() as f64)
+    }
+
     fn describe(&self) -> String {
         let values: Vec<String> = self
             .values

@@ -101,7 +101,9 @@ pub fn write_date(days: i64, out: &mut String) {
 /// allowed, as in PostgreSQL).
 pub fn parse_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+    // Byte offsets below are char offsets only in ASCII text (`12:34:5€`
+    // would otherwise be sliced inside the `€`).
+    if !s.is_ascii() || b.len() < 8 || b[2] != b':' || b[5] != b':' {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -214,6 +216,14 @@ fn valid_offset(o: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_times_are_refused_not_sliced() {
+        assert_eq!(parse_time("12:34:5€"), None);
+        assert_eq!(parse_time("12:34:56.€"), None);
+        assert_eq!(parse_timestamp("2024-01-01 12:34:5€"), None);
+        assert_eq!(parse_time_with_offset("12:34:5€+01"), None);
+    }
 
     #[test]
     fn civil_round_trips() {

@@ -142,6 +142,37 @@ impl Kind {
             })
     }
 
+    /// About how many outputs the kind draws from, for `verify`. Counts are
+    /// rough (the locale data of the fake crate); what matters is their
+    /// order of magnitude.
+    fn output_space(self) -> super::OutputSpace {
+        use super::OutputSpace::{Dense, Shape, Values};
+        match self {
+            Kind::Username => Shape {
+                radix: 26.0,
+                kept: 0,
+            },
+            // `+` and a country code of up to three digits stay.
+            Kind::PhoneNumber => Shape {
+                radix: 10.0,
+                kept: 4,
+            },
+            Kind::FirstName => Values(3_000.0),
+            Kind::LastName => Values(400.0),
+            Kind::State | Kind::StateAbbr => Values(50.0),
+            Kind::Country | Kind::CountryCode | Kind::CurrencyCode => Values(200.0),
+            Kind::TimeZone | Kind::Industry | Kind::UserAgent | Kind::Word => Values(100.0),
+            Kind::City | Kind::JobTitle => Values(1_000.0),
+            Kind::BuildingNumber | Kind::StreetName | Kind::SecondaryAddress => Values(10_000.0),
+            Kind::Company | Kind::Domain | Kind::Url | Kind::Bic => Values(10_000.0),
+            Kind::Zip | Kind::Postcode => Values(100_000.0),
+            Kind::Date | Kind::DateOfBirth => Dense,
+            Kind::Name | Kind::NameWithTitle => Values(1e6),
+            Kind::StreetAddress | Kind::CellNumber | Kind::Words => Values(1e7),
+            _ => Values(f64::INFINITY),
+        }
+    }
+
     /// What the kind promises about equal outputs: the format-preserving
     /// kinds are bijections; `uuid` permutes uuids but turns other text into
     /// 122 bits of HMAC, so only collision-free is true of it in general.
@@ -387,6 +418,12 @@ impl TransformOptions for Options {
             ctx.column.kind
         };
         let t: Box<dyn Transform> = match self.kind {
+            // Without `unique: true` (or `keep_domain`), an address a person
+            // might have, at a reserved domain.
+            Kind::Email if !ctx.unique && !self.keep_domain => Box::new(PersonEmail {
+                key: ctx.key.clone(),
+                namespace,
+            }),
             Kind::Email => {
                 let prf = Prf::derive(ctx.key, &namespace);
                 Box::new(Email {
@@ -448,6 +485,10 @@ impl TransformOptions for Options {
             }),
         };
         Ok(ctx.finish(t, self.uniqueness()))
+    }
+
+    fn output_space(&self) -> super::OutputSpace {
+        self.kind.output_space()
     }
 
     fn describe(&self) -> String {
@@ -523,9 +564,104 @@ impl Transform for Email {
         if self.keep_domain {
             out.extend_from_slice(domain);
         } else {
+            // The encrypted domain keeps the addresses apart (the map stays
+            // a bijection); `.invalid` (RFC 6761) makes sure no mail server
+            // anywhere accepts them.
             self.encrypt_domain(domain_tweak, domain, out);
+            out.extend_from_slice(RESERVED_SUFFIX);
         }
         Ok(Written::Value)
+    }
+}
+
+/// Appended to every encrypted email domain: a top-level domain reserved so
+/// that it never resolves.
+const RESERVED_SUFFIX: &[u8] = b".invalid";
+
+/// Domains reserved for examples (RFC 2606): no one can own them, so mail
+/// sent to them reaches no one.
+const EXAMPLE_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+
+/// `fake: email` without `unique: true`: an address a person might have
+/// (`destiney.heathcote@example.net`), drawn from English first and last
+/// names, at a reserved domain. Lossy: two people may get the same one.
+/// The seed is the address in ASCII lower case, so `JOHN@X.COM` and
+/// `john@x.com` get the same fake.
+struct PersonEmail {
+    key: Key,
+    namespace: Vec<u8>,
+}
+
+impl Transform for PersonEmail {
+    fn apply(
+        &self,
+        input: Option<&[u8]>,
+        _row: &RowView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, ValueError> {
+        use fake::locales::Data;
+        let Some(input) = input else {
+            return Ok(Written::Null);
+        };
+        let mut rng = self.key.rng(&self.namespace, &input.to_ascii_lowercase());
+        let pick = |rng: &mut ChaCha20Rng, names: &[&str], out: &mut Vec<u8>| {
+            let name = names[rng.random_range(0..names.len())];
+            out.extend(
+                name.bytes()
+                    .filter(u8::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase()),
+            );
+        };
+        let first = <fake::locales::EN as Data>::NAME_FIRST_NAME;
+        let last = <fake::locales::EN as Data>::NAME_LAST_NAME;
+        match rng.random_range(0..10u32) {
+            // first.last, the common case
+            0..=4 => {
+                pick(&mut rng, first, out);
+                out.push(b'.');
+                pick(&mut rng, last, out);
+            }
+            // first_last
+            5 => {
+                pick(&mut rng, first, out);
+                out.push(b'_');
+                pick(&mut rng, last, out);
+            }
+            // firstlast
+            6 => {
+                pick(&mut rng, first, out);
+                pick(&mut rng, last, out);
+            }
+            // first.last and two digits
+            7 | 8 => {
+                pick(&mut rng, first, out);
+                out.push(b'.');
+                pick(&mut rng, last, out);
+                let _ = write!(ByteWriter(out), "{:02}", rng.random_range(0..100u32));
+            }
+            // initial and last name
+            _ => {
+                let start = out.len();
+                pick(&mut rng, first, out);
+                out.truncate(start + 1);
+                pick(&mut rng, last, out);
+            }
+        }
+        out.push(b'@');
+        out.extend_from_slice(
+            EXAMPLE_DOMAINS[rng.random_range(0..EXAMPLE_DOMAINS.len())].as_bytes(),
+        );
+        Ok(Written::Value)
+    }
+}
+
+/// `write!` into a byte buffer.
+struct ByteWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -1017,7 +1153,7 @@ mod tests {
             ("last_name", "Leannon"),
             ("name", "Justice Hyatt"),
             ("name_with_title", "Ms. Mabel Windler"),
-            ("email", "Icî.Kòokag+6@Nryilhl.com"),
+            ("email", "felicia.oberbrunner@example.net"),
             ("safe_email", "davonte@example.org"),
             ("username", "Etõ.Yçmyer+6@Lcojffo.bjx"),
             ("password", "K3XWPL_i6HagRGG"),
@@ -1141,15 +1277,47 @@ mod tests {
         assert_eq!(apply(&*de, Some("x")).unwrap(), "Åsa steg 65821");
     }
 
+    /// `run` with `unique: true`.
+    fn run_unique(yaml: &str, input: &str) -> String {
+        let t = super::super::test_support::build_unique(&*parse(yaml), &text());
+        apply(&*t, Some(input)).unwrap()
+    }
+
     #[test]
-    fn emails_keep_their_shape_and_can_keep_their_domain() {
+    fn emails_look_like_a_persons_at_a_reserved_domain() {
         assert_eq!(
             run("fake: email", "john.smith42@gmail.com"),
-            "nqjf.qgffj12@hquoj.com"
+            "orval_padberg@example.org"
         );
+        // Case does not make another person.
         assert_eq!(
             run("fake: email", "JOHN.Smith42@GMAIL.com"),
-            "NQJF.Qgffj12@HQUOJ.com"
+            "orval_padberg@example.org"
+        );
+        for i in 0..2000 {
+            let out = run("fake: email", &format!("p{i}@realmail.example"));
+            let (local, domain) = out.split_once('@').unwrap();
+            assert!(EXAMPLE_DOMAINS.contains(&domain), "{out}");
+            assert!(
+                !local.is_empty()
+                    && local.bytes().all(|c| c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || c == b'.'
+                        || c == b'_'),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn unique_emails_keep_their_shape_at_a_reserved_domain() {
+        assert_eq!(
+            run_unique("fake: email", "john.smith42@gmail.com"),
+            "nqjf.qgffj12@hquoj.com.invalid"
+        );
+        assert_eq!(
+            run_unique("fake: email", "JOHN.Smith42@GMAIL.com"),
+            "NQJF.Qgffj12@HQUOJ.com.invalid"
         );
         assert_eq!(
             run(
@@ -1159,16 +1327,16 @@ mod tests {
             "leig.zlsxe01@gmail.com"
         );
         // Not an email: encrypted whole, and still no `@`.
-        assert_eq!(run("fake: email", "n/a"), "c/s");
+        assert_eq!(run_unique("fake: email", "n/a"), "c/s");
         // Quoted local parts may hold an `@`: the last one splits.
-        let out = run("fake: email", "\"a@b\"@x.org");
+        let out = run_unique("fake: email", "\"a@b\"@x.org");
         assert!(
-            out.ends_with(".org") && out.matches('@').count() == 2 && out.starts_with('"'),
+            out.ends_with(".org.invalid") && out.matches('@').count() == 2 && out.starts_with('"'),
             "{out}"
         );
         assert_eq!(
-            run("fake: email", "мария.иванова@mail.ru"),
-            "оюнжь.слщоорм@hoxn.ru"
+            run_unique("fake: email", "мария.иванова@mail.ru"),
+            "оюнжь.слщоорм@hoxn.ru.invalid"
         );
     }
 
@@ -1281,14 +1449,14 @@ mod tests {
 
     #[test]
     fn lossy_text_is_cut_to_the_column() {
-        let v = column("s", "character varying(12)", TypeKind::Text).with_max_length(12);
+        let v = column("s", "character varying(16)", TypeKind::Text).with_max_length(16);
         let t = build(&*parse("fake: paragraph"), &v);
         for i in 0..100 {
-            assert!(apply(&*t, Some(&i.to_string())).unwrap().chars().count() <= 12);
+            assert!(apply(&*t, Some(&i.to_string())).unwrap().chars().count() <= 16);
         }
-        // Unique-capable kinds keep the input's length, so they always fit.
-        let e = build(&*parse("fake: email"), &v);
-        assert_eq!(apply(&*e, Some("ab@cd.com")).unwrap().len(), 9);
+        // Unique emails keep the input's length plus `.invalid`.
+        let e = super::super::test_support::build_unique(&*parse("fake: email"), &v);
+        assert_eq!(apply(&*e, Some("ab@c.com")).unwrap().len(), 8 + 8);
     }
 
     #[test]

@@ -61,6 +61,14 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        // Digits are the smallest alphabet: the most lenient estimate.
+        super::OutputSpace::Shape {
+            radix: 10.0,
+            kept: self.keep_first + self.keep_last,
+        }
+    }
+
     fn describe(&self) -> String {
         if self.keep_first == 0 && self.keep_last == 0 {
             "fpe".into()

@@ -166,6 +166,15 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        // Digits of a given length are a small space; the other formats
+        // carry at least 64 bits.
+        match (self.format, self.length) {
+            (Some(Format::Digits), Some(n)) => super::OutputSpace::Values(10f64.powi(n as i32)),
+            _ => super::OutputSpace::Values(f64::INFINITY),
+        }
+    }
+
     fn describe(&self) -> String {
         match (self.format, self.length) {
             (None, None) => "hash".into(),

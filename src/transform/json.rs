@@ -179,6 +179,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(Json { paths }), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        super::OutputSpace::Partial
+    }
+
     fn describe(&self) -> String {
         let parts: Vec<String> = self
             .paths

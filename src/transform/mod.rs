@@ -41,6 +41,9 @@ mod set;
 mod shift;
 mod template;
 
+#[cfg(test)]
+mod robust;
+
 /// Every transform key a rule may use, for "did you mean" and the docs
 /// test. `keep` and `null` are written as scalars, not map keys.
 pub const NAMES: &[&str] = &[
@@ -105,6 +108,33 @@ pub enum Uniqueness {
     /// Different inputs give different outputs, by construction (a keyed
     /// bijection), so a unique column stays unique.
     Injective,
+}
+
+/// What a rule's outputs can be, for `verify`: how often an output may
+/// equal a real value by chance. `verify` compares the share of sampled
+/// target values found in the source column with what this makes likely;
+/// a share far above it is a leak, whatever the rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutputSpace {
+    /// One value the user wrote (`set`, a template without columns): a
+    /// match says nothing about any row.
+    Constant,
+    /// Keyed draws over about this many distinct outputs (first names, a
+    /// 4-digit hash, a choice of 3): an output is in a source column of D
+    /// distinct values with probability about D / n.
+    Values(f64),
+    /// The input's own shape re-encrypted (`fpe`, phone and username
+    /// fakes): about `radix ^ (length - kept)` outputs for a value of that
+    /// length. A value no longer than `kept` cannot change, so when it is
+    /// found in the source it counts against the rule.
+    Shape { radix: f64, kept: usize },
+    /// Near the input on a dense scale (`shift`, `noise`): outputs land on
+    /// other real values all the time; matches are information.
+    Dense,
+    /// The input with some parts replaced (`json`, `regex`): what no path
+    /// or pattern reached passes unchanged, so the outputs are scanned
+    /// like kept text.
+    Partial,
 }
 
 /// Everything `build` may look at.
@@ -311,6 +341,13 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
         Uniqueness::Lossy
     }
 
+    /// What the outputs can be, for `verify` (see `OutputSpace`). The
+    /// default claims a space too large for chance matches: a transform
+    /// that forgets to say is judged strictly, never leniently.
+    fn output_space(&self) -> OutputSpace {
+        OutputSpace::Values(f64::INFINITY)
+    }
+
     /// Whether the outputs depend on the secret. `set` does not.
     fn needs_secret(&self) -> bool {
         true
@@ -382,6 +419,28 @@ pub trait Transform: Send + Sync {
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError>;
+}
+
+/// The shortest `ANONYMIZE_SECRET` accepted, in bytes. Whoever holds the
+/// secret can reverse the keyed permutations (`fpe`, unique email,
+/// username and phone fakes, hashed integer and uuid ids) and test guesses
+/// against every other output, so it must be too long to guess: 32 random
+/// bytes is the HMAC-SHA256 key size.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses a secret shorter than `MIN_SECRET_BYTES` (exit 2), saying how to
+/// make a good one. The message never holds the secret.
+pub fn check_secret(secret: &[u8]) -> Result<(), crate::error::UsageError> {
+    if secret.len() >= MIN_SECRET_BYTES {
+        return Ok(());
+    }
+    Err(crate::error::UsageError::new(format!(
+        "ANONYMIZE_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} bytes of \
+         random text, or anyone could guess it and reverse the keyed transforms. \
+         Make one with `openssl rand -base64 32`, keep it in your secret store, \
+         and never copy it to staging",
+        secret.len()
+    )))
 }
 
 /// The run's secret, keyed once; every value derives from it.
@@ -493,6 +552,21 @@ pub(crate) mod test_support {
             namespace: None,
         };
         options.build(&ctx)
+    }
+
+    /// `build` for a rule with `unique: true`.
+    pub fn build_unique(options: &dyn TransformOptions, column: &Column) -> Box<dyn Transform> {
+        let key = Key::new(SECRET);
+        let ctx = BuildContext {
+            table: "public.t",
+            column,
+            columns: std::slice::from_ref(column),
+            key: &key,
+            locale: "en",
+            unique: true,
+            namespace: None,
+        };
+        options.build(&ctx).expect("builds")
     }
 
     pub fn build(options: &dyn TransformOptions, column: &Column) -> Box<dyn Transform> {
@@ -788,7 +862,7 @@ mod tests {
 /// differ trivially, so only a permutation within a shape can collide.
 #[cfg(test)]
 mod uniqueness_tests {
-    use super::test_support::{build, column, parse};
+    use super::test_support::{build_unique as build, column, parse};
     use super::*;
     use std::collections::HashSet;
 

@@ -108,6 +108,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        super::OutputSpace::Dense
+    }
+
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         for (name, v) in [

@@ -87,6 +87,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        super::OutputSpace::Dense
+    }
+
     fn describe(&self) -> String {
         match self.scale {
             Some(s) => format!(

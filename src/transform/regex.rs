@@ -103,6 +103,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        super::OutputSpace::Partial
+    }
+
     fn describe(&self) -> String {
         match &self.action {
             Action::With(rule) => format!(

@@ -37,6 +37,10 @@ impl TransformOptions for Options {
         }))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        super::OutputSpace::Constant
+    }
+
     fn describe(&self) -> String {
         format!("set({:?})", self.value)
     }

@@ -120,6 +120,16 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(Template { parts }), self.uniqueness()))
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        if self.parts.iter().all(|p| matches!(p, Part::Text(_))) {
+            super::OutputSpace::Constant
+        } else {
+            // Built from other columns' fakes: a combination of them
+            // rarely equals a real value.
+            super::OutputSpace::Values(1e6)
+        }
+    }
+
     fn describe(&self) -> String {
         format!("template({:?})", self.source)
     }

@@ -6,7 +6,7 @@
 
 use crate::harness::anonymize;
 
-const SECRET: &str = "demo-test-secret-4f9c1d";
+const SECRET: &str = "demo-test-secret-4f9c1d-0123456789abcdef";
 
 /// The lines of stdout after the line `title`, up to the next blank line.
 fn section<'a>(stdout: &'a str, title: &str) -> Vec<&'a str> {

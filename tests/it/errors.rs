@@ -154,12 +154,15 @@ fn no_secret_or_password_is_printed() {
             "--log-format",
             "json",
         ],
-        &[("ANONYMIZE_SECRET", "sup3r-s3cret-value")],
+        &[(
+            "ANONYMIZE_SECRET",
+            "sup3r-s3cret-value-that-is-32-bytes-long",
+        )],
     )
     .expect(0);
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(
-        !all.contains("hunter2pw") && !all.contains("sup3r-s3cret-value"),
+        !all.contains("hunter2pw") && !all.contains("sup3r-s3cret-value-that-is-32-bytes-long"),
         "{all}"
     );
     assert!(run.stdout.contains("public.customers"), "{}", run.stdout);

@@ -17,6 +17,7 @@ mod inheritance;
 mod init;
 mod messages;
 mod operations;
+mod privacy;
 mod replica;
 mod subset;
 mod sweep;

@@ -213,7 +213,7 @@ fn the_subset_is_stable_and_grows_monotonically() {
         &source,
         &d,
         KEEP,
-        "another-secret-987654321",
+        "another-secret-987654321-zyxwvutsrqponmlk",
         &["--subset", "10%"],
     )
     .expect(0);

@@ -17,7 +17,7 @@ pub fn app_source(test: &str) -> Db {
     db
 }
 
-pub const SECRET: &str = "test-secret-0123456789";
+pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopq";
 
 /// Runs a sync of `source` into `target` with `rules` and `secret`.
 pub fn sync(
@@ -224,7 +224,14 @@ fn same_secret_same_data_other_secret_other_data() {
     let c = pg.fresh_name("det_c");
     sync(&source, &a, "app.yml", SECRET, &[]).expect(0);
     sync(&source, &b, "app.yml", SECRET, &["--jobs", "1"]).expect(0);
-    sync(&source, &c, "app.yml", "another-secret-987654321", &[]).expect(0);
+    sync(
+        &source,
+        &c,
+        "app.yml",
+        "another-secret-987654321-zyxwvutsrqponmlk",
+        &[],
+    )
+    .expect(0);
     for t in TABLES {
         assert_eq!(
             digest(&a, t),
