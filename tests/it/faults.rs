@@ -178,8 +178,15 @@ fn the_load_database_dropped_during_the_run_fails_it_and_a_renamed_target_is_rep
     ));
     point.resume();
     let run = wait(child).expect(1);
-    assert!(run.stderr.contains("error:"), "{}", run.stderr);
-    insta::assert_snapshot!(user_text(&run, dir.path(), &[&source, &target]));
+    // Which connection notices the drop first (a table's load, or a
+    // post-data step beside it) varies, so the text is not snapshotted;
+    // that it names the server's reason is.
+    assert!(
+        run.stderr
+            .contains("terminating connection due to administrator command"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(contents(&target), before);
 
     // Someone renames the live target away: the run still ends with a
