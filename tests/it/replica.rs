@@ -162,6 +162,9 @@ fn several_hosts_pick_the_one_target_session_attrs_asks_for() {
 }
 
 #[test]
+#[ignore = "stalls the shared standby's replay when another test drops a database meanwhile \
+            (DROP DATABASE replay waits for the paused COPY backend's signal barrier); \
+            run alone: cargo test --test it -- --ignored replica::a_recovery_conflict"]
 fn a_recovery_conflict_says_what_to_change() {
     if !local_clusters("a_recovery_conflict_says_what_to_change") {
         return;
