@@ -23,7 +23,7 @@ use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
 use crate::pipeline::pool::Pool;
 use crate::pipeline::{copy_table, TableStats};
-use crate::plan::{Plan, TablePlan};
+use crate::plan::{Plan, Secret, TablePlan};
 use crate::post_data;
 use crate::progress::Progress;
 use crate::report::{Outcome, Phases, Report};
@@ -155,7 +155,7 @@ pub async fn prepare(
     let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let key = secret.map(Key::new);
-    let mut plan = Plan::build(&rules, catalog, key.as_ref())?;
+    let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
     crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
@@ -171,7 +171,6 @@ pub async fn prepare(
         .map(|t| &t.table)
         .collect();
     source::refuse_row_security(&copied, &role)?;
-    crate::subset::apply(&mut plan, &rules, key.as_ref().unwrap_or(&Key::new(b"")))?;
     Ok((rules, snapshot, plan))
 }
 

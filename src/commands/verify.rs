@@ -36,8 +36,8 @@ use crate::config::{Overrides, Settings};
 use crate::conn::{quote_ident, ConnInfo};
 use crate::error::{GapsFound, PgResultExt};
 use crate::pii::{self, Kind};
-use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
-use crate::transform::{Key, OutputSpace};
+use crate::plan::{ColumnAction, ColumnPlan, Plan, Secret, TablePlan};
+use crate::transform::OutputSpace;
 
 /// Values sampled per column unless `--sample` says otherwise.
 pub const DEFAULT_SAMPLE: u32 = 10_000;
@@ -192,9 +192,8 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
     let rules = crate::rules::load::load(&settings.rules)?;
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = crate::catalog::Catalog::read(&snapshot.client).await?;
-    // verify never runs a transform, so the secret is not needed: any key
-    // lets the plan compile.
-    let plan = Plan::build(&rules, catalog, Some(&Key::new(b"verify")))?;
+    // verify never runs a transform, so the secret is not needed.
+    let plan = crate::plan::prepare(&rules, catalog, Secret::NotNeeded)?;
     let client = crate::conn::connect_named(&target, "target").await?;
     client
         .batch_execute(&format!(

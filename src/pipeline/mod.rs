@@ -23,6 +23,7 @@ use crate::error::PgResultExt;
 use crate::plan::{ColumnAction, TablePlan};
 use crate::progress::TableProgress;
 use crate::sink::TableSink;
+use crate::source::Read;
 use crate::transform::{RowView, Written};
 
 /// Bytes of whole rows gathered before a batch is transformed.
@@ -65,20 +66,21 @@ pub async fn copy_table<S: TableSink>(
     sink: S,
     progress: &TableProgress,
 ) -> Result<TableStats> {
-    copy_part(source, plan, None, sink, progress).await
+    copy_part(source, plan, Read::default(), sink, progress).await
 }
 
-/// Copies the heap pages `pages` of a table (all of it with `None`).
+/// Copies what `read` asks for of a table: some of its pages, or all of
+/// it, maybe in a stable order.
 pub async fn copy_part<S: TableSink>(
     source: &Client,
     plan: Arc<TablePlan>,
-    pages: Option<(u32, Option<u32>)>,
+    read: Read,
     mut sink: S,
     progress: &TableProgress,
 ) -> Result<TableStats> {
     let started = Instant::now();
     let name = plan.table.name.to_string();
-    let query = crate::source::copy_query_pages(&plan, pages);
+    let query = crate::source::copy_query(&plan, read);
     // The query holds rules text and derived seeds, never row values.
     tracing::debug!(table = %name, %query, "source query");
     let stream = source

@@ -75,18 +75,24 @@ impl fmt::Display for SubsetSpec {
 
 /// Fills each table's row selection from the rules' `where:`, `subset:`,
 /// `references:`, `max_per_parent:` and `null_outside_subset:` and the
-/// run's subset. Every problem in those rules is reported at once.
-pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesErrors> {
+/// run's subset. Every problem in those rules is reported at once. Part of
+/// `plan::prepare`, which calls it on the tables it is building; `key`
+/// (the secret) seeds the sample, `None` gives the unkeyed one.
+pub(crate) fn select(
+    plan_tables: &mut [TablePlan],
+    rules: &Rules,
+    key: Option<&Key>,
+) -> Result<(), RulesErrors> {
     let mut problems = Vec::new();
-    let tables: Vec<Table> = plan.tables.iter().map(|t| t.table.clone()).collect();
+    let tables: Vec<Table> = plan_tables.iter().map(|t| t.table.clone()).collect();
     let rule_of = |i: usize| rules.table(&tables[i].name);
 
     let mut nodes: Vec<Node> = (0..tables.len())
         .map(|i| {
             node(
                 &tables[i],
-                plan.tables[i].filter.clone(),
-                plan.tables[i].skip,
+                plan_tables[i].filter.clone(),
+                plan_tables[i].skip,
                 rule_of(i),
             )
         })
@@ -122,7 +128,7 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
                                 && k.columns.iter().all(|c| fk.parent_columns.contains(c))
                         });
                         edges.push(edge(t, i, parent, &fk, unique));
-                        plan.tables[i].table.foreign_keys.push(fk);
+                        plan_tables[i].table.foreign_keys.push(fk);
                     }
                     Err(e) => problems.push(e),
                 }
@@ -150,7 +156,6 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
         return Err(RulesErrors(problems));
     }
 
-    plan.subset = rules.subset;
     let fraction = match rules.subset {
         Some(SubsetSpec::Fraction(f)) => Some(f),
         _ => None,
@@ -158,17 +163,25 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
     let g = Graph::solve(nodes, edges, &Settings { fraction });
     if !g.is_partial() {
         // Every table whole: plain COPY queries, as in a full sync.
-        for tp in &mut plan.tables {
+        for tp in plan_tables.iter_mut() {
             tp.predicate = None;
             tp.selection = if tp.skip { "skipped" } else { "all rows" }.into();
             tp.empty_by_rule = tp.skip;
         }
         return Ok(());
     }
+    let unkeyed;
+    let key = match key {
+        Some(k) => k,
+        None => {
+            unkeyed = Key::new(UNKEYED_SAMPLE);
+            &unkeyed
+        }
+    };
     let sampling = sql::Sampling {
         seeds: tables.iter().map(|t| seed(key, &t.name)).collect(),
     };
-    for (i, tp) in plan.tables.iter_mut().enumerate() {
+    for (i, tp) in plan_tables.iter_mut().enumerate() {
         let s = sql::table_sql(&g, &tables, &sampling, i);
         tp.predicate = s.predicate;
         tp.with_sql = s.with_sql;
@@ -351,6 +364,12 @@ pub fn empty_by_estimate(plan: &Plan) -> Vec<EmptyTable> {
         .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
         .collect()
 }
+
+/// The key the sample is drawn with when no secret is given: the empty
+/// one, so a run without a secret samples the same rows every time. Such a
+/// sample hides nothing (anyone can compute it), which is fine: sampling
+/// picks rows, it protects no value.
+const UNKEYED_SAMPLE: &[u8] = b"";
 
 /// The sampling seed of a table: 64 bits of `HMAC(secret, "subset" ‖
 /// table)`. It appears in the SQL sent to the source; it reveals which rows
