@@ -23,6 +23,7 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod signals;
 pub mod sink;
 pub mod source;
 pub mod subset;

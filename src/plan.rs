@@ -121,7 +121,7 @@ pub struct Plan {
     pub tables: Vec<TablePlan>,
     pub rules_digest: String,
     /// The subset in effect (`--subset`, else the rules' default), set by
-    /// `subset::apply`; echoed at the top of `--dry-run`.
+    /// `plan::prepare`; echoed at the top of `--dry-run`.
     pub subset: Option<SubsetSpec>,
 }
 

@@ -28,7 +28,6 @@ use std::time::Instant;
 use anyhow::{anyhow, Context, Result};
 
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::commands::sync::Signals;
 use crate::commands::verify::{self, Samples};
 use crate::config::{Overrides, Settings};
 use crate::conn::{quote_literal, ConnInfo};
@@ -42,6 +41,7 @@ use crate::pipeline::{copy_part, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::progress::Progress;
 use crate::schema::{self, Section};
+use crate::signals::Signals;
 use crate::sink::files::FileSink;
 use crate::source;
 use crate::subset::SubsetSpec;
@@ -158,7 +158,7 @@ fn disk_size(path: &Path) -> u64 {
 }
 
 async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStats>> {
-    let (rules, snapshot, plan) = crate::commands::sync::prepare(
+    let (rules, snapshot, plan) = crate::commands::prepare(
         &opts.source,
         &opts.rules,
         opts.subset,
@@ -433,24 +433,7 @@ async fn verify_export(
 ) -> Result<()> {
     tracing::info!("verifying that no original value is in the export");
     let report = verify::check_samples(plan, source, samples, verify::DEFAULT_SAMPLE).await?;
-    for c in &report.columns {
-        let status = format!("{:?}", c.status).to_lowercase();
-        match c.status {
-            verify::Status::Ok => {}
-            verify::Status::Leak | verify::Status::Warning => tracing::warn!(
-                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
-            ),
-            verify::Status::Info | verify::Status::Accepted => tracing::info!(
-                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
-            ),
-        }
-    }
-    tracing::info!(
-        leaks = report.failures,
-        warnings = report.warnings,
-        columns = report.columns.len(),
-        "verify done"
-    );
+    verify::log_findings(&report);
     if report.failures > 0 {
         return Err(GapsFound(format!(
             "verify found {} leaking column(s) in the exported rows",

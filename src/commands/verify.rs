@@ -221,6 +221,30 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
     Ok(text)
 }
 
+/// Logs what `sync --verify` and `export --verify` found: one event per
+/// finding, fields first, so JSON logs can be filtered by column (the
+/// messages hold counts, never values), then a summary.
+pub fn log_findings(report: &VerifyReport) {
+    for c in &report.columns {
+        let status = format!("{:?}", c.status).to_lowercase();
+        match c.status {
+            Status::Ok => {}
+            Status::Leak | Status::Warning => tracing::warn!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+            Status::Info | Status::Accepted => tracing::info!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+        }
+    }
+    tracing::info!(
+        leaks = report.failures,
+        warnings = report.warnings,
+        columns = report.columns.len(),
+        "verify done"
+    );
+}
+
 /// Compares `target` (a connection in a read-only transaction) with
 /// `source` (one inside the snapshot) for every copied table of `plan`.
 pub async fn check(

@@ -9,123 +9,32 @@
 //! 4. on any failure or signal before that, `<target>__next` is dropped and
 //!    the target is left exactly as it was.
 
-use std::path::PathBuf;
+mod existing;
+mod facts;
+mod options;
+
+pub use options::{secret_from_env, SyncOptions};
+
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use crate::catalog::Catalog;
-use crate::cli::{SchemaMode, SyncArgs};
-use crate::commands::verify::{self, VerifyReport};
-use crate::config::{Overrides, Settings};
+use crate::cli::SchemaMode;
+use crate::commands::verify;
 use crate::conn::{database_identity, ConnInfo};
-use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
+use crate::error::{GapsFound, PgResultExt, UsageError};
 use crate::pipeline::pool::Pool;
-use crate::pipeline::{copy_table, TableStats};
-use crate::plan::{Plan, Secret, TablePlan};
+use crate::pipeline::TableStats;
+use crate::plan::{Plan, TablePlan};
 use crate::post_data;
 use crate::progress::Progress;
-use crate::report::{Outcome, Phases, Report};
-use crate::rules::Rules;
+use crate::report::{Phases, Report};
 use crate::schema::{self, Section};
-use crate::sink::postgres::CopySink;
+use crate::signals::Signals;
 use crate::source;
-use crate::subset::SubsetSpec;
-use crate::target::{self, LoadedTable, TargetServer};
-use crate::transform::Key;
-
-/// Everything a sync needs, resolved from flags and environment.
-pub struct SyncOptions {
-    pub source: ConnInfo,
-    pub target: Option<ConnInfo>,
-    pub rules: PathBuf,
-    pub subset: Option<SubsetSpec>,
-    pub jobs: usize,
-    pub dry_run: bool,
-    pub schema: SchemaMode,
-    pub report: Option<PathBuf>,
-    pub progress: bool,
-    pub force: bool,
-    pub keep_previous: bool,
-    pub terminate_connections: bool,
-    /// Restore the source's owners and grants where the target has the roles.
-    pub privileges: schema::Privileges,
-    /// How long to wait for a locked source table.
-    pub lock_timeout: std::time::Duration,
-    /// Run `verify` on the loaded database before the swap.
-    pub verify: bool,
-    /// `ANONYMIZE_SECRET`; `None` when unset.
-    pub secret: Option<Vec<u8>>,
-}
-
-impl SyncOptions {
-    /// Resolves what the user typed: flags, then environment, then the
-    /// config file.
-    pub fn from_args(args: &SyncArgs) -> Result<SyncOptions> {
-        let settings = Settings::resolve(
-            args.common.config.as_deref(),
-            Overrides {
-                target: args.target.as_deref(),
-                subset: args.subset.as_deref(),
-                jobs: args.jobs,
-                ..Overrides::common(&args.common)
-            },
-        )?;
-        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
-        let target = match (&settings.target, args.dry_run) {
-            (Some(t), _) => Some(ConnInfo::parse(t, "--target")?),
-            (None, true) => None,
-            (None, false) => {
-                settings.require_target()?;
-                None
-            }
-        };
-        let subset = settings
-            .subset
-            .as_deref()
-            .map(SubsetSpec::parse)
-            .transpose()
-            .map_err(|m| UsageError::new(format!("--subset: {m}")))?;
-        let jobs = settings.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
-        if jobs == 0 {
-            return Err(UsageError::new("--jobs must be at least 1").into());
-        }
-        Ok(SyncOptions {
-            source,
-            target,
-            rules: settings.rules,
-            subset,
-            jobs,
-            dry_run: args.dry_run,
-            schema: args.schema,
-            report: args.report.clone(),
-            // Bars drawn between JSON lines would break "one object per line".
-            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
-            force: args.force,
-            keep_previous: args.keep_previous,
-            terminate_connections: args.terminate_connections,
-            privileges: schema::Privileges {
-                owners: !args.no_owner,
-                acl: !args.no_acl,
-            },
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
-            verify: args.verify,
-            secret: secret_from_env(),
-        })
-    }
-}
-
-/// `ANONYMIZE_SECRET`, if set and not empty.
-pub fn secret_from_env() -> Option<Vec<u8>> {
-    std::env::var_os("ANONYMIZE_SECRET")
-        .filter(|s| !s.is_empty())
-        .map(|s| s.into_encoded_bytes())
-}
+use crate::target::{self, TargetServer};
+use facts::Facts;
 
 /// What a finished sync did.
 pub struct SyncOutcome {
@@ -134,90 +43,6 @@ pub struct SyncOutcome {
     pub phases: Phases,
     pub plan_text: Option<String>,
     pub seconds: f64,
-}
-
-/// Loads the rules, reads the catalog in the snapshot and builds the plan.
-/// Shared by `sync`, `check` and `export`.
-pub async fn prepare(
-    source: &ConnInfo,
-    rules_path: &std::path::Path,
-    subset: Option<SubsetSpec>,
-    secret: Option<&[u8]>,
-    lock_timeout: std::time::Duration,
-) -> Result<(Rules, source::Snapshot, Plan)> {
-    if let Some(secret) = secret {
-        crate::transform::check_secret(secret)?;
-    }
-    let mut rules = crate::rules::load::load(rules_path)?;
-    if subset.is_some() {
-        rules.subset = subset;
-    }
-    let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
-    let catalog = Catalog::read(&snapshot.client).await?;
-    let key = secret.map(Key::new);
-    let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
-    crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
-    crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
-    let role: String = snapshot
-        .client
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .pg_context(|| "reading the source role".into())?
-        .get(0);
-    let copied: Vec<&crate::catalog::Table> = plan
-        .tables
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| &t.table)
-        .collect();
-    source::refuse_row_security(&copied, &role)?;
-    Ok((rules, snapshot, plan))
-}
-
-/// Facts gathered while the run goes, for the report whatever the outcome
-/// (a failed run reports the tables it finished). Behind locks because the
-/// copy workers add to them concurrently.
-#[derive(Default)]
-struct Facts {
-    digest: std::sync::Mutex<Option<String>>,
-    /// The subset in effect: --subset, else the rules' default.
-    subset: std::sync::Mutex<Option<SubsetSpec>>,
-    tables: std::sync::Mutex<Vec<TableStats>>,
-    verify: std::sync::Mutex<Option<VerifyReport>>,
-    /// `pg_last_xact_replay_timestamp()` of a standby source.
-    source_replay: std::sync::Mutex<Option<String>>,
-    warnings: std::sync::Mutex<Vec<crate::subset::EmptyTable>>,
-    phases: std::sync::Mutex<Phases>,
-    /// Start of the phase being timed.
-    mark: std::sync::Mutex<Option<Instant>>,
-}
-
-impl Facts {
-    fn phase(&self, f: impl FnOnce(&mut Phases)) {
-        f(&mut self.phases.lock().expect("facts lock"));
-    }
-
-    fn phases(&self) -> Phases {
-        self.phases.lock().expect("facts lock").clone()
-    }
-
-    /// Starts timing a phase.
-    fn mark(&self) {
-        *self.mark.lock().expect("facts lock") = Some(Instant::now());
-    }
-
-    /// Seconds since `mark`.
-    fn since_mark(&self) -> f64 {
-        self.mark
-            .lock()
-            .expect("facts lock")
-            .map(|m| m.elapsed().as_secs_f64())
-            .unwrap_or(0.0)
-    }
-
-    fn add_table(&self, stats: TableStats) {
-        self.tables.lock().expect("facts lock").push(stats);
-    }
 }
 
 /// Runs a sync and writes the report, whatever the outcome.
@@ -234,68 +59,7 @@ pub async fn run(opts: SyncOptions) -> Result<SyncOutcome> {
         Err(e) => Err(e),
     };
     if let Some(path) = &opts.report {
-        let (outcome, error, code) = match &result {
-            Ok(_) => (Outcome::Success, None, 0),
-            Err(e) => {
-                let code = crate::error::exit_code(e);
-                (
-                    Outcome::of_exit_code(code),
-                    Some(crate::error::render(e)),
-                    code,
-                )
-            }
-        };
-        let tables = match &result {
-            Ok(o) => o.tables.clone(),
-            Err(_) => {
-                let mut t = std::mem::take(&mut *facts.tables.lock().expect("facts lock"));
-                t.sort_by(|a, b| a.table.cmp(&b.table));
-                t
-            }
-        };
-        let subset = facts.subset.lock().expect("facts lock").or(opts.subset);
-        let report = Report {
-            tool: "anonymize",
-            version: env!("CARGO_PKG_VERSION"),
-            started_at: crate::report::rfc3339(started_at),
-            finished_at: crate::report::rfc3339(SystemTime::now()),
-            seconds: started_at.elapsed().unwrap_or_default().as_secs_f64(),
-            outcome,
-            error,
-            exit_code: code,
-            source: opts.source.redacted().to_string(),
-            // A dry run writes nowhere: docs/report.md promises null.
-            target: opts
-                .target
-                .as_ref()
-                .filter(|_| !opts.dry_run)
-                .map(|t| t.redacted().to_string()),
-            rules_digest: facts.digest.lock().expect("facts lock").take(),
-            subset: subset.map(|s| s.to_string()),
-            subset_fraction: subset.map(|s| match s {
-                SubsetSpec::All => 1.0,
-                SubsetSpec::Fraction(f) => f,
-            }),
-            rows_written: tables.iter().map(|t| t.rows_written).sum(),
-            bytes: tables.iter().map(|t| t.bytes).sum(),
-            tables,
-            phases: facts.phases(),
-            verify: facts.verify.lock().expect("facts lock").take(),
-            source_replay_timestamp: facts.source_replay.lock().expect("facts lock").take(),
-            warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
-        };
-        crate::failpoint::pause("report.before_write").await;
-        if let Err(e) = report.write(path) {
-            // Monitoring needs the report, so a successful run without one
-            // fails; a failed run keeps its own error, the more useful one.
-            match result {
-                Ok(_) if opts.dry_run => return Err(e),
-                Ok(_) => return Err(e.context(crate::error::ReportNotWritten)),
-                Err(_) => {
-                    tracing::error!(error = %crate::error::render(&e), "the report could not be written")
-                }
-            }
-        }
+        facts::write_report(path, &opts, &facts, started_at, &result).await?;
     }
     result
 }
@@ -308,7 +72,7 @@ async fn run_inner(
     let started = Instant::now();
     facts.mark();
     let (rules, snapshot, plan) = signals
-        .guard(prepare(
+        .guard(super::prepare(
             &opts.source,
             &opts.rules,
             opts.subset,
@@ -397,7 +161,9 @@ async fn run_inner(
         }
         SchemaMode::Existing => {
             signals
-                .guard(load_existing(target, &plan, &snapshot, opts, facts))
+                .guard(existing::load_existing(
+                    target, &plan, &snapshot, opts, facts,
+                ))
                 .await?
         }
     };
@@ -448,46 +214,6 @@ async fn refuse_same_database(
         }
     }
     Ok(())
-}
-
-/// SIGINT and SIGTERM, listened to for the whole run. Creating the
-/// streams replaces the default action (die at once) for the process, so
-/// they are made once, up front, and every step runs under `guard`.
-pub(crate) struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub(crate) fn install() -> Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-        })
-    }
-
-    /// Runs `fut`, turning SIGINT/SIGTERM into `Interrupted`. The future is
-    /// dropped, which aborts every open COPY (a `CopyInSink` dropped without
-    /// `finish` sends CopyFail) and closes its connections.
-    pub(crate) async fn guard<T>(
-        &mut self,
-        fut: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        tokio::select! {
-            r = fut => r,
-            _ = self.term.recv() => Err(Interrupted { signal: "SIGTERM", exit_code: 143 }.into()),
-            _ = self.int.recv() => Err(Interrupted { signal: "SIGINT", exit_code: 130 }.into()),
-        }
-    }
-}
-
-/// Runs `fut` under SIGINT/SIGTERM handling, for commands other than
-/// sync (the demo) that have one long step.
-pub(crate) async fn with_signals<T>(
-    fut: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    Signals::install()?.guard(fut).await
 }
 
 /// The source's schema as pg_dump gives it, read in the run's snapshot.
@@ -712,109 +438,6 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
     Ok(())
 }
 
-/// `--schema existing`: truncate and load the target's own schema in one
-/// transaction, with triggers (and so FK checks) off for the session.
-async fn load_existing(
-    target: &ConnInfo,
-    plan: &Plan,
-    snapshot: &source::Snapshot,
-    opts: &SyncOptions,
-    facts: &Facts,
-) -> Result<Vec<TableStats>> {
-    let client = target::connect(target).await?;
-    let names: Vec<String> = plan.tables.iter().map(|t| t.table.sql_only()).collect();
-    client
-        .batch_execute("BEGIN")
-        .await
-        .pg_context(|| "starting the load transaction".into())?;
-    if let Err(e) = client
-        .batch_execute("SET LOCAL session_replication_role = replica")
-        .await
-    {
-        return Err(UsageError::new(format!(
-            "--schema existing needs to disable triggers for the load (session_replication_role), which needs a superuser or a role granted SET on it: {}",
-            crate::error::pg_error_text(&e)
-        ))
-        .into());
-    }
-    if !names.is_empty() {
-        // Each name with ONLY where it applies: a bare TRUNCATE of an
-        // inheritance parent would also empty children that are not ours.
-        client
-            .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
-            .await
-            .pg_context(|| "truncating the target tables".into())?;
-    }
-    facts.phase(|p| p.schema = Some(facts.since_mark()));
-    facts.mark();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
-    let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
-    let mut stats = Vec::new();
-    for table in plan.tables.iter().filter(|t| !t.skip) {
-        let tp = progress
-            .0
-            .table(&table.table.name.to_string(), table.expected_rows());
-        let sink = CopySink::start(&client, table, false).await?;
-        let s = copy_table(&source, Arc::new(table.clone()), sink, &tp).await?;
-        facts.add_table(s.clone());
-        stats.push(s);
-    }
-    drop(progress);
-    facts.phase(|p| p.copy = Some(facts.since_mark()));
-    facts.mark();
-    let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
-    facts.phase(|p| p.row_counts = Some(facts.since_mark()));
-    facts.mark();
-    target::validate_foreign_keys(&client).await?;
-    schema::set_sequences(&client, &plan.catalog).await?;
-    facts.phase(|p| p.finish = Some(facts.since_mark()));
-    if opts.verify {
-        // Inside the load transaction: verify sees the new rows before
-        // anyone else can, and a leak rolls them back.
-        facts.mark();
-        verify_before_swap(plan, snapshot, &client, facts).await?;
-        facts.phase(|p| p.verify = Some(facts.since_mark()));
-    }
-    client
-        .batch_execute("COMMIT")
-        .await
-        .pg_context(|| "committing the load".into())?;
-    Ok(stats)
-}
-
-/// Counts the loaded tables in the target and fails the run unless each
-/// holds the rows sent to it; returns the stats with `rows_written` set to
-/// what the target holds, so the summary and the report tell the truth.
-async fn checked_row_counts(
-    clients: &[tokio_postgres::Client],
-    plan: &Plan,
-    mut stats: Vec<TableStats>,
-) -> Result<Vec<TableStats>> {
-    let started = Instant::now();
-    let by_name: std::collections::HashMap<String, &TablePlan> = plan
-        .tables
-        .iter()
-        .map(|t| (t.table.name.to_string(), t))
-        .collect();
-    let loaded: Vec<LoadedTable> = stats
-        .iter()
-        .map(|s| LoadedTable {
-            plan: by_name[&s.table],
-            rows_sent: s.rows_read,
-        })
-        .collect();
-    let counts = target::check_row_counts(clients, &loaded).await?;
-    for (s, n) in stats.iter_mut().zip(counts) {
-        s.rows_written = n;
-    }
-    tracing::info!(
-        tables = stats.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "row counts in the target match the rows sent"
-    );
-    Ok(stats)
-}
-
 fn total_rows(plan: &Plan) -> u64 {
     plan.tables
         .iter()
@@ -844,26 +467,7 @@ async fn verify_before_swap(
 ) -> Result<()> {
     tracing::info!("verifying that no original value is left");
     let report = verify::check(plan, &snapshot.client, target, verify::DEFAULT_SAMPLE).await?;
-    // One event per finding, fields first, so JSON logs can be filtered by
-    // column; the messages hold counts, never values.
-    for c in &report.columns {
-        let status = format!("{:?}", c.status).to_lowercase();
-        match c.status {
-            verify::Status::Ok => {}
-            verify::Status::Leak | verify::Status::Warning => tracing::warn!(
-                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
-            ),
-            verify::Status::Info | verify::Status::Accepted => tracing::info!(
-                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
-            ),
-        }
-    }
-    tracing::info!(
-        leaks = report.failures,
-        warnings = report.warnings,
-        columns = report.columns.len(),
-        "verify done"
-    );
+    verify::log_findings(&report);
     let failures = report.failures;
     *facts.verify.lock().expect("facts lock") = Some(report);
     if failures > 0 {
