@@ -29,3 +29,4 @@ pub mod source;
 pub mod subset;
 pub mod target;
 pub mod transform;
+pub mod verify;

@@ -100,6 +100,23 @@ impl TablePlan {
         self.estimated_kept.unwrap_or(self.table.estimated_rows)
     }
 
+    /// Takes the subset's choice of rows.
+    fn select(&mut self, s: crate::subset::Selection) {
+        self.predicate = s.predicate;
+        self.with_sql = s.with_sql;
+        self.joins = s.joins;
+        for (column, expr) in s.columns {
+            if let Some(c) = self.columns.iter_mut().find(|c| c.name == column) {
+                c.source_expr = Some(expr);
+            }
+        }
+        self.selection = s.text;
+        self.empty_by_rule = s.empty_by_rule;
+        self.expected_empty = s.expected_empty;
+        self.estimated_kept = s.estimated_kept;
+        self.table.foreign_keys.extend(s.references);
+    }
+
     /// `COPY t (cols) FROM STDIN` for the target.
     pub fn target_statement(&self) -> String {
         let cols: Vec<String> = self
@@ -370,9 +387,24 @@ impl Plan {
 
         // The subset's rules are checked whatever else is wrong, so one run
         // lists every problem; its SQL is only used when there is none.
-        if let Err(RulesErrors(list)) = crate::subset::select(&mut tables, rules, secret.key()) {
-            for e in list {
-                problems.push(&e.location, e.message, e.hint);
+        let inputs: Vec<crate::subset::Input<'_>> = tables
+            .iter()
+            .map(|t| crate::subset::Input {
+                table: &t.table,
+                filter: t.filter.as_deref(),
+                skip: t.skip,
+            })
+            .collect();
+        match crate::subset::select(&inputs, rules, secret.key()) {
+            Ok(selections) => {
+                for (t, s) in tables.iter_mut().zip(selections) {
+                    t.select(s);
+                }
+            }
+            Err(RulesErrors(list)) => {
+                for e in list {
+                    problems.push(&e.location, e.message, e.hint);
+                }
             }
         }
 

@@ -78,7 +78,7 @@ pub struct CheckReport {
     pub subset: String,
     /// Tables the subset is expected to leave empty although they have
     /// rows and no rule asks for that (from `pg_class` estimates).
-    pub empty_tables: Vec<crate::subset::EmptyTable>,
+    pub empty_tables: Vec<crate::report::EmptyTable>,
     /// Source tables with row-level security, and whether this role
     /// bypasses it (one that does not is also a gap of kind `access`).
     pub row_security: Vec<RowSecurityNote>,
@@ -246,7 +246,7 @@ pub fn compare(rules: &Rules, catalog: Catalog) -> CheckReport {
     let covered = catalog.tables.len();
     // check computes no value, so it needs no secret.
     let (mut gaps, empty_tables) = match crate::plan::prepare(rules, catalog, Secret::NotNeeded) {
-        Ok(plan) => (Vec::new(), crate::subset::empty_by_estimate(&plan)),
+        Ok(plan) => (Vec::new(), crate::report::empty_by_estimate(&plan)),
         Err(PlanErrors(problems)) => (problems.into_iter().flat_map(gaps_of).collect(), Vec::new()),
     };
     // Stale rules first, as the fix for them is the plainest.

@@ -28,7 +28,6 @@ use std::time::Instant;
 use anyhow::{anyhow, Context, Result};
 
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::commands::verify::{self, Samples};
 use crate::config::{Overrides, Settings};
 use crate::conn::{quote_literal, ConnInfo};
 use crate::error::{GapsFound, UsageError};
@@ -45,6 +44,7 @@ use crate::signals::Signals;
 use crate::sink::files::FileSink;
 use crate::source;
 use crate::subset::SubsetSpec;
+use crate::verify::{self, Samples};
 
 /// Everything an export needs, resolved from flags and environment.
 pub struct ExportOptions {

@@ -12,9 +12,9 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
+use self::subset::SubsetSpec;
 use crate::catalog::QualifiedName;
 use crate::error::Location;
-use crate::subset::SubsetSpec;
 use crate::transform::{self, TransformOptions};
 
 /// What to do with a column that has no rule.

@@ -7,10 +7,10 @@ use std::time::{Instant, SystemTime};
 use anyhow::Result;
 
 use super::{SyncOptions, SyncOutcome};
-use crate::commands::verify::VerifyReport;
 use crate::pipeline::TableStats;
 use crate::report::{Outcome, Phases, Report};
 use crate::subset::SubsetSpec;
+use crate::verify::VerifyReport;
 
 /// Facts gathered while the run goes, for the report whatever the outcome
 /// (a failed run reports the tables it finished). Behind locks because the
@@ -24,7 +24,7 @@ pub(super) struct Facts {
     pub(super) verify: std::sync::Mutex<Option<VerifyReport>>,
     /// `pg_last_xact_replay_timestamp()` of a standby source.
     pub(super) source_replay: std::sync::Mutex<Option<String>>,
-    pub(super) warnings: std::sync::Mutex<Vec<crate::subset::EmptyTable>>,
+    pub(super) warnings: std::sync::Mutex<Vec<crate::report::EmptyTable>>,
     phases: std::sync::Mutex<Phases>,
     /// Start of the phase being timed.
     mark: std::sync::Mutex<Option<Instant>>,

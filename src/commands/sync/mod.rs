@@ -21,7 +21,6 @@ use std::time::{Instant, SystemTime};
 use anyhow::Result;
 
 use crate::cli::SchemaMode;
-use crate::commands::verify;
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
 use crate::pipeline::pool::Pool;
@@ -34,6 +33,7 @@ use crate::schema::{self, Section};
 use crate::signals::Signals;
 use crate::source;
 use crate::target::{self, TargetServer};
+use crate::verify;
 use facts::Facts;
 
 /// What a finished sync did.
@@ -167,7 +167,7 @@ async fn run_inner(
                 .await?
         }
     };
-    let empty = crate::subset::empty_after_copy(&plan, &tables);
+    let empty = crate::report::empty_after_copy(&plan, &tables);
     for w in &empty {
         tracing::warn!(table = %w.table, "{}", w.message);
     }
