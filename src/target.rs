@@ -220,20 +220,70 @@ impl TargetServer {
                 .into());
             }
         }
-        for name in [&self.next, &self.previous] {
-            if self
-                .comment(name)
-                .await?
-                .is_some_and(|c| !c.starts_with(MARKER))
-            {
-                return Err(UsageError::new(format!(
-                    "database {name} exists and was not made by anonymize; drop or rename it, \
-                     anonymize needs the name"
-                ))
-                .into());
-            }
+        if self
+            .comment(&self.next)
+            .await?
+            .is_some_and(|c| !c.starts_with(MARKER))
+        {
+            // A run killed between CREATE DATABASE and its marker leaves
+            // exactly this; it may also be someone's, so a human decides.
+            return Err(UsageError::new(format!(
+                "database {next} exists without anonymize's mark: a run killed right after \
+                 creating it leaves it so. If nobody else uses that name, clear it with \
+                 `DROP DATABASE {quoted};` (as `{user}` on the target server) and run again; \
+                 otherwise rename it, anonymize needs the name",
+                next = self.next,
+                quoted = quote_ident(&self.next),
+            ))
+            .into());
+        }
+        if self
+            .comment(&self.previous)
+            .await?
+            .is_some_and(|c| !c.starts_with(MARKER))
+        {
+            return Err(UsageError::new(format!(
+                "database {} exists and was not made by anonymize; drop or rename it, \
+                 anonymize needs the name",
+                self.previous
+            ))
+            .into());
         }
         Ok(state)
+    }
+
+    /// `--schema existing` truncates and reloads every table of the rules
+    /// in the target itself, so a database anonymize has not loaded before
+    /// needs `--force`, as replacing one does. A load marks it (see
+    /// `MARK_EXISTING`), so later runs need no flag.
+    pub async fn claim_existing(&self, force: bool) -> Result<()> {
+        match self.state().await? {
+            TargetState::Missing => Err(UsageError::new(format!(
+                "target database {} does not exist; --schema existing loads into a database \
+                 whose schema is already there (run your migrations first), or leave out \
+                 --schema existing to have anonymize create it",
+                self.target
+            ))
+            .into()),
+            TargetState::Foreign { objects } if !force => Err(UsageError::new(format!(
+                "target database {} holds {objects} object(s) and was not made or loaded by \
+                 anonymize; --schema existing empties every table in the rules: pass --force \
+                 to load into it (it is then marked, and later runs need no --force)",
+                self.target
+            ))
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The statement that marks the target after a `--schema existing`
+    /// load, run inside the load's transaction.
+    pub fn mark_existing_statement(&self) -> String {
+        format!(
+            "COMMENT ON DATABASE {} IS {}",
+            quote_ident(&self.target),
+            quote_literal(&format!("{MARKER} loaded in place with --schema existing"))
+        )
     }
 
     /// The comment of database `name` (empty when it has none), or `None`

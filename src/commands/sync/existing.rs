@@ -16,11 +16,12 @@ use crate::progress::Progress;
 use crate::schema;
 use crate::sink::postgres::CopySink;
 use crate::source;
-use crate::target::{self, LoadedTable};
+use crate::target::{self, LoadedTable, TargetServer};
 
 /// `--schema existing`: truncate and load the target's own schema in one
 /// transaction, with triggers (and so FK checks) off for the session.
 pub(super) async fn load_existing(
+    server: &TargetServer,
     target: &ConnInfo,
     plan: &Plan,
     snapshot: &source::Snapshot,
@@ -81,11 +82,37 @@ pub(super) async fn load_existing(
         verify_before_swap(plan, snapshot, &client, facts).await?;
         facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
+    mark_existing(server, &client).await?;
     client
         .batch_execute("COMMIT")
         .await
         .pg_context(|| "committing the load".into())?;
     Ok(stats)
+}
+
+/// Marks the target as loaded by anonymize, in the load's transaction. Only
+/// the database's owner may comment on it; another role loads fine but is
+/// told that the next run will need `--force` again.
+async fn mark_existing(server: &TargetServer, client: &tokio_postgres::Client) -> Result<()> {
+    client
+        .batch_execute("SAVEPOINT mark")
+        .await
+        .pg_context(|| "marking the target".into())?;
+    if let Err(e) = client
+        .batch_execute(&server.mark_existing_statement())
+        .await
+    {
+        tracing::warn!(
+            reason = %crate::error::pg_error_text(&e),
+            database = %server.target,
+            "could not mark the target as loaded by anonymize (only its owner may); the next --schema existing run will need --force again"
+        );
+        client
+            .batch_execute("ROLLBACK TO SAVEPOINT mark")
+            .await
+            .pg_context(|| "marking the target".into())?;
+    }
+    Ok(())
 }
 
 /// Counts the loaded tables in the target and fails the run unless each

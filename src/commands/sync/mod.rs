@@ -160,9 +160,10 @@ async fn run_inner(
             r?
         }
         SchemaMode::Existing => {
+            signals.guard(server.claim_existing(opts.force)).await?;
             signals
                 .guard(existing::load_existing(
-                    target, &plan, &snapshot, opts, facts,
+                    &server, target, &plan, &snapshot, opts, facts,
                 ))
                 .await?
         }
