@@ -45,7 +45,7 @@ fn bench_one(c: &mut Criterion, name: &str, yaml: &str, column: &Column, inputs:
             let input = inputs[i % inputs.len()];
             i += 1;
             black_box(
-                t.apply(Some(black_box(input.as_bytes())), &row, &mut out)
+                t.apply(black_box(input.as_bytes()), &row, &mut out)
                     .expect("applies"),
             );
         })

@@ -538,13 +538,10 @@ const TWEAK_DOMAIN: u64 = 0x646f_6d61_696e;
 impl Transform for Email {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let Some(at) = memchr::memrchr(b'@', input) else {
             self.cipher.encrypt(TWEAK_NO_DOMAIN, input, &|_| false, out);
             return Ok(Written::Value);
@@ -595,14 +592,11 @@ struct PersonEmail {
 impl Transform for PersonEmail {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
         use fake::locales::Data;
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut rng = self.key.rng(&self.namespace, &input.to_ascii_lowercase());
         let pick = |rng: &mut ChaCha20Rng, names: &[&str], out: &mut Vec<u8>| {
             let name = names[rng.random_range(0..names.len())];
@@ -728,13 +722,10 @@ struct Username {
 impl Transform for Username {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         self.cipher.encrypt(0, input, &|_| false, out);
         Ok(Written::Value)
     }
@@ -765,13 +756,10 @@ fn country_code_units(input: &[u8]) -> usize {
 impl Transform for Phone {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         // The kept prefix is ASCII, so byte and char positions agree there.
         let kept = country_code_units(input);
         self.cipher.encrypt(0, input, &|i| i < kept, out);
@@ -790,13 +778,10 @@ struct FakeUuid {
 impl Transform for FakeUuid {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let u = match super::hash::parse_uuid(input) {
             Some(u) => super::hash::permute_uuid(&self.prf, u),
             None => {
@@ -828,13 +813,10 @@ struct Generated {
 impl Transform for Generated {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut rng = self.key.rng(&self.namespace, input);
         let mut s = String::new();
         match self.kind {

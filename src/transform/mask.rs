@@ -105,13 +105,10 @@ impl Mask {
 impl Transform for Mask {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut buf = [0u8; 4];
         let mask = self.mask.encode_utf8(&mut buf).as_bytes().to_vec();
         if self.digits_only {

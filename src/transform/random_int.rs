@@ -80,13 +80,10 @@ struct RandomInt {
 impl Transform for RandomInt {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let v = self
             .key
             .rng(&self.namespace, input)

@@ -114,13 +114,10 @@ struct RandomNumeric {
 impl Transform for RandomNumeric {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let units = self
             .key
             .rng(&self.namespace, input)

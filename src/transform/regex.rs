@@ -148,13 +148,10 @@ struct RegexReplace {
 impl Transform for RegexReplace {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut at = 0;
         let mut value = Vec::new();
         for caps in self.pattern.captures_iter(input) {
@@ -166,7 +163,7 @@ impl Transform for RegexReplace {
                 Runtime::Replace(r) => caps.expand(r, out),
                 Runtime::With(t) => {
                     value.clear();
-                    if t.apply(Some(m.as_bytes()), row, &mut value)? == Written::Value {
+                    if t.apply(m.as_bytes(), row, &mut value)? == Written::Value {
                         out.extend_from_slice(&value);
                     }
                 }

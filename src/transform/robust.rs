@@ -108,7 +108,7 @@ fn apply_all(input: &[u8]) {
     let mut out = Vec::new();
     for (_, t) in all() {
         out.clear();
-        let _ = t.apply(Some(input), &RowView::empty(), &mut out);
+        let _ = t.apply(input, &RowView::empty(), &mut out);
     }
 }
 
