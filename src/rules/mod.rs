@@ -240,7 +240,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                     "unknown rule `{other}`; a column rule is `keep`, `null`, or a map with one transform such as `{{ fake: email }}`"
                 );
                 let mut all: Vec<&str> = vec!["keep", "null"];
-                all.extend(transform::NAMES);
+                all.extend(transform::names());
                 if let Some(s) = transform::suggest(other, &all) {
                     msg.push_str(&format!(" (did you mean `{s}`?)"));
                 }
@@ -293,14 +293,14 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                         Some(opts) => action = Some((name.to_string(), Action::Transform(opts))),
                         None => {
                             let mut msg = format!("unknown transform `{name}`");
-                            let mut all: Vec<&str> = transform::NAMES.to_vec();
+                            let mut all: Vec<&str> = transform::names();
                             all.extend(MODIFIERS);
                             if let Some(s) = transform::suggest(name, &all) {
                                 msg.push_str(&format!(" (did you mean `{s}`?)"));
                             }
                             msg.push_str(&format!(
                                 "; known transforms: {}",
-                                transform::NAMES.join(", ")
+                                transform::names().join(", ")
                             ));
                             return Err(de::Error::custom(msg));
                         }

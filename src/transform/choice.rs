@@ -183,6 +183,10 @@ impl TransformOptions for Options {
         self.values.iter().flatten().cloned().collect()
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Values(self.values.len() as f64)
     }

@@ -179,6 +179,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(Json { paths }), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Partial
     }

@@ -25,6 +25,10 @@ fn transforms() -> Vec<(String, Box<dyn Transform>)> {
             }
         }
     }
+    // Every transform of the registry, by its sample case.
+    for e in super::entries() {
+        rules.push((e.sample.rule.to_string(), e.sample.type_name.to_string()));
+    }
     for (kind, _) in super::fake::KINDS {
         rules.push((format!("{{ fake: {kind} }}"), "text".into()));
     }

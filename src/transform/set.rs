@@ -37,6 +37,10 @@ impl TransformOptions for Options {
         }))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Constant
     }

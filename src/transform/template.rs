@@ -120,6 +120,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(Template { parts }), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         if self.parts.iter().all(|p| matches!(p, Part::Text(_))) {
             super::OutputSpace::Constant
