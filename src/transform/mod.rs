@@ -445,6 +445,13 @@ pub struct RowView<'a> {
 }
 
 impl<'a> RowView<'a> {
+    /// A row of output values: column `i` is `arena[s..e]` for
+    /// `spans[i] == Some(Some((s, e)))`, NULL for `Some(None)`, and not
+    /// computed yet for `None`.
+    pub fn new(arena: &'a [u8], spans: &'a [Option<Option<(usize, usize)>>]) -> RowView<'a> {
+        RowView { arena, spans }
+    }
+
     /// An empty row, for tests and for transforms that read nothing.
     pub fn empty() -> RowView<'static> {
         RowView {
