@@ -11,11 +11,11 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::rule::ColumnRule;
 use super::{
     build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
 };
 use crate::catalog::TypeKind;
-use crate::rules::ColumnRule;
 
 /// `{ json: { paths: { PATH: RULE, ... } } }`
 ///

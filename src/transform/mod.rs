@@ -42,6 +42,8 @@ mod set;
 mod shift;
 mod template;
 
+pub mod rule;
+
 #[cfg(test)]
 mod robust;
 
@@ -296,11 +298,11 @@ pub(crate) enum Inner {
 /// described as `what` (`shipping.name`), of type `type_name`.
 pub(crate) fn build_inner(
     ctx: &BuildContext<'_>,
-    rule: &crate::rules::ColumnRule,
+    rule: &rule::ColumnRule,
     what: &str,
     type_name: &str,
 ) -> Result<Inner, String> {
-    use crate::rules::Action;
+    use rule::Action;
     let options = match &rule.action {
         Action::Keep => return Ok(Inner::Keep),
         Action::Null => return Ok(Inner::Null),
@@ -331,16 +333,16 @@ pub(crate) fn build_inner(
 }
 
 /// What a nested rule reads and whether it needs the secret.
-pub(crate) fn inner_reads(rule: &crate::rules::ColumnRule) -> Vec<String> {
+pub(crate) fn inner_reads(rule: &rule::ColumnRule) -> Vec<String> {
     match &rule.action {
-        crate::rules::Action::Transform(o) => o.reads(),
+        rule::Action::Transform(o) => o.reads(),
         _ => Vec::new(),
     }
 }
 
-pub(crate) fn inner_needs_secret(rule: &crate::rules::ColumnRule) -> bool {
+pub(crate) fn inner_needs_secret(rule: &rule::ColumnRule) -> bool {
     match &rule.action {
-        crate::rules::Action::Transform(o) => o.needs_secret(),
+        rule::Action::Transform(o) => o.needs_secret(),
         _ => false,
     }
 }
@@ -694,16 +696,16 @@ pub(crate) mod test_support {
     /// Parses one column rule's transform options from YAML, as the rules
     /// loader does (`fake: email`, `{ hash: { length: 9 } }`).
     pub fn parse(yaml: &str) -> Box<dyn TransformOptions> {
-        let rule: crate::rules::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+        let rule: super::rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
         match rule.action {
-            crate::rules::Action::Transform(t) => t,
+            super::rule::Action::Transform(t) => t,
             other => panic!("not a transform: {other:?}"),
         }
     }
 
     /// The YAML parse error of a column rule.
     pub fn parse_err(yaml: &str) -> String {
-        serde_yaml::from_str::<crate::rules::ColumnRule>(yaml)
+        serde_yaml::from_str::<super::rule::ColumnRule>(yaml)
             .expect_err("fails")
             .to_string()
     }
@@ -732,7 +734,7 @@ mod tests {
     /// fake kind, and every example output in it is what the rule gives.
     #[test]
     fn docs_match_the_code() {
-        use crate::rules::{Action, ColumnRule};
+        use super::rule::{Action, ColumnRule};
         use std::collections::BTreeSet;
         let doc = include_str!("../../docs/transforms.md");
         let documented: BTreeSet<&str> = doc

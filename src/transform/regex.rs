@@ -13,11 +13,11 @@ use regex::bytes::Regex;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::rule::ColumnRule;
 use super::{
     build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
 };
 use crate::catalog::TypeKind;
-use crate::rules::ColumnRule;
 
 /// `{ regex: { pattern: RE, with: RULE } }` or `{ regex: { pattern: RE, replace: TEXT } }`
 ///

@@ -73,8 +73,8 @@ fn transforms() -> Vec<(String, Box<dyn Transform>)> {
             (TypeKind::Text, [len]) => col.max_length = Some(*len as usize),
             _ => {}
         }
-        let parsed: crate::rules::ColumnRule = serde_yaml::from_str(&rule).expect("parses");
-        let crate::rules::Action::Transform(options) = &parsed.action else {
+        let parsed: super::rule::ColumnRule = serde_yaml::from_str(&rule).expect("parses");
+        let super::rule::Action::Transform(options) = &parsed.action else {
             continue;
         };
         let _ = parse; // the same parser the other tests use
