@@ -33,6 +33,7 @@ mod fake;
 mod fpe;
 mod hash;
 mod json;
+mod license_plate; // a `fake` kind, in its own file
 mod mask;
 mod noise;
 mod random_int;
