@@ -5,18 +5,15 @@
 //! moves rows from the source through the transforms into a sink.
 
 pub mod catalog;
-pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod copy_text;
-pub mod demo;
 pub mod ephemeral;
 pub mod error;
 pub mod export;
 pub mod failpoint;
-pub mod init;
-pub mod load;
 pub mod logging;
 pub mod pii;
 pub mod pipeline;
@@ -29,6 +26,5 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod subset;
-pub mod sync;
+pub mod target;
 pub mod transform;
-pub mod verify;

@@ -104,70 +104,6 @@ impl TablePlan {
         self.estimated_kept.unwrap_or(self.table.estimated_rows)
     }
 
-    /// `COPY (SELECT ...) TO STDOUT` for the source.
-    ///
-    /// The table is not aliased, so a rules `where:` may name its columns
-    /// bare or qualified by the table's name; the subset's joins use names
-    /// that cannot clash with a column (`"subset.n0"`).
-    pub fn source_query(&self) -> String {
-        self.source_query_pages(None)
-    }
-
-    /// `source_query` limited to the heap pages `[from, to)` (`to` `None`:
-    /// to the end), read by a TID range scan: one part of a large table.
-    pub fn source_query_pages(&self, pages: Option<(u32, Option<u32>)>) -> String {
-        let rel = crate::conn::quote_ident(&self.table.name.name);
-        let cols: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| {
-                let q = crate::conn::quote_ident(&c.name);
-                match (&c.action, &c.source_expr) {
-                    (ColumnAction::Null, _) if !c.read_by_others => format!("NULL AS {q}"),
-                    (_, Some(expr)) => format!("{expr} AS {q}"),
-                    // Qualified: a join's columns could otherwise clash.
-                    _ if !self.joins.is_empty() => format!("{rel}.{q}"),
-                    _ => q,
-                }
-            })
-            .collect();
-        let mut q = String::from("COPY (");
-        if let Some(w) = &self.with_sql {
-            let _ = write!(q, "{w} ");
-        }
-        let _ = write!(
-            q,
-            "SELECT {} FROM {}",
-            cols.join(", "),
-            self.table.sql_only()
-        );
-        for j in &self.joins {
-            let _ = write!(q, " {j}");
-        }
-        let mut conditions: Vec<String> = Vec::new();
-        if let Some((from, to)) = pages {
-            conditions.push(format!("{rel}.ctid >= '({from},0)'::tid"));
-            if let Some(to) = to {
-                conditions.push(format!("{rel}.ctid < '({to},0)'::tid"));
-            }
-        }
-        if let Some(p) = &self.predicate {
-            conditions.push(if pages.is_some() {
-                format!("({p})")
-            } else {
-                p.clone()
-            });
-        }
-        if !conditions.is_empty() {
-            let _ = write!(q, " WHERE {}", conditions.join(" AND "));
-        }
-        if let Some(o) = &self.order_by {
-            let _ = write!(q, " ORDER BY {o}");
-        }
-        q.push_str(") TO STDOUT");
-        q
-    }
-
     /// `COPY t (cols) FROM STDIN` for the target.
     pub fn target_statement(&self) -> String {
         let cols: Vec<String> = self
@@ -1043,11 +979,11 @@ mod tests {
         let plan = Plan::build(&rules, catalog(), None).unwrap();
         let t = &plan.tables[0];
         assert_eq!(
-            t.source_query(),
+            crate::source::copy_query(t),
             r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users") TO STDOUT"#
         );
         assert_eq!(
-            t.source_query_pages(Some((10, Some(20)))),
+            crate::source::copy_query_pages(t, Some((10, Some(20)))),
             r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users" WHERE "users".ctid >= '(10,0)'::tid AND "users".ctid < '(20,0)'::tid) TO STDOUT"#
         );
         assert_eq!(

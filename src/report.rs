@@ -70,7 +70,7 @@ pub struct Report {
     /// Wall-clock seconds per phase.
     pub phases: Phases,
     /// What `--verify` found, or null when it did not run.
-    pub verify: Option<crate::verify::VerifyReport>,
+    pub verify: Option<crate::commands::verify::VerifyReport>,
     /// When the source is a hot standby: `pg_last_xact_replay_timestamp()`
     /// at the snapshot (RFC 3339, UTC), how fresh the copy is. Null for a
     /// primary.

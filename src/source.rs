@@ -5,8 +5,11 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::conn::{quote_literal, ConnInfo};
+use std::fmt::Write as _;
+
+use crate::conn::{quote_ident, quote_literal, ConnInfo};
 use crate::error::PgResultExt;
+use crate::plan::{ColumnAction, TablePlan};
 
 /// Session settings for every source connection: a long COPY must not be
 /// cut by the server's idle or statement timeouts; and, as in pg_dump,
@@ -198,4 +201,63 @@ pub fn lock_timed_out(timeout: std::time::Duration) -> anyhow::Error {
              retry, or raise --lock-timeout",
         timeout.as_secs()
     )
+}
+
+/// `COPY (SELECT ...) TO STDOUT` for the source.
+///
+/// The table is not aliased, so a rules `where:` may name its columns
+/// bare or qualified by the table's name; the subset's joins use names
+/// that cannot clash with a column (`"subset.n0"`).
+pub fn copy_query(t: &TablePlan) -> String {
+    copy_query_pages(t, None)
+}
+
+/// `copy_query` limited to the heap pages `[from, to)` (`to` `None`:
+/// to the end), read by a TID range scan: one part of a large table.
+pub fn copy_query_pages(t: &TablePlan, pages: Option<(u32, Option<u32>)>) -> String {
+    let rel = quote_ident(&t.table.name.name);
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let q = quote_ident(&c.name);
+            match (&c.action, &c.source_expr) {
+                (ColumnAction::Null, _) if !c.read_by_others => format!("NULL AS {q}"),
+                (_, Some(expr)) => format!("{expr} AS {q}"),
+                // Qualified: a join's columns could otherwise clash.
+                _ if !t.joins.is_empty() => format!("{rel}.{q}"),
+                _ => q,
+            }
+        })
+        .collect();
+    let mut q = String::from("COPY (");
+    if let Some(w) = &t.with_sql {
+        let _ = write!(q, "{w} ");
+    }
+    let _ = write!(q, "SELECT {} FROM {}", cols.join(", "), t.table.sql_only());
+    for j in &t.joins {
+        let _ = write!(q, " {j}");
+    }
+    let mut conditions: Vec<String> = Vec::new();
+    if let Some((from, to)) = pages {
+        conditions.push(format!("{rel}.ctid >= '({from},0)'::tid"));
+        if let Some(to) = to {
+            conditions.push(format!("{rel}.ctid < '({to},0)'::tid"));
+        }
+    }
+    if let Some(p) = &t.predicate {
+        conditions.push(if pages.is_some() {
+            format!("({p})")
+        } else {
+            p.clone()
+        });
+    }
+    if !conditions.is_empty() {
+        let _ = write!(q, " WHERE {}", conditions.join(" AND "));
+    }
+    if let Some(o) = &t.order_by {
+        let _ = write!(q, " ORDER BY {o}");
+    }
+    q.push_str(") TO STDOUT");
+    q
 }

@@ -9,31 +9,31 @@
 //! 4. on any failure or signal before that, `<target>__next` is dropped and
 //!    the target is left exactly as it was.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use tokio::sync::Mutex;
 
 use crate::catalog::Catalog;
 use crate::cli::{SchemaMode, SyncArgs};
+use crate::commands::verify::{self, VerifyReport};
 use crate::config::{Overrides, Settings};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, Interrupted, PgResultExt, UsageError};
-use crate::pipeline::{copy_part, copy_table, TableStats};
+use crate::pipeline::pool::Pool;
+use crate::pipeline::{copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
 use crate::progress::Progress;
 use crate::report::{Outcome, Phases, Report};
 use crate::rules::Rules;
 use crate::schema::{self, Section};
-use crate::sink::postgres::{self as pg_sink, CopySink, LoadedTable, TargetServer};
+use crate::sink::postgres::CopySink;
 use crate::source;
 use crate::subset::SubsetSpec;
+use crate::target::{self, LoadedTable, TargetServer};
 use crate::transform::Key;
-use crate::verify::{self, VerifyReport};
 
 /// Everything a sync needs, resolved from flags and environment.
 pub struct SyncOptions {
@@ -397,8 +397,11 @@ async fn run_inner(
             r?
         }
         SchemaMode::Existing => {
+            signals.guard(server.claim_existing(opts.force)).await?;
             signals
-                .guard(load_existing(target, &plan, &snapshot, opts, facts))
+                .guard(load_existing(
+                    &server, target, &plan, &snapshot, opts, facts,
+                ))
                 .await?
         }
     };
@@ -576,7 +579,7 @@ async fn load_fresh(
              or pass --no-owner / --no-acl to leave owners and grants out on purpose"
         );
     }
-    let first = pg_sink::connect(next).await?;
+    let first = target::connect(next).await?;
     schema::apply_pre_data(&first, &pre_data).await?;
     facts.phase(|p| p.schema = Some(facts.since_mark()));
 
@@ -592,22 +595,24 @@ async fn load_fresh(
     let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
     for _ in 1..post_data_workers(opts.jobs) {
-        targets.push(pg_sink::connect(next).await?);
+        targets.push(target::connect(next).await?);
     }
     let copy_started = Instant::now();
     let copy = async {
-        let r = copy_all(
-            &copied,
+        let pool = Pool {
+            source: &opts.source,
             snapshot,
-            opts,
-            next,
-            opts.jobs,
-            &progress.0,
-            &scheduler,
-            facts,
-            plan.catalog.server_version,
-        )
-        .await;
+            lock_timeout: opts.lock_timeout,
+            target: next,
+            jobs: opts.jobs,
+            server_version: plan.catalog.server_version,
+        };
+        let r = pool
+            .copy_all(&copied, &progress.0, |t, s| {
+                scheduler.table_copied(&t.table.name, s.rows_read);
+                facts.add_table(s.clone());
+            })
+            .await;
         scheduler.all_copied();
         r.map(|t| (t, Instant::now()))
     };
@@ -640,7 +645,7 @@ async fn load_fresh(
     drop(targets);
 
     if opts.verify {
-        let client = pg_sink::connect(next).await?;
+        let client = target::connect(next).await?;
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
@@ -714,13 +719,14 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
 /// `--schema existing`: truncate and load the target's own schema in one
 /// transaction, with triggers (and so FK checks) off for the session.
 async fn load_existing(
+    server: &TargetServer,
     target: &ConnInfo,
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
-    let client = pg_sink::connect(target).await?;
+    let client = target::connect(target).await?;
     let names: Vec<String> = plan.tables.iter().map(|t| t.table.sql_only()).collect();
     client
         .batch_execute("BEGIN")
@@ -764,7 +770,7 @@ async fn load_existing(
     let stats = checked_row_counts(std::slice::from_ref(&client), plan, stats).await?;
     facts.phase(|p| p.row_counts = Some(facts.since_mark()));
     facts.mark();
-    pg_sink::validate_foreign_keys(&client).await?;
+    target::validate_foreign_keys(&client).await?;
     schema::set_sequences(&client, &plan.catalog).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     if opts.verify {
@@ -774,11 +780,37 @@ async fn load_existing(
         verify_before_swap(plan, snapshot, &client, facts).await?;
         facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
+    mark_existing(server, &client).await?;
     client
         .batch_execute("COMMIT")
         .await
         .pg_context(|| "committing the load".into())?;
     Ok(stats)
+}
+
+/// Marks the target as loaded by anonymize, in the load's transaction. Only
+/// the database's owner may comment on it; another role loads fine but is
+/// told that the next run will need `--force` again.
+async fn mark_existing(server: &TargetServer, client: &tokio_postgres::Client) -> Result<()> {
+    client
+        .batch_execute("SAVEPOINT mark")
+        .await
+        .pg_context(|| "marking the target".into())?;
+    if let Err(e) = client
+        .batch_execute(&server.mark_existing_statement())
+        .await
+    {
+        tracing::warn!(
+            reason = %crate::error::pg_error_text(&e),
+            database = %server.target,
+            "could not mark the target as loaded by anonymize (only its owner may); the next --schema existing run will need --force again"
+        );
+        client
+            .batch_execute("ROLLBACK TO SAVEPOINT mark")
+            .await
+            .pg_context(|| "marking the target".into())?;
+    }
+    Ok(())
 }
 
 /// Counts the loaded tables in the target and fails the run unless each
@@ -802,7 +834,7 @@ async fn checked_row_counts(
             rows_sent: s.rows_read,
         })
         .collect();
-    let counts = pg_sink::check_row_counts(clients, &loaded).await?;
+    let counts = target::check_row_counts(clients, &loaded).await?;
     for (s, n) in stats.iter_mut().zip(counts) {
         s.rows_written = n;
     }
@@ -820,152 +852,6 @@ fn total_rows(plan: &Plan) -> u64 {
         .filter(|t| !t.skip)
         .map(|t| t.expected_rows().max(0) as u64)
         .sum()
-}
-
-/// Tables larger than this on disk are copied in parts of about this size
-/// (`ANONYMIZE_SPLIT_MB`, 0 = never split).
-fn part_bytes() -> u64 {
-    const DEFAULT_MB: u64 = 256;
-    std::env::var("ANONYMIZE_SPLIT_MB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(DEFAULT_MB)
-        * 1024
-        * 1024
-}
-
-/// One unit of copy work: a whole table, or a range of its pages.
-struct Part {
-    plan: Arc<TablePlan>,
-    pages: Option<(u32, Option<u32>)>,
-    /// 1-based, of `of`.
-    number: usize,
-    of: usize,
-}
-
-/// A table copied in parts, until its last part is committed.
-struct Parts {
-    left: usize,
-    started: Instant,
-    stats: Option<TableStats>,
-}
-
-/// Copies `tables` over `jobs` worker pairs (a source connection in the
-/// snapshot and a target connection), largest first, telling the post-data
-/// scheduler as each table is committed. A large table is split into page
-/// ranges, each its own COPY (no FREEZE: that needs the one transaction
-/// that truncated the table).
-#[allow(clippy::too_many_arguments)]
-async fn copy_all(
-    tables: &[Arc<TablePlan>],
-    snapshot: &source::Snapshot,
-    opts: &SyncOptions,
-    target: &ConnInfo,
-    jobs: usize,
-    progress: &Arc<Progress>,
-    scheduler: &post_data::Scheduler,
-    facts: &Facts,
-    server_version: i32,
-) -> Result<Vec<TableStats>> {
-    let part_bytes = part_bytes();
-    let mut parts: Vec<(i64, Part)> = Vec::new();
-    let mut pending: std::collections::HashMap<String, Parts> = Default::default();
-    for t in tables {
-        let ranges =
-            source::page_ranges(&snapshot.client, &t.table, server_version, part_bytes).await?;
-        let of = ranges.len();
-        if of > 1 {
-            tracing::info!(table = %t.table.name, parts = of, "copying in parts");
-        }
-        pending.insert(
-            t.table.name.to_string(),
-            Parts {
-                left: of,
-                started: Instant::now(),
-                stats: None,
-            },
-        );
-        for (i, pages) in ranges.into_iter().enumerate() {
-            parts.push((
-                t.table.estimated_bytes / of as i64,
-                Part {
-                    plan: Arc::clone(t),
-                    pages,
-                    number: i + 1,
-                    of,
-                },
-            ));
-        }
-    }
-    // Largest first, so the longest copy does not start last; a stable sort
-    // keeps a table's parts in page order.
-    parts.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
-    let queue: Mutex<VecDeque<Part>> = Mutex::new(parts.into_iter().map(|(_, p)| p).collect());
-    let pending = std::sync::Mutex::new(pending);
-    let stats = Mutex::new(Vec::new());
-    let workers = (0..jobs.min(queue.lock().await.len()).max(1)).map(|_| async {
-        let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
-        let target = pg_sink::connect(target).await?;
-        loop {
-            let Some(part) = queue.lock().await.pop_front() else {
-                return Ok::<(), anyhow::Error>(());
-            };
-            let table = &part.plan;
-            let name = table.table.name.to_string();
-            let whole = part.of == 1;
-            let tp = if whole {
-                progress.table(&name, table.expected_rows())
-            } else {
-                progress.table(
-                    &format!("{name} {}/{}", part.number, part.of),
-                    table.expected_rows() / part.of as i64,
-                )
-            };
-            if part.number == 1 {
-                if let Some(p) = pending.lock().expect("parts lock").get_mut(&name) {
-                    p.started = Instant::now();
-                }
-            }
-            let sink = CopySink::start(&target, table, whole).await?;
-            let s = copy_part(&source, Arc::clone(table), part.pages, sink, &tp).await?;
-            drop(tp);
-            let done = {
-                let mut pending = pending.lock().expect("parts lock");
-                let p = pending.get_mut(&name).expect("every table has its parts");
-                p.left -= 1;
-                let merged = match p.stats.take() {
-                    None => s,
-                    Some(mut m) => {
-                        m.rows_read += s.rows_read;
-                        m.rows_written += s.rows_written;
-                        m.bytes += s.bytes;
-                        m
-                    }
-                };
-                if p.left > 0 {
-                    p.stats = Some(merged);
-                    None
-                } else {
-                    let mut m = merged;
-                    m.seconds = p.started.elapsed().as_secs_f64();
-                    m.kept_fraction = (table.estimated_kept.is_some()
-                        && table.table.estimated_rows > 0)
-                        .then(|| m.rows_written as f64 / table.table.estimated_rows as f64);
-                    Some(m)
-                }
-            };
-            if let Some(s) = done {
-                tracing::debug!(table = %name, rows = s.rows_written, "table copied");
-                scheduler.table_copied(&table.table.name, s.rows_read);
-                facts.add_table(s.clone());
-                stats.lock().await.push(s);
-            }
-        }
-    });
-    futures_util::future::try_join_all(workers).await?;
-    let mut stats = std::mem::take(&mut *stats.lock().await);
-    stats.sort_by(|a, b| a.table.cmp(&b.table));
-    Ok(stats)
 }
 
 /// Clears the progress display when the copy ends, also when it ends by an

@@ -199,7 +199,7 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
     client
         .batch_execute(&format!(
             "{}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            crate::sink::postgres::TARGET_SETTINGS
+            crate::target::TARGET_SETTINGS
         ))
         .await
         .pg_context(|| "starting the verify transaction on the target".into())?;

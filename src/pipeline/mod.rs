@@ -7,6 +7,8 @@
 //! written in order, through a bounded channel: memory stays at about
 //! `IN_FLIGHT` batches per table whatever the table's size.
 
+pub mod pool;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,7 +78,7 @@ pub async fn copy_part<S: TableSink>(
 ) -> Result<TableStats> {
     let started = Instant::now();
     let name = plan.table.name.to_string();
-    let query = plan.source_query_pages(pages);
+    let query = crate::source::copy_query_pages(&plan, pages);
     // The query holds rules text and derived seeds, never row values.
     tracing::debug!(table = %name, %query, "source query");
     let stream = source
