@@ -581,7 +581,7 @@ fn an_unmarked_leftover_is_reported_with_the_command_that_clears_it() {
     let statement = format!("DROP DATABASE {};", anonymize::conn::quote_ident(&next));
     assert!(
         run.stderr.contains(&format!(
-            "database {next} exists without anonymize's mark: a run killed right after creating it leaves it so. \
+            "database {next} exists, empty and without anonymize's mark: a run killed right after creating it leaves it so. \
              If nobody else uses that name, clear it with `{statement}`"
         )),
         "{}",
