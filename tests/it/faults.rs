@@ -263,6 +263,9 @@ struct SmallDisk {
     wal: tempfile::TempDir,
     bin: std::path::PathBuf,
     port: u16,
+    /// `postgres`'s password over TCP (scram; the socket sits in the
+    /// private `wal` directory).
+    password: String,
 }
 
 impl SmallDisk {
@@ -294,11 +297,19 @@ impl SmallDisk {
             .local_addr()
             .unwrap()
             .port();
+        let mut bytes = [0u8; 16];
+        std::io::Read::read_exact(
+            &mut std::fs::File::open("/dev/urandom").unwrap(),
+            &mut bytes,
+        )
+        .unwrap();
+        let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let disk = SmallDisk {
             mount,
             wal,
             bin,
             port,
+            password,
         };
         for d in [disk.mount.path(), disk.wal.path()] {
             Command::new("chown")
@@ -308,12 +319,21 @@ impl SmallDisk {
         }
         let data = disk.mount.path().join("data");
         let walpath = disk.wal.path().join("wal");
+        let pwfile = disk.wal.path().join("pwfile");
+        std::fs::write(&pwfile, &disk.password).unwrap();
+        Command::new("chown")
+            .args(["postgres:postgres", pwfile.to_str().unwrap()])
+            .status()
+            .unwrap();
         disk.as_postgres(&format!(
-            "{}/initdb -D {} --waldir={} -U postgres -A trust -E UTF8 --locale=C --no-sync",
+            "{}/initdb -D {} --waldir={} -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+             --pwfile={} -E UTF8 --locale=C --no-sync",
             disk.bin.display(),
             data.display(),
-            walpath.display()
+            walpath.display(),
+            pwfile.display()
         ));
+        std::fs::remove_file(&pwfile).unwrap();
         disk.as_postgres(&format!(
             "{}/pg_ctl -D {} -l {}/log -w -o \"-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB\" start",
             disk.bin.display(), data.display(), disk.wal.path().display(), disk.port, disk.wal.path().display()
@@ -335,7 +355,10 @@ impl SmallDisk {
     }
 
     fn url(&self, db: &str) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
     }
 }
 
