@@ -601,19 +601,10 @@ where
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             if e.as_db_error().is_some() {
-                *CLOSING_REASON.lock().expect("closing lock") =
-                    Some(crate::error::pg_error_text(&e));
+                crate::error::record_closing_reason(&e);
             }
         }
     });
-}
-
-static CLOSING_REASON: Mutex<Option<String>> = Mutex::new(None);
-
-/// What the server said when it last closed one of our connections on its
-/// own, if it did: for the "connection was closed" error that follows.
-pub fn server_closing_reason() -> Option<String> {
-    CLOSING_REASON.lock().ok()?.clone()
 }
 
 /// `None` when the session fits `want`, else why not.

@@ -70,28 +70,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let text = match cli.command {
         None => sync(cli.sync).await?,
         Some(Command::Sync(args)) => sync(args).await?,
-        Some(Command::Check(args)) => anonymize::check::run(&args).await?,
-        Some(Command::Init(args)) => anonymize::init::run(&args).await?,
-        Some(Command::Verify(args)) => anonymize::verify::run(&args).await?,
+        Some(Command::Check(args)) => anonymize::commands::check::run(&args).await?,
+        Some(Command::Init(args)) => anonymize::commands::init::run(&args).await?,
+        Some(Command::Verify(args)) => anonymize::commands::verify::run(&args).await?,
         Some(Command::Demo(args)) => {
-            anonymize::demo::run(&args).await?;
+            anonymize::commands::demo::run(&args).await?;
             String::new()
         }
-        Some(Command::Export(args)) => anonymize::export::run(&args).await?,
-        Some(Command::Load(args)) => anonymize::load::run(&args).await?,
+        Some(Command::Export(args)) => anonymize::commands::export::run(&args).await?,
+        Some(Command::Load(args)) => anonymize::commands::load::run(&args).await?,
     };
     print!("{text}");
     Ok(())
 }
 
 async fn sync(args: anonymize::cli::SyncArgs) -> anyhow::Result<String> {
-    let opts = anonymize::sync::SyncOptions::from_args(&args)?;
+    let opts = anonymize::commands::sync::SyncOptions::from_args(&args)?;
     // With `--report -` stdout holds the report alone.
     let report_on_stdout = opts
         .report
         .as_deref()
         .is_some_and(|p| p == std::path::Path::new(anonymize::report::STDOUT));
-    let outcome = anonymize::sync::run(opts).await?;
+    let outcome = anonymize::commands::sync::run(opts).await?;
     Ok(match outcome.plan_text {
         Some(text) => text,
         None if report_on_stdout => String::new(),

@@ -393,33 +393,78 @@ fn is_phone(v: &str) -> bool {
 /// Personal fields inside a JSON document: each path (`$.contact.email`,
 /// `$.items[*].phone`) whose key name or string value looks personal, with
 /// its kind. Paths come back sorted and without duplicates.
-pub fn json_paths(doc: &serde_json::Value) -> Vec<(String, Kind)> {
+///
+/// Keys are row data too (a map keyed by customer name), and no row data
+/// may reach a rules file: a key is written as itself only when `schema_key`
+/// says it is part of the documents' shape, else as the wildcard `*`.
+pub fn json_paths(
+    doc: &serde_json::Value,
+    schema_key: &dyn Fn(&str) -> bool,
+) -> Vec<(String, Kind)> {
     let mut out = Vec::new();
-    walk(doc, "$", None, &mut out);
+    walk(doc, "$", None, schema_key, &mut out);
     out.sort();
     out.dedup();
     out
 }
 
-fn walk(v: &serde_json::Value, path: &str, key: Option<&str>, out: &mut Vec<(String, Kind)>) {
+/// The object keys anywhere in `doc`, for counting how many documents of
+/// a sample share each key.
+pub fn json_keys<'d>(doc: &'d serde_json::Value, out: &mut std::collections::BTreeSet<&'d str>) {
+    match doc {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                out.insert(k);
+                json_keys(child, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| json_keys(i, out)),
+        _ => {}
+    }
+}
+
+/// Whether a key seen in `docs_with_key` of `docs` sampled documents is
+/// part of their shape: a field name this module knows (`email`, `phone`),
+/// or an identifier-like key that recurs across documents. A key met once
+/// (`"Jane Doe"` in a map keyed by name) or with spaces is data.
+pub fn is_schema_key(key: &str, docs_with_key: usize, docs: usize) -> bool {
+    if by_name("person", key).is_some() {
+        return true;
+    }
+    let identifier = !key.is_empty()
+        && key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    identifier && docs_with_key >= 2 && docs_with_key * 10 >= docs
+}
+
+fn walk(
+    v: &serde_json::Value,
+    path: &str,
+    key: Option<&str>,
+    schema_key: &dyn Fn(&str) -> bool,
+    out: &mut Vec<(String, Kind)>,
+) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, child) in map {
-                // A key that is itself personal (a map keyed by email) must
-                // not end up in a rules file: it is matched by a wildcard.
-                let p = if k.len() > 64 || by_value(k).is_some() {
+                // A key that is itself personal (a map keyed by email) or
+                // otherwise data must not end up in a rules file: it is
+                // matched by a wildcard.
+                let p = if k.len() > 64 || by_value(k).is_some() || !schema_key(k) {
                     format!("{path}.*")
                 } else if is_plain_key(k) {
                     format!("{path}.{k}")
                 } else {
                     format!("{path}[{}]", serde_json::Value::String(k.clone()))
                 };
-                walk(child, &p, Some(k), out);
+                walk(child, &p, Some(k), schema_key, out);
             }
         }
         serde_json::Value::Array(items) => {
             for item in items {
-                walk(item, &format!("{path}[*]"), key, out);
+                walk(item, &format!("{path}[*]"), key, schema_key, out);
             }
         }
         serde_json::Value::String(s) => {
@@ -540,14 +585,16 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(
             r#"{"contact": {"email": "a@b.example", "phone": "+1 555 010 0199"},
                 "theme": "dark", "items": [{"name": "x", "note": "z@y.example"}],
-                "odd key": "+44 20 7946 0958", "by_mail": {"k@k.example": "z@y.example"}}"#,
+                "odd key": "+44 20 7946 0958", "by_mail": {"k@k.example": "z@y.example"},
+                "by_name": {"Jane Doe": {"phone": "+1 555 010 0100"}}}"#,
         )
         .unwrap();
-        let paths: Vec<(String, Kind)> = json_paths(&doc);
+        let paths: Vec<(String, Kind)> = json_paths(&doc, &|k| k != "Jane Doe");
         assert_eq!(
             paths,
             vec![
                 ("$.by_mail.*".to_string(), Kind::Email),
+                ("$.by_name.*.phone".to_string(), Kind::Phone),
                 ("$.contact.email".to_string(), Kind::Email),
                 ("$.contact.phone".to_string(), Kind::Phone),
                 ("$.items[*].name".to_string(), Kind::FullName),
@@ -555,5 +602,16 @@ mod tests {
                 ("$[\"odd key\"]".to_string(), Kind::Phone),
             ]
         );
+    }
+
+    #[test]
+    fn only_recurring_identifier_keys_are_schema() {
+        assert!(is_schema_key("email", 1, 100), "a known field name");
+        assert!(is_schema_key("billing", 40, 100));
+        assert!(is_schema_key("shipTo-2", 2, 20));
+        assert!(!is_schema_key("billing", 1, 100), "met once");
+        assert!(!is_schema_key("billing", 2, 100), "rare");
+        assert!(!is_schema_key("Jane Doe", 50, 100), "spaces");
+        assert!(!is_schema_key("Zoë", 50, 100), "not ASCII");
     }
 }

@@ -32,7 +32,7 @@ use crate::error::PgResultExt;
 use crate::plan::TablePlan;
 use crate::progress::PostDataProgress;
 use crate::schema::{entries, Entry};
-use crate::sink::postgres::{check_row_counts, LoadedTable};
+use crate::target::{check_row_counts, LoadedTable};
 
 /// Table lock modes the tasks take, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -707,7 +707,6 @@ mod tests {
             selection: "all rows".into(),
             estimated_kept: None,
             skip: false,
-            order_by: None,
             empty_by_rule: false,
             expected_empty: false,
         })

@@ -5,8 +5,12 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::conn::{quote_literal, ConnInfo};
+use std::fmt::Write as _;
+
+use crate::catalog::TypeKind;
+use crate::conn::{quote_ident, quote_literal, ConnInfo};
 use crate::error::PgResultExt;
+use crate::plan::{ColumnAction, TablePlan};
 
 /// Session settings for every source connection: a long COPY must not be
 /// cut by the server's idle or statement timeouts; and, as in pg_dump,
@@ -198,4 +202,113 @@ pub fn lock_timed_out(timeout: std::time::Duration) -> anyhow::Error {
              retry, or raise --lock-timeout",
         timeout.as_secs()
     )
+}
+
+/// Which rows of a table one COPY reads, and in what order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Read {
+    /// Only the heap pages `[from, to)` (`to` `None`: to the end), read by
+    /// a TID range scan: one part of a large table. `None`: all of it.
+    pub pages: Option<(u32, Option<u32>)>,
+    /// Rows in one order run after run (`stable_order`), sorted by the
+    /// server: what `export` needs for byte-identical files.
+    pub stable_order: bool,
+}
+
+/// `COPY (SELECT ...) TO STDOUT` for the source: the plan's columns and
+/// row selection, limited to what `read` asks for.
+///
+/// The table is not aliased, so a rules `where:` may name its columns
+/// bare or qualified by the table's name; the subset's joins use names
+/// that cannot clash with a column (`"subset.n0"`).
+pub fn copy_query(t: &TablePlan, read: Read) -> String {
+    let pages = read.pages;
+    let rel = quote_ident(&t.table.name.name);
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let q = quote_ident(&c.name);
+            match (&c.action, &c.source_expr) {
+                (ColumnAction::Null, _) if !c.read_by_others => format!("NULL AS {q}"),
+                (_, Some(expr)) => format!("{expr} AS {q}"),
+                // Qualified: a join's columns could otherwise clash.
+                _ if !t.joins.is_empty() => format!("{rel}.{q}"),
+                _ => q,
+            }
+        })
+        .collect();
+    let mut q = String::from("COPY (");
+    if let Some(w) = &t.with_sql {
+        let _ = write!(q, "{w} ");
+    }
+    let _ = write!(q, "SELECT {} FROM {}", cols.join(", "), t.table.sql_only());
+    for j in &t.joins {
+        let _ = write!(q, " {j}");
+    }
+    let mut conditions: Vec<String> = Vec::new();
+    if let Some((from, to)) = pages {
+        conditions.push(format!("{rel}.ctid >= '({from},0)'::tid"));
+        if let Some(to) = to {
+            conditions.push(format!("{rel}.ctid < '({to},0)'::tid"));
+        }
+    }
+    if let Some(p) = &t.predicate {
+        conditions.push(if pages.is_some() {
+            format!("({p})")
+        } else {
+            p.clone()
+        });
+    }
+    if !conditions.is_empty() {
+        let _ = write!(q, " WHERE {}", conditions.join(" AND "));
+    }
+    let order = if read.stable_order {
+        stable_order(t)
+    } else {
+        String::new()
+    };
+    // A table without copyable columns has nothing to order by.
+    if !order.is_empty() {
+        let _ = write!(q, " ORDER BY {order}");
+    }
+    q.push_str(") TO STDOUT");
+    q
+}
+
+/// `ORDER BY` that gives a table's rows one order, run after run: the
+/// primary key, or every column where there is none. Text keys sort by
+/// bytes (`COLLATE "C"`) so the order does not follow the server's locale
+/// or its C library. Columns are qualified so they name the table's
+/// columns, never the query's output (where a rule may put `NULL AS c`).
+fn stable_order(t: &TablePlan) -> String {
+    let rel = quote_ident(&t.table.name.name);
+    match t.table.primary_key() {
+        Some(pk) => pk
+            .columns
+            .iter()
+            .map(|name| {
+                let collate = t
+                    .table
+                    .column(name)
+                    .is_some_and(|c| c.kind == TypeKind::Text && !c.is_array);
+                format!(
+                    "{rel}.{}{}",
+                    quote_ident(name),
+                    if collate { " COLLATE \"C\"" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        // Without a key, rows are ordered by their text, which is what
+        // COPY writes: two rows that sort equal are the same bytes.
+        None => t
+            .table
+            .columns
+            .iter()
+            .filter(|c| !c.generated)
+            .map(|c| format!("{rel}.{}::text COLLATE \"C\"", quote_ident(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }

@@ -1,5 +1,5 @@
-//! The `verify` command, and `sync --verify`: proof that no original value
-//! is left in the target.
+//! The leak check behind the `verify` command, `sync --verify` and
+//! `export --verify`: proof that no original value is left in the target.
 //!
 //! For every copied column whose rule is not `keep`, a sample of the
 //! target's values is sent to the source, which says (in one scan per
@@ -31,13 +31,11 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::catalog::{TableKind, TypeKind};
-use crate::cli::{OutputFormat, VerifyArgs};
-use crate::config::{Overrides, Settings};
-use crate::conn::{quote_ident, ConnInfo};
-use crate::error::{GapsFound, PgResultExt};
+use crate::conn::quote_ident;
+use crate::error::PgResultExt;
 use crate::pii::{self, Kind};
 use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
-use crate::transform::{Key, OutputSpace};
+use crate::transform::OutputSpace;
 
 /// Values sampled per column unless `--sample` says otherwise.
 pub const DEFAULT_SAMPLE: u32 = 10_000;
@@ -171,55 +169,28 @@ fn scannable(plan: &TablePlan, column: &ColumnPlan) -> bool {
         .is_some_and(|c| matches!(c.kind, TypeKind::Text | TypeKind::Json | TypeKind::Jsonb))
 }
 
-/// Runs `verify` as a command: rules and source schema as for `sync`, the
-/// target given by `--target`.
-pub async fn run(args: &VerifyArgs) -> Result<String> {
-    let settings = Settings::resolve(
-        args.common.config.as_deref(),
-        Overrides {
-            target: args.target.as_deref(),
-            ..Overrides::common(&args.common)
-        },
-    )?;
-    if args.sample == 0 {
-        return Err(crate::error::UsageError::new(
-            "--sample 0 would check nothing; give the number of values to sample per column (default 10000)",
-        )
-        .into());
-    }
-    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
-    let target = ConnInfo::parse(settings.require_target()?, "--target")?;
-    let rules = crate::rules::load::load(&settings.rules)?;
-    let snapshot = crate::source::open_snapshot(&source).await?;
-    let catalog = crate::catalog::Catalog::read(&snapshot.client).await?;
-    // verify never runs a transform, so the secret is not needed: any key
-    // lets the plan compile.
-    let plan = Plan::build(&rules, catalog, Some(&Key::new(b"verify")))?;
-    let client = crate::conn::connect_named(&target, "target").await?;
-    client
-        .batch_execute(&format!(
-            "{}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            crate::sink::postgres::TARGET_SETTINGS
-        ))
-        .await
-        .pg_context(|| "starting the verify transaction on the target".into())?;
-    let report = check(&plan, &snapshot.client, &client, args.sample).await?;
-    let text = match args.format {
-        OutputFormat::Text => report.render_text(),
-        OutputFormat::Json => {
-            serde_json::to_string_pretty(&report).expect("report serializes") + "\n"
+/// Logs what `sync --verify` and `export --verify` found: one event per
+/// finding, fields first, so JSON logs can be filtered by column (the
+/// messages hold counts, never values), then a summary.
+pub fn log_findings(report: &VerifyReport) {
+    for c in &report.columns {
+        let status = format!("{:?}", c.status).to_lowercase();
+        match c.status {
+            Status::Ok => {}
+            Status::Leak | Status::Warning => tracing::warn!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+            Status::Info | Status::Accepted => tracing::info!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
         }
-    };
-    if report.failures > 0 {
-        print!("{text}");
-        return Err(GapsFound(format!(
-            "verify found {} leaking column(s) in {}",
-            report.failures,
-            target.redacted()
-        ))
-        .into());
     }
-    Ok(text)
+    tracing::info!(
+        leaks = report.failures,
+        warnings = report.warnings,
+        columns = report.columns.len(),
+        "verify done"
+    );
 }
 
 /// Compares `target` (a connection in a read-only transaction) with

@@ -11,17 +11,19 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::rule::ColumnRule;
 use super::{
     build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
 };
 use crate::catalog::TypeKind;
-use crate::rules::ColumnRule;
 
 /// `{ json: { paths: { PATH: RULE, ... } } }`
 ///
-/// PATH is dot-separated keys (`address.street`), with `[*]` for every
-/// element of an array and `[N]` for one (`contacts[*].email`,
-/// `[0].id`); a key holding dots or brackets is written `["a.b"]`. RULE is
+/// PATH is dot-separated keys (`address.street`), with `[*]` (or `.*`) for
+/// every element of an array or every member of an object, and `[N]` for
+/// one element (`contacts[*].email`, `[0].id`, `by_name.*.phone`); a key
+/// holding dots or brackets, or a key spelled `*`, is written `["a.b"]`.
+/// A leading `$` (JSONPath's root, `$.address.street`) is accepted. RULE is
 /// any column rule (`keep`, `null`, `{ fake: email }`, ...) and sees the
 /// value as text: a string's content, a number's digits, `true`/`false`,
 /// or the JSON of an object or array; JSON `null` is NULL. The result keeps
@@ -51,8 +53,10 @@ fn parse_path(text: &str) -> Result<Path, String> {
     let bad = |why: &str| format!("json path `{text}`: {why}");
     let mut steps = Vec::new();
     let b = text.as_bytes();
-    let mut i = 0;
-    let mut expect_key = true;
+    // `$` names the root, as in JSONPath; a `.` or `[` must follow it.
+    let rooted = text.starts_with('$');
+    let mut i = usize::from(rooted);
+    let mut expect_key = !rooted;
     while i < b.len() {
         match b[i] {
             b'[' => {
@@ -87,7 +91,12 @@ fn parse_path(text: &str) -> Result<Path, String> {
                     return Err(bad("a key must follow a `.`"));
                 }
                 let end = text[i..].find(['.', '[']).map_or(b.len(), |j| i + j);
-                steps.push(Step::Key(text[i..end].to_string()));
+                let key = &text[i..end];
+                steps.push(if key == "*" {
+                    Step::Every
+                } else {
+                    Step::Key(key.to_string())
+                });
                 i = end;
                 expect_key = false;
             }
@@ -177,6 +186,10 @@ impl TransformOptions for Options {
             }
         }
         Ok(ctx.finish(Box::new(Json { paths }), self.uniqueness()))
+    }
+
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
     }
 
     fn output_space(&self) -> super::OutputSpace {
@@ -564,6 +577,12 @@ fn select<'n>(doc: &[u8], node: &'n Node, steps: &[Step], found: &mut Vec<&'n No
                 select(doc, v, rest, found);
             }
         }
+        // Objects keyed by data (a map from email to settings): every member.
+        (Step::Every, Node::Object { members, .. }) => {
+            for (_, v) in members {
+                select(doc, v, rest, found);
+            }
+        }
         _ => {}
     }
 }
@@ -571,13 +590,11 @@ fn select<'n>(doc: &[u8], node: &'n Node, steps: &[Step], found: &mut Vec<&'n No
 impl Transform for Json {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(doc) = input else {
-            return Ok(Written::Null);
-        };
+        let doc = input;
         let mut p = Parser {
             b: doc,
             i: 0,
@@ -620,7 +637,7 @@ impl Transform for Json {
                     Inner::Null => replacement.extend_from_slice(b"null"),
                     Inner::Transform(t) => {
                         value.clear();
-                        match t.apply(text, row, &mut value)? {
+                        match super::apply(&**t, text, row, &mut value)? {
                             Written::Null => replacement.extend_from_slice(b"null"),
                             Written::Value => encode_like(kind, &value, &mut replacement),
                         }
@@ -692,9 +709,27 @@ mod tests {
             steps(r#"a["b.c"]"#),
             [Step::Key("a".into()), Step::Key("b.c".into())]
         );
-        for bad in ["", "a..b", "a.", ".a", "a[", "a[x]", "a[0]b"] {
+        // JSONPath's root marker and `.*`, as `init` writes them.
+        assert_eq!(steps("$.a.*"), [Step::Key("a".into()), Step::Every]);
+        assert_eq!(steps("$[0]"), [Step::Index(0)]);
+        assert_eq!(steps(r#"["*"]"#), [Step::Key("*".into())]);
+        for bad in [
+            "", "a..b", "a.", ".a", "a[", "a[x]", "a[0]b", "$", "$a", "$.",
+        ] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rooted_paths_and_object_wildcards_reach_their_values() {
+        let t = json(
+            r#"{ json: { paths: { "$.contact.email": { set: e }, "$.by_name.*.phone": { set: p } } } }"#,
+        );
+        let doc = r#"{"contact": {"email": "a@b.c"}, "by_name": {"Jane Doe": {"phone": "555"}, "Zoë": {"phone": "556", "x": 1}}}"#;
+        assert_eq!(
+            apply(&*t, Some(doc)).unwrap(),
+            r#"{"contact": {"email": "e"}, "by_name": {"Jane Doe": {"phone": "p"}, "Zoë": {"phone": "p", "x": 1}}}"#
+        );
     }
 
     #[test]
@@ -795,7 +830,7 @@ mod tests {
         for bad in ["{", r#"{"a":}"#, "[1,]", "01", r#"{"a":1} x"#] {
             out.clear();
             assert_eq!(
-                t.apply(Some(bad.as_bytes()), &RowView::empty(), &mut out)
+                t.apply(bad.as_bytes(), &RowView::empty(), &mut out)
                     .unwrap_err()
                     .0,
                 "malformed json value",

@@ -226,11 +226,12 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
     let dir = write_rules(
         "version: 1\ntables:\n  public.p: { columns: { code: keep, name: keep } }\n  public.c: { columns: { id: keep, code: keep } }\n",
     );
+    // The target was made by its own DDL, not by anonymize: --force.
     let run = sync(
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--schema", "existing", "--force"],
     )
     .expect(1);
     assert!(
@@ -247,7 +248,7 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--schema", "existing", "--force"],
     )
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM c"), "200");
@@ -483,4 +484,111 @@ fn a_dry_run_report_has_a_null_target() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
     assert!(report["target"].is_null(), "{report}");
     assert!(!pg.exists(&target.name));
+}
+
+// Issue 10: `--schema existing` empties every table of the rules in place,
+// so a database anonymize never loaded needs `--force`, as replacing one
+// does; the load marks it, and the weekly run needs no flag after that.
+#[test]
+fn schema_existing_into_a_foreign_target_needs_force_once() {
+    let pg = Pg::get();
+    let source = two_tables("exforce_src");
+    let target = pg.db("exforce_dst");
+    target.exec("CREATE TABLE a (id int PRIMARY KEY, v text); INSERT INTO a VALUES (1, 'mine')");
+    let dir = write_rules(TWO_TABLES_RULES);
+    let run = sync(
+        dir.path(),
+        &source.url,
+        &target.url,
+        &["--schema", "existing"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "target database {} holds 1 object(s) and was not made or loaded by anonymize; \
+             --schema existing empties every table in the rules: pass --force",
+            target.name
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(target.value("SELECT string_agg(v, ',') FROM a"), "mine");
+
+    sync(
+        dir.path(),
+        &source.url,
+        &target.url,
+        &["--schema", "existing", "--force"],
+    )
+    .expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM a"), "20");
+    source.exec("INSERT INTO a VALUES (21, 'v21')");
+    sync(
+        dir.path(),
+        &source.url,
+        &target.url,
+        &["--schema", "existing"],
+    )
+    .expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM a"), "21");
+
+    let missing = pg.fresh_name("exforce_missing");
+    let run = sync(
+        dir.path(),
+        &source.url,
+        &missing.url,
+        &["--schema", "existing"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr
+            .contains(&format!("target database {} does not exist", missing.name)),
+        "{}",
+        run.stderr
+    );
+}
+
+// Issue 10: a run killed (SIGKILL, no cleanup) between CREATE DATABASE and
+// its marker leaves an unmarked `<target>__next`; the next run refuses the
+// name and prints the exact statement that clears it.
+#[test]
+fn an_unmarked_leftover_is_reported_with_the_command_that_clears_it() {
+    let pg = Pg::get();
+    let source = two_tables("leftover_src");
+    let target = pg.fresh_name("leftover_dst");
+    let dir = write_rules(TWO_TABLES_RULES);
+    let point = crate::harness::Failpoint::new("target.created_unmarked");
+    let env = point.env();
+    let mut env = crate::harness::env_refs(&env);
+    env.push(("ANONYMIZE_SECRET", SECRET));
+    let args = [
+        "sync",
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "rules.yml",
+        "--no-progress",
+    ];
+    let mut child = crate::harness::spawn(dir.path(), &args, &env);
+    point.wait_reached(&mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let next = format!("{}__next", target.name);
+    assert!(pg.exists(&next), "a SIGKILL leaves the unmarked database");
+
+    let run = sync(dir.path(), &source.url, &target.url, &[]).expect(2);
+    let statement = format!("DROP DATABASE {};", anonymize::conn::quote_ident(&next));
+    assert!(
+        run.stderr.contains(&format!(
+            "database {next} exists without anonymize's mark: a run killed right after creating it leaves it so. \
+             If nobody else uses that name, clear it with `{statement}`"
+        )),
+        "{}",
+        run.stderr
+    );
+    pg.db_admin().exec(&statement);
+    sync(dir.path(), &source.url, &target.url, &[]).expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM a"), "20");
 }

@@ -283,3 +283,119 @@ fn init_suggests_realistic_transforms_and_respects_unique_columns() {
         "80"
     );
 }
+
+/// Issue 10 and issue 16 item 16: `init` writes no text taken from row data
+/// (JSON keys of a map keyed by name become `*`), empties binary columns
+/// named like pictures or papers, and handles a table and a column whose
+/// names hold a newline. Before: the JSON rule lost a brace (the column
+/// fell back to `null`), keys like `"Jane Doe"` were written out, `$.`
+/// paths matched nothing, and the newline broke the file ("a bug in init").
+#[test]
+fn init_writes_no_row_data_and_survives_odd_names() {
+    let pg = Pg::get();
+    let source = pg.db("init_odd_src");
+    source.exec(
+        "CREATE TABLE \"odd\nname\" (id int PRIMARY KEY, \"line\nbreak\" text, note text);
+         INSERT INTO \"odd\nname\" SELECT i, 'row ' || i, 'n' FROM generate_series(1, 30) i;
+         CREATE TABLE people (
+             id int PRIMARY KEY,
+             odd_id int REFERENCES \"odd\nname\"(id),
+             avatar bytea,
+             id_scan bytea NOT NULL,
+             checksum bytea,
+             prefs jsonb);
+         INSERT INTO people SELECT i, i,
+             '\\x89504e47'::bytea, '\\x25504446'::bytea, '\\x00ff'::bytea,
+             jsonb_build_object(
+                 'contact', jsonb_build_object('email', 'p' || i || '@realmail.example'),
+                 'by_name', jsonb_build_object('Person Number ' || i,
+                     jsonb_build_object('phone', '+1 555 010 ' || lpad(i::text, 4, '0'))),
+                 'theme', 'dark')
+         FROM generate_series(1, 30) i;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    anonymize(
+        dir.path(),
+        &["init", "--source", &source.url, "--out", "rules/"],
+        &[],
+    )
+    .expect(0);
+    let text = std::fs::read_to_string(dir.path().join("rules/rules.yml")).unwrap();
+    for data in ["Person Number", "realmail", "555 010"] {
+        assert!(
+            !text.contains(data),
+            "row data `{data}` in the rules:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("  \"public.\\\"odd\\nname\\\"\":\n"),
+        "{text}"
+    );
+    assert!(text.contains("      \"line\\nbreak\": keep"), "{text}");
+    let line = |column: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{column}:")))
+            .unwrap_or_else(|| panic!("no line for {column}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("avatar").starts_with("      avatar: null  # why: binary column named like a picture")
+    );
+    assert!(
+        line("id_scan").starts_with("      id_scan: { set: '\\x' }  # why:"),
+        "{}",
+        line("id_scan")
+    );
+    assert!(
+        line("checksum").starts_with("      checksum: keep"),
+        "{}",
+        line("checksum")
+    );
+    if has_transforms() {
+        assert!(
+            line("prefs").contains("'$.by_name.*.phone': { fake: phone_number }")
+                && line("prefs").contains("'$.contact.email': { fake: email }"),
+            "{}",
+            line("prefs")
+        );
+    }
+
+    anonymize(
+        dir.path(),
+        &["check", "--source", &source.url, "--rules", "rules"],
+        &[],
+    )
+    .expect(0);
+    let target = pg.fresh_name("init_odd_dst");
+    anonymize(
+        dir.path(),
+        &[
+            "sync",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules",
+            "--no-progress",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM \"odd\nname\""), "30");
+    assert_eq!(
+        target.value("SELECT count(*) FROM people WHERE avatar IS NULL AND id_scan = ''::bytea"),
+        "30"
+    );
+    assert_eq!(
+        target.value(
+            "SELECT count(*) FROM people WHERE prefs::text LIKE '%realmail%' OR prefs::text LIKE '%555 010%'"
+        ),
+        "0",
+        "a personal value inside the JSON survived"
+    );
+    assert_eq!(
+        target.value("SELECT count(*) FROM people WHERE prefs->>'theme' = 'dark'"),
+        "30"
+    );
+}

@@ -270,7 +270,7 @@ fn schema_existing_truncates_and_loads_without_firing_triggers() {
         &target,
         "app.yml",
         SECRET,
-        &["--schema", "existing"],
+        &["--schema", "existing", "--force"],
     )
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM customers"), "60");

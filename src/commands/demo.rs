@@ -18,16 +18,16 @@ use anyhow::{Context, Result};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::cli::{DemoArgs, SchemaMode};
+use crate::commands::sync::SyncOptions;
 use crate::conn::{quote_ident, ConnInfo};
 use crate::ephemeral::Cluster;
 use crate::error::PgResultExt;
-use crate::sync::SyncOptions;
 
 /// The sample "production" database, with `{{CUSTOMERS}}` for its scale.
-pub const SAMPLE_SQL: &str = include_str!("../demo/sample.sql");
+pub const SAMPLE_SQL: &str = include_str!("../../demo/sample.sql");
 
 /// The rules that cover every column of the sample.
-pub const RULES: &str = include_str!("../rules/demo.yml");
+pub const RULES: &str = include_str!("../../rules/demo.yml");
 
 /// The key used when `ANONYMIZE_SECRET` is not set. It is public on
 /// purpose: the demo's data is synthetic, and a fixed key makes the demo's
@@ -53,7 +53,7 @@ pub fn sample_sql(customers: u32) -> String {
 pub async fn run(args: &DemoArgs) -> Result<()> {
     // Signals are caught from the very start: a Ctrl-C while the cluster
     // starts must not leave a server running in the background.
-    crate::sync::with_signals(async {
+    crate::signals::with_signals(async {
         let cluster = tokio::task::spawn_blocking(Cluster::start)
             .await
             .context("the task starting PostgreSQL stopped unexpectedly")?
@@ -108,7 +108,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             path
         }
     };
-    let (secret, secret_origin) = match crate::sync::secret_from_env() {
+    let (secret, secret_origin) = match crate::commands::sync::secret_from_env() {
         Some(s) => (s, "ANONYMIZE_SECRET"),
         None => (
             DEMO_SECRET.to_vec(),
@@ -116,7 +116,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         ),
     };
 
-    let outcome = crate::sync::run(SyncOptions {
+    let outcome = crate::commands::sync::run(SyncOptions {
         source: source.clone(),
         target: Some(target.clone()),
         rules,

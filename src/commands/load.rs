@@ -25,8 +25,8 @@ use crate::copy_text;
 use crate::error::{PgResultExt, UsageError};
 use crate::export::compress;
 use crate::export::manifest::{Manifest, ManifestTable, POST_DATA_MARKER};
-use crate::sink::postgres::{self as pg_sink, TargetServer};
-use crate::sync::Signals;
+use crate::signals::Signals;
+use crate::target::{self, TargetServer};
 use script::Script;
 
 /// Rows sent per COPY message.
@@ -145,7 +145,7 @@ async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String,
     // Exports hold UTF-8 rows whatever the source's encoding.
     let next = server.create_next("UTF8").await?;
     tracing::info!(database = %server.next, "loading into a fresh database");
-    let client = pg_sink::connect(&next).await?;
+    let client = target::connect(&next).await?;
     let tables = match input {
         Input::Script(path) => {
             let reader = compress::open(path)

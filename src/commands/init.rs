@@ -28,8 +28,7 @@ use crate::config::{Overrides, Settings};
 use crate::conn::{quote_ident, ConnInfo};
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
-use crate::plan::Plan;
-use crate::transform::Key;
+use crate::plan::Secret;
 
 /// File name used when `--out` is a directory.
 pub const FILE_NAME: &str = "rules.yml";
@@ -115,7 +114,7 @@ pub async fn run(args: &InitArgs) -> Result<String> {
                 "      {}: {}  # {marker}: {}",
                 yaml_key(&column_key(&column.name)),
                 choice.rule,
-                choice.why
+                comment_text(&choice.why)
             );
         }
     }
@@ -126,7 +125,8 @@ pub async fn run(args: &InitArgs) -> Result<String> {
     if todo.is_empty() {
         let rules = crate::rules::load::load_str(&path.display().to_string(), &text)
             .context("init wrote rules it cannot read back (a bug in init; please report it)")?;
-        Plan::build(&rules, catalog.clone(), Some(&Key::new(b"init")))
+        crate::plan::prepare(&rules, catalog.clone(), Secret::NotNeeded)
+            .map_err(anyhow::Error::from)
             .context("init wrote rules that do not plan (a bug in init; please report it)")?;
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -174,8 +174,7 @@ fn output_path(out: &Path) -> Result<PathBuf> {
 }
 
 fn header(dbname: &str) -> String {
-    // A control character in the name would end the YAML comment early.
-    let dbname = dbname.replace(|c: char| c.is_control(), " ");
+    let dbname = comment_text(dbname);
     format!(
         "# Starter rules written by `anonymize init` from database {dbname}.\n\
          # Every column has a rule: the ones that look personal got a suggested\n\
@@ -232,6 +231,18 @@ async fn sample(
         .pg_context(|| format!("sampling values of {}", table.name))?;
     for (i, column) in looked.iter().enumerate() {
         let mut e = Evidence::default();
+        let json = matches!(column.kind, TypeKind::Json | TypeKind::Jsonb);
+        let docs = if json {
+            json_docs(&rows, i)
+        } else {
+            Vec::new()
+        };
+        let schema_key = key_counter(&docs);
+        for doc in &docs {
+            for (path, kind) in pii::json_paths(doc, &schema_key) {
+                e.json_paths.entry(path).or_insert(kind);
+            }
+        }
         for row in &rows {
             let Some(v) = row.get::<_, Option<String>>(i) else {
                 continue;
@@ -240,12 +251,8 @@ async fn sample(
             e.max_digits = e
                 .max_digits
                 .max(v.chars().filter(char::is_ascii_digit).count());
-            if matches!(column.kind, TypeKind::Json | TypeKind::Jsonb) {
-                if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&v) {
-                    for (path, kind) in pii::json_paths(&doc) {
-                        e.json_paths.entry(path).or_insert(kind);
-                    }
-                }
+            if json {
+                continue;
             } else if let Some(kind) = pii::by_value(&v) {
                 *e.kinds.entry(kind).or_default() += 1;
             } else if pii::in_text(&v).is_some() {
@@ -255,6 +262,28 @@ async fn sample(
         out.insert(column.name.clone(), e);
     }
     Ok(out)
+}
+
+/// The sampled documents of column `i` that parse as JSON.
+fn json_docs(rows: &[tokio_postgres::Row], i: usize) -> Vec<serde_json::Value> {
+    rows.iter()
+        .filter_map(|r| r.get::<_, Option<String>>(i))
+        .filter_map(|v| serde_json::from_str(&v).ok())
+        .collect()
+}
+
+/// Judges keys by how many of `docs` hold them (see `pii::is_schema_key`).
+fn key_counter(docs: &[serde_json::Value]) -> impl Fn(&str) -> bool {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for doc in docs {
+        let mut keys = std::collections::BTreeSet::new();
+        pii::json_keys(doc, &mut keys);
+        for k in keys {
+            *counts.entry(k.to_string()).or_default() += 1;
+        }
+    }
+    let total = docs.len();
+    move |k: &str| pii::is_schema_key(k, counts.get(k).copied().unwrap_or(0), total)
 }
 
 /// Whether a suggestion of `kind` makes sense for the column's type: a
@@ -288,6 +317,9 @@ fn choose(table: &Table, column: &Column, evidence: Option<&Evidence>) -> Choice
     };
     if column.generated {
         return keep("generated; the target recomputes it".into());
+    }
+    if column.kind == TypeKind::Bytea && looks_like_picture_or_paper(&column.name) {
+        return picture_or_paper(table, column);
     }
     let mut reasons: Vec<String> = Vec::new();
     let by_name = pii::by_name(&table.name.name, &column.name).filter(|k| fits_type(*k, column));
@@ -338,6 +370,59 @@ fn choose(table: &Table, column: &Column, evidence: Option<&Evidence>) -> Choice
         None => Choice {
             rule: candidates[0].clone(),
             why: format!("{why}; no transform in this build fits it: write a rule by hand"),
+            personal: true,
+            todo: true,
+        },
+    }
+}
+
+/// Words naming binary columns that hold pictures of people or their
+/// papers (`avatar`, `id_scan`, `signaturePng`, `attachments`).
+const PICTURE_OR_PAPER: &[&str] = &[
+    "picture",
+    "photo",
+    "avatar",
+    "image",
+    "img",
+    "pic",
+    "selfie",
+    "portrait",
+    "thumbnail",
+    "headshot",
+    "scan",
+    "signature",
+    "document",
+    "doc",
+    "attachment",
+    "passport",
+    "fingerprint",
+];
+
+fn looks_like_picture_or_paper(name: &str) -> bool {
+    pii::words(name).iter().any(|w| {
+        let singular = w.strip_suffix('s').unwrap_or(w);
+        PICTURE_OR_PAPER.contains(&w.as_str()) || PICTURE_OR_PAPER.contains(&singular)
+    })
+}
+
+/// A face, a signature or a scanned passport cannot be faked by a value
+/// transform: the column is emptied (NULL, or an empty value where NULL is
+/// not allowed).
+fn picture_or_paper(table: &Table, column: &Column) -> Choice {
+    let why = "binary column named like a picture, signature or document: it may show a \
+               face, a signature or a personal paper, and no transform can fake one, so it \
+               is emptied";
+    let candidates = ["null", r"{ set: '\x' }"];
+    match candidates.iter().find(|c| accepts(table, column, c)) {
+        Some(rule) => Choice {
+            rule: rule.to_string(),
+            why: why.into(),
+            personal: true,
+            todo: false,
+        },
+        None => Choice {
+            rule: candidates[0].into(),
+            why: format!("{why}; no empty value fits it here: write a rule by hand"),
             personal: true,
             todo: true,
         },
@@ -442,7 +527,10 @@ fn json_candidates(e: &Evidence, column: &Column) -> Vec<String> {
             format!("{}: {rule}", yaml_quote(path))
         })
         .collect();
-    vec![format!("{{ json: {{ paths: {{ {} }} }}", paths.join(", "))]
+    vec![format!(
+        "{{ json: {{ paths: {{ {} }} }} }}",
+        paths.join(", ")
+    )]
 }
 
 /// Rules that fit nearly any column, for when no realistic one does:
@@ -496,7 +584,7 @@ fn accepts(table: &Table, column: &Column, rule: &str) -> bool {
         tables: vec![table.clone()],
         ..Catalog::default()
     };
-    Plan::build(&rules, catalog, Some(&Key::new(b"init"))).is_ok()
+    crate::plan::prepare(&rules, catalog, Secret::NotNeeded).is_ok()
 }
 
 /// A column name as a rules key: SQL-quoted only when the name itself
@@ -527,8 +615,35 @@ fn yaml_key(key: &str) -> String {
     }
 }
 
+/// A YAML scalar in quotes. Single quotes need no escapes but fold line
+/// breaks into spaces, so text holding a control character (a table named
+/// with a newline) is double-quoted with escapes instead.
 fn yaml_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    if !s.chars().any(char::is_control) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text for a `#` comment: a line break would end the comment and leave
+/// the rest of the line as YAML.
+fn comment_text(s: &str) -> String {
+    s.replace(|c: char| c.is_control(), " ")
 }
 
 #[cfg(test)]
@@ -554,6 +669,8 @@ mod tests {
         assert_eq!(yaml_key("null"), "'null'");
         assert_eq!(yaml_key("it's"), "'it''s'");
         assert_eq!(column_key("\"odd\""), "\"\"\"odd\"\"\"");
+        assert_eq!(yaml_key("a\nb\"c\\"), r#""a\nb\"c\\""#);
+        assert_eq!(yaml_key("tab\there\u{7}"), r#""tab\there\u0007""#);
     }
 
     #[test]
@@ -590,6 +707,23 @@ mod tests {
             Kind::BirthDate,
             &column("birth_date", TypeKind::Date, false, false)
         ));
+    }
+
+    #[test]
+    fn binary_pictures_and_papers_are_recognised_by_name() {
+        for name in [
+            "avatar",
+            "profilePhoto",
+            "id_scan",
+            "signature_png",
+            "attachments",
+            "Images",
+        ] {
+            assert!(looks_like_picture_or_paper(name), "{name}");
+        }
+        for name in ["checksum", "payload", "scanner_config_hash", "key"] {
+            assert!(!looks_like_picture_or_paper(name), "{name}");
+        }
     }
 
     #[test]

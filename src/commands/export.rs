@@ -1,0 +1,598 @@
+//! The `export` command: the plan and snapshot of a `sync`, written to
+//! files a developer commits and loads anywhere.
+//!
+//! - `sql`: one script. `psql -v ON_ERROR_STOP=1 -f` (or the `postgres`
+//!   image's `/docker-entrypoint-initdb.d/`) turns an empty database into
+//!   what `sync` makes: pg_dump's pre-data, a `COPY … FROM stdin` block per
+//!   table, post-data, sequence values, materialized views refreshed.
+//! - `csv` / `jsonl`: a directory with a file per table, `schema.sql` and
+//!   `manifest.json`.
+//!
+//! Byte-identical output for the same data, rules, subset and secret: rows
+//! are sorted by the server (`ORDER BY` the primary key, or every column
+//! where there is none), tables come in a fixed order, and nothing that
+//! changes by itself (time, host, versions) is written.
+//!
+//! Tables are read in parallel, each into its own file in a temporary
+//! directory beside `--out`; a sql export then joins them in table order.
+//! Only the finished export is renamed to `--out` (`staging.rs`).
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::cli::{ExportArgs, ExportFormat};
+use crate::config::{Overrides, Settings};
+use crate::conn::{quote_literal, ConnInfo};
+use crate::error::{GapsFound, UsageError};
+use crate::export::compress::{self, Compression};
+use crate::export::manifest::{
+    self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
+};
+use crate::export::staging::Staging;
+use crate::pipeline::{copy_part, TableStats};
+use crate::plan::{Plan, TablePlan};
+use crate::progress::Progress;
+use crate::schema::{self, Section};
+use crate::signals::Signals;
+use crate::sink::files::FileSink;
+use crate::source;
+use crate::subset::SubsetSpec;
+use crate::verify::{self, Samples};
+
+/// Everything an export needs, resolved from flags and environment.
+pub struct ExportOptions {
+    pub source: ConnInfo,
+    pub rules: PathBuf,
+    pub subset: Option<SubsetSpec>,
+    pub jobs: usize,
+    pub out: PathBuf,
+    pub format: ExportFormat,
+    pub compression: Compression,
+    pub verify: bool,
+    pub progress: bool,
+    pub secret: Option<Vec<u8>>,
+    /// How long a source session waits for a table lock.
+    pub lock_timeout: std::time::Duration,
+}
+
+impl ExportOptions {
+    pub fn from_args(args: &ExportArgs) -> Result<ExportOptions> {
+        let settings = Settings::resolve(
+            args.common.config.as_deref(),
+            Overrides {
+                subset: args.subset.as_deref(),
+                jobs: args.jobs,
+                ..Overrides::common(&args.common)
+            },
+        )?;
+        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+        let subset = settings
+            .subset
+            .as_deref()
+            .map(SubsetSpec::parse)
+            .transpose()
+            .map_err(|m| UsageError::new(format!("--subset: {m}")))?;
+        let jobs = settings.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        if jobs == 0 {
+            return Err(UsageError::new("--jobs must be at least 1").into());
+        }
+        let compression = Compression::from_path(&args.out);
+        if compression != Compression::None && args.format != ExportFormat::Sql {
+            return Err(UsageError::new(format!(
+                "--out {}: only --format sql is compressed; a csv/jsonl export is a directory, \
+                 drop the .gz/.zst suffix",
+                args.out.display()
+            ))
+            .into());
+        }
+        Ok(ExportOptions {
+            source,
+            rules: settings.rules,
+            subset,
+            jobs,
+            out: args.out.clone(),
+            format: args.format,
+            compression,
+            verify: args.verify,
+            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
+            secret: crate::commands::sync::secret_from_env(),
+            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+        })
+    }
+}
+
+/// Runs an export; returns the summary printed on stdout.
+pub async fn run(args: &ExportArgs) -> Result<String> {
+    let opts = ExportOptions::from_args(args)?;
+    let started = Instant::now();
+    let staging = Staging::new(&opts.out, opts.format != ExportFormat::Sql)?;
+    // Installed before any work: SIGINT/SIGTERM drop the export's future
+    // (closing its connections) and land in the cleanup below.
+    let result = match Signals::install() {
+        Ok(mut signals) => signals.guard(export(&opts, &staging)).await,
+        Err(e) => Err(e),
+    };
+    let stats = match result {
+        Ok(stats) => {
+            staging.commit()?;
+            stats
+        }
+        Err(e) => {
+            staging.abort();
+            return Err(e.context(format!(
+                "the export stopped; nothing was written to {}",
+                opts.out.display()
+            )));
+        }
+    };
+    let size = disk_size(&opts.out);
+    Ok(format!(
+        "{}wrote {} ({:.1} MB) in {:.1} s\n",
+        crate::report::summary_table(&stats),
+        opts.out.display(),
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    ))
+}
+
+/// Bytes of a file, or of the files of a directory.
+fn disk_size(path: &Path) -> u64 {
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+        Err(_) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStats>> {
+    let (rules, snapshot, plan) = crate::commands::prepare(
+        &opts.source,
+        &opts.rules,
+        opts.subset,
+        opts.secret.as_deref(),
+        opts.lock_timeout,
+    )
+    .await?;
+    tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
+    let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
+    // Without owners or grants: the files load anywhere, as any role.
+    let dump = |section| {
+        schema::dump_with(
+            &pg_dump,
+            &opts.source,
+            &snapshot.id,
+            section,
+            schema::Privileges::NONE,
+            opts.lock_timeout,
+        )
+    };
+    let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;
+    let order = fk_order(&plan);
+
+    let root = staging.result();
+    let data_dir = match opts.format {
+        ExportFormat::Sql => staging.scratch().join("parts"),
+        _ => root.clone(),
+    };
+    std::fs::create_dir(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let ext = match opts.format {
+        ExportFormat::Sql => "copy",
+        ExportFormat::Csv => "csv",
+        ExportFormat::Jsonl => "jsonl",
+    };
+    let files: Vec<String> = plan
+        .tables
+        .iter()
+        .map(|t| manifest::file_name(&t.table.name.schema, &t.table.name.name, ext))
+        .collect();
+
+    let samples = opts.verify.then(|| Arc::new(Mutex::new(Samples::new())));
+    let stats = copy_tables(
+        &plan,
+        opts,
+        &snapshot.id,
+        &data_dir,
+        &files,
+        samples.clone(),
+    )
+    .await?;
+
+    if let Some(samples) = samples {
+        let samples = std::mem::take(&mut *samples.lock().expect("samples lock"));
+        verify_export(&plan, &snapshot.client, &samples).await?;
+    }
+
+    let subset = rules.subset.map(|s| s.to_string());
+    match opts.format {
+        ExportFormat::Sql => {
+            let header = sql_header(&rules.digest, subset.as_deref());
+            let parts = SqlParts {
+                header,
+                pre: clean_dump(&pre),
+                post: clean_dump(&post),
+                finish: finish_sql(&plan),
+            };
+            assemble_sql(
+                &plan,
+                &order,
+                &stats,
+                &data_dir,
+                &files,
+                parts,
+                &root,
+                opts.compression,
+            )
+            .await?;
+        }
+        ExportFormat::Csv | ExportFormat::Jsonl => {
+            let schema_sql = format!(
+                "-- Schema of an anonymize export. Run the part above the line\n\
+                 -- `{POST_DATA_MARKER}` first, load the table files, then the rest\n\
+                 -- (indexes, constraints, triggers, sequences, materialized views).\n\
+                 -- `anonymize load DIR --target URL` does all three.\n\n{}{POST_DATA_MARKER}\n\n{}{}",
+                clean_dump(&pre),
+                clean_dump(&post),
+                finish_sql(&plan)
+            );
+            std::fs::write(root.join("schema.sql"), schema_sql)
+                .with_context(|| format!("writing {}", root.join("schema.sql").display()))?;
+            let manifest = Manifest {
+                format: opts.format,
+                schema: "schema.sql".into(),
+                tables: order
+                    .iter()
+                    .map(|&i| {
+                        let t = &plan.tables[i];
+                        ManifestTable {
+                            table: t.table.name.to_string(),
+                            schema: t.table.name.schema.clone(),
+                            name: t.table.name.name.clone(),
+                            file: (!t.skip).then(|| files[i].clone()),
+                            rows: rows_of(&stats, t),
+                            columns: t
+                                .columns
+                                .iter()
+                                .map(|c| ManifestColumn {
+                                    name: c.name.clone(),
+                                    type_name: t
+                                        .table
+                                        .column(&c.name)
+                                        .map(|col| col.type_name.clone())
+                                        .unwrap_or_default(),
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect(),
+                rules_digest: rules.digest.clone(),
+                subset,
+                tool: Tool {
+                    name: "anonymize".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+            };
+            let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
+            text.push('\n');
+            std::fs::write(root.join(manifest::FILE), text)
+                .with_context(|| format!("writing {}", root.join(manifest::FILE).display()))?;
+        }
+    }
+    let mut stats = stats;
+    stats.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(stats)
+}
+
+fn rows_of(stats: &[TableStats], t: &TablePlan) -> u64 {
+    let name = t.table.name.to_string();
+    stats
+        .iter()
+        .find(|s| s.table == name)
+        .map_or(0, |s| s.rows_written)
+}
+
+/// Indexes of `plan.tables` with parents before children (foreign keys),
+/// ties and cycles broken by name so the order is fixed. A table in a
+/// cycle comes when nothing outside the cycle is left before it.
+pub fn fk_order(plan: &Plan) -> Vec<usize> {
+    let n = plan.tables.len();
+    let index = |name: &crate::catalog::QualifiedName| {
+        plan.tables.iter().position(|t| &t.table.name == name)
+    };
+    // parents[i]: tables i references (itself excluded).
+    let parents: Vec<Vec<usize>> = plan
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut p: Vec<usize> = t
+                .table
+                .foreign_keys
+                .iter()
+                .filter_map(|fk| index(&fk.parent))
+                .filter(|&j| j != i)
+                .collect();
+            p.sort_unstable();
+            p.dedup();
+            p
+        })
+        .collect();
+    let mut by_name: Vec<usize> = (0..n).collect();
+    by_name.sort_by(|&a, &b| plan.tables[a].table.name.cmp(&plan.tables[b].table.name));
+    let mut done = vec![false; n];
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let ready = by_name
+            .iter()
+            .copied()
+            .find(|&i| !done[i] && parents[i].iter().all(|&p| done[p]));
+        // A cycle: take the first table by name among those left.
+        let next = ready.unwrap_or_else(|| {
+            by_name
+                .iter()
+                .copied()
+                .find(|&i| !done[i])
+                .expect("a table is left")
+        });
+        done[next] = true;
+        out.push(next);
+    }
+    out
+}
+
+/// Reads every table over `jobs` source connections in the snapshot,
+/// largest first, each into `dir/files[i]`.
+async fn copy_tables(
+    plan: &Plan,
+    opts: &ExportOptions,
+    snapshot_id: &str,
+    dir: &Path,
+    files: &[String],
+    samples: Option<Arc<Mutex<Samples>>>,
+) -> Result<Vec<TableStats>> {
+    let mut queue: Vec<usize> = (0..plan.tables.len())
+        .filter(|&i| !plan.tables[i].skip)
+        .collect();
+    queue.sort_by_key(|&i| std::cmp::Reverse(plan.tables[i].table.estimated_bytes));
+    let queue = Arc::new(tokio::sync::Mutex::new(VecDeque::from(queue)));
+    let total: u64 = plan
+        .tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| t.expected_rows().max(0) as u64)
+        .sum();
+    let progress = FinishOnDrop(Progress::new(opts.progress, total));
+    let stats = Arc::new(Mutex::new(Vec::new()));
+    let workers = (0..opts.jobs.min(plan.tables.len()).max(1)).map(|_| {
+        let queue = Arc::clone(&queue);
+        let stats = Arc::clone(&stats);
+        let progress = Arc::clone(&progress.0);
+        let samples = samples.clone();
+        async move {
+            let source = source::worker_with(&opts.source, snapshot_id, opts.lock_timeout).await?;
+            loop {
+                let Some(i) = queue.lock().await.pop_front() else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                let table = Arc::new(plan.tables[i].clone());
+                let name = table.table.name.to_string();
+                let tp = progress.table(&name, table.expected_rows());
+                let sink = FileSink::create(
+                    &dir.join(&files[i]),
+                    opts.format,
+                    &table,
+                    samples.clone().map(|s| (s, verify::DEFAULT_SAMPLE)),
+                )?;
+                // Rows sorted by the server, so the files come out the same
+                // run after run.
+                let read = source::Read {
+                    stable_order: true,
+                    ..source::Read::default()
+                };
+                let s = copy_part(&source, table, read, sink, &tp).await?;
+                tracing::debug!(table = %name, rows = s.rows_written, "table exported");
+                stats.lock().expect("stats lock").push(s);
+            }
+        }
+    });
+    futures_util::future::try_join_all(workers).await?;
+    drop(progress);
+    let stats = std::mem::take(&mut *stats.lock().expect("stats lock"));
+    Ok(stats)
+}
+
+/// Clears the progress display when the copy ends, by success, error or
+/// signal (the log thread would otherwise keep running).
+struct FinishOnDrop(Arc<Progress>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// `export --verify`: the values sampled from the rows as written are
+/// looked up in the source, column by column, with `verify`'s judgement.
+/// A leak stops the export (exit 3) before anything reaches `--out`.
+async fn verify_export(
+    plan: &Plan,
+    source: &tokio_postgres::Client,
+    samples: &Samples,
+) -> Result<()> {
+    tracing::info!("verifying that no original value is in the export");
+    let report = verify::check_samples(plan, source, samples, verify::DEFAULT_SAMPLE).await?;
+    verify::log_findings(&report);
+    if report.failures > 0 {
+        return Err(GapsFound(format!(
+            "verify found {} leaking column(s) in the exported rows",
+            report.failures
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The opening comment of a sql export: how to load it, and what made it
+/// (the rules' digest and the subset, never a time or a host).
+fn sql_header(digest: &str, subset: Option<&str>) -> String {
+    let mut s = String::from(
+        "-- Anonymized export made by anonymize.\n\
+         -- Load it into an empty database with\n\
+         --   psql -v ON_ERROR_STOP=1 -f FILE\n\
+         -- or, without psql, `anonymize load FILE --target URL`.\n",
+    );
+    let _ = writeln!(s, "-- Rules digest: {digest}");
+    if let Some(subset) = subset {
+        let _ = writeln!(s, "-- Subset: {subset}");
+    }
+    s.push('\n');
+    s
+}
+
+/// pg_dump's script without the lines that name its version and the
+/// server's: they change with an upgrade, not with the data.
+fn clean_dump(script: &str) -> String {
+    script
+        .lines()
+        .filter(|l| {
+            !l.starts_with("-- Dumped from database version")
+                && !l.starts_with("-- Dumped by pg_dump version")
+        })
+        .fold(String::with_capacity(script.len()), |mut s, l| {
+            s.push_str(l);
+            s.push('\n');
+            s
+        })
+}
+
+/// What comes after post-data: sequence values, as the source has them,
+/// and materialized views refreshed from the loaded rows.
+fn finish_sql(plan: &Plan) -> String {
+    let mut s = String::new();
+    let sequences: Vec<_> = plan
+        .catalog
+        .sequences
+        .iter()
+        .filter_map(|q| q.last_value.map(|v| (q, v)))
+        .collect();
+    if !sequences.is_empty() {
+        s.push_str("-- Sequences continue after the source's values.\n");
+        for (q, v) in sequences {
+            let _ = writeln!(
+                s,
+                "SELECT pg_catalog.setval({}, {v}, {});",
+                quote_literal(&q.name.sql()),
+                q.is_called
+            );
+        }
+        s.push('\n');
+    }
+    if !plan.catalog.materialized_views.is_empty() {
+        s.push_str("-- Materialized views, computed from the loaded rows.\n");
+        for mv in &plan.catalog.materialized_views {
+            let _ = writeln!(s, "REFRESH MATERIALIZED VIEW {};", mv.sql());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The fixed text around the table data of a sql export.
+struct SqlParts {
+    header: String,
+    pre: String,
+    post: String,
+    finish: String,
+}
+
+/// Joins the parts of a sql export into `out`, compressing as asked: the
+/// header and pre-data, a `COPY … FROM stdin` block per table in
+/// foreign-key order, post-data, then sequences and views. Runs on the
+/// blocking pool; a signal sets `cancel` and the join stops at the next
+/// chunk.
+#[allow(clippy::too_many_arguments)]
+async fn assemble_sql(
+    plan: &Plan,
+    order: &[usize],
+    stats: &[TableStats],
+    parts_dir: &Path,
+    files: &[String],
+    parts: SqlParts,
+    out: &Path,
+    compression: Compression,
+) -> Result<()> {
+    // (text before the data, the part file) per table.
+    let tables: Vec<(String, PathBuf)> = order
+        .iter()
+        .filter(|&&i| !plan.tables[i].skip)
+        .map(|&i| {
+            let t = &plan.tables[i];
+            let rows = rows_of(stats, t);
+            let head = format!(
+                "--\n-- Data for {}: {rows} row{}\n--\n\n{};\n",
+                t.table.name,
+                if rows == 1 { "" } else { "s" },
+                t.target_statement().replacen("FROM STDIN", "FROM stdin", 1)
+            );
+            (head, parts_dir.join(&files[i]))
+        })
+        .collect();
+    let out = out.to_path_buf();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancel));
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let file =
+            std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+        let mut w = compress::Writer::new(BufWriter::with_capacity(1 << 20, file), compression)?;
+        w.write_all(parts.header.as_bytes())?;
+        w.write_all(parts.pre.as_bytes())?;
+        // The rows were read over UTF-8 connections, whatever pg_dump's
+        // preamble set for the schema.
+        w.write_all(b"SET client_encoding = 'UTF8';\n\n")?;
+        let mut buf = vec![0u8; 1 << 20];
+        for (head, part) in &tables {
+            w.write_all(head.as_bytes())?;
+            let mut f =
+                std::fs::File::open(part).with_context(|| format!("reading {}", part.display()))?;
+            loop {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(anyhow!("cancelled"));
+                }
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&buf[..n])?;
+            }
+            w.write_all(b"\\.\n\n")?;
+        }
+        w.write_all(parts.post.as_bytes())?;
+        w.write_all(parts.finish.as_bytes())?;
+        w.finish()?.flush()?;
+        Ok(())
+    })
+    .await
+    .map_err(|_| anyhow!("the export writer stopped unexpectedly"))?
+    .context("writing the sql export")
+}
+
+/// Tells a blocking job to stop when the future awaiting it is dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
