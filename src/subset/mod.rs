@@ -369,10 +369,10 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
 }
 
 /// A foreign key (or a `references:` entry) as an edge from child `i` to
-/// `parent`. `not_null` decides whether a child row can exist without its
-/// parent (a nullable reference can point outside the subset once
-/// `null_outside_subset:` sets it to NULL); `parent_unique` whether a
-/// child row has at most one parent, which keeps following cheap.
+/// `parent`. `not_null`: every child row references a parent row (a NULL
+/// reference points at nothing, so it pulls nothing in). `parent_unique`:
+/// the referenced columns are a key of the parent, so each child row has
+/// at most one parent; a `references:` entry need not be.
 fn edge(child: &Table, i: usize, parent: usize, fk: &ForeignKey, parent_unique: bool) -> Edge {
     Edge {
         child: i,
