@@ -24,7 +24,7 @@ use crate::plan::{ColumnAction, TablePlan};
 use crate::progress::TableProgress;
 use crate::sink::TableSink;
 use crate::source::Read;
-use crate::transform::{RowView, Written};
+use crate::transform::{self, RowView, Written};
 
 /// Bytes of whole rows gathered before a batch is transformed.
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -250,10 +250,13 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
                         arena: &s.arena,
                         spans: &s.values,
                     };
-                    let written = t.apply(input, &view, &mut s.out).map_err(|e| BatchError {
-                        column: column.name.clone(),
-                        message: e.0,
-                    })?;
+                    let written =
+                        transform::apply(&**t, input, &view, &mut s.out).map_err(|e| {
+                            BatchError {
+                                column: column.name.clone(),
+                                message: e.0,
+                            }
+                        })?;
                     match written {
                         Written::Null => None,
                         Written::Value => {

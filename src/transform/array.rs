@@ -20,13 +20,10 @@ pub(crate) struct ArrayOf {
 impl Transform for ArrayOf {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut element = Vec::new();
         let mut result = Vec::new();
         let mut i = 0;
@@ -102,7 +99,7 @@ impl Transform for ArrayOf {
                         Some(&element[..])
                     };
                     result.clear();
-                    match self.inner.apply(value, row, &mut result)? {
+                    match super::apply(&*self.inner, value, row, &mut result)? {
                         Written::Null => out.extend_from_slice(b"NULL"),
                         Written::Value => write_element(&result, self.delimiter, out),
                     }
@@ -153,17 +150,12 @@ mod tests {
     impl Transform for Upper {
         fn apply(
             &self,
-            input: Option<&[u8]>,
+            input: &[u8],
             _: &RowView<'_>,
             out: &mut Vec<u8>,
         ) -> Result<Written, ValueError> {
-            match input {
-                None => Ok(Written::Null),
-                Some(v) => {
-                    out.extend(v.iter().map(|c| c.to_ascii_uppercase()));
-                    Ok(Written::Value)
-                }
-            }
+            out.extend(input.iter().map(|c| c.to_ascii_uppercase()));
+            Ok(Written::Value)
         }
     }
 
@@ -173,7 +165,7 @@ mod tests {
             delimiter: b',',
         };
         let mut out = Vec::new();
-        t.apply(Some(input.as_bytes()), &RowView::empty(), &mut out)?;
+        t.apply(input.as_bytes(), &RowView::empty(), &mut out)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

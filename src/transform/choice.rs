@@ -183,6 +183,10 @@ impl TransformOptions for Options {
         self.values.iter().flatten().cloned().collect()
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Values(self.values.len() as f64)
     }
@@ -213,13 +217,10 @@ struct Choice {
 impl Transform for Choice {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let total = *self.cumulative.last().expect("at least one value");
         let r = self.key.rng(&self.namespace, input).random_range(0..total);
         let i = self.cumulative.partition_point(|&c| c <= r);

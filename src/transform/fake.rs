@@ -36,7 +36,7 @@ use crate::catalog::TypeKind;
 /// secondary_address, building_number, street_name, city, state,
 /// state_abbr, zip, postcode, country, country_code, latitude, longitude,
 /// time_zone, company, industry, job_title, ipv4, ipv6, mac_address, url,
-/// domain, user_agent, uuid, iban, bic, credit_card, currency_code, word,
+/// domain, user_agent, uuid, iban, license_plate, bic, credit_card, currency_code, word,
 /// words, sentence, paragraph, date, date_of_birth.
 ///
 /// Options: `keep_domain: true` (email: keep the input's domain), `min`,
@@ -106,6 +106,7 @@ kinds! {
     UserAgent => "user_agent",
     Uuid => "uuid",
     Iban => "iban",
+    LicensePlate => "license_plate",
     Bic => "bic",
     CreditCard => "credit_card",
     CurrencyCode => "currency_code",
@@ -166,6 +167,7 @@ impl Kind {
             Kind::BuildingNumber | Kind::StreetName | Kind::SecondaryAddress => Values(10_000.0),
             Kind::Company | Kind::Domain | Kind::Url | Kind::Bic => Values(10_000.0),
             Kind::Zip | Kind::Postcode => Values(100_000.0),
+            Kind::LicensePlate => Values(super::license_plate::OUTPUTS),
             Kind::Date | Kind::DateOfBirth => Dense,
             Kind::Name | Kind::NameWithTitle => Values(1e6),
             Kind::StreetAddress | Kind::CellNumber | Kind::Words => Values(1e7),
@@ -222,6 +224,15 @@ const LOCALES: &[(&str, Locale)] = &[
 ];
 
 impl Locale {
+    /// The name users write (`fr_fr`).
+    fn name(self) -> &'static str {
+        LOCALES
+            .iter()
+            .find(|(_, l)| *l == self)
+            .map(|(n, _)| *n)
+            .expect("every locale is listed")
+    }
+
     /// `fr_FR`, `fr-fr` and `fr_fr` are the same locale; `en_US` is `en`.
     fn parse(s: &str) -> Result<Locale, String> {
         let norm = s.to_ascii_lowercase().replace('-', "_");
@@ -538,13 +549,10 @@ const TWEAK_DOMAIN: u64 = 0x646f_6d61_696e;
 impl Transform for Email {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let Some(at) = memchr::memrchr(b'@', input) else {
             self.cipher.encrypt(TWEAK_NO_DOMAIN, input, &|_| false, out);
             return Ok(Written::Value);
@@ -595,14 +603,11 @@ struct PersonEmail {
 impl Transform for PersonEmail {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
         use fake::locales::Data;
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut rng = self.key.rng(&self.namespace, &input.to_ascii_lowercase());
         let pick = |rng: &mut ChaCha20Rng, names: &[&str], out: &mut Vec<u8>| {
             let name = names[rng.random_range(0..names.len())];
@@ -728,13 +733,10 @@ struct Username {
 impl Transform for Username {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         self.cipher.encrypt(0, input, &|_| false, out);
         Ok(Written::Value)
     }
@@ -765,13 +767,10 @@ fn country_code_units(input: &[u8]) -> usize {
 impl Transform for Phone {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         // The kept prefix is ASCII, so byte and char positions agree there.
         let kept = country_code_units(input);
         self.cipher.encrypt(0, input, &|i| i < kept, out);
@@ -790,13 +789,10 @@ struct FakeUuid {
 impl Transform for FakeUuid {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let u = match super::hash::parse_uuid(input) {
             Some(u) => super::hash::permute_uuid(&self.prf, u),
             None => {
@@ -828,13 +824,10 @@ struct Generated {
 impl Transform for Generated {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut rng = self.key.rng(&self.namespace, input);
         let mut s = String::new();
         match self.kind {
@@ -896,6 +889,7 @@ impl Transform for Generated {
                 s.push_str(lorem::raw::Word(fake::locales::EN).fake_with_rng::<&str, _>(&mut rng));
             }
             Kind::Iban => iban(self.locale, &mut rng, &mut s),
+            Kind::LicensePlate => super::license_plate::write(self.locale.name(), &mut rng, &mut s),
             Kind::Password => {
                 let len = rng.random_range(10..=16);
                 for _ in 0..len {
@@ -1083,6 +1077,7 @@ macro_rules! locale_generator {
                 | Kind::Url
                 | Kind::Domain
                 | Kind::Iban
+                | Kind::LicensePlate
                 | Kind::Date
                 | Kind::DateOfBirth => unreachable!("kind {} has its own generator", kind.name()),
             }

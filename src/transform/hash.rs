@@ -215,13 +215,10 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 impl Transform for TextHash {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let d = self.key.digest(&self.namespace, input);
         render(&d, self.format, self.length, out);
         if self.strip_zeros {
@@ -301,13 +298,10 @@ struct IntPermutation {
 impl Transform for IntPermutation {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let v: i64 = std::str::from_utf8(input)
             .ok()
             .and_then(|s| s.parse().ok())
@@ -343,13 +337,10 @@ const UUID_KEPT: u128 = (0xf << 76) | (0b11 << 62);
 impl Transform for UuidPermutation {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let u = parse_uuid(input).ok_or_else(|| ValueError("`hash` expected a uuid".into()))?;
         write_uuid(permute_uuid(&self.prf, u), out);
         Ok(Written::Value)
@@ -573,7 +564,7 @@ mod tests {
 
     fn apply_err(t: &dyn Transform, v: &str) -> String {
         let mut out = Vec::new();
-        t.apply(Some(v.as_bytes()), &RowView::empty(), &mut out)
+        t.apply(v.as_bytes(), &RowView::empty(), &mut out)
             .unwrap_err()
             .0
     }

@@ -11,11 +11,11 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::rule::ColumnRule;
 use super::{
     build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
 };
 use crate::catalog::TypeKind;
-use crate::rules::ColumnRule;
 
 /// `{ json: { paths: { PATH: RULE, ... } } }`
 ///
@@ -186,6 +186,10 @@ impl TransformOptions for Options {
             }
         }
         Ok(ctx.finish(Box::new(Json { paths }), self.uniqueness()))
+    }
+
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
     }
 
     fn output_space(&self) -> super::OutputSpace {
@@ -586,13 +590,11 @@ fn select<'n>(doc: &[u8], node: &'n Node, steps: &[Step], found: &mut Vec<&'n No
 impl Transform for Json {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(doc) = input else {
-            return Ok(Written::Null);
-        };
+        let doc = input;
         let mut p = Parser {
             b: doc,
             i: 0,
@@ -635,7 +637,7 @@ impl Transform for Json {
                     Inner::Null => replacement.extend_from_slice(b"null"),
                     Inner::Transform(t) => {
                         value.clear();
-                        match t.apply(text, row, &mut value)? {
+                        match super::apply(&**t, text, row, &mut value)? {
                             Written::Null => replacement.extend_from_slice(b"null"),
                             Written::Value => encode_like(kind, &value, &mut replacement),
                         }
@@ -828,7 +830,7 @@ mod tests {
         for bad in ["{", r#"{"a":}"#, "[1,]", "01", r#"{"a":1} x"#] {
             out.clear();
             assert_eq!(
-                t.apply(Some(bad.as_bytes()), &RowView::empty(), &mut out)
+                t.apply(bad.as_bytes(), &RowView::empty(), &mut out)
                     .unwrap_err()
                     .0,
                 "malformed json value",

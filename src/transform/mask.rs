@@ -77,6 +77,12 @@ impl TransformOptions for Options {
         Uniqueness::Lossy
     }
 
+    fn output_space(&self) -> super::OutputSpace {
+        // Masked characters become one symbol, so an output equals a real
+        // value only where nothing was masked: judged strictly, as a leak.
+        super::OutputSpace::Values(f64::INFINITY)
+    }
+
     fn needs_secret(&self) -> bool {
         false
     }
@@ -105,13 +111,10 @@ impl Mask {
 impl Transform for Mask {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut buf = [0u8; 4];
         let mask = self.mask.encode_utf8(&mut buf).as_bytes().to_vec();
         if self.digits_only {

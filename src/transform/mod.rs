@@ -5,8 +5,9 @@
 //! `Box<dyn Transform>` (what runs). The runtime only sees `Transform`.
 //!
 //! Adding a transform: a new file `src/transform/<yaml_key>.rs` with its
-//! `Options`, `build` and tests, then three adjacent lines here: `mod`, an
-//! entry in `NAMES`, and an arm in `parse_options`.
+//! `Options` (parser), `TransformOptions` (build and typed metadata, which
+//! has no defaults to forget) and tests; its `mod` line and one line in
+//! `registry` here; and its section in docs/transforms.md (a test checks).
 //!
 //! Every non-constant transform draws from `Key::digest`, an
 //! HMAC-SHA256 of `namespace ‖ input` under the run's secret.
@@ -32,6 +33,7 @@ mod fake;
 mod fpe;
 mod hash;
 mod json;
+mod license_plate; // a `fake` kind, in its own file
 mod mask;
 mod noise;
 mod random_int;
@@ -41,58 +43,115 @@ mod set;
 mod shift;
 mod template;
 
+pub mod rule;
+
 #[cfg(test)]
 mod robust;
 
-/// Every transform key a rule may use, for "did you mean" and the docs
-/// test. `keep` and `null` are written as scalars, not map keys.
-pub const NAMES: &[&str] = &[
-    "set",
-    "fake",
-    "hash",
-    "fpe",
-    "mask",
-    "shift",
-    "noise",
-    "choice",
-    "random_int",
-    "random_numeric",
-    "template",
-    "json",
-    "regex",
-];
-
-/// Parses the options of transform `name` from the rule's map. Returns
-/// `Ok(None)` for an unknown name. This is the one place that knows every
-/// transform.
-pub fn parse_options<'de, A: MapAccess<'de>>(
-    name: &str,
-    map: &mut A,
-) -> Result<Option<Box<dyn TransformOptions>>, A::Error> {
-    Ok(Some(match name {
-        "set" => boxed::<set::Options, A>(map)?,
-        "fake" => boxed::<fake::Options, A>(map)?,
-        "hash" => boxed::<hash::Options, A>(map)?,
-        "mask" => boxed::<mask::Options, A>(map)?,
-        "shift" => boxed::<shift::Options, A>(map)?,
-        "noise" => boxed::<noise::Options, A>(map)?,
-        "fpe" => boxed::<fpe::Options, A>(map)?,
-        "choice" => boxed::<choice::Options, A>(map)?,
-        "random_int" => boxed::<random_int::Options, A>(map)?,
-        "random_numeric" => boxed::<random_numeric::Options, A>(map)?,
-        "regex" => boxed::<regex::Options, A>(map)?,
-        "template" => boxed::<template::Options, A>(map)?,
-        "json" => boxed::<json::Options, A>(map)?,
-        _ => return Ok(None),
-    }))
+/// THE registry: every transform a rule may name, one line each, in the
+/// order the docs list them. A line gives the YAML key, the options type
+/// (whose `Deserialize` is the parser and whose `TransformOptions` carries
+/// the typed metadata: uniqueness, output space, secret), and the sample
+/// case the shared tests run it on. `keep` and `null` are written as
+/// scalars, not map keys, so they are not here.
+///
+/// Generic over the map being read so rules errors keep serde_yaml's
+/// `file:line:col`; `entries` gives the same table without a map.
+#[rustfmt::skip] // One line per transform, so the table reads as a table.
+fn registry<'de, A: MapAccess<'de>>() -> Vec<Entry<Parser<'de, A>>> {
+    use TypeKind::*;
+    vec![
+        entry::<set::Options, A>("set", "{ set: x }", "text", Text),
+        entry::<fake::Options, A>("fake", "{ fake: name }", "text", Text),
+        entry::<hash::Options, A>("hash", "{ hash: { length: 12 } }", "text", Text),
+        entry::<fpe::Options, A>("fpe", "{ fpe: {} }", "text", Text),
+        entry::<mask::Options, A>("mask", "{ mask: { keep_first: 1 } }", "text", Text),
+        entry::<shift::Options, A>("shift", "{ shift: { days: 30 } }", "date", Date),
+        entry::<noise::Options, A>("noise", "{ noise: { percent: 50 } }", "integer", Int32),
+        entry::<choice::Options, A>("choice", "{ choice: [a, b, c, d] }", "text", Text),
+        entry::<random_int::Options, A>("random_int", "{ random_int: { min: 0, max: 1000 } }", "integer", Int32),
+        entry::<random_numeric::Options, A>("random_numeric", "{ random_numeric: { min: 0, max: 10 } }", "numeric", Numeric),
+        entry::<template::Options, A>("template", "{ template: \"x{c}x\" }", "text", Text),
+        entry::<json::Options, A>("json", "{ json: { paths: { a: { fake: word } } } }", "jsonb", Jsonb),
+        entry::<regex::Options, A>("regex", "{ regex: { pattern: '[0-9]+', with: { hash: { length: 4 } } } }", "text", Text),
+    ]
 }
 
-fn boxed<'de, T, A>(map: &mut A) -> Result<Box<dyn TransformOptions>, A::Error>
+/// One line of the registry.
+pub struct Entry<P> {
+    /// The YAML key (`fake`, `hash`).
+    pub name: &'static str,
+    /// Reads the transform's options from the rule's map.
+    pub parse: P,
+    /// A rule and a column type it fits, for the tests that cover every
+    /// transform (NULL, determinism, the secret, no panics).
+    pub sample: Sample,
+}
+
+/// A rule of one transform and the column type it is built for.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub rule: &'static str,
+    pub type_name: &'static str,
+    pub kind: TypeKind,
+}
+
+type Parser<'de, A> = fn(&mut A) -> Result<Box<dyn TransformOptions>, <A as MapAccess<'de>>::Error>;
+
+fn entry<'de, T, A>(
+    name: &'static str,
+    rule: &'static str,
+    type_name: &'static str,
+    kind: TypeKind,
+) -> Entry<Parser<'de, A>>
 where
     T: TransformOptions + Deserialize<'de> + 'static,
     A: MapAccess<'de>,
 {
-    Ok(Box::new(map.next_value::<T>()?))
+    Entry {
+        name,
+        parse: |map| Ok(Box::new(map.next_value::<T>()?)),
+        sample: Sample {
+            rule,
+            type_name,
+            kind,
+        },
+    }
+}
+
+/// The registry without its parsers: names and samples.
+pub fn entries() -> Vec<Entry<()>> {
+    // Any map type will do to list the table; this one is never read.
+    type NoMap = serde::de::value::MapDeserializer<
+        'static,
+        std::iter::Empty<((), ())>,
+        serde::de::value::Error,
+    >;
+    registry::<NoMap>()
+        .into_iter()
+        .map(|e| Entry {
+            name: e.name,
+            parse: (),
+            sample: e.sample,
+        })
+        .collect()
+}
+
+/// Every transform key a rule may use, for "did you mean" and the docs.
+pub fn names() -> Vec<&'static str> {
+    entries().into_iter().map(|e| e.name).collect()
+}
+
+/// Parses the options of transform `name` from the rule's map. Returns
+/// `Ok(None)` for a name not in the registry.
+pub fn parse_options<'de, A: MapAccess<'de>>(
+    name: &str,
+    map: &mut A,
+) -> Result<Option<Box<dyn TransformOptions>>, A::Error> {
+    match registry::<A>().into_iter().find(|e| e.name == name) {
+        Some(e) => (e.parse)(map).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// What a transform promises about equal outputs. Only `Lossy` is refused
@@ -240,11 +299,11 @@ pub(crate) enum Inner {
 /// described as `what` (`shipping.name`), of type `type_name`.
 pub(crate) fn build_inner(
     ctx: &BuildContext<'_>,
-    rule: &crate::rules::ColumnRule,
+    rule: &rule::ColumnRule,
     what: &str,
     type_name: &str,
 ) -> Result<Inner, String> {
-    use crate::rules::Action;
+    use rule::Action;
     let options = match &rule.action {
         Action::Keep => return Ok(Inner::Keep),
         Action::Null => return Ok(Inner::Null),
@@ -275,16 +334,16 @@ pub(crate) fn build_inner(
 }
 
 /// What a nested rule reads and whether it needs the secret.
-pub(crate) fn inner_reads(rule: &crate::rules::ColumnRule) -> Vec<String> {
+pub(crate) fn inner_reads(rule: &rule::ColumnRule) -> Vec<String> {
     match &rule.action {
-        crate::rules::Action::Transform(o) => o.reads(),
+        rule::Action::Transform(o) => o.reads(),
         _ => Vec::new(),
     }
 }
 
-pub(crate) fn inner_needs_secret(rule: &crate::rules::ColumnRule) -> bool {
+pub(crate) fn inner_needs_secret(rule: &rule::ColumnRule) -> bool {
     match &rule.action {
-        crate::rules::Action::Transform(o) => o.needs_secret(),
+        rule::Action::Transform(o) => o.needs_secret(),
         _ => false,
     }
 }
@@ -299,7 +358,7 @@ struct FitLength {
 impl Transform for FitLength {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
@@ -336,17 +395,14 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     /// One line for `--dry-run` and `check`, e.g. `hash(format=digits, length=9)`.
     fn describe(&self) -> String;
 
-    /// Whether different inputs can give equal outputs.
-    fn uniqueness(&self) -> Uniqueness {
-        Uniqueness::Lossy
-    }
+    /// Whether different inputs can give equal outputs. No default: a new
+    /// transform must say, or it does not compile.
+    fn uniqueness(&self) -> Uniqueness;
 
-    /// What the outputs can be, for `verify` (see `OutputSpace`). The
-    /// default claims a space too large for chance matches: a transform
-    /// that forgets to say is judged strictly, never leniently.
-    fn output_space(&self) -> OutputSpace {
-        OutputSpace::Values(f64::INFINITY)
-    }
+    /// What the outputs can be, for `verify`'s leak expectation and
+    /// `check`'s lookup-table warning (see `OutputSpace`). No default: a new
+    /// transform must say, so none is silently filed under chance matches.
+    fn output_space(&self) -> OutputSpace;
 
     /// Whether the outputs depend on the secret. `set` does not.
     fn needs_secret(&self) -> bool {
@@ -392,6 +448,13 @@ pub struct RowView<'a> {
 }
 
 impl<'a> RowView<'a> {
+    /// A row of output values: column `i` is `arena[s..e]` for
+    /// `spans[i] == Some(Some((s, e)))`, NULL for `Some(None)`, and not
+    /// computed yet for `None`.
+    pub fn new(arena: &'a [u8], spans: &'a [Option<Option<(usize, usize)>>]) -> RowView<'a> {
+        RowView { arena, spans }
+    }
+
     /// An empty row, for tests and for transforms that read nothing.
     pub fn empty() -> RowView<'static> {
         RowView {
@@ -410,15 +473,31 @@ impl<'a> RowView<'a> {
 
 /// A transform ready to run, built for one column.
 pub trait Transform: Send + Sync {
-    /// Writes the output for one value into `out` (empty on entry), in
-    /// PostgreSQL's text representation, unescaped. `input` is `None` for
-    /// NULL. Returns whether the output is a value or NULL.
+    /// Writes the output for one non-NULL value into `out` (empty on
+    /// entry), in PostgreSQL's text representation, unescaped. Returns
+    /// whether the output is a value or NULL. NULL never reaches a
+    /// transform: the free function `apply` keeps it NULL, once for all.
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError>;
+}
+
+/// Runs `t` on a value that may be NULL. Every caller (the pipeline, and
+/// the transforms that hold others: arrays, json paths, regex matches,
+/// length limits) goes through here, so NULL stays NULL under every rule.
+pub fn apply(
+    t: &dyn Transform,
+    input: Option<&[u8]>,
+    row: &RowView<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Written, ValueError> {
+    match input {
+        None => Ok(Written::Null),
+        Some(value) => t.apply(value, row, out),
+    }
 }
 
 /// The shortest `ANONYMIZE_SECRET` accepted, in bytes. Whoever holds the
@@ -607,8 +686,7 @@ pub(crate) mod test_support {
     /// value error.
     pub fn apply(t: &dyn Transform, input: Option<&str>) -> Option<String> {
         let mut out = Vec::new();
-        match t
-            .apply(input.map(str::as_bytes), &RowView::empty(), &mut out)
+        match super::apply(t, input.map(str::as_bytes), &RowView::empty(), &mut out)
             .expect("applies")
         {
             Written::Null => None,
@@ -619,16 +697,16 @@ pub(crate) mod test_support {
     /// Parses one column rule's transform options from YAML, as the rules
     /// loader does (`fake: email`, `{ hash: { length: 9 } }`).
     pub fn parse(yaml: &str) -> Box<dyn TransformOptions> {
-        let rule: crate::rules::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+        let rule: super::rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
         match rule.action {
-            crate::rules::Action::Transform(t) => t,
+            super::rule::Action::Transform(t) => t,
             other => panic!("not a transform: {other:?}"),
         }
     }
 
     /// The YAML parse error of a column rule.
     pub fn parse_err(yaml: &str) -> String {
-        serde_yaml::from_str::<crate::rules::ColumnRule>(yaml)
+        serde_yaml::from_str::<super::rule::ColumnRule>(yaml)
             .expect_err("fails")
             .to_string()
     }
@@ -657,17 +735,17 @@ mod tests {
     /// fake kind, and every example output in it is what the rule gives.
     #[test]
     fn docs_match_the_code() {
-        use crate::rules::{Action, ColumnRule};
+        use super::rule::{Action, ColumnRule};
         use std::collections::BTreeSet;
         let doc = include_str!("../../docs/transforms.md");
         let documented: BTreeSet<&str> = doc
             .lines()
             .filter_map(|l| l.strip_prefix("## `")?.strip_suffix('`'))
             .collect();
-        let names: BTreeSet<&str> = NAMES.iter().copied().collect();
+        let names: BTreeSet<&str> = names().into_iter().collect();
         assert_eq!(
             documented, names,
-            "docs/transforms.md sections must be exactly the transforms in NAMES"
+            "docs/transforms.md sections must be exactly the transforms of the registry"
         );
         for (kind, _) in fake::KINDS {
             assert!(
@@ -756,58 +834,12 @@ mod tests {
     /// depends on the secret exactly when it says it needs one.
     #[test]
     fn every_transform_parses_keeps_null_and_uses_the_secret_it_declares() {
-        let cases: &[(&str, &str, &str, TypeKind)] = &[
-            ("set", "{ set: x }", "text", TypeKind::Text),
-            ("fake", "{ fake: name }", "text", TypeKind::Text),
-            ("hash", "{ hash: { length: 12 } }", "text", TypeKind::Text),
-            ("fpe", "{ fpe: {} }", "text", TypeKind::Text),
-            (
-                "mask",
-                "{ mask: { keep_first: 1 } }",
-                "text",
-                TypeKind::Text,
-            ),
-            ("shift", "{ shift: { days: 30 } }", "date", TypeKind::Date),
-            (
-                "noise",
-                "{ noise: { percent: 50 } }",
-                "integer",
-                TypeKind::Int32,
-            ),
-            ("choice", "{ choice: [a, b, c, d] }", "text", TypeKind::Text),
-            (
-                "random_int",
-                "{ random_int: { min: 0, max: 1000 } }",
-                "integer",
-                TypeKind::Int32,
-            ),
-            (
-                "random_numeric",
-                "{ random_numeric: { min: 0, max: 10 } }",
-                "numeric",
-                TypeKind::Numeric,
-            ),
-            (
-                "template",
-                "{ template: \"x{c}x\" }",
-                "text",
-                TypeKind::Text,
-            ),
-            (
-                "json",
-                "{ json: { paths: { a: { fake: word } } } }",
-                "jsonb",
-                TypeKind::Jsonb,
-            ),
-            (
-                "regex",
-                "{ regex: { pattern: '[0-9]+', with: { hash: { length: 4 } } } }",
-                "text",
-                TypeKind::Text,
-            ),
-        ];
-        let covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
-        assert_eq!(covered, NAMES, "one case per transform, in NAMES order");
+        // The registry's sample of each transform: a new transform is
+        // covered by its registry line, nothing to add here.
+        let cases: Vec<(&str, &str, &str, TypeKind)> = entries()
+            .iter()
+            .map(|e| (e.name, e.sample.rule, e.sample.type_name, e.sample.kind))
+            .collect();
         let inputs = |kind: TypeKind| -> Vec<String> {
             (1..=20)
                 .map(|i| match kind {
@@ -818,7 +850,11 @@ mod tests {
                 })
                 .collect()
         };
-        for (name, yaml, type_name, kind) in cases {
+        for (name, yaml, type_name, kind) in &cases {
+            assert!(
+                yaml.starts_with(&format!("{{ {name}: ")),
+                "{name}: the sample rule uses its own transform"
+            );
             let o = test_support::parse(yaml);
             let c = test_support::column("c", type_name, *kind);
             let a = test_support::build(&*o, &c);
@@ -831,8 +867,7 @@ mod tests {
             };
             let run = |t: &dyn Transform, v: Option<&str>| {
                 let mut out = Vec::new();
-                let w = t
-                    .apply(v.map(str::as_bytes), &row, &mut out)
+                let w = apply(t, v.map(str::as_bytes), &row, &mut out)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
                 (w == Written::Value).then(|| String::from_utf8(out).unwrap())
             };
@@ -883,7 +918,7 @@ mod uniqueness_tests {
         let mut count = 0;
         for input in inputs {
             out.clear();
-            t.apply(Some(input.as_bytes()), &RowView::empty(), &mut out)
+            t.apply(input.as_bytes(), &RowView::empty(), &mut out)
                 .expect("applies");
             assert!(
                 seen.insert(out.clone()),

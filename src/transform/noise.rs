@@ -108,6 +108,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Dense
     }
@@ -237,13 +241,10 @@ impl Noise {
 impl Transform for Noise {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let text = std::str::from_utf8(input).map_err(|_| not_a_number())?;
         if matches!(text, "NaN" | "Infinity" | "-Infinity") {
             out.extend_from_slice(input);
@@ -472,9 +473,7 @@ mod tests {
         let t = build(&*parse("{ noise: { percent: 1 } }"), &int);
         let mut out = Vec::new();
         assert_eq!(
-            t.apply(Some(b"1.5"), &RowView::empty(), &mut out)
-                .unwrap_err()
-                .0,
+            t.apply(b"1.5", &RowView::empty(), &mut out).unwrap_err().0,
             "`noise` expected a number"
         );
     }

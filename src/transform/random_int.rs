@@ -61,6 +61,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Values((self.max as f64 - self.min as f64) + 1.0)
     }
@@ -80,13 +84,10 @@ struct RandomInt {
 impl Transform for RandomInt {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let v = self
             .key
             .rng(&self.namespace, input)

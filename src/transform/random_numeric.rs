@@ -87,6 +87,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Dense
     }
@@ -114,13 +118,10 @@ struct RandomNumeric {
 impl Transform for RandomNumeric {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let units = self
             .key
             .rng(&self.namespace, input)

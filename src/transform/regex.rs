@@ -13,11 +13,11 @@ use regex::bytes::Regex;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::rule::ColumnRule;
 use super::{
     build_inner, BuildContext, Inner, RowView, Transform, TransformOptions, ValueError, Written,
 };
 use crate::catalog::TypeKind;
-use crate::rules::ColumnRule;
 
 /// `{ regex: { pattern: RE, with: RULE } }` or `{ regex: { pattern: RE, replace: TEXT } }`
 ///
@@ -103,6 +103,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Partial
     }
@@ -148,13 +152,10 @@ struct RegexReplace {
 impl Transform for RegexReplace {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         let mut at = 0;
         let mut value = Vec::new();
         for caps in self.pattern.captures_iter(input) {
@@ -166,7 +167,7 @@ impl Transform for RegexReplace {
                 Runtime::Replace(r) => caps.expand(r, out),
                 Runtime::With(t) => {
                     value.clear();
-                    if t.apply(Some(m.as_bytes()), row, &mut value)? == Written::Value {
+                    if t.apply(m.as_bytes(), row, &mut value)? == Written::Value {
                         out.extend_from_slice(&value);
                     }
                 }

@@ -37,6 +37,10 @@ impl TransformOptions for Options {
         }))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Constant
     }
@@ -61,13 +65,10 @@ struct Set {
 impl Transform for Set {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        _input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        if input.is_none() {
-            return Ok(Written::Null);
-        }
         out.extend_from_slice(&self.value);
         Ok(Written::Value)
     }

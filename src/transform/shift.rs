@@ -106,6 +106,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Dense
     }
@@ -161,13 +165,10 @@ fn out_of_range() -> ValueError {
 impl Transform for Shift {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        input: &[u8],
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let Some(input) = input else {
-            return Ok(Written::Null);
-        };
         if input == b"infinity" || input == b"-infinity" {
             out.extend_from_slice(input);
             return Ok(Written::Value);
@@ -330,7 +331,7 @@ mod tests {
         let mut out = Vec::new();
         let d = shift("{ shift: { days: 1 } }", "date", TypeKind::Date);
         let err = d
-            .apply(Some(b"31/01/2024"), &RowView::empty(), &mut out)
+            .apply(b"31/01/2024", &RowView::empty(), &mut out)
             .unwrap_err();
         assert_eq!(err.0, "`shift` expected a date");
     }

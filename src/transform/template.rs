@@ -120,6 +120,10 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(Template { parts }), self.uniqueness()))
     }
 
+    fn uniqueness(&self) -> super::Uniqueness {
+        super::Uniqueness::Lossy
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         if self.parts.iter().all(|p| matches!(p, Part::Text(_))) {
             super::OutputSpace::Constant
@@ -164,13 +168,10 @@ struct Template {
 impl Transform for Template {
     fn apply(
         &self,
-        input: Option<&[u8]>,
+        _input: &[u8],
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        if input.is_none() {
-            return Ok(Written::Null);
-        }
         for p in &self.parts {
             match p {
                 Piece::Text(t) => out.extend_from_slice(t),
@@ -223,22 +224,22 @@ mod tests {
             spans: &spans,
         };
         let mut out = Vec::new();
-        assert_eq!(
-            t.apply(Some(b"orig"), &row, &mut out).unwrap(),
-            Written::Value
-        );
+        assert_eq!(t.apply(b"orig", &row, &mut out).unwrap(), Written::Value);
         // Cut to varchar(20).
         assert_eq!(String::from_utf8(out).unwrap(), "Zoe.Miller@example.c");
         // NULL in, NULL out; a NULL column reads as empty.
         let mut out = Vec::new();
-        assert_eq!(t.apply(None, &row, &mut out).unwrap(), Written::Null);
+        assert_eq!(
+            crate::transform::apply(&*t, None, &row, &mut out).unwrap(),
+            Written::Null
+        );
         let spans = [Some(None), Some(Some((3, 9))), None];
         let row = RowView {
             arena,
             spans: &spans,
         };
         let mut out = Vec::new();
-        t.apply(Some(b"x"), &row, &mut out).unwrap();
+        t.apply(b"x", &row, &mut out).unwrap();
         assert_eq!(out, b".Miller@example.com ");
     }
 

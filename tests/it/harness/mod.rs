@@ -17,7 +17,7 @@ pub use pg::{Db, Pg};
 pub fn has_transforms() -> bool {
     ["fake", "hash", "shift", "json"]
         .iter()
-        .all(|n| anonymize::transform::NAMES.contains(n))
+        .all(|n| anonymize::transform::names().contains(n))
 }
 
 /// For tests that need the transforms: false (with a note on stderr) until

@@ -1,0 +1,197 @@
+//! A rule for one value: `keep`, `null`, or one transform of the registry,
+//! with its modifiers (`unique`, `namespace`, `locale`, `accepted`).
+//!
+//! It lives here rather than in `rules` because rules nest: a `json` path
+//! and a regex's `with:` hold one. With it here, `rules` depends on
+//! `transform` and never the other way round.
+//!
+//! Parsing uses a hand-written visitor rather than `#[serde(flatten)]` or
+//! untagged enums, which make serde_yaml lose the line and column of errors.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+
+use super::{names, parse_options, suggest, OutputSpace, TransformOptions};
+
+/// A column's rule: the action and its modifiers.
+#[derive(Debug)]
+pub struct ColumnRule {
+    pub action: Action,
+    pub unique: bool,
+    pub namespace: Option<String>,
+    pub locale: Option<String>,
+    /// `accepted: "why"`: a person reviewed what `verify` reports for this
+    /// column and accepts it (shop addresses kept on purpose). `verify`
+    /// then shows the finding as `accepted`, with this text, and does not
+    /// fail on it.
+    pub accepted: Option<String>,
+}
+
+/// What happens to a column's values.
+#[derive(Debug)]
+pub enum Action {
+    /// Copied byte for byte, never decoded.
+    Keep,
+    /// Written as NULL.
+    Null,
+    /// Replaced by a transform.
+    Transform(Box<dyn TransformOptions>),
+}
+
+impl ColumnRule {
+    /// `keep`, `null` or the transform's description, for plans and `check`.
+    pub fn describe(&self) -> String {
+        let mut s = match &self.action {
+            Action::Keep => "keep".to_string(),
+            Action::Null => "null".to_string(),
+            Action::Transform(o) => o.describe(),
+        };
+        if self.unique {
+            s.push_str(" unique");
+        }
+        if let Some(ns) = &self.namespace {
+            s.push_str(&format!(" namespace={ns}"));
+        }
+        if let Some(l) = &self.locale {
+            s.push_str(&format!(" locale={l}"));
+        }
+        if self.accepted.is_some() {
+            s.push_str(" accepted");
+        }
+        s
+    }
+
+    /// What the rule's outputs can be, for `verify`; `None` for `keep`
+    /// (scanned, not compared) and `null`.
+    pub fn output_space(&self) -> Option<OutputSpace> {
+        match &self.action {
+            Action::Transform(o) => Some(o.output_space()),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ColumnRuleVisitor)
+    }
+}
+
+struct ColumnRuleVisitor;
+
+const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted"];
+
+fn plain(action: Action) -> ColumnRule {
+    ColumnRule {
+        action,
+        unique: false,
+        namespace: None,
+        locale: None,
+        accepted: None,
+    }
+}
+
+impl<'de> Visitor<'de> for ColumnRuleVisitor {
+    type Value = ColumnRule;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`keep`, `null`, or a map with one transform such as `{ fake: email }`")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<ColumnRule, E> {
+        Ok(plain(Action::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<ColumnRule, E> {
+        Ok(plain(Action::Null))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ColumnRule, E> {
+        match v {
+            "keep" => Ok(plain(Action::Keep)),
+            "null" | "~" => Ok(plain(Action::Null)),
+            other => {
+                let mut msg = format!(
+                    "unknown rule `{other}`; a column rule is `keep`, `null`, or a map with one transform such as `{{ fake: email }}`"
+                );
+                let mut all: Vec<&str> = vec!["keep", "null"];
+                all.extend(names());
+                if let Some(s) = suggest(other, &all) {
+                    msg.push_str(&format!(" (did you mean `{s}`?)"));
+                }
+                Err(E::custom(msg))
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ColumnRule, A::Error> {
+        let mut action: Option<(String, Action)> = None;
+        let mut unique = false;
+        let mut namespace = None;
+        let mut locale = None;
+        let mut accepted: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "unique" => unique = map.next_value()?,
+                "namespace" => namespace = Some(map.next_value()?),
+                "locale" => locale = Some(map.next_value()?),
+                "accepted" => {
+                    let why: String = map.next_value()?;
+                    if why.trim().is_empty() {
+                        return Err(de::Error::custom(
+                            "`accepted` takes the reason a person accepted this column, e.g. `accepted: \"shop addresses, reviewed 2026-11\"`",
+                        ));
+                    }
+                    accepted = Some(why);
+                }
+                // `{ keep: true, accepted: "..." }`: keep with a modifier.
+                "keep" if action.is_none() => {
+                    if !map.next_value::<bool>()? {
+                        return Err(de::Error::custom(
+                            "`keep` in a map takes `true`; write `null` to empty the column",
+                        ));
+                    }
+                    action = Some(("keep".to_string(), Action::Keep));
+                }
+                "keep" | "null" => {
+                    return Err(de::Error::custom(format!(
+                        "write `{key}` on its own (`column: {key}`), not as a map key"
+                    )))
+                }
+                name => {
+                    if let Some((first, _)) = &action {
+                        return Err(de::Error::custom(format!(
+                            "a column rule has exactly one transform, found `{first}` and `{name}`"
+                        )));
+                    }
+                    match parse_options(name, &mut map)? {
+                        Some(opts) => action = Some((name.to_string(), Action::Transform(opts))),
+                        None => {
+                            let mut msg = format!("unknown transform `{name}`");
+                            let mut all: Vec<&str> = names();
+                            all.extend(MODIFIERS);
+                            if let Some(s) = suggest(name, &all) {
+                                msg.push_str(&format!(" (did you mean `{s}`?)"));
+                            }
+                            msg.push_str(&format!("; known transforms: {}", names().join(", ")));
+                            return Err(de::Error::custom(msg));
+                        }
+                    }
+                }
+            }
+        }
+        let Some((_, action)) = action else {
+            return Err(de::Error::custom(
+                "the rule names no transform; add one such as `fake: email`, or write `keep` or `null`",
+            ));
+        };
+        Ok(ColumnRule {
+            action,
+            unique,
+            namespace,
+            locale,
+            accepted,
+        })
+    }
+}
