@@ -311,6 +311,8 @@ fn seed(key: &Key, table: &QualifiedName) -> i64 {
     i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
+/// A table as the graph first sees it: what the rules ask of it, before
+/// any foreign key says what it must also keep.
 fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRule>) -> Node {
     // A primary key, else a unique key that cannot hold NULLs, tells rows
     // apart and is what sampling hashes.
@@ -325,6 +327,10 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
             })
             .map(|k| k.columns.clone())
     });
+    // `explicit`: the rules gave the table its own share, so coming out
+    // small is what they asked for (see `asked_for_less`). A table with no
+    // word of its own starts whole; the solver decides whether it samples,
+    // follows a parent or is closed over.
     let (mode, explicit) = match (skip, rule.and_then(|r| r.subset)) {
         (true, _) => (Mode::Skip, false),
         (false, Some(SubsetSpec::All)) => (Mode::All, true),
@@ -362,6 +368,11 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
     }
 }
 
+/// A foreign key (or a `references:` entry) as an edge from child `i` to
+/// `parent`. `not_null`: every child row references a parent row (a NULL
+/// reference points at nothing, so it pulls nothing in). `parent_unique`:
+/// the referenced columns are a key of the parent, so each child row has
+/// at most one parent; a `references:` entry need not be.
 fn edge(child: &Table, i: usize, parent: usize, fk: &ForeignKey, parent_unique: bool) -> Edge {
     Edge {
         child: i,
@@ -489,7 +500,9 @@ fn virtual_reference(
     ))
 }
 
-/// Checks one `null_outside_subset:` column.
+/// Checks one `null_outside_subset:` column: it must exist, be nullable
+/// (the copy writes NULL where the parent was left out) and be part of a
+/// reference, since only a reference can point outside the subset.
 fn check_nulled(
     table: &Table,
     i: usize,
