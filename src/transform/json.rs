@@ -167,14 +167,18 @@ impl<'de> Deserialize<'de> for Options {
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "paths" => paths = Some(map.next_value::<Paths>()?.0),
-                        "unlisted" => unlisted = match map.next_value::<String>()?.as_str() {
-                            "keep" => Unlisted::Keep,
-                            "drop" => Unlisted::Drop,
-                            "fail" => Unlisted::Fail,
-                            other => return Err(de::Error::custom(format!(
+                        "unlisted" => {
+                            unlisted = match map.next_value::<String>()?.as_str() {
+                                "keep" => Unlisted::Keep,
+                                "drop" => Unlisted::Drop,
+                                "fail" => Unlisted::Fail,
+                                other => {
+                                    return Err(de::Error::custom(format!(
                                 "json `unlisted` must be `keep`, `drop` or `fail`, not `{other}`"
-                            ))),
-                        },
+                            )))
+                                }
+                            }
+                        }
                         other => {
                             return Err(de::Error::custom(format!(
                                 "unknown json option `{other}`; expected `paths` or `unlisted`"
