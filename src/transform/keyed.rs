@@ -350,7 +350,8 @@ fn cased_group(l: u32) -> usize {
     match l {
         0x430..=0x44f | 0x3b1..=0x3c9 => 0,
         0x450..=0x45f => 1,
-        0x400..=0x47f | 0x380..=0x3ff => 2,
+        // The rest of the Greek and Cyrillic blocks.
+        0x380..=0x47f => 2,
         _ => 0,
     }
 }
