@@ -1150,9 +1150,9 @@ mod tests {
             ("name_with_title", "Ms. Mabel Windler"),
             ("email", "felicia.oberbrunner@example.net"),
             ("safe_email", "davonte@example.org"),
-            ("username", "Etõ.Yçmyer+6@Lcojffo.bjx"),
+            ("username", "Nvë.Sìqmmw+6@Krbpixv.nqp"),
             ("password", "K3XWPL_i6HagRGG"),
-            ("phone_number", "Mvä.Vñxbln+9@Nbajavw.mdf"),
+            ("phone_number", "Kmö.Eäipzg+0@Gfzaorm.qrx"),
             ("cell_number", "856-005-8945"),
             ("street_address", "81221 Rutherford Ferry"),
             ("secondary_address", "Apt. 73"),
@@ -1179,6 +1179,7 @@ mod tests {
             ("user_agent", "Opera/9.80 (Macintosh; Intel Mac OS X 10.6.8; U; fr) Presto/2.9.168 Version/11.52"),
             ("uuid", "dd0f7daf-1f39-400b-b642-05359e4f6071"),
             ("iban", "GB89UMJN06192519876346"),
+            ("license_plate", "NYB-8793"),
             ("bic", "ZNVUITK1763"),
             ("credit_card", "374922690500025"),
             ("currency_code", "STD"),
@@ -1331,7 +1332,7 @@ mod tests {
         );
         assert_eq!(
             run_unique("fake: email", "мария.иванова@mail.ru"),
-            "оюнжь.слщоорм@hoxn.ru.invalid"
+            "пэжйх.ющжегкц@hoxn.ru.invalid"
         );
     }
 

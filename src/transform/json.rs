@@ -5,6 +5,14 @@
 //! values at the paths are replaced, so every other key, the order, the
 //! white space, number spellings and escapes stay exactly as they were. A
 //! path missing from a document is skipped.
+//!
+//! Only the levels the paths reach are parsed into nodes; anything deeper
+//! is skipped by a scan that counts brackets without recursion, so a
+//! document nested thousands of levels deep costs no stack.
+//!
+//! `unlisted:` says what happens to a key no path names: `keep` (the
+//! default) copies it, `drop` removes it, `fail` stops the run naming the
+//! key's path, never its value.
 
 use std::fmt;
 
@@ -28,11 +36,32 @@ use crate::catalog::TypeKind;
 /// value as text: a string's content, a number's digits, `true`/`false`,
 /// or the JSON of an object or array; JSON `null` is NULL. The result keeps
 /// the original JSON type when it still parses as one (a number stays a
-/// number), else it becomes a string. Works on json and jsonb columns;
-/// when paths overlap, the first one listed wins.
+/// number), else it becomes a string. Works on json and jsonb columns.
+/// Paths may not overlap (`a` and `a.b`): which rule would win is not
+/// something to guess, so the rules are refused.
+///
+/// `unlisted: keep | drop | fail` (default `keep`): what happens to a key
+/// that no path names, nor any path runs through. `keep` copies it as it
+/// is; `drop` removes it (an array element no path reaches becomes
+/// `null`, so the other indexes hold); `fail` stops the run with the key's
+/// path. `keep` is the default because a rule usually names the few
+/// personal paths of a document whose other keys are structure, and rules
+/// written before the option must keep working; a column whose documents
+/// the application may extend should say `fail` (or `drop`), so a key added
+/// next month cannot pass through raw.
 #[derive(Debug)]
 pub struct Options {
     paths: Vec<(Path, ColumnRule)>,
+    unlisted: Unlisted,
+}
+
+/// What happens to a key no path names (see `Options`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Unlisted {
+    #[default]
+    Keep,
+    Drop,
+    Fail,
 }
 
 /// One step of a path.
@@ -111,6 +140,19 @@ fn parse_path(text: &str) -> Result<Path, String> {
     })
 }
 
+/// Whether one path reaches a value inside (or equal to) what the other
+/// reaches: one is a prefix of the other, step by step, where `[*]` meets
+/// any index or key.
+fn overlap(a: &[Step], b: &[Step]) -> bool {
+    a.iter().zip(b).all(|(x, y)| match (x, y) {
+        (Step::Key(x), Step::Key(y)) => x == y,
+        (Step::Index(x), Step::Index(y)) => x == y,
+        // `*` is every element of an array or every member of an object.
+        (Step::Every, _) | (_, Step::Every) => true,
+        _ => false,
+    })
+}
+
 impl<'de> Deserialize<'de> for Options {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Outer;
@@ -121,12 +163,25 @@ impl<'de> Deserialize<'de> for Options {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Options, A::Error> {
                 let mut paths = None;
+                let mut unlisted = Unlisted::default();
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "paths" => paths = Some(map.next_value::<Paths>()?.0),
+                        "unlisted" => {
+                            unlisted = match map.next_value::<String>()?.as_str() {
+                                "keep" => Unlisted::Keep,
+                                "drop" => Unlisted::Drop,
+                                "fail" => Unlisted::Fail,
+                                other => {
+                                    return Err(de::Error::custom(format!(
+                                "json `unlisted` must be `keep`, `drop` or `fail`, not `{other}`"
+                            )))
+                                }
+                            }
+                        }
                         other => {
                             return Err(de::Error::custom(format!(
-                                "unknown json option `{other}`; expected `paths`"
+                                "unknown json option `{other}`; expected `paths` or `unlisted`"
                             )))
                         }
                     }
@@ -135,7 +190,7 @@ impl<'de> Deserialize<'de> for Options {
                 if paths.is_empty() {
                     return Err(de::Error::custom("`json` paths is empty"));
                 }
-                Ok(Options { paths })
+                Ok(Options { paths, unlisted })
             }
         }
         d.deserialize_map(Outer)
@@ -163,6 +218,15 @@ impl<'de> Deserialize<'de> for Paths {
                             "json path `{key}` is defined twice"
                         )));
                     }
+                    if let Some((other, _)) =
+                        out.iter().find(|(p, _)| overlap(&p.steps, &path.steps))
+                    {
+                        return Err(de::Error::custom(format!(
+                            "json paths `{}` and `{key}` overlap: one holds the other, so which rule \
+                             applies is unclear; keep the outer path or list the inner keys one by one",
+                            other.text
+                        )));
+                    }
                     out.push((path, map.next_value()?));
                 }
                 Ok(Paths(out))
@@ -185,7 +249,17 @@ impl TransformOptions for Options {
                 inner => paths.push((path.steps.clone(), inner)),
             }
         }
-        Ok(ctx.finish(Box::new(Json { paths }), self.uniqueness()))
+        let listed: Vec<Vec<Step>> = self.paths.iter().map(|(p, _)| p.steps.clone()).collect();
+        // Nodes are needed down to the deepest path's target.
+        let depth = listed.iter().map(Vec::len).max().unwrap_or(0);
+        let json = Json {
+            paths,
+            listed,
+            depth,
+            unlisted: self.unlisted,
+            column: format!("{}.{}", ctx.table, ctx.column.name),
+        };
+        Ok(ctx.finish(Box::new(json), self.uniqueness()))
     }
 
     fn uniqueness(&self) -> super::Uniqueness {
@@ -202,7 +276,11 @@ impl TransformOptions for Options {
             .iter()
             .map(|(p, r)| format!("{}: {}", p.text, r.describe()))
             .collect();
-        format!("json({})", parts.join(", "))
+        match self.unlisted {
+            Unlisted::Keep => format!("json({})", parts.join(", ")),
+            Unlisted::Drop => format!("json({}; unlisted: drop)", parts.join(", ")),
+            Unlisted::Fail => format!("json({}; unlisted: fail)", parts.join(", ")),
+        }
     }
 
     fn needs_secret(&self) -> bool {
@@ -224,6 +302,13 @@ impl TransformOptions for Options {
 
 struct Json {
     paths: Vec<(Vec<Step>, Inner)>,
+    /// Every path of the rule, `keep` ones included: what `unlisted` spares.
+    listed: Vec<Vec<Step>>,
+    /// Levels to parse into nodes: the longest path's steps.
+    depth: usize,
+    unlisted: Unlisted,
+    /// `table.column`, for messages.
+    column: String,
 }
 
 /// A parsed JSON value: spans into the document.
@@ -245,6 +330,8 @@ enum Node {
         end: usize,
         kind: ScalarKind,
     },
+    /// An object or array deeper than any path reaches: only its span.
+    Skipped { start: usize, end: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +347,8 @@ impl Node {
         match self {
             Node::Object { start, end, .. }
             | Node::Array { start, end, .. }
-            | Node::Scalar { start, end, .. } => (*start, *end),
+            | Node::Scalar { start, end, .. }
+            | Node::Skipped { start, end } => (*start, *end),
         }
     }
 }
@@ -269,11 +357,18 @@ fn malformed() -> ValueError {
     ValueError("malformed json value".into())
 }
 
-/// A small recursive-descent JSON scanner recording spans.
+/// Nesting a full parse accepts (for a rule's output, `encode_like`);
+/// deeper output is written as a string.
+const FULL_PARSE_DEPTH: usize = 512;
+
+/// A small recursive-descent JSON scanner recording spans. Containers at
+/// `max_depth` or deeper are skipped (`skip_container`), so the recursion
+/// is bounded by `max_depth`, not by the document.
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
     depth: usize,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -288,12 +383,12 @@ impl Parser<'_> {
         let start = self.i;
         let c = *self.b.get(self.i).ok_or_else(malformed)?;
         match c {
+            b'{' | b'[' if self.depth >= self.max_depth => {
+                self.skip_container()?;
+                Ok(Node::Skipped { start, end: self.i })
+            }
             b'{' | b'[' => {
-                // Documents nest; bound the recursion.
                 self.depth += 1;
-                if self.depth > 512 {
-                    return Err(ValueError("json value nests too deeply".into()));
-                }
                 self.i += 1;
                 let node = if c == b'{' {
                     self.object(start)?
@@ -413,6 +508,32 @@ impl Parser<'_> {
                 _ => return Err(malformed()),
             }
         }
+    }
+
+    /// Moves past the object or array starting here, counting brackets in a
+    /// loop: no recursion, however deep it nests. Brackets are not matched
+    /// by kind; PostgreSQL validated the document when it was stored.
+    fn skip_container(&mut self) -> Result<(), ValueError> {
+        let mut open = 0usize;
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    self.string_end()?;
+                    continue;
+                }
+                b'{' | b'[' => open += 1,
+                b'}' | b']' => {
+                    open -= 1;
+                    if open == 0 {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        Err(malformed())
     }
 
     /// Moves past a string starting at the current `"`.
@@ -599,6 +720,7 @@ impl Transform for Json {
             b: doc,
             i: 0,
             depth: 0,
+            max_depth: self.depth,
         };
         let root = p.value()?;
         p.ws();
@@ -607,6 +729,10 @@ impl Transform for Json {
         }
         // Replacements as (start, end, bytes), first path first.
         let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+        if self.unlisted != Unlisted::Keep {
+            let active: Vec<&[Step]> = self.listed.iter().map(Vec::as_slice).collect();
+            self.unlisted(doc, &root, &active, &mut String::new(), &mut edits)?;
+        }
         let mut found = Vec::new();
         let mut value = Vec::new();
         for (steps, inner) in &self.paths {
@@ -646,6 +772,9 @@ impl Transform for Json {
                 edits.push((start, end, replacement));
             }
         }
+        // Drops and path edits never overlap (a dropped key is on no path);
+        // a stable sort keeps a value's edit before the drop that starts
+        // where it ends.
         edits.sort_by_key(|e| e.0);
         let mut at = 0;
         for (start, end, bytes) in &edits {
@@ -656,6 +785,141 @@ impl Transform for Json {
         out.extend_from_slice(&doc[at..]);
         Ok(Written::Value)
     }
+}
+
+impl Json {
+    /// Finds the keys under `node` that no path names or runs through
+    /// (`active`: the rest of each path still matching here, at `path`),
+    /// and fails naming the first, or adds the edits that drop them.
+    fn unlisted(
+        &self,
+        doc: &[u8],
+        node: &Node,
+        active: &[&[Step]],
+        path: &mut String,
+        edits: &mut Vec<(usize, usize, Vec<u8>)>,
+    ) -> Result<(), ValueError> {
+        // A path ends here: its rule covers the whole subtree.
+        if active.iter().any(|steps| steps.is_empty()) {
+            return Ok(());
+        }
+        let at = path.len();
+        match node {
+            Node::Object { members, .. } => {
+                let mut dropped = Vec::new();
+                for (j, (span, value)) in members.iter().enumerate() {
+                    let next: Vec<&[Step]> = active
+                        .iter()
+                        .filter_map(|steps| match steps.split_first() {
+                            Some((Step::Key(k), rest)) if key_is(doc, *span, k) => Some(rest),
+                            Some((Step::Every, rest)) => Some(rest),
+                            _ => None,
+                        })
+                        .collect();
+                    push_key(path, &decode_string(&doc[span.0..span.1]));
+                    if next.is_empty() {
+                        self.refuse(path)?;
+                        dropped.push(j);
+                    } else {
+                        self.unlisted(doc, value, &next, path, edits)?;
+                    }
+                    path.truncate(at);
+                }
+                drop_members(members, &dropped, edits);
+            }
+            Node::Array { items, .. } => {
+                for (j, item) in items.iter().enumerate() {
+                    let next: Vec<&[Step]> = active
+                        .iter()
+                        .filter_map(|steps| match steps.split_first() {
+                            Some((Step::Every, rest)) => Some(rest),
+                            Some((Step::Index(n), rest)) if *n == j => Some(rest),
+                            _ => None,
+                        })
+                        .collect();
+                    path.push_str(&format!("[{j}]"));
+                    if next.is_empty() {
+                        self.refuse(path)?;
+                        let (s, e) = item.span();
+                        edits.push((s, e, b"null".to_vec()));
+                    } else {
+                        self.unlisted(doc, item, &next, path, edits)?;
+                    }
+                    path.truncate(at);
+                }
+            }
+            // A value where a path expected to go deeper (`"address": "x"`
+            // under `address.street`) is not what any rule names. JSON
+            // null says nothing, so it stays.
+            Node::Scalar {
+                kind: ScalarKind::Null,
+                ..
+            } => {}
+            Node::Scalar { start, end, .. } | Node::Skipped { start, end } => {
+                self.refuse(if path.is_empty() {
+                    "(the whole document)"
+                } else {
+                    path
+                })?;
+                edits.push((*start, *end, b"null".to_vec()));
+            }
+        }
+        Ok(())
+    }
+
+    /// With `unlisted: fail`, the error for the key at `path`: its path
+    /// only, never its value.
+    fn refuse(&self, path: &str) -> Result<(), ValueError> {
+        if self.unlisted == Unlisted::Fail {
+            return Err(ValueError(format!(
+                "json key `{path}` in {} is named by no path of the rule (`unlisted: fail`); \
+                 add it to the rule's paths (`keep` if it is not personal), or set `unlisted: drop`",
+                self.column
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Appends `key` to a path as the rules write it: `a.b`, or `["a.b"]` for
+/// a key holding dots, brackets or quotes.
+fn push_key(path: &mut String, key: &str) {
+    if key.is_empty() || key.contains(['.', '[', ']', '"']) {
+        path.push_str(&format!("[\"{key}\"]"));
+    } else {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    }
+}
+
+/// The edits that remove `dropped` members (indexes, ascending) of an
+/// object with their commas: a member before the last kept one goes with
+/// everything up to the next key; the dropped members after it go in one
+/// span from the end of the last kept value, which takes the comma before
+/// them.
+fn drop_members(
+    members: &[((usize, usize), Node)],
+    dropped: &[usize],
+    edits: &mut Vec<(usize, usize, Vec<u8>)>,
+) {
+    let Some(&last) = dropped.last() else {
+        return;
+    };
+    let last_kept = (0..members.len()).rev().find(|j| !dropped.contains(j));
+    for &j in dropped {
+        match last_kept {
+            Some(k) if j < k => edits.push((members[j].0 .0, members[j + 1].0 .0, Vec::new())),
+            _ => {}
+        }
+    }
+    let tail_start = match last_kept {
+        Some(k) if k < last => members[k].1.span().1,
+        Some(_) => return,
+        None => members[0].0 .0,
+    };
+    edits.push((tail_start, members[last].1.span().1, Vec::new()));
 }
 
 /// Writes a rule's output where a value of `kind` (None: object or array)
@@ -669,6 +933,7 @@ fn encode_like(kind: Option<ScalarKind>, v: &[u8], out: &mut Vec<u8>) {
                 b: v,
                 i: 0,
                 depth: 0,
+                max_depth: FULL_PARSE_DEPTH,
             };
             let ok = p.value().is_ok_and(|n| !matches!(n, Node::Scalar { .. }));
             p.ws();
@@ -800,6 +1065,105 @@ mod tests {
             apply(&*t, Some(r#"{"email":"zoe@example.com"}"#)).unwrap(),
             format!(r#"{{"email":"{expected}"}}"#)
         );
+    }
+
+    #[test]
+    fn overlapping_paths_are_refused() {
+        for (a, b) in [
+            ("a", "a.b"),
+            ("a.b", "a"),
+            ("\"contacts[*].email\"", "\"contacts[0]\""),
+            ("by_name.*.phone", "by_name.zoe"),
+        ] {
+            let e = parse_err(&format!(
+                "{{ json: {{ paths: {{ {a}: null, {b}: null }} }} }}"
+            ));
+            assert!(e.contains("overlap"), "{a} / {b}: {e}");
+        }
+        // Siblings and different indexes do not overlap.
+        parse(r#"{ json: { paths: { a.b: null, a.c: null, "x[0]": null, "x[1]": null } } }"#);
+    }
+
+    #[test]
+    fn unlisted_keys_are_dropped_or_refused() {
+        let rule = |mode: &str| {
+            json(&format!(
+                r#"{{ json: {{ unlisted: {mode}, paths: {{ name: {{ set: X }}, gift: keep, "contacts[*].email": {{ set: e }}, address.zip: keep }} }} }}"#
+            ))
+        };
+        let doc = r#"{"ssn": "123", "name": "Zoë", "gift": true, "contacts": [{"email": "a@b.c", "phone": "555"}, {"email": null}], "address": {"zip": "01234", "street": "Main St 1"}, "new": {"deep": [1]}}"#;
+        assert_eq!(
+            apply(&*rule("drop"), Some(doc)).unwrap(),
+            r#"{"name": "X", "gift": true, "contacts": [{"email": "e"}, {"email": null}], "address": {"zip": "01234"}}"#
+        );
+        // Every member unlisted, and an unlisted one between kept ones.
+        assert_eq!(
+            apply(&*rule("drop"), Some(r#"{"a":1,"b":2}"#)).unwrap(),
+            "{}"
+        );
+        assert_eq!(
+            apply(&*rule("drop"), Some(r#"{"gift":1,"b":2,"name":"n","c":3}"#)).unwrap(),
+            r#"{"gift":1,"name":"X"}"#
+        );
+        // A scalar where the rule expects an object is not listed either;
+        // JSON null says nothing and stays.
+        assert_eq!(
+            apply(
+                &*rule("drop"),
+                Some(r#"{"address":"Main St 1","contacts":null}"#)
+            )
+            .unwrap(),
+            r#"{"address":null,"contacts":null}"#
+        );
+        let mut out = Vec::new();
+        let e = rule("fail")
+            .apply(doc.as_bytes(), &RowView::empty(), &mut out)
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("json key `ssn` in public.t.doc is named by no path"),
+            "{e}"
+        );
+        assert!(!e.contains("123"), "no value in the message: {e}");
+        let e = rule("fail")
+            .apply(
+                br#"{"contacts":[{"email":"x","phone":"555-1234"}]}"#,
+                &RowView::empty(),
+                &mut out,
+            )
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("json key `contacts[0].phone` in"), "{e}");
+        assert!(!e.contains("555"), "{e}");
+        // The default keeps them.
+        let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
+        assert_eq!(
+            apply(&*t, Some(r#"{"name":"a","ssn":"1"}"#)).unwrap(),
+            r#"{"name":"X","ssn":"1"}"#
+        );
+    }
+
+    #[test]
+    fn documents_nested_deeper_than_any_path_are_handled() {
+        // 100,000 levels: parsed only as deep as the paths reach.
+        let n = 100_000;
+        let deep = format!("{}\"x\"{}", "[".repeat(n), "]".repeat(n));
+        let doc = format!(r#"{{"name":"Zoë","deep":{deep},"s":"]["}}"#);
+        let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
+        assert_eq!(
+            apply(&*t, Some(&doc)).unwrap(),
+            format!(r#"{{"name":"X","deep":{deep},"s":"]["}}"#)
+        );
+        let t = json(r#"{ json: { unlisted: drop, paths: { name: { set: X }, deep: keep } } }"#);
+        assert_eq!(
+            apply(&*t, Some(&doc)).unwrap(),
+            format!(r#"{{"name":"X","deep":{deep}}}"#)
+        );
+        // Cut short: an error, not a panic.
+        let mut out = Vec::new();
+        assert!(t
+            .apply(&doc.as_bytes()[..1000], &RowView::empty(), &mut out)
+            .is_err());
     }
 
     #[test]

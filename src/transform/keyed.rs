@@ -321,33 +321,40 @@ struct Symbol {
     class: u32,
     radix: u32,
     value: u32,
-    /// ASCII letters are one class of 26 with their case kept aside, so
-    /// case-insensitively different inputs stay case-insensitively
-    /// different (a unique index on `lower(email)` holds).
+    /// Letters are encrypted as their lower case, with the case kept
+    /// aside, so case-insensitively different inputs stay
+    /// case-insensitively different (a unique index on `lower(email)`
+    /// holds) in every script with case, not only ASCII.
     upper: bool,
 }
 
 const CLASS_ASCII_LETTER: u32 = 0;
 const CLASS_ASCII_DIGIT: u32 = 1;
-const CLASS_LATIN1_UPPER: u32 = 2;
-const CLASS_LATIN1_LOWER: u32 = 3;
 const CLASS_CJK: u32 = 4;
 const CLASS_HANGUL: u32 = 5;
 /// A byte above 0x7f of text that is not UTF-8 (SQL_ASCII databases).
 const CLASS_HIGH_BYTE: u32 = 6;
-/// Cyrillic block 0x400-0x47f, split by case so names stay readable:
-/// Ѐ-Џ, А-Я, а-я, ѐ-џ, then the historic letters.
-const CYRILLIC: [(u32, u32); 5] = [
-    (0x400, 16),
-    (0x410, 32),
-    (0x430, 32),
-    (0x450, 16),
-    (0x460, 32),
-];
-const CLASS_CYRILLIC: u32 = 7;
 /// Other code points: the aligned block of 128 holding them, minus the
 /// ranges kept as they are; the class id is this plus the block number.
+/// Within a block, letters with case (`Ж`/`ж`, `É`/`é`) are classes of
+/// their own, numbered `CLASS_CASED_BLOCK + block * 8 + group`, holding
+/// each lower-case letter once; caseless characters (most scripts) keep
+/// `CLASS_BLOCK + block`.
 const CLASS_BLOCK: u32 = 32;
+const CLASS_CASED_BLOCK: u32 = 0x1_0000;
+
+/// Cased letters of one block drawn apart so names stay readable: modern
+/// Cyrillic а-я, then ѐ-џ, then the historic letters; Greek α-ω, then the
+/// rest. Other blocks are one group.
+fn cased_group(l: u32) -> usize {
+    match l {
+        0x430..=0x44f | 0x3b1..=0x3c9 => 0,
+        0x450..=0x45f => 1,
+        // The rest of the Greek and Cyrillic blocks.
+        0x380..=0x47f => 2,
+        _ => 0,
+    }
+}
 
 /// Code points kept as they are: punctuation, symbols, combining marks and
 /// emoji carry no identity, and mapping them would make unreadable text.
@@ -355,6 +362,97 @@ fn is_kept(cp: u32) -> bool {
     matches!(cp,
         0x300..=0x36f | 0x2000..=0x2bff | 0x3000..=0x303f | 0xfe00..=0xfe0f
         | 0xfff0..=0xffff | 0x1f000..=0x1faff)
+}
+
+/// Whether a code point above ASCII is encrypted through the block tables:
+/// not kept, and in Latin-1 only the letters (its symbols stay).
+fn in_blocks(cp: u32) -> bool {
+    match cp {
+        0..=0x7f => false,
+        0x80..=0xff => cp >= 0xc0 && cp != 0xd7 && cp != 0xf7,
+        _ => !is_kept(cp),
+    }
+}
+
+/// The one character `c` maps to under `f`, if it is one.
+fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+    match (it.next(), it.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    }
+}
+
+/// The upper case of the lower-case letter `l`, when the two map to each
+/// other one to one (`é` ↔ `É`, `ÿ` ↔ `Ÿ`): what PostgreSQL's `lower()`
+/// undoes. Letters whose case does not round-trip (`ß`, `ǅ`) have none.
+fn upper_of(l: char) -> Option<char> {
+    let u = single(l.to_uppercase())?;
+    (u != l && single(u.to_lowercase()) == Some(l)).then_some(u)
+}
+
+/// `c` as a lower-case letter and whether it was upper case, for the
+/// letters `upper_of` pairs; anything else is itself, not upper.
+fn fold(c: char) -> (char, bool) {
+    if let Some(l) = single(c.to_lowercase()) {
+        if l != c && in_blocks(l as u32) && upper_of(l) == Some(c) {
+            return (l, true);
+        }
+    }
+    (c, false)
+}
+
+/// The symbols of one block of 128 code points: its lower-case letters
+/// with case, and its caseless characters, each in code point order, with
+/// every member's index in its class. Upper-case letters are not members:
+/// they are their lower case with `upper` set.
+struct BlockTable {
+    /// Lower-case letters with case, by `cased_group`.
+    cased: [Vec<u32>; 3],
+    caseless: Vec<u32>,
+    /// `(group, index)` by offset in the block, group `None` for
+    /// caseless; `None` for non-members.
+    index: [Option<(Option<usize>, u32)>; 128],
+}
+
+impl BlockTable {
+    fn new(block: u32) -> BlockTable {
+        let mut t = BlockTable {
+            cased: Default::default(),
+            caseless: Vec::new(),
+            index: [None; 128],
+        };
+        for cp in block << 7..(block + 1) << 7 {
+            let Some(c) = char::from_u32(cp).filter(|_| in_blocks(cp)) else {
+                continue;
+            };
+            if fold(c).1 {
+                continue;
+            }
+            let group = upper_of(c).map(|_| cased_group(cp));
+            let list = match group {
+                Some(g) => &mut t.cased[g],
+                None => &mut t.caseless,
+            };
+            t.index[(cp & 0x7f) as usize] = Some((group, list.len() as u32));
+            list.push(cp);
+        }
+        t
+    }
+
+    /// The table of `block`, built once per thread.
+    fn with<R>(block: u32, f: impl FnOnce(&BlockTable) -> R) -> R {
+        thread_local! {
+            static TABLES: std::cell::RefCell<std::collections::HashMap<u32, std::rc::Rc<BlockTable>>> =
+                Default::default();
+        }
+        let t = TABLES.with(|m| {
+            m.borrow_mut()
+                .entry(block)
+                .or_insert_with(|| std::rc::Rc::new(BlockTable::new(block)))
+                .clone()
+        });
+        f(&t)
+    }
 }
 
 fn classify(c: char) -> Option<Symbol> {
@@ -376,60 +474,48 @@ fn classify(c: char) -> Option<Symbol> {
             upper: true,
         }),
         0x30..=0x39 => s(CLASS_ASCII_DIGIT, 10, cp - 0x30),
-        0xc0..=0xd6 => s(CLASS_LATIN1_UPPER, 30, cp - 0xc0),
-        0xd8..=0xde => s(CLASS_LATIN1_UPPER, 30, cp - 0xd8 + 23),
-        0xdf..=0xf6 => s(CLASS_LATIN1_LOWER, 32, cp - 0xdf),
-        0xf8..=0xff => s(CLASS_LATIN1_LOWER, 32, cp - 0xf8 + 24),
-        0..=0xff => None,
         0x4e00..=0x9fff => s(CLASS_CJK, 0x5200, cp - 0x4e00),
         0xac00..=0xd7ff => s(CLASS_HANGUL, 0x2c00, cp - 0xac00),
-        0x400..=0x47f => {
-            let (i, &(start, len)) = CYRILLIC
-                .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, (start, _))| cp >= *start)?;
-            s(CLASS_CYRILLIC + i as u32, len, cp - start)
-        }
-        _ if is_kept(cp) => None,
+        _ if !in_blocks(cp) => None,
         _ => {
-            let (base, radix) = block_range(cp);
-            s(CLASS_BLOCK + (cp >> 7), radix, cp - base)
+            let (l, upper) = fold(c);
+            let block = l as u32 >> 7;
+            BlockTable::with(block, |t| {
+                let (group, value) = t.index[(l as u32 & 0x7f) as usize]?;
+                let (class, radix) = match group {
+                    Some(g) => (CLASS_CASED_BLOCK + block * 8 + g as u32, t.cased[g].len()),
+                    None => (CLASS_BLOCK + block, t.caseless.len()),
+                };
+                Some(Symbol {
+                    class,
+                    radix: radix as u32,
+                    value,
+                    upper,
+                })
+            })
         }
     }
-}
-
-/// The mapped part of the 128-block holding `cp`: the block minus the kept
-/// ranges, which only ever cut a block at its start or its end.
-fn block_range(cp: u32) -> (u32, u32) {
-    let start = cp & !0x7f;
-    let (mut lo, mut hi) = (start, start + 0x80);
-    while lo < hi && is_kept(lo) {
-        lo += 1;
-    }
-    while hi > lo && is_kept(hi - 1) {
-        hi -= 1;
-    }
-    (lo, hi - lo)
 }
 
 fn unclassify(s: Symbol) -> char {
     let cp = match s.class {
         CLASS_ASCII_LETTER => s.value + if s.upper { 0x41 } else { 0x61 },
         CLASS_ASCII_DIGIT => s.value + 0x30,
-        CLASS_LATIN1_UPPER if s.value < 23 => s.value + 0xc0,
-        CLASS_LATIN1_UPPER => s.value - 23 + 0xd8,
-        CLASS_LATIN1_LOWER if s.value < 24 => s.value + 0xdf,
-        CLASS_LATIN1_LOWER => s.value - 24 + 0xf8,
         CLASS_CJK => s.value + 0x4e00,
         CLASS_HANGUL => s.value + 0xac00,
-        c if (CLASS_CYRILLIC..CLASS_CYRILLIC + 5).contains(&c) => {
-            CYRILLIC[(c - CLASS_CYRILLIC) as usize].0 + s.value
+        c if c >= CLASS_CASED_BLOCK => {
+            let (block, group) = ((c - CLASS_CASED_BLOCK) / 8, (c - CLASS_CASED_BLOCK) % 8);
+            let l = BlockTable::with(block, |t| t.cased[group as usize][s.value as usize]);
+            let l = char::from_u32(l).expect("table members are chars");
+            return if s.upper {
+                upper_of(l).expect("cased members have an upper case")
+            } else {
+                l
+            };
         }
-        c => block_range((c - CLASS_BLOCK) << 7).0 + s.value,
+        c => BlockTable::with(c - CLASS_BLOCK, |t| t.caseless[s.value as usize]),
     };
-    // Every class is a range of valid scalar values that avoids the
-    // surrogates (they are 128-aligned), so this cannot fail.
+    // Every class holds valid scalar values (tables are built from chars).
     char::from_u32(cp).expect("symbol classes hold valid scalar values")
 }
 
@@ -812,7 +898,7 @@ mod tests {
         }
         assert_ne!(out, "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!");
         // Golden: pins the construction.
-        assert_eq!(out, "Uijx.Uuvfv-12 Byå ŭjynds 紖鞙 Эйщрд 🎉!");
+        assert_eq!(out, "Gxmx.Ijxiw-46 Zlò Ŏmnwiz 湿蹛 Чатпж 🎉!");
     }
 
     #[test]
@@ -823,6 +909,48 @@ mod tests {
             enc(&c, "john").to_lowercase(),
             enc(&c, "JoHn").to_lowercase()
         );
+    }
+
+    /// Lower case character by character, as PostgreSQL's `lower()` does
+    /// with a libc locale (no final-sigma rule).
+    fn lower_each(s: &str) -> String {
+        s.chars()
+            .map(|c| single(c.to_lowercase()).unwrap_or(c))
+            .collect()
+    }
+
+    /// Issue 16 item 10: a unique index on `lower(email)` holds in every
+    /// script with case, not only ASCII: the output's lower case depends
+    /// only on the input's, and different lower cases stay different.
+    #[test]
+    fn case_is_kept_aside_in_every_script() {
+        let c = TextCipher::new(prf());
+        for (lower, upper) in [
+            ("zoë.müller", "ZOË.MÜLLER"),
+            ("мария.иванова", "МАРИЯ.ИВАНОВА"),
+            ("ѐѓѕ", "ЀЃЅ"),
+            ("αλέξανδρα", "ΑΛΈΞΑΝΔΡΑ"),
+            ("łukasz.żółć", "ŁUKASZ.ŻÓŁĆ"),
+            ("ÿves", "ŸVES"),
+        ] {
+            let (l, u) = (enc(&c, lower), enc(&c, upper));
+            assert_eq!(lower_each(&u), l, "{lower} / {upper}");
+            assert_ne!(l, lower);
+        }
+        // Two letters each from é/É, ж/Ж, ł/Ł and a, in every case mix:
+        // outputs equal under lower() exactly when the inputs are.
+        let letters = ['é', 'É', 'ж', 'Ж', 'ł', 'Ł', 'a', 'A'];
+        let mut seen = std::collections::HashMap::new();
+        for x in letters {
+            for y in letters {
+                let input: String = [x, y].iter().collect();
+                let out = lower_each(&enc(&c, &input));
+                let key = lower_each(&input);
+                if let Some(prev) = seen.insert(out.clone(), key.clone()) {
+                    assert_eq!(prev, key, "{input} collides under lower()");
+                }
+            }
+        }
     }
 
     #[test]
