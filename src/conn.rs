@@ -593,7 +593,7 @@ async fn connect_plain(config: &Config) -> Result<Client, tokio_postgres::Error>
 /// Runs a connection's I/O on the runtime. The error, if any, surfaces
 /// again on the next query; but a server that ends an idle session says
 /// why only here (FATAL: terminating connection due to conflict with
-/// recovery), so that reason is kept for `server_closing_reason`.
+/// recovery), so that reason is kept (`error::record_closing_reason`).
 ///
 /// Polled message by message rather than awaited: the reason is recorded
 /// while the connection still exists, before its pending queries fail with
