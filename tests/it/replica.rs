@@ -288,10 +288,20 @@ fn a_recovery_conflict_says_what_to_change() {
 /// for two minutes and failed, depending on which backend came first).
 /// `log_recovery_conflict_waits` names the backend replay waits on; the
 /// ones listed before the COPY backend are gone once replay has moved on
-/// to it.
+/// to it. A COPY backend that was not blocked at that moment cancels at
+/// once and is no longer active.
 fn wait_until_replay_cancels(replica: &Replica, copy: &str) {
     let deadline = std::time::Instant::now() + HANG;
     loop {
+        // Not blocked at that moment, the backend acted on the cancel at
+        // once: its COPY is over (aborted), and the run will read why.
+        let running = crate::harness::pg::query(
+            &replica.admin(),
+            &format!("SELECT 1 FROM pg_stat_activity WHERE pid = {copy} AND state = 'active'"),
+        );
+        if running.is_empty() {
+            return;
+        }
         let log = replica.log();
         let waiting: Option<Vec<String>> = log
             .split("recovery still waiting after")
