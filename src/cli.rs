@@ -163,7 +163,7 @@ pub struct VerifyArgs {
     #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
     pub target: Option<String>,
     /// Values sampled per column.
-    #[arg(long, default_value_t = crate::commands::verify::DEFAULT_SAMPLE)]
+    #[arg(long, default_value_t = crate::verify::DEFAULT_SAMPLE)]
     pub sample: u32,
     /// `text` for people, `json` for CI.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

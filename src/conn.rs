@@ -594,26 +594,30 @@ async fn connect_plain(config: &Config) -> Result<Client, tokio_postgres::Error>
 /// again on the next query; but a server that ends an idle session says
 /// why only here (FATAL: terminating connection due to conflict with
 /// recovery), so that reason is kept for `server_closing_reason`.
-fn drive<F>(connection: F)
+///
+/// Polled message by message rather than awaited: the reason is recorded
+/// while the connection still exists, before its pending queries fail with
+/// "connection closed", so their error always finds it. (Awaited, the
+/// connection was dropped first, and a query could fail before the reason
+/// was kept: the message then varied from run to run.) Notices are
+/// dropped, as at the default log level.
+fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>)
 where
-    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            if e.as_db_error().is_some() {
-                *CLOSING_REASON.lock().expect("closing lock") =
-                    Some(crate::error::pg_error_text(&e));
+        while let Some(message) =
+            futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await
+        {
+            if let Err(e) = message {
+                if e.as_db_error().is_some() {
+                    crate::error::record_closing_reason(&e);
+                }
+                break;
             }
         }
     });
-}
-
-static CLOSING_REASON: Mutex<Option<String>> = Mutex::new(None);
-
-/// What the server said when it last closed one of our connections on its
-/// own, if it did: for the "connection was closed" error that follows.
-pub fn server_closing_reason() -> Option<String> {
-    CLOSING_REASON.lock().ok()?.clone()
 }
 
 /// `None` when the session fits `want`, else why not.

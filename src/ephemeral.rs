@@ -2,6 +2,11 @@
 //! the tests: in a temporary directory, listening on loopback only, with
 //! durability off (nothing in it is worth an fsync), stopped on drop.
 //!
+//! Nobody else on the machine may get in: the Unix socket sits in the
+//! cluster's private directory (mode 0700), and over TCP the server asks
+//! for `postgres`'s password (scram), a random one made at start. Never
+//! `trust` over TCP, where any local user could connect as superuser.
+//!
 //! initdb refuses to run as root, so as root the server runs as the
 //! `postgres` user.
 
@@ -18,6 +23,17 @@ pub struct Cluster {
     port: u16,
     run_as: Option<(u32, u32)>,
     stopped: bool,
+    password: String,
+}
+
+/// The primary a standby streams from: reached through its private
+/// socket directory, so replication needs no password.
+#[derive(Clone)]
+pub struct Primary {
+    pub socket_dir: PathBuf,
+    pub port: u16,
+    /// The standby copies the primary's roles, so its password too.
+    pub password: String,
 }
 
 /// `/usr/lib/postgresql/*/bin` (and `/usr/local/pgsql/bin`), newest first.
@@ -75,6 +91,16 @@ fn postgres_user_ids() -> Result<(u32, u32)> {
     Ok(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
 }
 
+/// 24 random bytes from the kernel, in hex: the superuser's password.
+fn random_password() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for the cluster's password")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
     Ok(l.local_addr()?.port())
@@ -90,9 +116,9 @@ pub struct Setup {
     /// Files written into the data directory (certificates and keys),
     /// readable by the server only.
     pub files: Vec<(String, Vec<u8>)>,
-    /// Make the cluster a streaming standby of the server on this
-    /// loopback port (`pg_basebackup -R`) instead of running initdb.
-    pub standby_of: Option<u16>,
+    /// Make the cluster a streaming standby of this server
+    /// (`pg_basebackup -R`) instead of running initdb.
+    pub standby_of: Option<Primary>,
 }
 
 impl Cluster {
@@ -114,35 +140,57 @@ impl Cluster {
             .prefix("anonymize-pg-")
             .tempdir()
             .context("creating a temporary directory")?;
+        // The socket's directory: private, whatever the umask.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+                .context("making the cluster directory private")?;
+        }
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
                 .context("handing the cluster directory to postgres")?;
         }
+        let password = match &setup.standby_of {
+            Some(primary) => primary.password.clone(),
+            None => random_password()?,
+        };
         let mut cluster = Cluster {
             dir,
             bin,
             port: 0,
             run_as,
             stopped: true,
+            password,
         };
         let data = cluster.data_dir();
-        match setup.standby_of {
-            None => cluster.run(
-                "initdb",
-                &[
-                    "-D",
-                    data.to_str().unwrap_or_default(),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ],
-            )?,
-            Some(port) => {
+        match &setup.standby_of {
+            None => {
+                // Trust on the private socket only; a password over TCP.
+                let pwfile = cluster.dir.path().join("pwfile");
+                cluster.write_private(&pwfile, cluster.password.as_bytes())?;
+                let made = cluster.run(
+                    "initdb",
+                    &[
+                        "-D",
+                        data.to_str().unwrap_or_default(),
+                        "-U",
+                        "postgres",
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "--pwfile",
+                        pwfile.to_str().unwrap_or_default(),
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        "--no-sync",
+                    ],
+                );
+                let _ = std::fs::remove_file(&pwfile);
+                made?
+            }
+            Some(primary) => {
+                let host = primary.socket_dir.to_str().unwrap_or_default();
+                let port = primary.port;
                 // A replication slot, made before the backup starts, keeps
                 // the primary's WAL until the standby has it: a busy
                 // primary would otherwise recycle it first.
@@ -158,7 +206,7 @@ impl Cluster {
                     "psql",
                     &[
                         "-h",
-                        "127.0.0.1",
+                        host,
                         "-p",
                         &port.to_string(),
                         "-U",
@@ -177,7 +225,7 @@ impl Cluster {
                         "-D",
                         data.to_str().unwrap_or_default(),
                         "-h",
-                        "127.0.0.1",
+                        host,
                         "-p",
                         &port.to_string(),
                         "-U",
@@ -187,6 +235,10 @@ impl Cluster {
                         "stream",
                         "-S",
                         &slot,
+                        // The backup starts at a checkpoint; a spread one
+                        // is paced over checkpoint_timeout (30 min here),
+                        // so the standby would take that long to start.
+                        "--checkpoint=fast",
                         "--no-sync",
                     ],
                 )?
@@ -245,13 +297,26 @@ impl Cluster {
             files.push(("pg_hba.conf", hba.as_bytes()));
         }
         for (name, bytes) in files {
-            let path = self.data_dir().join(name);
-            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            if let Some((uid, gid)) = self.run_as {
-                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
-            }
+            self.write_private(&self.data_dir().join(name), bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a file readable by the server's user only.
+    fn write_private(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut file, bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
         }
         Ok(())
     }
@@ -263,6 +328,11 @@ impl Cluster {
 
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The server's log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("server.log")
     }
 
     fn log_tail(&self) -> String {
@@ -303,9 +373,27 @@ impl Cluster {
         &self.bin
     }
 
-    /// A URL for database `db` as the superuser `postgres`.
+    /// A URL for database `db` as the superuser `postgres`, over TCP with
+    /// the cluster's password (hex: nothing to escape).
     pub fn url(&self, db: &str) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
+    }
+
+    /// The superuser's password, for roles and URLs the tests make.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// How a standby of this cluster reaches it.
+    pub fn as_primary(&self) -> Primary {
+        Primary {
+            socket_dir: self.dir.path().to_path_buf(),
+            port: self.port,
+            password: self.password.clone(),
+        }
     }
 
     /// Stops the server now (also done on drop).

@@ -189,17 +189,14 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
         if let Some(hint) = db.hint().filter(|_| !quotes_values(code)) {
             s.push_str(&format!("\n  hint: {hint}"));
         }
-        if crate::conn::replica::is_recovery_conflict(db.message()) {
-            s.push_str(&format!(
-                "\n  hint: {}",
-                crate::conn::replica::CONFLICT_HINT
-            ));
+        if is_recovery_conflict(db.message()) {
+            s.push_str(&format!("\n  hint: {CONFLICT_HINT}"));
         }
         return s;
     }
     if err.is_closed() {
         // The server may have said why, on a connection that was idle.
-        return match crate::conn::server_closing_reason() {
+        return match server_closing_reason() {
             Some(why) => format!("the connection was closed by the server: {why}"),
             None => "the connection was closed".to_string(),
         };
@@ -339,6 +336,35 @@ impl<T> PgResultExt<T> for Result<T, tokio_postgres::Error> {
 /// Returns the SQLSTATE of a PostgreSQL error, if any.
 pub fn sqlstate(err: &tokio_postgres::Error) -> Option<&str> {
     err.code().map(|c| c.code())
+}
+
+/// What the server said when it last closed one of our connections on its
+/// own (`conn` records it), for the "connection was closed" error that
+/// follows on a connection that was idle.
+static CLOSING_REASON: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps why the server closed a connection (a recovery conflict, an
+/// administrator's terminate), for `pg_error_text` of the next error.
+pub fn record_closing_reason(e: &tokio_postgres::Error) {
+    if let Ok(mut reason) = CLOSING_REASON.lock() {
+        *reason = Some(pg_error_text(e));
+    }
+}
+
+fn server_closing_reason() -> Option<String> {
+    CLOSING_REASON.lock().ok()?.clone()
+}
+
+/// What the user changes when a standby cancels a read.
+pub const CONFLICT_HINT: &str = "the source is a hot standby that cancelled the read to replay \
+    changes from the primary; set hot_standby_feedback = on on the standby, or a larger \
+    max_standby_streaming_delay (-1 waits for as long as the sync runs), then run again";
+
+/// Whether a server message is a recovery conflict ("canceling statement
+/// due to conflict with recovery", or "terminating connection ..." for an
+/// idle session).
+pub fn is_recovery_conflict(message: &str) -> bool {
+    message.contains("conflict with recovery")
 }
 
 #[cfg(test)]

@@ -1,30 +1,65 @@
 //! `anonymize`: copy a PostgreSQL database with personal data replaced.
 //!
-//! The modules are listed in data-flow order: what the user typed, the rules
-//! and the source catalog, the plan built from both, then the pipeline that
-//! moves rows from the source through the transforms into a sink.
+//! The stages come first, in the order data flows through them; then the
+//! commands that string them together; then the support modules.
+//! `docs/architecture.md` is the map. (Each stage is its own paragraph so
+//! that rustfmt keeps this order instead of sorting the names.)
 
+/// The source schema, read inside the run's snapshot.
 pub mod catalog;
-pub mod cli;
+
+/// The YAML rules, as the user wrote them.
+pub mod rules;
+
+/// Rules × catalog, checked and compiled: what runs.
+pub mod plan;
+
+/// Which rows each table keeps (part of the plan).
+pub mod subset;
+
+/// The snapshot, its worker connections and the COPY-out query.
+pub mod source;
+
+/// The transforms that replace values.
+pub mod transform;
+
+/// COPY stream → batches → transforms → ordered writes; the worker pool.
+pub mod pipeline;
+
+/// Where rows go: a COPY into PostgreSQL, or export files (rows only).
+pub mod sink;
+
+/// The target database's life cycle: lock, create, check, swap.
+pub mod target;
+
+/// pg_dump's pre- and post-data, sequences, materialized views.
+pub mod schema;
+
+/// Post-data scheduled as the tables arrive, with the row counts.
+pub mod post_data;
+
+/// The run's summary, report file and warnings.
+pub mod report;
+
+/// The leak check: no original value left in what was written.
+pub mod verify;
+
+/// The export file formats: compression, manifest, staging.
+pub mod export;
+
+/// The commands (sync, check, init, verify, demo, export, load): each
+/// strings the stages together for one job.
 pub mod commands;
+
+// Support modules.
+pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod copy_text;
 pub mod ephemeral;
 pub mod error;
-pub mod export;
 pub mod failpoint;
 pub mod logging;
 pub mod pii;
-pub mod pipeline;
-pub mod plan;
-pub mod post_data;
 pub mod progress;
-pub mod report;
-pub mod rules;
-pub mod schema;
-pub mod sink;
-pub mod source;
-pub mod subset;
-pub mod target;
-pub mod transform;
+pub mod signals;

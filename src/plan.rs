@@ -78,10 +78,6 @@ pub struct TablePlan {
     pub estimated_kept: Option<i64>,
     /// `skip: true`: schema only.
     pub skip: bool,
-    /// `ORDER BY` list of the source query. `export` sets it so rows come
-    /// out in the same order run after run, sorted by the server (never in
-    /// our memory); a sync leaves it `None`.
-    pub order_by: Option<String>,
     /// The rules make this table small or empty (`skip`, a `where:` on it
     /// or on what it follows, a share of its own), so coming out empty is
     /// no surprise; filled by `subset`.
@@ -102,6 +98,23 @@ impl TablePlan {
     /// table's (for progress bars).
     pub fn expected_rows(&self) -> i64 {
         self.estimated_kept.unwrap_or(self.table.estimated_rows)
+    }
+
+    /// Takes the subset's choice of rows.
+    fn select(&mut self, s: crate::subset::Selection) {
+        self.predicate = s.predicate;
+        self.with_sql = s.with_sql;
+        self.joins = s.joins;
+        for (column, expr) in s.columns {
+            if let Some(c) = self.columns.iter_mut().find(|c| c.name == column) {
+                c.source_expr = Some(expr);
+            }
+        }
+        self.selection = s.text;
+        self.empty_by_rule = s.empty_by_rule;
+        self.expected_empty = s.expected_empty;
+        self.estimated_kept = s.estimated_kept;
+        self.table.foreign_keys.extend(s.references);
     }
 
     /// `COPY t (cols) FROM STDIN` for the target.
@@ -125,30 +138,186 @@ pub struct Plan {
     pub tables: Vec<TablePlan>,
     pub rules_digest: String,
     /// The subset in effect (`--subset`, else the rules' default), set by
-    /// `subset::apply`; echoed at the top of `--dry-run`.
+    /// `plan::prepare`; echoed at the top of `--dry-run`.
     pub subset: Option<SubsetSpec>,
 }
 
-/// A problem found while planning, before being given a location.
-struct Problems {
-    list: Vec<RulesError>,
+/// What kind of problem the plan found: `check` groups its report by it,
+/// `sync` only prints the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A rule for a table the source does not have.
+    StaleTable,
+    /// A rule for a column its table does not have.
+    StaleColumn,
+    /// A rule for a partition: partitions are copied through their root.
+    Partition,
+    /// Columns without a rule under `unknown_columns: fail`, as (name,
+    /// type), in table order.
+    Unclassified(Vec<(String, String)>),
+    /// A rule that does not fit its column or its table, a subset rule
+    /// that cannot be followed, a missing secret.
+    Mismatch,
 }
 
-impl Problems {
-    fn push(&mut self, location: &Location, message: String, hint: Option<String>) {
-        self.list.push(RulesError {
-            location: location.clone(),
-            message,
-            hint,
-        });
+/// One problem between the rules and the schema, with what it is about.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// The table as the rules name it; `None` when about the whole rules.
+    pub table: Option<String>,
+    /// The column, when about one.
+    pub column: Option<String>,
+    /// The column's type, when the column exists.
+    pub type_name: Option<String>,
+    /// Where and what, as `sync` prints it.
+    pub error: RulesError,
+}
+
+/// Everything that keeps the rules from planning, found in one pass so one
+/// run shows all there is to fix.
+#[derive(Debug)]
+pub struct PlanErrors(pub Vec<Problem>);
+
+/// `sync` and the other commands report plan problems as rules errors
+/// (exit 2); only `check` looks at their kinds.
+impl From<PlanErrors> for RulesErrors {
+    fn from(e: PlanErrors) -> RulesErrors {
+        RulesErrors(e.0.into_iter().map(|p| p.error).collect())
     }
 }
 
+impl From<PlanErrors> for anyhow::Error {
+    fn from(e: PlanErrors) -> anyhow::Error {
+        RulesErrors::from(e).into()
+    }
+}
+
+/// The secret a plan is built for.
+#[derive(Clone, Copy)]
+pub enum Secret<'a> {
+    /// Rows will be transformed with this key.
+    Key(&'a Key),
+    /// `ANONYMIZE_SECRET` is not set for a run that writes rows: a rule
+    /// that needs the secret is a problem.
+    Missing,
+    /// Nothing is computed from this plan (`check`, `verify`, `init`): it
+    /// is checked and described only, so no secret is needed.
+    NotNeeded,
+}
+
+impl<'a> Secret<'a> {
+    /// `ANONYMIZE_SECRET` when given.
+    pub fn given(key: Option<&'a Key>) -> Secret<'a> {
+        key.map_or(Secret::Missing, Secret::Key)
+    }
+
+    fn key(self) -> Option<&'a Key> {
+        match self {
+            Secret::Key(k) => Some(k),
+            Secret::Missing | Secret::NotNeeded => None,
+        }
+    }
+}
+
+/// The key transforms are compiled with when there is no secret. They need
+/// one to be built, but a plan without a secret never runs a keyed one
+/// (`Missing` refuses such rules, `NotNeeded` computes nothing; `set`,
+/// `mask` and the like never read it). It is random per process rather
+/// than a fixed stand-in so that, should a bug ever compute a value with
+/// it, the value could not be reproduced by anyone who reads this code.
+fn compile_only_key() -> Key {
+    use std::hash::{BuildHasher, Hasher};
+    // `RandomState` is seeded from the OS's randomness once per process.
+    let mut bytes = Vec::with_capacity(32);
+    for i in 0..4u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(i);
+        bytes.extend_from_slice(&h.finish().to_le_bytes());
+    }
+    Key::new(&bytes)
+}
+
+/// What a problem is about (`Problem`'s fields of the same names).
+#[derive(Default)]
+struct About {
+    table: Option<String>,
+    column: Option<String>,
+    type_name: Option<String>,
+}
+
+impl About {
+    fn table(name: impl ToString) -> About {
+        About {
+            table: Some(name.to_string()),
+            ..About::default()
+        }
+    }
+
+    fn column(table: impl ToString, column: &str, found: Option<&Column>) -> About {
+        About {
+            table: Some(table.to_string()),
+            column: Some(column.to_string()),
+            type_name: found.map(|c| c.type_name.clone()),
+        }
+    }
+}
+
+/// Problems as they are found.
+struct Problems {
+    list: Vec<Problem>,
+}
+
+impl Problems {
+    /// A mismatch about nothing more precise than its location.
+    fn push(&mut self, location: &Location, message: String, hint: Option<String>) {
+        self.push_about(
+            ProblemKind::Mismatch,
+            About::default(),
+            location,
+            message,
+            hint,
+        );
+    }
+
+    /// A problem about a table and maybe one of its columns.
+    fn push_about(
+        &mut self,
+        kind: ProblemKind,
+        about: About,
+        location: &Location,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.list.push(Problem {
+            kind,
+            table: about.table,
+            column: about.column,
+            type_name: about.type_name,
+            error: RulesError {
+                location: location.clone(),
+                message,
+                hint,
+            },
+        });
+    }
+
+    fn rules_errors(self) -> RulesErrors {
+        RulesErrors(self.list.into_iter().map(|p| p.error).collect())
+    }
+}
+
+/// Builds the run's plan from what the user wrote: checks `rules` against
+/// `catalog`, compiles every transform and selects the subset (the rules'
+/// `subset:` share, which `--subset` has already replaced). Every command
+/// that reads the rules goes through here, so `check` finds what `sync`
+/// would refuse. The plan is not changed afterwards.
+pub fn prepare(rules: &Rules, catalog: Catalog, secret: Secret<'_>) -> Result<Plan, PlanErrors> {
+    Plan::build(rules, catalog, secret)
+}
+
 impl Plan {
-    /// Checks `rules` against `catalog` and compiles every transform.
-    /// `key` is `None` when no secret was given; a rule that needs one is
-    /// then an error.
-    pub fn build(rules: &Rules, catalog: Catalog, key: Option<&Key>) -> Result<Plan, RulesErrors> {
+    fn build(rules: &Rules, catalog: Catalog, secret: Secret<'_>) -> Result<Plan, PlanErrors> {
         let mut problems = Problems { list: Vec::new() };
         let file_location = Location {
             file: rules.files.join(", "),
@@ -158,7 +327,9 @@ impl Plan {
 
         for rule in &rules.tables {
             if let Some(root) = catalog.partition_root(&rule.name) {
-                problems.push(
+                problems.push_about(
+                    ProblemKind::Partition,
+                    About::table(&rule.name),
                     &rule.location,
                     format!(
                         "table {} is a partition of {root}; partitions are copied through their root",
@@ -175,7 +346,9 @@ impl Plan {
                     .or_else(|| {
                         Some("remove the rule, or check the table's schema and spelling".into())
                     });
-                problems.push(
+                problems.push_about(
+                    ProblemKind::StaleTable,
+                    About::table(&rule.name),
                     &rule.location,
                     format!("table {} is not in the source database", rule.name),
                     hint,
@@ -183,7 +356,7 @@ impl Plan {
             }
         }
 
-        if key.is_none() && rules.needs_secret() {
+        if matches!(secret, Secret::Missing) && rules.needs_secret() {
             problems.push(
                 &file_location,
                 "ANONYMIZE_SECRET is not set, and the rules use keyed transforms".into(),
@@ -193,9 +366,14 @@ impl Plan {
                 ),
             );
         }
-        // Rules with only keep/null/set never touch the key.
-        let fallback_key = Key::new(b"");
-        let key = key.unwrap_or(&fallback_key);
+        let compile_only;
+        let key = match secret.key() {
+            Some(k) => k,
+            None => {
+                compile_only = compile_only_key();
+                &compile_only
+            }
+        };
 
         let mut tables = Vec::new();
         for table in &catalog.tables {
@@ -207,14 +385,37 @@ impl Plan {
 
         check_foreign_keys(rules, &tables, &file_location, &mut problems);
 
+        // The subset's rules are checked whatever else is wrong, so one run
+        // lists every problem; its SQL is only used when there is none.
+        let inputs: Vec<crate::subset::Input<'_>> = tables
+            .iter()
+            .map(|t| crate::subset::Input {
+                table: &t.table,
+                filter: t.filter.as_deref(),
+                skip: t.skip,
+            })
+            .collect();
+        match crate::subset::select(&inputs, rules, secret.key()) {
+            Ok(selections) => {
+                for (t, s) in tables.iter_mut().zip(selections) {
+                    t.select(s);
+                }
+            }
+            Err(RulesErrors(list)) => {
+                for e in list {
+                    problems.push(&e.location, e.message, e.hint);
+                }
+            }
+        }
+
         if !problems.list.is_empty() {
-            return Err(RulesErrors(problems.list));
+            return Err(PlanErrors(problems.list));
         }
         Ok(Plan {
             catalog,
             tables,
             rules_digest: rules.digest.clone(),
-            subset: None,
+            subset: rules.subset,
         })
     }
 
@@ -294,13 +495,17 @@ fn plan_table(
                     let hint = crate::transform::suggest(&entry.name, &names)
                         .map(|s| format!("did you mean `{s}`?"))
                         .or_else(|| Some("remove the rule; the column may have been dropped by a migration".into()));
-                    problems.push(
+                    problems.push_about(
+                        ProblemKind::StaleColumn,
+                        About::column(&display, &entry.name, None),
                         &entry.location,
                         format!("column {display}.{} is not in the source table", entry.name),
                         hint,
                     );
                 }
-                Some(c) if c.generated && !matches!(entry.rule.action, Action::Keep) => problems.push(
+                Some(c) if c.generated && !matches!(entry.rule.action, Action::Keep) => problems.push_about(
+                    ProblemKind::Mismatch,
+                    About::column(&display, &entry.name, Some(c)),
                     &entry.location,
                     format!("column {display}.{} is generated; the target recomputes it from the other columns", entry.name),
                     Some("write `keep` for it, or no rule at all".into()),
@@ -327,7 +532,14 @@ fn plan_table(
         } else {
             "has columns without a rule"
         };
-        problems.push(
+        problems.push_about(
+            ProblemKind::Unclassified(
+                missing
+                    .iter()
+                    .map(|c| (c.name.clone(), c.type_name.clone()))
+                    .collect(),
+            ),
+            About::table(&display),
             &table_location,
             format!("table {display} {what}: {}", list.join(", ")),
             Some(format!(
@@ -346,7 +558,13 @@ fn plan_table(
             Some(e) => match compile(rules, table, column, &e.rule, key) {
                 Ok((action, reads)) => (action, e.rule.describe(), false, reads),
                 Err((message, hint)) => {
-                    problems.push(&e.location, message, hint);
+                    problems.push_about(
+                        ProblemKind::Mismatch,
+                        About::column(&display, &column.name, Some(column)),
+                        &e.location,
+                        message,
+                        hint,
+                    );
                     (ColumnAction::Keep, String::new(), false, vec![])
                 }
             },
@@ -367,7 +585,9 @@ fn plan_table(
     let compute_order = match order_columns(&columns, &reads) {
         Ok(o) => o,
         Err(cycle) => {
-            problems.push(
+            problems.push_about(
+                ProblemKind::Mismatch,
+                About::table(&display),
                 &table_location,
                 format!(
                     "table {display}: templates read each other in a cycle: {}",
@@ -382,7 +602,9 @@ fn plan_table(
         for name in r {
             match columns.iter().position(|c| &c.name == name) {
                 Some(j) => columns[j].read_by_others = true,
-                None => problems.push(
+                None => problems.push_about(
+                    ProblemKind::Mismatch,
+                    About::column(&display, &columns[i].name, table.column(&columns[i].name)),
                     &table_location,
                     format!("column {display}.{}: a template reads `{name}`, which is not a copied column", columns[i].name),
                     None,
@@ -409,7 +631,6 @@ fn plan_table(
         },
         estimated_kept: None,
         skip,
-        order_by: None,
         empty_by_rule: skip,
         expected_empty: false,
     })
@@ -563,7 +784,9 @@ fn check_foreign_keys(
             }
             if parent.skip {
                 let rule = rules.table(&parent.table.name);
-                problems.push(
+                problems.push_about(
+                    ProblemKind::Mismatch,
+                    About::table(&parent.table.name),
                     &rule.map(|r| r.location.clone()).unwrap_or_else(|| file.clone()),
                     format!(
                         "table {} is `skip: true`, but {} references it (constraint {}): the copied rows would point at rows that are not there",
@@ -583,7 +806,9 @@ fn check_foreign_keys(
                 if c.rule == p.rule {
                     continue;
                 }
-                problems.push(
+                problems.push_about(
+                    ProblemKind::Mismatch,
+                    About::column(&child.table.name, &c.name, child.table.column(&c.name)),
                     &column_location(rules, &child.table, &c.name, file),
                     format!(
                         "column {}.{} references {}.{} (constraint {}), but their rules differ (`{}` and `{}`): the copied rows would not find their parent",
@@ -647,7 +872,7 @@ pub async fn check_filters(
     if problems.list.is_empty() {
         Ok(())
     } else {
-        Err(RulesErrors(problems.list).into())
+        Err(problems.rules_errors().into())
     }
 }
 
@@ -722,7 +947,7 @@ pub async fn check_constants(
     if problems.list.is_empty() {
         Ok(())
     } else {
-        Err(RulesErrors(problems.list).into())
+        Err(problems.rules_errors().into())
     }
 }
 
@@ -886,11 +1111,11 @@ mod tests {
                 "version: 1\ntables:\n  public.users:\n{users}\n  public.orders:\n    columns: {{ id: keep, {orders} }}\n"
             );
             let rules = crate::rules::load::load_str("r.yml", &yaml).unwrap();
-            match Plan::build(&rules, catalog_with_orders(), Some(&key)) {
+            match prepare(&rules, catalog_with_orders(), Secret::Key(&key)) {
                 Ok(_) => String::new(),
-                Err(RulesErrors(list)) => list
+                Err(PlanErrors(list)) => list
                     .iter()
-                    .map(|e| e.to_string())
+                    .map(|p| p.error.to_string())
                     .collect::<Vec<_>>()
                     .join("\n"),
             }
@@ -918,14 +1143,14 @@ mod tests {
             "version: 1\ntables:\n  public.users: { skip: true }\n  public.orders:\n    columns: { id: keep, user_code: keep }\n    null_outside_subset: [user_code]\n",
         )
         .unwrap();
-        assert!(Plan::build(&rules, catalog_with_orders(), Some(&key)).is_ok());
+        assert!(prepare(&rules, catalog_with_orders(), Secret::Key(&key)).is_ok());
     }
 
     fn problems(yaml: &str) -> Vec<String> {
         let rules = crate::rules::load::load_str("r.yml", yaml).unwrap();
-        match Plan::build(&rules, catalog(), None) {
+        match prepare(&rules, catalog(), Secret::Missing) {
             Ok(_) => vec![],
-            Err(RulesErrors(list)) => list.iter().map(|e| e.to_string()).collect(),
+            Err(PlanErrors(list)) => list.iter().map(|p| p.error.to_string()).collect(),
         }
     }
 
@@ -976,14 +1201,20 @@ mod tests {
             "version: 1\ntables:\n  public.users:\n    columns: { id: keep, code: keep, name: { set: x }, bio: null }\n",
         )
         .unwrap();
-        let plan = Plan::build(&rules, catalog(), None).unwrap();
+        let plan = prepare(&rules, catalog(), Secret::Missing).unwrap();
         let t = &plan.tables[0];
         assert_eq!(
-            crate::source::copy_query(t),
+            crate::source::copy_query(t, crate::source::Read::default()),
             r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users") TO STDOUT"#
         );
         assert_eq!(
-            crate::source::copy_query_pages(t, Some((10, Some(20)))),
+            crate::source::copy_query(
+                t,
+                crate::source::Read {
+                    pages: Some((10, Some(20))),
+                    ..Default::default()
+                }
+            ),
             r#"COPY (SELECT "id", "code", "name", NULL AS "bio" FROM ONLY "public"."users" WHERE "users".ctid >= '(10,0)'::tid AND "users".ctid < '(20,0)'::tid) TO STDOUT"#
         );
         assert_eq!(
@@ -1003,7 +1234,7 @@ mod tests {
     fn unknown_columns_keep_copies_unclassified_columns() {
         let rules =
             crate::rules::load::load_str("r.yml", "version: 1\nunknown_columns: keep\n").unwrap();
-        let plan = Plan::build(&rules, catalog(), None).unwrap();
+        let plan = prepare(&rules, catalog(), Secret::Missing).unwrap();
         assert!(plan.tables[0].is_passthrough());
         assert!(plan.describe().contains("(no rule; unknown_columns: keep)"));
     }
@@ -1017,7 +1248,7 @@ mod tests {
         let plan = |columns: &str| {
             let yaml = format!("version: 1\ntables:\n  public.users:\n    columns:\n{columns}");
             let rules = crate::rules::load::load_str("r.yml", &yaml).unwrap();
-            Plan::build(&rules, catalog(), Some(&key))
+            prepare(&rules, catalog(), Secret::Key(&key))
         };
         let ok = |code: &str| {
             plan(&format!(
@@ -1038,15 +1269,16 @@ mod tests {
             "{ choice: [a, b] }",
             "{ mask: {} }",
         ] {
-            let Err(RulesErrors(list)) = ok(lossy) else {
+            let Err(PlanErrors(list)) = ok(lossy) else {
                 panic!("{lossy} accepted on a unique column")
             };
             assert!(
                 list[0]
+                    .error
                     .to_string()
                     .contains("is unique (constraint users_code_key)"),
                 "{}",
-                list[0]
+                list[0].error
             );
         }
         // bio reads name's output, name reads code's: computed code, name, bio.
@@ -1061,13 +1293,14 @@ mod tests {
             .map(|&i| t.columns[i].name.as_str())
             .collect();
         assert_eq!(order, ["code", "name", "bio"]);
-        let Err(RulesErrors(list)) = plan(
+        let Err(PlanErrors(list)) = plan(
             "      id: keep\n      code: { fpe: {} }\n      name: { template: \"{bio}\" }\n      bio: { template: \"{name}\" }\n",
         ) else {
             panic!("a cycle was accepted")
         };
         assert!(
-            list.iter().any(|e| e
+            list.iter().any(|p| p
+                .error
                 .to_string()
                 .contains("templates read each other in a cycle: name -> bio -> name")),
             "{list:?}"

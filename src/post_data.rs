@@ -707,7 +707,6 @@ mod tests {
             selection: "all rows".into(),
             estimated_kept: None,
             skip: false,
-            order_by: None,
             empty_by_rule: false,
             expected_empty: false,
         })

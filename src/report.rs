@@ -70,13 +70,13 @@ pub struct Report {
     /// Wall-clock seconds per phase.
     pub phases: Phases,
     /// What `--verify` found, or null when it did not run.
-    pub verify: Option<crate::commands::verify::VerifyReport>,
+    pub verify: Option<crate::verify::VerifyReport>,
     /// When the source is a hot standby: `pg_last_xact_replay_timestamp()`
     /// at the snapshot (RFC 3339, UTC), how fresh the copy is. Null for a
     /// primary.
     pub source_replay_timestamp: Option<String>,
     /// Tables that had rows but came out empty without a rule asking for it.
-    pub warnings: Vec<crate::subset::EmptyTable>,
+    pub warnings: Vec<EmptyTable>,
 }
 
 impl Report {
@@ -267,6 +267,55 @@ pub fn summary_table(stats: &[TableStats]) -> String {
     }
     let _ = writeln!(s, "  {:>9.1}", bytes as f64 / 1e6);
     s
+}
+
+/// A table that had rows in the source and keeps none, although no rule
+/// asked for that: the subset went wrong for it, or a root is too small.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmptyTable {
+    pub table: String,
+    pub message: String,
+}
+
+impl EmptyTable {
+    fn new(table: &crate::plan::TablePlan, what: &str) -> EmptyTable {
+        EmptyTable {
+            table: table.table.name.to_string(),
+            message: format!(
+                "table {} has ~{} rows in the source but {what} ({}); \
+                 name it under `subset: {{ roots: [...] }}` or give it `subset: all` in the rules",
+                table.table.name, table.table.estimated_rows, table.selection
+            ),
+        }
+    }
+}
+
+/// Tables that came out empty after a copy while the source (by its
+/// estimate) had rows and no rule (`skip`, `where:`, a share of its own)
+/// asked for it.
+pub fn empty_after_copy(
+    plan: &crate::plan::Plan,
+    stats: &[crate::pipeline::TableStats],
+) -> Vec<EmptyTable> {
+    plan.tables
+        .iter()
+        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| {
+            let name = t.table.name.to_string();
+            stats.iter().any(|s| s.table == name && s.rows_written == 0)
+        })
+        .map(|t| EmptyTable::new(t, "none were kept"))
+        .collect()
+}
+
+/// The same from the plan's estimates, without copying (for `check`).
+pub fn empty_by_estimate(plan: &crate::plan::Plan) -> Vec<EmptyTable> {
+    plan.tables
+        .iter()
+        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| t.expected_empty)
+        .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,10 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
 use crate::catalog::Catalog;
@@ -343,16 +341,6 @@ pub fn entries(script: &str) -> Vec<Entry> {
     out
 }
 
-/// "an index", "a constraint".
-fn with_article(noun: &str) -> String {
-    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {noun}")
-}
-
 /// A role as the target server knows it.
 #[derive(Debug, Clone)]
 pub struct TargetRole {
@@ -506,60 +494,6 @@ pub async fn apply_pre_data(client: &Client, script: &str) -> Result<()> {
         .batch_execute(script)
         .await
         .pg_context(|| "creating the schema on the target (pg_dump pre-data)".into())
-}
-
-/// Applies post-data: indexes and primary/unique keys in parallel over
-/// `clients`, then everything else (foreign keys, triggers, rules,
-/// attachments) in pg_dump's order on one connection.
-pub async fn apply_post_data(clients: &[Client], script: &str) -> Result<()> {
-    let all = entries(script);
-    let preamble = all
-        .iter()
-        .find(|e| e.kind == "PREAMBLE")
-        .map(|e| e.sql.clone())
-        .unwrap_or_default();
-    let parallel =
-        |e: &Entry| e.kind == "INDEX" || (e.kind == "CONSTRAINT" && !e.sql.contains("FOREIGN KEY"));
-    let queue: Arc<Mutex<Vec<Entry>>> = Arc::new(Mutex::new(
-        all.iter().filter(|e| parallel(e)).rev().cloned().collect(),
-    ));
-    let workers = clients.iter().map(|client| {
-        let queue = Arc::clone(&queue);
-        let preamble = preamble.clone();
-        async move {
-            client
-                .batch_execute(&preamble)
-                .await
-                .pg_context(|| "preparing a post-data session".into())?;
-            loop {
-                let Some(entry) = queue.lock().await.pop() else {
-                    return Ok::<(), anyhow::Error>(());
-                };
-                client.batch_execute(&entry.sql).await.pg_context(|| {
-                    format!(
-                        "building {} on the target",
-                        with_article(&entry.kind.to_lowercase())
-                    )
-                })?;
-            }
-        }
-    });
-    futures_util::future::try_join_all(workers).await?;
-
-    let rest: String = all
-        .iter()
-        .filter(|e| e.kind != "PREAMBLE" && !parallel(e))
-        .map(|e| e.sql.as_str())
-        .collect();
-    let first = clients
-        .first()
-        .ok_or_else(|| anyhow!("no target connection"))?;
-    first
-        .batch_execute(&format!("{preamble}{rest}"))
-        .await
-        .pg_context(|| {
-            "adding foreign keys, triggers and rules on the target (pg_dump post-data)".into()
-        })
 }
 
 /// Sets every sequence to the source's value, so new rows continue after

@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 
 use std::fmt::Write as _;
 
+use crate::catalog::TypeKind;
 use crate::conn::{quote_ident, quote_literal, ConnInfo};
 use crate::error::PgResultExt;
 use crate::plan::{ColumnAction, TablePlan};
@@ -203,18 +204,25 @@ pub fn lock_timed_out(timeout: std::time::Duration) -> anyhow::Error {
     )
 }
 
-/// `COPY (SELECT ...) TO STDOUT` for the source.
+/// Which rows of a table one COPY reads, and in what order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Read {
+    /// Only the heap pages `[from, to)` (`to` `None`: to the end), read by
+    /// a TID range scan: one part of a large table. `None`: all of it.
+    pub pages: Option<(u32, Option<u32>)>,
+    /// Rows in one order run after run (`stable_order`), sorted by the
+    /// server: what `export` needs for byte-identical files.
+    pub stable_order: bool,
+}
+
+/// `COPY (SELECT ...) TO STDOUT` for the source: the plan's columns and
+/// row selection, limited to what `read` asks for.
 ///
 /// The table is not aliased, so a rules `where:` may name its columns
 /// bare or qualified by the table's name; the subset's joins use names
 /// that cannot clash with a column (`"subset.n0"`).
-pub fn copy_query(t: &TablePlan) -> String {
-    copy_query_pages(t, None)
-}
-
-/// `copy_query` limited to the heap pages `[from, to)` (`to` `None`:
-/// to the end), read by a TID range scan: one part of a large table.
-pub fn copy_query_pages(t: &TablePlan, pages: Option<(u32, Option<u32>)>) -> String {
+pub fn copy_query(t: &TablePlan, read: Read) -> String {
+    let pages = read.pages;
     let rel = quote_ident(&t.table.name.name);
     let cols: Vec<String> = t
         .columns
@@ -255,9 +263,52 @@ pub fn copy_query_pages(t: &TablePlan, pages: Option<(u32, Option<u32>)>) -> Str
     if !conditions.is_empty() {
         let _ = write!(q, " WHERE {}", conditions.join(" AND "));
     }
-    if let Some(o) = &t.order_by {
-        let _ = write!(q, " ORDER BY {o}");
+    let order = if read.stable_order {
+        stable_order(t)
+    } else {
+        String::new()
+    };
+    // A table without copyable columns has nothing to order by.
+    if !order.is_empty() {
+        let _ = write!(q, " ORDER BY {order}");
     }
     q.push_str(") TO STDOUT");
     q
+}
+
+/// `ORDER BY` that gives a table's rows one order, run after run: the
+/// primary key, or every column where there is none. Text keys sort by
+/// bytes (`COLLATE "C"`) so the order does not follow the server's locale
+/// or its C library. Columns are qualified so they name the table's
+/// columns, never the query's output (where a rule may put `NULL AS c`).
+fn stable_order(t: &TablePlan) -> String {
+    let rel = quote_ident(&t.table.name.name);
+    match t.table.primary_key() {
+        Some(pk) => pk
+            .columns
+            .iter()
+            .map(|name| {
+                let collate = t
+                    .table
+                    .column(name)
+                    .is_some_and(|c| c.kind == TypeKind::Text && !c.is_array);
+                format!(
+                    "{rel}.{}{}",
+                    quote_ident(name),
+                    if collate { " COLLATE \"C\"" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        // Without a key, rows are ordered by their text, which is what
+        // COPY writes: two rows that sort equal are the same bytes.
+        None => t
+            .table
+            .columns
+            .iter()
+            .filter(|c| !c.generated)
+            .map(|c| format!("{rel}.{}::text COLLATE \"C\"", quote_ident(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }

@@ -137,10 +137,25 @@ impl TargetServer {
         if comment.starts_with(MARKER) {
             return Ok(TargetState::Ours);
         }
-        let client = self.info.connect("anonymize (target check)").await?;
-        // Anything a user made counts, not only tables: a database holding
-        // just a materialized view, a sequence or large objects is someone's.
-        let objects: i64 = client
+        let objects = self.user_objects(&self.target).await?;
+        Ok(if objects == 0 {
+            TargetState::Empty
+        } else {
+            TargetState::Foreign { objects }
+        })
+    }
+
+    /// How many objects a user made (tables, views, sequences, foreign
+    /// tables, large objects) database `dbname` holds. Anything counts, not
+    /// only tables: a database holding just a materialized view, a
+    /// sequence or large objects is someone's.
+    async fn user_objects(&self, dbname: &str) -> Result<i64> {
+        let client = self
+            .info
+            .with_dbname(dbname)
+            .connect("anonymize (target check)")
+            .await?;
+        Ok(client
             .query_one(
                 "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind IN ('r', 'p', 'm', 'v', 'S', 'f') \
@@ -150,13 +165,8 @@ impl TargetServer {
                 &[],
             )
             .await
-            .pg_context(|| "counting the target's objects".into())?
-            .get(0);
-        Ok(if objects == 0 {
-            TargetState::Empty
-        } else {
-            TargetState::Foreign { objects }
-        })
+            .pg_context(|| format!("counting the objects of database {dbname}"))?
+            .get(0))
     }
 
     /// Checks, before anything is written, everything that would otherwise
@@ -220,16 +230,17 @@ impl TargetServer {
                 .into());
             }
         }
-        if self
+        let unmarked_next = self
             .comment(&self.next)
             .await?
-            .is_some_and(|c| !c.starts_with(MARKER))
-        {
-            // A run killed between CREATE DATABASE and its marker leaves
-            // exactly this; it may also be someone's, so a human decides.
+            .is_some_and(|c| !c.starts_with(MARKER));
+        // A run killed between CREATE DATABASE and its marker leaves an
+        // empty unmarked database; one holding objects is someone's. Either
+        // way a human decides, but the empty one gets the exact command.
+        if unmarked_next && self.user_objects(&self.next).await? == 0 {
             return Err(UsageError::new(format!(
-                "database {next} exists without anonymize's mark: a run killed right after \
-                 creating it leaves it so. If nobody else uses that name, clear it with \
+                "database {next} exists, empty and without anonymize's mark: a run killed right \
+                 after creating it leaves it so. If nobody else uses that name, clear it with \
                  `DROP DATABASE {quoted};` (as `{user}` on the target server) and run again; \
                  otherwise rename it, anonymize needs the name",
                 next = self.next,
@@ -237,17 +248,18 @@ impl TargetServer {
             ))
             .into());
         }
-        if self
-            .comment(&self.previous)
-            .await?
-            .is_some_and(|c| !c.starts_with(MARKER))
-        {
-            return Err(UsageError::new(format!(
-                "database {} exists and was not made by anonymize; drop or rename it, \
-                 anonymize needs the name",
-                self.previous
-            ))
-            .into());
+        for name in [&self.next, &self.previous] {
+            if self
+                .comment(name)
+                .await?
+                .is_some_and(|c| !c.starts_with(MARKER))
+            {
+                return Err(UsageError::new(format!(
+                    "database {name} exists and was not made by anonymize; drop or rename it, \
+                     anonymize needs the name"
+                ))
+                .into());
+            }
         }
         Ok(state)
     }

@@ -23,11 +23,10 @@ use crate::cli::{CheckArgs, OutputFormat};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
 use crate::error::PgResultExt;
-use crate::error::{GapsFound, Location, RulesErrors};
-use crate::plan::Plan;
+use crate::error::{GapsFound, RulesErrors};
+use crate::plan::{PlanErrors, Problem, ProblemKind, Secret};
 use crate::rules::{Rules, UnknownColumns};
 use crate::subset::SubsetSpec;
-use crate::transform::Key;
 
 /// The kind of a gap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,7 +78,7 @@ pub struct CheckReport {
     pub subset: String,
     /// Tables the subset is expected to leave empty although they have
     /// rows and no rule asks for that (from `pg_class` estimates).
-    pub empty_tables: Vec<crate::subset::EmptyTable>,
+    pub empty_tables: Vec<crate::report::EmptyTable>,
     /// Source tables with row-level security, and whether this role
     /// bypasses it (one that does not is also a gap of kind `access`).
     pub row_security: Vec<RowSecurityNote>,
@@ -115,7 +114,10 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         Overrides::common(&args.common),
     )?;
     let source = ConnInfo::parse(settings.require_source()?, "--source")?;
-    let rules = crate::rules::load::load(&settings.rules)?;
+    let mut rules = crate::rules::load::load(&settings.rules)?;
+    // The subset is planned at the rules' share, or at 10% (what developers
+    // ask for), to see from estimates which tables it would leave empty.
+    rules.subset.get_or_insert(SubsetSpec::Fraction(0.1));
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
@@ -128,7 +130,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
-    let mut report = compare(rules, catalog);
+    let mut report = compare(&rules, catalog);
     for result in [constants, filters] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
@@ -219,67 +221,11 @@ async fn weak_hashes(
     Ok(out)
 }
 
-/// Compares `rules` with `catalog`.
-pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
-    let mut gaps = Vec::new();
+/// Compares `rules` with `catalog`: what the plan reports, as gaps.
+/// `rules.subset` is the share the subset is planned at.
+pub fn compare(rules: &Rules, catalog: Catalog) -> CheckReport {
     let mut implicit_keep = Vec::new();
     let mut columns = 0;
-    let file_location = Location {
-        file: rules.files.join(", "),
-        line: 0,
-        column: 0,
-    };
-
-    // Stale rules first: a table or column that is gone.
-    for rule in &rules.tables {
-        let Some(table) = catalog.table(&rule.name) else {
-            let (message, hint) = match catalog.partition_root(&rule.name) {
-                Some(root) => (
-                    format!(
-                        "table {} is a partition of {root}; partitions are copied through their root",
-                        rule.name
-                    ),
-                    format!("move the rule to tables.{root}"),
-                ),
-                None => (
-                    format!("table {} is not in the source database", rule.name),
-                    "remove the rule, or check the table's schema and spelling".into(),
-                ),
-            };
-            gaps.push(Gap {
-                kind: GapKind::Stale,
-                table: rule.name.to_string(),
-                column: None,
-                type_name: None,
-                location: rule.location.to_string(),
-                message,
-                hint: Some(hint),
-            });
-            continue;
-        };
-        for entry in &rule.columns {
-            if table.column(&entry.name).is_none() {
-                gaps.push(Gap {
-                    kind: GapKind::Stale,
-                    table: rule.name.to_string(),
-                    column: Some(entry.name.clone()),
-                    type_name: None,
-                    location: entry.location.to_string(),
-                    message: format!(
-                        "column {}.{} is not in the source table",
-                        rule.name,
-                        display_ident(&entry.name)
-                    ),
-                    hint: Some(
-                        "remove the rule; a migration may have dropped or renamed the column"
-                            .into(),
-                    ),
-                });
-            }
-        }
-    }
-
-    // Columns without a rule.
     for table in &catalog.tables {
         let rule = rules.table(&table.name);
         if rule.is_some_and(|r| r.skip) {
@@ -290,81 +236,24 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
             .unwrap_or(rules.unknown_columns);
         for column in table.columns.iter().filter(|c| !c.generated) {
             columns += 1;
-            if rule.is_some_and(|r| r.columns.iter().any(|e| e.name == column.name)) {
-                continue;
+            let written = rule.is_some_and(|r| r.columns.iter().any(|e| e.name == column.name));
+            if !written && unknown == UnknownColumns::Keep {
+                implicit_keep.push(format!("{}.{}", table.name, display_ident(&column.name)));
             }
-            let full = format!("{}.{}", table.name, display_ident(&column.name));
-            if unknown == UnknownColumns::Keep {
-                implicit_keep.push(full);
-                continue;
-            }
-            gaps.push(Gap {
-                kind: GapKind::Unclassified,
-                table: table.name.to_string(),
-                column: Some(column.name.clone()),
-                type_name: Some(column.type_name.clone()),
-                location: rule
-                    .map(|r| r.location.to_string())
-                    .unwrap_or_else(|| file_location.to_string()),
-                message: format!("column {full} ({}) has no rule", column.type_name),
-                hint: Some(format!(
-                    "add a rule under tables.{}.columns (`keep` for data that is not personal)",
-                    table.name
-                )),
-            });
         }
     }
-
-    // Rules that do not fit their column: plan what is left once stale
-    // rules are set aside and missing ones count as `keep`, so that every
-    // error the plan still reports is a mismatch.
     let covered = catalog.tables.len();
-    rules.unknown_columns = UnknownColumns::Keep;
-    rules.tables.retain(|r| catalog.table(&r.name).is_some());
-    let mut where_is = Vec::new();
-    for rule in &mut rules.tables {
-        rule.unknown_columns = Some(UnknownColumns::Keep);
-        let table = catalog.table(&rule.name).expect("retained above");
-        rule.columns.retain(|e| table.column(&e.name).is_some());
-        for e in &rule.columns {
-            let type_name = table.column(&e.name).map(|c| c.type_name.clone());
-            where_is.push((
-                e.location.clone(),
-                rule.name.to_string(),
-                e.name.clone(),
-                type_name,
-            ));
-        }
-    }
-    // The key only lets keyed transforms compile; check never runs them,
-    // so it needs no secret. The subset is planned at the rules' share (or
-    // 10%, what developers ask for) to see, from estimates, which tables
-    // it would leave empty; its rules errors are mismatches too.
-    let share = rules.subset.unwrap_or(SubsetSpec::Fraction(0.1));
-    rules.subset = Some(share);
-    let key = Key::new(b"check");
-    let planned = Plan::build(&rules, catalog, Some(&key)).and_then(|mut plan| {
-        crate::subset::apply(&mut plan, &rules, &key)?;
-        Ok(plan)
-    });
-    let empty_tables = match &planned {
-        Ok(plan) => crate::subset::empty_by_estimate(plan),
-        Err(_) => Vec::new(),
+    // check computes no value, so it needs no secret.
+    let (mut gaps, empty_tables) = match crate::plan::prepare(rules, catalog, Secret::NotNeeded) {
+        Ok(plan) => (Vec::new(), crate::report::empty_by_estimate(&plan)),
+        Err(PlanErrors(problems)) => (problems.into_iter().flat_map(gaps_of).collect(), Vec::new()),
     };
-    if let Err(RulesErrors(list)) = planned {
-        for e in list {
-            let found = where_is.iter().find(|(l, ..)| *l == e.location);
-            gaps.push(Gap {
-                kind: GapKind::Mismatch,
-                table: found.map(|f| f.1.clone()).unwrap_or_default(),
-                column: found.map(|f| f.2.clone()),
-                type_name: found.and_then(|f| f.3.clone()),
-                location: e.location.to_string(),
-                message: e.message,
-                hint: e.hint,
-            });
-        }
-    }
+    // Stale rules first, as the fix for them is the plainest.
+    gaps.sort_by_key(|g: &Gap| match g.kind {
+        GapKind::Stale => 0,
+        GapKind::Unclassified => 1,
+        GapKind::Mismatch | GapKind::Access => 2,
+    });
 
     CheckReport {
         ok: gaps.is_empty(),
@@ -375,9 +264,55 @@ pub fn compare(mut rules: Rules, catalog: Catalog) -> CheckReport {
         implicit_keep,
         warnings: Vec::new(),
         source_warnings: Vec::new(),
-        subset: share.to_string(),
+        subset: rules.subset.unwrap_or(SubsetSpec::All).to_string(),
         empty_tables,
         row_security: Vec::new(),
+    }
+}
+
+/// The gaps one plan problem stands for: a gap per unclassified column,
+/// one for anything else. The hints for stale rules speak of migrations,
+/// which is what makes rules stale in the CI job `check` runs in.
+fn gaps_of(p: Problem) -> Vec<Gap> {
+    let location = p.error.location.to_string();
+    let table = p.table.unwrap_or_default();
+    let gap = |kind, hint: Option<String>| Gap {
+        kind,
+        table: table.clone(),
+        column: p.column.clone(),
+        type_name: p.type_name.clone(),
+        location: location.clone(),
+        message: p.error.message.clone(),
+        hint,
+    };
+    match p.kind {
+        ProblemKind::StaleTable => vec![gap(
+            GapKind::Stale,
+            Some("remove the rule, or check the table's schema and spelling".into()),
+        )],
+        ProblemKind::StaleColumn => vec![gap(
+            GapKind::Stale,
+            Some("remove the rule; a migration may have dropped or renamed the column".into()),
+        )],
+        ProblemKind::Partition => vec![gap(GapKind::Stale, p.error.hint.clone())],
+        ProblemKind::Mismatch => vec![gap(GapKind::Mismatch, p.error.hint.clone())],
+        ProblemKind::Unclassified(list) => list
+            .into_iter()
+            .map(|(column, type_name)| {
+                let full = format!("{table}.{}", display_ident(&column));
+                Gap {
+                    kind: GapKind::Unclassified,
+                    table: table.clone(),
+                    message: format!("column {full} ({type_name}) has no rule"),
+                    column: Some(column),
+                    type_name: Some(type_name),
+                    location: location.clone(),
+                    hint: Some(format!(
+                        "add a rule under tables.{table}.columns (`keep` for data that is not personal)"
+                    )),
+                }
+            })
+            .collect(),
     }
 }
 

@@ -53,7 +53,7 @@ pub fn sample_sql(customers: u32) -> String {
 pub async fn run(args: &DemoArgs) -> Result<()> {
     // Signals are caught from the very start: a Ctrl-C while the cluster
     // starts must not leave a server running in the background.
-    crate::commands::sync::with_signals(async {
+    crate::signals::with_signals(async {
         let cluster = tokio::task::spawn_blocking(Cluster::start)
             .await
             .context("the task starting PostgreSQL stopped unexpectedly")?

@@ -27,25 +27,24 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::catalog::TypeKind;
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::commands::sync::Signals;
-use crate::commands::verify::{self, Samples};
 use crate::config::{Overrides, Settings};
-use crate::conn::{quote_ident, quote_literal, ConnInfo};
+use crate::conn::{quote_literal, ConnInfo};
 use crate::error::{GapsFound, UsageError};
 use crate::export::compress::{self, Compression};
 use crate::export::manifest::{
     self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
 };
 use crate::export::staging::Staging;
-use crate::pipeline::{copy_table, TableStats};
+use crate::pipeline::{copy_part, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::progress::Progress;
 use crate::schema::{self, Section};
+use crate::signals::Signals;
 use crate::sink::files::FileSink;
 use crate::source;
 use crate::subset::SubsetSpec;
+use crate::verify::{self, Samples};
 
 /// Everything an export needs, resolved from flags and environment.
 pub struct ExportOptions {
@@ -159,7 +158,7 @@ fn disk_size(path: &Path) -> u64 {
 }
 
 async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStats>> {
-    let (rules, snapshot, mut plan) = crate::commands::sync::prepare(
+    let (rules, snapshot, plan) = crate::commands::prepare(
         &opts.source,
         &opts.rules,
         opts.subset,
@@ -181,11 +180,6 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         )
     };
     let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;
-    for t in &mut plan.tables {
-        let order = stable_order(t);
-        // A table without copyable columns has nothing to order by.
-        t.order_by = (!order.is_empty()).then_some(order);
-    }
     let order = fk_order(&plan);
 
     let root = staging.result();
@@ -309,43 +303,6 @@ fn rows_of(stats: &[TableStats], t: &TablePlan) -> u64 {
         .map_or(0, |s| s.rows_written)
 }
 
-/// `ORDER BY` that gives a table's rows one order, run after run: the
-/// primary key, or every column where there is none. Text keys sort by
-/// bytes (`COLLATE "C"`) so the order does not follow the server's locale
-/// or its C library. Columns are qualified so they name the table's
-/// columns, never the query's output (where a rule may put `NULL AS c`).
-pub fn stable_order(t: &TablePlan) -> String {
-    let rel = quote_ident(&t.table.name.name);
-    match t.table.primary_key() {
-        Some(pk) => pk
-            .columns
-            .iter()
-            .map(|name| {
-                let collate = t
-                    .table
-                    .column(name)
-                    .is_some_and(|c| c.kind == TypeKind::Text && !c.is_array);
-                format!(
-                    "{rel}.{}{}",
-                    quote_ident(name),
-                    if collate { " COLLATE \"C\"" } else { "" }
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        // Without a key, rows are ordered by their text, which is what
-        // COPY writes: two rows that sort equal are the same bytes.
-        None => t
-            .table
-            .columns
-            .iter()
-            .filter(|c| !c.generated)
-            .map(|c| format!("{rel}.{}::text COLLATE \"C\"", quote_ident(&c.name)))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
 /// Indexes of `plan.tables` with parents before children (foreign keys),
 /// ties and cycles broken by name so the order is fixed. A table in a
 /// cycle comes when nothing outside the cycle is left before it.
@@ -438,7 +395,13 @@ async fn copy_tables(
                     &table,
                     samples.clone().map(|s| (s, verify::DEFAULT_SAMPLE)),
                 )?;
-                let s = copy_table(&source, table, sink, &tp).await?;
+                // Rows sorted by the server, so the files come out the same
+                // run after run.
+                let read = source::Read {
+                    stable_order: true,
+                    ..source::Read::default()
+                };
+                let s = copy_part(&source, table, read, sink, &tp).await?;
                 tracing::debug!(table = %name, rows = s.rows_written, "table exported");
                 stats.lock().expect("stats lock").push(s);
             }
@@ -470,24 +433,7 @@ async fn verify_export(
 ) -> Result<()> {
     tracing::info!("verifying that no original value is in the export");
     let report = verify::check_samples(plan, source, samples, verify::DEFAULT_SAMPLE).await?;
-    for c in &report.columns {
-        let status = format!("{:?}", c.status).to_lowercase();
-        match c.status {
-            verify::Status::Ok => {}
-            verify::Status::Leak | verify::Status::Warning => tracing::warn!(
-                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
-            ),
-            verify::Status::Info | verify::Status::Accepted => tracing::info!(
-                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
-            ),
-        }
-    }
-    tracing::info!(
-        leaks = report.failures,
-        warnings = report.warnings,
-        columns = report.columns.len(),
-        "verify done"
-    );
+    verify::log_findings(&report);
     if report.failures > 0 {
         return Err(GapsFound(format!(
             "verify found {} leaking column(s) in the exported rows",

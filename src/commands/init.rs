@@ -28,8 +28,7 @@ use crate::config::{Overrides, Settings};
 use crate::conn::{quote_ident, ConnInfo};
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
-use crate::plan::Plan;
-use crate::transform::Key;
+use crate::plan::Secret;
 
 /// File name used when `--out` is a directory.
 pub const FILE_NAME: &str = "rules.yml";
@@ -126,7 +125,8 @@ pub async fn run(args: &InitArgs) -> Result<String> {
     if todo.is_empty() {
         let rules = crate::rules::load::load_str(&path.display().to_string(), &text)
             .context("init wrote rules it cannot read back (a bug in init; please report it)")?;
-        Plan::build(&rules, catalog.clone(), Some(&Key::new(b"init")))
+        crate::plan::prepare(&rules, catalog.clone(), Secret::NotNeeded)
+            .map_err(anyhow::Error::from)
             .context("init wrote rules that do not plan (a bug in init; please report it)")?;
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -584,7 +584,7 @@ fn accepts(table: &Table, column: &Column, rule: &str) -> bool {
         tables: vec![table.clone()],
         ..Catalog::default()
     };
-    Plan::build(&rules, catalog, Some(&Key::new(b"init"))).is_ok()
+    crate::plan::prepare(&rules, catalog, Secret::NotNeeded).is_ok()
 }
 
 /// A column name as a rules key: SQL-quoted only when the name itself

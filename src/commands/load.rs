@@ -19,13 +19,13 @@ use futures_util::SinkExt;
 use tokio_postgres::Client;
 
 use crate::cli::{ExportFormat, LoadArgs};
-use crate::commands::sync::Signals;
 use crate::config::{Overrides, Settings};
 use crate::conn::{quote_ident, ConnInfo};
 use crate::copy_text;
 use crate::error::{PgResultExt, UsageError};
 use crate::export::compress;
 use crate::export::manifest::{Manifest, ManifestTable, POST_DATA_MARKER};
+use crate::signals::Signals;
 use crate::target::{self, TargetServer};
 use script::Script;
 

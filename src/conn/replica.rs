@@ -11,18 +11,6 @@ use tokio_postgres::Client;
 
 use crate::error::PgResultExt;
 
-/// What the user changes when a standby cancels a read.
-pub const CONFLICT_HINT: &str = "the source is a hot standby that cancelled the read to replay \
-    changes from the primary; set hot_standby_feedback = on on the standby, or a larger \
-    max_standby_streaming_delay (-1 waits for as long as the sync runs), then run again";
-
-/// Whether a server message is a recovery conflict ("canceling statement
-/// due to conflict with recovery", or "terminating connection ..." for an
-/// idle session).
-pub fn is_recovery_conflict(message: &str) -> bool {
-    message.contains("conflict with recovery")
-}
-
 /// A source that is a hot standby.
 #[derive(Debug, Clone)]
 pub struct Standby {

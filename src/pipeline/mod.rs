@@ -23,6 +23,7 @@ use crate::error::PgResultExt;
 use crate::plan::{ColumnAction, TablePlan};
 use crate::progress::TableProgress;
 use crate::sink::TableSink;
+use crate::source::Read;
 use crate::transform::{self, RowView, Written};
 
 /// Bytes of whole rows gathered before a batch is transformed.
@@ -65,20 +66,21 @@ pub async fn copy_table<S: TableSink>(
     sink: S,
     progress: &TableProgress,
 ) -> Result<TableStats> {
-    copy_part(source, plan, None, sink, progress).await
+    copy_part(source, plan, Read::default(), sink, progress).await
 }
 
-/// Copies the heap pages `pages` of a table (all of it with `None`).
+/// Copies what `read` asks for of a table: some of its pages, or all of
+/// it, maybe in a stable order.
 pub async fn copy_part<S: TableSink>(
     source: &Client,
     plan: Arc<TablePlan>,
-    pages: Option<(u32, Option<u32>)>,
+    read: Read,
     mut sink: S,
     progress: &TableProgress,
 ) -> Result<TableStats> {
     let started = Instant::now();
     let name = plan.table.name.to_string();
-    let query = crate::source::copy_query_pages(&plan, pages);
+    let query = crate::source::copy_query(&plan, read);
     // The query holds rules text and derived seeds, never row values.
     tracing::debug!(table = %name, %query, "source query");
     let stream = source
@@ -87,12 +89,17 @@ pub async fn copy_part<S: TableSink>(
         .pg_context(|| format!("reading table {name} from the source"))?;
     pin_mut!(stream);
 
-    let (tx, mut rx) = mpsc::channel::<oneshot::Receiver<Result<Bytes, BatchError>>>(IN_FLIGHT);
+    // Each batch travels with its row count, known when it was gathered.
+    let (tx, mut rx) =
+        mpsc::channel::<(u64, oneshot::Receiver<Result<Bytes, BatchError>>)>(IN_FLIGHT);
     let passthrough = plan.is_passthrough();
     let mut bytes_read = 0u64;
 
     let reader = async {
         let mut buf = BytesMut::with_capacity(BATCH_BYTES + 64 * 1024);
+        // The server sends one row per CopyData message (a guarantee of the
+        // protocol), so counting messages counts rows without a scan.
+        let mut buf_rows = 0u64;
         loop {
             let next = stream.next().await;
             let done = match next {
@@ -100,12 +107,14 @@ pub async fn copy_part<S: TableSink>(
                     let msg = msg.pg_context(|| format!("reading table {name} from the source"))?;
                     bytes_read += msg.len() as u64;
                     buf.extend_from_slice(&msg);
+                    buf_rows += 1;
                     false
                 }
                 None => true,
             };
             if buf.len() >= BATCH_BYTES || (done && !buf.is_empty()) {
                 let batch = buf.split().freeze();
+                let rows = std::mem::take(&mut buf_rows);
                 let (otx, orx) = oneshot::channel();
                 if passthrough {
                     let _ = otx.send(Ok(batch));
@@ -116,7 +125,7 @@ pub async fn copy_part<S: TableSink>(
                     });
                 }
                 // The writer stopped (it failed): its error is the one to report.
-                if tx.send(orx).await.is_err() {
+                if tx.send((rows, orx)).await.is_err() {
                     break;
                 }
             }
@@ -131,12 +140,11 @@ pub async fn copy_part<S: TableSink>(
     let mut rows = 0u64;
     let mut batches = 0u64;
     let writer = async {
-        while let Some(pending) = rx.recv().await {
+        while let Some((n, pending)) = rx.recv().await {
             let out = pending
                 .await
                 .map_err(|_| anyhow!("a transform worker stopped unexpectedly"))?
                 .with_context(|| format!("transforming table {name}"))?;
-            let n = memchr::memchr_iter(b'\n', &out).count() as u64;
             let len = out.len() as u64;
             // Tests prove the row-count safety net by losing a batch here.
             if !crate::failpoint::hit("copy.drop_batch") {

@@ -132,7 +132,11 @@ impl Pool<'_> {
                     }
                 }
                 let sink = CopySink::start(&target, table, whole).await?;
-                let s = copy_part(&source, Arc::clone(table), part.pages, sink, &tp).await?;
+                let read = source::Read {
+                    pages: part.pages,
+                    ..source::Read::default()
+                };
+                let s = copy_part(&source, Arc::clone(table), read, sink, &tp).await?;
                 drop(tp);
                 let done = {
                     let mut pending = pending.lock().expect("parts lock");

@@ -104,7 +104,16 @@ pub fn load(path: &Path) -> Result<Rules, anyhow::Error> {
         let display = file.display().to_string();
         let text = std::fs::read_to_string(file)
             .map_err(|e| UsageError::new(format!("cannot read rules file {display}: {e}")))?;
-        hasher.update(display.as_bytes());
+        // The name as seen from the rules argument, not the absolute path:
+        // the digest (pinned in export manifests) must not depend on where
+        // the checkout lives.
+        let name = file
+            .strip_prefix(path)
+            .ok()
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .or_else(|| file.file_name().map(Path::new))
+            .unwrap_or(file);
+        hasher.update(name.to_string_lossy().as_bytes());
         hasher.update([0]);
         hasher.update(text.as_bytes());
         rules.files.push(display.clone());

@@ -10,9 +10,9 @@ pub mod subset;
 
 use serde::de::{self, Deserialize, Deserializer};
 
+use self::subset::SubsetSpec;
 use crate::catalog::QualifiedName;
 use crate::error::Location;
-use crate::subset::SubsetSpec;
 // A column's rule is a transform's business (it nests inside `json` and
 // `regex`), so it lives in `transform` and the dependency runs one way.
 pub use crate::transform::rule::{Action, ColumnRule};

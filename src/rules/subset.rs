@@ -10,13 +10,59 @@
 //! Under a table it is `all`, a share (`5%`) or `{ follow: <constraint> }`.
 //! Hand-written visitors, like the column rules', so serde_yaml keeps the
 //! line and column of every error. Names are checked against the schema
-//! later, in `subset::apply`.
+//! later, in `subset::select` (part of `plan::prepare`).
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::subset::SubsetSpec;
+/// How much of a table to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SubsetSpec {
+    /// Every row (lookup tables).
+    All,
+    /// A fraction in (0, 1].
+    Fraction(f64),
+}
+
+impl SubsetSpec {
+    /// Parses `10%` or `10` (both a tenth), `0.5` (half a percent) or
+    /// `all`. A bare number is always a percentage: `1` is 1%, never 100%,
+    /// so no spelling means two things.
+    pub fn parse(text: &str) -> Result<SubsetSpec, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(SubsetSpec::All);
+        }
+        let bad = || {
+            format!(
+                "subset `{text}` is not a percentage; write e.g. `10%` (or `10`, also a percentage) or `all`"
+            )
+        };
+        let number = t.strip_suffix('%').map(str::trim).unwrap_or(t);
+        let v: f64 = number.parse().map_err(|_| bad())?;
+        let fraction = v / 100.0;
+        if !(fraction > 0.0 && fraction <= 1.0 && fraction.is_finite()) {
+            return Err(format!(
+                "subset `{text}` must be more than 0% and at most 100%"
+            ));
+        }
+        if fraction >= 1.0 {
+            return Ok(SubsetSpec::All);
+        }
+        Ok(SubsetSpec::Fraction(fraction))
+    }
+}
+
+impl fmt::Display for SubsetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubsetSpec::All => f.write_str("all"),
+            // Rounded so 0.07 shows as 7%, not 7.000000000000001%.
+            SubsetSpec::Fraction(x) => write!(f, "{}%", (x * 100.0 * 1e6).round() / 1e6),
+        }
+    }
+}
 
 /// The top-level `subset:`.
 #[derive(Debug, Default, Clone)]

@@ -20,9 +20,9 @@ use bytes::Bytes;
 use super::TableSink;
 use crate::catalog::TypeKind;
 use crate::cli::ExportFormat;
-use crate::commands::verify::Samples;
 use crate::copy_text;
 use crate::plan::TablePlan;
+use crate::verify::Samples;
 
 /// How a column's values are written in JSON lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,7 +349,7 @@ impl Sampler {
                 .columns
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| crate::commands::verify::is_checked(plan, c))
+                .filter(|(_, c)| crate::verify::is_checked(plan, c))
                 .map(|(index, c)| Reservoir {
                     index,
                     name: c.name.clone(),

@@ -14,79 +14,66 @@
 mod graph;
 mod sql;
 
-use std::fmt;
 use std::fmt::Write as _;
 
 use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
 use crate::error::{Location, RulesError, RulesErrors};
-use crate::pipeline::TableStats;
-use crate::plan::{Plan, TablePlan};
 use crate::rules::{parse_table_name, Rules, TableRule};
 use crate::transform::Key;
 use graph::{Edge, Graph, Ident, Mode, Node, Pin, Settings};
 
-/// How much of a table to keep.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SubsetSpec {
-    /// Every row (lookup tables).
-    All,
-    /// A fraction in (0, 1].
-    Fraction(f64),
+/// The share (`10%`, `all`) is part of the rules' language; re-exported
+/// here, where it is used most.
+pub use crate::rules::subset::SubsetSpec;
+
+/// What `select` needs to know of one copied table.
+pub struct Input<'a> {
+    pub table: &'a Table,
+    /// The rules' `where:`.
+    pub filter: Option<&'a str>,
+    /// `skip: true`.
+    pub skip: bool,
 }
 
-impl SubsetSpec {
-    /// Parses `10%` or `10` (both a tenth), `0.5` (half a percent) or
-    /// `all`. A bare number is always a percentage: `1` is 1%, never 100%,
-    /// so no spelling means two things.
-    pub fn parse(text: &str) -> Result<SubsetSpec, String> {
-        let t = text.trim();
-        if t.eq_ignore_ascii_case("all") {
-            return Ok(SubsetSpec::All);
-        }
-        let bad = || {
-            format!(
-                "subset `{text}` is not a percentage; write e.g. `10%` (or `10`, also a percentage) or `all`"
-            )
-        };
-        let number = t.strip_suffix('%').map(str::trim).unwrap_or(t);
-        let v: f64 = number.parse().map_err(|_| bad())?;
-        let fraction = v / 100.0;
-        if !(fraction > 0.0 && fraction <= 1.0 && fraction.is_finite()) {
-            return Err(format!(
-                "subset `{text}` must be more than 0% and at most 100%"
-            ));
-        }
-        if fraction >= 1.0 {
-            return Ok(SubsetSpec::All);
-        }
-        Ok(SubsetSpec::Fraction(fraction))
-    }
+/// How one table's rows are chosen: `plan::prepare` writes it into the
+/// table's plan (fields of the same names there).
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub predicate: Option<String>,
+    pub with_sql: Option<String>,
+    pub joins: Vec<String>,
+    /// (column, SQL) that replaces the plain column in the source query.
+    pub columns: Vec<(String, String)>,
+    /// How the rows are chosen, in words.
+    pub text: String,
+    pub empty_by_rule: bool,
+    pub expected_empty: bool,
+    pub estimated_kept: Option<i64>,
+    /// Keys the rules declare (`references:`), for the table's list.
+    pub references: Vec<ForeignKey>,
 }
 
-impl fmt::Display for SubsetSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SubsetSpec::All => f.write_str("all"),
-            // Rounded so 0.07 shows as 7%, not 7.000000000000001%.
-            SubsetSpec::Fraction(x) => write!(f, "{}%", (x * 100.0 * 1e6).round() / 1e6),
-        }
-    }
-}
-
-/// Fills each table's row selection from the rules' `where:`, `subset:`,
+/// Chooses each table's rows from the rules' `where:`, `subset:`,
 /// `references:`, `max_per_parent:` and `null_outside_subset:` and the
-/// run's subset. Every problem in those rules is reported at once.
-pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesErrors> {
+/// run's subset; one `Selection` per input, in order. Every problem in
+/// those rules is reported at once. Part of `plan::prepare`; `key` (the
+/// secret) seeds the sample, `None` gives the unkeyed one.
+pub(crate) fn select(
+    inputs: &[Input<'_>],
+    rules: &Rules,
+    key: Option<&Key>,
+) -> Result<Vec<Selection>, RulesErrors> {
     let mut problems = Vec::new();
-    let tables: Vec<Table> = plan.tables.iter().map(|t| t.table.clone()).collect();
+    let tables: Vec<Table> = inputs.iter().map(|t| t.table.clone()).collect();
+    let mut out: Vec<Selection> = inputs.iter().map(|_| Selection::default()).collect();
     let rule_of = |i: usize| rules.table(&tables[i].name);
 
     let mut nodes: Vec<Node> = (0..tables.len())
         .map(|i| {
             node(
                 &tables[i],
-                plan.tables[i].filter.clone(),
-                plan.tables[i].skip,
+                inputs[i].filter.map(str::to_string),
+                inputs[i].skip,
                 rule_of(i),
             )
         })
@@ -122,7 +109,7 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
                                 && k.columns.iter().all(|c| fk.parent_columns.contains(c))
                         });
                         edges.push(edge(t, i, parent, &fk, unique));
-                        plan.tables[i].table.foreign_keys.push(fk);
+                        out[i].references.push(fk);
                     }
                     Err(e) => problems.push(e),
                 }
@@ -150,7 +137,6 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
         return Err(RulesErrors(problems));
     }
 
-    plan.subset = rules.subset;
     let fraction = match rules.subset {
         Some(SubsetSpec::Fraction(f)) => Some(f),
         _ => None,
@@ -158,32 +144,36 @@ pub fn apply(plan: &mut Plan, rules: &Rules, key: &Key) -> Result<(), RulesError
     let g = Graph::solve(nodes, edges, &Settings { fraction });
     if !g.is_partial() {
         // Every table whole: plain COPY queries, as in a full sync.
-        for tp in &mut plan.tables {
-            tp.predicate = None;
-            tp.selection = if tp.skip { "skipped" } else { "all rows" }.into();
-            tp.empty_by_rule = tp.skip;
+        for (s, input) in out.iter_mut().zip(inputs) {
+            s.text = if input.skip { "skipped" } else { "all rows" }.into();
+            s.empty_by_rule = input.skip;
         }
-        return Ok(());
+        return Ok(out);
     }
+    let unkeyed;
+    let key = match key {
+        Some(k) => k,
+        None => {
+            unkeyed = Key::new(UNKEYED_SAMPLE);
+            &unkeyed
+        }
+    };
     let sampling = sql::Sampling {
         seeds: tables.iter().map(|t| seed(key, &t.name)).collect(),
     };
-    for (i, tp) in plan.tables.iter_mut().enumerate() {
+    for (i, out) in out.iter_mut().enumerate() {
         let s = sql::table_sql(&g, &tables, &sampling, i);
-        tp.predicate = s.predicate;
-        tp.with_sql = s.with_sql;
-        tp.joins = s.joins;
-        for (column, expr) in s.columns {
-            if let Some(c) = tp.columns.iter_mut().find(|c| c.name == column) {
-                c.source_expr = Some(expr);
-            }
-        }
-        tp.selection = describe(&g, i);
-        tp.empty_by_rule = asked_for_less(&g, i, &mut Vec::new());
-        tp.expected_empty = g.nodes[i].est_min < 0.5;
-        tp.estimated_kept = (tp.table.estimated_rows >= 0).then(|| g.nodes[i].est_k.round() as i64);
+        out.predicate = s.predicate;
+        out.with_sql = s.with_sql;
+        out.joins = s.joins;
+        out.columns = s.columns;
+        out.text = describe(&g, i);
+        out.empty_by_rule = asked_for_less(&g, i, &mut Vec::new());
+        out.expected_empty = g.nodes[i].est_min < 0.5;
+        out.estimated_kept =
+            (tables[i].estimated_rows >= 0).then(|| g.nodes[i].est_k.round() as i64);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// "did you mean" among `names`, for a name the rules got wrong.
@@ -306,51 +296,11 @@ fn asked_for_less(g: &Graph, t: usize, seen: &mut Vec<usize>) -> bool {
         }
 }
 
-/// A table that had rows in the source and keeps none, although no rule
-/// asked for that: the subset went wrong for it, or a root is too small.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct EmptyTable {
-    pub table: String,
-    pub message: String,
-}
-
-impl EmptyTable {
-    fn new(table: &TablePlan, what: &str) -> EmptyTable {
-        EmptyTable {
-            table: table.table.name.to_string(),
-            message: format!(
-                "table {} has ~{} rows in the source but {what} ({}); \
-                 name it under `subset: {{ roots: [...] }}` or give it `subset: all` in the rules",
-                table.table.name, table.table.estimated_rows, table.selection
-            ),
-        }
-    }
-}
-
-/// Tables that came out empty after a copy while the source (by its
-/// estimate) had rows and no rule (`skip`, `where:`, a share of its own)
-/// asked for it.
-pub fn empty_after_copy(plan: &Plan, stats: &[TableStats]) -> Vec<EmptyTable> {
-    plan.tables
-        .iter()
-        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
-        .filter(|t| {
-            let name = t.table.name.to_string();
-            stats.iter().any(|s| s.table == name && s.rows_written == 0)
-        })
-        .map(|t| EmptyTable::new(t, "none were kept"))
-        .collect()
-}
-
-/// The same from the plan's estimates, without copying (for `check`).
-pub fn empty_by_estimate(plan: &Plan) -> Vec<EmptyTable> {
-    plan.tables
-        .iter()
-        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
-        .filter(|t| t.expected_empty)
-        .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
-        .collect()
-}
+/// The key the sample is drawn with when no secret is given: the empty
+/// one, so a run without a secret samples the same rows every time. Such a
+/// sample hides nothing (anyone can compute it), which is fine: sampling
+/// picks rows, it protects no value.
+const UNKEYED_SAMPLE: &[u8] = b"";
 
 /// The sampling seed of a table: 64 bits of `HMAC(secret, "subset" ‖
 /// table)`. It appears in the SQL sent to the source; it reveals which rows
@@ -361,6 +311,8 @@ fn seed(key: &Key, table: &QualifiedName) -> i64 {
     i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
+/// A table as the graph first sees it: what the rules ask of it, before
+/// any foreign key says what it must also keep.
 fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRule>) -> Node {
     // A primary key, else a unique key that cannot hold NULLs, tells rows
     // apart and is what sampling hashes.
@@ -375,6 +327,10 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
             })
             .map(|k| k.columns.clone())
     });
+    // `explicit`: the rules gave the table its own share, so coming out
+    // small is what they asked for (see `asked_for_less`). A table with no
+    // word of its own starts whole; the solver decides whether it samples,
+    // follows a parent or is closed over.
     let (mode, explicit) = match (skip, rule.and_then(|r| r.subset)) {
         (true, _) => (Mode::Skip, false),
         (false, Some(SubsetSpec::All)) => (Mode::All, true),
@@ -412,6 +368,11 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
     }
 }
 
+/// A foreign key (or a `references:` entry) as an edge from child `i` to
+/// `parent`. `not_null`: every child row references a parent row (a NULL
+/// reference points at nothing, so it pulls nothing in). `parent_unique`:
+/// the referenced columns are a key of the parent, so each child row has
+/// at most one parent; a `references:` entry need not be.
 fn edge(child: &Table, i: usize, parent: usize, fk: &ForeignKey, parent_unique: bool) -> Edge {
     Edge {
         child: i,
@@ -539,7 +500,9 @@ fn virtual_reference(
     ))
 }
 
-/// Checks one `null_outside_subset:` column.
+/// Checks one `null_outside_subset:` column: it must exist, be nullable
+/// (the copy writes NULL where the parent was left out) and be part of a
+/// reference, since only a reference can point outside the subset.
 fn check_nulled(
     table: &Table,
     i: usize,

@@ -219,3 +219,51 @@ fn check_warns_about_hashing_a_tiny_input_domain() {
         "{flagged:?}"
     );
 }
+
+/// Issue 9: `check` runs the same plan as `sync`, subset included, so a
+/// `references:` that `sync` refuses is a gap for `check` (exit 3) and the
+/// same error for `sync` and `verify` (exit 2), at the same line.
+#[test]
+fn a_bad_subset_reference_fails_check_as_it_fails_sync() {
+    let source = app_source("check_refs_src");
+    let rules = APP_RULES.replace(
+        "    columns: { id: keep, customer_id: keep, total: keep, status: keep }\n",
+        "    columns: { id: keep, customer_id: keep, total: keep, status: keep }\n    \
+         references:\n      - { columns: [customer_id], table: public.customer }\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    let problem = "rules.yml:15:5: table public.orders: references entry 1: \
+                   table public.customer is not in the source database";
+
+    let run = check(dir.path(), &source.url, false).expect(3);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "rules that do not fit their column:\n  {problem}\n    \
+             hint: did you mean `public.customers`?\n\
+             1 gap(s): 0 unclassified, 0 stale, 1 mismatch\n"
+        )
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&check(dir.path(), &source.url, true).expect(3).stdout).unwrap();
+    assert_eq!(report["gaps"][0]["kind"], "mismatch");
+    assert_eq!(report["gaps"][0]["location"], "rules.yml:15:5");
+
+    let args = ["--source", &source.url, "--rules", "rules.yml"];
+    let sync = anonymize(dir.path(), &[&args[..], &["--dry-run"]].concat(), &[]).expect(2);
+    assert!(
+        sync.stderr.contains(&format!(
+            "{problem}\n  hint: did you mean `public.customers`?"
+        )),
+        "{}",
+        sync.stderr
+    );
+    let verify = anonymize(
+        dir.path(),
+        &[&["verify"], &args[..], &["--target", &source.url]].concat(),
+        &[],
+    )
+    .expect(2);
+    assert!(verify.stderr.contains(problem), "{}", verify.stderr);
+}

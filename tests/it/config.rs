@@ -35,18 +35,23 @@ fn flags_beat_environment_which_beats_the_file() {
     // to the file, not to the working directory.
     let port = file
         .url
-        .split(':')
-        .nth(2)
+        .rsplit(':')
+        .next()
         .unwrap()
         .split('/')
         .next()
         .unwrap();
+    let password = crate::harness::Pg::get().password().unwrap_or_default();
     std::fs::write(
         dir.path().join("conf/anonymize.yml"),
-        "source: postgresql://postgres@127.0.0.1:${PG_PORT}/${SOURCE_DB}\nrules: rules.yml\njobs: 1\n",
+        "source: postgresql://postgres:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${SOURCE_DB}\nrules: rules.yml\njobs: 1\n",
     )
     .unwrap();
-    let vars = [("PG_PORT", port), ("SOURCE_DB", file.name.as_str())];
+    let vars = [
+        ("PG_PORT", port),
+        ("PG_PASSWORD", password.as_str()),
+        ("SOURCE_DB", file.name.as_str()),
+    ];
     let args = ["--dry-run", "--config", "conf/anonymize.yml"];
 
     let run = anonymize(dir.path(), &args, &vars).expect(0);

@@ -30,7 +30,7 @@ fn sync(dir: &Path, source: &str, target: &str, extra: &[&str]) -> Run {
 }
 
 fn as_role(db: &Db, role: &str) -> String {
-    db.url.replace("postgres@", &format!("{role}@"))
+    db.url_as(role)
 }
 
 // 1. Row-level security must never filter the copy silently.
@@ -40,7 +40,8 @@ fn row_level_security_that_hides_rows_is_refused_and_listed_by_check() {
     let source = pg.db("rls_src");
     let role = format!("rls_reader_{}", std::process::id());
     pg.db_admin().exec(&format!(
-        "CREATE ROLE {role} LOGIN; GRANT pg_read_all_data TO {role}"
+        "CREATE ROLE {role} LOGIN{}; GRANT pg_read_all_data TO {role}",
+        pg.password_clause()
     ));
     source.exec(
         "CREATE TABLE notes (id int PRIMARY KEY, owner text);
@@ -581,7 +582,7 @@ fn an_unmarked_leftover_is_reported_with_the_command_that_clears_it() {
     let statement = format!("DROP DATABASE {};", anonymize::conn::quote_ident(&next));
     assert!(
         run.stderr.contains(&format!(
-            "database {next} exists without anonymize's mark: a run killed right after creating it leaves it so. \
+            "database {next} exists, empty and without anonymize's mark: a run killed right after creating it leaves it so. \
              If nobody else uses that name, clear it with `{statement}`"
         )),
         "{}",

@@ -170,7 +170,25 @@ fn the_load_database_dropped_during_the_run_fails_it_and_a_renamed_target_is_rep
     // small table, whose source COPY has ended: DROP DATABASE waits for
     // every backend of the cluster to take its signal barrier, and a
     // source backend blocked writing to a paused reader never would.
-    let mut child = spawn(dir.path(), &args(&source, &target.url, &[]), &env);
+    // Nothing else of the run may be moving meanwhile: with `events` (and
+    // --jobs 2) its copy or post-data could meet the drop first, or connect
+    // to the dropped database just after it, and the error the run reports
+    // (and whether it says why) varied with timing. So this run copies
+    // `accounts` alone: at the pause, its COPY into the load database is
+    // the only work in flight.
+    let small = Pg::get().db("gone_small_src");
+    small.exec(
+        "CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE, plan text NOT NULL);
+         INSERT INTO accounts SELECT i, 'person' || i || '@realmail.example', 'pro'
+           FROM generate_series(1, 100) AS i;",
+    );
+    let only_accounts = rules_dir(
+        "version: 1\ntables:\n  public.accounts:\n    columns: { id: keep, email: null, plan: { set: free } }\n",
+    );
+    let mut one_job = args(&small, &target.url, &[]);
+    let jobs = one_job.iter().position(|a| *a == "--jobs").unwrap();
+    one_job[jobs + 1] = "1";
+    let mut child = spawn(only_accounts.path(), &one_job, &env);
     point.wait_reached(&mut child);
     pg.db_admin().exec(&format!(
         "DROP DATABASE \"{}__next\" WITH (FORCE)",
@@ -178,9 +196,10 @@ fn the_load_database_dropped_during_the_run_fails_it_and_a_renamed_target_is_rep
     ));
     point.resume();
     let run = wait(child).expect(1);
-    // Which connection notices the drop first (a table's load, or a
-    // post-data step beside it) varies, so the text is not snapshotted;
-    // that it names the server's reason is.
+    eprint!("{}", run.stderr);
+    // Whether the load's own query or its connection meets the drop first
+    // varies, so the text is not snapshotted; that it names the server's
+    // reason is.
     assert!(
         run.stderr
             .contains("terminating connection due to administrator command"),
@@ -263,6 +282,9 @@ struct SmallDisk {
     wal: tempfile::TempDir,
     bin: std::path::PathBuf,
     port: u16,
+    /// `postgres`'s password over TCP (scram; the socket sits in the
+    /// private `wal` directory).
+    password: String,
 }
 
 impl SmallDisk {
@@ -294,11 +316,19 @@ impl SmallDisk {
             .local_addr()
             .unwrap()
             .port();
+        let mut bytes = [0u8; 16];
+        std::io::Read::read_exact(
+            &mut std::fs::File::open("/dev/urandom").unwrap(),
+            &mut bytes,
+        )
+        .unwrap();
+        let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let disk = SmallDisk {
             mount,
             wal,
             bin,
             port,
+            password,
         };
         for d in [disk.mount.path(), disk.wal.path()] {
             Command::new("chown")
@@ -308,12 +338,21 @@ impl SmallDisk {
         }
         let data = disk.mount.path().join("data");
         let walpath = disk.wal.path().join("wal");
+        let pwfile = disk.wal.path().join("pwfile");
+        std::fs::write(&pwfile, &disk.password).unwrap();
+        Command::new("chown")
+            .args(["postgres:postgres", pwfile.to_str().unwrap()])
+            .status()
+            .unwrap();
         disk.as_postgres(&format!(
-            "{}/initdb -D {} --waldir={} -U postgres -A trust -E UTF8 --locale=C --no-sync",
+            "{}/initdb -D {} --waldir={} -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+             --pwfile={} -E UTF8 --locale=C --no-sync",
             disk.bin.display(),
             data.display(),
-            walpath.display()
+            walpath.display(),
+            pwfile.display()
         ));
+        std::fs::remove_file(&pwfile).unwrap();
         disk.as_postgres(&format!(
             "{}/pg_ctl -D {} -l {}/log -w -o \"-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB\" start",
             disk.bin.display(), data.display(), disk.wal.path().display(), disk.port, disk.wal.path().display()
@@ -335,7 +374,10 @@ impl SmallDisk {
     }
 
     fn url(&self, db: &str) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use crate::sync::fixtures;
 
 const SECRET: &str = "hostile-schema-test-secret-0123456789abcdef";
 
-fn source(test: &str) -> Db {
+pub(crate) fn source(test: &str) -> Db {
     let db = Pg::get().db(test);
     db.exec(&std::fs::read_to_string(fixtures().join("hostile.sql")).unwrap());
     db
@@ -35,7 +35,7 @@ fn sync(source: &Db, target: &Db, rules: &str, extra: &[&str]) -> Run {
 
 /// Every table's rows (partitions through their root, inheritance
 /// children on their own), as PostgreSQL prints them.
-const TABLES: [&str; 11] = [
+pub(crate) const TABLES: [&str; 11] = [
     r#""Odd Schema"."Table.With ""Quotes"" and Ünïcode""#,
     "public.buckets",
     "public.car",
@@ -49,7 +49,7 @@ const TABLES: [&str; 11] = [
     "public.vehicle",
 ];
 
-fn rows(db: &Db, table: &str) -> Vec<String> {
+pub(crate) fn rows(db: &Db, table: &str) -> Vec<String> {
     db.column(&format!("SELECT t::text FROM ONLY {table} t ORDER BY 1"))
 }
 
@@ -62,7 +62,7 @@ fn kinds_column(db: &Db, column: &str) -> Vec<String> {
 }
 
 /// The schema objects that are not rows: what a reader of the target sees.
-fn schema_facts(db: &Db) -> Vec<String> {
+pub(crate) fn schema_facts(db: &Db) -> Vec<String> {
     let mut facts = Vec::new();
     for sql in [
         "SELECT extname FROM pg_extension ORDER BY 1",

@@ -5,6 +5,7 @@
 mod harness;
 
 mod check;
+mod clusters;
 mod codec;
 mod config;
 mod correctness;

@@ -3,13 +3,16 @@
 //! warning, several hosts with `target_session_attrs`, and the message
 //! when recovery cancels the copy.
 //!
-//! The standby (`harness/replica.rs`) follows the shared server. Fixture
-//! tables turn autovacuum off, so that only the conflict test's own VACUUM
-//! removes rows a standby snapshot may need.
+//! The standby (`harness/replica.rs`) follows a primary of its own, not
+//! the shared server, and these tests run one at a time (see there why).
+//! Fixture tables turn autovacuum off, so that only the conflict test's own
+//! VACUUM removes rows a standby snapshot may need. Every wait on the
+//! standby has a limit (`HANG`): a stuck replay fails the test, saying what
+//! the standby waits on, instead of hanging the suite.
 
 use crate::harness::clusters::local_clusters;
-use crate::harness::replica::Replica;
-use crate::harness::{anonymize, env_refs, spawn, wait, Db, Failpoint, Pg};
+use crate::harness::replica::{Replica, HANG};
+use crate::harness::{anonymize, env_refs, spawn, wait, wait_within, Db, Failpoint, Pg};
 
 const RULES: &str = "version: 1\n\
 tables:\n  public.people:\n    columns:\n      id: keep\n      email: { set: hidden@example.com }\n  \
@@ -18,7 +21,7 @@ public.big:\n    columns:\n      id: keep\n      payload: keep\n";
 /// A database on the primary with `people` (3 rows) and `big` (`rows`
 /// rows of 200 bytes), replayed on the standby.
 fn replicated_source(test: &str, rows: u32) -> Db {
-    let db = Pg::get().db(test);
+    let db = Replica::get().db(test);
     db.exec(&format!(
         "CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL) WITH (autovacuum_enabled = off); \
          INSERT INTO people VALUES (1, 'ann@corp.example'), (2, 'bob@corp.example'), (3, 'cy@corp.example'); \
@@ -36,12 +39,12 @@ fn rules_dir() -> tempfile::TempDir {
 }
 
 #[test]
-#[ignore = "hangs under the full suite (standby replay vs concurrent DROP DATABASE); run: cargo test --test it -- --ignored replica"]
 fn sync_from_a_hot_standby_records_its_replay_time() {
     if !local_clusters("sync_from_a_hot_standby_records_its_replay_time") {
         return;
     }
     let replica = Replica::get();
+    let _one = Replica::exclusive();
     let source = replicated_source("standby_sync", 10);
     let target = Pg::get().fresh_name("standby_sync_target");
     let dir = rules_dir();
@@ -121,23 +124,15 @@ fn sync_from_a_hot_standby_records_its_replay_time() {
 }
 
 #[test]
-#[ignore = "hangs under the full suite (standby replay vs concurrent DROP DATABASE); run: cargo test --test it -- --ignored replica"]
 fn several_hosts_pick_the_one_target_session_attrs_asks_for() {
     if !local_clusters("several_hosts_pick_the_one_target_session_attrs_asks_for") {
         return;
     }
     let replica = Replica::get();
+    let _one = Replica::exclusive();
     let source = replicated_source("standby_hosts", 10);
     let dir = rules_dir();
-    let primary_port = Pg::get()
-        .url("postgres")
-        .rsplit_once(':')
-        .and_then(|(_, r)| r.split('/').next().map(String::from))
-        .unwrap();
-    let hosts = format!(
-        "postgresql://postgres@127.0.0.1:{primary_port},127.0.0.1:{}/{}",
-        replica.port, source.name
-    );
+    let hosts = replica.both(&source);
     let check = |attrs: &str| {
         anonymize(
             dir.path(),
@@ -164,14 +159,12 @@ fn several_hosts_pick_the_one_target_session_attrs_asks_for() {
 }
 
 #[test]
-#[ignore = "stalls the shared standby's replay when another test drops a database meanwhile \
-            (DROP DATABASE replay waits for the paused COPY backend's signal barrier); \
-            run alone: cargo test --test it -- --ignored replica::a_recovery_conflict"]
 fn a_recovery_conflict_says_what_to_change() {
     if !local_clusters("a_recovery_conflict_says_what_to_change") {
         return;
     }
     let replica = Replica::get();
+    let _one = Replica::exclusive();
     // ~40 MB: more than the socket buffers hold, so the standby's COPY is
     // still running while the run is paused after its first batch.
     let source = replicated_source("standby_conflict", 200_000);
@@ -203,17 +196,24 @@ fn a_recovery_conflict_says_what_to_change() {
             .1,
     )
     .join("copy.after_first_batch:public.big");
+    let deadline = std::time::Instant::now() + HANG;
     while !announce.exists() {
         if child.try_wait().unwrap().is_some() {
             let run = wait(child);
             panic!("the run ended before the failpoint:\n{}", run.stderr);
         }
+        if std::time::Instant::now() > deadline {
+            let activity = replica.activity();
+            let _ = child.kill();
+            panic!(
+                "the run never reached the failpoint in {HANG:?}; standby activity:\n{activity}"
+            );
+        }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // DBAs see who we are.
-    let standby_admin = format!("postgresql://postgres@127.0.0.1:{}/postgres", replica.port);
     let ours = crate::harness::pg::query(
-        &standby_admin,
+        &replica.admin(),
         &format!(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'anonymize'",
             source.name
@@ -225,14 +225,27 @@ fn a_recovery_conflict_says_what_to_change() {
         "application_name=anonymize"
     );
 
+    // The standby backend running our COPY: blocked writing to the paused
+    // run, it cannot act on a cancel until the run reads again.
+    let copy = crate::harness::pg::query(
+        &replica.admin(),
+        &format!(
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND state = 'active' \
+             AND query ILIKE 'COPY%'",
+            source.name
+        ),
+    );
+    assert_eq!(copy.len(), 1, "one COPY running on the standby: {copy:?}");
+    let copy = copy[0][0].clone().unwrap();
+
     // On the primary: new row versions, then VACUUM removes the old ones
     // that the standby's snapshot still sees. With the delay at 0 the
     // standby cancels our sessions to replay that.
     source.exec("UPDATE big SET payload = 'y' WHERE id <= 1000");
     source.exec("VACUUM big");
-    wait_for_conflict(replica, &source.name);
+    wait_until_replay_cancels(replica, &copy);
     fp.resume();
-    let run = wait(child).expect(1);
+    let run = wait_within(child, HANG, || replica.activity()).expect(1);
     eprint!("{}", run.stderr);
     assert!(
         run.stderr.contains("conflict with recovery"),
@@ -249,26 +262,72 @@ fn a_recovery_conflict_says_what_to_change() {
         !Pg::get().exists(&target.name),
         "the target was not created"
     );
+    let cancelled = crate::harness::pg::query(
+        &replica.admin(),
+        &format!(
+            "SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = '{}'",
+            source.name
+        ),
+    );
+    assert_ne!(
+        cancelled[0][0].as_deref(),
+        Some("0"),
+        "counted as a conflict"
+    );
 }
 
-/// Waits until the standby has cancelled a session of `db` (its conflict
-/// counter moved): a wait on a condition, not on time.
-fn wait_for_conflict(replica: &Replica, db: &str) {
-    let admin = format!("postgresql://postgres@127.0.0.1:{}/postgres", replica.port);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+/// Waits until the standby's replay is stuck on the run's COPY backend
+/// (`copy`, a pid): it has then sent that backend its cancel, which takes
+/// effect as soon as the run reads again.
+///
+/// Why not wait for `pg_stat_database_conflicts` to move: replay cancels
+/// the conflicting backends one at a time, in process-array order, and
+/// waits for each to go. A backend blocked writing to a paused client only
+/// acts on a cancel once it can write again, so when the COPY backend comes
+/// first, no counter moves until the run resumes (the old test then hung
+/// for two minutes and failed, depending on which backend came first).
+/// `log_recovery_conflict_waits` names the backend replay waits on; the
+/// ones listed before the COPY backend are gone once replay has moved on
+/// to it.
+fn wait_until_replay_cancels(replica: &Replica, copy: &str) {
+    let deadline = std::time::Instant::now() + HANG;
     loop {
-        let n = crate::harness::pg::query(
-            &admin,
-            &format!(
-                "SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = '{db}'"
-            ),
-        );
-        if n[0][0].as_deref().is_some_and(|v| v != "0") {
-            return;
+        let log = replica.log();
+        let waiting: Option<Vec<String>> = log
+            .split("recovery still waiting after")
+            .skip(1)
+            .filter(|w| w.contains("recovery conflict on snapshot"))
+            .filter_map(|w| {
+                let pids = w.split("Conflicting process").nth(1)?;
+                let pids = pids.split_once(':')?.1.lines().next()?;
+                Some(
+                    pids.trim()
+                        .trim_end_matches('.')
+                        .split(',')
+                        .map(|p| p.trim().to_string())
+                        .collect(),
+                )
+            })
+            .last();
+        if let Some(pids) = waiting {
+            if let Some(at) = pids.iter().position(|p| p == copy) {
+                let before = &pids[..at];
+                let alive = before.iter().any(|p| {
+                    !crate::harness::pg::query(
+                        &replica.admin(),
+                        &format!("SELECT 1 FROM pg_stat_activity WHERE pid = {p}"),
+                    )
+                    .is_empty()
+                });
+                if !alive {
+                    return;
+                }
+            }
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the standby never cancelled the run's sessions"
+            "replay never got stuck on the COPY backend {copy}; standby activity:\n{}",
+            replica.activity()
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// What a run of the binary did.
 #[derive(Debug)]
@@ -59,5 +60,26 @@ pub fn wait(child: Child) -> Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits for a started run like `wait`, but no longer than `limit`. A run
+/// still going then is hung (limits are minutes, runs take seconds): it is
+/// killed and the test fails with `why()`, what the test can tell about the
+/// hang, instead of stalling the suite. A guard, not a race.
+pub fn wait_within(child: Child, limit: Duration, why: impl FnOnce() -> String) -> Run {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(wait(child));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(run) => run,
+        Err(_) => {
+            let detail = why();
+            // SAFETY: kill(2) on the pid of the child this test started.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("the run did not end within {limit:?}: it hangs.\n{detail}");
+        }
     }
 }

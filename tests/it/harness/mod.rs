@@ -8,7 +8,7 @@ pub mod pg;
 pub mod replica;
 pub mod tls;
 
-pub use cli::{anonymize, spawn, wait, Run};
+pub use cli::{anonymize, spawn, wait, wait_within, Run};
 pub use failpoint::{env_refs, Failpoint};
 pub use pg::{Db, Pg};
 

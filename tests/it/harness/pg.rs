@@ -47,6 +47,22 @@ impl Pg {
         self.base.replace("{db}", db)
     }
 
+    /// The superuser's password, which the harness's own clusters require
+    /// over TCP (never `trust`); `None` for a given server without one.
+    pub fn password(&self) -> Option<String> {
+        let cfg: tokio_postgres::Config = self.url("postgres").parse().expect("the server URL");
+        cfg.get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    }
+
+    /// ` PASSWORD '…'` for a `CREATE ROLE` whose URL `Db::url_as` makes:
+    /// test roles log in with the superuser's password.
+    pub fn password_clause(&self) -> String {
+        self.password()
+            .map(|p| format!(" PASSWORD '{p}'"))
+            .unwrap_or_default()
+    }
+
     /// A new empty database named after the test.
     pub fn db(&self, test: &str) -> Db {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -109,6 +125,17 @@ pub struct Db {
 }
 
 impl Db {
+    /// This database's URL as `role` (made with `Pg::password_clause`).
+    pub fn url_as(&self, role: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").expect("a postgresql:// URL");
+        let (user, host) = rest.split_once('@').expect("a URL with user@host");
+        let password = user
+            .split_once(':')
+            .map(|(_, p)| format!(":{p}"))
+            .unwrap_or_default();
+        format!("{scheme}://{role}{password}@{host}")
+    }
+
     pub fn exec(&self, sql: &str) {
         exec(&self.url, sql)
     }

@@ -1,0 +1,707 @@
+//! The leak check behind the `verify` command, `sync --verify` and
+//! `export --verify`: proof that no original value is left in the target.
+//!
+//! For every copied column whose rule is not `keep`, a sample of the
+//! target's values is sent to the source, which says (in one scan per
+//! table, inside one snapshot) how many of them exist in the same source
+//! column and how many distinct values that column holds. Each column is
+//! judged by outcome, whatever its rule: the share of sampled values found
+//! in the source is compared with what the rule's output space (typed
+//! metadata from the transform, `OutputSpace`) makes likely by chance, and
+//! a share far above it is a leak. A `regex` that matches nothing or an
+//! `fpe` that cannot change a short value is caught this way.
+//!
+//! Columns marked `keep`, and the outputs of `json` and `regex` rules,
+//! are scanned for values that look like emails, phone numbers or card
+//! numbers. A column whose values mostly *are* such values is a leak; values
+//! merely containing one are a warning.
+//!
+//! A value with no letter or digit (blank, a space, punctuation) is not
+//! personal: it is never sampled, so it never counts. A column the rules
+//! mark `accepted: "why"` reports what was found as `accepted`, not as a
+//! leak.
+//!
+//! Only counts are reported, never a value.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use crate::catalog::{TableKind, TypeKind};
+use crate::conn::quote_ident;
+use crate::error::PgResultExt;
+use crate::pii::{self, Kind};
+use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
+use crate::transform::OutputSpace;
+
+/// Values sampled per column unless `--sample` says otherwise.
+pub const DEFAULT_SAMPLE: u32 = 10_000;
+
+/// Share of a kept column's sampled values that must be emails, phone or
+/// card numbers for the column to count as personal (a leak), rather than
+/// as free text that mentions some (a warning).
+const PERSONAL_SHARE: f64 = 0.5;
+
+/// What `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// Values sampled per column, at most.
+    pub sample: u32,
+    /// Columns with status `leak`.
+    pub failures: usize,
+    /// Columns with status `warning`.
+    pub warnings: usize,
+    /// Columns with status `accepted`: a leak or warning the rules accept.
+    pub accepted: usize,
+    /// Every column looked at.
+    pub columns: Vec<ColumnResult>,
+}
+
+/// One column's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnResult {
+    pub table: String,
+    pub column: String,
+    /// The rule as `check` and `--dry-run` show it.
+    pub rule: String,
+    pub status: Status,
+    /// Distinct non-NULL values sampled from the target.
+    pub sampled: u64,
+    /// How many of them exist in the same source column (null for `keep`
+    /// columns, which are scanned instead of compared).
+    pub found_in_source: Option<u64>,
+    /// `found_in_source / sampled`.
+    pub match_rate: Option<f64>,
+    /// The match rate the rule's output space makes likely by chance.
+    pub expected_rate: Option<f64>,
+    /// The rules' `accepted:` reason, when the column has one.
+    pub accepted: Option<String>,
+    /// What was found, in words; never a value.
+    pub message: String,
+}
+
+/// A column's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Nothing found.
+    Ok,
+    /// Chance matches of a low-entropy rule: shown, not a failure.
+    Info,
+    /// Kept free text mentions emails, phone or card numbers.
+    Warning,
+    /// An original value is in the target.
+    Leak,
+    /// A leak or warning on a column the rules mark `accepted`.
+    Accepted,
+}
+
+/// How a column is judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// Scanned for personal-looking values, not compared.
+    Keep,
+    /// Every value NULL.
+    Null,
+    /// Compared with the source, against the rule's output space.
+    Space(OutputSpace),
+}
+
+fn expectation(column: &ColumnPlan) -> Expect {
+    match (&column.action, column.space) {
+        (ColumnAction::Keep, _) => Expect::Keep,
+        (ColumnAction::Null, _) => Expect::Null,
+        (ColumnAction::Transform(_), Some(space)) => Expect::Space(space),
+        // A transform with no recorded space is judged strictly.
+        (ColumnAction::Transform(_), None) => Expect::Space(OutputSpace::Values(f64::INFINITY)),
+    }
+}
+
+/// Matches expected by chance among `values` (sampled target values) when
+/// the source column holds `distinct` distinct values: each output is in
+/// the source with probability about distinct / (outputs of its space).
+fn expected_matches(space: OutputSpace, values: &HashSet<String>, distinct: u64) -> f64 {
+    let d = distinct as f64;
+    match space {
+        OutputSpace::Constant | OutputSpace::Dense | OutputSpace::Partial => values.len() as f64,
+        OutputSpace::Values(n) => values.len() as f64 * (d / n).min(1.0),
+        OutputSpace::Shape { radix, kept } => values
+            .iter()
+            .map(|v| {
+                let free = v.chars().count().saturating_sub(kept);
+                // A value the rule cannot change is no chance match.
+                if free == 0 {
+                    0.0
+                } else {
+                    (d / radix.powi(free.min(300) as i32)).min(1.0)
+                }
+            })
+            .sum(),
+    }
+}
+
+/// Whether `found` matches are far above the `expected` chance matches:
+/// more than three times as many, three standard deviations over (a count
+/// of rare events is about Poisson) and two more, so that one or two
+/// chance hits of a rare event never fail a run (P(3 or more) is about
+/// 2e-5 at 0.05 expected). Where no chance match is possible at all, one
+/// match is a leak.
+fn far_above(found: u64, expected: f64) -> bool {
+    let f = found as f64;
+    if expected <= 0.0 {
+        return f > 0.0;
+    }
+    f > 3.0 * expected + 3.0 * expected.sqrt() + 2.0
+}
+
+/// Whether a value can be personal: it has a letter or a digit.
+fn may_be_personal(value: &str) -> bool {
+    value.chars().any(char::is_alphanumeric)
+}
+
+/// Text and JSON columns are the ones free text can hide personal data in.
+fn scannable(plan: &TablePlan, column: &ColumnPlan) -> bool {
+    plan.table
+        .column(&column.name)
+        .is_some_and(|c| matches!(c.kind, TypeKind::Text | TypeKind::Json | TypeKind::Jsonb))
+}
+
+/// Logs what `sync --verify` and `export --verify` found: one event per
+/// finding, fields first, so JSON logs can be filtered by column (the
+/// messages hold counts, never values), then a summary.
+pub fn log_findings(report: &VerifyReport) {
+    for c in &report.columns {
+        let status = format!("{:?}", c.status).to_lowercase();
+        match c.status {
+            Status::Ok => {}
+            Status::Leak | Status::Warning => tracing::warn!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+            Status::Info | Status::Accepted => tracing::info!(
+                table = %c.table, column = %c.column, rule = %c.rule, %status, "{}", c.message
+            ),
+        }
+    }
+    tracing::info!(
+        leaks = report.failures,
+        warnings = report.warnings,
+        columns = report.columns.len(),
+        "verify done"
+    );
+}
+
+/// Compares `target` (a connection in a read-only transaction) with
+/// `source` (one inside the snapshot) for every copied table of `plan`.
+pub async fn check(
+    plan: &Plan,
+    source: &Client,
+    target: &Client,
+    sample: u32,
+) -> Result<VerifyReport> {
+    check_outputs(plan, source, Outputs::Target(target), sample).await
+}
+
+/// Output values sampled by the caller, per (table, column) as shown in
+/// the plan (`public.customers`, `email`): `export --verify` has files, not
+/// a target database. At most `sample` distinct values each.
+pub type Samples = std::collections::BTreeMap<(String, String), HashSet<String>>;
+
+/// Like `check`, for values sampled from an export's rows.
+pub async fn check_samples(
+    plan: &Plan,
+    source: &Client,
+    samples: &Samples,
+    sample: u32,
+) -> Result<VerifyReport> {
+    check_outputs(plan, source, Outputs::Samples(samples), sample).await
+}
+
+/// Whether `verify` looks at this column's values (the ones an export
+/// samples for `check_samples`).
+pub fn is_checked(table: &TablePlan, column: &ColumnPlan) -> bool {
+    !matches!(
+        expectation(column),
+        Expect::Keep | Expect::Space(OutputSpace::Partial)
+    ) || scannable(table, column)
+}
+
+/// Where the values judged come from.
+#[derive(Clone, Copy)]
+enum Outputs<'a> {
+    Target(&'a Client),
+    Samples(&'a Samples),
+}
+
+async fn check_outputs(
+    plan: &Plan,
+    source: &Client,
+    outputs: Outputs<'_>,
+    sample: u32,
+) -> Result<VerifyReport> {
+    let mut columns = Vec::new();
+    for table in plan.tables.iter().filter(|t| !t.skip) {
+        check_table(table, source, outputs, sample, &mut columns).await?;
+    }
+    let count = |s: Status| {
+        columns
+            .iter()
+            .filter(|c: &&ColumnResult| c.status == s)
+            .count()
+    };
+    Ok(VerifyReport {
+        sample,
+        failures: count(Status::Leak),
+        warnings: count(Status::Warning),
+        accepted: count(Status::Accepted),
+        columns,
+    })
+}
+
+async fn check_table(
+    table: &TablePlan,
+    source: &Client,
+    outputs: Outputs<'_>,
+    sample: u32,
+    out: &mut Vec<ColumnResult>,
+) -> Result<()> {
+    let checked: Vec<(&ColumnPlan, Expect)> = table
+        .columns
+        .iter()
+        .filter(|c| is_checked(table, c))
+        .map(|c| (c, expectation(c)))
+        .collect();
+    if checked.is_empty() {
+        return Ok(());
+    }
+    let name = table.table.name.to_string();
+    let values = match outputs {
+        Outputs::Target(target) => sample_target(table, &checked, target, sample).await?,
+        Outputs::Samples(samples) => checked
+            .iter()
+            .map(|(c, _)| {
+                samples
+                    .get(&(name.clone(), c.name.clone()))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect(),
+    };
+
+    // Which sampled values exist in the source: one scan of the source
+    // table for all its compared columns.
+    let compared: Vec<usize> = (0..checked.len())
+        .filter(|&i| checked[i].1 != Expect::Keep && !values[i].is_empty())
+        .collect();
+    let mut found = vec![0u64; checked.len()];
+    let mut distinct = vec![0u64; checked.len()];
+    if !compared.is_empty() {
+        let only = match table.table.kind {
+            TableKind::Ordinary => "ONLY ",
+            TableKind::Partitioned => "",
+        };
+        let aggregates: Vec<String> = compared
+            .iter()
+            .enumerate()
+            .map(|(p, &i)| {
+                let q = quote_ident(&checked[i].0.name);
+                format!(
+                    "count(DISTINCT {q}::text) FILTER (WHERE {q}::text = ANY(${}::text[])), \
+                     count(DISTINCT {q}::text)",
+                    p + 1
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {only}{}",
+            aggregates.join(", "),
+            table.table.name.sql()
+        );
+        let params: Vec<Vec<String>> = compared
+            .iter()
+            .map(|&i| values[i].iter().cloned().collect())
+            .collect();
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let row = source
+            .query_one(&sql, &refs)
+            .await
+            .pg_context(|| format!("looking up sampled values of {name} in the source"))?;
+        for (p, &i) in compared.iter().enumerate() {
+            found[i] = row.get::<_, i64>(2 * p) as u64;
+            distinct[i] = row.get::<_, i64>(2 * p + 1) as u64;
+        }
+    }
+
+    for (i, (column, expect)) in checked.iter().enumerate() {
+        let sampled = values[i].len() as u64;
+        let f = found[i];
+        let expected = match expect {
+            Expect::Space(space) => Some(expected_matches(*space, &values[i], distinct[i])),
+            _ => None,
+        };
+        let result = |status: Status, found: Option<u64>, message: String| ColumnResult {
+            table: name.clone(),
+            column: column.name.clone(),
+            rule: column.rule.clone(),
+            status,
+            sampled,
+            found_in_source: found,
+            match_rate: found.map(|f| f as f64 / sampled.max(1) as f64),
+            expected_rate: expected.map(|e| e / sampled.max(1) as f64),
+            accepted: column.accepted.clone(),
+            message,
+        };
+        let pct = |n: f64| 100.0 * n / sampled.max(1) as f64;
+        let verdict = match expect {
+            Expect::Keep => scan_kept(&values[i], "the rule is `keep`", result),
+            Expect::Null if sampled > 0 => result(
+                Status::Leak,
+                Some(f),
+                format!(
+                    "the rule is `null`, but {sampled} sampled value(s) are not NULL \
+                     ({f} of them exist in the source column)"
+                ),
+            ),
+            Expect::Null => result(Status::Ok, Some(0), "every value is NULL".into()),
+            Expect::Space(OutputSpace::Partial) => {
+                let scanned = scan_kept(
+                    &values[i],
+                    "the rule leaves unmatched text as it is",
+                    result,
+                );
+                if scanned.status == Status::Leak {
+                    scanned
+                } else if sampled >= 10 && f == sampled {
+                    result(
+                        Status::Leak,
+                        Some(f),
+                        format!(
+                            "all {sampled} sampled values exist unchanged in the source column; \
+                             the rule's paths or pattern reach none of them"
+                        ),
+                    )
+                } else {
+                    ColumnResult {
+                        found_in_source: Some(f),
+                        match_rate: Some(f as f64 / sampled.max(1) as f64),
+                        ..scanned
+                    }
+                }
+            }
+            _ if f == 0 => result(
+                Status::Ok,
+                Some(0),
+                format!("none of {sampled} sampled value(s) exist in the source column"),
+            ),
+            Expect::Space(OutputSpace::Constant) => result(
+                Status::Info,
+                Some(f),
+                format!(
+                    "the rule writes a constant, which the source column also holds \
+                     ({f} of {sampled} sampled value(s))"
+                ),
+            ),
+            Expect::Space(_) if far_above(f, expected.unwrap_or(0.0)) => result(
+                Status::Leak,
+                Some(f),
+                format!(
+                    "{f} of {sampled} sampled value(s) ({:.1}%) exist in the source column, \
+                     where the rule's outputs would match about {:.1}% by chance",
+                    pct(f as f64),
+                    pct(expected.unwrap_or(0.0))
+                ),
+            ),
+            _ => result(
+                Status::Info,
+                Some(f),
+                format!(
+                    "{f} of {sampled} sampled value(s) ({:.1}%) also exist in the source column; \
+                     chance matches of this rule's outputs are expected",
+                    pct(f as f64)
+                ),
+            ),
+        };
+        out.push(accept(verdict));
+    }
+    Ok(())
+}
+
+/// A leak or warning on a column the rules accept becomes `accepted`.
+fn accept(mut r: ColumnResult) -> ColumnResult {
+    if let (Some(why), Status::Leak | Status::Warning) = (&r.accepted, r.status) {
+        r.status = Status::Accepted;
+        r.message = format!("{} (accepted in the rules: {why})", r.message);
+    }
+    r
+}
+
+/// Verdict for a kept text or JSON column from its sampled values.
+fn scan_kept(
+    values: &HashSet<String>,
+    rule: &str,
+    result: impl Fn(Status, Option<u64>, String) -> ColumnResult,
+) -> ColumnResult {
+    let sampled = values.len();
+    let mut whole: Vec<(Kind, usize)> = Vec::new();
+    let mut inside = 0usize;
+    for v in values {
+        match pii::by_value(v).filter(|k| matches!(k, Kind::Email | Kind::Phone | Kind::Card)) {
+            Some(k) => match whole.iter_mut().find(|(kind, _)| *kind == k) {
+                Some((_, n)) => *n += 1,
+                None => whole.push((k, 1)),
+            },
+            None => {
+                if pii::in_text(v).is_some() {
+                    inside += 1;
+                }
+            }
+        }
+    }
+    whole.sort_by_key(|w| std::cmp::Reverse(w.1));
+    if let Some(&(kind, n)) = whole.first() {
+        if n as f64 >= PERSONAL_SHARE * sampled as f64 {
+            return result(
+                Status::Leak,
+                None,
+                format!(
+                    "{rule}, but {n} of {sampled} sampled values are {}; \
+                     give the column a rule that replaces them",
+                    kind.plural()
+                ),
+            );
+        }
+    }
+    let suspicious = inside + whole.iter().map(|(_, n)| n).sum::<usize>();
+    if suspicious > 0 {
+        return result(
+            Status::Warning,
+            None,
+            format!(
+                "{rule}, and {suspicious} of {sampled} sampled values contain \
+                 an email address, a phone number or a card number"
+            ),
+        );
+    }
+    result(
+        Status::Ok,
+        None,
+        format!("no personal-looking value in {sampled} sampled value(s)"),
+    )
+}
+
+/// Up to `sample` distinct non-NULL values per column, from one read of
+/// the target table. Large tables are read through `TABLESAMPLE` so the
+/// sample is spread over the table, not its first pages.
+async fn sample_target(
+    table: &TablePlan,
+    checked: &[(&ColumnPlan, Expect)],
+    target: &Client,
+    sample: u32,
+) -> Result<Vec<HashSet<String>>> {
+    let name = table.table.name.to_string();
+    let reltuples: f64 = target
+        .query_one(
+            "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1::text::regclass",
+            &[&table.table.name.sql()],
+        )
+        .await
+        .pg_context(|| format!("reading the size of {name} on the target"))?
+        .get(0);
+    // Three times the sample leaves room for NULLs and duplicates.
+    let wanted = f64::from(sample) * 3.0;
+    let tablesample = if table.table.kind == TableKind::Ordinary && reltuples > wanted {
+        format!(
+            " TABLESAMPLE BERNOULLI ({:.6})",
+            (100.0 * wanted / reltuples).min(100.0)
+        )
+    } else {
+        String::new()
+    };
+    let cols: Vec<String> = checked
+        .iter()
+        .map(|(c, _)| format!("{}::text", quote_ident(&c.name)))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {}{tablesample} LIMIT {}",
+        cols.join(", "),
+        table.table.name.sql(),
+        u64::from(sample) * 3
+    );
+    let rows = target
+        .query(&sql, &[])
+        .await
+        .pg_context(|| format!("sampling {name} on the target"))?;
+    let mut values: Vec<HashSet<String>> = vec![HashSet::new(); checked.len()];
+    for row in rows {
+        for (i, set) in values.iter_mut().enumerate() {
+            if set.len() >= sample as usize {
+                continue;
+            }
+            // Blanks and punctuation are not personal: never sampled.
+            if let Some(v) = row
+                .get::<_, Option<String>>(i)
+                .filter(|v| may_be_personal(v))
+            {
+                set.insert(v);
+            }
+        }
+    }
+    Ok(values)
+}
+
+impl VerifyReport {
+    /// The per-column list for people: leaks, warnings and information,
+    /// then a summary line. Columns found clean are counted, not listed.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        for status in [
+            Status::Leak,
+            Status::Warning,
+            Status::Accepted,
+            Status::Info,
+        ] {
+            for c in self.columns.iter().filter(|c| c.status == status) {
+                let label = match status {
+                    Status::Leak => "leak",
+                    Status::Warning => "warning",
+                    Status::Accepted => "accepted",
+                    _ => "info",
+                };
+                let _ = writeln!(
+                    s,
+                    "{label:<8} {}.{} ({}): {}",
+                    c.table,
+                    crate::catalog::display_ident(&c.column),
+                    c.rule,
+                    c.message
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "{}: {} leak(s), {} warning(s), {} accepted in {} column(s) checked (up to {} values each)",
+            if self.failures == 0 { "ok" } else { "failed" },
+            self.failures,
+            self.warnings,
+            self.accepted,
+            self.columns.len(),
+            self.sample
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(values: &[&str]) -> HashSet<String> {
+        values.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn chance_comes_from_the_output_space() {
+        let ten: HashSet<String> = (0..10).map(|i| format!("v{i}")).collect();
+        // A 4-digit hash over a column of 5,000 distinct values: half match.
+        assert_eq!(expected_matches(OutputSpace::Values(1e4), &ten, 5_000), 5.0);
+        assert_eq!(
+            expected_matches(OutputSpace::Values(f64::INFINITY), &ten, 5_000),
+            0.0
+        );
+        // fpe keeping 4 symbols: a 4-character value cannot change, so its
+        // match is not chance; a 6-character one has 100 outputs.
+        let fpe = OutputSpace::Shape {
+            radix: 10.0,
+            kept: 4,
+        };
+        assert_eq!(expected_matches(fpe, &set(&["1234"]), 50), 0.0);
+        assert_eq!(expected_matches(fpe, &set(&["123456"]), 50), 0.5);
+    }
+
+    #[test]
+    fn far_above_chance_is_a_leak() {
+        assert!(far_above(1, 0.0), "one match where none is possible");
+        assert!(!far_above(0, 0.0));
+        assert!(!far_above(5, 5.0), "as many as chance gives");
+        assert!(!far_above(20, 5.0));
+        assert!(!far_above(2, 0.05), "a rare chance hit or two");
+        assert!(far_above(100, 5.0), "a regex that changed nothing");
+    }
+
+    #[test]
+    fn blanks_and_punctuation_are_not_personal() {
+        for v in ["", " ", "  ", "-", "()", "+ -", "…"] {
+            assert!(!may_be_personal(v), "{v:?}");
+        }
+        for v in ["a", "7", "é", "+1 555"] {
+            assert!(may_be_personal(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn accepted_columns_do_not_fail() {
+        let r = ColumnResult {
+            table: "t".into(),
+            column: "c".into(),
+            rule: "keep accepted".into(),
+            status: Status::Leak,
+            sampled: 10,
+            found_in_source: None,
+            match_rate: None,
+            expected_rate: None,
+            accepted: Some("shop addresses".into()),
+            message: "emails".into(),
+        };
+        let r = accept(r);
+        assert_eq!(r.status, Status::Accepted);
+        assert!(
+            r.message.contains("accepted in the rules: shop addresses"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn kept_columns_of_emails_leak_and_mentions_warn() {
+        let make = |status, found, message| ColumnResult {
+            table: "t".into(),
+            column: "c".into(),
+            rule: "keep".into(),
+            status,
+            sampled: 0,
+            found_in_source: found,
+            match_rate: None,
+            expected_rate: None,
+            accepted: None,
+            message,
+        };
+        let emails: HashSet<String> = (0..10).map(|i| format!("p{i}@real.example")).collect();
+        assert_eq!(
+            scan_kept(&emails, "the rule is `keep`", make).status,
+            Status::Leak
+        );
+        let notes: HashSet<String> = (0..10)
+            .map(|i| {
+                if i == 0 {
+                    "write to p@real.example".to_string()
+                } else {
+                    format!("note {i}")
+                }
+            })
+            .collect();
+        let r = scan_kept(&notes, "the rule is `keep`", make);
+        assert_eq!(r.status, Status::Warning);
+        assert!(r.message.contains("1 of 10"), "{}", r.message);
+        assert!(!r.message.contains("real.example"), "never a value");
+        let clean: HashSet<String> = (0..10).map(|i| format!("note {i}")).collect();
+        assert_eq!(
+            scan_kept(&clean, "the rule is `keep`", make).status,
+            Status::Ok
+        );
+    }
+}
