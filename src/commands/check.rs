@@ -25,7 +25,7 @@ use crate::conn::ConnInfo;
 use crate::error::PgResultExt;
 use crate::error::{GapsFound, RulesErrors};
 use crate::plan::{PlanErrors, Problem, ProblemKind, Secret};
-use crate::rules::{Action, Rules, UnknownColumns};
+use crate::rules::{Rules, UnknownColumns};
 use crate::subset::SubsetSpec;
 
 /// The kind of a gap.
@@ -165,12 +165,11 @@ fn hashed_columns(rules: &Rules) -> Vec<(crate::catalog::QualifiedName, String)>
         .tables
         .iter()
         .flat_map(|t| {
-            t.columns.iter().filter_map(move |c| match &c.rule.action {
-                Action::Transform(o) if o.describe().starts_with("hash") => {
-                    Some((t.name.clone(), c.name.clone()))
-                }
-                _ => None,
-            })
+            // The rule's registry key, never its display text.
+            t.columns
+                .iter()
+                .filter(|c| c.rule.transform == Some("hash"))
+                .map(move |c| (t.name.clone(), c.name.clone()))
         })
         .collect()
 }

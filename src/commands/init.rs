@@ -658,6 +658,76 @@ mod tests {
         }
     }
 
+    /// Every rule `init` may suggest names a transform of the registry and
+    /// builds for the column it is suggested for: a suggestion can never
+    /// name a transform that does not exist, or options it does not take.
+    #[test]
+    fn every_suggestion_is_a_registered_transform_that_builds() {
+        let all = [
+            Kind::Email,
+            Kind::Phone,
+            Kind::FirstName,
+            Kind::LastName,
+            Kind::FullName,
+            Kind::Username,
+            Kind::Street,
+            Kind::City,
+            Kind::Zip,
+            Kind::BirthDate,
+            Kind::NationalId,
+            Kind::TaxId,
+            Kind::Iban,
+            Kind::Card,
+            Kind::Ip,
+            Kind::Secret,
+        ];
+        for kind in all {
+            // Exhaustive: a new kind does not compile until it is listed.
+            match kind {
+                Kind::Email
+                | Kind::Phone
+                | Kind::FirstName
+                | Kind::LastName
+                | Kind::FullName
+                | Kind::Username
+                | Kind::Street
+                | Kind::City
+                | Kind::Zip
+                | Kind::BirthDate
+                | Kind::NationalId
+                | Kind::TaxId
+                | Kind::Iban
+                | Kind::Card
+                | Kind::Ip
+                | Kind::Secret => {}
+            }
+            let type_kind = if kind == Kind::BirthDate {
+                TypeKind::Date
+            } else {
+                TypeKind::Text
+            };
+            for unique in [false, true] {
+                let c = column("c", type_kind, unique, unique);
+                let rules = candidates_for(kind, &c, None)
+                    .into_iter()
+                    .chain(fallbacks(&c));
+                for yaml in rules {
+                    let rule: crate::rules::ColumnRule = serde_yaml::from_str(&yaml)
+                        .unwrap_or_else(|e| panic!("{kind:?}: `{yaml}`: {e}"));
+                    let crate::rules::Action::Transform(options) = &rule.action else {
+                        continue;
+                    };
+                    assert!(
+                        rule.transform
+                            .is_some_and(|t| crate::transform::names().contains(&t)),
+                        "{yaml}"
+                    );
+                    crate::transform::test_support::build(&**options, &c);
+                }
+            }
+        }
+    }
+
     #[test]
     fn keys_are_quoted_only_when_yaml_needs_it() {
         assert_eq!(yaml_key("public.users"), "public.users");

@@ -855,6 +855,12 @@ mod tests {
                 yaml.starts_with(&format!("{{ {name}: ")),
                 "{name}: the sample rule uses its own transform"
             );
+            let rule: rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+            assert_eq!(
+                rule.transform,
+                Some(*name),
+                "the rule knows its registry key"
+            );
             let o = test_support::parse(yaml);
             let c = test_support::column("c", type_name, *kind);
             let a = test_support::build(&*o, &c);

@@ -26,6 +26,10 @@ pub struct ColumnRule {
     /// then shows the finding as `accepted`, with this text, and does not
     /// fail on it.
     pub accepted: Option<String>,
+    /// The registry key of the transform (`hash`, `fake`), from the
+    /// registry's table rather than from `describe()`; `None` for `keep`
+    /// and `null`.
+    pub transform: Option<&'static str>,
 }
 
 /// What happens to a column's values.
@@ -89,6 +93,7 @@ fn plain(action: Action) -> ColumnRule {
         namespace: None,
         locale: None,
         accepted: None,
+        transform: None,
     }
 }
 
@@ -131,6 +136,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
         let mut namespace = None;
         let mut locale = None;
         let mut accepted: Option<String> = None;
+        let mut transform = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "unique" => unique = map.next_value()?,
@@ -166,7 +172,10 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                         )));
                     }
                     match parse_options(name, &mut map)? {
-                        Some(opts) => action = Some((name.to_string(), Action::Transform(opts))),
+                        Some(opts) => {
+                            transform = names().into_iter().find(|n| *n == name);
+                            action = Some((name.to_string(), Action::Transform(opts)))
+                        }
                         None => {
                             let mut msg = format!("unknown transform `{name}`");
                             let mut all: Vec<&str> = names();
@@ -192,6 +201,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
             namespace,
             locale,
             accepted,
+            transform,
         })
     }
 }
