@@ -198,8 +198,8 @@ pub struct ExportArgs {
     /// schema.sql and manifest.json.
     #[arg(long, value_enum, default_value_t = ExportFormat::Sql)]
     pub format: ExportFormat,
-    /// Keep this share of every root table (10%, 10 or 0.1), closed over
-    /// foreign keys.
+    /// Keep this share of every root table (`10%`, or `10`: a bare number
+    /// is a percentage too), closed over foreign keys.
     #[arg(long)]
     pub subset: Option<String>,
     /// Tables read at once (default: the number of CPUs).
