@@ -266,13 +266,13 @@ fn two_tables(test: &str) -> Db {
 const TWO_TABLES_RULES: &str =
     "version: 1\ntables:\n  public.a: { columns: { id: keep, v: keep } }\n";
 
-// 4. A signal between CREATE DATABASE and its marker leaves nothing behind.
-#[test]
-fn a_signal_between_create_and_marker_leaves_no_unmarked_database() {
-    let pg = Pg::get();
-    let source = two_tables("mark_src");
-    let target = pg.fresh_name("mark_dst");
-    let dir = write_rules(TWO_TABLES_RULES);
+/// Starts a sync and waits until it has created `<target>__next` but not
+/// yet marked it (the `target.created_unmarked` failpoint).
+fn sync_paused_before_the_marker(
+    dir: &Path,
+    source: &Db,
+    target: &Db,
+) -> (std::process::Child, crate::harness::Failpoint) {
     let point = crate::harness::Failpoint::new("target.created_unmarked");
     let env = point.env();
     let mut env = crate::harness::env_refs(&env);
@@ -287,8 +287,19 @@ fn a_signal_between_create_and_marker_leaves_no_unmarked_database() {
         "rules.yml",
         "--no-progress",
     ];
-    let mut child = crate::harness::spawn(dir.path(), &args, &env);
+    let mut child = crate::harness::spawn(dir, &args, &env);
     point.wait_reached(&mut child);
+    (child, point)
+}
+
+// 4. A signal between CREATE DATABASE and its marker leaves nothing behind.
+#[test]
+fn a_signal_between_create_and_marker_leaves_no_unmarked_database() {
+    let pg = Pg::get();
+    let source = two_tables("mark_src");
+    let target = pg.fresh_name("mark_dst");
+    let dir = write_rules(TWO_TABLES_RULES);
+    let (child, point) = sync_paused_before_the_marker(dir.path(), &source, &target);
     assert!(
         pg.exists(&format!("{}__next", target.name)),
         "paused after CREATE DATABASE"
@@ -557,22 +568,7 @@ fn an_unmarked_leftover_is_reported_with_the_command_that_clears_it() {
     let source = two_tables("leftover_src");
     let target = pg.fresh_name("leftover_dst");
     let dir = write_rules(TWO_TABLES_RULES);
-    let point = crate::harness::Failpoint::new("target.created_unmarked");
-    let env = point.env();
-    let mut env = crate::harness::env_refs(&env);
-    env.push(("ANONYMIZE_SECRET", SECRET));
-    let args = [
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "rules.yml",
-        "--no-progress",
-    ];
-    let mut child = crate::harness::spawn(dir.path(), &args, &env);
-    point.wait_reached(&mut child);
+    let (mut child, _paused) = sync_paused_before_the_marker(dir.path(), &source, &target);
     child.kill().unwrap();
     child.wait().unwrap();
     let next = format!("{}__next", target.name);
