@@ -54,6 +54,32 @@ fn assert_no_original_value(source: &Db, target: &Db, columns: &[(String, String
     }
 }
 
+/// What a team does with the written rules: `check` (must pass), then
+/// `sync` into `target` (must succeed).
+fn check_then_sync(dir: &Path, source: &Db, target: &Db) {
+    anonymize(
+        dir,
+        &["check", "--source", &source.url, "--rules", "rules"],
+        &[],
+    )
+    .expect(0);
+    anonymize(
+        dir,
+        &[
+            "sync",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules",
+            "--no-progress",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+}
+
 fn init(dir: &Path, source: &Db) -> String {
     let run = anonymize(
         dir,
@@ -186,29 +212,8 @@ fn init_then_check_then_sync_leaves_no_original_value() {
     let text = init(dir.path(), &source);
     assert!(!text.contains("# todo:"), "{text}");
 
-    anonymize(
-        dir.path(),
-        &["check", "--source", &source.url, "--rules", "rules"],
-        &[],
-    )
-    .expect(0);
-
     let target = pg.fresh_name("init_sync_dst");
-    anonymize(
-        dir.path(),
-        &[
-            "sync",
-            "--source",
-            &source.url,
-            "--target",
-            &target.url,
-            "--rules",
-            "rules",
-            "--no-progress",
-        ],
-        &[("ANONYMIZE_SECRET", SECRET)],
-    )
-    .expect(0);
+    check_then_sync(dir.path(), &source, &target);
     let personal = personal_columns(&dir.path().join("rules"));
     assert_eq!(personal.len(), 19);
     assert_no_original_value(&source, &target, &personal);
@@ -360,28 +365,8 @@ fn init_writes_no_row_data_and_survives_odd_names() {
         );
     }
 
-    anonymize(
-        dir.path(),
-        &["check", "--source", &source.url, "--rules", "rules"],
-        &[],
-    )
-    .expect(0);
     let target = pg.fresh_name("init_odd_dst");
-    anonymize(
-        dir.path(),
-        &[
-            "sync",
-            "--source",
-            &source.url,
-            "--target",
-            &target.url,
-            "--rules",
-            "rules",
-            "--no-progress",
-        ],
-        &[("ANONYMIZE_SECRET", SECRET)],
-    )
-    .expect(0);
+    check_then_sync(dir.path(), &source, &target);
     assert_eq!(target.value("SELECT count(*) FROM \"odd\nname\""), "30");
     assert_eq!(
         target.value("SELECT count(*) FROM people WHERE avatar IS NULL AND id_scan = ''::bytea"),
