@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::harness::{anonymize, Db, Pg, Run};
+use crate::harness::{anonymize, sync_args, Db, Pg, Run};
 
 const SECRET: &str = "correctness-test-secret-0123456789abcdef";
 
@@ -15,17 +15,7 @@ fn write_rules(text: &str) -> tempfile::TempDir {
 }
 
 fn sync(dir: &Path, source: &str, target: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "sync",
-        "--source",
-        source,
-        "--target",
-        target,
-        "--rules",
-        "rules.yml",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    let args = sync_args(source, target, "rules.yml", extra);
     anonymize(dir, &args, &[("ANONYMIZE_SECRET", SECRET)])
 }
 

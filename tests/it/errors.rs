@@ -202,7 +202,7 @@ fn a_constant_that_does_not_fit_its_column_fails_at_plan_time() {
     assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
     let run = anonymize(
         dir.path(),
-        &["check", "--source", &source.url, "--rules", "r.yml"],
+        &["check", "--source", &source.url, "--rules", "rules.yml"],
         &[],
     )
     .expect(3);

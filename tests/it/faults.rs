@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::harness::pg::Session;
-use crate::harness::{anonymize, env_refs, spawn, wait, Db, Failpoint, Pg, Run};
+use crate::harness::{
+    anonymize, env_refs, rules_dir, spawn, sync_args, wait, Db, Failpoint, Pg, Run,
+};
 use crate::messages::user_text;
 
 const SECRET: &str = "faults-test-secret-0123456789abcdef0123";
@@ -35,27 +37,10 @@ fn make_source(test: &str, events: u32) -> Db {
     db
 }
 
-fn rules_dir(rules: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
-    dir
-}
-
 fn args<'a>(source: &'a Db, target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        target,
-        "--rules",
-        "rules.yml",
-        "--no-progress",
-        "--jobs",
-        "2",
-    ];
-    a.extend_from_slice(extra);
-    a
+    let mut args = sync_args(&source.url, target, "rules.yml", &["--jobs", "2"]);
+    args.extend_from_slice(extra);
+    args
 }
 
 fn sync(dir: &Path, source: &Db, target: &str, extra: &[&str]) -> Run {

@@ -5,7 +5,7 @@
 //! triggers, comments, sequences) are there; under rules, the rules apply
 //! and every kept column is still identical.
 
-use crate::harness::{anonymize, Db, Pg, Run};
+use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg, Run};
 use crate::sync::fixtures;
 
 const SECRET: &str = "hostile-schema-test-secret-0123456789abcdef";
@@ -17,19 +17,8 @@ pub(crate) fn source(test: &str) -> Db {
 }
 
 fn sync(source: &Db, target: &Db, rules: &str, extra: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "rules.yml",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    let dir = rules_dir(rules);
+    let args = sync_args(&source.url, &target.url, "rules.yml", extra);
     anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)])
 }
 

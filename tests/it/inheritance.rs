@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::harness::{anonymize, Db, Failpoint, Pg, Run};
+use crate::harness::{anonymize, rules_dir, sync_args, Db, Failpoint, Pg, Run};
 
 const SECRET: &str = "inheritance-test-secret-0123456789abcdef";
 
@@ -49,28 +49,16 @@ const TABLES: [&str; 5] = [
 ];
 
 fn sync(dir: &Path, source: &Db, target: &Db, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut args = vec![
-        "sync",
-        "--source",
+    let mut args = sync_args(
         &source.url,
-        "--target",
         &target.url,
-        "--rules",
         "rules.yml",
-        "--no-progress",
-        "--report",
-        "report.json",
-    ];
+        &["--report", "report.json"],
+    );
     args.extend_from_slice(extra);
     let mut env = env.to_vec();
     env.push(("ANONYMIZE_SECRET", SECRET));
     anonymize(dir, &args, &env)
-}
-
-fn rules_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    dir
 }
 
 /// Each table's own rows (`ONLY`), as sorted text.
@@ -120,7 +108,7 @@ fn assert_report_counts_target(dir: &Path, target: &Db) {
 fn every_inheritance_level_keeps_its_rows_at_one_and_two_jobs() {
     let pg = Pg::get();
     let source = source("inh_src");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     for jobs in ["1", "2"] {
         let target = pg.fresh_name(&format!("inh_dst_j{jobs}"));
         sync(dir.path(), &source, &target, &["--jobs", jobs], &[]).expect(0);
@@ -133,7 +121,7 @@ fn every_inheritance_level_keeps_its_rows_at_one_and_two_jobs() {
 fn a_subset_keeps_the_rows_of_every_inheritance_level() {
     let pg = Pg::get();
     let source = source("inh_sub_src");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let target = pg.fresh_name("inh_sub_dst");
     sync(
         dir.path(),
@@ -159,7 +147,7 @@ fn a_subset_keeps_the_rows_of_every_inheritance_level() {
 fn schema_existing_keeps_the_rows_of_every_inheritance_level() {
     let pg = Pg::get();
     let source = source("inh_ex_src");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let target = pg.fresh_name("inh_ex_dst");
     sync(dir.path(), &source, &target, &[], &[]).expect(0);
     source.exec(
@@ -174,7 +162,7 @@ fn schema_existing_keeps_the_rows_of_every_inheritance_level() {
 fn rows_lost_after_their_copy_fail_the_run_and_leave_the_target() {
     let pg = Pg::get();
     let source = source("inh_net_src");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let target = pg.fresh_name("inh_net_dst");
     sync(dir.path(), &source, &target, &[], &[]).expect(0);
     source.exec("DELETE FROM big WHERE id > 10000");

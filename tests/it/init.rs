@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::harness::{anonymize, has_transforms, transforms_available, Db, Pg};
+use crate::harness::{anonymize, Db, Pg};
 use crate::sync::{fixtures, SECRET};
 
 /// A source loaded with `tests/fixtures/personal.sql`.
@@ -196,18 +196,12 @@ fn init_covers_every_column_and_says_why() {
     assert!(again.stderr.contains("pass --force"), "{}", again.stderr);
 }
 
-/// The whole path on this branch's transforms: with the unique email made
-/// nullable, every personal column has a rule that fits (`null`), so check
+/// The whole path: every personal column gets a rule that fits, so check
 /// passes, the sync runs, and no original value survives.
 #[test]
 fn init_then_check_then_sync_leaves_no_original_value() {
     let pg = Pg::get();
     let source = personal_source("init_sync_src");
-    if !has_transforms() {
-        // Without `fake`/`hash`, a unique NOT NULL email has no rule that
-        // fits; NULL is allowed once the column is nullable.
-        source.exec("ALTER TABLE customers ALTER COLUMN email DROP NOT NULL");
-    }
     let dir = tempfile::tempdir().unwrap();
     let text = init(dir.path(), &source);
     assert!(!text.contains("# todo:"), "{text}");
@@ -225,12 +219,9 @@ fn init_then_check_then_sync_leaves_no_original_value() {
 }
 
 /// With the transforms catalogue: realistic suggestions, unique-capable
-/// where the column is unique. Needs the transforms branch.
+/// where the column is unique.
 #[test]
 fn init_suggests_realistic_transforms_and_respects_unique_columns() {
-    if !transforms_available("init_suggests_realistic_transforms_and_respects_unique_columns") {
-        return;
-    }
     let pg = Pg::get();
     let source = personal_source("init_fake_src");
     let dir = tempfile::tempdir().unwrap();
@@ -356,14 +347,12 @@ fn init_writes_no_row_data_and_survives_odd_names() {
         "{}",
         line("checksum")
     );
-    if has_transforms() {
-        assert!(
-            line("prefs").contains("'$.by_name.*.phone': { fake: phone_number }")
-                && line("prefs").contains("'$.contact.email': { fake: email }"),
-            "{}",
-            line("prefs")
-        );
-    }
+    assert!(
+        line("prefs").contains("'$.by_name.*.phone': { fake: phone_number }")
+            && line("prefs").contains("'$.contact.email': { fake: email }"),
+        "{}",
+        line("prefs")
+    );
 
     let target = pg.fresh_name("init_odd_dst");
     check_then_sync(dir.path(), &source, &target);

@@ -6,7 +6,7 @@
 //! These tests use only `keep`, `null` and `set`, so they do not depend on
 //! the transforms catalogue.
 
-use crate::harness::{anonymize, env_refs, spawn, wait, Db, Failpoint, Pg, Run};
+use crate::harness::{self, anonymize, env_refs, rules_dir, spawn, wait, Db, Failpoint, Pg, Run};
 use std::path::Path;
 
 /// Rows of the big table: many times a batch and the socket buffers, so a
@@ -47,25 +47,8 @@ fn grow(db: &Db) {
     ));
 }
 
-fn rules_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    dir
-}
-
 fn sync_args<'a>(source: &'a Db, target: &'a Db, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "rules.yml",
-        "--no-progress",
-        "--jobs",
-        "2",
-    ];
+    let mut args = harness::sync_args(&source.url, &target.url, "rules.yml", &["--jobs", "2"]);
     args.extend_from_slice(extra);
     args
 }
@@ -130,7 +113,7 @@ fn source_connection_killed_mid_copy_leaves_the_previous_target() {
     let pg = Pg::get();
     let source = small_source("kill_src");
     let target = pg.fresh_name("kill_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     run_sync(dir.path(), &source, &target, &[]).expect(0);
     let before = fingerprint(&target);
     assert_eq!(target.value("SELECT count(*) FROM events"), "0");
@@ -154,7 +137,7 @@ fn sigterm_mid_copy_exits_143_and_leaves_the_previous_target() {
     let pg = Pg::get();
     let source = small_source("term_src");
     let target = pg.fresh_name("term_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     run_sync(dir.path(), &source, &target, &[]).expect(0);
     let before = fingerprint(&target);
 
@@ -184,7 +167,7 @@ fn a_concurrent_second_run_is_refused_at_once() {
     let source = small_source("lock_src");
     grow(&source);
     let target = pg.fresh_name("lock_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let (first, point) = spawn_paused_mid_copy(dir.path(), &source, &target, &[]);
 
     let second = run_sync(dir.path(), &source, &target, &[]).expect(1);
@@ -222,7 +205,7 @@ fn a_role_without_createdb_is_told_what_to_grant() {
         name: target.name.clone(),
         url: target.url_as(role.as_str()),
     };
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let run = run_sync(dir.path(), &source, &as_role, &[]).expect(2);
     assert!(
         run.stderr.contains(&format!(
@@ -261,7 +244,7 @@ fn schema_existing_loads_in_one_transaction() {
     let pg = Pg::get();
     let source = small_source("exist_src");
     let target = pg.fresh_name("exist_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     run_sync(dir.path(), &source, &target, &[]).expect(0);
     let before = fingerprint(&target);
 
@@ -291,7 +274,7 @@ fn a_stranger_database_named_like_our_load_database_is_never_dropped() {
     let target = pg.fresh_name("stranger_dst");
     let next = pg.db_named(&format!("{}__next", target.name));
     next.exec("CREATE TABLE precious (id int); INSERT INTO precious VALUES (7)");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let run = run_sync(dir.path(), &source, &target, &[]).expect(2);
     assert!(
         run.stderr
@@ -308,7 +291,7 @@ fn open_sessions_on_the_target_stop_the_swap_unless_terminated() {
     let pg = Pg::get();
     let source = small_source("busy_src");
     let target = pg.fresh_name("busy_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     run_sync(dir.path(), &source, &target, &[]).expect(0);
     let before = fingerprint(&target);
 
@@ -334,7 +317,7 @@ fn keep_previous_keeps_the_replaced_target() {
     let pg = Pg::get();
     let source = small_source("prev_src");
     let target = pg.fresh_name("prev_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     run_sync(dir.path(), &source, &target, &[]).expect(0);
     let first = fingerprint(&target);
     source.exec("DELETE FROM accounts WHERE id > 50");
@@ -450,7 +433,7 @@ fn reports_match_their_documented_fields() {
          FROM generate_series(1, 50) AS i",
     );
     let target = pg.fresh_name("report_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     run_sync(
         dir.path(),
         &source,
@@ -503,7 +486,7 @@ fn json_logs_are_one_object_per_line() {
     let pg = Pg::get();
     let source = small_source("jsonlog_src");
     let target = pg.fresh_name("jsonlog_dst");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let ok = run_sync(
         dir.path(),
         &source,

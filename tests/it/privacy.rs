@@ -3,29 +3,12 @@
 //! a `verify` judged by outcome, fakes that reach no one, and nothing in
 //! staging that points back at production.
 
-use crate::harness::{anonymize, Db, Pg, Run};
+use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg, Run};
 use crate::sync::SECRET;
 
-/// Writes `rules` to a temporary directory as `r.yml`.
-fn rules_dir(rules: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("r.yml"), rules).unwrap();
-    dir
-}
-
-/// `anonymize sync` of `source` into `target` with rules `r.yml` in `dir`.
+/// `anonymize sync` of `source` into `target` with rules `rules.yml` in `dir`.
 fn run_sync(dir: &tempfile::TempDir, source: &Db, target: &Db, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    let args = sync_args(&source.url, &target.url, "rules.yml", extra);
     anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)])
 }
 
@@ -41,21 +24,18 @@ fn a_short_secret_is_refused_with_how_to_make_one() {
     let dir = rules_dir(
         "version: 1\ntables:\n  public.t:\n    columns: { id: keep, email: { fake: email } }\n",
     );
+    // The bare form: `sync` is the default command.
+    let args = [
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        "rules.yml",
+        "--no-progress",
+    ];
     let secret = "x".repeat(31);
-    let run = anonymize(
-        dir.path(),
-        &[
-            "--source",
-            &source.url,
-            "--target",
-            &target.url,
-            "--rules",
-            "r.yml",
-            "--no-progress",
-        ],
-        &[("ANONYMIZE_SECRET", &secret)],
-    )
-    .expect(2);
+    let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", &secret)]).expect(2);
     assert!(run.stderr.contains("at least 32 bytes"), "{}", run.stderr);
     assert!(
         run.stderr.contains("openssl rand -base64 32"),
@@ -70,20 +50,7 @@ fn a_short_secret_is_refused_with_how_to_make_one() {
     assert!(!pg.exists(&target.name), "nothing was created");
     // 32 bytes is enough.
     let secret = "x".repeat(32);
-    anonymize(
-        dir.path(),
-        &[
-            "--source",
-            &source.url,
-            "--target",
-            &target.url,
-            "--rules",
-            "r.yml",
-            "--no-progress",
-        ],
-        &[("ANONYMIZE_SECRET", &secret)],
-    )
-    .expect(0);
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", &secret)]).expect(0);
 }
 
 // ------------------------------------------------- no value in any message
@@ -231,18 +198,7 @@ fn a_panic_in_a_copy_worker_ends_the_run_cleanly() {
     run_sync(&dir, &source, &target, &[]).expect(0);
     source.exec("UPDATE t SET id = id + 1000");
 
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
-    args.push("--jobs");
-    args.push("2");
+    let args = sync_args(&source.url, &target.url, "rules.yml", &["--jobs", "2"]);
     let run = anonymize(
         dir.path(),
         &args,
@@ -303,7 +259,7 @@ fn debug_logs_hold_no_statement_parameters() {
                 "--target",
                 &target.url,
                 "--rules",
-                "r.yml",
+                "rules.yml",
             ],
             &[("ANONYMIZE_SECRET", SECRET), ("ANONYMIZE_LOG", level)],
         );
@@ -342,17 +298,7 @@ fn pg_dump_never_sees_the_secret() {
         .status()
         .unwrap();
     let w = wrapper.to_str().unwrap();
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
-    args.push("--force");
+    let args = sync_args(&source.url, &target.url, "rules.yml", &["--force"]);
     anonymize(
         dir.path(),
         &args,
@@ -437,7 +383,7 @@ fn sync_then_verify(test: &str, sql: &str, rules: &str, verify_extra: &[&str]) -
         "--target",
         &target.url,
         "--rules",
-        "r.yml",
+        "rules.yml",
     ];
     args.extend_from_slice(verify_extra);
     anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)])
@@ -507,7 +453,15 @@ fn verify_refuses_a_sample_of_zero() {
     let run = anonymize(
         dir.path(),
         &[
-            "verify", "--source", &db.url, "--target", &db.url, "--rules", "r.yml", "--sample", "0",
+            "verify",
+            "--source",
+            &db.url,
+            "--target",
+            &db.url,
+            "--rules",
+            "rules.yml",
+            "--sample",
+            "0",
         ],
         &[],
     )

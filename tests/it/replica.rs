@@ -12,7 +12,7 @@
 
 use crate::harness::clusters::local_clusters;
 use crate::harness::replica::{Replica, HANG};
-use crate::harness::{anonymize, env_refs, spawn, wait, wait_within, Db, Failpoint, Pg};
+use crate::harness::{anonymize, env_refs, rules_dir, spawn, wait, wait_within, Db, Failpoint, Pg};
 
 const RULES: &str = "version: 1\n\
 tables:\n  public.people:\n    columns:\n      id: keep\n      email: { set: hidden@example.com }\n  \
@@ -32,12 +32,6 @@ fn replicated_source(test: &str, rows: u32) -> Db {
     db
 }
 
-fn rules_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    dir
-}
-
 #[test]
 fn sync_from_a_hot_standby_records_its_replay_time() {
     if !local_clusters("sync_from_a_hot_standby_records_its_replay_time") {
@@ -47,7 +41,7 @@ fn sync_from_a_hot_standby_records_its_replay_time() {
     let _one = Replica::exclusive();
     let source = replicated_source("standby_sync", 10);
     let target = Pg::get().fresh_name("standby_sync_target");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let url = replica.url(&source);
 
     // `check` warns in advance: feedback is off on this standby.
@@ -131,7 +125,7 @@ fn several_hosts_pick_the_one_target_session_attrs_asks_for() {
     let replica = Replica::get();
     let _one = Replica::exclusive();
     let source = replicated_source("standby_hosts", 10);
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let hosts = replica.both(&source);
     let check = |attrs: &str| {
         anonymize(
@@ -169,7 +163,7 @@ fn a_recovery_conflict_says_what_to_change() {
     // still running while the run is paused after its first batch.
     let source = replicated_source("standby_conflict", 200_000);
     let target = Pg::get().fresh_name("standby_conflict_target");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let fp = Failpoint::new("copy.after_first_batch:public.big");
     let env = fp.env();
     let mut child = spawn(

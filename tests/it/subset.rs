@@ -3,7 +3,7 @@
 //! a child of two parents, a composite key, a self-reference, a two-table
 //! cycle, a table without a primary key and a partitioned table.
 
-use crate::harness::{anonymize, Db, Pg, Run};
+use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg, Run};
 use crate::sync::{fixtures, SECRET};
 
 /// Every table of the fixture and the columns that tell its rows apart.
@@ -32,19 +32,8 @@ fn subset_source(test: &str) -> Db {
 
 /// Runs `anonymize sync` with `rules` written to a fresh directory.
 fn sync(source: &Db, target: &Db, rules: &str, secret: &str, extra: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "rules.yml",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    let dir = rules_dir(rules);
+    let args = sync_args(&source.url, &target.url, "rules.yml", extra);
     anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", secret)])
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{anonymize, Db, Pg};
+use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg};
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -28,22 +28,12 @@ pub fn sync(
     extra: &[&str],
 ) -> crate::harness::Run {
     let rules = fixtures().join(rules);
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        rules.to_str().unwrap(),
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    let args = sync_args(&source.url, &target.url, rules.to_str().unwrap(), extra);
     anonymize(&fixtures(), &args, &[("ANONYMIZE_SECRET", secret)])
 }
 
 /// Writes fixture rules `rules` with `edits` (from, to) applied into a
-/// temporary directory as `r.yml`, and syncs `source` into `target` with
+/// temporary directory as `rules.yml`, and syncs `source` into `target` with
 /// them. The directory is returned so the file outlives the run.
 pub fn sync_with_edited_rules(
     source: &Db,
@@ -51,22 +41,13 @@ pub fn sync_with_edited_rules(
     rules: &str,
     edits: &[(&str, &str)],
 ) -> (tempfile::TempDir, crate::harness::Run) {
-    let dir = tempfile::tempdir().unwrap();
     let mut text = std::fs::read_to_string(fixtures().join(rules)).unwrap();
     for (from, to) in edits {
         assert!(text.contains(from), "the fixture rules hold `{from}`");
         text = text.replace(from, to);
     }
-    std::fs::write(dir.path().join("r.yml"), text).unwrap();
-    let args = [
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
+    let dir = rules_dir(&text);
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
     let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]);
     (dir, run)
 }

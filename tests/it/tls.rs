@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::harness::clusters::local_clusters;
 use crate::harness::tls::{TlsServer, APP_PASSWORD};
-use crate::harness::{anonymize, Db, Pg, Run};
+use crate::harness::{anonymize, rules_dir, Db, Pg, Run};
 
 const RULES: &str = "version: 1\n\
 tables:\n  public.people:\n    columns:\n      id: keep\n      email: { set: hidden@example.com }\n";
@@ -22,12 +22,6 @@ fn tls_source(test: &str) -> Db {
          INSERT INTO people VALUES (1, 'ann@corp.example'), (2, 'bob@corp.example'), (3, 'cy@corp.example');",
     );
     db
-}
-
-fn rules_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
-    dir
 }
 
 /// `anonymize check` of `source` with `env`: the cheapest full connection
@@ -63,7 +57,7 @@ fn verify_full_sync_with_the_password_from_a_passfile() {
     let tls = TlsServer::get();
     let source = tls_source("tls_full");
     let target = Pg::get().fresh_name("tls_full_target");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     // No password in the URL: it comes from the passfile, which must be
     // private, as libpq wants it.
     let passfile = dir.path().join("pgpass");
@@ -135,7 +129,7 @@ fn wrong_ca_names_the_certificate_and_sslrootcert() {
     }
     let tls = TlsServer::get();
     let source = tls_source("tls_wrong_ca");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let other = tls.file("other-ca.crt");
     let url = tls.url(
         &format!("app:{APP_PASSWORD}"),
@@ -163,7 +157,7 @@ fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
     }
     let tls = TlsServer::get();
     let source = tls_source("tls_name");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let ca = tls.file("ca.crt");
     let user = format!("app:{APP_PASSWORD}");
     // The certificate names `localhost`, not 127.0.0.1.
@@ -218,7 +212,7 @@ fn sslmode_disable_is_refused_with_the_parameter_to_change() {
     }
     let tls = TlsServer::get();
     let source = tls_source("tls_disable");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let url = tls.url(
         &format!("app:{APP_PASSWORD}"),
         "localhost",
@@ -253,7 +247,7 @@ fn a_client_certificate_only_role() {
     }
     let tls = TlsServer::get();
     let source = tls_source("tls_cert");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let ca = tls.file("ca.crt");
     let with = |cert: &str, key: &str| {
         tls.url(
@@ -301,7 +295,7 @@ fn connection_failures_say_what_to_change() {
     }
     let tls = TlsServer::get();
     let source = tls_source("tls_errors");
-    let dir = rules_dir();
+    let dir = rules_dir(RULES);
     let ca = tls.file("ca.crt");
     let params = format!("sslmode=verify-full&sslrootcert={ca}");
 

@@ -4,7 +4,7 @@
 //! with the same rule join, templates see the fake names, NULL stays NULL,
 //! outputs fit their types and ranges, and a second run is identical.
 
-use crate::harness::{Db, Pg};
+use crate::harness::{rules_dir, sync_args, Db, Pg};
 use crate::sync::{fixtures, sync, sync_with_edited_rules, SECRET};
 
 fn source(test: &str) -> Db {
@@ -199,21 +199,11 @@ fn a_choice_with_a_bad_enum_label_fails_before_any_row_moves() {
     assert!(!pg.exists(&target.name) && !pg.exists(&format!("{}__next", target.name)));
 }
 
-/// Syncs `source` into `target` with the rules `yaml`, written as `r.yml`
-/// in a temporary directory (returned so it outlives the run).
+/// Syncs `source` into `target` with the rules `yaml`, written as
+/// `rules.yml` in a temporary directory (returned so it outlives the run).
 fn sync_rules(source: &Db, target: &Db, yaml: &str) -> (tempfile::TempDir, crate::harness::Run) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("r.yml"), yaml).unwrap();
-    let args = [
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "r.yml",
-        "--no-progress",
-    ];
+    let dir = rules_dir(yaml);
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
     let run = crate::harness::anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]);
     (dir, run)
 }
@@ -356,7 +346,7 @@ fn overlapping_json_paths_are_a_rules_error() {
     let rules = docs_rules("keep").replace("prefs: keep", "prefs: keep, prefs.theme: null");
     let (_dir, run) = sync_rules(&source, &target, &rules);
     let run = run.expect(2);
-    assert!(run.stderr.contains("r.yml:6:"), "{}", run.stderr);
+    assert!(run.stderr.contains("rules.yml:6:"), "{}", run.stderr);
     assert!(
         run.stderr
             .contains("json paths `prefs` and `prefs.theme` overlap"),

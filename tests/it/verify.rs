@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use crate::harness::{anonymize, transforms_available, Db, Pg, Run};
+use crate::harness::{anonymize, sync_args, Db, Pg, Run};
 use crate::init::personal_source;
 use crate::sync::SECRET;
 
-/// Rules for `tests/fixtures/personal.sql` with this branch's transforms:
-/// every personal column emptied or set to a constant.
+/// Rules for `tests/fixtures/personal.sql` that need no secret: every
+/// personal column emptied or set to a constant.
 const GOOD: &str = "version: 1
 tables:
   public.customers:
@@ -48,8 +48,7 @@ fn leaky() -> String {
     GOOD.replace("      email: null\n", "      email: keep\n")
 }
 
-/// The personal fixture with a nullable email (on this branch, NULL is the
-/// only rule a unique email can have).
+/// The personal fixture with a nullable email, so that `GOOD` can empty it.
 fn source(test: &str) -> Db {
     let db = personal_source(test);
     db.exec("ALTER TABLE customers ALTER COLUMN email DROP NOT NULL");
@@ -61,17 +60,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 fn sync(dir: &Path, source: &Db, target: &Db, rules: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "sync",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        rules,
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
+    let args = sync_args(&source.url, &target.url, rules, extra);
     anonymize(dir, &args, &[("ANONYMIZE_SECRET", SECRET)])
 }
 
@@ -213,12 +202,9 @@ fn sync_verify_keeps_a_leaking_load_from_going_live() {
 }
 
 /// Hash and fake outputs never meet real values, so verify is clean after
-/// a sync with them. Needs the transforms branch.
+/// a sync with them.
 #[test]
 fn verify_is_clean_after_fake_and_hash_rules() {
-    if !transforms_available("verify_is_clean_after_fake_and_hash_rules") {
-        return;
-    }
     let pg = Pg::get();
     let source = personal_source("verify_fake_src");
     let target = pg.fresh_name("verify_fake_dst");

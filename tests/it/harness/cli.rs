@@ -24,6 +24,36 @@ impl Run {
     }
 }
 
+/// A fresh temporary directory holding `rules` as `rules.yml`: the working
+/// directory of the runs that read it (kept alive by the caller).
+pub fn rules_dir(rules: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    dir
+}
+
+/// `sync` from `source` to `target` with the rules file `rules` and no
+/// progress bar, then `extra`: the command line most tests run.
+pub fn sync_args<'a>(
+    source: &'a str,
+    target: &'a str,
+    rules: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "sync",
+        "--source",
+        source,
+        "--target",
+        target,
+        "--rules",
+        rules,
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Runs `anonymize args…` with `env` (and no inherited `ANONYMIZE_*`,
 /// `SOURCE_*`, `TARGET_*` variables), in `dir`.
 pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
