@@ -508,32 +508,27 @@ fn classify(
         status: Status::Waiting,
     };
     match e.kind.as_str() {
-        "INDEX" => {
-            let (name, table) = parse_create_index(&e.sql)?;
-            let label = format!("index {name}");
-            let context = "building an index on the target";
+        kind @ ("INDEX" | "CONSTRAINT") => {
+            // Both build on one table once it is copied; index builds
+            // share their table, a constraint takes it alone.
+            let (table, label, context, lock) = if kind == "INDEX" {
+                let (name, table) = parse_create_index(&e.sql)?;
+                let context = "building an index on the target";
+                (table, format!("index {name}"), context, Lock::Share)
+            } else {
+                let (table, name) = parse_alter_table_constraint(&e.sql)?;
+                let context = "building a constraint on the target";
+                (
+                    table,
+                    format!("constraint {name}"),
+                    context,
+                    Lock::AccessExclusive,
+                )
+            };
             Some(match lookup(&table) {
                 Some(i) => Task {
                     ready: Ready::Copied(i),
-                    locks: vec![(i, Lock::Share)],
-                    exclusive: false,
-                    builds: Some(i),
-                    ..base(label, context, Stage::Index)
-                },
-                None => Task {
-                    ready: Ready::AllCopied,
-                    ..base(label, context, Stage::Index)
-                },
-            })
-        }
-        "CONSTRAINT" => {
-            let (table, name) = parse_alter_table_constraint(&e.sql)?;
-            let label = format!("constraint {name}");
-            let context = "building a constraint on the target";
-            Some(match lookup(&table) {
-                Some(i) => Task {
-                    ready: Ready::Copied(i),
-                    locks: vec![(i, Lock::AccessExclusive)],
+                    locks: vec![(i, lock)],
                     exclusive: false,
                     builds: Some(i),
                     ..base(label, context, Stage::Index)
