@@ -191,6 +191,8 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
         }
         if is_recovery_conflict(db.message()) {
             s.push_str(&format!("\n  hint: {CONFLICT_HINT}"));
+        } else if let Some(step) = next_step(code) {
+            s.push_str(&format!("\n  hint: {step}"));
         }
         return s;
     }
@@ -214,6 +216,39 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// What the user does next after an error of this SQLSTATE, where the
+/// server's own text does not say: the faults a run meets on a busy server,
+/// and the rows the rules made that the target's constraints refuse.
+fn next_step(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "57P01" => {
+            "an administrator ended the run's session (pg_terminate_backend, \
+             DROP DATABASE ... WITH (FORCE), or a server shutdown; the server's log says which); \
+             run again once nothing ends it"
+        }
+        "57P02" => "the server restarted after a crash; run again once it is back",
+        "57P03" => "the server is starting or stopping; run again once it accepts connections",
+        "57P04" => "the database was dropped during the run; run again",
+        "23505" | "23P01" => {
+            "the loaded rows are not distinct under this constraint: give its columns \
+             rules that keep distinct values distinct (`unique: true`, `hash`, or `keep`)"
+        }
+        "23503" => {
+            "a key and the key it references were given different rules: map both the \
+             same way (the same rule and options, or `keep` on both)"
+        }
+        "23514" => {
+            "a rule's output breaks this CHECK: choose a rule whose values it accepts \
+             (`hash` with `format:` and `length:`, `set:`, or `keep`)"
+        }
+        "23502" => {
+            "the target column is NOT NULL: give it a rule that makes a value \
+             (`set:`, `fake:` or `hash`)"
+        }
+        _ => return None,
+    })
 }
 
 /// Whether messages of this SQLSTATE can quote a row value: data

@@ -244,7 +244,10 @@ fn a_value_that_breaks_a_domain_check_fails_naming_column_and_constraint() {
         run.stderr
             .contains("loading table public.kinds, column zip")
             && run.stderr.contains("23514")
-            && run.stderr.contains("us_zip_check"),
+            && run.stderr.contains("us_zip_check")
+            && run
+                .stderr
+                .contains("hint: a rule's output breaks this CHECK"),
         "{}",
         run.stderr
     );
