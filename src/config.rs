@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::cli::CommonArgs;
 use crate::error::UsageError;
 use crate::rules::locate::KeyPositions;
+use crate::subset::SubsetSpec;
 
 /// The file read when `--config` is not given, if it exists in the current
 /// directory.
@@ -134,6 +135,25 @@ impl Settings {
             jobs,
             file: path,
         })
+    }
+
+    /// `--subset` (flag, environment or file), parsed.
+    pub fn subset_spec(&self) -> Result<Option<SubsetSpec>> {
+        let spec = self.subset.as_deref().map(SubsetSpec::parse).transpose();
+        Ok(spec.map_err(|m| UsageError::new(format!("--subset: {m}")))?)
+    }
+
+    /// `--jobs`, or one per CPU when not given; at least 1.
+    pub fn jobs_or_cpus(&self) -> Result<usize> {
+        let jobs = self.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        if jobs == 0 {
+            return Err(UsageError::new("--jobs must be at least 1").into());
+        }
+        Ok(jobs)
     }
 
     /// The source URL, or the error that says how to give one.

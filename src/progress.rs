@@ -43,6 +43,17 @@ struct Counters {
     started: Instant,
 }
 
+/// Clears the progress display when the copy ends, also when it ends by an
+/// error or a signal (the future is dropped): otherwise the log thread
+/// would keep running.
+pub struct FinishOnDrop(pub Arc<Progress>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 impl Progress {
     /// Bars when `bars` is asked for and stderr is a terminal; log lines
     /// every few seconds otherwise. `total_rows` is the estimate for the

@@ -38,7 +38,7 @@ use crate::export::manifest::{
 use crate::export::staging::Staging;
 use crate::pipeline::{copy_part, TableStats};
 use crate::plan::{Plan, TablePlan};
-use crate::progress::Progress;
+use crate::progress::{FinishOnDrop, Progress};
 use crate::schema::{self, Section};
 use crate::signals::Signals;
 use crate::sink::files::FileSink;
@@ -73,20 +73,8 @@ impl ExportOptions {
             },
         )?;
         let source = ConnInfo::parse(settings.require_source()?, "--source")?;
-        let subset = settings
-            .subset
-            .as_deref()
-            .map(SubsetSpec::parse)
-            .transpose()
-            .map_err(|m| UsageError::new(format!("--subset: {m}")))?;
-        let jobs = settings.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
-        if jobs == 0 {
-            return Err(UsageError::new("--jobs must be at least 1").into());
-        }
+        let subset = settings.subset_spec()?;
+        let jobs = settings.jobs_or_cpus()?;
         let compression = Compression::from_path(&args.out);
         if compression != Compression::None && args.format != ExportFormat::Sql {
             return Err(UsageError::new(format!(
@@ -411,16 +399,6 @@ async fn copy_tables(
     drop(progress);
     let stats = std::mem::take(&mut *stats.lock().expect("stats lock"));
     Ok(stats)
-}
-
-/// Clears the progress display when the copy ends, by success, error or
-/// signal (the log thread would otherwise keep running).
-struct FinishOnDrop(Arc<Progress>);
-
-impl Drop for FinishOnDrop {
-    fn drop(&mut self) {
-        self.0.finish();
-    }
 }
 
 /// `export --verify`: the values sampled from the rows as written are

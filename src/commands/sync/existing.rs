@@ -7,12 +7,12 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::facts::Facts;
-use super::{total_rows, verify_before_swap, FinishOnDrop, SyncOptions};
+use super::{total_rows, verify_before_swap, SyncOptions};
 use crate::conn::ConnInfo;
 use crate::error::{PgResultExt, UsageError};
 use crate::pipeline::{copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
-use crate::progress::Progress;
+use crate::progress::{FinishOnDrop, Progress};
 use crate::schema;
 use crate::sink::postgres::CopySink;
 use crate::source;

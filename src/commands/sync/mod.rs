@@ -27,7 +27,7 @@ use crate::pipeline::pool::Pool;
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
-use crate::progress::Progress;
+use crate::progress::{FinishOnDrop, Progress};
 use crate::report::{Phases, Report};
 use crate::schema::{self, Section};
 use crate::signals::Signals;
@@ -445,17 +445,6 @@ fn total_rows(plan: &Plan) -> u64 {
         .filter(|t| !t.skip)
         .map(|t| t.expected_rows().max(0) as u64)
         .sum()
-}
-
-/// Clears the progress display when the copy ends, also when it ends by an
-/// error or a signal (the future is dropped): otherwise the log thread
-/// would keep running.
-struct FinishOnDrop(Arc<Progress>);
-
-impl Drop for FinishOnDrop {
-    fn drop(&mut self) {
-        self.0.finish();
-    }
 }
 
 /// `sync --verify`: checks the loaded rows against the source snapshot they

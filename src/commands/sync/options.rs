@@ -8,7 +8,6 @@ use anyhow::Result;
 use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
-use crate::error::UsageError;
 use crate::schema;
 use crate::subset::SubsetSpec;
 
@@ -58,20 +57,8 @@ impl SyncOptions {
                 None
             }
         };
-        let subset = settings
-            .subset
-            .as_deref()
-            .map(SubsetSpec::parse)
-            .transpose()
-            .map_err(|m| UsageError::new(format!("--subset: {m}")))?;
-        let jobs = settings.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
-        if jobs == 0 {
-            return Err(UsageError::new("--jobs must be at least 1").into());
-        }
+        let subset = settings.subset_spec()?;
+        let jobs = settings.jobs_or_cpus()?;
         Ok(SyncOptions {
             source,
             target,
