@@ -897,8 +897,8 @@ mod tests {
     }
 }
 
-/// Uniqueness by construction, shown on 1,000,000 distinct inputs per
-/// unique-capable rule. Inputs share one shape (same length, same classes
+/// Uniqueness by construction, shown per unique-capable rule on 100,000
+/// distinct inputs in the default run and 1,000,000 in the soak run (`n()`). Inputs share one shape (same length, same classes
 /// at the same places), the hardest case: outputs of different shapes
 /// differ trivially, so only a permutation within a shape can collide.
 #[cfg(test)]
@@ -907,7 +907,14 @@ mod uniqueness_tests {
     use super::*;
     use std::collections::HashSet;
 
-    const N: u64 = 1_000_000;
+    /// Inputs per rule: 100,000 in the default run, the full 1,000,000
+    /// (or any count) in the soak run, `ANONYMIZE_UNIQUENESS_N=1000000`.
+    fn n() -> u64 {
+        std::env::var("ANONYMIZE_UNIQUENESS_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000)
+    }
 
     /// Applies `rule` to every input and checks that no output repeats.
     fn assert_injective(
@@ -919,7 +926,7 @@ mod uniqueness_tests {
         let o = parse(rule);
         assert_ne!(o.uniqueness(), Uniqueness::Lossy, "{rule}");
         let t = build(&*o, &column("c", type_name, kind));
-        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(N as usize);
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(n() as usize);
         let mut out = Vec::new();
         let mut count = 0;
         for input in inputs {
@@ -932,7 +939,7 @@ mod uniqueness_tests {
             );
             count += 1;
         }
-        assert_eq!(count, N);
+        assert_eq!(count, n());
     }
 
     /// `i` written with `len` lower-case letters.
@@ -952,7 +959,7 @@ mod uniqueness_tests {
 
     #[test]
     fn fake_email() {
-        let inputs = (0..N).map(|i| format!("{}@example.com", letters(i, 6)));
+        let inputs = (0..n()).map(|i| format!("{}@example.com", letters(i, 6)));
         assert_injective(
             "{ fake: email, unique: true }",
             "text",
@@ -960,9 +967,9 @@ mod uniqueness_tests {
             inputs,
         );
         // Same local part, many domains: the domain separates them.
-        let inputs = (0..N).map(|i| format!("john.smith@{}.com", letters(i, 5)));
+        let inputs = (0..n()).map(|i| format!("john.smith@{}.com", letters(i, 5)));
         assert_injective("{ fake: email }", "text", TypeKind::Text, inputs);
-        let inputs = (0..N).map(|i| format!("{}@gmail.com", letters(i, 5)));
+        let inputs = (0..n()).map(|i| format!("{}@gmail.com", letters(i, 5)));
         assert_injective(
             "{ fake: { kind: email, keep_domain: true } }",
             "text",
@@ -973,37 +980,37 @@ mod uniqueness_tests {
 
     #[test]
     fn fake_username() {
-        let inputs = (0..N).map(|i| format!("{}_{}", letters(i / 100, 4), digits(i % 100, 2)));
+        let inputs = (0..n()).map(|i| format!("{}_{}", letters(i / 100, 4), digits(i % 100, 2)));
         assert_injective("{ fake: username }", "text", TypeKind::Text, inputs);
     }
 
     #[test]
     fn fake_phone_number() {
         let inputs =
-            (0..N).map(|i| format!("+1-555-{}-{}", digits(i / 10_000, 3), digits(i % 10_000, 4)));
+            (0..n()).map(|i| format!("+1-555-{}-{}", digits(i / 10_000, 3), digits(i % 10_000, 4)));
         assert_injective("{ fake: phone_number }", "text", TypeKind::Text, inputs);
     }
 
     #[test]
     fn fake_uuid() {
         // Distinct v4 uuids: the counter in the random bits.
-        let inputs = (0..N).map(|i| format!("7c9e6679-7425-40de-944b-{:012x}", i * 7919));
+        let inputs = (0..n()).map(|i| format!("7c9e6679-7425-40de-944b-{:012x}", i * 7919));
         assert_injective("{ fake: uuid }", "uuid", TypeKind::Uuid, inputs);
     }
 
     #[test]
     fn hash_on_integers_and_uuids() {
-        let inputs = (0..N).map(|i| (i as i64 - 500_000).to_string());
+        let inputs = (0..n()).map(|i| (i as i64 - 500_000).to_string());
         assert_injective("{ hash: {} }", "integer", TypeKind::Int32, inputs);
-        let inputs = (0..N).map(|i| (i * 1_000_003).to_string());
+        let inputs = (0..n()).map(|i| (i * 1_000_003).to_string());
         assert_injective("{ hash: {} }", "bigint", TypeKind::Int64, inputs);
-        let inputs = (0..N).map(|i| format!("00000000-0000-4000-8000-{i:012x}"));
+        let inputs = (0..n()).map(|i| format!("00000000-0000-4000-8000-{i:012x}"));
         assert_injective("{ hash: {} }", "uuid", TypeKind::Uuid, inputs);
     }
 
     #[test]
     fn hash_of_128_bits_on_text() {
-        let inputs = (0..N).map(|i| digits(i, 9));
+        let inputs = (0..n()).map(|i| digits(i, 9));
         assert_injective(
             "{ hash: { format: hex, length: 32 } }",
             "text",
@@ -1014,7 +1021,7 @@ mod uniqueness_tests {
 
     #[test]
     fn fpe_on_digit_strings() {
-        let inputs = (0..N).map(|i| {
+        let inputs = (0..n()).map(|i| {
             format!(
                 "{}-{}-{}",
                 digits(i / 10_000, 3),
