@@ -1036,7 +1036,7 @@ mod tests {
 
     #[test]
     fn strings_are_decoded_for_the_rule_and_encoded_back() {
-        let t = json(r#"{ json: { paths: { s: { fake: username } } } }"#);
+        let t = json(r#"{ json: { paths: { s: { fpe: {} } } } }"#);
         let doc = r#"{"s":"tab\there \u00e9\ud83c\udf89 \"q\""}"#;
         let out = apply(&*t, Some(doc)).unwrap();
         assert!(

@@ -34,8 +34,10 @@ mod fpe;
 mod hash;
 mod json;
 mod license_plate; // a `fake` kind, in its own file
+mod local_format; // zip, postcode and cell_number per locale
 mod mask;
 mod noise;
+mod person; // the unique person-like form of `fake: email` and `username`
 mod random_int;
 mod random_numeric;
 mod regex;
@@ -975,6 +977,57 @@ mod uniqueness_tests {
             "text",
             TypeKind::Text,
             inputs,
+        );
+    }
+
+    /// Issue 22: `n()` distinct addresses of the usual shapes (a tenth with
+    /// upper case, a hundredth beyond ASCII): no two outputs equal, all in
+    /// lower case (so `lower(email)` stays unique too), and at least 95%
+    /// person-like: a first name, a last name, a tag, at an RFC 2606 domain.
+    #[test]
+    fn fake_email_is_unique_and_person_like() {
+        use ::fake::locales::{Data, EN};
+        let first = <EN as Data>::NAME_FIRST_NAME;
+        let last = <EN as Data>::NAME_LAST_NAME;
+        let domains = ["gmail.com", "yahoo.com", "corp.example", "mail.co.uk"];
+        let inputs = (0..n()).map(|i| {
+            let j = i as usize;
+            let local = format!(
+                "{}.{}{}",
+                first[j % first.len()],
+                last[(j / first.len()) % last.len()],
+                j / (first.len() * last.len())
+            );
+            let address = format!("{local}@{}", domains[j % domains.len()]);
+            match i % 100 {
+                0 => address.replace('e', "ë"),
+                1..=10 => address,
+                _ => address.to_lowercase(),
+            }
+        });
+        let inputs: Vec<String> = inputs.collect();
+        let distinct: HashSet<&String> = inputs.iter().collect();
+        assert_eq!(distinct.len(), inputs.len(), "the inputs are distinct");
+        let person = ::regex::Regex::new(r"^[a-z]+[._][a-z]+[._][0-9a-z]+@example\.(com|net|org)$")
+            .expect("regex");
+        let t = build(
+            &*parse("{ fake: email }"),
+            &column("c", "text", TypeKind::Text),
+        );
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(inputs.len());
+        let (mut out, mut person_like) = (Vec::new(), 0u64);
+        for input in &inputs {
+            out.clear();
+            t.apply(input.as_bytes(), &RowView::empty(), &mut out)
+                .expect("applies");
+            assert!(!out.iter().any(u8::is_ascii_uppercase), "lower case");
+            person_like += u64::from(person.is_match(std::str::from_utf8(&out).expect("ascii")));
+            assert!(seen.insert(out.clone()), "two inputs gave the same output");
+        }
+        assert!(
+            person_like * 100 >= 95 * n(),
+            "{person_like} of {} person-like",
+            n()
         );
     }
 
