@@ -126,7 +126,7 @@ timed() {
 
 
 # At least 32 bytes, as every run requires (MIN_SECRET_BYTES).
-export ANONYMIZE_SECRET=benchmark-secret-0123456789abcdefghijk ANONYMIZE_LOG=warn
+export ANONYMIZE_SECRET=YFTFfFVFjQuzn5SyZvQOz8sRYD65BeJg5IzhbWjr7wszt026Fq0QwOb2 ANONYMIZE_LOG=warn
 for i in $(seq 1 "$RUNS"); do
     say "run $i of $RUNS"
     if [ -n "$PGCOPYDB" ]; then

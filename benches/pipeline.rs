@@ -168,7 +168,10 @@ fn main() {
                 rules.to_str().unwrap(),
                 "--no-progress",
             ])
-            .env("ANONYMIZE_SECRET", "benchmark-secret-0123456789abcdefghijk")
+            .env(
+                "ANONYMIZE_SECRET",
+                "YFTFfFVFjQuzn5SyZvQOz8sRYD65BeJg5IzhbWjr7wszt026Fq0QwOb2",
+            )
             .env("ANONYMIZE_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .status()

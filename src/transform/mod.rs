@@ -503,25 +503,71 @@ pub fn apply(
 }
 
 /// The shortest `ANONYMIZE_SECRET` accepted, in bytes. Whoever holds the
-/// secret can reverse the keyed permutations (`fpe`, unique email,
-/// username and phone fakes, hashed integer and uuid ids) and test guesses
-/// against every other output, so it must be too long to guess: 32 random
-/// bytes is the HMAC-SHA256 key size.
+/// secret can reverse the keyed permutations (`fpe`, email, username and
+/// phone fakes, hashed integer and uuid ids) and test guesses against every
+/// other output, so it must be too long to guess: 32 random bytes is the
+/// HMAC-SHA256 key size.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// Refuses a secret shorter than `MIN_SECRET_BYTES` (exit 2), saying how to
-/// make a good one. The message never holds the secret.
+/// The least entropy accepted, in bits, by `estimated_bits`.
+pub const MIN_SECRET_BITS: f64 = 128.0;
+
+/// How to make a good secret, in every refusal.
+const MAKE_A_SECRET: &str = "Make one with `openssl rand -base64 48`, keep it in your secret \
+     store, and never copy it to staging";
+
+/// Refuses a secret shorter than `MIN_SECRET_BYTES`, or one whose
+/// characters carry fewer than `MIN_SECRET_BITS` (32 × `a`, a short
+/// pattern repeated, a run such as `0123456789abcdef…`), exit 2, saying
+/// how to make a good one. The message never holds the secret.
 pub fn check_secret(secret: &[u8]) -> Result<(), crate::error::UsageError> {
-    if secret.len() >= MIN_SECRET_BYTES {
-        return Ok(());
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(crate::error::UsageError::new(format!(
+            "ANONYMIZE_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} bytes of \
+             random text, or anyone could guess it and reverse the keyed transforms. \
+             {MAKE_A_SECRET}",
+            secret.len()
+        )));
     }
-    Err(crate::error::UsageError::new(format!(
-        "ANONYMIZE_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} bytes of \
-         random text, or anyone could guess it and reverse the keyed transforms. \
-         Make one with `openssl rand -base64 32`, keep it in your secret store, \
-         and never copy it to staging",
-        secret.len()
-    )))
+    let bits = estimated_bits(secret);
+    if bits < MIN_SECRET_BITS {
+        return Err(crate::error::UsageError::new(format!(
+            "ANONYMIZE_SECRET has about {bits:.0} bits of entropy (repeated or sequential \
+             characters); it needs at least {MIN_SECRET_BITS:.0}, or anyone could guess it \
+             and reverse the keyed transforms. {MAKE_A_SECRET}"
+        )));
+    }
+    Ok(())
+}
+
+/// A simple, deliberately pessimistic estimate of a secret's entropy: the
+/// secret is cut to its shortest repeating unit (`abcabc…` is `abc`), and
+/// the unit counts its length times the Shannon entropy of its characters,
+/// or of the steps between neighbours when that is lower (`abcdef…` steps
+/// by 1 each time). A random base64 string of 48 bytes scores about 330.
+pub fn estimated_bits(secret: &[u8]) -> f64 {
+    let period = (1..=secret.len())
+        .find(|&p| secret.iter().skip(p).zip(secret).all(|(a, b)| a == b))
+        .unwrap_or(secret.len());
+    let unit = &secret[..period];
+    let steps: Vec<u8> = unit.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    let shannon = |bytes: &[u8]| -> f64 {
+        let mut counts = [0u32; 256];
+        for &b in bytes {
+            counts[usize::from(b)] += 1;
+        }
+        let n = bytes.len() as f64;
+        let per_byte: f64 = counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| {
+                let p = f64::from(c) / n;
+                -p * p.log2()
+            })
+            .sum();
+        per_byte * n
+    };
+    shannon(unit).min(shannon(&steps))
 }
 
 /// The run's secret, keyed once; every value derives from it.
@@ -890,6 +936,36 @@ mod tests {
                 "{name}: depends on the secret iff it declares it"
             );
         }
+    }
+
+    /// Issue 22: guessable secrets are refused whatever their length, and
+    /// the message says how to make one, never what it was.
+    #[test]
+    fn weak_secrets_are_refused() {
+        let weak = [
+            "a".repeat(32),
+            "abcd".repeat(8),
+            "0123456789abcdef".repeat(2),
+            "abcdefghijklmnopqrstuvwxyz0123456789".to_string(),
+            "password".repeat(5),
+        ];
+        for s in &weak {
+            let e = check_secret(s.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("openssl rand -base64 48"), "{e}");
+            assert!(!e.contains(s.as_str()), "never the secret");
+        }
+        // `openssl rand -base64 48` and `-hex 32` outputs pass.
+        for s in [
+            "q0pQyA3vY9m3mH6ZQ2k3u9mHn9kT0x8X1f2nqkq6vBkZr8o3z2Bq0lW1eYxk7u3N",
+            "3f9c0e7a5b12d4e8a9c1f07b6d3e2a48c5f1b09e7d6a3c2f1e0b9a8d7c6f5e4d",
+        ] {
+            assert!(
+                check_secret(s.as_bytes()).is_ok(),
+                "{}",
+                estimated_bits(s.as_bytes())
+            );
+        }
+        assert!(estimated_bits(&[b'a'; 64]) < 1.0);
     }
 
     #[test]

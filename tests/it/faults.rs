@@ -12,7 +12,7 @@ use crate::harness::{
 };
 use crate::messages::user_text;
 
-const SECRET: &str = "faults-test-secret-0123456789abcdef0123";
+const SECRET: &str = "ZnPtN1T9rqSxxDr3EUFFI8JqTbpOkVkFQqy5QVwM5dJgA7F9TdPTPGCx";
 
 const RULES: &str = "version: 1
 tables:

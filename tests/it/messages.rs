@@ -10,7 +10,7 @@
 
 use crate::harness::{anonymize, Db, Pg, Run};
 
-const SECRET: &str = "messages-test-secret-0123456789abcdef012";
+const SECRET: &str = "dOyWenBSJkQkIWSlqTi3d3HrQWhB4BIX07sIyXBHrPeV4851u10lD2kH";
 
 /// The text of a run as a user reads it, with run-specific parts replaced.
 pub fn user_text(run: &Run, dir: &std::path::Path, dbs: &[&Db]) -> String {

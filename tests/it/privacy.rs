@@ -38,7 +38,7 @@ fn a_short_secret_is_refused_with_how_to_make_one() {
     let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", &secret)]).expect(2);
     assert!(run.stderr.contains("at least 32 bytes"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("openssl rand -base64 32"),
+        run.stderr.contains("openssl rand -base64 48"),
         "{}",
         run.stderr
     );
@@ -48,9 +48,29 @@ fn a_short_secret_is_refused_with_how_to_make_one() {
         run.stderr
     );
     assert!(!pg.exists(&target.name), "nothing was created");
-    // 32 bytes is enough.
-    let secret = "x".repeat(32);
-    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", &secret)]).expect(0);
+    // Issue 22: long enough is not enough; a guessable secret is refused
+    // too (a run of one letter, a short pattern repeated, a sequence).
+    for weak in [
+        "a".repeat(32),
+        "abcd".repeat(10),
+        "0123456789abcdefghijklmnopqrstuvwxyz".to_string(),
+    ] {
+        let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", &weak)]).expect(2);
+        assert!(
+            run.stderr.contains("bits of entropy")
+                && run.stderr.contains("openssl rand -base64 48"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains(&weak),
+            "never the secret: {}",
+            run.stderr
+        );
+        assert!(!pg.exists(&target.name), "nothing was created");
+    }
+    // A random one is enough.
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
 }
 
 // ------------------------------------------------- no value in any message

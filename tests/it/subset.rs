@@ -202,7 +202,7 @@ fn the_subset_is_stable_and_grows_monotonically() {
         &source,
         &d,
         KEEP,
-        "another-secret-987654321-zyxwvutsrqponmlk",
+        "DztnDwkpqQuQcJK22M5TjBNuTKml7YH8JHZu8I9Qb1Z4K2ef6s2muNa2",
         &["--subset", "10%"],
     )
     .expect(0);

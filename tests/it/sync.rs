@@ -17,7 +17,7 @@ pub fn app_source(test: &str) -> Db {
     db
 }
 
-pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopq";
+pub const SECRET: &str = "QbU5Bv6731sblXhYTmcJv0cFTeJdBnDraggMfXui00qojBIZgIGClRyt";
 
 /// Runs a sync of `source` into `target` with `rules` and `secret`.
 pub fn sync(
@@ -209,7 +209,7 @@ fn same_secret_same_data_other_secret_other_data() {
         &source,
         &c,
         "app.yml",
-        "another-secret-987654321-zyxwvutsrqponmlk",
+        "DztnDwkpqQuQcJK22M5TjBNuTKml7YH8JHZu8I9Qb1Z4K2ef6s2muNa2",
         &[],
     )
     .expect(0);
