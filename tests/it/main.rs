@@ -17,6 +17,7 @@ mod hostile;
 mod inheritance;
 mod init;
 mod messages;
+mod one_output;
 mod operations;
 mod privacy;
 mod replica;
