@@ -555,7 +555,7 @@ fn plan_table(
         let entry = rule.and_then(|r| r.columns.iter().find(|e| e.name == column.name));
         let (action, text, implicit, column_reads) = match entry {
             None => (ColumnAction::Keep, "keep".to_string(), true, vec![]),
-            Some(e) => match compile(rules, table, column, &e.rule, key) {
+            Some(e) => match compile(rules, table, column, &e.rule, key, unknown) {
                 Ok((action, reads)) => (action, e.rule.describe(), false, reads),
                 Err((message, hint)) => {
                     problems.push_about(
@@ -644,6 +644,7 @@ fn compile(
     column: &Column,
     rule: &ColumnRule,
     key: &Key,
+    unknown: crate::rules::UnknownColumns,
 ) -> Result<(ColumnAction, Vec<String>), (String, Option<String>)> {
     let display = table.name.to_string();
     let constraint = table
@@ -713,10 +714,11 @@ fn compile(
                 columns: &table.columns,
                 key,
                 locale,
-                // A column under a unique constraint gets the collision-free
-                // form of a transform that has two (`fake: email`).
+                // What the rule or a constraint asserts; it never changes
+                // an output (one output per value, issue 22).
                 unique: rule.unique || constraint.is_some(),
                 namespace: rule.namespace.as_deref(),
+                unknown_fail: unknown == crate::rules::UnknownColumns::Fail,
             };
             let transform = options.build(&ctx).map_err(|m| (m, None))?;
             Ok((

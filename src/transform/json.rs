@@ -51,14 +51,14 @@ use crate::catalog::TypeKind;
 /// next month cannot pass through raw.
 #[derive(Debug)]
 pub struct Options {
-    paths: Vec<(Path, ColumnRule)>,
-    unlisted: Unlisted,
+    paths: Vec<(Path, PathRule)>,
+    /// As written; `None` follows `unknown_columns:` (see `build`).
+    unlisted: Option<Unlisted>,
 }
 
 /// What happens to a key no path names (see `Options`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unlisted {
-    #[default]
     Keep,
     Drop,
     Fail,
@@ -70,6 +70,73 @@ enum Step {
     Key(String),
     Index(usize),
     Every,
+}
+
+/// What a path's rule applies to: the value there, or (`{ keys: RULE }`)
+/// the keys of the object there, for maps keyed by email, phone or name.
+#[derive(Debug)]
+enum PathRule {
+    Value(ColumnRule),
+    Keys(ColumnRule),
+}
+
+impl PathRule {
+    fn rule(&self) -> &ColumnRule {
+        match self {
+            PathRule::Value(r) | PathRule::Keys(r) => r,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            PathRule::Value(r) => r.describe(),
+            PathRule::Keys(r) => format!("keys({})", r.describe()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PathRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PathRule;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a rule such as `{ fake: email }`, or `{ keys: { fake: email } }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PathRule, E> {
+                super::rule::ColumnRuleVisitor
+                    .visit_str(v)
+                    .map(PathRule::Value)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<PathRule, E> {
+                super::rule::ColumnRuleVisitor
+                    .visit_unit()
+                    .map(PathRule::Value)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<PathRule, E> {
+                super::rule::ColumnRuleVisitor
+                    .visit_none()
+                    .map(PathRule::Value)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PathRule, A::Error> {
+                let Some(first) = map.next_key::<String>()? else {
+                    return super::rule::rule_from_map(None, map).map(PathRule::Value);
+                };
+                if first != "keys" {
+                    return super::rule::rule_from_map(Some(first), map).map(PathRule::Value);
+                }
+                let rule: ColumnRule = map.next_value()?;
+                if let Some(other) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "`keys` takes the rule for an object's keys and stands alone; \
+                         move `{other}` into it: `{{ keys: {{ fake: email, {other}: ... }} }}`"
+                    )));
+                }
+                Ok(PathRule::Keys(rule))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,12 +230,12 @@ impl<'de> Deserialize<'de> for Options {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Options, A::Error> {
                 let mut paths = None;
-                let mut unlisted = Unlisted::default();
+                let mut unlisted = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "paths" => paths = Some(map.next_value::<Paths>()?.0),
                         "unlisted" => {
-                            unlisted = match map.next_value::<String>()?.as_str() {
+                            unlisted = Some(match map.next_value::<String>()?.as_str() {
                                 "keep" => Unlisted::Keep,
                                 "drop" => Unlisted::Drop,
                                 "fail" => Unlisted::Fail,
@@ -177,7 +244,7 @@ impl<'de> Deserialize<'de> for Options {
                                 "json `unlisted` must be `keep`, `drop` or `fail`, not `{other}`"
                             )))
                                 }
-                            }
+                            })
                         }
                         other => {
                             return Err(de::Error::custom(format!(
@@ -199,7 +266,7 @@ impl<'de> Deserialize<'de> for Options {
 
 /// The `paths` map, kept in file order, each rule parsed by the column
 /// rule parser (so errors keep their line and column).
-struct Paths(Vec<(Path, ColumnRule)>);
+struct Paths(Vec<(Path, PathRule)>);
 
 impl<'de> Deserialize<'de> for Paths {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -210,7 +277,7 @@ impl<'de> Deserialize<'de> for Paths {
                 f.write_str("a map of json paths to rules")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Paths, A::Error> {
-                let mut out: Vec<(Path, ColumnRule)> = Vec::new();
+                let mut out: Vec<(Path, PathRule)> = Vec::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let path = parse_path(&key).map_err(de::Error::custom)?;
                     if out.iter().any(|(p, _)| p.text == key) {
@@ -218,8 +285,19 @@ impl<'de> Deserialize<'de> for Paths {
                             "json path `{key}` is defined twice"
                         )));
                     }
-                    if let Some((other, _)) =
-                        out.iter().find(|(p, _)| overlap(&p.steps, &path.steps))
+                    let rule: PathRule = map.next_value()?;
+                    // A `keys` rule touches key names only, so paths below
+                    // it may give their values rules of their own.
+                    let below_keys = |(p, r): &&(Path, PathRule)| {
+                        let keys_above = |a: &Path, ra: &PathRule, b: &Path| {
+                            matches!(ra, PathRule::Keys(_)) && a.steps.len() < b.steps.len()
+                        };
+                        keys_above(p, r, &path) || keys_above(&path, &rule, p)
+                    };
+                    if let Some((other, _)) = out
+                        .iter()
+                        .filter(|e| !below_keys(e))
+                        .find(|(p, _)| overlap(&p.steps, &path.steps))
                     {
                         return Err(de::Error::custom(format!(
                             "json paths `{}` and `{key}` overlap: one holds the other, so which rule \
@@ -227,7 +305,7 @@ impl<'de> Deserialize<'de> for Paths {
                             other.text
                         )));
                     }
-                    out.push((path, map.next_value()?));
+                    out.push((path, rule));
                 }
                 Ok(Paths(out))
             }
@@ -242,11 +320,26 @@ impl TransformOptions for Options {
             return Err(ctx.type_error("json", "json and jsonb"));
         }
         let mut paths = Vec::new();
+        let mut keys = Vec::new();
         for (path, rule) in &self.paths {
             let what = format!("{}.{}", ctx.column.name, path.text);
-            match build_inner(ctx, rule, &what, "json value")? {
-                Inner::Keep => {}
-                inner => paths.push((path.steps.clone(), inner)),
+            match (rule, build_inner(ctx, rule.rule(), &what, "json value")?) {
+                (PathRule::Value(_), Inner::Keep) => {}
+                (PathRule::Value(_), inner) => paths.push((path.steps.clone(), inner)),
+                // Two keys that became one would merge in jsonb: the rule
+                // must keep keys apart.
+                (PathRule::Keys(r), Inner::Transform(t))
+                    if r.output_uniqueness() != super::Uniqueness::Lossy =>
+                {
+                    keys.push((path.steps.clone(), t))
+                }
+                (PathRule::Keys(_), _) => {
+                    return Err(format!(
+                        "column {}.{what}: `keys` needs a rule that keeps keys apart, such as \
+                         `{{ fake: email }}`, `{{ fpe: {{}} }}` or `{{ hash: {{}} }}`",
+                        ctx.table
+                    ))
+                }
             }
         }
         let listed: Vec<Vec<Step>> = self.paths.iter().map(|(p, _)| p.steps.clone()).collect();
@@ -254,9 +347,17 @@ impl TransformOptions for Options {
         let depth = listed.iter().map(Vec::len).max().unwrap_or(0);
         let json = Json {
             paths,
+            keys,
             listed,
             depth,
-            unlisted: self.unlisted,
+            // Unwritten, it follows `unknown_columns:`: a key the
+            // application adds next month is the same risk as a column a
+            // migration adds.
+            unlisted: self.unlisted.unwrap_or(if ctx.unknown_fail {
+                Unlisted::Fail
+            } else {
+                Unlisted::Keep
+            }),
             column: format!("{}.{}", ctx.table, ctx.column.name),
         };
         Ok(ctx.finish(Box::new(json), self.uniqueness()))
@@ -277,20 +378,23 @@ impl TransformOptions for Options {
             .map(|(p, r)| format!("{}: {}", p.text, r.describe()))
             .collect();
         match self.unlisted {
-            Unlisted::Keep => format!("json({})", parts.join(", ")),
-            Unlisted::Drop => format!("json({}; unlisted: drop)", parts.join(", ")),
-            Unlisted::Fail => format!("json({}; unlisted: fail)", parts.join(", ")),
+            None => format!("json({})", parts.join(", ")),
+            Some(Unlisted::Keep) => format!("json({}; unlisted: keep)", parts.join(", ")),
+            Some(Unlisted::Drop) => format!("json({}; unlisted: drop)", parts.join(", ")),
+            Some(Unlisted::Fail) => format!("json({}; unlisted: fail)", parts.join(", ")),
         }
     }
 
     fn needs_secret(&self) -> bool {
-        self.paths.iter().any(|(_, r)| super::inner_needs_secret(r))
+        self.paths
+            .iter()
+            .any(|(_, r)| super::inner_needs_secret(r.rule()))
     }
 
     fn reads(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         for (_, r) in &self.paths {
-            for n in super::inner_reads(r) {
+            for n in super::inner_reads(r.rule()) {
                 if !names.contains(&n) {
                     names.push(n);
                 }
@@ -302,6 +406,8 @@ impl TransformOptions for Options {
 
 struct Json {
     paths: Vec<(Vec<Step>, Inner)>,
+    /// `{ keys: RULE }` paths: the keys of the objects there are rewritten.
+    keys: Vec<(Vec<Step>, Box<dyn Transform>)>,
     /// Every path of the rule, `keep` ones included: what `unlisted` spares.
     listed: Vec<Vec<Step>>,
     /// Levels to parse into nodes: the longest path's steps.
@@ -772,6 +878,28 @@ impl Transform for Json {
                 edits.push((start, end, replacement));
             }
         }
+        for (steps, t) in &self.keys {
+            found.clear();
+            select(doc, &root, steps, &mut found);
+            for node in &found {
+                let Node::Object { members, .. } = node else {
+                    continue;
+                };
+                for ((start, end), _) in members {
+                    let key = decode_string(&doc[*start..*end]);
+                    value.clear();
+                    if super::apply(&**t, Some(key.as_bytes()), row, &mut value)? == Written::Null {
+                        return Err(ValueError(format!(
+                            "a `keys` rule of {} wrote NULL, which cannot be a key",
+                            self.column
+                        )));
+                    }
+                    let mut literal = Vec::new();
+                    encode_string(&value, &mut literal);
+                    edits.push((*start, *end, literal));
+                }
+            }
+        }
         // Drops and path edits never overlap (a dropped key is on no path);
         // a stable sort keeps a value's edit before the drop that starts
         // where it ends.
@@ -1031,6 +1159,74 @@ mod tests {
         assert_eq!(
             apply(&*t, Some(doc)).unwrap(),
             r#"{"a":42,"b":"x","c":true,"d":null,"e":[1]}"#
+        );
+    }
+
+    /// Issue 22: without `unlisted:`, a key no path names follows
+    /// `unknown_columns:`: under `fail` (the default) it stops the run.
+    #[test]
+    fn unlisted_follows_unknown_columns() {
+        use crate::transform::test_support::build_unknown_fail;
+        let jsonb = column("doc", "jsonb", TypeKind::Jsonb);
+        let doc = r#"{"name":"Zoë","ssn":"123-45-6789"}"#;
+        let strict = build_unknown_fail(
+            &*parse("{ json: { paths: { name: { fake: name } } } }"),
+            &jsonb,
+        )
+        .unwrap();
+        let e = strict
+            .apply(doc.as_bytes(), &RowView::empty(), &mut Vec::new())
+            .unwrap_err();
+        assert!(
+            e.0.contains("public.t.doc") && !e.0.contains("123-45"),
+            "{}",
+            e.0
+        );
+        // Written `unlisted:` wins; and under `unknown_columns: keep` the
+        // default is `keep`.
+        let kept = build_unknown_fail(
+            &*parse("{ json: { unlisted: keep, paths: { name: { fake: name } } } }"),
+            &jsonb,
+        )
+        .unwrap();
+        assert!(apply(&*kept, Some(doc)).unwrap().contains("123-45-6789"));
+        let lenient = json("{ json: { paths: { name: { fake: name } } } }");
+        assert!(apply(&*lenient, Some(doc)).unwrap().contains("123-45-6789"));
+    }
+
+    /// Issue 22: `{ keys: RULE }` rewrites the keys of the object at a path
+    /// (maps keyed by email), deterministically and like the column rule.
+    #[test]
+    fn keys_rules_rewrite_the_keys_of_an_object() {
+        let t = json(
+            r#"{ json: { paths: { "$.shared_with": { keys: { fake: email } }, "$.shared_with.*": keep, owner: { fake: email } } } }"#,
+        );
+        let doc = r#"{"owner":"bob@x.com","shared_with":{"bob@x.com":"read","amy@y.org":"write"}}"#;
+        let out = apply(&*t, Some(doc)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let owner = v["owner"].as_str().unwrap();
+        let shared = v["shared_with"].as_object().unwrap();
+        // The key gets the owner's fake: the same rule, the same output.
+        assert_eq!(shared[owner], "read", "{out}");
+        assert_eq!(shared.len(), 2);
+        assert!(
+            !out.contains("bob@x.com") && !out.contains("amy@y.org"),
+            "{out}"
+        );
+        assert!(out.contains(r#""write""#));
+        // Keys that could merge are refused, naming the path.
+        let e = build_err(
+            &*parse(r#"{ json: { paths: { "$.m": { keys: { fake: first_name } } } } }"#),
+            &column("doc", "jsonb", TypeKind::Jsonb),
+        );
+        assert!(
+            e.contains("doc.$.m: `keys` needs a rule that keeps keys apart"),
+            "{e}"
+        );
+        let e = parse_err(r#"{ json: { paths: { m: { keys: { fake: email }, unique: true } } } }"#);
+        assert!(
+            e.contains("`keys` takes the rule for an object's keys and stands alone"),
+            "{e}"
         );
     }
 

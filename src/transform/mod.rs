@@ -212,6 +212,10 @@ pub struct BuildContext<'a> {
     pub unique: bool,
     /// The rule's `namespace:`, which replaces the default namespace.
     pub namespace: Option<&'a str>,
+    /// `unknown_columns: fail` is in force for the table: a `json` rule
+    /// without `unlisted:` then fails on a key it does not list, as the
+    /// plan fails on a column without a rule.
+    pub unknown_fail: bool,
 }
 
 impl BuildContext<'_> {
@@ -331,6 +335,7 @@ pub(crate) fn build_inner(
         locale: rule.locale.as_deref().unwrap_or(ctx.locale),
         unique: rule.unique,
         namespace: rule.namespace.as_deref(),
+        unknown_fail: ctx.unknown_fail,
     };
     options.build(&inner).map(Inner::Transform)
 }
@@ -677,6 +682,7 @@ pub(crate) mod test_support {
             locale,
             unique: false,
             namespace: None,
+            unknown_fail: false,
         };
         options.build(&ctx)
     }
@@ -692,8 +698,28 @@ pub(crate) mod test_support {
             locale: "en",
             unique: true,
             namespace: None,
+            unknown_fail: false,
         };
         options.build(&ctx).expect("builds")
+    }
+
+    /// `build` under `unknown_columns: fail` (the rules' default).
+    pub fn build_unknown_fail(
+        options: &dyn TransformOptions,
+        column: &Column,
+    ) -> Result<Box<dyn Transform>, String> {
+        let key = Key::new(SECRET);
+        let ctx = BuildContext {
+            table: "public.t",
+            column,
+            columns: std::slice::from_ref(column),
+            key: &key,
+            locale: "en",
+            unique: false,
+            namespace: None,
+            unknown_fail: true,
+        };
+        options.build(&ctx)
     }
 
     pub fn build(options: &dyn TransformOptions, column: &Column) -> Box<dyn Transform> {
@@ -858,6 +884,7 @@ mod tests {
                 locale: rule.locale.as_deref().unwrap_or("en"),
                 unique: rule.unique,
                 namespace: rule.namespace.as_deref(),
+                unknown_fail: true,
             };
             let t = options
                 .build(&ctx)

@@ -93,6 +93,7 @@ fn transforms() -> Vec<(String, Box<dyn Transform>)> {
             locale: parsed.locale.as_deref().unwrap_or("en"),
             unique: parsed.unique,
             namespace: None,
+            unknown_fail: false,
         };
         let t = options
             .build(&ctx)

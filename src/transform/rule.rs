@@ -66,6 +66,16 @@ impl ColumnRule {
         s
     }
 
+    /// What the rule promises about equal outputs: `keep` gives distinct
+    /// inputs distinct outputs, `null` merges them all.
+    pub fn output_uniqueness(&self) -> super::Uniqueness {
+        match &self.action {
+            Action::Keep => super::Uniqueness::Injective,
+            Action::Null => super::Uniqueness::Lossy,
+            Action::Transform(o) => o.uniqueness(),
+        }
+    }
+
     /// What the rule's outputs can be, for `verify`; `None` for `keep`
     /// (scanned, not compared) and `null`.
     pub fn output_space(&self) -> Option<OutputSpace> {
@@ -82,7 +92,7 @@ impl<'de> Deserialize<'de> for ColumnRule {
     }
 }
 
-struct ColumnRuleVisitor;
+pub(crate) struct ColumnRuleVisitor;
 
 const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted"];
 
@@ -130,78 +140,91 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ColumnRule, A::Error> {
-        let mut action: Option<(String, Action)> = None;
-        let mut unique = false;
-        let mut namespace = None;
-        let mut locale = None;
-        let mut accepted: Option<String> = None;
-        let mut transform = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "unique" => unique = map.next_value()?,
-                "namespace" => namespace = Some(map.next_value()?),
-                "locale" => locale = Some(map.next_value()?),
-                "accepted" => {
-                    let why: String = map.next_value()?;
-                    if why.trim().is_empty() {
-                        return Err(de::Error::custom(
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ColumnRule, A::Error> {
+        rule_from_map(None, map)
+    }
+}
+
+/// A rule from a map whose first key the caller may have read already
+/// (a json path's `{ keys: RULE }` is told apart by its first key).
+pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
+    first: Option<String>,
+    mut map: A,
+) -> Result<ColumnRule, A::Error> {
+    let mut pending = first;
+    let mut action: Option<(String, Action)> = None;
+    let mut unique = false;
+    let mut namespace = None;
+    let mut locale = None;
+    let mut accepted: Option<String> = None;
+    let mut transform = None;
+    while let Some(key) = match pending.take() {
+        Some(k) => Some(k),
+        None => map.next_key::<String>()?,
+    } {
+        match key.as_str() {
+            "unique" => unique = map.next_value()?,
+            "namespace" => namespace = Some(map.next_value()?),
+            "locale" => locale = Some(map.next_value()?),
+            "accepted" => {
+                let why: String = map.next_value()?;
+                if why.trim().is_empty() {
+                    return Err(de::Error::custom(
                             "`accepted` takes the reason a person accepted this column, e.g. `accepted: \"shop addresses, reviewed 2026-11\"`",
                         ));
-                    }
-                    accepted = Some(why);
                 }
-                // `{ keep: true, accepted: "..." }`: keep with a modifier.
-                "keep" if action.is_none() => {
-                    if !map.next_value::<bool>()? {
-                        return Err(de::Error::custom(
-                            "`keep` in a map takes `true`; write `null` to empty the column",
-                        ));
-                    }
-                    action = Some(("keep".to_string(), Action::Keep));
+                accepted = Some(why);
+            }
+            // `{ keep: true, accepted: "..." }`: keep with a modifier.
+            "keep" if action.is_none() => {
+                if !map.next_value::<bool>()? {
+                    return Err(de::Error::custom(
+                        "`keep` in a map takes `true`; write `null` to empty the column",
+                    ));
                 }
-                "keep" | "null" => {
+                action = Some(("keep".to_string(), Action::Keep));
+            }
+            "keep" | "null" => {
+                return Err(de::Error::custom(format!(
+                    "write `{key}` on its own (`column: {key}`), not as a map key"
+                )))
+            }
+            name => {
+                if let Some((first, _)) = &action {
                     return Err(de::Error::custom(format!(
-                        "write `{key}` on its own (`column: {key}`), not as a map key"
-                    )))
+                        "a column rule has exactly one transform, found `{first}` and `{name}`"
+                    )));
                 }
-                name => {
-                    if let Some((first, _)) = &action {
-                        return Err(de::Error::custom(format!(
-                            "a column rule has exactly one transform, found `{first}` and `{name}`"
-                        )));
+                match parse_options(name, &mut map)? {
+                    Some(opts) => {
+                        transform = names().into_iter().find(|n| *n == name);
+                        action = Some((name.to_string(), Action::Transform(opts)))
                     }
-                    match parse_options(name, &mut map)? {
-                        Some(opts) => {
-                            transform = names().into_iter().find(|n| *n == name);
-                            action = Some((name.to_string(), Action::Transform(opts)))
+                    None => {
+                        let mut msg = format!("unknown transform `{name}`");
+                        let mut all: Vec<&str> = names();
+                        all.extend(MODIFIERS);
+                        if let Some(s) = suggest(name, &all) {
+                            msg.push_str(&format!(" (did you mean `{s}`?)"));
                         }
-                        None => {
-                            let mut msg = format!("unknown transform `{name}`");
-                            let mut all: Vec<&str> = names();
-                            all.extend(MODIFIERS);
-                            if let Some(s) = suggest(name, &all) {
-                                msg.push_str(&format!(" (did you mean `{s}`?)"));
-                            }
-                            msg.push_str(&format!("; known transforms: {}", names().join(", ")));
-                            return Err(de::Error::custom(msg));
-                        }
+                        msg.push_str(&format!("; known transforms: {}", names().join(", ")));
+                        return Err(de::Error::custom(msg));
                     }
                 }
             }
         }
-        let Some((_, action)) = action else {
-            return Err(de::Error::custom(
-                "the rule names no transform; add one such as `fake: email`, or write `keep` or `null`",
-            ));
-        };
-        Ok(ColumnRule {
-            action,
-            unique,
-            namespace,
-            locale,
-            accepted,
-            transform,
-        })
     }
+    let Some((_, action)) = action else {
+        return Err(de::Error::custom(
+            "the rule names no transform; add one such as `fake: email`, or write `keep` or `null`",
+        ));
+    };
+    Ok(ColumnRule {
+        action,
+        unique,
+        namespace,
+        locale,
+        accepted,
+        transform,
+    })
 }
