@@ -30,6 +30,7 @@ fn build(yaml: &str, column: &Column) -> Box<dyn Transform> {
         locale: "en",
         unique: rule.unique,
         namespace: None,
+        unknown_fail: false,
     };
     options.build(&ctx).expect("rule builds")
 }

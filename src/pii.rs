@@ -401,11 +401,48 @@ pub fn json_paths(
     doc: &serde_json::Value,
     schema_key: &dyn Fn(&str) -> bool,
 ) -> Vec<(String, Kind)> {
+    json_layout(doc, schema_key)
+        .into_iter()
+        .filter_map(|e| match e {
+            JsonPath::Leaf(p, Some(k)) => Some((p, k)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a document's walk finds, as `init` writes rules for it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JsonPath {
+    /// A value at a path, and the personal kind it looks like, if any.
+    Leaf(String, Option<Kind>),
+    /// An object at a path whose keys are data (a map keyed by email),
+    /// and the kind of personal data the keys look like, if any.
+    DataKeys(String, Option<Kind>),
+}
+
+/// Every leaf path of `doc` (keys that are data written `*`), with the
+/// personal kind each looks like, and every map whose keys are data.
+pub fn json_layout(doc: &serde_json::Value, schema_key: &dyn Fn(&str) -> bool) -> Vec<JsonPath> {
     let mut out = Vec::new();
     walk(doc, "$", None, schema_key, &mut out);
     out.sort();
     out.dedup();
     out
+}
+
+/// A key that is data and looks like a person's: an email, a phone
+/// number, or a name (two or more capitalized words).
+fn key_kind(k: &str) -> Option<Kind> {
+    by_value(k).or_else(|| {
+        let words: Vec<&str> = k.split_whitespace().collect();
+        (words.len() >= 2
+            && words.iter().all(|w| {
+                w.chars().next().is_some_and(char::is_uppercase)
+                    && w.chars()
+                        .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+            }))
+        .then_some(Kind::FullName)
+    })
 }
 
 /// The object keys anywhere in `doc`, for counting how many documents of
@@ -444,11 +481,20 @@ fn walk(
     path: &str,
     key: Option<&str>,
     schema_key: &dyn Fn(&str) -> bool,
-    out: &mut Vec<(String, Kind)>,
+    out: &mut Vec<JsonPath>,
 ) {
     match v {
+        serde_json::Value::Object(map) if map.is_empty() => {
+            out.push(JsonPath::Leaf(path.to_string(), None));
+        }
+        serde_json::Value::Array(items) if items.is_empty() => {
+            out.push(JsonPath::Leaf(path.to_string(), None));
+        }
         serde_json::Value::Object(map) => {
             for (k, child) in map {
+                if k.len() > 64 || by_value(k).is_some() || !schema_key(k) {
+                    out.push(JsonPath::DataKeys(path.to_string(), key_kind(k)));
+                }
                 // A key that is itself personal (a map keyed by email) or
                 // otherwise data must not end up in a rules file: it is
                 // matched by a wildcard.
@@ -470,19 +516,18 @@ fn walk(
         serde_json::Value::String(s) => {
             // Keys are judged as columns of a person table: in a document
             // about someone, `name` is their name.
-            if let Some(kind) = key
+            let kind = key
                 .and_then(|k| by_name("person", k))
-                .or_else(|| by_value(s))
-            {
-                out.push((path.to_string(), kind));
-            }
+                .or_else(|| by_value(s));
+            out.push(JsonPath::Leaf(path.to_string(), kind));
         }
         serde_json::Value::Number(_) => {
-            if let Some(kind) = key.and_then(|k| by_name("person", k)) {
-                out.push((path.to_string(), kind));
-            }
+            let kind = key.and_then(|k| by_name("person", k));
+            out.push(JsonPath::Leaf(path.to_string(), kind));
         }
-        _ => {}
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {
+            out.push(JsonPath::Leaf(path.to_string(), None));
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub enum GapKind {
     Mismatch,
     /// A table the source role cannot read whole (row-level security).
     Access,
+    /// A key of a sampled json document that no path of the column's rule
+    /// names, under `unlisted: fail` (what `unknown_columns: fail` implies).
+    UnlistedKey,
 }
 
 /// One gap between the rules and the schema.
@@ -144,6 +147,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         .filter_map(|s| s.warning())
         .collect();
     report.add_row_security(row_security);
+    let unlisted = unlisted_keys(&rules, &snapshot.client).await?;
+    report.gaps.extend(unlisted);
+    report.ok = report.gaps.is_empty();
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
         OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
@@ -157,6 +163,78 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.gaps.len()
     ))
     .into())
+}
+
+/// Documents sampled per json column to look for unlisted keys.
+const SAMPLED_DOCUMENTS: i64 = 1000;
+
+/// Samples the documents of every column under a `json` rule and reports,
+/// per column, each key path (indexes as `[*]`) no path of the rule names
+/// where the run would refuse it. Values are read and walked here, never
+/// printed.
+async fn unlisted_keys(rules: &Rules, client: &tokio_postgres::Client) -> Result<Vec<Gap>> {
+    let mut gaps = Vec::new();
+    for table in &rules.tables {
+        let unknown_fail =
+            table.unknown_columns.unwrap_or(rules.unknown_columns) == UnknownColumns::Fail;
+        for entry in &table.columns {
+            let crate::transform::rule::Action::Transform(options) = &entry.rule.action else {
+                continue;
+            };
+            if entry.rule.transform != Some("json") {
+                continue;
+            }
+            let sql = format!(
+                "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL LIMIT {SAMPLED_DOCUMENTS}",
+                col = crate::conn::quote_ident(&entry.name),
+                table = table.name.sql(),
+            );
+            // A stale rule is reported as such by the plan; a failed read
+            // must not abort the snapshot's transaction.
+            client
+                .batch_execute("SAVEPOINT anonymize_sample")
+                .await
+                .pg_context(|| "sampling json documents".into())?;
+            let rows = client.query(&sql, &[]).await;
+            let end = if rows.is_ok() {
+                "RELEASE SAVEPOINT anonymize_sample"
+            } else {
+                "ROLLBACK TO SAVEPOINT anonymize_sample"
+            };
+            client
+                .batch_execute(end)
+                .await
+                .pg_context(|| "sampling json documents".into())?;
+            let mut paths: Vec<String> = Vec::new();
+            for row in rows.unwrap_or_default() {
+                let doc: String = row.get(0);
+                for p in options.unlisted_paths(doc.as_bytes(), unknown_fail) {
+                    if !paths.contains(&p) {
+                        paths.push(p);
+                    }
+                }
+            }
+            for path in paths {
+                gaps.push(Gap {
+                    kind: GapKind::UnlistedKey,
+                    table: table.name.to_string(),
+                    column: Some(entry.name.clone()),
+                    type_name: None,
+                    location: entry.location.to_string(),
+                    message: format!(
+                        "json key `{path}` in {}.{} is named by no path of the rule",
+                        table.name,
+                        display_ident(&entry.name)
+                    ),
+                    hint: Some(
+                        "add it to the rule's paths (`keep` if it is not personal), or set `unlisted: drop`"
+                            .into(),
+                    ),
+                });
+            }
+        }
+    }
+    Ok(gaps)
 }
 
 /// `(table, column)` of every column under a `hash` rule.
@@ -252,7 +330,7 @@ pub fn compare(rules: &Rules, catalog: Catalog) -> CheckReport {
     gaps.sort_by_key(|g: &Gap| match g.kind {
         GapKind::Stale => 0,
         GapKind::Unclassified => 1,
-        GapKind::Mismatch | GapKind::Access => 2,
+        GapKind::Mismatch | GapKind::Access | GapKind::UnlistedKey => 2,
     });
 
     CheckReport {
@@ -396,6 +474,10 @@ impl CheckReport {
                 GapKind::Access,
                 "tables the source role cannot read whole (row-level security):",
             ),
+            (
+                GapKind::UnlistedKey,
+                "json keys no path names, in sampled documents (add each to the rule's paths):",
+            ),
         ];
         for (kind, title) in groups {
             let list: Vec<&Gap> = self.gaps.iter().filter(|g| g.kind == kind).collect();
@@ -467,17 +549,21 @@ impl CheckReport {
                 self.tables, self.columns
             );
         } else {
+            let access = match count(GapKind::Access) {
+                0 => String::new(),
+                n => format!(", {n} access"),
+            };
+            let keys = match count(GapKind::UnlistedKey) {
+                0 => String::new(),
+                n => format!(", {n} unlisted json key(s)"),
+            };
             let _ = writeln!(
                 s,
-                "{} gap(s): {} unclassified, {} stale, {} mismatch{}",
+                "{} gap(s): {} unclassified, {} stale, {} mismatch{access}{keys}",
                 self.gaps.len(),
                 count(GapKind::Unclassified),
                 count(GapKind::Stale),
                 count(GapKind::Mismatch),
-                match count(GapKind::Access) {
-                    0 => String::new(),
-                    n => format!(", {n} access"),
-                }
             );
         }
         s

@@ -46,6 +46,13 @@ struct Evidence {
     kinds: BTreeMap<Kind, usize>,
     /// Personal paths seen inside JSON documents.
     json_paths: BTreeMap<String, Kind>,
+    /// Every leaf path seen inside JSON documents, with its personal kind
+    /// if any: a json rule names them all, since an unlisted key stops a
+    /// run under `unknown_columns: fail`.
+    json_leaves: BTreeMap<String, Option<Kind>>,
+    /// Paths of objects whose keys are data, with the personal kind the
+    /// keys look like (a map keyed by email gets a `keys:` rule).
+    json_maps: BTreeMap<String, Option<Kind>>,
     /// Most digits seen in one value (sizes a `hash` of digits).
     max_digits: usize,
     /// Values that are not personal as a whole but mention an email, a
@@ -239,8 +246,23 @@ async fn sample(
         };
         let schema_key = key_counter(&docs);
         for doc in &docs {
-            for (path, kind) in pii::json_paths(doc, &schema_key) {
-                e.json_paths.entry(path).or_insert(kind);
+            for found in pii::json_layout(doc, &schema_key) {
+                match found {
+                    pii::JsonPath::Leaf(path, kind) => {
+                        if let Some(k) = kind {
+                            e.json_paths.entry(path.clone()).or_insert(k);
+                        }
+                        let slot = e.json_leaves.entry(path).or_insert(None);
+                        *slot = slot.or(kind);
+                    }
+                    pii::JsonPath::DataKeys(path, kind) => {
+                        if let Some(k) = kind {
+                            e.json_paths.entry(format!("{path} (keys)")).or_insert(k);
+                        }
+                        let slot = e.json_maps.entry(path).or_insert(None);
+                        *slot = slot.or(kind);
+                    }
+                }
             }
         }
         for row in &rows {
@@ -509,24 +531,46 @@ fn candidates_for(kind: Kind, column: &Column, evidence: Option<&Evidence>) -> V
     }
 }
 
-/// A `json` rule replacing each personal path with its kind's best fake.
+/// A `json` rule naming every sampled path: each personal one with its
+/// kind's best fake, the others `keep`, and `keys:` for maps keyed by
+/// emails, phone numbers or names. A path that is a container elsewhere
+/// (`a` null in one document, `a.b` in another) is left to the deeper one.
 fn json_candidates(e: &Evidence, column: &Column) -> Vec<String> {
     let text = Column {
         kind: TypeKind::Text,
         unique: false,
         ..column.clone()
     };
-    let paths: Vec<String> = e
-        .json_paths
-        .iter()
-        .map(|(path, kind)| {
-            let rule = candidates_for(*kind, &text, None)
+    let deeper = |path: &str| {
+        e.json_leaves.keys().any(|other| {
+            other.len() > path.len()
+                && other.starts_with(path)
+                && matches!(other.as_bytes()[path.len()], b'.' | b'[')
+        })
+    };
+    let mut paths: Vec<String> = Vec::new();
+    for (path, kind) in &e.json_maps {
+        let rule = match kind {
+            Some(Kind::Email) => "{ fake: email }",
+            Some(Kind::Phone) => "{ fake: phone_number }",
+            Some(_) => "{ fpe: {} }",
+            None => continue,
+        };
+        paths.push(format!("{}: {{ keys: {rule} }}", yaml_quote(path)));
+    }
+    for (path, kind) in &e.json_leaves {
+        if deeper(path) {
+            continue;
+        }
+        let rule = match kind {
+            Some(kind) => candidates_for(*kind, &text, None)
                 .into_iter()
                 .next()
-                .unwrap_or_else(|| "null".into());
-            format!("{}: {rule}", yaml_quote(path))
-        })
-        .collect();
+                .unwrap_or_else(|| "null".into()),
+            None => "keep".into(),
+        };
+        paths.push(format!("{}: {rule}", yaml_quote(path)));
+    }
     vec![format!(
         "{{ json: {{ paths: {{ {} }} }} }}",
         paths.join(", ")

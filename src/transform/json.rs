@@ -359,12 +359,54 @@ impl TransformOptions for Options {
                 Unlisted::Keep
             }),
             column: format!("{}.{}", ctx.table, ctx.column.name),
+            collect: false,
         };
         Ok(ctx.finish(Box::new(json), self.uniqueness()))
     }
 
     fn uniqueness(&self) -> super::Uniqueness {
         super::Uniqueness::Lossy
+    }
+
+    fn unlisted_paths(&self, doc: &[u8], unknown_fail: bool) -> Vec<String> {
+        if self.unlisted.unwrap_or(if unknown_fail {
+            Unlisted::Fail
+        } else {
+            Unlisted::Keep
+        }) != Unlisted::Fail
+        {
+            return Vec::new();
+        }
+        let listed: Vec<Vec<Step>> = self.paths.iter().map(|(p, _)| p.steps.clone()).collect();
+        let walker = Json {
+            paths: Vec::new(),
+            keys: Vec::new(),
+            depth: listed.iter().map(Vec::len).max().unwrap_or(0),
+            listed,
+            unlisted: Unlisted::Fail,
+            column: String::new(),
+            collect: true,
+        };
+        let mut p = Parser {
+            b: doc,
+            i: 0,
+            depth: 0,
+            max_depth: walker.depth,
+        };
+        let Ok(root) = p.value() else {
+            return Vec::new();
+        };
+        let active: Vec<&[Step]> = walker.listed.iter().map(Vec::as_slice).collect();
+        let mut found = Vec::new();
+        let _ = walker.unlisted(
+            doc,
+            &root,
+            &active,
+            &mut String::new(),
+            &mut Vec::new(),
+            &mut found,
+        );
+        found
     }
 
     fn output_space(&self) -> super::OutputSpace {
@@ -415,6 +457,8 @@ struct Json {
     unlisted: Unlisted,
     /// `table.column`, for messages.
     column: String,
+    /// `check`'s walk: unlisted keys are collected, not refused.
+    collect: bool,
 }
 
 /// A parsed JSON value: spans into the document.
@@ -837,7 +881,14 @@ impl Transform for Json {
         let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::new();
         if self.unlisted != Unlisted::Keep {
             let active: Vec<&[Step]> = self.listed.iter().map(Vec::as_slice).collect();
-            self.unlisted(doc, &root, &active, &mut String::new(), &mut edits)?;
+            self.unlisted(
+                doc,
+                &root,
+                &active,
+                &mut String::new(),
+                &mut edits,
+                &mut Vec::new(),
+            )?;
         }
         let mut found = Vec::new();
         let mut value = Vec::new();
@@ -926,6 +977,7 @@ impl Json {
         active: &[&[Step]],
         path: &mut String,
         edits: &mut Vec<(usize, usize, Vec<u8>)>,
+        found: &mut Vec<String>,
     ) -> Result<(), ValueError> {
         // A path ends here: its rule covers the whole subtree.
         if active.iter().any(|steps| steps.is_empty()) {
@@ -946,10 +998,10 @@ impl Json {
                         .collect();
                     push_key(path, &decode_string(&doc[span.0..span.1]));
                     if next.is_empty() {
-                        self.refuse(path)?;
+                        self.refuse(path, found)?;
                         dropped.push(j);
                     } else {
-                        self.unlisted(doc, value, &next, path, edits)?;
+                        self.unlisted(doc, value, &next, path, edits, found)?;
                     }
                     path.truncate(at);
                 }
@@ -967,11 +1019,11 @@ impl Json {
                         .collect();
                     path.push_str(&format!("[{j}]"));
                     if next.is_empty() {
-                        self.refuse(path)?;
+                        self.refuse(path, found)?;
                         let (s, e) = item.span();
                         edits.push((s, e, b"null".to_vec()));
                     } else {
-                        self.unlisted(doc, item, &next, path, edits)?;
+                        self.unlisted(doc, item, &next, path, edits, found)?;
                     }
                     path.truncate(at);
                 }
@@ -984,11 +1036,14 @@ impl Json {
                 ..
             } => {}
             Node::Scalar { start, end, .. } | Node::Skipped { start, end } => {
-                self.refuse(if path.is_empty() {
-                    "(the whole document)"
-                } else {
-                    path
-                })?;
+                self.refuse(
+                    if path.is_empty() {
+                        "(the whole document)"
+                    } else {
+                        path
+                    },
+                    found,
+                )?;
                 edits.push((*start, *end, b"null".to_vec()));
             }
         }
@@ -997,7 +1052,14 @@ impl Json {
 
     /// With `unlisted: fail`, the error for the key at `path`: its path
     /// only, never its value.
-    fn refuse(&self, path: &str) -> Result<(), ValueError> {
+    fn refuse(&self, path: &str, found: &mut Vec<String>) -> Result<(), ValueError> {
+        if self.collect {
+            let general = every_index(path);
+            if !found.contains(&general) {
+                found.push(general);
+            }
+            return Ok(());
+        }
         if self.unlisted == Unlisted::Fail {
             return Err(ValueError(format!(
                 "json key `{path}` in {} is named by no path of the rule (`unlisted: fail`); \
@@ -1007,6 +1069,26 @@ impl Json {
         }
         Ok(())
     }
+}
+
+/// `path` with every array index written `[*]`: one gap per key of
+/// `contacts[*].phone`, not one per element.
+fn every_index(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find(']').map_or(rest.len(), |c| open + c + 1);
+        let inside = &rest[open + 1..close.saturating_sub(1).max(open + 1)];
+        if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str("[*]");
+        } else {
+            out.push_str(&rest[open..close]);
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Appends `key` to a path as the rules write it: `a.b`, or `["a.b"]` for

@@ -427,6 +427,13 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     fn constants(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// For `check`: the paths (array indexes written `[*]`) of the keys of
+    /// `doc` that the rule would refuse as unlisted, with `unknown_fail`
+    /// the table's `unknown_columns: fail`. Only `json` has any.
+    fn unlisted_paths(&self, _doc: &[u8], _unknown_fail: bool) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Whether a transform wrote a value or NULL.
