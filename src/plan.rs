@@ -707,6 +707,21 @@ fn compile(
                     ));
                 }
             }
+            // A keyed permutation of a small domain is a lookup table for
+            // anyone holding a few pairs (NIST's FF1 floor is 10^6).
+            let domain = column.max_length.and_then(|n| options.domain_of_length(n));
+            if let (Some(domain), Some(n)) = (domain, column.max_length) {
+                if domain < SMALL_DOMAIN && !rule.allow_small_domain {
+                    return Err(small_domain(
+                        &display,
+                        column,
+                        &options.describe(),
+                        "values of",
+                        n,
+                        domain,
+                    ));
+                }
+            }
             let locale = rule.locale.as_deref().unwrap_or(&rules.locale);
             let ctx = BuildContext {
                 table: &display,
@@ -944,6 +959,113 @@ pub async fn check_constants(
                     );
                 }
             }
+        }
+    }
+    if problems.list.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.rules_errors().into())
+    }
+}
+
+/// The fewest values a keyed permutation may run over without
+/// `allow_small_domain: true`: NIST SP 800-38G's floor for FF1.
+pub const SMALL_DOMAIN: f64 = 1e6;
+
+/// The refusal of a permutation over fewer than `SMALL_DOMAIN` values of
+/// `chars` characters: rule, column and counts, never a value.
+fn small_domain(
+    table: &str,
+    column: &Column,
+    rule: &str,
+    values: &str,
+    chars: usize,
+    domain: f64,
+) -> (String, Option<String>) {
+    (
+        format!(
+            "column {table}.{}: `{rule}` would permute {values} {chars} character(s), about \
+             {domain:.0} possible values, fewer than the 1,000,000 a keyed permutation needs; \
+             a few known pairs would reveal the rest",
+            column.name
+        ),
+        Some(
+            "use `hash`, `mask` or `null` for such a small domain, or write \
+             `allow_small_domain: true` on the rule to accept it (docs/security.md)"
+                .into(),
+        ),
+    )
+}
+
+/// Refuses, like the plan, a keyed permutation whose shortest sampled value
+/// (up to 1,000 non-NULL values per column, counted on the server: no value
+/// is read here) leaves fewer than `SMALL_DOMAIN` values, unless the rule
+/// says `allow_small_domain: true`, which only warns.
+pub async fn check_small_domains(
+    rules: &Rules,
+    catalog: &Catalog,
+    client: &tokio_postgres::Client,
+) -> anyhow::Result<()> {
+    let mut problems = Problems { list: Vec::new() };
+    for table_rule in &rules.tables {
+        let Some(table) = catalog.table(&table_rule.name) else {
+            continue;
+        };
+        for entry in &table_rule.columns {
+            let (Some(column), Action::Transform(options)) =
+                (table.column(&entry.name), &entry.rule.action)
+            else {
+                continue;
+            };
+            // Unknown to the rule, or already refused from the type.
+            let by_type = column.max_length.and_then(|n| options.domain_of_length(n));
+            if options.domain_of_length(1).is_none() || by_type.is_some_and(|d| d < SMALL_DOMAIN) {
+                continue;
+            }
+            let ident = crate::conn::quote_ident(&column.name);
+            let sql = format!(
+                "SELECT min(char_length(v::text))::int8 FROM \
+                 (SELECT {ident} AS v FROM {} WHERE {ident} IS NOT NULL LIMIT 1000) s",
+                table.name.sql()
+            );
+            let shortest: Option<i64> = client
+                .query_one(&sql, &[])
+                .await
+                .pg_context(|| format!("sampling lengths of {}.{}", table.name, column.name))?
+                .get(0);
+            let Some(shortest) = shortest else { continue };
+            let chars = shortest.max(0) as usize;
+            let Some(domain) = options.domain_of_length(chars) else {
+                continue;
+            };
+            if domain >= SMALL_DOMAIN {
+                continue;
+            }
+            if entry.rule.allow_small_domain {
+                tracing::warn!(
+                    table = %table.name,
+                    column = %column.name,
+                    chars,
+                    "a keyed permutation over fewer than 1,000,000 values (allow_small_domain: true)"
+                );
+                continue;
+            }
+            let (message, hint) = small_domain(
+                &table.name.to_string(),
+                column,
+                &options.describe(),
+                "sampled values as short as",
+                chars,
+                domain,
+            );
+            problems.push(
+                &entry.location,
+                message.replace(
+                    "would permute values of",
+                    "would permute sampled values as short as",
+                ),
+                hint,
+            );
         }
     }
     if problems.list.is_empty() {

@@ -507,6 +507,18 @@ impl TransformOptions for Options {
         self.kind.output_space()
     }
 
+    fn domain_of_length(&self, chars: usize) -> Option<f64> {
+        let n = chars as i32;
+        match self.kind {
+            // Digits encrypted, a `+` and country code kept at most.
+            Kind::PhoneNumber => Some(10f64.powi((n - 4).max(1))),
+            // The tag permutes the value over its own alphabet (41 symbols
+            // at the fewest); the kept domain of `keep_domain` is not.
+            Kind::Email | Kind::Username => Some(41f64.powi(n.max(1))),
+            _ => None,
+        }
+    }
+
     fn describe(&self) -> String {
         let mut s = format!("fake({}", self.kind.name());
         if self.keep_domain {

@@ -33,6 +33,14 @@ pub struct Options {
 }
 
 impl TransformOptions for Options {
+    fn domain_of_length(&self, chars: usize) -> Option<f64> {
+        // Digits are the smallest class: a value of them is the worst case.
+        let encrypted = chars
+            .saturating_sub(self.keep_first + self.keep_last)
+            .max(1);
+        Some(10f64.powi(encrypted as i32))
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {
         if !(ctx.column.kind == TypeKind::Text || ctx.is_fragment()) {
             return Err(ctx.type_error("fpe", "text"));

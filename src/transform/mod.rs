@@ -434,6 +434,13 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     fn unlisted_paths(&self, _doc: &[u8], _unknown_fail: bool) -> Vec<String> {
         Vec::new()
     }
+
+    /// For a keyed permutation (`fpe`, unique fakes): about how many values
+    /// of `chars` characters it permutes, at the fewest (digits where the
+    /// format allows them). `None`: not a permutation of its input.
+    fn domain_of_length(&self, _chars: usize) -> Option<f64> {
+        None
+    }
 }
 
 /// Whether a transform wrote a value or NULL.

@@ -26,6 +26,10 @@ pub struct ColumnRule {
     /// then shows the finding as `accepted`, with this text, and does not
     /// fail on it.
     pub accepted: Option<String>,
+    /// `allow_small_domain: true`: the user accepts a keyed permutation
+    /// (`fpe`, a unique fake) over fewer than a million values, which the
+    /// plan otherwise refuses (a lookup table for anyone with a few pairs).
+    pub allow_small_domain: bool,
     /// The registry key of the transform (`hash`, `fake`), from the
     /// registry's table rather than from `describe()`; `None` for `keep`
     /// and `null`.
@@ -94,7 +98,13 @@ impl<'de> Deserialize<'de> for ColumnRule {
 
 pub(crate) struct ColumnRuleVisitor;
 
-const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted"];
+const MODIFIERS: &[&str] = &[
+    "unique",
+    "namespace",
+    "locale",
+    "accepted",
+    "allow_small_domain",
+];
 
 fn plain(action: Action) -> ColumnRule {
     ColumnRule {
@@ -103,6 +113,7 @@ fn plain(action: Action) -> ColumnRule {
         namespace: None,
         locale: None,
         accepted: None,
+        allow_small_domain: false,
         transform: None,
     }
 }
@@ -158,12 +169,14 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
     let mut locale = None;
     let mut accepted: Option<String> = None;
     let mut transform = None;
+    let mut allow_small_domain = false;
     while let Some(key) = match pending.take() {
         Some(k) => Some(k),
         None => map.next_key::<String>()?,
     } {
         match key.as_str() {
             "unique" => unique = map.next_value()?,
+            "allow_small_domain" => allow_small_domain = map.next_value()?,
             "namespace" => namespace = Some(map.next_value()?),
             "locale" => locale = Some(map.next_value()?),
             "accepted" => {
@@ -225,6 +238,7 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
         namespace,
         locale,
         accepted,
+        allow_small_domain,
         transform,
     })
 }

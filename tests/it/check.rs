@@ -267,3 +267,97 @@ fn a_bad_subset_reference_fails_check_as_it_fails_sync() {
     .expect(2);
     assert!(verify.stderr.contains(problem), "{}", verify.stderr);
 }
+
+/// Issue 22: `check` samples json documents and reports each key no path
+/// names as a gap (exit 3), as it reports a column without a rule; the
+/// sync with the same rules stops on it, and `unlisted: keep` accepts it.
+#[test]
+fn check_reports_json_keys_no_path_names() {
+    let db = crate::harness::Pg::get().db("check_json_keys");
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, doc jsonb);
+         INSERT INTO t VALUES (1, '{\"name\": \"Zoë\", \"contacts\": [{\"email\": \"z@x.org\", \"phone\": \"555\"}]}'),
+                              (2, '{\"name\": \"Ann\", \"ssn\": \"123-45-6789\"}');",
+    );
+    let rules = "version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n      doc: { json: { paths: { name: { fake: name }, \"contacts[*].email\": { fake: email } } } }\n";
+    let dir = crate::harness::rules_dir(rules);
+    let run = check(dir.path(), &db.url, false).expect(3);
+    assert!(
+        run.stdout.contains("json keys no path names")
+            && run.stdout.contains("`contacts[*].phone`")
+            && run.stdout.contains("`ssn`")
+            && run.stdout.contains("2 unlisted json key(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("123-45") && !run.stdout.contains("555"),
+        "{}",
+        run.stdout
+    );
+    let target = crate::harness::Pg::get().fresh_name("check_json_keys_dst");
+    let args = crate::harness::sync_args(&db.url, &target.url, "rules.yml", &[]);
+    let sync = anonymize(
+        dir.path(),
+        &args,
+        &[("ANONYMIZE_SECRET", crate::sync::SECRET)],
+    )
+    .expect(1);
+    assert!(
+        sync.stderr.contains("is named by no path of the rule"),
+        "{}",
+        sync.stderr
+    );
+    let kept =
+        crate::harness::rules_dir(&rules.replace("json: { paths", "json: { unlisted: keep, paths"));
+    check(kept.path(), &db.url, false).expect(0);
+}
+
+/// Issue 22: a keyed permutation over fewer than 10^6 values is refused by
+/// `check` and `sync` (exit 2 for sync), from the column's type or from
+/// the shortest sampled value, unless the rule says `allow_small_domain`.
+#[test]
+fn small_domains_are_refused_unless_allowed() {
+    let db = crate::harness::Pg::get().db("check_small_domain");
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, pin varchar(4), code text);
+         INSERT INTO t SELECT i, lpad(i::text, 4, '0'), i::text FROM generate_series(1, 50) i;",
+    );
+    let rules = "version: 1\ntables:\n  public.t:\n    columns:\n      id: keep\n      pin: { fpe: {} }\n      code: { fpe: {} }\n";
+    let dir = crate::harness::rules_dir(rules);
+    let run = check(dir.path(), &db.url, false).expect(3);
+    assert!(
+        run.stdout
+            .contains("public.t.pin: `fpe` would permute values of 4 character(s)")
+            && run.stdout.contains(
+                "public.t.code: `fpe` would permute sampled values as short as 1 character(s)"
+            )
+            && run.stdout.contains("allow_small_domain: true"),
+        "{}",
+        run.stdout
+    );
+    let target = crate::harness::Pg::get().fresh_name("check_small_domain_dst");
+    let args = crate::harness::sync_args(&db.url, &target.url, "rules.yml", &[]);
+    let sync = anonymize(
+        dir.path(),
+        &args,
+        &[("ANONYMIZE_SECRET", crate::sync::SECRET)],
+    )
+    .expect(2);
+    assert!(
+        sync.stderr.contains("fewer than the 1,000,000"),
+        "{}",
+        sync.stderr
+    );
+    let allowed = crate::harness::rules_dir(
+        &rules.replace("{ fpe: {} }", "{ fpe: {}, allow_small_domain: true }"),
+    );
+    check(allowed.path(), &db.url, false).expect(0);
+    let args = crate::harness::sync_args(&db.url, &target.url, "rules.yml", &[]);
+    anonymize(
+        allowed.path(),
+        &args,
+        &[("ANONYMIZE_SECRET", crate::sync::SECRET)],
+    )
+    .expect(0);
+}

@@ -140,7 +140,7 @@ fn every_transform_loads_and_keeps_its_promises() {
         "0"
     );
     assert_eq!(
-        target.value("SELECT count(*) FROM people WHERE salary NOT BETWEEN 27000 AND 40000"),
+        target.value("SELECT count(*) FROM people WHERE salary NOT BETWEEN 27015 AND 40480"),
         "0"
     );
     assert_eq!(
