@@ -16,6 +16,7 @@ mod faults;
 mod hostile;
 mod inheritance;
 mod init;
+mod many_tables;
 mod messages;
 mod operations;
 mod privacy;
