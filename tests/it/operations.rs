@@ -14,6 +14,11 @@ use std::path::Path;
 /// few enough to be generated in about a second.
 const BIG_ROWS: u32 = 300_000;
 
+/// How long a refused second run may take: it returns at once, so a
+/// generous limit still tells a refusal from a wait (which never ends
+/// while the first run is paused).
+const REFUSED_AT_ONCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 const RULES: &str = "version: 1
 tables:
   public.accounts:
@@ -170,7 +175,13 @@ fn a_concurrent_second_run_is_refused_at_once() {
     let dir = rules_dir(RULES);
     let (first, point) = spawn_paused_mid_copy(dir.path(), &source, &target, &[]);
 
-    let second = run_sync(dir.path(), &source, &target, &[]).expect(1);
+    // If the refusal ever became a wait, the second run would wait on the
+    // paused first one forever: a limit turns that hang into a failure.
+    let second = spawn(dir.path(), &sync_args(&source, &target, &[]), &[]);
+    let second = harness::wait_within(second, REFUSED_AT_ONCE, || {
+        "the second run waited for the first one's lock instead of refusing".into()
+    })
+    .expect(1);
     assert!(
         second
             .stderr
