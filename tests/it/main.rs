@@ -19,6 +19,7 @@ mod init;
 mod messages;
 mod operations;
 mod privacy;
+mod read_only;
 mod replica;
 mod subset;
 mod sweep;

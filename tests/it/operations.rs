@@ -185,7 +185,11 @@ fn sigint_mid_copy_exits_130_and_leaves_the_previous_target() {
     // SAFETY: kill(2) on the pid of a child we started and have not reaped.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let run = wait(child).expect(130);
-    assert!(run.stderr.contains("interrupted by SIGINT"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted by SIGINT"),
+        "{}",
+        run.stderr
+    );
     assert_untouched(pg, &target, &before);
 
     let report: serde_json::Value =
