@@ -16,6 +16,7 @@ mod faults;
 mod hostile;
 mod inheritance;
 mod init;
+mod memory;
 mod messages;
 mod operations;
 mod privacy;
