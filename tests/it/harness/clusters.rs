@@ -1,6 +1,7 @@
-//! Clusters some tests start besides the shared one (the TLS server, the
-//! hot standby): each started once per test binary, and stopped when the
-//! binary exits.
+//! Clusters some tests start besides the shared one: the TLS server and
+//! the hot standby, each started once per test binary and stopped when the
+//! binary exits (`keep`), and a test's own cluster with the settings it
+//! needs, stopped when the test drops it (`OwnCluster`).
 
 use std::sync::{Mutex, Once};
 
