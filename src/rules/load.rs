@@ -390,6 +390,24 @@ fn merge(
                 })
             })
             .collect();
+        // The condition is embedded into queries on the source: refuse
+        // one that could end the statement or escape its parentheses.
+        if let Some(filter) = &t.filter {
+            if let Err(unsafe_sql) = super::condition::check(filter) {
+                errors.push(RulesError {
+                    location: at(&["tables", &key, "where"]),
+                    message: format!(
+                        "the `where:` of table {name} is not one SQL condition: it has {} at character {}",
+                        unsafe_sql.what,
+                        unsafe_sql.at + 1
+                    ),
+                    hint: Some(
+                        "write one condition, as after WHERE: no `;`, no comments, every quote and parenthesis closed"
+                            .into(),
+                    ),
+                });
+            }
+        }
         rules.tables.push(TableRule {
             key,
             name,

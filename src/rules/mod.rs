@@ -4,6 +4,7 @@
 //! Parsing uses hand-written visitors rather than `#[serde(flatten)]` or
 //! untagged enums, which make serde_yaml lose the line and column of errors.
 
+pub mod condition;
 pub mod load;
 pub mod locate;
 pub mod subset;

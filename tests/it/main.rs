@@ -20,6 +20,7 @@ mod messages;
 mod operations;
 mod privacy;
 mod replica;
+mod security;
 mod subset;
 mod sweep;
 mod sync;

@@ -1,0 +1,138 @@
+//! Hardening (issue 23): nothing but reads on production, and nothing of
+//! production in staging or in an error that the rules did not allow.
+
+use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg};
+
+/// A path the server (running as its own OS user) could write, unique to
+/// this test run, and not there yet.
+fn marker_path(test: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let path = std::env::temp_dir().join(format!(
+        "anonymize-{test}-{}-{nanos}.out",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// A source with one small table, whose sessions the server logs
+/// statement by statement (`log_statement = all`).
+fn logged_source(test: &str) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, note text);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    db.exec(&format!(
+        "ALTER DATABASE \"{}\" SET log_statement = 'all'",
+        db.name
+    ));
+    db
+}
+
+/// The lines of the shared server's log that mention `needle` (empty for
+/// a server the harness did not start, whose log it cannot read).
+fn log_lines_with(needle: &str) -> Vec<String> {
+    let Some(log) = Pg::get().server_log() else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The audit's filter: as a simple query, `EXPLAIN … WHERE (<it>)` became
+/// three statements, the second writing a file on the server.
+fn injection(path: &std::path::Path) -> String {
+    format!(
+        "true); COPY (SELECT current_user) TO '{}'; SELECT (1",
+        path.display()
+    )
+}
+
+#[test]
+fn a_where_filter_cannot_run_a_second_statement_on_the_source() {
+    let pg = Pg::get();
+    let source = logged_source("sec_inject_src");
+    let target = pg.fresh_name("sec_inject_dst");
+    let marker = marker_path("inject");
+    let rules = format!(
+        "version: 1\nunknown_columns: keep\ntables:\n  public.t:\n    where: \"{}\"\n",
+        injection(&marker)
+    );
+    let dir = rules_dir(&rules);
+    let expected = "rules.yml:5:5: the `where:` of table public.t is not one SQL condition: \
+                    it has a `)` that closes nothing the condition opened at character 5\n  \
+                    hint: write one condition, as after WHERE: no `;`, no comments, every \
+                    quote and parenthesis closed";
+    let runs = [
+        vec!["check", "--source", &source.url, "--rules", "rules.yml"],
+        sync_args(&source.url, &target.url, "rules.yml", &["--dry-run"]),
+        sync_args(&source.url, &target.url, "rules.yml", &[]),
+    ];
+    for args in &runs {
+        let run = anonymize(dir.path(), args, &[]).expect(2);
+        assert!(run.stderr.contains(expected), "{args:?}:\n{}", run.stderr);
+        assert!(
+            !marker.exists(),
+            "{args:?}: the server wrote {}",
+            marker.display()
+        );
+    }
+    // Nothing carrying the filter reached the server at all: no statement
+    // and no failed parse of one names the file.
+    let marker_text = marker.display().to_string();
+    assert_eq!(log_lines_with(&marker_text), Vec::<String>::new());
+    // The log does record this database's statements (the check above
+    // would pass vacuously otherwise).
+    if pg.server_log().is_some() {
+        assert!(
+            !log_lines_with("pg_export_snapshot").is_empty(),
+            "log_statement = all logs the snapshot export"
+        );
+    }
+    assert!(!pg.exists(&target.name));
+}
+
+/// Defence in depth: should a filter get past the rules' check, the server
+/// still only ever prepares it (one statement, nothing run).
+#[test]
+fn a_filter_past_the_rules_check_is_only_prepared_never_run() {
+    let source = logged_source("sec_prepare_src");
+    let marker = marker_path("prepare");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result: anyhow::Result<()> = runtime.block_on(async {
+        let mut rules = anonymize::rules::load::load_str(
+            "r.yml",
+            "version: 1\nunknown_columns: keep\ntables:\n  public.t:\n    where: \"id > 0\"\n",
+        )?;
+        rules.tables[0].filter = Some(injection(&marker));
+        let info = anonymize::conn::ConnInfo::parse(&source.url, "--source")?;
+        let snapshot = anonymize::source::open_snapshot(&info).await?;
+        let catalog = anonymize::catalog::Catalog::read(&snapshot.client).await?;
+        anonymize::plan::check_filters(&rules, &catalog, &snapshot.client).await
+    });
+    let err = format!("{:#}", result.expect_err("the filter is refused"));
+    assert!(
+        err.contains("r.yml:5:5: the `where:` of table public.t does not run on the source")
+            && err.contains("cannot insert multiple commands into a prepared statement"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the server wrote {}", marker.display());
+    // The server saw the text only as a failed parse, never as a statement
+    // it logged before running it.
+    let statements: Vec<String> = log_lines_with(&marker.display().to_string())
+        .into_iter()
+        .filter(|l| l.contains("LOG:  statement:") || l.contains("LOG:  execute"))
+        .collect();
+    assert_eq!(statements, Vec::<String>::new());
+}
