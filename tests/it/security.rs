@@ -136,3 +136,48 @@ fn a_filter_past_the_rules_check_is_only_prepared_never_run() {
         .collect();
     assert_eq!(statements, Vec::<String>::new());
 }
+
+/// JSON object keys are row data (a map keyed by email): an `unlisted:
+/// fail` error names the key by its position, in stderr and in the
+/// report, never the key itself.
+#[test]
+fn a_json_key_is_never_printed_in_an_error_or_the_report() {
+    let pg = Pg::get();
+    let source = pg.db("sec_jsonkey_src");
+    source.exec(
+        r#"CREATE TABLE docs (id int PRIMARY KEY, acl jsonb);
+           INSERT INTO docs VALUES
+             (1, '{"shared_with": {"jane.doe.private@gmail.com": "edit"}}');"#,
+    );
+    let target = pg.fresh_name("sec_jsonkey_dst");
+    let dir = rules_dir(
+        "version: 1\ntables:\n  public.docs:\n    columns:\n      id: keep\n      \
+         acl: { json: { unlisted: fail, paths: { shared_with.owner: { fake: email } } } }\n",
+    );
+    let args = sync_args(
+        &source.url,
+        &target.url,
+        "rules.yml",
+        &["--report", "report.json"],
+    );
+    let run = anonymize(
+        dir.path(),
+        &args,
+        &[("ANONYMIZE_SECRET", "security-test-secret-0123456789abcdef")],
+    )
+    .expect(1);
+    assert!(
+        run.stderr
+            .contains("json key `shared_with[key 1]` in public.docs.acl is named by no path"),
+        "{}",
+        run.stderr
+    );
+    let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    assert!(
+        report.contains("json key `shared_with[key 1]` in public.docs.acl"),
+        "{report}"
+    );
+    for text in [&run.stderr, &run.stdout, &report] {
+        assert!(!text.contains("jane.doe"), "{text}");
+    }
+}
