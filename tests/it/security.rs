@@ -181,3 +181,54 @@ fn a_json_key_is_never_printed_in_an_error_or_the_report() {
         assert!(!text.contains("jane.doe"), "{text}");
     }
 }
+
+/// pg_dump labels the entries of a foreign object in its own ways (`FOREIGN
+/// SERVER x` for an ACL, `TABLE t` for a foreign table's ACL, `COLUMN t.c`
+/// for a comment): each is stripped by the object it refers to, as are
+/// `dblink` and `postgres_fdw` themselves, and the run loads.
+#[test]
+fn every_entry_of_a_foreign_object_and_the_remote_extensions_are_stripped() {
+    let pg = Pg::get();
+    let source = pg.db("sec_fdw_src");
+    source.exec(
+        "CREATE EXTENSION postgres_fdw;
+         CREATE EXTENSION dblink;
+         CREATE SERVER prod FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'db.prod.internal');
+         DO $$ BEGIN CREATE ROLE sec_fdw_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         GRANT USAGE ON FOREIGN SERVER prod TO sec_fdw_reader;
+         CREATE FOREIGN TABLE remote_users (id int, email text) SERVER prod;
+         GRANT SELECT ON remote_users TO sec_fdw_reader;
+         COMMENT ON COLUMN remote_users.email IS 'their email';
+         COMMENT ON EXTENSION dblink IS 'links';
+         CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);
+         GRANT SELECT ON t TO sec_fdw_reader;",
+    );
+    let target = pg.fresh_name("sec_fdw_dst");
+    let dir = rules_dir("version: 1\ntables:\n  public.t:\n    columns: { id: keep }\n");
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
+    let run = anonymize(dir.path(), &args, &[]).expect(0);
+    assert_eq!(
+        target.value("SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension"),
+        "plpgsql"
+    );
+    assert_eq!(target.value("SELECT count(*) FROM pg_foreign_server"), "0");
+    assert_eq!(target.value("SELECT count(*) FROM pg_foreign_table"), "0");
+    assert_eq!(
+        target.value("SELECT count(*) FROM pg_foreign_data_wrapper"),
+        "0"
+    );
+    // The ordinary table and its grant are there.
+    assert_eq!(target.value("SELECT count(*) FROM t"), "1");
+    assert_eq!(
+        target.value("SELECT has_table_privilege('sec_fdw_reader', 't', 'SELECT')"),
+        "t"
+    );
+    for named in [
+        "SERVER prod",
+        "FOREIGN TABLE public.remote_users",
+        "EXTENSION dblink",
+        "EXTENSION postgres_fdw",
+    ] {
+        assert!(run.stderr.contains(named), "names {named}: {}", run.stderr);
+    }
+}
