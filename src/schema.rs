@@ -192,6 +192,9 @@ pub async fn dump_with(
     for (k, v) in source.libpq_env(pg_dump.major) {
         cmd.env(k, v);
     }
+    if let Some(conninfo) = source.libpq_conninfo() {
+        cmd.arg(format!("--dbname={conninfo}"));
+    }
     let out = cmd
         .output()
         .await

@@ -232,3 +232,59 @@ fn every_entry_of_a_foreign_object_and_the_remote_extensions_are_stripped() {
         assert!(run.stderr.contains(named), "names {named}: {}", run.stderr);
     }
 }
+
+/// pg_dump connects as strictly as we do: every libpq setting the user
+/// gave reaches it (through the environment, or `--dbname` for those
+/// without a `PG*` variable), read here by an `ANONYMIZE_PG_DUMP` wrapper.
+#[test]
+fn pg_dump_gets_every_libpq_setting_the_user_gave() {
+    let pg = Pg::get();
+    let source = pg.db("sec_pgdump_src");
+    source.exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let target = pg.fresh_name("sec_pgdump_dst");
+    let dir = rules_dir("version: 1\ntables:\n  public.t:\n    columns: { id: keep }\n");
+    let real = anonymize::schema::find_pg_dump(0).unwrap().path;
+    let wrapper = dir.path().join("pg_dump");
+    let seen = dir.path().join("seen.txt");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n/usr/bin/env >> '{seen}'\nfor a in \"$@\"; do echo \"arg: $a\" >> '{seen}'; done\nexec '{}' \"$@\"\n",
+            real.display(),
+            seen = seen.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let url = format!(
+        "{}?channel_binding=prefer&sslsni=0&gssencmode=disable&keepalives_idle=30\
+         &keepalives_count=4&tcp_user_timeout=9000",
+        source.url
+    );
+    let args = sync_args(&url, &target.url, "rules.yml", &[]);
+    anonymize(
+        dir.path(),
+        &args,
+        &[("ANONYMIZE_PG_DUMP", wrapper.to_str().unwrap())],
+    )
+    .expect(0);
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    for line in [
+        "PGCHANNELBINDING=prefer",
+        "PGSSLSNI=0",
+        "PGGSSENCMODE=disable",
+        "arg: --dbname=keepalives_idle='30' keepalives_count='4' tcp_user_timeout='9000'",
+    ] {
+        assert!(seen.lines().any(|l| l == line), "{line} in:\n{seen}");
+    }
+    // The password stays out of the command line.
+    assert!(
+        !seen
+            .lines()
+            .any(|l| l.starts_with("arg:") && l.contains("password")),
+        "{seen}"
+    );
+}
