@@ -28,6 +28,8 @@ struct RulesFile {
     subset: Option<SubsetSettings>,
     #[serde(default)]
     tables: Entries<TableFile>,
+    #[serde(default)]
+    allow_schema_text: Entries<String>,
 }
 
 /// One table as written.
@@ -328,6 +330,13 @@ fn merge(
                 rules.roots_location = Some(at(&["subset", "roots"]));
             }
         }
+    }
+    if !body.allow_schema_text.0.is_empty() {
+        rules.allow_schema_text_location = Some(at(&["allow_schema_text"]));
+    }
+    for (object, reason) in body.allow_schema_text.0 {
+        let location = at(&["allow_schema_text", &object]);
+        rules.allow_schema_text.push((object, reason, location));
     }
     for (key, t) in body.tables.0 {
         let location = at(&["tables", &key]);

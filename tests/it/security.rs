@@ -288,3 +288,157 @@ fn pg_dump_gets_every_libpq_setting_the_user_gave() {
         "{seen}"
     );
 }
+
+/// A view holding a dblink connection string with a password would reach
+/// staging verbatim: `check`, `sync --dry-run`, `sync` and `export` refuse
+/// it naming the object, never the string; listing the object under
+/// `allow_schema_text:` lets it through.
+#[test]
+fn a_connection_string_in_the_schema_is_refused_unless_allowed() {
+    let pg = Pg::get();
+    let source = pg.db("sec_link_src");
+    source.exec(
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);
+         CREATE VIEW partner_feed AS
+           SELECT 'host=db.prod.internal dbname=app password=hunter2'::text AS link;
+         CREATE FUNCTION pull() RETURNS text LANGUAGE sql
+           AS $$ SELECT 'postgresql://etl:s3cret@db.prod.internal/app' $$;",
+    );
+    let target = pg.fresh_name("sec_link_dst");
+    let rules = "version: 1\ntables:\n  public.t:\n    columns: { id: keep }\n";
+    let dir = rules_dir(rules);
+    let runs = [
+        (
+            vec!["check", "--source", &source.url, "--rules", "rules.yml"],
+            3,
+        ),
+        (
+            sync_args(&source.url, &target.url, "rules.yml", &["--dry-run"]),
+            2,
+        ),
+        (sync_args(&source.url, &target.url, "rules.yml", &[]), 2),
+        (
+            vec![
+                "export",
+                "--source",
+                &source.url,
+                "--rules",
+                "rules.yml",
+                "--out",
+                "out",
+                "--no-progress",
+            ],
+            2,
+        ),
+    ];
+    for (args, code) in &runs {
+        let run = anonymize(dir.path(), args, &[]).expect(*code);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        for object in ["view public.partner_feed", "function public.pull()"] {
+            assert!(
+                all.contains(&format!("{object} holds a connection string or a password")),
+                "{args:?} names {object}:\n{all}"
+            );
+        }
+        for never in ["hunter2", "s3cret", "db.prod.internal"] {
+            assert!(!all.contains(never), "{args:?} printed {never}:\n{all}");
+        }
+    }
+    assert!(!pg.exists(&target.name));
+    assert!(!dir.path().join("out").exists());
+    // Reviewed and allowed: the run goes on.
+    let allowed = format!(
+        "{rules}allow_schema_text:\n  view public.partner_feed: \"points at the partner sandbox\"\n  \
+         function public.pull(): \"reviewed\"\n"
+    );
+    let dir = rules_dir(&allowed);
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
+    anonymize(dir.path(), &args, &[]).expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM partner_feed"), "1");
+}
+
+/// Emails and phone numbers written into the schema (a default, a CHECK,
+/// a comment) reach staging verbatim: `check` warns naming each object,
+/// `verify` fails (exit 3), and neither prints the value.
+#[test]
+fn personal_data_in_schema_literals_is_reported_by_check_and_fails_verify() {
+    let pg = Pg::get();
+    let source = pg.db("sec_literal_src");
+    source.exec(
+        "CREATE TABLE t (id int PRIMARY KEY,
+                         contact text DEFAULT 'ceo@realcorp.com',
+                         hotline text CHECK (hotline <> '+1 415 555 0100'));
+         INSERT INTO t (id) VALUES (1);
+         COMMENT ON TABLE t IS 'owner: jane.doe@realcorp.com';",
+    );
+    let target = pg.fresh_name("sec_literal_dst");
+    let rules = "version: 1\ntables:\n  public.t:\n    columns: { id: keep, contact: null, hotline: null }\n";
+    let dir = rules_dir(rules);
+    let objects = [
+        "default of public.t.contact holds what looks like email addresses",
+        "constraint t_hotline_check on public.t holds what looks like phone numbers",
+        "comment on table public.t holds what looks like email addresses",
+    ];
+    let run = anonymize(
+        dir.path(),
+        &["check", "--source", &source.url, "--rules", "rules.yml"],
+        &[],
+    )
+    .expect(0);
+    for object in objects {
+        assert!(
+            run.stdout.contains(object),
+            "check names {object}:\n{}",
+            run.stdout
+        );
+    }
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
+    anonymize(dir.path(), &args, &[]).expect(0);
+    let run = anonymize(
+        dir.path(),
+        &[
+            "verify",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules.yml",
+        ],
+        &[],
+    )
+    .expect(3);
+    for object in objects {
+        assert!(
+            run.stderr.contains(object),
+            "verify names {object}:\n{}",
+            run.stderr
+        );
+    }
+    for text in [&run.stdout, &run.stderr] {
+        for never in ["ceo@", "jane.doe", "555 0100"] {
+            assert!(!text.contains(never), "{never} printed:\n{text}");
+        }
+    }
+    // Reviewed and allowed: verify passes.
+    let allowed = format!(
+        "{rules}allow_schema_text:\n  default of public.t.contact: \"a role address\"\n  \
+         constraint t_hotline_check on public.t: \"the public hotline\"\n  \
+         comment on table public.t: \"reviewed\"\n"
+    );
+    let dir = rules_dir(&allowed);
+    anonymize(
+        dir.path(),
+        &[
+            "verify",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules.yml",
+        ],
+        &[],
+    )
+    .expect(0);
+}
