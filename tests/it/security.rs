@@ -442,3 +442,52 @@ fn personal_data_in_schema_literals_is_reported_by_check_and_fails_verify() {
     )
     .expect(0);
 }
+
+/// An export is a copy of production's rows: every file and directory of
+/// it is its owner's only (0600/0700), whatever the umask (0022 here).
+#[test]
+fn export_files_and_directories_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let pg = Pg::get();
+    let source = pg.db("sec_modes_src");
+    source.exec("CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t VALUES (1, 'a')");
+    let dir =
+        rules_dir("version: 1\ntables:\n  public.t:\n    columns: { id: keep, note: keep }\n");
+    // SAFETY: umask(2) has no preconditions; the old mask is put back.
+    let old = unsafe { libc::umask(0o022) };
+    for (format, out) in [
+        ("csv", "out_csv"),
+        ("jsonl", "out_jsonl"),
+        ("sql", "out.sql"),
+    ] {
+        anonymize(
+            dir.path(),
+            &[
+                "export",
+                "--source",
+                &source.url,
+                "--rules",
+                "rules.yml",
+                "--out",
+                out,
+                "--format",
+                format,
+                "--no-progress",
+            ],
+            &[],
+        )
+        .expect(0);
+        let root = dir.path().join(out);
+        let mut paths = vec![root.clone()];
+        if root.is_dir() {
+            paths.extend(std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()));
+        }
+        for p in paths {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            let want = if p.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode, want, "{} is {mode:o}", p.display());
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+}
