@@ -491,3 +491,42 @@ fn export_files_and_directories_are_private() {
     // SAFETY: as above.
     unsafe { libc::umask(old) };
 }
+
+/// The throwaway clusters of `demo` and the tests start with a cleared
+/// environment: nothing of ours (`ANONYMIZE_SECRET`, cargo's variables,
+/// `HOME`) crosses to the server, which runs as another OS user.
+#[test]
+fn a_throwaway_cluster_inherits_none_of_our_environment() {
+    let cluster = anonymize::ephemeral::Cluster::start().unwrap();
+    let pid_file = cluster.socket_dir().join("data").join("postmaster.pid");
+    let pid = std::fs::read_to_string(pid_file).unwrap();
+    let pid = pid.lines().next().unwrap().trim().to_string();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let names: Vec<String> = environ
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            let v = String::from_utf8_lossy(v);
+            v.split('=').next().unwrap().to_string()
+        })
+        .collect();
+    // What pg_ctl, its shell and the server set for themselves (PGDATA,
+    // PGSYSCONFDIR, PWD, ...) besides what we pass.
+    let allowed = |n: &str| {
+        matches!(
+            n,
+            "PATH"
+                | "LANG"
+                | "TZ"
+                | "PWD"
+                | "PGDATA"
+                | "PGSYSCONFDIR"
+                | "PG_GRANDPARENT_PID"
+                | "PGLOCALEDIR"
+        ) || n.starts_with("LC_")
+            || n.starts_with("PG_OOM")
+    };
+    let foreign: Vec<&String> = names.iter().filter(|n| !allowed(n)).collect();
+    assert!(foreign.is_empty(), "the server inherited {foreign:?}");
+    assert!(names.iter().any(|n| n == "PATH"), "{names:?}");
+}
