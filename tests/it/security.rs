@@ -530,3 +530,47 @@ fn a_throwaway_cluster_inherits_none_of_our_environment() {
     assert!(foreign.is_empty(), "the server inherited {foreign:?}");
     assert!(names.iter().any(|n| n == "PATH"), "{names:?}");
 }
+
+/// A client key that others may read is refused before any connection,
+/// as libpq refuses it (0600, or 0640 when root owns it).
+#[test]
+fn a_client_key_others_can_read_is_refused_before_connecting() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = rules_dir("version: 1\n");
+    let (cert, key) = (dir.path().join("c.crt"), dir.path().join("c.key"));
+    std::fs::write(&cert, "not read before the check").unwrap();
+    std::fs::write(&key, "not read before the check").unwrap();
+    // Port 1 on loopback: nothing listens, so a run past the check fails
+    // to connect (exit 1) instead.
+    let url = format!(
+        "postgresql://u@127.0.0.1:1/db?sslmode=require&sslcert={}&sslkey={}&connect_timeout=2",
+        cert.display(),
+        key.display()
+    );
+    let run_with = |mode: u32| {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        anonymize(
+            dir.path(),
+            &["check", "--source", &url, "--rules", "rules.yml"],
+            &[],
+        )
+    };
+    let run = run_with(0o644).expect(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "the private key {} (sslkey) has mode 0644, so others on this machine may read it; \
+             make it private with `chmod 0600 {}`",
+            key.display(),
+            key.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    // 0640 only for a key root owns: the owner of this one is who we are.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    for mode in [0o600].into_iter().chain(root.then_some(0o640)) {
+        let run = run_with(mode).expect(1);
+        assert!(!run.stderr.contains("(sslkey) has mode"), "{}", run.stderr);
+    }
+}
