@@ -37,6 +37,10 @@ pub mod target;
 /// pg_dump's pre- and post-data, sequences, materialized views.
 pub mod schema;
 
+/// Text in the schema copied verbatim (views, functions, defaults,
+/// checks, comments): connection strings and personal literals.
+pub mod schema_text;
+
 /// Post-data scheduled as the tables arrive, with the row counts.
 pub mod post_data;
 

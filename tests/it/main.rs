@@ -23,6 +23,7 @@ mod operations;
 mod privacy;
 mod read_only;
 mod replica;
+mod security;
 mod subset;
 mod sweep;
 mod sync;
