@@ -284,8 +284,8 @@ fn check_reports_json_keys_no_path_names() {
     let run = check(dir.path(), &db.url, false).expect(3);
     assert!(
         run.stdout.contains("json keys no path names")
-            && run.stdout.contains("`contacts[*].phone`")
-            && run.stdout.contains("`ssn`")
+            && run.stdout.contains("`contacts[*][key 2]`")
+            && run.stdout.contains("`[key 1]`")
             && run.stdout.contains("2 unlisted json key(s)"),
         "{}",
         run.stdout
