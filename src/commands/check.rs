@@ -7,7 +7,10 @@
 //! - `stale`: a rule for a table or column that no longer exists;
 //! - `mismatch`: a rule that does not fit its column (a type the transform
 //!   cannot produce, `null` on a NOT NULL column, a unique column with a
-//!   rule that can repeat values, ...).
+//!   rule that can repeat values, a keyed permutation of a small domain,
+//!   ...);
+//! - `unlisted_key`: a key of a sampled json document that no path of the
+//!   column's rule names, where the run would stop on it.
 //!
 //! Exit 0 when there is none, 3 otherwise; `--format json` for machines.
 //! Columns kept without a rule under `unknown_columns: keep` are listed as

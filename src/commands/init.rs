@@ -702,6 +702,65 @@ mod tests {
         }
     }
 
+    /// Issue 22: a json rule names every sampled key (the harmless ones
+    /// `keep`), suggests `keys:` for a map keyed by emails, writes no key
+    /// that is data, and parses as a rule that accepts the documents under
+    /// `unknown_columns: fail`.
+    #[test]
+    fn json_rules_name_every_key_and_rewrite_email_keys() {
+        let docs: Vec<serde_json::Value> = [
+            r#"{"owner": {"email": "zoe@corp.example", "theme": "dark"}, "shared_with": {"bob@corp.example": "read"}, "tags": [], "n": null}"#,
+            r#"{"owner": {"email": "ann@corp.example", "theme": "light"}, "shared_with": {"amy@corp.example": "write"}, "tags": ["x"], "n": 3}"#,
+        ]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+        let schema_key = key_counter(&docs);
+        let mut e = Evidence::default();
+        for doc in &docs {
+            for found in pii::json_layout(doc, &schema_key) {
+                match found {
+                    pii::JsonPath::Leaf(p, k) => {
+                        let slot = e.json_leaves.entry(p).or_insert(None);
+                        *slot = slot.or(k);
+                    }
+                    pii::JsonPath::DataKeys(p, k) => {
+                        let slot = e.json_maps.entry(p).or_insert(None);
+                        *slot = slot.or(k);
+                    }
+                }
+            }
+        }
+        let doc_column = column("doc", TypeKind::Jsonb, false, false);
+        let rule = json_candidates(&e, &doc_column).remove(0);
+        assert!(
+            rule.contains("'$.shared_with': { keys: { fake: email } }"),
+            "{rule}"
+        );
+        assert!(rule.contains("'$.shared_with.*': keep"), "{rule}");
+        assert!(rule.contains("'$.owner.email': { fake: email }"), "{rule}");
+        assert!(
+            rule.contains("'$.owner.theme': keep") && rule.contains("'$.tags[*]': keep"),
+            "{rule}"
+        );
+        assert!(
+            rule.contains("'$.n': keep") && !rule.contains("'$.tags':"),
+            "{rule}"
+        );
+        assert!(!rule.contains("bob@") && !rule.contains("amy@"), "{rule}");
+        let parsed: crate::transform::rule::ColumnRule = serde_yaml::from_str(&rule).unwrap();
+        let crate::transform::rule::Action::Transform(options) = parsed.action else {
+            panic!("a transform")
+        };
+        for doc in &docs {
+            let text = doc.to_string();
+            assert_eq!(
+                options.unlisted_paths(text.as_bytes(), true),
+                Vec::<String>::new()
+            );
+        }
+    }
+
     /// Every rule `init` may suggest names a transform of the registry and
     /// builds for the column it is suggested for: a suggestion can never
     /// name a transform that does not exist, or options it does not take.
