@@ -189,6 +189,29 @@ pub struct UniqueKey {
     pub nulls_not_distinct: bool,
 }
 
+/// A unique index on expressions or with a predicate
+/// (`CREATE UNIQUE INDEX ... (lower(handle)) WHERE active`). It is not a
+/// `UniqueKey`: no foreign key can point at it and the subset never keys
+/// rows by it, but the rules of its columns must keep it unique.
+#[derive(Debug, Clone)]
+pub struct UniqueIndex {
+    pub name: String,
+    /// Key parts in key order.
+    pub parts: Vec<IndexPart>,
+    /// The `WHERE` of a partial index, as SQL.
+    pub predicate: Option<String>,
+    pub nulls_not_distinct: bool,
+}
+
+/// One key part of a `UniqueIndex`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexPart {
+    /// A plain column.
+    Column(String),
+    /// An expression, as `pg_get_indexdef` writes it (`lower(handle)`).
+    Expression(String),
+}
+
 /// A foreign key from `columns` to `parent.parent_columns`.
 #[derive(Debug, Clone)]
 pub struct ForeignKey {
@@ -245,6 +268,8 @@ pub struct Table {
     pub kind: TableKind,
     pub columns: Vec<Column>,
     pub unique_keys: Vec<UniqueKey>,
+    /// Unique indexes on expressions or with a predicate.
+    pub unique_indexes: Vec<UniqueIndex>,
     pub foreign_keys: Vec<ForeignKey>,
     /// `pg_class.reltuples` (summed over partitions); -1 when never analyzed.
     pub estimated_rows: i64,
@@ -274,8 +299,8 @@ impl Table {
 #[derive(Debug, Clone)]
 pub struct Sequence {
     pub name: QualifiedName,
-    /// `None` when this role may not read the sequence: the target's then
-    /// starts from its start value, with a warning.
+    /// `None` when this role may not read the sequence (`access` refuses
+    /// such a run: the target's would start behind its column).
     pub last_value: Option<i64>,
     /// Whether `nextval` goes past `last_value` (called since its last
     /// reset) or returns it (fresh, or reset by `setval(s, v, false)`).
@@ -300,12 +325,6 @@ async fn read_sequences(client: &Client) -> Result<Vec<Sequence>> {
                 sequences.len(),
                 name.sql()
             ));
-        } else {
-            tracing::warn!(
-                sequence = %name,
-                "this role may not read the sequence, so the target's starts from its start value; \
-                 grant SELECT on it (or pg_read_all_data) to carry its value"
-            );
         }
         sequences.push(Sequence {
             name,
@@ -385,6 +404,7 @@ impl Catalog {
                 },
                 columns: Vec::new(),
                 unique_keys: Vec::new(),
+                unique_indexes: Vec::new(),
                 foreign_keys: Vec::new(),
                 estimated_rows: row.get::<_, f64>("reltuples") as i64,
                 estimated_bytes: row.get("bytes"),
@@ -443,6 +463,34 @@ impl Catalog {
                 name: row.get("name"),
                 columns,
                 primary: row.get("is_primary"),
+                nulls_not_distinct: row.get("nulls_not_distinct"),
+            });
+        }
+
+        for row in client
+            .query(include_str!("catalog/unique_indexes.sql"), &[])
+            .await
+            .pg_context(|| "reading the source unique indexes".into())?
+        {
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
+                continue;
+            };
+            let columns: Vec<String> = row.get("columns");
+            let parts: Vec<String> = row.get("parts");
+            tables[i].unique_indexes.push(UniqueIndex {
+                name: row.get("name"),
+                parts: columns
+                    .into_iter()
+                    .zip(parts)
+                    .map(|(c, p)| {
+                        if c.is_empty() {
+                            IndexPart::Expression(p)
+                        } else {
+                            IndexPart::Column(c)
+                        }
+                    })
+                    .collect(),
+                predicate: row.get("predicate"),
                 nulls_not_distinct: row.get("nulls_not_distinct"),
             });
         }

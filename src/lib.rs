@@ -20,6 +20,9 @@ pub mod subset;
 /// The snapshot, its worker connections and the COPY-out query.
 pub mod source;
 
+/// What the source role may read, against what a run reads.
+pub mod access;
+
 /// The transforms that replace values.
 pub mod transform;
 

@@ -690,6 +690,7 @@ mod tests {
                 foreign_keys: fks,
                 estimated_rows: 10,
                 estimated_bytes: bytes,
+                unique_indexes: vec![],
                 row_security: crate::catalog::RowSecurity::Off,
             },
             columns: vec![],

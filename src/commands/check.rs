@@ -35,7 +35,8 @@ pub enum GapKind {
     Unclassified,
     Stale,
     Mismatch,
-    /// A table the source role cannot read whole (row-level security).
+    /// Something the source role cannot read whole: a table, a column, a
+    /// schema or a sequence it has no grant on, or row-level security.
     Access,
 }
 
@@ -130,8 +131,11 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
+    let lengths = crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await;
+    let access = crate::access::gaps(&snapshot.client, &catalog, &role).await?;
+    let large_objects = large_objects_warning(&snapshot.client).await?;
     let mut report = compare(&rules, catalog);
-    for result in [constants, filters] {
+    for result in [constants, filters, lengths] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
             report.add_mismatches(list);
@@ -143,7 +147,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         .iter()
         .filter_map(|s| s.warning())
         .collect();
+    report.source_warnings.extend(large_objects);
     report.add_row_security(row_security);
+    report.add_access(access);
     let text = match args.format {
         OutputFormat::Text => report.render_text(),
         OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
@@ -157,6 +163,21 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.gaps.len()
     ))
     .into())
+}
+
+/// Large objects are not copied (no rule can mask them, and they are no
+/// table's rows): said once, as advice about the source.
+async fn large_objects_warning(client: &tokio_postgres::Client) -> Result<Option<String>> {
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .pg_context(|| "counting the source's large objects".into())?
+        .get(0);
+    Ok((n > 0).then(|| {
+        format!(
+            "the source holds {n} large object(s) (lo_*), which sync does not copy; columns holding their oids will point at nothing"
+        )
+    }))
 }
 
 /// `(table, column)` of every column under a `hash` rule.
@@ -373,6 +394,22 @@ impl CheckReport {
         self.ok = self.gaps.is_empty();
     }
 
+    /// What the source role may not read (`access::gaps`), as gaps.
+    fn add_access(&mut self, list: Vec<crate::access::AccessGap>) {
+        for g in list {
+            self.gaps.push(Gap {
+                kind: GapKind::Access,
+                table: g.object,
+                column: None,
+                type_name: None,
+                location: "source".into(),
+                message: g.message,
+                hint: Some(g.hint),
+            });
+        }
+        self.ok = self.gaps.is_empty();
+    }
+
     fn add_row_security(&mut self, (notes, gaps): (Vec<RowSecurityNote>, Vec<Gap>)) {
         self.row_security = notes;
         self.gaps.extend(gaps);
@@ -394,7 +431,7 @@ impl CheckReport {
             (GapKind::Mismatch, "rules that do not fit their column:"),
             (
                 GapKind::Access,
-                "tables the source role cannot read whole (row-level security):",
+                "what the source role cannot read (grants, row-level security):",
             ),
         ];
         for (kind, title) in groups {
