@@ -271,12 +271,35 @@ pub struct Table {
     /// Unique indexes on expressions or with a predicate.
     pub unique_indexes: Vec<UniqueIndex>,
     pub foreign_keys: Vec<ForeignKey>,
-    /// `pg_class.reltuples` (summed over partitions); -1 when never analyzed.
+    /// `pg_class.reltuples` (summed over partitions), or for a table never
+    /// analysed, its rows counted or estimated in the snapshot (`rows_from`
+    /// says which); -1 only when even that failed.
     pub estimated_rows: i64,
+    /// Where `estimated_rows` comes from.
+    pub rows_from: RowsFrom,
     /// On-disk size in bytes (summed over partitions).
     pub estimated_bytes: i64,
     pub row_security: RowSecurity,
 }
+
+/// Where a table's row count comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowsFrom {
+    /// The planner's statistics (`pg_class.reltuples`, kept by ANALYZE,
+    /// VACUUM and index builds).
+    #[default]
+    Statistics,
+    /// Never analysed, so counted in the snapshot (`count(*)`).
+    Counted,
+    /// Never analysed and too large to count: the planner's estimate from
+    /// the relation's size on disk.
+    Estimated,
+}
+
+/// A never-analysed table whose planner estimate is at most this many
+/// rows is counted exactly; a larger one keeps the estimate, which costs
+/// no scan. A count of a million narrow rows takes well under a second.
+pub const COUNT_ROWS_UP_TO: i64 = 1_000_000;
 
 impl Table {
     /// The table as SQL names it for statements that must not reach
@@ -347,6 +370,60 @@ async fn read_sequences(client: &Client) -> Result<Vec<Sequence>> {
     Ok(sequences)
 }
 
+/// Fills in the row count of a table never analysed (`reltuples` -1, as
+/// after a fresh restore), inside the snapshot: the subset's shares rest on
+/// these counts, and without them they shrink down every chain of tables.
+/// The planner's estimate (from the relation's size, no scan) first; at
+/// most `COUNT_ROWS_UP_TO` rows, an exact `count(*)`. A table the role may
+/// not read keeps -1: the access check reports it.
+async fn count_rows(client: &Client, table: &mut Table) -> Result<()> {
+    client
+        .batch_execute("SAVEPOINT anonymize_count")
+        .await
+        .pg_context(|| "counting rows of tables never analysed".into())?;
+    let counted: Result<(i64, RowsFrom), tokio_postgres::Error> = async {
+        // EXPLAIN's output is json, read as text (our own SQL, no input).
+        let explained = client
+            .simple_query(&format!(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM {}",
+                table.sql_only()
+            ))
+            .await?;
+        let plan: serde_json::Value = explained
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                _ => None,
+            })
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default();
+        let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+        if estimate > COUNT_ROWS_UP_TO {
+            return Ok((estimate, RowsFrom::Estimated));
+        }
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", table.sql_only()), &[])
+            .await?
+            .get(0);
+        Ok((n, RowsFrom::Counted))
+    }
+    .await;
+    let end = if counted.is_ok() {
+        "RELEASE SAVEPOINT anonymize_count"
+    } else {
+        "ROLLBACK TO SAVEPOINT anonymize_count"
+    };
+    client
+        .batch_execute(end)
+        .await
+        .pg_context(|| "counting rows of tables never analysed".into())?;
+    if let Ok((rows, from)) = counted {
+        table.estimated_rows = rows;
+        table.rows_from = from;
+    }
+    Ok(())
+}
+
 /// Everything the plan needs to know about the source.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
@@ -407,6 +484,7 @@ impl Catalog {
                 unique_indexes: Vec::new(),
                 foreign_keys: Vec::new(),
                 estimated_rows: row.get::<_, f64>("reltuples") as i64,
+                rows_from: RowsFrom::Statistics,
                 estimated_bytes: row.get("bytes"),
                 row_security: match (row.get("row_security"), row.get("row_security_applies")) {
                     (false, _) => RowSecurity::Off,
@@ -514,6 +592,10 @@ impl Catalog {
                 deferrable: row.get("deferrable"),
                 virtual_key: false,
             });
+        }
+
+        for table in tables.iter_mut().filter(|t| t.estimated_rows < 0) {
+            count_rows(client, table).await?;
         }
 
         let sequences = read_sequences(client).await?;

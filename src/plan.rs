@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Column, QualifiedName, Table};
+use crate::catalog::{Catalog, Column, QualifiedName, RowsFrom, Table};
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::rules::{Action, ColumnRule, Rules, TableRule, UnknownColumns};
 use crate::subset::SubsetSpec;
@@ -428,18 +428,24 @@ impl Plan {
             let _ = writeln!(s, "subset: {subset}");
         }
         for t in &self.tables {
-            let est = if t.table.estimated_rows < 0 {
-                "unknown".to_string()
-            } else {
-                t.table.estimated_rows.to_string()
+            // A table never analysed is counted (or estimated) in the
+            // snapshot, and the plan says so: its numbers are not the
+            // planner's.
+            let est = match (t.table.estimated_rows, t.table.rows_from) {
+                (n, _) if n < 0 => "~unknown rows".to_string(),
+                (n, RowsFrom::Statistics) => format!("~{n} rows"),
+                (n, RowsFrom::Counted) => format!("{n} rows, counted: never analysed"),
+                (n, RowsFrom::Estimated) => {
+                    format!("~{n} rows, estimated from its size: never analysed")
+                }
             };
             match t.estimated_kept {
                 Some(kept) => {
-                    let _ = writeln!(s, "{} (~{est} rows, keeps ~{kept})", t.table.name);
+                    let _ = writeln!(s, "{} ({est}, keeps ~{kept})", t.table.name);
                     let _ = writeln!(s, "  rows: {}", t.selection);
                 }
                 None => {
-                    let _ = writeln!(s, "{} (~{est} rows, {})", t.table.name, t.selection);
+                    let _ = writeln!(s, "{} ({est}, {})", t.table.name, t.selection);
                 }
             }
             if t.skip {
@@ -1110,6 +1116,7 @@ mod tests {
                 estimated_rows: 10,
                 estimated_bytes: 100,
                 unique_indexes: vec![],
+                rows_from: Default::default(),
                 row_security: crate::catalog::RowSecurity::Off,
             }],
             ..Catalog::default()

@@ -691,6 +691,7 @@ mod tests {
                 estimated_rows: 10,
                 estimated_bytes: bytes,
                 unique_indexes: vec![],
+                rows_from: Default::default(),
                 row_security: crate::catalog::RowSecurity::Off,
             },
             columns: vec![],

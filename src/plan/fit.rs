@@ -201,70 +201,6 @@ pub fn length_fit(options: &dyn TransformOptions, column: &Column, unique: bool)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::{QualifiedName, TableKind};
-
-    fn table(indexes: Vec<(&str, Vec<IndexPart>)>) -> Table {
-        Table {
-            oid: 1,
-            name: QualifiedName::new("public", "acct"),
-            kind: TableKind::Ordinary,
-            columns: ["id", "handle", "Nick Name", "at"]
-                .iter()
-                .map(|c| Column::new(c, "text", TypeKind::Text))
-                .collect(),
-            unique_keys: vec![],
-            unique_indexes: indexes
-                .into_iter()
-                .map(|(name, parts)| UniqueIndex {
-                    name: name.into(),
-                    parts,
-                    predicate: None,
-                    nulls_not_distinct: false,
-                })
-                .collect(),
-            foreign_keys: vec![],
-            estimated_rows: 0,
-            estimated_bytes: 0,
-            row_security: crate::catalog::RowSecurity::Off,
-        }
-    }
-
-    #[test]
-    fn lower_upper_and_text_casts_stand_for_the_column() {
-        use IndexPart::Expression as E;
-        for (expr, column) in [
-            ("lower(handle)", Some("handle")),
-            ("upper((handle)::text)", Some("handle")),
-            ("(handle)::text", Some("handle")),
-            ("lower(\"Nick Name\")", Some("Nick Name")),
-            ("lower(nope)", None),
-            ("\"left\"(handle, 3)", None),
-            ("(handle || at)", None),
-        ] {
-            let t = table(vec![("i", vec![E(expr.into())])]);
-            assert_eq!(shaped_column(&t.unique_indexes[0].parts[0], &t), column, "{expr}");
-            assert_eq!(
-                unique_on(&t, "handle").is_some(),
-                column == Some("handle"),
-                "{expr}"
-            );
-        }
-        let t = table(vec![(
-            "acct_left",
-            vec![E("\"left\"(handle, 3)".into()), E("(at || 'handle')".into())],
-        )]);
-        let used: Vec<&str> = expression_index_columns(&t)
-            .iter()
-            .map(|u| u.column)
-            .collect();
-        // `'handle'` is a string, not the column.
-        assert_eq!(used, ["handle", "at"]);
-    }
-}
-
 /// Reads `max(char_length(col))` on the source for every column whose rule
 /// fits its `varchar(n)` only when the source's values are short enough
 /// (`LengthFit::InputAtMost`: the unique `fake: email` adds `.invalid`),
@@ -313,11 +249,7 @@ pub async fn check_source_lengths(
                 }
             })
             .collect();
-        let sql = format!(
-            "SELECT {} FROM {}",
-            lengths.join(", "),
-            table.sql_only()
-        );
+        let sql = format!("SELECT {} FROM {}", lengths.join(", "), table.sql_only());
         // A table the role cannot read fails here too; the access check
         // reports that, and a savepoint keeps the snapshot usable.
         client
@@ -368,5 +300,77 @@ pub async fn check_source_lengths(
         Ok(())
     } else {
         Err(problems.rules_errors().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{QualifiedName, TableKind};
+
+    fn table(indexes: Vec<(&str, Vec<IndexPart>)>) -> Table {
+        Table {
+            oid: 1,
+            name: QualifiedName::new("public", "acct"),
+            kind: TableKind::Ordinary,
+            columns: ["id", "handle", "Nick Name", "at"]
+                .iter()
+                .map(|c| Column::new(c, "text", TypeKind::Text))
+                .collect(),
+            unique_keys: vec![],
+            unique_indexes: indexes
+                .into_iter()
+                .map(|(name, parts)| UniqueIndex {
+                    name: name.into(),
+                    parts,
+                    predicate: None,
+                    nulls_not_distinct: false,
+                })
+                .collect(),
+            foreign_keys: vec![],
+            estimated_rows: 0,
+            estimated_bytes: 0,
+            rows_from: Default::default(),
+            row_security: crate::catalog::RowSecurity::Off,
+        }
+    }
+
+    #[test]
+    fn lower_upper_and_text_casts_stand_for_the_column() {
+        use IndexPart::Expression as E;
+        for (expr, column) in [
+            ("lower(handle)", Some("handle")),
+            ("upper((handle)::text)", Some("handle")),
+            ("(handle)::text", Some("handle")),
+            ("lower(\"Nick Name\")", Some("Nick Name")),
+            ("lower(nope)", None),
+            ("\"left\"(handle, 3)", None),
+            ("(handle || at)", None),
+        ] {
+            let t = table(vec![("i", vec![E(expr.into())])]);
+            assert_eq!(
+                shaped_column(&t.unique_indexes[0].parts[0], &t),
+                column,
+                "{expr}"
+            );
+            assert_eq!(
+                unique_on(&t, "handle").is_some(),
+                column == Some("handle"),
+                "{expr}"
+            );
+        }
+        let t = table(vec![(
+            "acct_left",
+            vec![
+                E("\"left\"(handle, 3)".into()),
+                E("(at || 'handle')".into()),
+            ],
+        )]);
+        let used: Vec<&str> = expression_index_columns(&t)
+            .iter()
+            .map(|u| u.column)
+            .collect();
+        // `'handle'` is a string, not the column.
+        assert_eq!(used, ["handle", "at"]);
     }
 }

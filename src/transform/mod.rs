@@ -965,7 +965,8 @@ mod tests {
             "x@y",
             "7c9e6679-7425-40de-944b-e07fc1f90ae7",
         ];
-        let long = "a.very.long.local.part.indeed@".to_string() + &"sub.".repeat(40) + "example.org";
+        let long =
+            "a.very.long.local.part.indeed@".to_string() + &"sub.".repeat(40) + "example.org";
         for (yaml, type_name, kind) in &cases {
             let rule: rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
             let o = test_support::parse(yaml);

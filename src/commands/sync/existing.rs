@@ -100,8 +100,11 @@ pub(super) async fn refuse_outside_references(
     client: &tokio_postgres::Client,
     plan: &Plan,
 ) -> Result<()> {
-    let loaded: std::collections::BTreeSet<String> =
-        plan.tables.iter().map(|t| t.table.name.to_string()).collect();
+    let loaded: std::collections::BTreeSet<String> = plan
+        .tables
+        .iter()
+        .map(|t| t.table.name.to_string())
+        .collect();
     // Constraints inherited by partitions (`conparentid`) are their
     // parent's; the parent's own row names it once.
     let rows = client
@@ -118,10 +121,12 @@ pub(super) async fn refuse_outside_references(
         .pg_context(|| "reading the target's foreign keys".into())?;
     let mut lines = Vec::new();
     for row in rows {
-        let child = crate::catalog::QualifiedName::new(row.get::<_, String>(1), row.get::<_, String>(2))
-            .to_string();
-        let parent = crate::catalog::QualifiedName::new(row.get::<_, String>(3), row.get::<_, String>(4))
-            .to_string();
+        let child =
+            crate::catalog::QualifiedName::new(row.get::<_, String>(1), row.get::<_, String>(2))
+                .to_string();
+        let parent =
+            crate::catalog::QualifiedName::new(row.get::<_, String>(3), row.get::<_, String>(4))
+                .to_string();
         if loaded.contains(&parent) && !loaded.contains(&child) {
             lines.push(format!(
                 "  {child} references {parent} (constraint {}), and {child} is not a table the run loads",
