@@ -758,7 +758,7 @@ fn compile(
                     ),
                     Some(format!(
                         "widen the column (e.g. `ALTER TABLE {display} ALTER COLUMN {} TYPE text`), or use a rule whose output fits, such as `{{ fpe: {{}} }}` (same length as its input)",
-                        crate::conn::quote_ident(&column.name)
+                        crate::catalog::display_ident(&column.name)
                     )),
                 ));
             }
