@@ -283,7 +283,8 @@ pub struct Table {
 }
 
 /// Where a table's row count comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RowsFrom {
     /// The planner's statistics (`pg_class.reltuples`, kept by ANALYZE,
     /// VACUUM and index builds).
