@@ -1,13 +1,19 @@
 //! The `check` command: the rules against the source schema, without
 //! copying. It is the gate an application's CI runs after each migration.
 //!
-//! It lists every gap at once, in three kinds:
+//! It lists every gap at once, in four kinds:
 //! - `unclassified`: a column with no rule (under `unknown_columns: fail`,
 //!   the default), e.g. one a migration just added;
 //! - `stale`: a rule for a table or column that no longer exists;
 //! - `mismatch`: a rule that does not fit its column (a type the transform
-//!   cannot produce, `null` on a NOT NULL column, a unique column with a
-//!   rule that can repeat values, ...).
+//!   cannot produce, `null` on a NOT NULL column, a rule that can repeat
+//!   values under a unique key or index of any shape, a `varchar(n)` too
+//!   narrow for a rule that cannot be cut, ...);
+//! - `access`: something the source role cannot read (a table, columns,
+//!   a schema, a sequence, or rows hidden by row-level security).
+//!
+//! Whatever it finds, `sync` refuses before any row moves (exit 2): a green
+//! `check` predicts a sync that does not stop on these.
 //!
 //! Exit 0 when there is none, 3 otherwise; `--format json` for machines.
 //! Columns kept without a rule under `unknown_columns: keep` are listed as

@@ -67,8 +67,8 @@ fn describe_index(index: &UniqueIndex) -> String {
 }
 
 /// The column a key part stands for: a plain column, or `lower(col)`,
-/// `upper(col)`, `col::text` (and nestings of them). `None` for any
-/// other expression.
+/// `upper(col)`, `col::text`, `col COLLATE c` (and nestings of them).
+/// `None` for any other expression.
 fn shaped_column<'t>(part: &IndexPart, table: &'t Table) -> Option<&'t str> {
     let text = match part {
         IndexPart::Column(c) => return table.column(c).map(|c| c.name.as_str()),
@@ -89,6 +89,13 @@ fn shaped_column<'t>(part: &IndexPart, table: &'t Table) -> Option<&'t str> {
         }
         if let Some(rest) = inner.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
             inner = rest.trim();
+        }
+        // `lower(email COLLATE "und-x-icu")`: a collation only says how
+        // to fold case.
+        if let Some((value, collation)) = inner.rsplit_once(" COLLATE ") {
+            if identifier(collation.trim()).is_some() {
+                inner = value.trim();
+            }
         }
         if inner == before {
             break;
@@ -343,6 +350,7 @@ mod tests {
             ("upper((handle)::text)", Some("handle")),
             ("(handle)::text", Some("handle")),
             ("lower(\"Nick Name\")", Some("Nick Name")),
+            ("lower((handle COLLATE \"und-x-icu\"))", Some("handle")),
             ("lower(nope)", None),
             ("\"left\"(handle, 3)", None),
             ("(handle || at)", None),
