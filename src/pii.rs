@@ -313,6 +313,71 @@ pub fn in_text(text: &str) -> Option<Kind> {
     None
 }
 
+/// Every email address, phone number and (Luhn-valid) card number in
+/// free text, with its kind, in the order found. A phone number inside an
+/// email address or a card number is not counted again.
+pub fn fragments(text: &str) -> Vec<(Kind, &str)> {
+    let mut out: Vec<(Kind, std::ops::Range<usize>)> = Vec::new();
+    let free = |out: &[(Kind, std::ops::Range<usize>)], r: &std::ops::Range<usize>| {
+        out.iter()
+            .all(|(_, o)| o.end <= r.start || r.end <= o.start)
+    };
+    for m in EMAIL_IN_TEXT.find_iter(text) {
+        out.push((Kind::Email, m.range()));
+    }
+    for m in CARD_IN_TEXT.find_iter(text) {
+        if is_card(m.as_str()) && free(&out, &m.range()) {
+            out.push((Kind::Card, m.range()));
+        }
+    }
+    for m in PHONE_IN_TEXT.find_iter(text) {
+        let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
+        if (7..=15).contains(&digits) && free(&out, &m.range()) {
+            out.push((Kind::Phone, m.range()));
+        }
+    }
+    out.sort_by_key(|(_, r)| r.start);
+    out.into_iter().map(|(k, r)| (k, &text[r])).collect()
+}
+
+/// The top-level domain the tool's unique email fakes end in (RFC 6761:
+/// it never resolves).
+const RESERVED_TLD: &str = "invalid";
+
+/// Domains reserved for examples (RFC 2606): the tool's email fakes use them.
+const EXAMPLE_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+
+/// Whether `value`, an email address or phone number, is one that reaches
+/// no one: an address at a domain reserved for examples or under a
+/// reserved top-level domain (what the tool's email fakes write, old and
+/// new shapes: `example.com/.net/.org` and `.invalid`), or a North American number in the 555-0100..0199 range
+/// set aside for fiction. Such a value is never personal data.
+pub fn is_reserved(kind: Kind, value: &str) -> bool {
+    match kind {
+        Kind::Email => {
+            let Some((_, domain)) = value.rsplit_once('@') else {
+                return false;
+            };
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            let tld = domain.rsplit('.').next().unwrap_or("");
+            tld == RESERVED_TLD
+                || EXAMPLE_DOMAINS
+                    .iter()
+                    .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        }
+        Kind::Phone => {
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            let national = match digits.len() {
+                11 if digits.starts_with('1') => &digits[1..],
+                10 => &digits[..],
+                _ => return false,
+            };
+            &national[3..6] == "555" && &national[6..8] == "01"
+        }
+        _ => false,
+    }
+}
+
 /// 13 to 19 digits, optionally grouped by spaces or dashes, passing the
 /// Luhn check.
 pub fn is_card(v: &str) -> bool {
@@ -578,6 +643,48 @@ mod tests {
         );
         assert_eq!(in_text("order 12345 shipped on 2024-01-01"), None);
         assert_eq!(in_text("note; with 'quotes' and a tab\t7"), None);
+    }
+
+    #[test]
+    fn fragments_are_found_with_their_kind() {
+        let text = "mail ada@real.test or bob@corp.example.com, call +44 20 7946 0958 \
+                    or (312) 555-0142; card 4111-1111-1111-1111, order 12345";
+        let found = fragments(text);
+        assert_eq!(
+            found,
+            vec![
+                (Kind::Email, "ada@real.test"),
+                (Kind::Email, "bob@corp.example.com"),
+                (Kind::Phone, "+44 20 7946 0958"),
+                (Kind::Phone, "(312) 555-0142"),
+                (Kind::Card, "4111-1111-1111-1111"),
+            ]
+        );
+        assert!(fragments("order 12345 shipped 2024-01-01").is_empty());
+    }
+
+    #[test]
+    fn reserved_addresses_and_fictional_numbers_reach_no_one() {
+        for own in [
+            "destiney.heathcote@example.net",
+            "a@example.com",
+            "b@mail.example.org",
+            "nqjf.qgffj12@hquoj.com.invalid",
+        ] {
+            assert!(is_reserved(Kind::Email, own), "{own}");
+        }
+        for real in [
+            "ada@gmail.com",
+            "a@example.co",
+            "a@notexample.com",
+            "p1@realmail.example",
+        ] {
+            assert!(!is_reserved(Kind::Email, real), "{real}");
+        }
+        assert!(is_reserved(Kind::Phone, "(312) 555-0142"));
+        assert!(is_reserved(Kind::Phone, "+1 312 555 0199"));
+        assert!(!is_reserved(Kind::Phone, "(312) 555-0200"));
+        assert!(!is_reserved(Kind::Phone, "+44 20 7946 0958"));
     }
 
     #[test]
