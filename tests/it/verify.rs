@@ -114,7 +114,7 @@ fn verify_is_clean_after_a_correct_sync_and_names_a_column_left_as_keep() {
     );
     assert!(
         run.stdout.ends_with(
-            "ok: 0 leak(s), 0 warning(s), 0 accepted in 22 column(s) checked (up to 10000 values each)\n"
+            "ok: 0 leak(s), 0 accepted in 22 column(s) checked (up to 10000 values each)\n"
         ),
         "{}",
         run.stdout
@@ -357,7 +357,7 @@ fn the_tools_own_fakes_are_never_findings() {
         let run = sync_and_verify("verify_ownfakes", &sql, &rules).expect(0);
         let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         assert_eq!(report["failures"], 0, "{fake}: {report}");
-        assert_eq!(report["warnings"], 0, "{fake}: {report}");
+        assert!(report.get("warnings").is_none(), "no more warnings: {report}");
         let body = column(&report, "body");
         assert_eq!(body["status"], "ok", "{fake}: {body}");
         assert_eq!(body["text"]["emails"], 0, "{body}");
