@@ -568,12 +568,7 @@ impl VerifyReport {
     /// then a summary line.
     pub fn render_text(&self) -> String {
         let mut s = String::new();
-        for status in [
-            Status::Leak,
-            Status::Accepted,
-            Status::Info,
-            Status::Ok,
-        ] {
+        for status in [Status::Leak, Status::Accepted, Status::Info, Status::Ok] {
             for c in self.columns.iter().filter(|c| c.status == status) {
                 if status == Status::Ok && c.sampled == 0 {
                     continue;

@@ -357,7 +357,10 @@ fn the_tools_own_fakes_are_never_findings() {
         let run = sync_and_verify("verify_ownfakes", &sql, &rules).expect(0);
         let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         assert_eq!(report["failures"], 0, "{fake}: {report}");
-        assert!(report.get("warnings").is_none(), "no more warnings: {report}");
+        assert!(
+            report.get("warnings").is_none(),
+            "no more warnings: {report}"
+        );
         let body = column(&report, "body");
         assert_eq!(body["status"], "ok", "{fake}: {body}");
         assert_eq!(body["text"]["emails"], 0, "{body}");
