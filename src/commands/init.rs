@@ -6,7 +6,11 @@
 //! its name (`email`, `phone`, `first_name`, `iban`, `ip`, ...), its type
 //! (`inet`) and a sample of its values read inside the snapshot (emails,
 //! phone numbers, IBANs, Luhn-valid card numbers, IP addresses, JSON
-//! documents holding such keys or values); every other column gets `keep`.
+//! documents holding such keys or values, street addresses, latitude/
+//! longitude pairs, licence plates). A text column whose values mention
+//! emails, phone or card numbers gets a `regex` rule that replaces each
+//! kind where it appears. A name column of company names is not a
+//! person's. Every other column gets `keep`.
 //! Each line carries a `# why:` comment. The sampled values are only looked
 //! at: the file holds counts and kinds, never a value.
 //!
@@ -800,6 +804,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The free-text scrub and the lat/long rule build, replace what they
+    /// should and keep the rest of the text.
+    #[test]
+    fn free_text_scrubs_and_point_rules_keep_the_text_around() {
+        use crate::transform::test_support::{apply, build};
+        let c = column("notes", TypeKind::Text, false, false);
+        let build_rule = |yaml: &str| {
+            let rule: crate::rules::ColumnRule =
+                serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("`{yaml}`: {e}"));
+            let crate::rules::Action::Transform(options) = &rule.action else {
+                panic!("{yaml}");
+            };
+            build(&**options, &c)
+        };
+        let scrub = build_rule(&scrub_rule(
+            [Kind::Email, Kind::Phone, Kind::Card].into_iter(),
+        ));
+        let text = "mail ada@shop.com or +44 20 7946 0958, card 4111 1111 1111 1111.";
+        let out = apply(&*scrub, Some(text)).unwrap();
+        assert!(out.starts_with("mail ") && out.ends_with("."), "{out}");
+        for real in ["ada@shop.com", "7946 0958", "4111 1111 1111 1111"] {
+            assert!(!out.contains(real), "{real} left in {out}");
+        }
+        assert!(
+            pii::fragments(&out)
+                .iter()
+                .any(|(k, t)| *k == Kind::Email && pii::is_reserved(*k, t)),
+            "{out}"
+        );
+        let point = candidates_for(Kind::GeoPoint, &c, None).remove(0);
+        let out = apply(&*build_rule(&point), Some("48.8566, -73.1234")).unwrap();
+        assert!(out.starts_with("48.") && out.contains(", -73."), "{out}");
+        assert_ne!(out, "48.8566, -73.1234");
     }
 
     #[test]
