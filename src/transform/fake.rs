@@ -503,6 +503,28 @@ impl TransformOptions for Options {
         Ok(ctx.finish(t, self.uniqueness()))
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        use super::MaxLength::{Fixed, Grows, InputPlus, Unbounded};
+        match self.kind {
+            // Format-preserving: the input's own length.
+            Kind::Email if self.keep_domain => InputPlus(0),
+            // The person-like form, one for unique and not: names, then a
+            // tag that grows with the input (`person::max_len`).
+            Kind::Email => Grows(|n| super::person::max_len(n, 12)),
+            Kind::Username => Grows(|n| super::person::max_len(n, 0)),
+            Kind::PhoneNumber => InputPlus(0),
+            Kind::Uuid => Fixed(36),
+            Kind::CountryCode | Kind::StateAbbr => Fixed(2),
+            Kind::CurrencyCode => Fixed(3),
+            Kind::Ipv4 => Fixed(15),
+            Kind::Ipv6 => Fixed(39),
+            Kind::MacAddress => Fixed(23),
+            Kind::Date | Kind::DateOfBirth => Fixed(10),
+            // Drawn from the fake crate's word lists.
+            _ => Unbounded,
+        }
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         self.kind.output_space()
     }

@@ -409,6 +409,10 @@ impl TransformOptions for Options {
         found
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        super::MaxLength::Unbounded
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Partial
     }

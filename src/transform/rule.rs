@@ -30,6 +30,11 @@ pub struct ColumnRule {
     /// (`fpe`, a unique fake) over fewer than a million values, which the
     /// plan otherwise refuses (a lookup table for anyone with a few pairs).
     pub allow_small_domain: bool,
+    /// `allow: [PATTERN, ...]`: emails, phone or card numbers that `verify`
+    /// finds in this column's text and that match one of these patterns
+    /// whole (a shop's own hotline, `support@acme.com`) are known, not
+    /// findings. Anchored: a pattern matches the whole found value.
+    pub allow: Vec<regex::Regex>,
     /// The registry key of the transform (`hash`, `fake`), from the
     /// registry's table rather than from `describe()`; `None` for `keep`
     /// and `null`.
@@ -104,6 +109,7 @@ const MODIFIERS: &[&str] = &[
     "locale",
     "accepted",
     "allow_small_domain",
+    "allow",
 ];
 
 fn plain(action: Action) -> ColumnRule {
@@ -114,6 +120,7 @@ fn plain(action: Action) -> ColumnRule {
         locale: None,
         accepted: None,
         allow_small_domain: false,
+        allow: Vec::new(),
         transform: None,
     }
 }
@@ -170,6 +177,7 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
     let mut accepted: Option<String> = None;
     let mut transform = None;
     let mut allow_small_domain = false;
+    let mut allow = Vec::new();
     while let Some(key) = match pending.take() {
         Some(k) => Some(k),
         None => map.next_key::<String>()?,
@@ -187,6 +195,14 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
                         ));
                 }
                 accepted = Some(why);
+            }
+            "allow" => {
+                let patterns: Vec<String> = map.next_value()?;
+                for p in patterns {
+                    let anchored = regex::Regex::new(&format!("^(?:{p})$"))
+                        .map_err(|e| de::Error::custom(format!("invalid `allow` pattern: {e}")))?;
+                    allow.push(anchored);
+                }
             }
             // `{ keep: true, accepted: "..." }`: keep with a modifier.
             "keep" if action.is_none() => {
@@ -239,6 +255,7 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
         locale,
         accepted,
         allow_small_domain,
+        allow,
         transform,
     })
 }
