@@ -204,10 +204,11 @@ pub fn length_fit(options: &dyn TransformOptions, column: &Column, unique: bool)
         MaxLength::InputPlus(0) => LengthFit::Fits,
         MaxLength::InputPlus(k) if k > n => LengthFit::TooLong(Some(k)),
         MaxLength::InputPlus(k) => LengthFit::InputAtMost(n - k),
-        // The longest input whose output still fits, if any.
+        // The longest input whose output still fits; where even an empty
+        // one does not, outputs outgrow the column whatever the source.
         MaxLength::Grows(f) => match (0..=n).rev().find(|&i| f(i) <= n) {
             Some(i) => LengthFit::InputAtMost(i),
-            None => LengthFit::TooLong(Some(f(0))),
+            None => LengthFit::TooLong(None),
         },
         MaxLength::Unbounded => LengthFit::TooLong(None),
     }

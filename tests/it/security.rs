@@ -163,7 +163,10 @@ fn a_json_key_is_never_printed_in_an_error_or_the_report() {
     let run = anonymize(
         dir.path(),
         &args,
-        &[("ANONYMIZE_SECRET", "security-test-secret-0123456789abcdef")],
+        &[(
+            "ANONYMIZE_SECRET",
+            "mNZkf6ExkvadhMN1KHvzLeYkORhaG9lkyxhlXxDIAGb1qaQ2PIZLMxAq",
+        )],
     )
     .expect(1);
     assert!(
