@@ -529,11 +529,11 @@ impl TransformOptions for Options {
         self.kind.output_space()
     }
 
-    fn domain_of_length(&self, chars: usize) -> Option<f64> {
-        let n = chars as i32;
+    fn domain_of(&self, shape: super::Shape) -> Option<f64> {
+        let n = shape.chars as i32;
         match self.kind {
-            // Digits encrypted, a `+` and country code kept at most.
-            Kind::PhoneNumber => Some(10f64.powi((n - 4).max(1))),
+            // Digits encrypted, a country code of up to 3 digits kept.
+            Kind::PhoneNumber => Some(10f64.powi((shape.digits as i32 - 3).max(1))),
             // The tag permutes the value over its own alphabet (41 symbols
             // at the fewest); the kept domain of `keep_domain` is not.
             Kind::Email | Kind::Username => Some(41f64.powi(n.max(1))),

@@ -33,12 +33,16 @@ pub struct Options {
 }
 
 impl TransformOptions for Options {
-    fn domain_of_length(&self, chars: usize) -> Option<f64> {
-        // Digits are the smallest class: a value of them is the worst case.
-        let encrypted = chars
-            .saturating_sub(self.keep_first + self.keep_last)
-            .max(1);
-        Some(10f64.powi(encrypted as i32))
+    fn domain_of(&self, shape: super::Shape) -> Option<f64> {
+        // Kept characters count against the letters first (the larger
+        // class), so the estimate stays on the low side; one symbol is
+        // always encrypted.
+        let kept = self.keep_first + self.keep_last;
+        let letters = shape.letters.saturating_sub(kept);
+        let digits = shape
+            .digits
+            .saturating_sub(kept - (shape.letters - letters));
+        Some((10f64.powi(digits as i32) * 26f64.powi(letters as i32)).max(10.0))
     }
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {

@@ -477,11 +477,21 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     }
 
     /// For a keyed permutation (`fpe`, unique fakes): about how many values
-    /// of `chars` characters it permutes, at the fewest (digits where the
-    /// format allows them). `None`: not a permutation of its input.
-    fn domain_of_length(&self, _chars: usize) -> Option<f64> {
+    /// it permutes for a value of `shape` (its characters, digits and
+    /// letters). `None`: not a permutation of its input.
+    fn domain_of(&self, _shape: Shape) -> Option<f64> {
         None
     }
+}
+
+/// The classes of a value's characters, for `TransformOptions::domain_of`.
+/// Where only a `varchar(n)` is known, all `n` count as digits, the
+/// smallest class.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub chars: usize,
+    pub digits: usize,
+    pub letters: usize,
 }
 
 /// Whether a transform wrote a value or NULL.
