@@ -22,6 +22,9 @@ pub mod lock_capacity;
 /// The snapshot, its worker connections and the COPY-out query.
 pub mod source;
 
+/// What the source role may read, against what a run reads.
+pub mod access;
+
 /// The transforms that replace values.
 pub mod transform;
 
@@ -36,6 +39,10 @@ pub mod target;
 
 /// pg_dump's pre- and post-data, sequences, materialized views.
 pub mod schema;
+
+/// Text in the schema copied verbatim (views, functions, defaults,
+/// checks, comments): connection strings and personal literals.
+pub mod schema_text;
 
 /// Post-data scheduled as the tables arrive, with the row counts.
 pub mod post_data;
