@@ -369,6 +369,7 @@ mod tests {
             source_rows_estimate: rows as i64,
             selection: "all rows".to_string(),
             kept_fraction: None,
+            source_rows_from: Default::default(),
         }
     }
 
