@@ -532,8 +532,9 @@ impl TransformOptions for Options {
     fn domain_of(&self, shape: super::Shape) -> Option<f64> {
         let n = shape.chars as i32;
         match self.kind {
-            // Digits encrypted, a country code of up to 3 digits kept.
-            Kind::PhoneNumber => Some(10f64.powi((shape.digits as i32 - 3).max(1))),
+            // Digits encrypted (a `+` country code, when there is one,
+            // is kept: a number without it is the common case).
+            Kind::PhoneNumber => Some(10f64.powi(shape.digits as i32)),
             // The tag permutes the value over its own alphabet (41 symbols
             // at the fewest); the kept domain of `keep_domain` is not.
             Kind::Email | Kind::Username => Some(41f64.powi(n.max(1))),
