@@ -1095,7 +1095,7 @@ pub async fn check_small_domains(
                 "SELECT c, d, l FROM (SELECT char_length(v)::int8 AS c, \
                         length(regexp_replace(v, '[^0-9]', '', 'g'))::int8 AS d, \
                         length(regexp_replace(v, '[^[:alpha:]]', '', 'g'))::int8 AS l FROM \
-                 (SELECT {ident}::text AS v FROM {} WHERE {ident} IS NOT NULL LIMIT 1000) s) x \
+                 (SELECT {ident}::text AS v FROM {} WHERE {ident} IS NOT NULL AND {ident}::text <> '' LIMIT 1000) s) x \
                  ORDER BY d + 1.415 * l, c LIMIT 1",
                 table.name.sql()
             );

@@ -95,7 +95,7 @@ fn fpe_changes_values_its_keep_windows_cover() {
          INSERT INTO cards VALUES (1000, '12', NULL), (1001, '7', NULL), (1002, 'x-y', NULL);",
     );
     let target = pg.fresh_name("sweep_fpe_dst");
-    let rules = "version: 1\ntables:\n  public.cards:\n    columns:\n      id: keep\n      pin: { fpe: { keep_last: 4 }, unique: true }\n      short: keep\n";
+    let rules = "version: 1\ntables:\n  public.cards:\n    columns:\n      id: keep\n      pin: { fpe: { keep_last: 4 }, unique: true, allow_small_domain: true }\n      short: keep\n";
     run("sync", &source, Some(&target), rules).expect(0);
     assert_eq!(target.value("SELECT count(*) FROM cards"), "1003");
     // The unique constraint was built after the load: it held.
@@ -122,7 +122,7 @@ fn fpe_changes_values_its_keep_windows_cover() {
     // varchar(4) and keep_last: 4: nothing but the forced symbol would
     // change, so the plan refuses it.
     let target = pg.fresh_name("sweep_fpe_dst2");
-    let rules = "version: 1\ntables:\n  public.cards:\n    columns:\n      id: keep\n      pin: keep\n      short: { fpe: { keep_last: 4 } }\n";
+    let rules = "version: 1\ntables:\n  public.cards:\n    columns:\n      id: keep\n      pin: keep\n      short: { fpe: { keep_last: 4 }, allow_small_domain: true }\n";
     let out = run("sync", &source, Some(&target), rules).expect(2);
     assert!(
         out.stderr.contains("r.yml:7:7")
@@ -172,7 +172,7 @@ tables:
       tag: null
   public.p:
     columns:
-      code: { fpe: {} }
+      code: { fpe: {}, allow_small_domain: true }
   public.c:
     columns:
       id: keep
@@ -219,8 +219,8 @@ tables:
             "email: { fake: first_name }",
             "email: { fake: email, unique: true }",
         )
-        .replace("tag: null", "tag: { fpe: {} }")
-        .replace("code: keep", "code: { fpe: {} }")
+        .replace("tag: null", "tag: { fpe: {}, allow_small_domain: true }")
+        .replace("code: keep", "code: { fpe: {}, allow_small_domain: true }")
         .replace("sp_id: keep", "sp_id: null");
     let sync = run("sync", &source, Some(&target), &only_where).expect(2);
     assert!(sync.stderr.contains(expected[4]), "{}", sync.stderr);
@@ -236,8 +236,8 @@ tables:
             "email: { fake: first_name }",
             "email: { fake: email, unique: true }",
         )
-        .replace("tag: null", "tag: { fpe: {} }")
-        .replace("code: keep", "code: { fpe: {} }")
+        .replace("tag: null", "tag: { fpe: {}, allow_small_domain: true }")
+        .replace("code: keep", "code: { fpe: {}, allow_small_domain: true }")
         .replace("sp_id: keep", "sp_id: null")
         .replace("nonexistent_column > 1", "v > 0");
     run("check", &source, None, &fixed).expect(0);
