@@ -574,3 +574,44 @@ fn a_client_key_others_can_read_is_refused_before_connecting() {
         assert!(!run.stderr.contains("(sslkey) has mode"), "{}", run.stderr);
     }
 }
+
+/// A `RAISE` under an SQLSTATE outside the classes known to hold no
+/// values (here 38000, from a function a `where:` calls) is redacted to
+/// its SQLSTATE: its text, which quotes the row, is never printed.
+#[test]
+fn a_raise_of_an_unlisted_class_is_redacted() {
+    let pg = Pg::get();
+    let source = pg.db("sec_raise_src");
+    source.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, note text);
+         INSERT INTO t VALUES (1, 'jane.doe.private@gmail.com');
+         CREATE FUNCTION public.screen(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+         BEGIN
+           RAISE EXCEPTION USING ERRCODE = '38000', MESSAGE = 'refused ' || v, HINT = 'see ' || v;
+         END $$;",
+    );
+    let target = pg.fresh_name("sec_raise_dst");
+    let dir = rules_dir(
+        "version: 1\nunknown_columns: keep\ntables:\n  public.t:\n    where: \"public.screen(note)\"\n",
+    );
+    let args = sync_args(
+        &source.url,
+        &target.url,
+        "rules.yml",
+        &["--report", "r.json"],
+    );
+    let run = anonymize(dir.path(), &args, &[]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "ERROR (38000 external_routine_exception): the server's message is not shown, \
+             as it can quote row values"
+        ),
+        "{}",
+        run.stderr
+    );
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    for text in [&run.stderr, &run.stdout, &report] {
+        assert!(!text.contains("jane.doe"), "{text}");
+    }
+    assert!(!pg.exists(&target.name));
+}
