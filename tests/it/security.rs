@@ -615,3 +615,31 @@ fn a_raise_of_an_unlisted_class_is_redacted() {
     }
     assert!(!pg.exists(&target.name));
 }
+
+/// A password typed in `--source` is visible to everyone in `ps`: the run
+/// warns and says where to put it instead; the same URL from the
+/// environment draws no warning.
+#[test]
+fn a_password_on_the_command_line_draws_a_warning() {
+    let dir = rules_dir("version: 1\n");
+    // Nothing listens on port 1: each run fails to connect, after parsing.
+    let url = "postgresql://app:pw-in-argv@127.0.0.1:1/db?connect_timeout=2";
+    let warning = "--source holds a password on the command line, where every user of this \
+                   machine can read it (ps, /proc) while the run lasts; give it through \
+                   PGPASSWORD, ~/.pgpass or passfile=";
+    let run = anonymize(
+        dir.path(),
+        &["check", "--source", url, "--rules", "rules.yml"],
+        &[],
+    )
+    .expect(1);
+    assert!(run.stderr.contains(warning), "{}", run.stderr);
+    assert!(!run.stderr.contains("pw-in-argv"), "{}", run.stderr);
+    let run = anonymize(
+        dir.path(),
+        &["check", "--rules", "rules.yml"],
+        &[("SOURCE_DATABASE_URL", url)],
+    )
+    .expect(1);
+    assert!(!run.stderr.contains("holds a password"), "{}", run.stderr);
+}
