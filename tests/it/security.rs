@@ -643,3 +643,60 @@ fn a_password_on_the_command_line_draws_a_warning() {
     .expect(1);
     assert!(!run.stderr.contains("holds a password"), "{}", run.stderr);
 }
+
+/// `docs/security.md` on chosen values, as the code behaves: a production
+/// user who writes a value (an invite to a guessed address) finds its fake
+/// in staging through their own row, and so finds every other row that
+/// holds the same value; a column with its own `namespace:` does not join.
+#[test]
+fn a_chosen_value_can_be_looked_up_as_security_md_says() {
+    let pg = Pg::get();
+    let source = pg.db("sec_chosen_src");
+    source.exec(
+        "CREATE TABLE customers (id int PRIMARY KEY, email text);
+         CREATE TABLE invites (id int PRIMARY KEY, email text);
+         CREATE TABLE tickets (id int PRIMARY KEY, email text);
+         INSERT INTO customers VALUES (1, 'ceo@realcorp.com'), (2, 'someone@else.org');
+         -- The attacker's own rows: an invite and a ticket to a guessed address.
+         INSERT INTO invites VALUES (77, 'ceo@realcorp.com');
+         INSERT INTO tickets VALUES (78, 'ceo@realcorp.com');",
+    );
+    let target = pg.fresh_name("sec_chosen_dst");
+    let dir = rules_dir(
+        "version: 1\ntables:\n  public.customers:\n    columns: { id: keep, email: { fake: email } }\n  \
+         public.invites:\n    columns: { id: keep, email: { fake: email } }\n  \
+         public.tickets:\n    columns: { id: keep, email: { fake: email, namespace: tickets } }\n",
+    );
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
+    anonymize(
+        dir.path(),
+        &args,
+        &[("ANONYMIZE_SECRET", "security-test-secret-0123456789abcdef")],
+    )
+    .expect(0);
+    let fake = target.value("SELECT email FROM invites WHERE id = 77");
+    assert_ne!(fake, "ceo@realcorp.com");
+    // The guess is confirmed: the chosen value's fake is a customer's.
+    assert_eq!(
+        target.column(&format!(
+            "SELECT id::text FROM customers WHERE email = '{fake}'"
+        )),
+        ["1"]
+    );
+    // Its own namespace: the same value, a fake that joins nothing.
+    let own = target.value("SELECT email FROM tickets WHERE id = 78");
+    assert_ne!(own, fake);
+    let doc = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/security.md"),
+    )
+    .unwrap();
+    assert!(
+        !doc.contains("cannot confirm a guess"),
+        "security.md overclaims"
+    );
+    assert!(
+        doc.contains("**Chosen values.** A staging reader *can* test some guesses")
+            && doc.contains("give that column its own `namespace:`"),
+        "security.md explains chosen values"
+    );
+}
