@@ -17,6 +17,8 @@ pub mod plan;
 /// Which rows each table keeps (part of the plan).
 pub mod subset;
 
+/// Will the run's locks fit in the server's lock table (many tables)?
+pub mod lock_capacity;
 /// The snapshot, its worker connections and the COPY-out query.
 pub mod source;
 

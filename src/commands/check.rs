@@ -120,6 +120,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     rules.subset.get_or_insert(SubsetSpec::Fraction(0.1));
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
     let role: String = snapshot
         .client

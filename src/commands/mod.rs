@@ -40,6 +40,7 @@ pub async fn prepare(
     }
     let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
