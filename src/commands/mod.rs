@@ -30,6 +30,7 @@ pub async fn prepare(
     subset: Option<SubsetSpec>,
     secret: Option<&[u8]>,
     lock_timeout: std::time::Duration,
+    copies_schema: bool,
 ) -> Result<(Rules, source::Snapshot, Plan)> {
     if let Some(secret) = secret {
         crate::transform::check_secret(secret)?;
@@ -45,12 +46,15 @@ pub async fn prepare(
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
     crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
-    // pg_dump copies these texts verbatim: no live path to production,
-    // and a word about personal data no rule can cover.
-    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
-    crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
-    for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
-        tracing::warn!("{line}");
+    // pg_dump copies these texts verbatim (unless the target's schema is
+    // the application's own, `--into existing`): no live path to
+    // production, and a word about personal data no rule can cover.
+    if copies_schema {
+        let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+        crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
+        for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
+            tracing::warn!("{line}");
+        }
     }
     let role: String = snapshot
         .client

@@ -346,6 +346,18 @@ fn a_connection_string_in_the_schema_is_refused_unless_allowed() {
     }
     assert!(!pg.exists(&target.name));
     assert!(!dir.path().join("out").exists());
+    // Into the application's own schema nothing of the source's schema is
+    // copied, so nothing is refused.
+    let existing = pg.db("sec_link_existing");
+    existing.exec("CREATE TABLE t (id int PRIMARY KEY)");
+    let args = sync_args(
+        &source.url,
+        &existing.url,
+        "rules.yml",
+        &["--schema", "existing", "--force"],
+    );
+    anonymize(dir.path(), &args, &[]).expect(0);
+    assert_eq!(existing.value("SELECT count(*) FROM t"), "1");
     // Reviewed and allowed: the run goes on.
     let allowed = format!(
         "{rules}allow_schema_text:\n  view public.partner_feed: \"points at the partner sandbox\"\n  \

@@ -78,6 +78,7 @@ async fn run_inner(
             opts.subset,
             opts.secret.as_deref(),
             opts.lock_timeout,
+            opts.schema == SchemaMode::Create,
         ))
         .await?;
     signals
