@@ -704,6 +704,8 @@ mod tests {
                 foreign_keys: fks,
                 estimated_rows: 10,
                 estimated_bytes: bytes,
+                unique_indexes: vec![],
+                rows_from: Default::default(),
                 row_security: crate::catalog::RowSecurity::Off,
             },
             columns: vec![],
