@@ -49,6 +49,8 @@ pub struct ColumnPlan {
     pub space: Option<crate::transform::OutputSpace>,
     /// The rule's `accepted:` reason, for `verify`.
     pub accepted: Option<String>,
+    /// The rule's `allow:` patterns, for `verify`.
+    pub allow: Vec<regex::Regex>,
 }
 
 /// One table's part of the plan.
@@ -586,6 +588,7 @@ fn plan_table(
             source_expr: None,
             space: entry.and_then(|e| e.rule.output_space()),
             accepted: entry.and_then(|e| e.rule.accepted.clone()),
+            allow: entry.map(|e| e.rule.allow.clone()).unwrap_or_default(),
         });
         reads.push(column_reads);
     }

@@ -75,7 +75,7 @@ impl ExportOptions {
         let source = ConnInfo::parse(settings.require_source()?, "--source")?;
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
-        let compression = Compression::from_path(&args.out);
+        let compression = Compression::from_path(&args.out).map_err(UsageError::new)?;
         if compression != Compression::None && args.format != ExportFormat::Sql {
             return Err(UsageError::new(format!(
                 "--out {}: only --format sql is compressed; a csv/jsonl export is a directory, \
@@ -237,9 +237,20 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             );
             write_private(&root.join("schema.sql"), schema_sql.as_bytes())
                 .with_context(|| format!("writing {}", root.join("schema.sql").display()))?;
+            let digest = |file: &str| {
+                manifest::content_digest(&root.join(file))
+                    .with_context(|| format!("reading back {}", root.join(file).display()))
+            };
+            let mut digests = std::collections::BTreeMap::new();
+            for &i in &order {
+                if !plan.tables[i].skip {
+                    digests.insert(i, digest(&files[i])?);
+                }
+            }
             let manifest = Manifest {
                 format: opts.format,
                 schema: "schema.sql".into(),
+                schema_sha256: Some(digest("schema.sql")?),
                 tables: order
                     .iter()
                     .map(|&i| {
@@ -250,6 +261,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
                             name: t.table.name.name.clone(),
                             file: (!t.skip).then(|| files[i].clone()),
                             rows: rows_of(&stats, t),
+                            sha256: digests.get(&i).cloned(),
                             columns: t
                                 .columns
                                 .iter()
