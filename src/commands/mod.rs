@@ -44,9 +44,27 @@ pub async fn prepare(
     let catalog = Catalog::read(&snapshot.client).await?;
     crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
-    let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
-    crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
-    crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
+    // Every rules problem at once, as `check` lists them: the plan's, then
+    // those the source must answer (constants, filters, lengths), run on
+    // the catalog whether or not the plan was built.
+    let planned = crate::plan::prepare(&rules, catalog.clone(), Secret::given(key.as_ref()));
+    let mut problems: Vec<crate::error::RulesError> = Vec::new();
+    if let Err(e) = &planned {
+        problems.extend(e.0.iter().map(|p| p.error.clone()));
+    }
+    for checked in [
+        crate::plan::check_constants(&rules, &catalog, &snapshot.client).await,
+        crate::plan::check_filters(&rules, &catalog, &snapshot.client).await,
+        crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await,
+    ] {
+        if let Err(e) = checked {
+            problems.extend(e.downcast::<crate::error::RulesErrors>()?.0);
+        }
+    }
+    let plan = match planned {
+        Ok(plan) if problems.is_empty() => plan,
+        _ => return Err(crate::error::RulesErrors(problems).into()),
+    };
     // pg_dump copies these texts verbatim (unless the target's schema is
     // the application's own, `--into existing`): no live path to
     // production, and a word about personal data no rule can cover.
@@ -57,7 +75,6 @@ pub async fn prepare(
             tracing::warn!("{line}");
         }
     }
-    crate::plan::fit::check_source_lengths(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])
