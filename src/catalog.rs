@@ -99,6 +99,9 @@ impl TypeKind {
         match type_name {
             "text" | "character varying" | "character" | "name" | "citext" | "bpchar"
             | "varchar" => TypeKind::Text,
+            // An extension's type is schema-qualified: the catalog is read
+            // with `search_path = pg_catalog` (see `source`).
+            n if n.ends_with(".citext") => TypeKind::Text,
             "smallint" => TypeKind::Int16,
             "integer" => TypeKind::Int32,
             "bigint" => TypeKind::Int64,

@@ -824,9 +824,14 @@ fn check_foreign_keys(
     }
 }
 
-/// Runs every table's `where:` through `EXPLAIN` in the snapshot (no row
-/// is read), so a filter that does not parse, or names a column that is
-/// not there, fails here instead of after the copy of every other table.
+/// Has the server parse every table's `where:` in the snapshot, so a
+/// filter that does not parse, or names a column that is not there, fails
+/// here instead of after the copy of every other table.
+///
+/// The filter comes from the rules, which anyone with a pull request can
+/// change: it is only ever *prepared* (the extended protocol's Parse, which
+/// takes exactly one statement and runs nothing), never sent as a simple
+/// query, which would run every statement in the text.
 pub async fn check_filters(
     rules: &Rules,
     catalog: &Catalog,
@@ -845,8 +850,8 @@ pub async fn check_filters(
             .await
             .pg_context(|| "checking where: filters".into())?;
         let explained = client
-            .batch_execute(&format!(
-                "EXPLAIN SELECT 1 FROM {}{} WHERE ({filter})",
+            .prepare(&format!(
+                "SELECT 1 FROM {}{} WHERE ({filter})",
                 table.kind.only(),
                 table.name.sql()
             ))

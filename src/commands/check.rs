@@ -120,6 +120,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     rules.subset.get_or_insert(SubsetSpec::Fraction(0.1));
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
     let role: String = snapshot
         .client
@@ -130,8 +131,10 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
+    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+    let links = crate::schema_text::refuse_connection_strings(&rules, &schema_texts);
     let mut report = compare(&rules, catalog);
-    for result in [constants, filters] {
+    for result in [constants, filters, links] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
             report.add_mismatches(list);
@@ -142,6 +145,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         .standby
         .iter()
         .filter_map(|s| s.warning())
+        .chain(crate::schema_text::personal_literals(&rules, &schema_texts))
         .collect();
     report.add_row_security(row_security);
     let text = match args.format {

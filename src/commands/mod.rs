@@ -40,10 +40,18 @@ pub async fn prepare(
     }
     let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
     crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
+    // pg_dump copies these texts verbatim: no live path to production,
+    // and a word about personal data no rule can cover.
+    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+    crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
+    for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
+        tracing::warn!("{line}");
+    }
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])

@@ -836,3 +836,39 @@ fn a_table_left_empty_is_named_in_a_warning() {
         check.stdout
     );
 }
+
+/// A small table that nothing references and that references nothing (the
+/// app's settings, a list of feature flags) comes whole: sampling it would
+/// leave the app a handful of its rows, or none, for no saving.
+#[test]
+fn a_small_table_nothing_references_is_copied_whole() {
+    let pg = Pg::get();
+    let source = pg.db("sub_alone_src");
+    source.exec(
+        "CREATE TABLE accounts (id int PRIMARY KEY, name text);
+         INSERT INTO accounts SELECT i, 'account ' || i FROM generate_series(1, 5000) i;
+         CREATE TABLE feature_flags (id int PRIMARY KEY, flag text NOT NULL, enabled bool);
+         INSERT INTO feature_flags SELECT i, 'flag_' || i, i % 2 = 0 FROM generate_series(1, 60) i;
+         ANALYZE;",
+    );
+    let run = dry_run(&source, KEEP, &["--subset", "10%"]).expect(0);
+    assert!(
+        run.stdout.contains(
+            "public.feature_flags (~60 rows, keeps ~60)\n  rows: whole (reference table, ~60 rows)\n"
+        ),
+        "the plan says feature_flags comes whole:\n{}",
+        run.stdout
+    );
+    let target = pg.fresh_name("sub_alone_dst");
+    sync(&source, &target, KEEP, SECRET, &["--subset", "10%"]).expect(0);
+    assert_eq!(
+        target.column("SELECT id::text FROM feature_flags ORDER BY id"),
+        source.column("SELECT id::text FROM feature_flags ORDER BY id")
+    );
+    // The large table beside it is sampled: the subset did apply.
+    let kept: usize = target
+        .value("SELECT count(*) FROM accounts")
+        .parse()
+        .unwrap();
+    assert!((300..=700).contains(&kept), "accounts kept {kept} of 5000");
+}

@@ -124,6 +124,12 @@ async fn run_inner(
     let tables = match opts.schema {
         SchemaMode::Create => {
             signals.guard(server.preflight(opts.force)).await?;
+            signals
+                .guard(async {
+                    let need = crate::lock_capacity::LockNeed::count(&snapshot.client).await?;
+                    crate::lock_capacity::refuse_target_overflow(&server.admin, need).await
+                })
+                .await?;
             let schema = signals.guard(dump_schema(&plan, &snapshot, opts)).await?;
             // Not under `guard`: a signal that comes while the database is
             // created and marked waits for the next guarded step, so the
