@@ -74,14 +74,22 @@ fn distinctive(value: &str) -> bool {
 }
 
 /// Whether the rule of `column` masks personal data that identifies
-/// someone on its own: emptied, set, or replaced from a large set of
-/// outputs. Columns replaced from a small set (cities, first names) or
-/// moved along a scale (dates) are not searched for: their values are too
-/// common to say anything when found elsewhere.
-fn identifying_mask(column: &ColumnPlan) -> bool {
+/// someone on its own: replaced from a large set of outputs (emails, phone
+/// numbers, full names, hashed ids), or emptied or set where the column's
+/// name says it holds such data. Columns replaced from a small set (cities,
+/// first names), moved along a scale (dates) or emptied free text (notes)
+/// are not searched for: their values are too common, or too unrelated to
+/// a person, to say anything when found elsewhere.
+fn identifying_mask(table: &TablePlan, column: &ColumnPlan) -> bool {
+    let named = pii::by_name(&table.table.name.name, &column.name).is_some_and(|k| {
+        !matches!(
+            k,
+            Kind::City | Kind::Zip | Kind::FirstName | Kind::LastName | Kind::BirthDate
+        )
+    });
     match (&column.action, column.space) {
         (ColumnAction::Keep, _) => false,
-        (ColumnAction::Null, _) => true,
+        (ColumnAction::Null, _) | (_, Some(OutputSpace::Constant)) => named,
         (_, Some(OutputSpace::Values(n))) => n >= 1e5,
         (_, Some(OutputSpace::Dense | OutputSpace::Partial)) => false,
         _ => true,
@@ -145,7 +153,7 @@ pub(super) async fn judge_texts(
             let cols: Vec<&ColumnPlan> = table
                 .columns
                 .iter()
-                .filter(|c| identifying_mask(c))
+                .filter(|c| identifying_mask(table, c))
                 .collect();
             if cols.is_empty() {
                 continue;
