@@ -22,6 +22,9 @@ pub mod lock_capacity;
 /// The snapshot, its worker connections and the COPY-out query.
 pub mod source;
 
+/// What the source role may read, against what a run reads.
+pub mod access;
+
 /// The transforms that replace values.
 pub mod transform;
 

@@ -432,15 +432,6 @@ pub fn fragments(text: &str) -> Vec<(Kind, &str)> {
     out.into_iter().map(|(k, r)| (k, &text[r])).collect()
 }
 
-/// Whether free text contains an email, a phone number or a card number
-/// somewhere, and which (emails first, then phones, then cards).
-pub fn in_text(text: &str) -> Option<Kind> {
-    let found: Vec<Kind> = fragments(text).into_iter().map(|f| f.0).collect();
-    [Kind::Email, Kind::Phone, Kind::Card]
-        .into_iter()
-        .find(|k| found.contains(k))
-}
-
 /// The top-level domain the tool's unique email fakes end in (RFC 6761:
 /// it never resolves).
 const RESERVED_TLD: &str = "invalid";
@@ -773,11 +764,6 @@ mod tests {
         assert_eq!(kinds("card 4111-1111-1111-1111 expired"), [Kind::Card]);
         assert!(kinds("order 12345 shipped on 2024-01-01").is_empty());
         assert!(kinds("note; with 'quotes' and a tab\t7").is_empty());
-        assert_eq!(
-            in_text("call +1 555 010 0199 or ada@x.org"),
-            Some(Kind::Email)
-        );
-        assert_eq!(in_text("order 12345"), None);
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::transform::Key;
 
 /// Loads the rules, opens the run's snapshot, reads the catalog in it and
 /// builds the plan (`plan::prepare`), then checks what needs the source
-/// (constants, `where:` filters, row-level security). `sync` and `export`
+/// (constants, `where:` filters, `varchar(n)` lengths, row-level security,
+/// the role's privileges). `sync` and `export`
 /// start here; `check` calls `plan::prepare` itself, as it reports problems
 /// instead of stopping at them.
 pub async fn prepare(
@@ -52,6 +53,7 @@ pub async fn prepare(
     for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
         tracing::warn!("{line}");
     }
+    crate::plan::fit::check_source_lengths(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])
@@ -65,5 +67,8 @@ pub async fn prepare(
         .map(|t| &t.table)
         .collect();
     source::refuse_row_security(&copied, &role)?;
+    // Before the run locks anything: a table it may not read would fail
+    // there, after the plan, with exit 1.
+    crate::access::refuse(&crate::access::gaps(&snapshot.client, &plan.catalog, &role).await?)?;
     Ok((rules, snapshot, plan))
 }

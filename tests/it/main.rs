@@ -13,6 +13,7 @@ mod demo;
 mod errors;
 mod export;
 mod faults;
+mod gates;
 mod hostile;
 mod inheritance;
 mod init;

@@ -104,6 +104,12 @@ async fn run_inner(
     }
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
+        // What `--schema existing` would refuse in the target is told now
+        // too, when the target is given.
+        if let (SchemaMode::Existing, Some(target)) = (opts.schema, opts.target.as_ref()) {
+            let client = signals.guard(target::connect(target)).await?;
+            existing::refuse_outside_references(&client, &plan).await?;
+        }
         return Ok(SyncOutcome {
             tables: vec![],
             phases: facts.phases(),
