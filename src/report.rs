@@ -370,7 +370,6 @@ mod tests {
             source_rows_from: Default::default(),
             selection: "all rows".to_string(),
             kept_fraction: None,
-            source_rows_from: Default::default(),
         }
     }
 
