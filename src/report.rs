@@ -77,6 +77,26 @@ pub struct Report {
     pub source_replay_timestamp: Option<String>,
     /// Tables that had rows but came out empty without a rule asking for it.
     pub warnings: Vec<EmptyTable>,
+    /// The run's peak resident memory (`VmHWM` of /proc/self/status), or
+    /// null where the system does not tell.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// This process's peak resident memory since it started: `VmHWM`, which
+/// counts this program only. (`getrusage`'s `ru_maxrss` would also count the
+/// parent that spawned it, whose memory a child started with CLONE_VM
+/// shares until its exec.)
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 impl Report {
