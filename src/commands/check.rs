@@ -130,8 +130,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
+    let rule_sql = crate::rule_sql::check(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(&rules, catalog);
-    for result in [constants, filters] {
+    for result in [constants, filters, rule_sql] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
             report.add_mismatches(list);

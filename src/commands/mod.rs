@@ -21,7 +21,8 @@ use crate::transform::Key;
 
 /// Loads the rules, opens the run's snapshot, reads the catalog in it and
 /// builds the plan (`plan::prepare`), then checks what needs the source
-/// (constants, `where:` filters, row-level security). `sync` and `export`
+/// (constants, `where:` filters, the SQL of `when:` and `sql:`, row-level
+/// security). `sync` and `export`
 /// start here; `check` calls `plan::prepare` itself, as it reports problems
 /// instead of stopping at them.
 pub async fn prepare(
@@ -44,6 +45,7 @@ pub async fn prepare(
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
     crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
+    crate::rule_sql::check(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])

@@ -43,6 +43,7 @@ mod set;
 mod shift;
 mod template;
 
+pub mod command;
 pub mod rule;
 
 #[cfg(test)]
@@ -308,7 +309,22 @@ pub(crate) fn build_inner(
         Action::Keep => return Ok(Inner::Keep),
         Action::Null => return Ok(Inner::Null),
         Action::Transform(o) => o,
+        // Both run per column, outside the value: on the source's SQL, or
+        // in batches through a program.
+        Action::Sql(_) | Action::Command(_) => {
+            return Err(format!(
+                "{}.{what}: `{}` applies to a whole column, not to a value inside one",
+                ctx.table,
+                rule.describe()
+            ))
+        }
     };
+    if rule.when.is_some() {
+        return Err(format!(
+            "{}.{what}: `when:` chooses a column's rule per row; it cannot be used inside a document",
+            ctx.table
+        ));
+    }
     if rule.unique && options.uniqueness() == Uniqueness::Lossy {
         return Err(format!(
             "{}.{what}: `{}` cannot guarantee distinct outputs, but the rule says `unique: true`",
