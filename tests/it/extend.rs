@@ -126,3 +126,83 @@ fn when_lists_choose_per_row_and_sql_expressions_run_on_the_source() {
     )
     .expect(0);
 }
+
+/// A Rails-style schema: comments point at posts or photos through
+/// `commentable_type` + `commentable_id`, with no foreign key. Ids of posts
+/// and photos overlap, as they do in real apps.
+fn polymorphic(test: &str) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(
+        "CREATE TABLE posts (id int PRIMARY KEY, title text);
+         CREATE TABLE photos (id int PRIMARY KEY, url text);
+         CREATE TABLE comments (id int PRIMARY KEY, commentable_type text NOT NULL,
+                                commentable_id int NOT NULL, body text);
+         INSERT INTO posts SELECT g, 'post ' || g FROM generate_series(1, 2000) g;
+         INSERT INTO photos SELECT g, 'photo ' || g FROM generate_series(1, 2000) g;
+         INSERT INTO comments SELECT g, 'Post', g, 'on post' FROM generate_series(1, 2000) g;
+         INSERT INTO comments SELECT 2000 + g, 'Photo', g, 'on photo' FROM generate_series(1, 2000) g;
+         ANALYZE;",
+    );
+    db
+}
+
+const POLYMORPHIC: &str = r#"version: 1
+unknown_columns: keep
+tables:
+  public.comments:
+    references:
+      - { columns: [commentable_id], table: public.posts,  when: "commentable_type = 'Post'" }
+      - { columns: [commentable_id], table: public.photos, when: "commentable_type = 'Photo'" }
+"#;
+
+/// Polymorphic references are followed in both directions under their
+/// condition: a comment follows the post or photo it is on, and pulls in
+/// that one only, so every kept post and photo has all its comments and
+/// no comment is an orphan of either kind.
+#[test]
+fn polymorphic_references_keep_the_subset_whole_under_their_condition() {
+    let source = polymorphic("ext_poly_src");
+    let target = Pg::get().fresh_name("ext_poly_dst");
+    let dir = rules_dir(POLYMORPHIC);
+    let args = sync_args(&source.url, &target.url, "rules.yml", &["--subset", "10%"]);
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
+    let dry_args = sync_args(&source.url, &target.url, "rules.yml", &["--subset", "10%", "--dry-run"]);
+    let dry = anonymize(dir.path(), &dry_args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
+    let count = |sql: &str| -> i64 { target.value(sql).parse().unwrap() };
+    let posts = count("SELECT count(*) FROM posts");
+    let photos = count("SELECT count(*) FROM photos");
+    assert!((100..=400).contains(&posts), "posts: {posts}");
+    assert!((100..=400).contains(&photos), "photos: {photos}");
+    // No orphan of either kind.
+    assert_eq!(
+        count("SELECT count(*) FROM comments c WHERE commentable_type = 'Post' AND NOT EXISTS (SELECT FROM posts p WHERE p.id = c.commentable_id)"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM comments c WHERE commentable_type = 'Photo' AND NOT EXISTS (SELECT FROM photos p WHERE p.id = c.commentable_id)"),
+        0
+    );
+    // Every kept post and photo comes with its comment: the comment
+    // followed it, and nothing was pulled in by a comment of the other
+    // kind (a photo's comment naming the post of the same id).
+    assert_eq!(
+        count("SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT FROM comments c WHERE c.commentable_type = 'Post' AND c.commentable_id = p.id)"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM photos p WHERE NOT EXISTS (SELECT FROM comments c WHERE c.commentable_type = 'Photo' AND c.commentable_id = p.id)"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM comments"), posts + photos);
+
+    // --dry-run names the conditions.
+    assert!(
+        dry.stdout.contains(
+            "rows: follows public.posts (commentable_id) when commentable_type = 'Post', else public.photos (commentable_id) when commentable_type = 'Photo'"
+        ) || dry.stdout.contains(
+            "rows: follows public.photos (commentable_id) when commentable_type = 'Photo', else public.posts (commentable_id) when commentable_type = 'Post'"
+        ),
+        "{}",
+        dry.stdout
+    );
+}
