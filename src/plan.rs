@@ -616,32 +616,32 @@ fn plan_table(
         let mut source_expr = None;
         let (action, text, implicit, column_reads) = match entry {
             None => (ColumnAction::Keep, "keep".to_string(), true, vec![]),
-            Some(e) => match crate::rule_sql::compile_entry(
-                table,
-                column,
-                e,
-                &mut extra,
-                &mut |r| compile(rules, table, column, r, key),
-            ) {
-                Ok(compiled) => {
-                    source_expr = compiled.source_expr;
-                    (compiled.action, e.describe(), false, compiled.reads)
-                }
-                Err(list) => {
-                    for (location, message, hint) in list {
-                        problems.push_about(
-                            ProblemKind::Mismatch,
-                            About::column(&display, &column.name, Some(column)),
-                            location.as_ref().unwrap_or(&e.location),
-                            message,
-                            hint,
-                        );
+            Some(e) => {
+                match crate::rule_sql::compile_entry(table, column, e, &mut extra, &mut |r| {
+                    compile(rules, table, column, r, key)
+                }) {
+                    Ok(compiled) => {
+                        source_expr = compiled.source_expr;
+                        (compiled.action, e.describe(), false, compiled.reads)
                     }
-                    (ColumnAction::Keep, String::new(), false, vec![])
+                    Err(list) => {
+                        for (location, message, hint) in list {
+                            problems.push_about(
+                                ProblemKind::Mismatch,
+                                About::column(&display, &column.name, Some(column)),
+                                location.as_ref().unwrap_or(&e.location),
+                                message,
+                                hint,
+                            );
+                        }
+                        (ColumnAction::Keep, String::new(), false, vec![])
+                    }
                 }
-            },
+            }
         };
-        if source_expr.is_some() && rule.is_some_and(|r| r.null_outside_subset.contains(&column.name)) {
+        if source_expr.is_some()
+            && rule.is_some_and(|r| r.null_outside_subset.contains(&column.name))
+        {
             problems.push_about(
                 ProblemKind::Mismatch,
                 About::column(&display, &column.name, Some(column)),

@@ -50,7 +50,8 @@ pub fn compile_entry(
     extra: &mut Vec<String>,
     compile_one: &mut dyn FnMut(
         &ColumnRule,
-    ) -> Result<(ColumnAction, Vec<String>), (String, Option<String>)>,
+    )
+        -> Result<(ColumnAction, Vec<String>), (String, Option<String>)>,
 ) -> Result<Compiled, Vec<Problem>> {
     let display = table.name.to_string();
     let mut problems: Vec<Problem> = Vec::new();
@@ -140,10 +141,7 @@ pub fn compile_entry(
     reads.sort();
     reads.dedup();
     Ok(Compiled {
-        action: ColumnAction::When {
-            selector,
-            branches,
-        },
+        action: ColumnAction::When { selector, branches },
         source_expr,
         reads,
     })
@@ -161,7 +159,10 @@ fn unique_branches(table: &Table, column: &Column, entry: &ColumnEntry) -> Optio
         .iter()
         .find(|k| k.columns.len() == 1 && k.columns[0] == column.name)
         .map(|k| format!("constraint {}", k.name));
-    let asserted = entry.rules().any(|r| r.unique).then(|| "`unique: true`".to_string());
+    let asserted = entry
+        .rules()
+        .any(|r| r.unique)
+        .then(|| "`unique: true`".to_string());
     let why = constraint.or(asserted)?;
     let non_null: Vec<&ColumnRule> = entry
         .rules()
@@ -357,13 +358,12 @@ pub async fn check(
             };
             let got = statement.columns()[0].type_().clone();
             match &piece {
-                Piece::Condition(what) if got != tokio_postgres::types::Type::BOOL => {
-                    problems.push(RulesError {
+                Piece::Condition(what) if got != tokio_postgres::types::Type::BOOL => problems
+                    .push(RulesError {
                         location,
                         message: format!("the {what} is of type {}, not boolean", got.name()),
                         hint: Some(piece.hint()),
-                    })
-                }
+                    }),
                 Piece::Value(column) => {
                     if let Some(message) = value_type_problem(client, table, column, &got).await? {
                         problems.push(RulesError {

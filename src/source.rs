@@ -243,7 +243,10 @@ pub fn copy_query(t: &TablePlan, read: Read) -> String {
     // a column: they contain a dot.
     let mut cols = cols;
     for (k, e) in t.extra.iter().enumerate() {
-        cols.push(format!("{e} AS {}", quote_ident(&format!("anonymize.when{k}"))));
+        cols.push(format!(
+            "{e} AS {}",
+            quote_ident(&format!("anonymize.when{k}"))
+        ));
     }
     let mut q = String::from("COPY (");
     if let Some(w) = &t.with_sql {

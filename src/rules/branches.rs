@@ -62,19 +62,27 @@ impl<'de> Visitor<'de> for RulesVisitor {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<ColumnRules, E> {
-        ColumnRuleVisitor.visit_unit().map(|r| ColumnRules(vec![r], false))
+        ColumnRuleVisitor
+            .visit_unit()
+            .map(|r| ColumnRules(vec![r], false))
     }
 
     fn visit_none<E: de::Error>(self) -> Result<ColumnRules, E> {
-        ColumnRuleVisitor.visit_none().map(|r| ColumnRules(vec![r], false))
+        ColumnRuleVisitor
+            .visit_none()
+            .map(|r| ColumnRules(vec![r], false))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<ColumnRules, E> {
-        ColumnRuleVisitor.visit_str(v).map(|r| ColumnRules(vec![r], false))
+        ColumnRuleVisitor
+            .visit_str(v)
+            .map(|r| ColumnRules(vec![r], false))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ColumnRules, A::Error> {
-        ColumnRuleVisitor.visit_map(map).map(|r| ColumnRules(vec![r], false))
+        ColumnRuleVisitor
+            .visit_map(map)
+            .map(|r| ColumnRules(vec![r], false))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ColumnRules, A::Error> {

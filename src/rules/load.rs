@@ -354,8 +354,10 @@ fn merge(
         let mut columns: Vec<ColumnEntry> = Vec::new();
         for (ckey, written) in t.columns.0 {
             let location = at(&["tables", &key, "columns", &ckey]);
-            let Some((rule, branches)) =
-                column_branches(written, &location, &|i: usize, k: &str| {
+            let Some((rule, branches)) = column_branches(
+                written,
+                &location,
+                &|i: usize, k: &str| {
                     positions
                         .get(&["tables", &key, "columns", &ckey, &i.to_string(), k])
                         .map(|(line, column)| Location {
@@ -363,8 +365,9 @@ fn merge(
                             line,
                             column,
                         })
-                }, errors)
-            else {
+                },
+                errors,
+            ) else {
                 continue;
             };
             let entry = ColumnEntry {

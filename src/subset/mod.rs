@@ -168,7 +168,8 @@ pub(crate) fn select(
         for &e in &group.edges {
             let edge = &g.edges[e];
             if edge.when.is_some() {
-                let rule = rule_of(edge.child).expect("a polymorphic reference comes from the rules");
+                let rule =
+                    rule_of(edge.child).expect("a polymorphic reference comes from the rules");
                 problems.push(RulesError {
                     location: rule.location_of("references"),
                     message: format!(
@@ -628,7 +629,12 @@ fn describe(g: &Graph, t: usize) -> String {
             .iter()
             .map(|c| {
                 let e = &g.edges[c.edge];
-                format!("{} ({}){}", g.nodes[e.child].name, cols(&e.columns), when(e))
+                format!(
+                    "{} ({}){}",
+                    g.nodes[e.child].name,
+                    cols(&e.columns),
+                    when(e)
+                )
             })
             .collect();
         by.dedup();

@@ -86,7 +86,12 @@ fn when_lists_choose_per_row_and_sql_expressions_run_on_the_source() {
             email.ends_with(".invalid") || email.contains("@example."),
             "row {r}: {email}"
         );
-        assert_ne!(email, source.query("SELECT email FROM customers ORDER BY id")[r][0].clone().unwrap());
+        assert_ne!(
+            email,
+            source.query("SELECT email FROM customers ORDER BY id")[r][0]
+                .clone()
+                .unwrap()
+        );
     }
     // Notes: deleted row blanked, others masked (length kept).
     assert_eq!(get(3, 2), None);
@@ -115,7 +120,8 @@ fn when_lists_choose_per_row_and_sql_expressions_run_on_the_source() {
         dry.stdout
     );
     assert!(
-        dry.stdout.contains("zip                      sql(\"left(zip, 3) || '00'\")"),
+        dry.stdout
+            .contains("zip                      sql(\"left(zip, 3) || '00'\")"),
         "{}",
         dry.stdout
     );
@@ -166,7 +172,12 @@ fn polymorphic_references_keep_the_subset_whole_under_their_condition() {
     let dir = rules_dir(POLYMORPHIC);
     let args = sync_args(&source.url, &target.url, "rules.yml", &["--subset", "10%"]);
     anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
-    let dry_args = sync_args(&source.url, &target.url, "rules.yml", &["--subset", "10%", "--dry-run"]);
+    let dry_args = sync_args(
+        &source.url,
+        &target.url,
+        "rules.yml",
+        &["--subset", "10%", "--dry-run"],
+    );
     let dry = anonymize(dir.path(), &dry_args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
     let count = |sql: &str| -> i64 { target.value(sql).parse().unwrap() };
     let posts = count("SELECT count(*) FROM posts");
@@ -205,4 +216,163 @@ fn polymorphic_references_keep_the_subset_whole_under_their_condition() {
         "{}",
         dry.stdout
     );
+}
+
+/// Bank accounts: IBANs no built-in transform knows, invoice references,
+/// and a reference whose value tells rows apart.
+fn accounts(test: &str) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(
+        "CREATE TABLE accounts (id int PRIMARY KEY, iban text, invoice_ref text, ref text NOT NULL);
+         INSERT INTO accounts VALUES
+            (1, 'DE89 3704 0044 0532 0130 00', 'INV-2024-00042', 'r1'),
+            (2, 'GB82WEST12345698765432', 'INV-2023-11111', 'r2'),
+            (3, NULL, NULL, 'r3');
+         -- Enough rows for several batches and workers.
+         INSERT INTO accounts SELECT g, 'FR14 2004 1010 0505 0001 3M02 606', 'INV-' || g,
+                                     'row ' || g || repeat(' pad', 20)
+           FROM generate_series(4, 20000) g;",
+    );
+    db
+}
+
+fn example(name: &str) -> String {
+    format!("{}/examples/transforms/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `ISO 13616`: an IBAN's check digits hold.
+fn iban_valid(iban: &str) -> bool {
+    let s: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
+    let rotated = format!("{}{}", &s[4..], &s[..4]);
+    let mut rem = 0u64;
+    for c in rotated.chars() {
+        let v = c.to_digit(36).unwrap() as u64;
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+/// `command:` runs the examples of `examples/transforms/` (Python and
+/// shell) through the documented protocol: every value answered in
+/// order across batches and workers, NULL never sent, the same output
+/// run after run; the program never sees the master secret.
+#[test]
+fn command_programs_replace_values_through_the_line_protocol() {
+    let source = accounts("ext_cmd_src");
+    let rules = format!(
+        r#"version: 1
+tables:
+  public.accounts:
+    columns:
+      id: keep
+      iban: {{ command: "{iban}" }}
+      invoice_ref: {{ command: "{mask}" }}
+      ref: {{ command: {{ run: [sed, -u, '/^\\\.$/!s/^/x/'] }} }}
+"#,
+        iban = example("iban.py"),
+        mask = example("mask_digits.sh"),
+    );
+    let first = Pg::get().fresh_name("ext_cmd_dst1");
+    let second = Pg::get().fresh_name("ext_cmd_dst2");
+    let dir = rules_dir(&rules);
+    for target in [&first, &second] {
+        let args = sync_args(&source.url, &target.url, "rules.yml", &["--jobs", "2"]);
+        anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
+    }
+    let rows = first.query("SELECT iban, invoice_ref, ref FROM accounts WHERE id <= 3 ORDER BY id");
+    let iban1 = rows[0][0].clone().unwrap();
+    assert!(iban1.starts_with("DE") && iban_valid(&iban1), "{iban1}");
+    assert_ne!(iban1, "DE89 3704 0044 0532 0130 00");
+    assert_eq!(iban1.len(), "DE89 3704 0044 0532 0130 00".len());
+    let iban2 = rows[1][0].clone().unwrap();
+    assert!(iban2.starts_with("GB") && iban_valid(&iban2), "{iban2}");
+    assert_eq!(rows[0][1].as_deref(), Some("INV-0000-00000"));
+    assert_eq!((rows[2][0].clone(), rows[2][1].clone()), (None, None));
+    // Every answer went to its own row, in every batch.
+    assert_eq!(
+        first.value("SELECT count(*) FROM accounts WHERE ref <> 'x' || CASE WHEN id <= 3 THEN 'r' || id ELSE 'row ' || id || repeat(' pad', 20) END"),
+        "0"
+    );
+    // Deterministic: the second run wrote the same values.
+    let all = |db: &Db| {
+        db.column("SELECT concat_ws('|', id, iban, invoice_ref, ref) FROM accounts ORDER BY id")
+    };
+    assert_eq!(all(&first), all(&second));
+
+    // The program's environment: a derived key, never the master secret.
+    let probe = dir.path().join("probe.sh");
+    std::fs::write(
+        &probe,
+        "#!/bin/sh\nwhile IFS= read -r line; do\n  if [ \"$line\" = '\\.' ]; then printf '%s\\n' '\\.'\n  else printf '%s %s\\n' \"${ANONYMIZE_SECRET:-no-secret}\" \"${#ANONYMIZE_COMMAND_KEY}\"; fi\ndone\n",
+    )
+    .unwrap();
+    make_executable(&probe);
+    let third = Pg::get().fresh_name("ext_cmd_dst3");
+    let dir = rules_dir(
+        "version: 1\nunknown_columns: keep\ntables:\n  public.accounts:\n    columns:\n      invoice_ref: { command: ./probe.sh }\n",
+    );
+    std::fs::copy(&probe, dir.path().join("probe.sh")).unwrap();
+    make_executable(&dir.path().join("probe.sh"));
+    let args = sync_args(&source.url, &third.url, "rules.yml", &[]);
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
+    assert_eq!(
+        third.column("SELECT DISTINCT invoice_ref FROM accounts WHERE invoice_ref IS NOT NULL"),
+        vec!["no-secret 64".to_string()]
+    );
+}
+
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A program that crashes, answers the wrong number of lines or does not
+/// answer in time ends the run with exit 1, naming the rule and the
+/// command, never a value; the target is as it was.
+#[test]
+fn a_failing_command_ends_the_run_and_leaves_the_target_as_it_was() {
+    let source = accounts("ext_cmdfail_src");
+    let cases = [
+        ("crash.sh", "#!/bin/sh\nread -r line\nexit 3\n", "", "ended before answering a batch of"),
+        (
+            "twice.sh",
+            "#!/bin/sh\nwhile IFS= read -r line; do\n  if [ \"$line\" = '\\.' ]; then printf '%s\\n' '\\.'; else printf 'a\\nb\\n'; fi\ndone\n",
+            "",
+            "lines for a batch of",
+        ),
+        ("silent.sh", "#!/bin/sh\nexec sleep 600\n", ", timeout: 1", "within 1 s"),
+    ];
+    for (script, body, options, expected) in cases {
+        let target = Pg::get().fresh_name("ext_cmdfail_dst");
+        let dir = rules_dir(&format!(
+            "version: 1\nunknown_columns: keep\ntables:\n  public.accounts:\n    columns:\n      invoice_ref: {{ command: {{ run: [./{script}]{options} }} }}\n"
+        ));
+        std::fs::write(dir.path().join(script), body).unwrap();
+        make_executable(&dir.path().join(script));
+        let args = sync_args(&source.url, &target.url, "rules.yml", &["--jobs", "1"]);
+        let run = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]);
+        assert_eq!(run.code, 1, "{script}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "column invoice_ref: the command `./{script}` of the rule for public.accounts.invoice_ref"
+            )) && run.stderr.contains(expected),
+            "{script}: {}",
+            run.stderr
+        );
+        for value in ["INV-", "DE89", "r1", "row "] {
+            assert!(
+                !run.stderr.contains(value),
+                "{script} printed a value: {}",
+                run.stderr
+            );
+        }
+        assert!(
+            !Pg::get().exists(&target.name),
+            "{script}: the target was written"
+        );
+    }
 }
