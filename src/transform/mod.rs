@@ -305,6 +305,12 @@ pub(crate) fn build_inner(
     type_name: &str,
 ) -> Result<Inner, String> {
     use rule::Action;
+    if rule.when.is_some() {
+        return Err(format!(
+            "{}.{what}: `when:` chooses a column's rule per row; it cannot be used inside a document",
+            ctx.table
+        ));
+    }
     let options = match &rule.action {
         Action::Keep => return Ok(Inner::Keep),
         Action::Null => return Ok(Inner::Null),
@@ -319,12 +325,6 @@ pub(crate) fn build_inner(
             ))
         }
     };
-    if rule.when.is_some() {
-        return Err(format!(
-            "{}.{what}: `when:` chooses a column's rule per row; it cannot be used inside a document",
-            ctx.table
-        ));
-    }
     if rule.unique && options.uniqueness() == Uniqueness::Lossy {
         return Err(format!(
             "{}.{what}: `{}` cannot guarantee distinct outputs, but the rule says `unique: true`",

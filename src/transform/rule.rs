@@ -245,10 +245,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                             if let Some(s) = suggest(name, &all) {
                                 msg.push_str(&format!(" (did you mean `{s}`?)"));
                             }
-                            msg.push_str(&format!(
-                                "; known transforms: {}, and `sql`, `command`",
-                                names().join(", ")
-                            ));
+                            msg.push_str(&format!("; known transforms: {}", names().join(", ")));
                             return Err(de::Error::custom(msg));
                         }
                     }

@@ -376,3 +376,155 @@ fn a_failing_command_ends_the_run_and_leaves_the_target_as_it_was() {
         );
     }
 }
+
+/// The schema every misuse below is written against.
+fn misuse_source(test: &str) -> Db {
+    let db = Pg::get().db(test);
+    db.exec(
+        "CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL UNIQUE, country text,
+                                 is_test_account bool NOT NULL DEFAULT false, zip text, born date);
+         CREATE TABLE posts (id int PRIMARY KEY, title text);
+         CREATE TABLE comments (id int PRIMARY KEY, commentable_type text, commentable_id int, body text);
+         INSERT INTO customers VALUES (1, 'a@realmail.example', 'DE', false, '10115', '1990-01-01');",
+    );
+    db
+}
+
+const MISUSE_GOOD: &str = r#"version: 1
+unknown_columns: keep
+tables:
+  public.customers:
+    columns:
+      email:
+        - { when: "is_test_account", fake: email, unique: true }
+        - { fake: email, unique: true }
+      zip: { sql: "left(zip, 3) || '00'" }
+  public.comments:
+    references:
+      - { columns: [commentable_id], table: public.posts, when: "commentable_type = 'Post'" }
+"#;
+
+/// Each way to misuse `when:`, `sql:`, `command:` and polymorphic
+/// references, as (snapshot name, edit of `MISUSE_GOOD`).
+fn misuses() -> Vec<(&'static str, String)> {
+    let edit = |from: &str, to: &str| {
+        assert!(MISUSE_GOOD.contains(from), "{from}");
+        MISUSE_GOOD.replace(from, to)
+    };
+    let email = "        - { when: \"is_test_account\", fake: email, unique: true }\n        - { fake: email, unique: true }\n";
+    vec![
+        (
+            "when_last_rule_has_a_condition",
+            edit("        - { fake: email, unique: true }\n", "        - { when: \"country = 'DE'\", fake: email, unique: true }\n"),
+        ),
+        (
+            "when_on_a_single_rule",
+            edit(email, "        { when: \"is_test_account\", fake: email, unique: true }\n"),
+        ),
+        (
+            "when_missing_before_the_last",
+            edit(email, "        - { fake: email, unique: true }\n        - { fake: email, unique: true }\n"),
+        ),
+        ("when_empty_list", edit(email, "        []\n")),
+        (
+            "when_unique_column_different_branches",
+            edit(email, "        - { when: \"is_test_account\", keep: true }\n        - { fake: email, unique: true }\n"),
+        ),
+        (
+            "when_not_boolean",
+            edit("when: \"is_test_account\"", "when: \"country\""),
+        ),
+        (
+            "when_unknown_column",
+            edit("when: \"is_test_account\"", "when: \"is_test_acount\""),
+        ),
+        (
+            "when_breaks_out_of_the_query",
+            edit("when: \"is_test_account\"", "when: \"true) FROM customers; --\""),
+        ),
+        (
+            "when_inside_a_json_path",
+            edit("      zip: { sql: \"left(zip, 3) || '00'\" }", "      zip: { regex: { pattern: '[0-9]', with: { when: \"true\", keep: true } } }"),
+        ),
+        (
+            "sql_wrong_type",
+            edit("{ sql: \"left(zip, 3) || '00'\" }", "{ sql: \"left(zip, 3) || '00'\" }\n      born: { sql: \"extract(year from born)::text\" }"),
+        ),
+        (
+            "sql_does_not_parse",
+            edit("left(zip, 3) || '00'", "left(zip 3) || '00'"),
+        ),
+        (
+            "sql_on_a_unique_column",
+            edit(email, "        { sql: \"lower(email)\" }\n"),
+        ),
+        (
+            "sql_two_statements",
+            edit("left(zip, 3) || '00'", "zip; SELECT 1"),
+        ),
+        (
+            "command_not_on_path",
+            edit("{ sql: \"left(zip, 3) || '00'\" }", "{ command: no-such-program-anonymize }"),
+        ),
+        (
+            "command_not_executable",
+            edit("{ sql: \"left(zip, 3) || '00'\" }", "{ command: ./plain.txt }"),
+        ),
+        (
+            "command_unknown_option",
+            edit("{ sql: \"left(zip, 3) || '00'\" }", "{ command: { run: [sed], timeot: 3 } }"),
+        ),
+        (
+            "command_on_a_unique_column",
+            edit(email, "        { command: sed }\n"),
+        ),
+        (
+            "references_when_unknown_column",
+            edit("commentable_type = 'Post'", "comentable_type = 'Post'"),
+        ),
+        (
+            "references_when_not_boolean",
+            edit("when: \"commentable_type = 'Post'\"", "when: \"commentable_type\""),
+        ),
+        (
+            "references_when_under_null_outside_subset",
+            format!("{MISUSE_GOOD}    null_outside_subset: [commentable_id]\n"),
+        ),
+    ]
+}
+
+#[test]
+fn every_misuse_of_an_extension_point_reads_as_snapshotted() {
+    let source = misuse_source("ext_msg_src");
+    let target = Pg::get().fresh_name("ext_msg_dst");
+    // The good rules plan and check clean: each case is wrong in one way.
+    let dir = rules_dir(MISUSE_GOOD);
+    anonymize(
+        dir.path(),
+        &["check", "--source", &source.url, "--rules", "rules.yml"],
+        &[],
+    )
+    .expect(0);
+    for (name, rules) in misuses() {
+        let dir = rules_dir(&rules);
+        std::fs::write(dir.path().join("plain.txt"), "not a program\n").unwrap();
+        let check = anonymize(
+            dir.path(),
+            &["check", "--source", &source.url, "--rules", "rules.yml"],
+            &[],
+        );
+        assert_ne!(check.code, 0, "{name}: check passed\n{rules}");
+        let args = sync_args(&source.url, &target.url, "rules.yml", &["--subset", "50%"]);
+        let sync = anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]);
+        assert_eq!(sync.code, 2, "{name}: {}", sync.stderr);
+        assert!(!Pg::get().exists(&target.name), "{name}: the sync wrote");
+        insta::assert_snapshot!(
+            format!("misuse_{name}"),
+            format!(
+                "# check\n{}\n# sync\n{}",
+                user_text(&check, dir.path(), &[&source, &target]),
+                user_text(&sync, dir.path(), &[&source, &target])
+            )
+        );
+    }
+}
