@@ -348,8 +348,14 @@ fn run_commands(
     for row in copy_text::rows(input) {
         copy_text::field_spans(row, spans);
         if spans.len() != ncols + plan.extra.len() {
-            // `transform_batch` reports it.
-            return Ok(Commands::default());
+            return Err(BatchError {
+                column: "*".into(),
+                message: format!(
+                    "a row has {} fields, expected {}",
+                    spans.len(),
+                    ncols + plan.extra.len()
+                ),
+            });
         }
         for (i, column) in plan.columns.iter().enumerate() {
             let (branch, action) = column.action.for_row(|k| {
