@@ -31,6 +31,11 @@ use crate::transform::OutputSpace;
 /// and what to do.
 pub type Problem = (Option<Location>, String, Option<String>);
 
+/// One rule compiled by the plan: its action and the columns it reads.
+pub type CompiledRule = (ColumnAction, Vec<String>);
+/// Why a rule does not fit its column, and what to do.
+pub type RuleError = (String, Option<String>);
+
 /// A column's rules compiled for the run.
 pub struct Compiled {
     pub action: ColumnAction,
@@ -48,10 +53,7 @@ pub fn compile_entry(
     column: &Column,
     entry: &ColumnEntry,
     extra: &mut Vec<String>,
-    compile_one: &mut dyn FnMut(
-        &ColumnRule,
-    )
-        -> Result<(ColumnAction, Vec<String>), (String, Option<String>)>,
+    compile_one: &mut dyn FnMut(&ColumnRule) -> Result<CompiledRule, RuleError>,
 ) -> Result<Compiled, Vec<Problem>> {
     let display = table.name.to_string();
     let mut problems: Vec<Problem> = Vec::new();

@@ -314,24 +314,34 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
     Ok(Bytes::from(out))
 }
 
-/// The answers of the batch's external programs, per (column, branch), in
-/// row order, with how many each row has taken.
+/// Where a command's values come from: (column index, branch index).
+type Asker = (usize, usize);
+
+/// The answers of one command column's branch, in row order, and how many
+/// rows have taken theirs.
+struct Answers {
+    asker: Asker,
+    lines: Vec<Vec<u8>>,
+    taken: usize,
+}
+
+/// The answers of the batch's external programs.
 #[derive(Default)]
 struct Commands {
-    answers: Vec<((usize, usize), Vec<Vec<u8>>, usize)>,
+    answers: Vec<Answers>,
 }
 
 impl Commands {
     /// The next answer of column `column`'s branch `branch`: one was asked
     /// for each of its non-NULL values, in row order.
     fn next(&mut self, column: usize, branch: usize) -> &[u8] {
-        let (_, lines, taken) = self
+        let a = self
             .answers
             .iter_mut()
-            .find(|(k, _, _)| *k == (column, branch))
+            .find(|a| a.asker == (column, branch))
             .expect("every command value was sent");
-        *taken += 1;
-        &lines[*taken - 1]
+        a.taken += 1;
+        &a.lines[a.taken - 1]
     }
 }
 
@@ -344,7 +354,7 @@ fn run_commands(
     spans: &mut Vec<(usize, usize)>,
 ) -> Result<Commands, BatchError> {
     let ncols = plan.columns.len();
-    let mut asks: Vec<((usize, usize), Vec<&[u8]>)> = Vec::new();
+    let mut asks: Vec<(Asker, Vec<&[u8]>)> = Vec::new();
     for row in copy_text::rows(input) {
         copy_text::field_spans(row, spans);
         if spans.len() != ncols + plan.extra.len() {
@@ -382,7 +392,11 @@ fn run_commands(
             column: plan.columns[i].name.clone(),
             message,
         })?;
-        answers.push(((i, branch), lines, 0));
+        answers.push(Answers {
+            asker: (i, branch),
+            lines,
+            taken: 0,
+        });
     }
     Ok(Commands { answers })
 }
