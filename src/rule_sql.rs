@@ -212,63 +212,19 @@ pub fn output_space(entry: &ColumnEntry) -> Option<OutputSpace> {
         .reduce(|a, b| if a == b { a } else { OutputSpace::Partial })
 }
 
-/// Refuses SQL that is not one expression: a `;`, a comment, or a
-/// parenthesis closed before it was opened could end the COPY query's
-/// select list and change what it does. Quoted text (`'...'`, `"..."`,
-/// `$$...$$`, `$tag$...$tag$`) is skipped. The server parses the rest.
+/// Refuses SQL that is not one expression (a `;`, a comment, an open
+/// quote, a parenthesis closed that it did not open could end the COPY
+/// query's select list and change what it does), with the lexical check
+/// that `where:` goes through (`rules::condition`). The server parses the
+/// rest.
 pub fn lint(sql: &str) -> Result<(), String> {
-    let b = sql.as_bytes();
-    let mut depth = 0i32;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'\'' | b'"') => {
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return Err(format!("has an unterminated {} quote", q as char)),
-                        // A doubled quote is the quote itself.
-                        Some(&c) if c == q && b.get(i + 1) == Some(&q) => i += 2,
-                        Some(&c) if c == q => break,
-                        Some(_) => i += 1,
-                    }
-                }
-            }
-            b'$' => {
-                // A dollar-quote tag: `$$` or `$name$`; `$1` is a parameter.
-                let end = sql[i + 1..]
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map(|n| i + 1 + n);
-                if let Some(end) = end.filter(|&e| b[e] == b'$' && !b[i + 1].is_ascii_digit()) {
-                    let tag = &sql[i..=end];
-                    match sql[end + 1..].find(tag) {
-                        Some(n) => i = end + 1 + n + tag.len() - 1,
-                        None => return Err("has an unterminated dollar quote".into()),
-                    }
-                }
-            }
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err("closes a parenthesis it did not open".into());
-                }
-            }
-            b';' => return Err("holds `;`; it must be one expression".into()),
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                return Err("holds a comment (`--`); it must be one expression".into())
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                return Err("holds a comment (`/*`); it must be one expression".into())
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if depth != 0 {
-        return Err("leaves a parenthesis open".into());
-    }
-    Ok(())
+    crate::rules::condition::check(sql).map_err(|u| {
+        format!(
+            "is not one SQL expression: it has {} at character {}",
+            u.what,
+            u.at + 1
+        )
+    })
 }
 
 /// Parses and types every piece of rules SQL that goes into a COPY query,

@@ -21,8 +21,8 @@ use crate::transform::Key;
 
 /// Loads the rules, opens the run's snapshot, reads the catalog in it and
 /// builds the plan (`plan::prepare`), then checks what needs the source
-/// (constants, `where:` filters, the SQL of `when:` and `sql:`, row-level
-/// security). `sync` and `export`
+/// (constants, `where:` filters, the SQL of `when:` and `sql:`,
+/// `varchar(n)` lengths, row-level security, the role's privileges). `sync` and `export`
 /// start here; `check` calls `plan::prepare` itself, as it reports problems
 /// instead of stopping at them.
 pub async fn prepare(
@@ -41,11 +41,20 @@ pub async fn prepare(
     }
     let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let catalog = Catalog::read(&snapshot.client).await?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
     crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
     crate::rule_sql::check(&rules, &plan.catalog, &snapshot.client).await?;
+    // pg_dump copies these texts verbatim: no live path to production,
+    // and a word about personal data no rule can cover.
+    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+    crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
+    for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
+        tracing::warn!("{line}");
+    }
+    crate::plan::fit::check_source_lengths(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])
@@ -59,5 +68,8 @@ pub async fn prepare(
         .map(|t| &t.table)
         .collect();
     source::refuse_row_security(&copied, &role)?;
+    // Before the run locks anything: a table it may not read would fail
+    // there, after the plan, with exit 1.
+    crate::access::refuse(&crate::access::gaps(&snapshot.client, &plan.catalog, &role).await?)?;
     Ok((rules, snapshot, plan))
 }
