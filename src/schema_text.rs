@@ -101,12 +101,19 @@ fn literals(sql: &str) -> Vec<String> {
 /// are code, left to review.
 pub fn personal_literal(t: &SchemaText) -> Option<Kind> {
     match t.kind.as_str() {
-        "comment" => crate::pii::in_text(&t.body),
-        "default" | "check" | "view" => literals(&t.body)
-            .iter()
-            .find_map(|l| crate::pii::in_text(l)),
+        "comment" => personal_in(&t.body),
+        "default" | "check" | "view" => literals(&t.body).iter().find_map(|l| personal_in(l)),
         _ => None,
     }
+}
+
+/// The kind of the first email, phone or card number in `text` that is
+/// not one reserved for examples (`noreply@example.com` reaches no one).
+fn personal_in(text: &str) -> Option<Kind> {
+    crate::pii::fragments(text)
+        .into_iter()
+        .find(|(kind, value)| !crate::pii::is_reserved(*kind, value))
+        .map(|(kind, _)| kind)
 }
 
 /// Whether the rules let `object`'s text through (`allow_schema_text:`).
