@@ -797,7 +797,7 @@ fn compile(
             if let Some(name) = constraint.filter(|_| !rule.unique) {
                 return Err((
                     format!(
-                        "column {display}.{} is unique (constraint {name}), but an `sql:` expression can give two rows the same value",
+                        "column {display}.{} is unique ({name}), but an `sql:` expression can give two rows the same value",
                         column.name
                     ),
                     Some("write `unique: true` beside `sql:` if the expression keeps values apart (the target's unique index then checks it), or use a unique-capable transform".into()),
@@ -809,7 +809,7 @@ fn compile(
             if let Some(name) = constraint.filter(|_| !rule.unique) {
                 return Err((
                     format!(
-                        "column {display}.{} is unique (constraint {name}), but the program of `{}` may give two rows the same value",
+                        "column {display}.{} is unique ({name}), but the program of `{}` may give two rows the same value",
                         column.name,
                         spec.describe()
                     ),

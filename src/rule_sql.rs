@@ -69,11 +69,11 @@ pub fn compile_entry(
         }
     };
     for b in &entry.branches {
-        check_text(&b.when, "`when:` condition", Some(&b.location));
+        check_text(&b.when, "`when:`", Some(&b.location));
     }
     for r in entry.rules() {
         if let Action::Sql(expr) = &r.action {
-            check_text(expr, "`sql:` expression", None);
+            check_text(expr, "`sql:`", None);
         }
     }
     // The value of one rule in the query: its expression, or the column.
@@ -156,11 +156,7 @@ pub fn compile_entry(
 /// fake one, two fakes of different namespaces) could meet, so they are
 /// refused.
 fn unique_branches(table: &Table, column: &Column, entry: &ColumnEntry) -> Option<Problem> {
-    let constraint = table
-        .unique_keys
-        .iter()
-        .find(|k| k.columns.len() == 1 && k.columns[0] == column.name)
-        .map(|k| format!("constraint {}", k.name));
+    let constraint = crate::plan::fit::unique_on(table, &column.name);
     let asserted = entry
         .rules()
         .any(|r| r.unique)
