@@ -680,7 +680,8 @@ fn plan_table(
         let Some(c) = columns.iter().find(|c| c.name == used.column) else {
             continue;
         };
-        if matches!(c.action, ColumnAction::Keep) {
+        // An `sql:` column is kept by the pipeline but changed by the source.
+        if matches!(c.action, ColumnAction::Keep) && c.source_expr.is_none() {
             continue;
         }
         problems.push_about(
