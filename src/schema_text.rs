@@ -216,8 +216,17 @@ mod tests {
             Some(Kind::Email)
         );
         assert_eq!(
-            personal_literal(&text("check", "CHECK ((phone <> '+1 415 555 0100'::text))")),
+            personal_literal(&text("check", "CHECK ((phone <> '+1 415 222 0100'::text))")),
             Some(Kind::Phone)
+        );
+        // Addresses and numbers reserved for examples reach no one.
+        assert_eq!(
+            personal_literal(&text("default", "'noreply@example.com'::text")),
+            None
+        );
+        assert_eq!(
+            personal_literal(&text("check", "CHECK ((phone <> '+1 415 555 0100'::text))")),
+            None
         );
         assert_eq!(
             personal_literal(&text("comment", "ask jane.doe@corp.com")),

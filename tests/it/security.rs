@@ -367,7 +367,7 @@ fn personal_data_in_schema_literals_is_reported_by_check_and_fails_verify() {
     source.exec(
         "CREATE TABLE t (id int PRIMARY KEY,
                          contact text DEFAULT 'ceo@realcorp.com',
-                         hotline text CHECK (hotline <> '+1 415 555 0100'));
+                         hotline text CHECK (hotline <> '+1 415 222 0100'));
          INSERT INTO t (id) VALUES (1);
          COMMENT ON TABLE t IS 'owner: jane.doe@realcorp.com';",
     );
@@ -416,7 +416,7 @@ fn personal_data_in_schema_literals_is_reported_by_check_and_fails_verify() {
         );
     }
     for text in [&run.stdout, &run.stderr] {
-        for never in ["ceo@", "jane.doe", "555 0100"] {
+        for never in ["ceo@", "jane.doe", "222 0100"] {
             assert!(!text.contains(never), "{never} printed:\n{text}");
         }
     }
