@@ -367,9 +367,9 @@ mod tests {
             bytes,
             seconds: 0.5,
             source_rows_estimate: rows as i64,
+            source_rows_from: Default::default(),
             selection: "all rows".to_string(),
             kept_fraction: None,
-            source_rows_from: Default::default(),
         }
     }
 

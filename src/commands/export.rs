@@ -152,6 +152,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         opts.subset,
         opts.secret.as_deref(),
         opts.lock_timeout,
+        true,
     )
     .await?;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
