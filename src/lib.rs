@@ -14,6 +14,9 @@ pub mod rules;
 /// Rules × catalog, checked and compiled: what runs.
 pub mod plan;
 
+/// The SQL the rules put into the COPY query (`when:`, `sql:`), checked.
+pub mod rule_sql;
+
 /// Which rows each table keeps (part of the plan).
 pub mod subset;
 

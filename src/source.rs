@@ -267,6 +267,16 @@ pub fn copy_query(t: &TablePlan, read: Read) -> String {
             }
         })
         .collect();
+    // The branch selectors of `when:` rules, read after the columns and
+    // never written (`TablePlan::extra`). Their aliases cannot clash with
+    // a column: they contain a dot.
+    let mut cols = cols;
+    for (k, e) in t.extra.iter().enumerate() {
+        cols.push(format!(
+            "{e} AS {}",
+            quote_ident(&format!("anonymize.when{k}"))
+        ));
+    }
     let mut q = String::from("COPY (");
     if let Some(w) = &t.with_sql {
         let _ = write!(q, "{w} ");

@@ -143,8 +143,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let large_objects = large_objects_warning(&snapshot.client).await?;
     let schema_texts = crate::schema_text::read(&snapshot.client).await?;
     let links = crate::schema_text::refuse_connection_strings(&rules, &schema_texts);
+    let rule_sql = crate::rule_sql::check(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(&rules, catalog);
-    for result in [constants, filters, lengths, links] {
+    for result in [constants, filters, rule_sql, lengths, links] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
             report.add_mismatches(list);

@@ -21,8 +21,8 @@ use crate::transform::Key;
 
 /// Loads the rules, opens the run's snapshot, reads the catalog in it and
 /// builds the plan (`plan::prepare`), then checks what needs the source
-/// (constants, `where:` filters, `varchar(n)` lengths, row-level security,
-/// the role's privileges). `sync` and `export`
+/// (constants, `where:` filters, the SQL of `when:` and `sql:`,
+/// `varchar(n)` lengths, row-level security, the role's privileges). `sync` and `export`
 /// start here; `check` calls `plan::prepare` itself, as it reports problems
 /// instead of stopping at them.
 pub async fn prepare(
@@ -45,7 +45,8 @@ pub async fn prepare(
     crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
     // Every rules problem at once, as `check` lists them: the plan's, then
-    // those the source must answer (constants, filters, lengths), run on
+    // those the source must answer (constants, filters, lengths, the SQL of
+    // `when:`, `sql:` and polymorphic references), run on
     // the catalog whether or not the plan was built.
     let planned = crate::plan::prepare(&rules, catalog.clone(), Secret::given(key.as_ref()));
     let mut problems: Vec<crate::error::RulesError> = Vec::new();
@@ -56,6 +57,7 @@ pub async fn prepare(
         crate::plan::check_constants(&rules, &catalog, &snapshot.client).await,
         crate::plan::check_filters(&rules, &catalog, &snapshot.client).await,
         crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await,
+        crate::rule_sql::check(&rules, &catalog, &snapshot.client).await,
     ] {
         if let Err(e) = checked {
             problems.extend(e.downcast::<crate::error::RulesErrors>()?.0);

@@ -35,6 +35,11 @@ pub struct ColumnRule {
     /// registry's table rather than from `describe()`; `None` for `keep`
     /// and `null`.
     pub transform: Option<&'static str>,
+    /// `when: "SQL"`: the condition on the row's source values under which
+    /// this rule applies, for an item of a column's list of rules
+    /// (`rules::branches`). `None` on a plain rule and on a list's last
+    /// item, the default.
+    pub when: Option<String>,
 }
 
 /// What happens to a column's values.
@@ -46,6 +51,12 @@ pub enum Action {
     Null,
     /// Replaced by a transform.
     Transform(Box<dyn TransformOptions>),
+    /// `sql: "expr"`: computed by an SQL expression on the source, inside
+    /// the COPY query (`rule_sql`); the value then passes through as kept.
+    Sql(String),
+    /// `command: ...`: replaced by an external process
+    /// (`transform::command`).
+    Command(super::command::CommandSpec),
 }
 
 impl ColumnRule {
@@ -55,6 +66,8 @@ impl ColumnRule {
             Action::Keep => "keep".to_string(),
             Action::Null => "null".to_string(),
             Action::Transform(o) => o.describe(),
+            Action::Sql(expr) => format!("sql({expr:?})"),
+            Action::Command(c) => c.describe(),
         };
         if self.unique {
             s.push_str(" unique");
@@ -76,6 +89,13 @@ impl ColumnRule {
     pub fn output_space(&self) -> Option<OutputSpace> {
         match &self.action {
             Action::Transform(o) => Some(o.output_space()),
+            // An expression may pass parts of the value through (`left(zip,
+            // 3)`), so its outputs are scanned like kept text.
+            Action::Sql(_) => Some(OutputSpace::Partial),
+            // Whatever the program writes: judged strictly, as if its
+            // outputs were unbounded, so a value found in the source is
+            // a leak.
+            Action::Command(_) => Some(OutputSpace::Values(f64::INFINITY)),
             _ => None,
         }
     }
@@ -87,9 +107,15 @@ impl<'de> Deserialize<'de> for ColumnRule {
     }
 }
 
-struct ColumnRuleVisitor;
+/// The visitor of one rule; `rules::branches` reuses it for a column whose
+/// rule is a single one rather than a list.
+pub(crate) struct ColumnRuleVisitor;
 
-const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted", "allow"];
+const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted", "allow", "when"];
+
+/// Rule keys that are not transforms of the registry: they change where
+/// the value is computed (the source's SQL, an external program).
+const SHAPES: &[&str] = &["sql", "command"];
 
 fn plain(action: Action) -> ColumnRule {
     ColumnRule {
@@ -100,6 +126,7 @@ fn plain(action: Action) -> ColumnRule {
         accepted: None,
         allow: Vec::new(),
         transform: None,
+        when: None,
     }
 }
 
@@ -144,9 +171,19 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
         let mut accepted: Option<String> = None;
         let mut allow = Vec::new();
         let mut transform = None;
+        let mut when: Option<String> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "unique" => unique = map.next_value()?,
+                "when" => {
+                    let condition: String = map.next_value()?;
+                    if condition.trim().is_empty() {
+                        return Err(de::Error::custom(
+                            "`when` takes an SQL condition on the row's source columns, e.g. `when: \"country = 'DE'\"`",
+                        ));
+                    }
+                    when = Some(condition);
+                }
                 "namespace" => namespace = Some(map.next_value()?),
                 "locale" => locale = Some(map.next_value()?),
                 "accepted" => {
@@ -176,6 +213,15 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                     }
                     action = Some(("keep".to_string(), Action::Keep));
                 }
+                // `{ when: "...", null: true }`: a branch that writes NULL.
+                "null" if action.is_none() => {
+                    if !map.next_value::<bool>()? {
+                        return Err(de::Error::custom(
+                            "`null` in a map takes `true`; write `keep` to copy the column",
+                        ));
+                    }
+                    action = Some(("null".to_string(), Action::Null));
+                }
                 "keep" | "null" => {
                     return Err(de::Error::custom(format!(
                         "write `{key}` on its own (`column: {key}`), not as a map key"
@@ -187,6 +233,21 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                             "a column rule has exactly one transform, found `{first}` and `{name}`"
                         )));
                     }
+                    if name == "sql" {
+                        let expr: String = map.next_value()?;
+                        if expr.trim().is_empty() {
+                            return Err(de::Error::custom(
+                                "`sql` takes an SQL expression on the row's source columns, e.g. `sql: \"left(zip, 3) || '00'\"`",
+                            ));
+                        }
+                        action = Some((name.to_string(), Action::Sql(expr)));
+                        continue;
+                    }
+                    if name == "command" {
+                        let spec: super::command::CommandSpec = map.next_value()?;
+                        action = Some((name.to_string(), Action::Command(spec)));
+                        continue;
+                    }
                     match parse_options(name, &mut map)? {
                         Some(opts) => {
                             transform = names().into_iter().find(|n| *n == name);
@@ -196,6 +257,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                             let mut msg = format!("unknown transform `{name}`");
                             let mut all: Vec<&str> = names();
                             all.extend(MODIFIERS);
+                            all.extend(SHAPES);
                             if let Some(s) = suggest(name, &all) {
                                 msg.push_str(&format!(" (did you mean `{s}`?)"));
                             }
@@ -219,6 +281,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
             accepted,
             allow,
             transform,
+            when,
         })
     }
 }

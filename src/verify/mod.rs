@@ -122,9 +122,17 @@ fn expectation(column: &ColumnPlan) -> Expect {
     match (&column.action, column.space) {
         (ColumnAction::Keep, _) => Expect::Keep,
         (ColumnAction::Null, _) => Expect::Null,
-        (ColumnAction::Transform(_), Some(space)) => Expect::Space(space),
+        (
+            ColumnAction::Transform(_) | ColumnAction::Command(_) | ColumnAction::When { .. },
+            Some(space),
+        ) => Expect::Space(space),
         // A transform with no recorded space is judged strictly.
-        (ColumnAction::Transform(_), None) => Expect::Space(OutputSpace::Values(f64::INFINITY)),
+        (ColumnAction::Transform(_) | ColumnAction::Command(_), None) => {
+            Expect::Space(OutputSpace::Values(f64::INFINITY))
+        }
+        // Only `null` branches (or `null` and `sql:`): what is not NULL
+        // is scanned like kept text.
+        (ColumnAction::When { .. }, None) => Expect::Keep,
     }
 }
 

@@ -12,6 +12,7 @@ mod correctness;
 mod demo;
 mod errors;
 mod export;
+mod extend;
 mod faults;
 mod gates;
 mod hostile;
