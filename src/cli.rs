@@ -8,17 +8,102 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Copy a PostgreSQL database with personal data replaced, deterministically,
 /// by YAML rules.
 #[derive(Debug, Parser)]
-#[command(name = "anonymize", version, args_conflicts_with_subcommands = true)]
-#[command(
-    after_help = "Exit codes: 0 done, 1 runtime failure, 2 bad usage/config/rules, \
-3 check found gaps or verify found a leak, 130/143 interrupted.\n\
-Without a subcommand, `sync` runs: `anonymize --subset 10%`."
-)]
+#[command(name = "anonymize", version)]
+#[command(after_help = AFTER_HELP)]
 pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
+    /// `sync`'s options, for `anonymize` without a subcommand. First, so
+    /// that `--help` lists them under "Options", before the global ones.
     #[command(flatten)]
     pub sync: SyncArgs,
+    /// The options every command takes, before or after the subcommand.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The end of `--help`: every exit code (`error::EXIT_*`) and the default
+/// command.
+pub const AFTER_HELP: &str = "Exit codes: 0 done; 1 runtime failure; 2 bad usage, config or rules \
+(nothing written); 3 check found gaps or verify found a leak; 4 the sync replaced the target but \
+its --report could not be written; 130/143 interrupted by SIGINT/SIGTERM (nothing half-done \
+left).\n\
+Without a subcommand, `sync` runs: `anonymize --subset 10%`.";
+
+impl Cli {
+    /// Parses the command line and hands the global options to the
+    /// subcommand's arguments, so that each command reads one struct.
+    pub fn parse_args() -> Cli {
+        match Cli::try_parse_args(std::env::args_os()) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        }
+    }
+
+    /// `parse_args` without exiting, for tests.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        // `sync`'s own options before another subcommand
+        // (`anonymize --subset 10% check`) would be silently ignored:
+        // refuse them, as clap's args_conflicts_with_subcommands would
+        // (which cannot spare the global options).
+        if let Some((name, _)) = matches.subcommand().filter(|(n, _)| *n != "sync") {
+            let sync_only: Vec<(&str, String)> = command
+                .get_arguments()
+                .filter(|a| !a.is_global_set())
+                .map(|a| {
+                    (
+                        a.get_id().as_str(),
+                        format!("--{}", a.get_long().unwrap_or("")),
+                    )
+                })
+                .collect();
+            for (id, flag) in &sync_only {
+                let typed = matches.try_contains_id(id).unwrap_or(false)
+                    && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+                if typed {
+                    return Err(command.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!(
+                            "{flag} is an option of `sync`, not of `{name}`; write it after \
+                             `sync`, or leave the subcommand out"
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.distribute_common();
+        Ok(cli)
+    }
+
+    /// Copies the global options into the chosen command's `common`.
+    pub fn distribute_common(&mut self) {
+        let mut common = self.common.clone();
+        // The demo reads --rules only: ANONYMIZE_RULES names the rules of
+        // a real database.
+        if common.rules.is_none() && !matches!(self.command, Some(Command::Demo(_))) {
+            common.rules = std::env::var_os("ANONYMIZE_RULES")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from);
+        }
+        match &mut self.command {
+            None => self.sync.common = common,
+            Some(Command::Sync(a)) => a.common = common,
+            Some(Command::Check(a)) => a.common = common,
+            Some(Command::Init(a)) => a.common = common,
+            Some(Command::Verify(a)) => a.common = common,
+            Some(Command::Demo(a)) => a.common = common,
+            Some(Command::Export(a)) => a.common = common,
+            Some(Command::Load(a)) => a.common = common,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,40 +128,104 @@ pub enum Command {
     Load(LoadArgs),
 }
 
-/// Options every command shares.
-#[derive(Debug, Args, Clone)]
+/// Options every command takes, before or after the subcommand
+/// (`anonymize --source X check` and `anonymize check --source X` alike).
+/// Each command receives them in its `common` field.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct CommonArgs {
-    /// Source database URL (read only, never written).
-    #[arg(long, env = "SOURCE_DATABASE_URL", hide_env_values = true)]
+    /// Source database (URL or key=value string; read only, never
+    /// written). Without it and SOURCE_DATABASE_URL, the PG* environment
+    /// and PGSERVICE say where, as for psql.
+    #[arg(
+        long,
+        global = true,
+        env = "SOURCE_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub source: Option<String>,
-    /// Rules file, or a directory of *.yml/*.yaml files [default: rules].
-    #[arg(long, env = "ANONYMIZE_RULES")]
+    /// Target database (URL or key=value string); sync and load replace
+    /// it atomically at the end of the run. Never taken from PG*.
+    #[arg(
+        long,
+        global = true,
+        env = "TARGET_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub target: Option<String>,
+    /// Rules file, or a directory of *.yml/*.yaml files [env:
+    /// ANONYMIZE_RULES] [default: rules].
+    #[arg(long, global = true)]
     pub rules: Option<PathBuf>,
-    /// Config file with source, target, rules, subset and jobs
-    /// [default: ./anonymize.yml when it exists]. Flags and environment
-    /// variables win over it.
-    #[arg(long, env = "ANONYMIZE_CONFIG")]
+    /// Config file [default: ./anonymize.yml when it exists]. Flags and
+    /// environment variables win over it.
+    #[arg(long, global = true, env = "ANONYMIZE_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
     /// Log lines as text or JSON (one object per line).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Log lines instead of progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// More log lines: -v debug, -vv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Fewer log lines: -q warnings and errors only, -qq errors only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// The log level, instead of -v/-q [env: ANONYMIZE_LOG].
+    #[arg(long, global = true, value_enum, conflicts_with_all = ["verbose", "quiet"])]
+    pub log_level: Option<LogLevel>,
+}
+
+impl CommonArgs {
+    /// The level -v/-q/--log-level ask for; `None` leaves it to
+    /// `ANONYMIZE_LOG` (default info).
+    pub fn log_level(&self) -> Option<LogLevel> {
+        if let Some(l) = self.log_level {
+            return Some(l);
+        }
+        match (self.verbose, self.quiet) {
+            (0, 0) => None,
+            (1, _) => Some(LogLevel::Debug),
+            (v, _) if v > 1 => Some(LogLevel::Trace),
+            (_, 1) => Some(LogLevel::Warn),
+            _ => Some(LogLevel::Error),
+        }
+    }
+
+    /// Progress bars: on unless --no-progress, and never between JSON log
+    /// lines (they would break "one object per line").
+    pub fn progress(&self) -> bool {
+        !self.no_progress && self.log_format == LogFormat::Text
+    }
+}
+
+/// The options of the commands that move rows (`sync`, `export`, `load`),
+/// spelled the same in each.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataArgs {
+    /// Tables copied at once (default: the number of CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Write a JSON report of the run to this file (fields in
+    /// docs/report.md). `-` prints it to stdout as one line instead of the
+    /// summary table, for log collectors (Kubernetes).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct SyncArgs {
-    #[command(flatten)]
+    #[arg(skip)]
     pub common: CommonArgs,
-    /// Target database URL; it is replaced atomically at the end of the run.
-    #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Keep this share of the business: `10%` or `10` (a bare number is a
     /// percentage: `1` is 1%, `0.5` is half a percent). Small reference
     /// tables come whole; everything is closed over foreign keys.
     #[arg(long)]
     pub subset: Option<String>,
-    /// Tables copied at once (default: the number of CPUs).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
     /// Print the plan and stop; nothing is written.
     #[arg(long)]
     pub dry_run: bool,
@@ -85,14 +234,6 @@ pub struct SyncArgs {
     /// in one transaction.
     #[arg(long, value_enum, default_value_t = SchemaMode::Create)]
     pub schema: SchemaMode,
-    /// Write a JSON report of the run to this file (fields in
-    /// docs/report.md). `-` prints it to stdout as one line instead of the
-    /// summary table, for log collectors (Kubernetes).
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Log lines instead of progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
     /// Replace a target database that has tables and was not made by
     /// anonymize.
     #[arg(long)]
@@ -118,11 +259,14 @@ pub struct SyncArgs {
     /// target; a leak stops the run (exit 3) and the target stays as it was.
     #[arg(long)]
     pub verify: bool,
+    /// With --verify: values sampled per column.
+    #[arg(long, requires = "verify", default_value_t = crate::verify::DEFAULT_SAMPLE)]
+    pub sample: u32,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
-    #[command(flatten)]
+    #[arg(skip)]
     pub common: CommonArgs,
     /// `text` for people, `json` for CI.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -131,14 +275,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct InitArgs {
-    /// Source database URL (read only, never written).
-    #[arg(long, env = "SOURCE_DATABASE_URL", hide_env_values = true)]
-    pub source: Option<String>,
-    /// Config file whose `source:` is used when --source and
-    /// SOURCE_DATABASE_URL are not given [default: ./anonymize.yml when it
-    /// exists].
-    #[arg(long, env = "ANONYMIZE_CONFIG")]
-    pub config: Option<PathBuf>,
+    #[arg(skip)]
+    pub common: CommonArgs,
     /// Where to write: a directory (the file is `rules.yml` in it) or a
     /// `.yml`/`.yaml` file.
     #[arg(long)]
@@ -150,18 +288,12 @@ pub struct InitArgs {
     /// are only looked at, never written or logged.
     #[arg(long, default_value_t = 200)]
     pub sample: u32,
-    /// Log lines as text or JSON (one object per line).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct VerifyArgs {
-    #[command(flatten)]
+    #[arg(skip)]
     pub common: CommonArgs,
-    /// Target database URL (the output of a sync).
-    #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
-    pub target: Option<String>,
     /// Values sampled per column.
     #[arg(long, default_value_t = crate::verify::DEFAULT_SAMPLE)]
     pub sample: u32,
@@ -172,23 +304,23 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
+    /// `--rules` here names rules to use instead of the embedded
+    /// rules/demo.yml, to try your own against the sample.
+    /// `ANONYMIZE_RULES` is deliberately not read: it names the rules of a
+    /// real database.
+    #[arg(skip)]
+    pub common: CommonArgs,
     /// Rows of customers in the sample (the other tables scale with it).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub customers: u32,
-    /// Rules to use instead of the embedded rules/demo.yml, to try your own
-    /// against the sample. `ANONYMIZE_RULES` is deliberately not read: it
-    /// names the rules of a real database.
-    #[arg(long)]
-    pub rules: Option<PathBuf>,
-    /// Log lines instead of progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct ExportArgs {
-    #[command(flatten)]
+    #[arg(skip)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Where to write: a file for `sql` (`.gz` or `.zst` at the end
     /// compresses it), a directory for `csv` and `jsonl`. An export already
     /// there is replaced only when the new one is complete.
@@ -202,16 +334,13 @@ pub struct ExportArgs {
     /// is a percentage too), closed over foreign keys.
     #[arg(long)]
     pub subset: Option<String>,
-    /// Tables read at once (default: the number of CPUs).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
     /// Check the exported rows against the source, as `verify` does; a
     /// leak stops the export (exit 3) and nothing is written.
     #[arg(long)]
     pub verify: bool,
-    /// Log lines instead of progress bars.
-    #[arg(long)]
-    pub no_progress: bool,
+    /// With --verify: values sampled per column.
+    #[arg(long, requires = "verify", default_value_t = crate::verify::DEFAULT_SAMPLE)]
+    pub sample: u32,
     /// Seconds to wait for a source table locked by someone else (a
     /// migration, VACUUM FULL) before giving up, instead of hanging.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -223,14 +352,10 @@ pub struct LoadArgs {
     /// The export: a `.sql` file (`.gz`/`.zst` too) or a csv/jsonl
     /// directory holding manifest.json.
     pub path: PathBuf,
-    /// Target database URL; it is replaced atomically at the end.
-    #[arg(long, env = "TARGET_DATABASE_URL", hide_env_values = true)]
-    pub target: Option<String>,
-    /// Config file whose `target:` is used when --target and
-    /// TARGET_DATABASE_URL are not given [default: ./anonymize.yml when it
-    /// exists].
-    #[arg(long, env = "ANONYMIZE_CONFIG")]
-    pub config: Option<PathBuf>,
+    #[arg(skip)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Replace a target database that has tables and was not made by
     /// anonymize.
     #[arg(long)]
@@ -241,9 +366,6 @@ pub struct LoadArgs {
     /// End other sessions on the target when swapping it.
     #[arg(long)]
     pub terminate_connections: bool,
-    /// Log lines as text or JSON (one object per line).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
 }
 
 /// What `export` writes.
@@ -255,10 +377,34 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
+    #[default]
     Text,
     Json,
+}
+
+/// `--log-level`, and what -v/-q amount to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The `tracing` directive for this level.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 /// How `check` and `verify` print their findings.

@@ -85,6 +85,7 @@ impl<'a> Overrides<'a> {
     pub fn common(args: &'a CommonArgs) -> Overrides<'a> {
         Overrides {
             source: args.source.as_deref(),
+            target: args.target.as_deref(),
             rules: args.rules.as_deref(),
             ..Overrides::default()
         }

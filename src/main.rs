@@ -3,25 +3,14 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use anonymize::cli::{Cli, Command, LogFormat};
 use anonymize::error;
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
-    let format = match &cli.command {
-        None => cli.sync.common.log_format,
-        Some(Command::Sync(a)) => a.common.log_format,
-        Some(Command::Check(a)) => a.common.log_format,
-        Some(Command::Init(a)) => a.log_format,
-        Some(Command::Verify(a)) => a.common.log_format,
-        Some(Command::Demo(_)) => LogFormat::Text,
-        Some(Command::Export(a)) => a.common.log_format,
-        Some(Command::Load(a)) => a.log_format,
-    };
-    anonymize::logging::init(format);
+    let cli = Cli::parse_args();
+    let format = cli.common.log_format;
+    anonymize::logging::init(format, cli.common.log_level());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -97,7 +97,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         .prefix("anonymize-demo-")
         .tempdir()
         .context("creating a temporary directory for the demo rules")?;
-    let rules = match &args.rules {
+    let rules = match &args.common.rules {
         Some(path) => path.clone(),
         None => {
             let dir: PathBuf = rules_dir.path().join("rules");
@@ -127,7 +127,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         dry_run: false,
         schema: SchemaMode::Create,
         report: None,
-        progress: !args.no_progress,
+        progress: args.common.progress(),
         force: false,
         keep_previous: false,
         terminate_connections: false,
@@ -138,6 +138,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         lock_timeout: std::time::Duration::from_secs(60),
         // The demo proves the copy leaks nothing: the same check as `sync --verify`.
         verify: true,
+        verify_sample: crate::verify::DEFAULT_SAMPLE,
         secret: Some(secret),
     })
     .await?;
@@ -150,7 +151,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         "Copied the sample shop ({} customers) from {SOURCE_DB} to {TARGET_DB}.\n\
          rules: {}\nsecret: {secret_origin}\n",
         args.customers,
-        match &args.rules {
+        match &args.common.rules {
             Some(p) => p.display().to_string(),
             None => "the embedded rules/demo.yml".to_string(),
         },

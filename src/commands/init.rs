@@ -73,9 +73,9 @@ struct Choice {
 /// Runs `init` and returns the summary to print.
 pub async fn run(args: &InitArgs) -> Result<String> {
     let settings = Settings::resolve(
-        args.config.as_deref(),
+        args.common.config.as_deref(),
         Overrides {
-            source: args.source.as_deref(),
+            source: args.common.source.as_deref(),
             ..Overrides::default()
         },
     )?;

@@ -69,10 +69,55 @@ impl Input {
 
 /// Loads an export; returns the per-table summary printed on stdout.
 pub async fn run(args: &LoadArgs) -> Result<String> {
+    let Some(path) = &args.data.report else {
+        return load(args).await.map(|(text, _)| text);
+    };
+    crate::report::Report::check_writable(path)?;
+    let brief = crate::report::Brief {
+        source: args.path.display().to_string(),
+        target: match &args.common.target {
+            Some(t) => ConnInfo::parse(t, "--target")?.redacted().to_string(),
+            None => String::new(),
+        },
+        subset: None,
+        started_at: std::time::SystemTime::now(),
+    };
+    let (text, tables) = match load(args).await {
+        Ok((text, tables)) => (text, Ok(tables)),
+        Err(e) => (String::new(), Err(e)),
+    };
+    let stats = tables.map(|tables| {
+        tables
+            .into_iter()
+            .map(|(table, rows)| crate::pipeline::TableStats {
+                table,
+                rows_read: rows,
+                rows_written: rows,
+                bytes: 0,
+                seconds: 0.0,
+                source_rows_estimate: -1,
+                selection: "all rows".into(),
+                kept_fraction: None,
+            })
+            .collect()
+    });
+    let written = brief.write(path, &stats);
+    stats?;
+    written?;
+    // With `--report -` stdout holds the report alone.
+    Ok(if path == Path::new(crate::report::STDOUT) {
+        String::new()
+    } else {
+        text
+    })
+}
+
+/// The load itself; returns the summary and the rows per table.
+async fn load(args: &LoadArgs) -> Result<(String, Vec<(String, u64)>)> {
     let settings = Settings::resolve(
-        args.config.as_deref(),
+        args.common.config.as_deref(),
         Overrides {
-            target: args.target.as_deref(),
+            target: args.common.target.as_deref(),
             ..Overrides::default()
         },
     )?;
@@ -83,7 +128,12 @@ pub async fn run(args: &LoadArgs) -> Result<String> {
     let server = signals.guard(TargetServer::connect(&target)).await?;
     signals.guard(server.lock()).await?;
     signals.guard(server.preflight(args.force)).await?;
-    let loaded = signals.guard(load_fresh(&server, &input)).await;
+    let jobs = match args.data.jobs {
+        Some(0) => return Err(UsageError::new("--jobs must be at least 1").into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let loaded = signals.guard(load_fresh(&server, &input, jobs)).await;
     // The swap is the commit point: it runs to its end even if a signal
     // comes, as in sync.
     let result = match loaded {
@@ -115,11 +165,8 @@ pub async fn run(args: &LoadArgs) -> Result<String> {
         }
     };
     tracing::info!(database = %server.target, "target replaced");
-    Ok(summary(
-        &tables,
-        &server.target,
-        started.elapsed().as_secs_f64(),
-    ))
+    let text = summary(&tables, &server.target, started.elapsed().as_secs_f64());
+    Ok((text, tables))
 }
 
 /// The end-of-run table: rows per table, then the total.
@@ -140,8 +187,14 @@ fn summary(tables: &[(String, u64)], target: &str, seconds: f64) -> String {
     s
 }
 
-/// Creates `<target>__next` and loads the export into it.
-async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String, u64)>> {
+/// Creates `<target>__next` and loads the export into it. The tables of a
+/// csv/jsonl export load `jobs` at a time, each on its own connection; a
+/// sql script is one stream.
+async fn load_fresh(
+    server: &TargetServer,
+    input: &Input,
+    jobs: usize,
+) -> Result<Vec<(String, u64)>> {
     // Exports hold UTF-8 rows whatever the source's encoding.
     let next = server.create_next("UTF8").await?;
     tracing::info!(database = %server.next, "loading into a fresh database");
@@ -166,17 +219,26 @@ async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String,
             // Pre-data, the rows, then the rest: no index slows the load
             // and no foreign key is checked before its parent is there.
             script.run(&client).await?;
-            let mut tables = Vec::new();
-            for table in &manifest.tables {
-                let Some(file) = &table.file else {
-                    continue;
-                };
-                let rows = load_file(&client, &dir.join(file), table, manifest.format).await?;
-                if rows != table.rows {
-                    tracing::warn!(table = %table.table, rows, manifest = table.rows, "the file holds a different number of rows than manifest.json says");
-                }
-                tables.push((table.table.clone(), rows));
-            }
+            let loads = manifest.tables.iter().filter_map(|table| {
+                let file = table.file.as_ref()?;
+                let next = &next;
+                Some(async move {
+                    let client = target::connect(next).await?;
+                    let rows = load_file(&client, &dir.join(file), table, manifest.format).await?;
+                    if rows != table.rows {
+                        tracing::warn!(table = %table.table, rows, manifest = table.rows, "the file holds a different number of rows than manifest.json says");
+                    }
+                    Ok::<_, anyhow::Error>((table.table.clone(), rows))
+                })
+            });
+            // In manifest order, whatever order they finish in.
+            use futures_util::StreamExt as _;
+            let tables: Vec<(String, u64)> = futures_util::stream::iter(loads)
+                .buffered(jobs)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_>>()?;
             script.run(&client).await?;
             tables
         }

@@ -16,7 +16,6 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
     let settings = Settings::resolve(
         args.common.config.as_deref(),
         Overrides {
-            target: args.target.as_deref(),
             ..Overrides::common(&args.common)
         },
     )?;

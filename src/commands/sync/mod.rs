@@ -374,7 +374,7 @@ async fn load_fresh(
             .await
             .pg_context(|| "starting the verify transaction on the load database".into())?;
         facts.mark();
-        verify_before_swap(plan, snapshot, &client, facts).await?;
+        verify_before_swap(plan, snapshot, &client, facts, opts.verify_sample).await?;
         facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
 
@@ -454,9 +454,10 @@ async fn verify_before_swap(
     snapshot: &source::Snapshot,
     target: &tokio_postgres::Client,
     facts: &Facts,
+    sample: u32,
 ) -> Result<()> {
-    tracing::info!("verifying that no original value is left");
-    let report = verify::check(plan, &snapshot.client, target, verify::DEFAULT_SAMPLE).await?;
+    tracing::info!(sample, "verifying that no original value is left");
+    let report = verify::check(plan, &snapshot.client, target, sample).await?;
     verify::log_findings(&report);
     let failures = report.failures;
     *facts.verify.lock().expect("facts lock") = Some(report);

@@ -31,6 +31,8 @@ pub struct SyncOptions {
     pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
     pub verify: bool,
+    /// Values `verify` samples per column.
+    pub verify_sample: u32,
     /// `ANONYMIZE_SECRET`; `None` when unset.
     pub secret: Option<Vec<u8>>,
 }
@@ -42,9 +44,8 @@ impl SyncOptions {
         let settings = Settings::resolve(
             args.common.config.as_deref(),
             Overrides {
-                target: args.target.as_deref(),
                 subset: args.subset.as_deref(),
-                jobs: args.jobs,
+                jobs: args.data.jobs,
                 ..Overrides::common(&args.common)
             },
         )?;
@@ -67,9 +68,8 @@ impl SyncOptions {
             jobs,
             dry_run: args.dry_run,
             schema: args.schema,
-            report: args.report.clone(),
-            // Bars drawn between JSON lines would break "one object per line".
-            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
+            report: args.data.report.clone(),
+            progress: args.common.progress(),
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
@@ -79,6 +79,7 @@ impl SyncOptions {
             },
             lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
             verify: args.verify,
+            verify_sample: args.sample,
             secret: secret_from_env(),
         })
     }
