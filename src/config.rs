@@ -18,6 +18,7 @@ use anyhow::Result;
 use serde::Deserialize;
 
 use crate::cli::CommonArgs;
+use crate::conn::ConnInfo;
 use crate::error::UsageError;
 use crate::rules::locate::KeyPositions;
 use crate::subset::SubsetSpec;
@@ -162,10 +163,33 @@ impl Settings {
         self.source.as_deref().ok_or_else(|| {
             UsageError::new(
                 "no source database; pass --source URL, set SOURCE_DATABASE_URL, \
-                 or write `source:` in anonymize.yml",
+                 write `source:` in anonymize.yml, or set PGHOST/PGDATABASE or PGSERVICE \
+                 as for psql",
             )
             .into()
         })
+    }
+
+    /// The source connection: `--source` (flag, environment or file), else
+    /// where libpq would connect (`PG*`, `PGSERVICE`) when one of those is
+    /// set, as psql does.
+    pub fn source_conn(&self) -> Result<ConnInfo> {
+        if let Some(s) = &self.source {
+            return ConnInfo::parse(s, "--source");
+        }
+        let located = crate::conn::LOCATION_VARIABLES
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+        if !located {
+            self.require_source()?;
+        }
+        ConnInfo::from_environment("the source (from PG* and PGSERVICE; no --source)")
+    }
+
+    /// The target connection. It is never taken from `PG*` alone: a bare
+    /// run must not write into the database `PG*` points at.
+    pub fn target_conn(&self) -> Result<ConnInfo> {
+        ConnInfo::parse_target(self.require_target()?, "--target")
     }
 
     /// The target URL, or the error that says how to give one.

@@ -21,7 +21,6 @@ use serde::Serialize;
 use crate::catalog::{display_ident, Catalog};
 use crate::cli::{CheckArgs, OutputFormat};
 use crate::config::{Overrides, Settings};
-use crate::conn::ConnInfo;
 use crate::error::PgResultExt;
 use crate::error::{GapsFound, RulesErrors};
 use crate::plan::{PlanErrors, Problem, ProblemKind, Secret};
@@ -113,7 +112,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         args.common.config.as_deref(),
         Overrides::common(&args.common),
     )?;
-    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+    let source = settings.source_conn()?;
     let mut rules = crate::rules::load::load(&settings.rules)?;
     // The subset is planned at the rules' share, or at 10% (what developers
     // ask for), to see from estimates which tables it would leave empty.

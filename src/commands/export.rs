@@ -76,7 +76,7 @@ impl ExportOptions {
                 ..Overrides::common(&args.common)
             },
         )?;
-        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+        let source = settings.source_conn()?;
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
         let compression = Compression::from_path(&args.out);

@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use crate::catalog::{Catalog, Column, Table, TableKind, TypeKind};
 use crate::cli::InitArgs;
 use crate::config::{Overrides, Settings};
-use crate::conn::{quote_ident, ConnInfo};
+use crate::conn::quote_ident;
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
 use crate::plan::Secret;
@@ -79,7 +79,7 @@ pub async fn run(args: &InitArgs) -> Result<String> {
             ..Overrides::default()
         },
     )?;
-    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+    let source = settings.source_conn()?;
     let path = output_path(&args.out)?;
     if path.exists() && !args.force {
         return Err(UsageError::new(format!(

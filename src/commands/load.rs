@@ -76,7 +76,9 @@ pub async fn run(args: &LoadArgs) -> Result<String> {
     let brief = crate::report::Brief {
         source: args.path.display().to_string(),
         target: match &args.common.target {
-            Some(t) => ConnInfo::parse(t, "--target")?.redacted().to_string(),
+            Some(t) => ConnInfo::parse_target(t, "--target")?
+                .redacted()
+                .to_string(),
             None => String::new(),
         },
         subset: None,
@@ -121,7 +123,7 @@ async fn load(args: &LoadArgs) -> Result<(String, Vec<(String, u64)>)> {
             ..Overrides::default()
         },
     )?;
-    let target = ConnInfo::parse(settings.require_target()?, "--target")?;
+    let target = settings.target_conn()?;
     let input = Input::open(&args.path)?;
     let started = Instant::now();
     let mut signals = Signals::install()?;

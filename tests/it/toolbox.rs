@@ -214,3 +214,145 @@ fn help_of_every_command() {
         insta::assert_snapshot!(format!("help_{name}"), run.stdout);
     }
 }
+
+/// The `PG*` variables that point at `db`, as a psql user would set them.
+fn pg_env(db: &crate::harness::Db) -> Vec<(&'static str, String)> {
+    let cfg: tokio_postgres::Config = db.url.parse().unwrap();
+    let host = match &cfg.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let mut env = vec![
+        ("PGHOST", host),
+        ("PGPORT", cfg.get_ports()[0].to_string()),
+        ("PGDATABASE", cfg.get_dbname().unwrap().to_string()),
+        ("PGUSER", cfg.get_user().unwrap().to_string()),
+    ];
+    if let Some(p) = cfg.get_password() {
+        env.push(("PGPASSWORD", String::from_utf8_lossy(p).into_owned()));
+    }
+    env
+}
+
+fn refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+fn without_source_the_pg_environment_is_the_source_and_never_the_target() {
+    let source = app_source("tb_pgenv");
+    let rules = app_rules();
+    let env = pg_env(&source);
+    let run = anonymize(&fixtures(), &["check", "--rules", &rules], &refs(&env)).expect(0);
+    assert!(
+        run.stdout.contains("every column has a rule that fits it"),
+        "{}",
+        run.stdout
+    );
+    // Without the variables, the error says how to give a source.
+    let run = anonymize(&fixtures(), &["check", "--rules", &rules], &[]).expect(2);
+    assert!(
+        run.stderr.contains("PGHOST/PGDATABASE or PGSERVICE"),
+        "{}",
+        run.stderr
+    );
+    // A sync with PG* set and no --target refuses: PG* is never the target.
+    let mut env2 = refs(&env);
+    env2.push(("ANONYMIZE_SECRET", SECRET));
+    let run = anonymize(
+        &fixtures(),
+        &["sync", "--rules", &rules, "--no-progress"],
+        &env2,
+    )
+    .expect(2);
+    assert!(run.stderr.contains("no target database"), "{}", run.stderr);
+}
+
+#[test]
+fn a_service_file_names_the_source_and_unknown_parameters_are_named() {
+    let source = app_source("tb_service");
+    let rules = app_rules();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.conf");
+    let env = pg_env(&source);
+    let mut conf = String::from("# staging and prod\n[other]\nhost=nowhere.invalid\n\n[prod]\n");
+    for (k, v) in &env {
+        let key = match *k {
+            "PGHOST" => "host",
+            "PGPORT" => "port",
+            "PGDATABASE" => "dbname",
+            "PGUSER" => "user",
+            _ => "password",
+        };
+        conf.push_str(&format!("{key}={v}\n"));
+    }
+    std::fs::write(&file, &conf).unwrap();
+    let file_s = file.display().to_string();
+    // PGSERVICE, then service= in --source.
+    let run = anonymize(
+        &fixtures(),
+        &["check", "--rules", &rules],
+        &[("PGSERVICEFILE", &file_s), ("PGSERVICE", "prod")],
+    )
+    .expect(0);
+    assert!(
+        run.stdout.contains("every column has a rule that fits it"),
+        "{}",
+        run.stdout
+    );
+    anonymize(
+        &fixtures(),
+        &["check", "--rules", &rules, "--source", "service=prod"],
+        &[("PGSERVICEFILE", &file_s)],
+    )
+    .expect(0);
+    // The system-wide file of PGSYSCONFDIR, when the user's has no such service.
+    std::fs::write(dir.path().join("pg_service.conf"), &conf).unwrap();
+    anonymize(
+        &fixtures(),
+        &["check", "--rules", &rules, "--source", "service=prod"],
+        &[
+            ("PGSYSCONFDIR", &dir.path().display().to_string()),
+            ("HOME", &dir.path().join("nohome").display().to_string()),
+        ],
+    )
+    .expect(0);
+    let run = anonymize(
+        &fixtures(),
+        &["check", "--rules", &rules, "--source", "service=stage"],
+        &[("PGSERVICEFILE", &file_s)],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("service \"stage\" is not defined in"),
+        "{}",
+        run.stderr
+    );
+    // An unknown parameter, in the string or in the file, is named.
+    let run = anonymize(
+        &fixtures(),
+        &["check", "--rules", &rules, "--source", "hots=db dbname=x"],
+        &[],
+    )
+    .expect(2);
+    assert!(
+        run.stderr
+            .contains("unknown connection parameter \"hots\"; did you mean \"host\"?"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(&file, conf.replace("port=", "prot=")).unwrap();
+    let run = anonymize(
+        &fixtures(),
+        &["check", "--rules", &rules, "--source", "service=prod"],
+        &[("PGSERVICEFILE", &file_s)],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{file_s}:7: unknown connection parameter \"prot\"; did you mean \"port\"?"
+        )),
+        "{}",
+        run.stderr
+    );
+}

@@ -49,9 +49,9 @@ impl SyncOptions {
                 ..Overrides::common(&args.common)
             },
         )?;
-        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+        let source = settings.source_conn()?;
         let target = match (&settings.target, args.dry_run) {
-            (Some(t), _) => Some(ConnInfo::parse(t, "--target")?),
+            (Some(t), _) => Some(ConnInfo::parse_target(t, "--target")?),
             (None, true) => None,
             (None, false) => {
                 settings.require_target()?;

@@ -70,9 +70,14 @@ pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, _) in std::env::vars() {
+        // The PG* variables that say where to connect would become the
+        // source of a run without --source.
         if k.starts_with("ANONYMIZE_")
             || k.starts_with("SOURCE_DATABASE")
             || k.starts_with("TARGET_DATABASE")
+            || anonymize::conn::LOCATION_VARIABLES.contains(&k.as_str())
+            || k == "PGSERVICEFILE"
+            || k == "PGSYSCONFDIR"
         {
             cmd.env_remove(k);
         }
