@@ -248,10 +248,12 @@ pub struct SyncArgs {
     /// Leave out the source's GRANTs and REVOKEs (as pg_restore --no-acl).
     #[arg(long)]
     pub no_acl: bool,
-    /// Seconds to wait for a source table locked by someone else (a
-    /// migration, VACUUM FULL) before giving up, instead of hanging.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_timeout: u64,
+    /// How long to wait for a source table locked by someone else (a
+    /// migration, VACUUM FULL) before giving up, instead of hanging:
+    /// `500ms`, `5s`, `2min`, `1h`, as PostgreSQL writes durations; a bare
+    /// number is seconds.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
     /// End other sessions on the target when swapping it.
     #[arg(long)]
     pub terminate_connections: bool,
@@ -341,10 +343,12 @@ pub struct ExportArgs {
     /// With --verify: values sampled per column.
     #[arg(long, requires = "verify", default_value_t = crate::verify::DEFAULT_SAMPLE)]
     pub sample: u32,
-    /// Seconds to wait for a source table locked by someone else (a
-    /// migration, VACUUM FULL) before giving up, instead of hanging.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub lock_timeout: u64,
+    /// How long to wait for a source table locked by someone else (a
+    /// migration, VACUUM FULL) before giving up, instead of hanging:
+    /// `500ms`, `5s`, `2min`, `1h`, as PostgreSQL writes durations; a bare
+    /// number is seconds.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -418,4 +422,53 @@ pub enum OutputFormat {
 pub enum SchemaMode {
     Create,
     Existing,
+}
+
+/// A duration as PostgreSQL's settings write it: a number and a unit
+/// (`ms`, `s`, `min`, `h`, `d`), or a bare number of seconds (what
+/// `--lock-timeout` took before it had units).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 5s, 2min or 1h"))?;
+    let millis = match unit.trim() {
+        "" | "s" => 1_000.0,
+        "ms" => 1.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}`; use ms, s, min, h or d (500ms, 5s, 2min)"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_millis(
+        (value * millis).round() as u64
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_postgresql_units_and_a_bare_number_is_seconds() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("5 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_duration("soon").is_err());
+    }
 }

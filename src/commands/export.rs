@@ -100,7 +100,7 @@ impl ExportOptions {
             verify_sample: args.sample,
             progress: args.common.progress(),
             secret: crate::commands::sync::secret_from_env(),
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            lock_timeout: args.lock_timeout,
             report: args.data.report.clone(),
         })
     }

@@ -356,3 +356,59 @@ fn a_service_file_names_the_source_and_unknown_parameters_are_named() {
         run.stderr
     );
 }
+
+#[test]
+fn lock_timeout_takes_postgresql_units() {
+    let source = app_source("tb_lock");
+    let target = crate::harness::Pg::get().fresh_name("tb_lock_dst");
+    let migration = crate::harness::pg::Session::open(&source.url);
+    // A plain table: the catalog query locks partitioned roots itself.
+    migration.exec("BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE");
+    let run = crate::sync::sync(
+        &source,
+        &target,
+        "app.yml",
+        SECRET,
+        &["--lock-timeout", "300ms"],
+    )
+    .expect(1);
+    assert!(
+        run.stderr
+            .contains("waited 300 ms for it (--lock-timeout); nothing was written"),
+        "{}",
+        run.stderr
+    );
+    let run = crate::sync::sync(
+        &source,
+        &target,
+        "app.yml",
+        SECRET,
+        &["--lock-timeout", "5 parsecs"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("unknown unit `parsecs`"),
+        "{}",
+        run.stderr
+    );
+    migration.exec("ROLLBACK");
+    // export takes the same spelling.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.sql");
+    anonymize(
+        &fixtures(),
+        &[
+            "export",
+            "--source",
+            &source.url,
+            "--rules",
+            &app_rules(),
+            "--out",
+            out.to_str().unwrap(),
+            "--lock-timeout",
+            "2min",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+}

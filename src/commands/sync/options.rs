@@ -77,7 +77,7 @@ impl SyncOptions {
                 owners: !args.no_owner,
                 acl: !args.no_acl,
             },
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            lock_timeout: args.lock_timeout,
             verify: args.verify,
             verify_sample: args.sample,
             secret: secret_from_env(),
