@@ -325,7 +325,9 @@ pub struct ExportArgs {
     pub data: DataArgs,
     /// Where to write: a file for `sql` (`.gz` or `.zst` at the end
     /// compresses it), a directory for `csv` and `jsonl`. An export already
-    /// there is replaced only when the new one is complete.
+    /// there is replaced only when the new one is complete. `-` writes the
+    /// sql to stdout once it is complete (staged in $TMPDIR), for `| gzip`
+    /// or `| psql`.
     #[arg(long)]
     pub out: PathBuf,
     /// `sql`: one script for psql; `csv`/`jsonl`: a file per table, plus
@@ -353,8 +355,8 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct LoadArgs {
-    /// The export: a `.sql` file (`.gz`/`.zst` too) or a csv/jsonl
-    /// directory holding manifest.json.
+    /// The export: a `.sql` file (`.gz`/`.zst` too), a csv/jsonl
+    /// directory holding manifest.json, or `-` for a sql script on stdin.
     pub path: PathBuf,
     #[arg(skip)]
     pub common: CommonArgs,

@@ -79,6 +79,19 @@ impl ExportOptions {
         let source = settings.source_conn()?;
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
+        let to_stdout = args.out == Path::new(crate::export::staging::STDOUT);
+        if to_stdout && args.format != ExportFormat::Sql {
+            return Err(UsageError::new(
+                "--out -: only --format sql goes to stdout; csv/jsonl write a directory",
+            )
+            .into());
+        }
+        if to_stdout && args.data.report.as_deref() == Some(Path::new(crate::report::STDOUT)) {
+            return Err(UsageError::new(
+                "--out - and --report - both want stdout; write the report to a file",
+            )
+            .into());
+        }
         let compression = Compression::from_path(&args.out);
         if compression != Compression::None && args.format != ExportFormat::Sql {
             return Err(UsageError::new(format!(
@@ -159,6 +172,11 @@ async fn export_and_commit(opts: &ExportOptions) -> Result<(String, Vec<TableSta
             )));
         }
     };
+    if opts.out == Path::new(crate::export::staging::STDOUT) {
+        // stdout holds the script: the summary goes to stderr.
+        eprint!("{}", crate::report::summary_table(&stats));
+        return Ok((String::new(), stats));
+    }
     let size = disk_size(&opts.out);
     let text = format!(
         "{}wrote {} ({:.1} MB) in {:.1} s\n",

@@ -29,6 +29,9 @@ use crate::signals::Signals;
 use crate::target::{self, TargetServer};
 use script::Script;
 
+/// The path that reads a sql script from stdin.
+pub const STDIN: &str = "-";
+
 /// Rows sent per COPY message.
 const CHUNK: usize = 1 << 20;
 
@@ -36,12 +39,17 @@ const CHUNK: usize = 1 << 20;
 enum Input {
     /// A sql export (or any plain pg_dump script).
     Script(PathBuf),
+    /// `load -`: a sql script on stdin.
+    Stdin,
     /// A csv/jsonl export directory.
     Directory(PathBuf, Manifest),
 }
 
 impl Input {
     fn open(path: &Path) -> Result<Input> {
+        if path == Path::new(STDIN) {
+            return Ok(Input::Stdin);
+        }
         let meta = std::fs::metadata(path)
             .map_err(|e| UsageError::new(format!("cannot read {}: {e}", path.display())))?;
         if !meta.is_dir() {
@@ -206,6 +214,13 @@ async fn load_fresh(
             let reader = compress::open(path)
                 .map_err(|e| UsageError::new(format!("cannot read {}: {e}", path.display())))?;
             let mut script = Script::new(reader, &path.display().to_string(), None);
+            script.run(&client).await?;
+            script.tables
+        }
+        Input::Stdin => {
+            let reader = compress::sniff(std::io::stdin())
+                .map_err(|e| UsageError::new(format!("cannot read stdin: {e}")))?;
+            let mut script = Script::new(reader, "stdin", None);
             script.run(&client).await?;
             script.tables
         }

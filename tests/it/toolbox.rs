@@ -412,3 +412,83 @@ fn lock_timeout_takes_postgresql_units() {
     )
     .expect(0);
 }
+
+#[test]
+fn export_to_stdout_and_load_from_stdin() {
+    let source = app_source("tb_pipe");
+    let rules = app_rules();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seed.sql");
+    let export = |out: &str| {
+        crate::harness::anonymize_stdin(
+            &fixtures(),
+            &[
+                "export",
+                "--source",
+                &source.url,
+                "--rules",
+                &rules,
+                "--out",
+                out,
+                "--no-progress",
+            ],
+            &[("ANONYMIZE_SECRET", SECRET)],
+            Vec::new(),
+        )
+    };
+    let (run, piped) = export("-");
+    let run = run.expect(0);
+    // stdout holds the script alone; the summary went to stderr.
+    assert!(
+        piped.starts_with(b"--"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+    assert!(run.stderr.contains("total"), "{}", run.stderr);
+    export(file.to_str().unwrap()).0.expect(0);
+    assert!(
+        std::fs::read(&file).unwrap() == piped,
+        "stdout differs from --out FILE"
+    );
+
+    let from_file = crate::harness::Pg::get().fresh_name("tb_pipe_file");
+    anonymize(
+        &fixtures(),
+        &["load", file.to_str().unwrap(), "--target", &from_file.url],
+        &[],
+    )
+    .expect(0);
+    let from_stdin = crate::harness::Pg::get().fresh_name("tb_pipe_stdin");
+    let (run, _) = crate::harness::anonymize_stdin(
+        &fixtures(),
+        &["load", "-", "--target", &from_stdin.url],
+        &[],
+        piped,
+    );
+    run.expect(0);
+    let digest =
+        "SELECT count(*) || ':' || md5(string_agg(c::text, '|' ORDER BY id)) FROM customers c";
+    assert_eq!(from_stdin.value(digest), from_file.value(digest));
+    assert_eq!(
+        from_stdin.value("SELECT count(*) FROM orders"),
+        source.value("SELECT count(*) FROM orders")
+    );
+    // csv cannot go to stdout.
+    let (run, _) = crate::harness::anonymize_stdin(
+        &fixtures(),
+        &[
+            "export",
+            "--source",
+            &source.url,
+            "--rules",
+            &rules,
+            "--out",
+            "-",
+            "--format",
+            "csv",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+        Vec::new(),
+    );
+    run.expect(2);
+}
