@@ -108,8 +108,11 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             path
         }
     };
-    let (secret, secret_origin) = match crate::commands::sync::secret_from_env() {
-        Some(s) => (s, "ANONYMIZE_SECRET"),
+    let (secret, secret_origin) = match crate::commands::sync::secret_from_env()? {
+        Some(s) if std::env::var_os("ANONYMIZE_SECRET").is_some_and(|v| !v.is_empty()) => {
+            (s, "ANONYMIZE_SECRET")
+        }
+        Some(s) => (s, crate::commands::sync::SECRET_FILE_VAR),
         None => (
             DEMO_SECRET.to_vec(),
             "the built-in demo secret; set ANONYMIZE_SECRET to try another",

@@ -112,7 +112,7 @@ impl ExportOptions {
             verify: args.verify,
             verify_sample: args.sample,
             progress: args.common.progress(),
-            secret: crate::commands::sync::secret_from_env(),
+            secret: crate::commands::sync::secret_from_env()?,
             lock_timeout: args.lock_timeout,
             report: args.data.report.clone(),
         })

@@ -492,3 +492,53 @@ fn export_to_stdout_and_load_from_stdin() {
     );
     run.expect(2);
 }
+
+#[test]
+fn the_secret_comes_from_a_file_that_only_its_owner_reads() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let source = app_source("tb_secret");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    // As `echo` writes it: the final newline is not part of the secret.
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let file_s = file.display().to_string();
+    let rules = app_rules();
+    let export = |env: &[(&str, &str)]| {
+        crate::harness::anonymize_stdin(
+            &fixtures(),
+            &[
+                "export",
+                "--source",
+                &source.url,
+                "--rules",
+                &rules,
+                "--out",
+                "-",
+            ],
+            env,
+            Vec::new(),
+        )
+    };
+    let (run, from_file) = export(&[("ANONYMIZE_SECRET_FILE", &file_s)]);
+    run.expect(0);
+    let (run, from_env) = export(&[("ANONYMIZE_SECRET", SECRET)]);
+    run.expect(0);
+    assert!(
+        from_file == from_env,
+        "the file's secret is not the variable's"
+    );
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (run, out) = export(&[("ANONYMIZE_SECRET_FILE", &file_s)]);
+    let run = run.expect(2);
+    assert!(out.is_empty());
+    assert!(
+        run.stderr.contains(&format!(
+            "ANONYMIZE_SECRET_FILE={file_s} is readable by every user (mode 0644); run `chmod o-r"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(SECRET));
+}

@@ -13,7 +13,7 @@ mod existing;
 mod facts;
 mod options;
 
-pub use options::{secret_from_env, SyncOptions};
+pub use options::{secret_from_env, SyncOptions, SECRET_FILE_VAR};
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
+use crate::error::UsageError;
 use crate::schema;
 use crate::subset::SubsetSpec;
 
@@ -80,14 +81,61 @@ impl SyncOptions {
             lock_timeout: args.lock_timeout,
             verify: args.verify,
             verify_sample: args.sample,
-            secret: secret_from_env(),
+            secret: secret_from_env()?,
         })
     }
 }
 
-/// `ANONYMIZE_SECRET`, if set and not empty.
-pub fn secret_from_env() -> Option<Vec<u8>> {
-    std::env::var_os("ANONYMIZE_SECRET")
-        .filter(|s| !s.is_empty())
-        .map(|s| s.into_encoded_bytes())
+/// The variable that names a file holding the secret, as Docker and
+/// Kubernetes secrets are mounted.
+pub const SECRET_FILE_VAR: &str = "ANONYMIZE_SECRET_FILE";
+
+/// `ANONYMIZE_SECRET`, if set and not empty, else the content of the file
+/// `ANONYMIZE_SECRET_FILE` names (without its final newline). Both at
+/// once is an error: which one wins would be a guess.
+pub fn secret_from_env() -> Result<Option<Vec<u8>>> {
+    let direct = std::env::var_os("ANONYMIZE_SECRET").filter(|s| !s.is_empty());
+    let file = std::env::var_os(SECRET_FILE_VAR).filter(|s| !s.is_empty());
+    match (direct, file) {
+        (Some(_), Some(_)) => Err(UsageError::new(format!(
+            "both ANONYMIZE_SECRET and {SECRET_FILE_VAR} are set; unset one of them"
+        ))
+        .into()),
+        (Some(s), None) => Ok(Some(s.into_encoded_bytes())),
+        (None, Some(path)) => read_secret_file(std::path::Path::new(&path)).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Reads the secret file, refusing one that every user of the machine can
+/// read: the secret would then be as good as public.
+fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        UsageError::new(format!(
+            "{SECRET_FILE_VAR}={shown}: cannot read it ({e}); check the path and the mount"
+        ))
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o004 != 0 {
+        return Err(UsageError::new(format!(
+            "{SECRET_FILE_VAR}={shown} is readable by every user (mode {mode:04o}); \
+             run `chmod o-r {shown}` (Kubernetes: defaultMode: 0440)"
+        ))
+        .into());
+    }
+    let mut bytes = std::fs::read(path)
+        .map_err(|e| UsageError::new(format!("{SECRET_FILE_VAR}={shown}: cannot read it ({e})")))?;
+    // `echo secret > file` adds a newline that is not part of the secret.
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    if bytes.is_empty() {
+        return Err(UsageError::new(format!("{SECRET_FILE_VAR}={shown} is empty")).into());
+    }
+    Ok(bytes)
 }
