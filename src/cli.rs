@@ -58,10 +58,12 @@ impl Cli {
                 .get_arguments()
                 .filter(|a| !a.is_global_set())
                 .map(|a| {
-                    (
-                        a.get_id().as_str(),
-                        format!("--{}", a.get_long().unwrap_or("")),
-                    )
+                    let flag = match (a.get_long(), a.get_short()) {
+                        (Some(l), _) => format!("--{l}"),
+                        (None, Some(s)) => format!("-{s}"),
+                        (None, None) => a.get_id().to_string(),
+                    };
+                    (a.get_id().as_str(), flag)
                 })
                 .collect();
             for (id, flag) in &sync_only {
@@ -229,11 +231,14 @@ pub struct SyncArgs {
     /// Print the plan and stop; nothing is written.
     #[arg(long)]
     pub dry_run: bool,
-    /// `create`: build the schema from pg_dump in a fresh database, then
-    /// swap it in. `existing`: keep the target's schema; truncate and load
-    /// in one transaction.
-    #[arg(long, value_enum, default_value_t = SchemaMode::Create)]
-    pub schema: SchemaMode,
+    /// `new`: build the schema from pg_dump in a fresh database, then swap
+    /// it in. `existing`: keep the target's schema (made by the app's
+    /// migrations); truncate and load in one transaction. (Formerly
+    /// `--schema create|existing`, still read, with a warning.)
+    #[arg(long, value_enum, value_name = "new|existing")]
+    pub into: Option<SchemaMode>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Replace a target database that has tables and was not made by
     /// anonymize.
     #[arg(long)]
@@ -266,10 +271,71 @@ pub struct SyncArgs {
     pub sample: u32,
 }
 
+/// pg_dump's table selection, with its patterns (`*`, `?`, `schema.table`,
+/// `"Quoted Name"`); each flag may be repeated.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only tables matching PATTERN (then -n/-N do not apply), as pg_dump -t.
+    #[arg(short = 't', long = "table", value_name = "PATTERN")]
+    pub table: Vec<String>,
+    /// Leave out tables matching PATTERN, as pg_dump -T. A kept table that
+    /// references one is an error naming both.
+    #[arg(short = 'T', long = "exclude-table", value_name = "PATTERN")]
+    pub exclude_table: Vec<String>,
+    /// Only tables in schemas matching PATTERN, as pg_dump -n.
+    #[arg(short = 'n', value_name = "PATTERN")]
+    pub schema_short: Vec<String>,
+    /// The same as -n. (`--schema create|existing` is sync's former
+    /// spelling of --into; use -n for schemas named so.)
+    #[arg(long = "schema", value_name = "PATTERN")]
+    pub schema: Vec<String>,
+    /// Leave out schemas matching PATTERN, as pg_dump -N.
+    #[arg(short = 'N', long = "exclude-schema", value_name = "PATTERN")]
+    pub exclude_schema: Vec<String>,
+    /// Create tables matching PATTERN but copy none of their rows (as
+    /// `skip: true`), as pg_dump --exclude-table-data.
+    #[arg(long = "exclude-table-data", value_name = "PATTERN")]
+    pub exclude_table_data: Vec<String>,
+}
+
+impl SelectArgs {
+    /// `--schema create|existing`: the former spelling of `--into`.
+    pub fn deprecated_into(&self) -> Option<SchemaMode> {
+        self.schema.iter().rev().find_map(|s| match s.as_str() {
+            "create" => Some(SchemaMode::Create),
+            "existing" => Some(SchemaMode::Existing),
+            _ => None,
+        })
+    }
+
+    /// The selection, compiled (`--schema create|existing` left out).
+    pub fn selection(&self) -> anyhow::Result<crate::selection::Selection> {
+        let schemas: Vec<String> = self
+            .schema_short
+            .iter()
+            .chain(
+                self.schema
+                    .iter()
+                    .filter(|s| !matches!(s.as_str(), "create" | "existing")),
+            )
+            .cloned()
+            .collect();
+        crate::selection::Selection::parse(
+            &self.table,
+            &self.exclude_table,
+            &schemas,
+            &self.exclude_schema,
+            &self.exclude_table_data,
+        )
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
     #[arg(skip)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// `text` for people, `json` for CI.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -279,6 +345,8 @@ pub struct CheckArgs {
 pub struct InitArgs {
     #[arg(skip)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Where to write: a directory (the file is `rules.yml` in it) or a
     /// `.yml`/`.yaml` file.
     #[arg(long)]
@@ -323,6 +391,8 @@ pub struct ExportArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Where to write: a file for `sql` (`.gz` or `.zst` at the end
     /// compresses it), a directory for `csv` and `jsonl`. An export already
     /// there is replaced only when the new one is complete. `-` writes the
@@ -420,9 +490,13 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `--into`: where the rows go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaMode {
+    /// A fresh database with pg_dump's schema, swapped in.
+    #[value(name = "new")]
     Create,
+    /// The target's own schema, truncated and loaded.
     Existing,
 }
 

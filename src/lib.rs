@@ -11,6 +11,10 @@ pub mod catalog;
 /// The YAML rules, as the user wrote them.
 pub mod rules;
 
+/// pg_dump's -t/-T/-n/-N: which tables take part, applied to the catalog
+/// and the rules before the plan.
+pub mod selection;
+
 /// Rules × catalog, checked and compiled: what runs.
 pub mod plan;
 

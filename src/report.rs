@@ -204,7 +204,7 @@ pub struct Phases {
     /// summed over tables; part of `post_data`.
     pub row_counts: Option<f64>,
     /// Sequences, materialized views, statistics of what was not copied
-    /// (`--schema existing`: foreign-key checks and sequences).
+    /// (`--into existing`: foreign-key checks and sequences).
     pub finish: Option<f64>,
     /// `--verify`.
     pub verify: Option<f64>,

@@ -113,12 +113,14 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         Overrides::common(&args.common),
     )?;
     let source = settings.source_conn()?;
+    let selection = args.select.selection()?;
     let mut rules = crate::rules::load::load(&settings.rules)?;
     // The subset is planned at the rules' share, or at 10% (what developers
     // ask for), to see from estimates which tables it would leave empty.
     rules.subset.get_or_insert(SubsetSpec::Fraction(0.1));
     let snapshot = crate::source::open_snapshot(&source).await?;
-    let catalog = Catalog::read(&snapshot.client).await?;
+    let mut catalog = Catalog::read(&snapshot.client).await?;
+    selection.apply(&mut catalog, &mut rules)?;
     let hashed = hashed_columns(&rules);
     let role: String = snapshot
         .client

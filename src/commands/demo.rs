@@ -129,6 +129,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             .unwrap_or(2),
         dry_run: false,
         schema: SchemaMode::Create,
+        selection: crate::selection::Selection::default(),
         report: None,
         progress: args.common.progress(),
         force: false,

@@ -64,6 +64,8 @@ pub struct ExportOptions {
     pub lock_timeout: std::time::Duration,
     /// `--report`: where the JSON report goes.
     pub report: Option<PathBuf>,
+    /// `-t/-T/-n/-N/--exclude-table-data`.
+    pub selection: crate::selection::Selection,
 }
 
 impl ExportOptions {
@@ -115,6 +117,7 @@ impl ExportOptions {
             secret: crate::commands::sync::secret_from_env()?,
             lock_timeout: args.lock_timeout,
             report: args.data.report.clone(),
+            selection: args.select.selection()?,
         })
     }
 }
@@ -200,12 +203,13 @@ fn disk_size(path: &Path) -> u64 {
 }
 
 async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStats>> {
-    let (rules, snapshot, plan) = crate::commands::prepare(
+    let (rules, snapshot, plan, excluded) = crate::commands::prepare(
         &opts.source,
         &opts.rules,
         opts.subset,
         opts.secret.as_deref(),
         opts.lock_timeout,
+        &opts.selection,
     )
     .await?;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
@@ -219,6 +223,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             section,
             schema::Privileges::NONE,
             opts.lock_timeout,
+            &excluded.tables,
         )
     };
     let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;

@@ -15,13 +15,16 @@ use crate::conn::ConnInfo;
 use crate::error::PgResultExt;
 use crate::plan::{Plan, Secret};
 use crate::rules::Rules;
+use crate::selection::Excluded;
 use crate::source;
 use crate::subset::SubsetSpec;
 use crate::transform::Key;
 
 /// Loads the rules, opens the run's snapshot, reads the catalog in it and
 /// builds the plan (`plan::prepare`), then checks what needs the source
-/// (constants, `where:` filters, row-level security). `sync` and `export`
+/// (constants, `where:` filters, row-level security). The table selection
+/// (`-t/-T/-n/-N`) is applied to the catalog and the rules first; what it
+/// left out is returned, for pg_dump. `sync` and `export`
 /// start here; `check` calls `plan::prepare` itself, as it reports problems
 /// instead of stopping at them.
 pub async fn prepare(
@@ -30,7 +33,8 @@ pub async fn prepare(
     subset: Option<SubsetSpec>,
     secret: Option<&[u8]>,
     lock_timeout: std::time::Duration,
-) -> Result<(Rules, source::Snapshot, Plan)> {
+    selection: &crate::selection::Selection,
+) -> Result<(Rules, source::Snapshot, Plan, Excluded)> {
     if let Some(secret) = secret {
         crate::transform::check_secret(secret)?;
     }
@@ -39,7 +43,8 @@ pub async fn prepare(
         rules.subset = subset;
     }
     let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
-    let catalog = Catalog::read(&snapshot.client).await?;
+    let mut catalog = Catalog::read(&snapshot.client).await?;
+    let excluded = selection.apply(&mut catalog, &mut rules)?;
     let key = secret.map(Key::new);
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
@@ -57,5 +62,5 @@ pub async fn prepare(
         .map(|t| &t.table)
         .collect();
     source::refuse_row_security(&copied, &role)?;
-    Ok((rules, snapshot, plan))
+    Ok((rules, snapshot, plan, excluded))
 }

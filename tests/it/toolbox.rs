@@ -542,3 +542,140 @@ fn the_secret_comes_from_a_file_that_only_its_owner_reads() {
     );
     assert!(!run.stderr.contains(SECRET));
 }
+
+#[test]
+fn into_replaces_schema_whose_old_spelling_warns() {
+    let source = app_source("tb_into");
+    let target = crate::harness::Pg::get().fresh_name("tb_into_dst");
+    crate::sync::sync(&source, &target, "app.yml", SECRET, &[]).expect(0);
+    let run =
+        crate::sync::sync(&source, &target, "app.yml", SECRET, &["--into", "existing"]).expect(0);
+    assert!(!run.stderr.contains("deprecated"), "{}", run.stderr);
+    let run = crate::sync::sync(
+        &source,
+        &target,
+        "app.yml",
+        SECRET,
+        &["--schema", "existing"],
+    )
+    .expect(0);
+    assert!(
+        run.stderr.contains(
+            "--schema create|existing is deprecated and will be removed; write --into existing"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        target.value("SELECT count(*) FROM customers"),
+        source.value("SELECT count(*) FROM customers")
+    );
+}
+
+#[test]
+fn pg_dump_table_selection_on_sync_export_check_and_init() {
+    let source = app_source("tb_select");
+    let rules = app_rules();
+    // -T of a table nothing references, --exclude-table-data of another
+    // (schema kept, no rows), pg_dump patterns.
+    let target = crate::harness::Pg::get().fresh_name("tb_select_dst");
+    crate::sync::sync(
+        &source,
+        &target,
+        "app.yml",
+        SECRET,
+        &[
+            "-T",
+            "public.aud?t",
+            "--exclude-table-data",
+            "public.notes*",
+        ],
+    )
+    .expect(0);
+    let tables = target.column(
+        "SELECT relname::text FROM pg_class WHERE relkind IN ('r', 'p') \
+         AND relnamespace::regnamespace::text = 'public' AND NOT relispartition ORDER BY 1",
+    );
+    assert!(!tables.contains(&"audit".to_string()), "{tables:?}");
+    assert!(tables.contains(&"notes_raw".to_string()), "{tables:?}");
+    assert_eq!(target.value("SELECT count(*) FROM notes_raw"), "0");
+    assert_eq!(
+        target.value("SELECT count(*) FROM orders"),
+        source.value("SELECT count(*) FROM orders")
+    );
+    // -t keeps only what it names; a kept table that references a left-out
+    // one is refused, naming both.
+    let run = crate::sync::sync(&source, &target, "app.yml", SECRET, &["-t", "orders"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("public.orders references public.customers (foreign key"),
+        "{}",
+        run.stderr
+    );
+    // -n of another schema: only the quoted table of "Billing Dept".
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.sql");
+    anonymize(
+        &fixtures(),
+        &[
+            "export",
+            "--source",
+            &source.url,
+            "--rules",
+            &rules,
+            "--out",
+            out.to_str().unwrap(),
+            "-n",
+            "\"Billing Dept\"",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    let sql = std::fs::read_to_string(&out).unwrap();
+    assert!(sql.contains("\"Invoice Lines\""), "no selected table");
+    assert!(
+        !sql.contains("CREATE TABLE public.customers"),
+        "customers was not selected"
+    );
+    // check plans the selected tables only: rules for the others are not
+    // stale, and a table without rules that is left out is no gap.
+    source.exec("CREATE TABLE scratch (id int, secret_note text)");
+    anonymize(
+        &fixtures(),
+        &["check", "--source", &source.url, "--rules", &rules],
+        &[],
+    )
+    .expect(3);
+    anonymize(
+        &fixtures(),
+        &[
+            "check",
+            "--source",
+            &source.url,
+            "--rules",
+            &rules,
+            "-T",
+            "scratch",
+        ],
+        &[],
+    )
+    .expect(0);
+    let init = dir.path().join("init.yml");
+    anonymize(
+        &fixtures(),
+        &[
+            "init",
+            "--source",
+            &source.url,
+            "--out",
+            init.to_str().unwrap(),
+            "-N",
+            "public",
+        ],
+        &[],
+    )
+    .expect(0);
+    let text = std::fs::read_to_string(&init).unwrap();
+    assert!(text.contains("Invoice Lines"), "{text}");
+    assert!(!text.contains("public.customers"), "{text}");
+}

@@ -71,13 +71,14 @@ async fn run_inner(
 ) -> Result<SyncOutcome> {
     let started = Instant::now();
     facts.mark();
-    let (rules, snapshot, plan) = signals
+    let (rules, snapshot, plan, excluded) = signals
         .guard(super::prepare(
             &opts.source,
             &opts.rules,
             opts.subset,
             opts.secret.as_deref(),
             opts.lock_timeout,
+            &opts.selection,
         ))
         .await?;
     signals
@@ -124,7 +125,9 @@ async fn run_inner(
     let tables = match opts.schema {
         SchemaMode::Create => {
             signals.guard(server.preflight(opts.force)).await?;
-            let schema = signals.guard(dump_schema(&plan, &snapshot, opts)).await?;
+            let schema = signals
+                .guard(dump_schema(&plan, &snapshot, opts, &excluded.tables))
+                .await?;
             // Not under `guard`: a signal that comes while the database is
             // created and marked waits for the next guarded step, so the
             // cleanup below always finds our marker on it.
@@ -228,6 +231,7 @@ async fn dump_schema(
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
+    excluded: &[crate::catalog::QualifiedName],
 ) -> Result<SourceSchema> {
     let encoding: String = snapshot
         .client
@@ -260,6 +264,7 @@ async fn dump_schema(
             Section::PreData,
             opts.privileges,
             opts.lock_timeout,
+            excluded,
         ),
         schema::dump_with(
             &pg_dump,
@@ -268,6 +273,7 @@ async fn dump_schema(
             Section::PostData,
             opts.privileges,
             opts.lock_timeout,
+            excluded,
         ),
     )?;
     Ok(SourceSchema {

@@ -21,6 +21,8 @@ pub struct SyncOptions {
     pub jobs: usize,
     pub dry_run: bool,
     pub schema: SchemaMode,
+    /// `-t/-T/-n/-N/--exclude-table-data`.
+    pub selection: crate::selection::Selection,
     pub report: Option<PathBuf>,
     pub progress: bool,
     pub force: bool,
@@ -68,7 +70,8 @@ impl SyncOptions {
             subset,
             jobs,
             dry_run: args.dry_run,
-            schema: args.schema,
+            schema: into_mode(args),
+            selection: args.select.selection()?,
             report: args.data.report.clone(),
             progress: args.common.progress(),
             force: args.force,
@@ -83,6 +86,25 @@ impl SyncOptions {
             verify_sample: args.sample,
             secret: secret_from_env()?,
         })
+    }
+}
+
+/// `--into`, or the deprecated `--schema create|existing` with a warning.
+fn into_mode(args: &SyncArgs) -> SchemaMode {
+    match (args.into, args.select.deprecated_into()) {
+        (Some(mode), _) => mode,
+        (None, Some(mode)) => {
+            let new = match mode {
+                SchemaMode::Create => "new",
+                SchemaMode::Existing => "existing",
+            };
+            tracing::warn!(
+                "--schema create|existing is deprecated and will be removed; write --into {new} \
+                 (-n/--schema now select schemas, as in pg_dump)"
+            );
+            mode
+        }
+        (None, None) => SchemaMode::Create,
     }
 }
 
