@@ -104,6 +104,7 @@ impl Cli {
             Some(Command::Demo(a)) => a.common = common,
             Some(Command::Export(a)) => a.common = common,
             Some(Command::Load(a)) => a.common = common,
+            Some(Command::Filter(a)) => a.common = common,
         }
     }
 }
@@ -128,6 +129,10 @@ pub enum Command {
     /// Load an export (a .sql file or a csv/jsonl directory) into a fresh
     /// database that then replaces the target, as sync does.
     Load(LoadArgs),
+    /// Mask a plain pg_dump script (a file, or stdin) to stdout: every COPY
+    /// block through the rules, every statement as it was. Custom format:
+    /// `pg_restore -f - dump.pgc | anonymize filter`.
+    Filter(FilterArgs),
 }
 
 /// Options every command takes, before or after the subcommand
@@ -442,6 +447,15 @@ pub struct LoadArgs {
     /// End other sessions on the target when swapping it.
     #[arg(long)]
     pub terminate_connections: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FilterArgs {
+    #[arg(skip)]
+    pub common: CommonArgs,
+    /// The plain-format pg_dump script (`.gz`/`.zst` too); `-` or nothing
+    /// reads stdin.
+    pub path: Option<PathBuf>,
 }
 
 /// What `export` writes.

@@ -68,6 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Export(args)) => anonymize::commands::export::run(&args).await?,
         Some(Command::Load(args)) => anonymize::commands::load::run(&args).await?,
+        Some(Command::Filter(args)) => anonymize::commands::filter::run(&args).await?,
     };
     print!("{text}");
     Ok(())

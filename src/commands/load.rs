@@ -7,7 +7,7 @@
 //! renamed over the target. A failure or a signal before that drops
 //! `<target>__next` and leaves the target as it was.
 
-mod script;
+pub mod script;
 
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};

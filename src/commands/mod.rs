@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod export;
+pub mod filter;
 pub mod init;
 pub mod load;
 pub mod sync;

@@ -679,3 +679,86 @@ fn pg_dump_table_selection_on_sync_export_check_and_init() {
     assert!(text.contains("Invoice Lines"), "{text}");
     assert!(!text.contains("public.customers"), "{text}");
 }
+
+/// A PostgreSQL client tool (pg_dump, pg_restore) next to psql.
+fn pg_tool(name: &str) -> std::path::PathBuf {
+    crate::export::psql().with_file_name(name)
+}
+
+#[test]
+fn filter_on_a_pg_dump_gives_the_rows_sync_gives() {
+    let pg = crate::harness::Pg::get();
+    let source = app_source("tb_filter");
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump.sql");
+    let status = std::process::Command::new(pg_tool("pg_dump"))
+        .args(["-d", &source.url, "-f"])
+        .arg(&dump)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rules = app_rules();
+    let filter = |args: &[&str], input: Vec<u8>| {
+        let mut all = vec!["filter", "--rules", &rules];
+        all.extend_from_slice(args);
+        let (run, out) = crate::harness::anonymize_stdin(
+            &fixtures(),
+            &all,
+            &[("ANONYMIZE_SECRET", SECRET)],
+            input,
+        );
+        run.expect(0);
+        out
+    };
+    let from_file = filter(&[dump.to_str().unwrap()], Vec::new());
+    let from_stdin = filter(&[], std::fs::read(&dump).unwrap());
+    assert!(from_file == from_stdin, "stdin and file differ");
+    let text = String::from_utf8(from_file.clone()).unwrap();
+    for email in source.column("SELECT email FROM customers") {
+        assert!(!text.contains(&email), "an original email is in the output");
+    }
+    let filtered = dir.path().join("filtered.sql");
+    std::fs::write(&filtered, &from_file).unwrap();
+    let loaded = pg.db("tb_filter_loaded");
+    crate::export::psql_file(&loaded, &filtered);
+    let synced = pg.fresh_name("tb_filter_synced");
+    crate::sync::sync(&source, &synced, "app.yml", SECRET, &[]).expect(0);
+    let rows = |db: &crate::harness::Db| -> Vec<String> {
+        crate::export::fingerprint(db)
+            .into_iter()
+            .filter(|l| !l.starts_with("object "))
+            .collect()
+    };
+    assert_eq!(rows(&loaded), rows(&synced));
+
+    // A custom-format dump, through pg_restore -f -.
+    let custom = dir.path().join("dump.pgc");
+    let status = std::process::Command::new(pg_tool("pg_dump"))
+        .args(["-Fc", "-d", &source.url, "-f"])
+        .arg(&custom)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let plain = std::process::Command::new(pg_tool("pg_restore"))
+        .args(["-f", "-"])
+        .arg(&custom)
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    let from_custom = filter(&[], plain.stdout);
+    let restored = pg.db("tb_filter_custom");
+    let path = dir.path().join("custom.sql");
+    std::fs::write(&path, &from_custom).unwrap();
+    crate::export::psql_file(&restored, &path);
+    assert_eq!(rows(&restored), rows(&synced));
+
+    // Rules that do not fit the script's tables: nothing is written, exit 2.
+    let (run, out) = crate::harness::anonymize_stdin(
+        &fixtures(),
+        &["filter", "--rules", &rules],
+        &[("ANONYMIZE_SECRET", SECRET)],
+        b"CREATE TABLE public.other (id integer, secret text);\nCOPY public.other (id, secret) FROM stdin;\n1\tx\n\\.\n".to_vec(),
+    );
+    run.expect(2);
+    assert!(out.is_empty(), "wrote {} bytes", out.len());
+}
