@@ -1,7 +1,7 @@
 //! The command line as the user typed it (clap derive). Turning it into
 //! runnable options happens in the command modules.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -20,6 +20,189 @@ pub struct Cli {
     pub common: CommonArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The command-line arguments that the config file's keys stand for, for
+/// the command being run: a top-level key sets the option of that name
+/// wherever a command has it, a `sync:`/`export:`/… section sets that
+/// command's. What the command line or the environment gave wins. A key
+/// no command knows is an error with a did-you-mean.
+fn config_args(
+    command: &mut clap::Command,
+    matches: &clap::ArgMatches,
+) -> Result<Vec<String>, clap::Error> {
+    use clap::parser::ValueSource;
+    let explicit = matches.get_one::<PathBuf>("config");
+    let Some(path) = crate::config::locate(explicit.map(PathBuf::as_path)) else {
+        return Ok(Vec::new());
+    };
+    // A file that does not load is reported by the command, as before.
+    let Ok(file) = crate::config::load(&path) else {
+        return Ok(Vec::new());
+    };
+    command.build();
+    let shown = path.display().to_string();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (running, run_matches) = matches.subcommand().unwrap_or(("sync", matches));
+    let commands: Vec<clap::Command> = command
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .cloned()
+        .collect();
+    let options = |name: &str| -> Vec<clap::Arg> {
+        commands
+            .iter()
+            .find(|c| c.get_name() == name)
+            .map(|c| {
+                c.get_arguments()
+                    .filter(|a| {
+                        a.get_long()
+                            .is_some_and(|l| !matches!(l, "help" | "config"))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let at = |path: &[&str]| {
+        file.positions
+            .as_ref()
+            .and_then(|p| p.get(path))
+            .map(|(l, c)| format!(":{l}:{c}"))
+            .unwrap_or_default()
+    };
+    let unknown = |path: &[&str], known: &mut dyn Iterator<Item = String>| {
+        let key = path.last().copied().unwrap_or_default();
+        let known: Vec<String> = known.collect();
+        let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+        // The file's own keys win a tie (`sorce` is `source`, not `force`).
+        let guess = crate::transform::suggest(key, crate::config::RESOLVED_KEYS)
+            .or_else(|| crate::transform::suggest(key, &refs))
+            .map(|k| format!("; did you mean `{k}`?"))
+            .unwrap_or_default();
+        let within = if path.len() > 1 {
+            format!(" in `{}:`", path[0])
+        } else {
+            String::new()
+        };
+        clap::Error::raw(
+            clap::error::ErrorKind::UnknownArgument,
+            format!(
+                "{shown}{}: unknown key `{key}`{within}{guess} (the keys are the long options \
+                 of `anonymize <command> --help`, with _ or -)\n",
+                at(path)
+            ),
+        )
+    };
+    let key_of = |a: &clap::Arg| a.get_long().unwrap_or_default().replace('-', "_");
+    let mut extra = Vec::new();
+    let mut set = |arg: &clap::Arg, value: &serde_yaml::Value, path: &[&str]| {
+        let id = arg.get_id().as_str();
+        if matches!(
+            run_matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            return Ok(());
+        }
+        let long = format!("--{}", arg.get_long().unwrap_or_default());
+        let scalar = |v: &serde_yaml::Value| match v {
+            serde_yaml::Value::String(s) => Some(s.clone()),
+            serde_yaml::Value::Number(n) => Some(n.to_string()),
+            serde_yaml::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let bad = |what: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("{shown}{}: `{}` takes {what}\n", at(path), key_of(arg)),
+            )
+        };
+        match arg.get_action() {
+            clap::ArgAction::SetTrue => match value {
+                serde_yaml::Value::Bool(true) => extra.push(long),
+                serde_yaml::Value::Bool(false) => {}
+                _ => return Err(bad("true or false")),
+            },
+            clap::ArgAction::Count => match value.as_u64() {
+                Some(n) => extra.extend((0..n).map(|_| long.clone())),
+                None => return Err(bad("a number")),
+            },
+            _ => {
+                let values: Vec<String> = match value {
+                    serde_yaml::Value::Sequence(list) => list
+                        .iter()
+                        .map(scalar)
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| bad("a list of values"))?,
+                    v => vec![scalar(v).ok_or_else(|| bad("a value"))?],
+                };
+                for v in values {
+                    // Paths in the file are relative to the file.
+                    let v = if matches!(id, "report" | "out")
+                        && v != "-"
+                        && Path::new(&v).is_relative()
+                    {
+                        base.join(&v).display().to_string()
+                    } else {
+                        v
+                    };
+                    extra.push(format!("{long}={v}"));
+                }
+            }
+        }
+        Ok::<(), clap::Error>(())
+    };
+    let running_options = options(running);
+    for (k, value) in &file.options {
+        let key = k.as_str().unwrap_or_default();
+        if let Some(section) = commands.iter().find(|c| c.get_name() == key) {
+            let serde_yaml::Value::Mapping(map) = value else {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "{shown}{}: `{key}:` holds the options of `{key}`, as a map\n",
+                        at(&[key])
+                    ),
+                ));
+            };
+            let own = options(section.get_name());
+            for (k2, v2) in map {
+                let k2 = k2.as_str().unwrap_or_default();
+                let arg = own.iter().find(|a| key_of(a) == k2.replace('-', "_"));
+                match arg {
+                    None => return Err(unknown(&[key, k2], &mut own.iter().map(key_of))),
+                    Some(a) if key == running => set(a, v2, &[key, k2])?,
+                    Some(_) => {}
+                }
+            }
+            continue;
+        }
+        if crate::config::RESOLVED_KEYS.contains(&key) {
+            continue;
+        }
+        let wanted = key.replace('-', "_");
+        if let Some(a) = running_options.iter().find(|a| key_of(a) == wanted) {
+            set(a, value, &[key])?;
+            continue;
+        }
+        // Another command's option: not for this run.
+        let elsewhere = commands
+            .iter()
+            .any(|c| options(c.get_name()).iter().any(|a| key_of(a) == wanted));
+        if !elsewhere {
+            // The file's own keys first: a tie goes to them.
+            let mut all = crate::config::RESOLVED_KEYS
+                .iter()
+                .map(|k| k.to_string())
+                .chain(commands.iter().flat_map(|c| {
+                    let mut keys: Vec<String> = options(c.get_name()).iter().map(key_of).collect();
+                    keys.push(c.get_name().to_string());
+                    keys
+                }));
+            return Err(unknown(&[key], &mut all));
+        }
+    }
+    Ok(extra)
 }
 
 /// The end of `--help`: every exit code (`error::EXIT_*`) and the default
@@ -47,8 +230,9 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         use clap::{CommandFactory, FromArgMatches};
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
         let mut command = Cli::command();
-        let matches = command.try_get_matches_from_mut(args)?;
+        let matches = command.try_get_matches_from_mut(args.clone())?;
         // `sync`'s own options before another subcommand
         // (`anonymize --subset 10% check`) would be silently ignored:
         // refuse them, as clap's args_conflicts_with_subcommands would
@@ -80,6 +264,16 @@ impl Cli {
                 }
             }
         }
+        // Options from the config file, for what the command line and the
+        // environment left unset: parsed again, by clap's own parsers.
+        let extra = config_args(&mut command, &matches)?;
+        let matches = if extra.is_empty() {
+            matches
+        } else {
+            let mut all = args;
+            all.extend(extra.into_iter().map(Into::into));
+            Cli::command().try_get_matches_from(all)?
+        };
         let mut cli = Cli::from_arg_matches(&matches)?;
         cli.distribute_common();
         Ok(cli)
@@ -164,8 +358,9 @@ pub struct CommonArgs {
     /// ANONYMIZE_RULES] [default: rules].
     #[arg(long, global = true)]
     pub rules: Option<PathBuf>,
-    /// Config file [default: ./anonymize.yml when it exists]. Flags and
-    /// environment variables win over it.
+    /// Config file [default: ./anonymize.yml when it exists]: any long
+    /// option as a key (`lock_timeout: 5s`), top-level or in a section
+    /// per command (`sync:`). Flags and environment variables win over it.
     #[arg(long, global = true, env = "ANONYMIZE_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
     /// Log lines as text or JSON (one object per line).

@@ -762,3 +762,63 @@ fn filter_on_a_pg_dump_gives_the_rows_sync_gives() {
     run.expect(2);
     assert!(out.is_empty(), "wrote {} bytes", out.len());
 }
+
+#[test]
+fn the_config_file_sets_every_option_of_every_command() {
+    let source = app_source("tb_config");
+    let target = crate::harness::Pg::get().fresh_name("tb_config_dst");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixtures().join("app.yml"), dir.path().join("rules.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("anonymize.yml"),
+        "source: ${SRC}\ntarget: ${DST}\nrules: rules.yml\nlock_timeout: 2min\nno_progress: true\n\
+         quiet: 1\ncheck:\n  format: json\nsync:\n  verify: true\n  sample: 9\n  report: out.json\n  \
+         exclude_table_data: [public.notes_raw]\n",
+    )
+    .unwrap();
+    let env = [
+        ("SRC", source.url.as_str()),
+        ("DST", target.url.as_str()),
+        ("ANONYMIZE_SECRET", SECRET),
+    ];
+    // check: `format: json` from its section; quiet from the top.
+    let run = anonymize(dir.path(), &["check"], &env).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("check --format json");
+    assert_eq!(json["ok"], true, "{json}");
+    assert!(!has_level(&run, "INFO"), "{}", run.stderr);
+    // sync: its section's verify, sample, report and table selection.
+    anonymize(dir.path(), &[], &env).expect(0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["verify"]["sample"], 9, "{report}");
+    assert_eq!(target.value("SELECT count(*) FROM notes_raw"), "0");
+    // A flag wins over the file.
+    let run = anonymize(dir.path(), &["check", "--format", "text"], &env).expect(0);
+    assert!(
+        run.stdout.contains("every column has a rule"),
+        "{}",
+        run.stdout
+    );
+    // Unknown keys, at the top or in a section, with a did-you-mean.
+    std::fs::write(
+        dir.path().join("anonymize.yml"),
+        "source: x\nlock_timout: 5s\n",
+    )
+    .unwrap();
+    let run = anonymize(dir.path(), &["check"], &env).expect(2);
+    assert!(
+        run.stderr
+            .contains("anonymize.yml:2:1: unknown key `lock_timout`; did you mean `lock_timeout`?"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(dir.path().join("anonymize.yml"), "sync:\n  forse: true\n").unwrap();
+    let run = anonymize(dir.path(), &["check"], &env).expect(2);
+    assert!(
+        run.stderr
+            .contains("anonymize.yml:2:3: unknown key `forse` in `sync:`; did you mean `force`?"),
+        "{}",
+        run.stderr
+    );
+}
