@@ -431,6 +431,11 @@ pub struct SyncArgs {
     /// Print the plan and stop; nothing is written.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: `text`, or a picture of the tables, their foreign
+    /// keys, subset roles and masked columns as `mermaid` (GitHub
+    /// Markdown) or `dot` (Graphviz).
+    #[arg(long, value_enum, requires = "dry_run", default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
     /// `new`: build the schema from pg_dump in a fresh database, then swap
     /// it in. `existing`: keep the target's schema (made by the app's
     /// migrations); truncate and load in one transaction. (Formerly
@@ -536,9 +541,10 @@ pub struct CheckArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// `text` for people, `json` for CI.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    /// `text` for people, `json` for CI, `github` for GitHub Actions
+    /// annotations on the pull request's diff.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -690,6 +696,23 @@ impl LogLevel {
             LogLevel::Trace => "trace",
         }
     }
+}
+
+/// How `--dry-run` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Mermaid,
+    Dot,
+}
+
+/// How `check` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// GitHub Actions annotations (`::error file=…,line=…,col=…::…`).
+    Github,
 }
 
 /// How `check` and `verify` print their findings.

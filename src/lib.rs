@@ -45,6 +45,9 @@ pub mod post_data;
 /// The run's summary, report file and warnings.
 pub mod report;
 
+/// `--dry-run --format mermaid|dot`: the plan as a picture.
+pub mod diagram;
+
 /// The leak check: no original value left in what was written.
 pub mod verify;
 

@@ -128,6 +128,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             .map(|n| n.get())
             .unwrap_or(2),
         dry_run: false,
+        plan_format: crate::diagram::Format::Text,
         schema: SchemaMode::Create,
         selection: crate::selection::Selection::default(),
         report: None,

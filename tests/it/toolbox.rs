@@ -822,3 +822,96 @@ fn the_config_file_sets_every_option_of_every_command() {
         run.stderr
     );
 }
+
+#[test]
+fn dry_run_draws_the_plan_as_mermaid_or_dot() {
+    let source = app_source("tb_diagram");
+    let rules = app_rules();
+    let run = anonymize(
+        &fixtures(),
+        &[
+            "--source",
+            &source.url,
+            "--rules",
+            &rules,
+            "--dry-run",
+            "--subset",
+            "10%",
+            "--format",
+            "mermaid",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    let m = &run.stdout;
+    assert!(m.starts_with("flowchart LR\n"), "{m}");
+    // A box per table with its role and masked columns, an arrow per key.
+    assert!(m.contains("[\"public.customers<br/>root: ~"), "{m}");
+    assert!(m.contains("email: fake(email) unique"), "{m}");
+    assert!(m.contains("public.orders<br/>follows: ~"), "{m}");
+    assert!(m.contains("-->|\"customer_id\"|"), "{m}");
+    assert!(m.contains("classDef root"), "{m}");
+    let run = anonymize(
+        &fixtures(),
+        &[
+            "--source",
+            &source.url,
+            "--rules",
+            &rules,
+            "--dry-run",
+            "--format",
+            "dot",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    let d = &run.stdout;
+    assert!(
+        d.starts_with("digraph plan {\n") && d.ends_with("}\n"),
+        "{d}"
+    );
+    assert!(d.contains("[label=\"customer_id\"]"), "{d}");
+    assert!(d.contains("\\\"Billing Dept\\\""), "quotes escaped: {d}");
+    // A picture needs --dry-run.
+    anonymize(&fixtures(), &["--format", "dot"], &[]).expect(2);
+}
+
+#[test]
+fn check_format_github_annotates_every_gap_at_its_rule() {
+    let source = app_source("tb_github");
+    let rules = std::fs::read_to_string(fixtures().join("app.yml"))
+        .unwrap()
+        .replace("      phone: { fake: phone_number }\n", "");
+    let dir = crate::harness::rules_dir(&rules);
+    source.exec("CREATE TABLE gone_soon (id int)");
+    let run = anonymize(
+        dir.path(),
+        &[
+            "check",
+            "--source",
+            &source.url,
+            "--rules",
+            "rules.yml",
+            "--format",
+            "github",
+        ],
+        &[],
+    )
+    .expect(3);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "::error file=rules.yml,line=3,col=3,title=anonymize check%3A unclassified gap::"
+        ) && l.contains("public.customers.phone")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("::error file=rules.yml") && l.contains("gone_soon")),
+        "{}",
+        run.stdout
+    );
+    assert!(lines.iter().all(|l| l.starts_with("::")), "{}", run.stdout);
+}

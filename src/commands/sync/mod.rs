@@ -108,7 +108,7 @@ async fn run_inner(
         return Ok(SyncOutcome {
             tables: vec![],
             phases: facts.phases(),
-            plan_text: Some(plan.describe()),
+            plan_text: Some(crate::diagram::render(&plan, opts.plan_format)),
             seconds: 0.0,
         });
     }

@@ -20,6 +20,8 @@ pub struct SyncOptions {
     pub subset: Option<SubsetSpec>,
     pub jobs: usize,
     pub dry_run: bool,
+    /// How `--dry-run` prints the plan.
+    pub plan_format: crate::diagram::Format,
     pub schema: SchemaMode,
     /// `-t/-T/-n/-N/--exclude-table-data`.
     pub selection: crate::selection::Selection,
@@ -70,6 +72,11 @@ impl SyncOptions {
             subset,
             jobs,
             dry_run: args.dry_run,
+            plan_format: match args.format {
+                crate::cli::PlanFormat::Text => crate::diagram::Format::Text,
+                crate::cli::PlanFormat::Mermaid => crate::diagram::Format::Mermaid,
+                crate::cli::PlanFormat::Dot => crate::diagram::Format::Dot,
+            },
             schema: into_mode(args),
             selection: args.select.selection()?,
             report: args.data.report.clone(),
