@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Copy a PostgreSQL database with personal data replaced, deterministically,
 /// by YAML rules.
 #[derive(Debug, Parser)]
-#[command(name = "anonymize", version)]
+#[command(name = "anonymize", version = VERSION)]
 #[command(after_help = AFTER_HELP)]
 pub struct Cli {
     /// `sync`'s options, for `anonymize` without a subcommand. First, so
@@ -205,6 +205,16 @@ fn config_args(
     Ok(extra)
 }
 
+/// `--version`: the version, the git commit it was built from, and the
+/// PostgreSQL majors it supports.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ANONYMIZE_GIT_COMMIT"),
+    ")\nsupports PostgreSQL ",
+    "13 to 17 as source and target (the test suite runs 15); pg_dump must be at least the source's major"
+);
+
 /// The end of `--help`: every exit code (`error::EXIT_*`) and the default
 /// command.
 pub const AFTER_HELP: &str = "Exit codes: 0 done; 1 runtime failure; 2 bad usage, config or rules \
@@ -299,6 +309,7 @@ impl Cli {
             Some(Command::Export(a)) => a.common = common,
             Some(Command::Load(a)) => a.common = common,
             Some(Command::Filter(a)) => a.common = common,
+            Some(Command::Completions { .. } | Command::Man) => {}
         }
     }
 }
@@ -327,6 +338,15 @@ pub enum Command {
     /// block through the rules, every statement as it was. Custom format:
     /// `pg_restore -f - dump.pgc | anonymize filter`.
     Filter(FilterArgs),
+    /// Print a shell completion script: `anonymize completions bash >
+    /// /etc/bash_completion.d/anonymize` (zsh: a `_anonymize` file on
+    /// $fpath; fish: ~/.config/fish/completions/anonymize.fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `anonymize man > anonymize.1`.
+    Man,
 }
 
 /// Options every command takes, before or after the subcommand

@@ -69,6 +69,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(args)) => anonymize::commands::export::run(&args).await?,
         Some(Command::Load(args)) => anonymize::commands::load::run(&args).await?,
         Some(Command::Filter(args)) => anonymize::commands::filter::run(&args).await?,
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "anonymize",
+                &mut out,
+            );
+            String::from_utf8(out)?
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            // The man page's header holds the version on one line.
+            let command =
+                <Cli as clap::CommandFactory>::command().version(env!("CARGO_PKG_VERSION"));
+            clap_mangen::Man::new(command).render(&mut out)?;
+            String::from_utf8(out)?
+        }
     };
     print!("{text}");
     Ok(())

@@ -915,3 +915,40 @@ fn check_format_github_annotates_every_gap_at_its_rule() {
     );
     assert!(lines.iter().all(|l| l.starts_with("::")), "{}", run.stdout);
 }
+
+#[test]
+fn completions_man_page_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _anonymize"),
+        ("zsh", "#compdef anonymize"),
+        ("fish", "complete -c anonymize"),
+    ] {
+        let run = anonymize(dir.path(), &["completions", shell], &[]).expect(0);
+        assert!(
+            run.stdout.contains(marker),
+            "{shell}: {}",
+            &run.stdout[..200]
+        );
+        // Every command and the new options are offered.
+        for word in ["filter", "lock-timeout", "exclude-table-data"] {
+            assert!(run.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let run = anonymize(dir.path(), &["man"], &[]).expect(0);
+    assert!(
+        run.stdout.starts_with(".ie") && run.stdout.contains(".TH anonymize 1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Exit codes"),
+        "the man page lists the exit codes"
+    );
+    let run = anonymize(dir.path(), &["--version"], &[]).expect(0);
+    let version = regex::Regex::new(
+        r"^anonymize \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)\nsupports PostgreSQL 13 to 17",
+    )
+    .unwrap();
+    assert!(version.is_match(&run.stdout), "{}", run.stdout);
+}
