@@ -952,3 +952,77 @@ fn completions_man_page_and_version() {
     .unwrap();
     assert!(version.is_match(&run.stdout), "{}", run.stdout);
 }
+
+/// The benchmark dataset (`../shared/bench` next to the repository, or
+/// `BENCH_DIR`), as `benches/compare.sh` finds it.
+fn bench_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench")
+        });
+    dir.join("load.sh").is_file().then_some(dir)
+}
+
+/// Issue 24's acceptance: `filter` on a pg_dump of the benchmark dataset
+/// gives the rows `sync` gives with the same rules (enum, jsonb paths,
+/// shifted dates, unique fakes, hostile text).
+#[test]
+fn filter_matches_sync_on_the_benchmark_dataset() {
+    let Some(bench) = bench_dir() else {
+        eprintln!("skipped: no benchmark dataset (set BENCH_DIR to ../shared/bench)");
+        return;
+    };
+    let pg = crate::harness::Pg::get();
+    let source = pg.db("tb_bench");
+    let psql_dir = crate::export::psql().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        psql_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new("bash")
+        .arg(bench.join("load.sh"))
+        .args(["0.01", &source.url])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "load.sh failed");
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("bench.sql");
+    let status = std::process::Command::new(pg_tool("pg_dump"))
+        .args(["-d", &source.url, "-f"])
+        .arg(&dump)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rules = bench.join("rules.yml").display().to_string();
+    let (run, masked) = crate::harness::anonymize_stdin(
+        dir.path(),
+        &["filter", dump.to_str().unwrap(), "--rules", &rules],
+        &[("ANONYMIZE_SECRET", SECRET)],
+        Vec::new(),
+    );
+    run.expect(0);
+    let file = dir.path().join("masked.sql");
+    std::fs::write(&file, &masked).unwrap();
+    let filtered = pg.db("tb_bench_filtered");
+    crate::export::psql_file(&filtered, &file);
+    let synced = pg.fresh_name("tb_bench_synced");
+    anonymize(
+        dir.path(),
+        &crate::harness::sync_args(&source.url, &synced.url, &rules, &[]),
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    let rows = |db: &crate::harness::Db| -> Vec<String> {
+        crate::export::fingerprint(db)
+            .into_iter()
+            .filter(|l| !l.starts_with("object "))
+            .collect()
+    };
+    let (a, b) = (rows(&filtered), rows(&synced));
+    assert!(a.len() >= 6, "{a:?}");
+    assert_eq!(a, b);
+}
