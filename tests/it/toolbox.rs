@@ -956,12 +956,15 @@ fn completions_man_page_and_version() {
 /// The benchmark dataset (`../shared/bench` next to the repository, or
 /// `BENCH_DIR`), as `benches/compare.sh` finds it.
 fn bench_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("BENCH_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench")
-        });
-    dir.join("load.sh").is_file().then_some(dir)
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = match std::env::var_os("BENCH_DIR") {
+        Some(d) => vec![std::path::PathBuf::from(d)],
+        None => vec![
+            root.join("../shared/bench"),
+            root.join("../../shared/bench"),
+        ],
+    };
+    candidates.into_iter().find(|d| d.join("load.sh").is_file())
 }
 
 /// Issue 24's acceptance: `filter` on a pg_dump of the benchmark dataset
