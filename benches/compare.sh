@@ -42,17 +42,9 @@ BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
 RULES=${RULES:-$BENCH_DIR/rules.yml}
 ANONYMIZE=${ANONYMIZE:-$ROOT/target/release/anonymize}
 WORK=$(mktemp -d /tmp/anonymize-compare.XXXXXX)
-chmod 755 "$WORK"
-PID=
+. "$ROOT/benches/lib/cluster.sh"
 # The throwaway server is stopped by its PID (fast shutdown), whatever happens.
-cleanup() {
-    if [ -n "$PID" ]; then
-        kill -INT "$PID" 2>/dev/null || true
-        while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_cluster; rm -rf "$WORK"' EXIT
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -73,38 +65,16 @@ if [ -z "$PGCOPYDB" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; th
 fi
 [ -n "$PGCOPYDB" ] || say "pgcopydb is not installed and could not be installed: skipping it (ratios are then to the raw pipe)"
 
-# PostgreSQL binaries: the newest under /usr/lib/postgresql, else PATH.
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v pg_ctl)")
-export PATH="$PGBIN:$PATH"
-
-as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 if [ -n "${BENCH_URL:-}" ]; then
     URL=$BENCH_URL
 else
-    DATA=$WORK/data
-    mkdir -p "$DATA"
-    [ "$(id -u)" = 0 ] && chown postgres "$WORK" "$DATA"
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    as_pg "$PGBIN/initdb" -D "$DATA" -U postgres -A trust >"$WORK/initdb.log" 2>&1
-    # Durability off, as in the test clusters: nothing here is worth an fsync.
-    as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w -o "-p $PORT -k $WORK \
-        -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-        -c full_page_writes=off -c shared_buffers=256MB -c max_wal_size=8GB \
-        -c max_connections=100" start >/dev/null
-    PID=$(head -1 "$DATA/postmaster.pid")
-    URL="postgresql://postgres@127.0.0.1:$PORT/{db}"
+    start_cluster "$WORK"
     say "cluster on 127.0.0.1:$PORT (pid $PID); loading SCALE=$SCALE …"
     psql "${URL/\{db\}/postgres}" -X -q -c "CREATE DATABASE bench_src"
     bash "$BENCH_DIR/load.sh" "$SCALE" "${URL/\{db\}/bench_src}" >/dev/null
 fi
-db() { printf '%s' "${URL/\{db\}/$1}"; }
 ADMIN=$(db postgres)
 SRC=$(db bench_src)
-sql() { PGOPTIONS="-c client_min_messages=warning" psql "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
 recreate() { sql "$ADMIN" "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; sql "$ADMIN" "CREATE DATABASE $1"; }
 drop() { sql "$ADMIN" "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
 

@@ -99,6 +99,9 @@ impl TypeKind {
         match type_name {
             "text" | "character varying" | "character" | "name" | "citext" | "bpchar"
             | "varchar" => TypeKind::Text,
+            // An extension's type is schema-qualified: the catalog is read
+            // with `search_path = pg_catalog` (see `source`).
+            n if n.ends_with(".citext") => TypeKind::Text,
             "smallint" => TypeKind::Int16,
             "integer" => TypeKind::Int32,
             "bigint" => TypeKind::Int64,
@@ -189,6 +192,29 @@ pub struct UniqueKey {
     pub nulls_not_distinct: bool,
 }
 
+/// A unique index on expressions or with a predicate
+/// (`CREATE UNIQUE INDEX ... (lower(handle)) WHERE active`). It is not a
+/// `UniqueKey`: no foreign key can point at it and the subset never keys
+/// rows by it, but the rules of its columns must keep it unique.
+#[derive(Debug, Clone)]
+pub struct UniqueIndex {
+    pub name: String,
+    /// Key parts in key order.
+    pub parts: Vec<IndexPart>,
+    /// The `WHERE` of a partial index, as SQL.
+    pub predicate: Option<String>,
+    pub nulls_not_distinct: bool,
+}
+
+/// One key part of a `UniqueIndex`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexPart {
+    /// A plain column.
+    Column(String),
+    /// An expression, as `pg_get_indexdef` writes it (`lower(handle)`).
+    Expression(String),
+}
+
 /// A foreign key from `columns` to `parent.parent_columns`.
 #[derive(Debug, Clone)]
 pub struct ForeignKey {
@@ -245,13 +271,39 @@ pub struct Table {
     pub kind: TableKind,
     pub columns: Vec<Column>,
     pub unique_keys: Vec<UniqueKey>,
+    /// Unique indexes on expressions or with a predicate.
+    pub unique_indexes: Vec<UniqueIndex>,
     pub foreign_keys: Vec<ForeignKey>,
-    /// `pg_class.reltuples` (summed over partitions); -1 when never analyzed.
+    /// `pg_class.reltuples` (summed over partitions), or for a table never
+    /// analysed, its rows counted or estimated in the snapshot (`rows_from`
+    /// says which); -1 only when even that failed.
     pub estimated_rows: i64,
+    /// Where `estimated_rows` comes from.
+    pub rows_from: RowsFrom,
     /// On-disk size in bytes (summed over partitions).
     pub estimated_bytes: i64,
     pub row_security: RowSecurity,
 }
+
+/// Where a table's row count comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowsFrom {
+    /// The planner's statistics (`pg_class.reltuples`, kept by ANALYZE,
+    /// VACUUM and index builds).
+    #[default]
+    Statistics,
+    /// Never analysed, so counted in the snapshot (`count(*)`).
+    Counted,
+    /// Never analysed and too large to count: the planner's estimate from
+    /// the relation's size on disk.
+    Estimated,
+}
+
+/// A never-analysed table whose planner estimate is at most this many
+/// rows is counted exactly; a larger one keeps the estimate, which costs
+/// no scan. A count of a million narrow rows takes well under a second.
+pub const COUNT_ROWS_UP_TO: i64 = 1_000_000;
 
 impl Table {
     /// The table as SQL names it for statements that must not reach
@@ -274,8 +326,8 @@ impl Table {
 #[derive(Debug, Clone)]
 pub struct Sequence {
     pub name: QualifiedName,
-    /// `None` when this role may not read the sequence: the target's then
-    /// starts from its start value, with a warning.
+    /// `None` when this role may not read the sequence (`access` refuses
+    /// such a run: the target's would start behind its column).
     pub last_value: Option<i64>,
     /// Whether `nextval` goes past `last_value` (called since its last
     /// reset) or returns it (fresh, or reset by `setval(s, v, false)`).
@@ -300,12 +352,6 @@ async fn read_sequences(client: &Client) -> Result<Vec<Sequence>> {
                 sequences.len(),
                 name.sql()
             ));
-        } else {
-            tracing::warn!(
-                sequence = %name,
-                "this role may not read the sequence, so the target's starts from its start value; \
-                 grant SELECT on it (or pg_read_all_data) to carry its value"
-            );
         }
         sequences.push(Sequence {
             name,
@@ -326,6 +372,60 @@ async fn read_sequences(client: &Client) -> Result<Vec<Sequence>> {
         }
     }
     Ok(sequences)
+}
+
+/// Fills in the row count of a table never analysed (`reltuples` -1, as
+/// after a fresh restore), inside the snapshot: the subset's shares rest on
+/// these counts, and without them they shrink down every chain of tables.
+/// The planner's estimate (from the relation's size, no scan) first; at
+/// most `COUNT_ROWS_UP_TO` rows, an exact `count(*)`. A table the role may
+/// not read keeps -1: the access check reports it.
+async fn count_rows(client: &Client, table: &mut Table) -> Result<()> {
+    client
+        .batch_execute("SAVEPOINT anonymize_count")
+        .await
+        .pg_context(|| "counting rows of tables never analysed".into())?;
+    let counted: Result<(i64, RowsFrom), tokio_postgres::Error> = async {
+        // EXPLAIN's output is json, read as text (our own SQL, no input).
+        let explained = client
+            .simple_query(&format!(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM {}",
+                table.sql_only()
+            ))
+            .await?;
+        let plan: serde_json::Value = explained
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                _ => None,
+            })
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default();
+        let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+        if estimate > COUNT_ROWS_UP_TO {
+            return Ok((estimate, RowsFrom::Estimated));
+        }
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", table.sql_only()), &[])
+            .await?
+            .get(0);
+        Ok((n, RowsFrom::Counted))
+    }
+    .await;
+    let end = if counted.is_ok() {
+        "RELEASE SAVEPOINT anonymize_count"
+    } else {
+        "ROLLBACK TO SAVEPOINT anonymize_count"
+    };
+    client
+        .batch_execute(end)
+        .await
+        .pg_context(|| "counting rows of tables never analysed".into())?;
+    if let Ok((rows, from)) = counted {
+        table.estimated_rows = rows;
+        table.rows_from = from;
+    }
+    Ok(())
 }
 
 /// Everything the plan needs to know about the source.
@@ -385,8 +485,10 @@ impl Catalog {
                 },
                 columns: Vec::new(),
                 unique_keys: Vec::new(),
+                unique_indexes: Vec::new(),
                 foreign_keys: Vec::new(),
                 estimated_rows: row.get::<_, f64>("reltuples") as i64,
+                rows_from: RowsFrom::Statistics,
                 estimated_bytes: row.get("bytes"),
                 row_security: match (row.get("row_security"), row.get("row_security_applies")) {
                     (false, _) => RowSecurity::Off,
@@ -448,6 +550,34 @@ impl Catalog {
         }
 
         for row in client
+            .query(include_str!("catalog/unique_indexes.sql"), &[])
+            .await
+            .pg_context(|| "reading the source unique indexes".into())?
+        {
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
+                continue;
+            };
+            let columns: Vec<String> = row.get("columns");
+            let parts: Vec<String> = row.get("parts");
+            tables[i].unique_indexes.push(UniqueIndex {
+                name: row.get("name"),
+                parts: columns
+                    .into_iter()
+                    .zip(parts)
+                    .map(|(c, p)| {
+                        if c.is_empty() {
+                            IndexPart::Expression(p)
+                        } else {
+                            IndexPart::Column(c)
+                        }
+                    })
+                    .collect(),
+                predicate: row.get("predicate"),
+                nulls_not_distinct: row.get("nulls_not_distinct"),
+            });
+        }
+
+        for row in client
             .query(include_str!("catalog/foreign_keys.sql"), &[])
             .await
             .pg_context(|| "reading the source foreign keys".into())?
@@ -466,6 +596,10 @@ impl Catalog {
                 deferrable: row.get("deferrable"),
                 virtual_key: false,
             });
+        }
+
+        for table in tables.iter_mut().filter(|t| t.estimated_rows < 0) {
+            count_rows(client, table).await?;
         }
 
         let sequences = read_sequences(client).await?;

@@ -75,6 +75,25 @@ pub const LOCATION_VARIABLES: &[&str] = &[
     "PGUSER",
 ];
 
+/// Settings a libpq tool (pg_dump) gets exactly as the user gave them,
+/// besides those `libpq_env` derives from what we resolved (host, user,
+/// password, TLS files): how pg_dump authenticates and keeps its
+/// connection must not be weaker than ours (`channel_binding=require`).
+/// Those with a `PG*` variable go through the environment, the others in
+/// `libpq_conninfo`.
+const FORWARDED: &[&str] = &[
+    "channel_binding",
+    "gssencmode",
+    "sslsni",
+    "sslcompression",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+];
+
 /// What DBAs see in `pg_stat_activity` unless the string says otherwise.
 pub const APPLICATION_NAME: &str = "anonymize";
 
@@ -170,6 +189,9 @@ pub struct ConnInfo {
     channel_binding: Option<ChannelBinding>,
     target: SessionAttrs,
     tls: TlsSettings,
+    /// The libpq settings given (in the string or the `PG*` environment)
+    /// that libpq tools must get as given (`FORWARDED`), in that order.
+    forwarded: Vec<(&'static str, String)>,
     /// The index in `hosts` of the server this run is on, once known;
     /// shared by clones and `with_dbname`.
     pinned: Arc<Mutex<Option<usize>>>,
@@ -349,6 +371,10 @@ impl ConnInfo {
             channel_binding,
             target,
             tls,
+            forwarded: FORWARDED
+                .iter()
+                .filter_map(|k| get(k).map(|v| (*k, v.to_string())))
+                .collect(),
             pinned: Arc::new(Mutex::new(None)),
         };
         info.config = info.summary_config();
@@ -441,6 +467,21 @@ impl ConnInfo {
         self.config_for(None, password)
     }
 
+    /// The given settings that have no `PG*` variable (keepalives,
+    /// `tcp_user_timeout`), as a connection string for a libpq tool's
+    /// `--dbname` (what it leaves out comes from `libpq_env`); `None` when
+    /// there are none. It never holds a password.
+    pub fn libpq_conninfo(&self) -> Option<String> {
+        let pairs: Vec<String> = self
+            .forwarded
+            .iter()
+            .filter(|(k, _)| PARAMETERS.iter().any(|(p, var)| p == k && var.is_none()))
+            // libpq's quoting: backslash escapes a quote or a backslash.
+            .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+            .collect();
+        (!pairs.is_empty()).then(|| pairs.join(" "))
+    }
+
     /// `PG*` environment variables for libpq tools (pg_dump): the same
     /// server (the pinned host), user, password, database and TLS settings
     /// as our own connections, so that no secret appears on a command
@@ -478,6 +519,15 @@ impl ConnInfo {
         }
         if candidates.len() > 1 {
             env.push(("PGTARGETSESSIONATTRS", self.target.as_str().to_string()));
+        }
+        for (keyword, value) in &self.forwarded {
+            let var = PARAMETERS
+                .iter()
+                .find(|(p, _)| p == keyword)
+                .and_then(|(_, var)| *var);
+            if let Some(var) = var.filter(|v| env.iter().all(|(e, _)| e != v)) {
+                env.push((var, value.clone()));
+            }
         }
         // The password we would use on the first candidate: after the
         // snapshot, the only one.

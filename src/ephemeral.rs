@@ -348,6 +348,17 @@ impl Cluster {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd.current_dir(self.dir.path());
+        // The server (and, as root, the `postgres` OS user) gets none of
+        // our environment, `ANONYMIZE_SECRET` and the URLs' passwords
+        // included: only what finds its tools and sets its locale and zone.
+        cmd.env_clear();
+        for (k, v) in std::env::vars_os() {
+            if k.to_str()
+                .is_some_and(|k| matches!(k, "PATH" | "LANG" | "TZ") || k.starts_with("LC_"))
+            {
+                cmd.env(k, v);
+            }
+        }
         if let Some((uid, gid)) = self.run_as {
             use std::os::unix::process::CommandExt;
             cmd.uid(uid).gid(gid);

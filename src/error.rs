@@ -186,7 +186,12 @@ pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
         }
         // A hint is the server's advice and never quotes a row, except in
         // the classes whose texts can (a RAISE may set any HINT).
-        if let Some(hint) = db.hint().filter(|_| !quotes_values(code)) {
+        // Never PostgreSQL's `TRUNCATE ... CASCADE` advice: cascading
+        // would empty tables that are not the run's to empty.
+        if let Some(hint) = db
+            .hint()
+            .filter(|h| !quotes_values(code) && !h.contains("CASCADE"))
+        {
             s.push_str(&format!("\n  hint: {hint}"));
         }
         if is_recovery_conflict(db.message()) {

@@ -29,6 +29,9 @@ pub enum Kind {
     Card,
     Ip,
     Secret,
+    /// A latitude/longitude pair (`48.8566, 2.3522`).
+    GeoPoint,
+    LicensePlate,
 }
 
 impl Kind {
@@ -51,6 +54,8 @@ impl Kind {
             Kind::Card => "card numbers",
             Kind::Ip => "IP addresses",
             Kind::Secret => "secrets",
+            Kind::GeoPoint => "latitude/longitude pairs",
+            Kind::LicensePlate => "licence plates",
         }
     }
 }
@@ -246,10 +251,20 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z0-9._%+'\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
         .expect("valid regex")
 });
-static EMAIL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-        .expect("valid regex")
-});
+/// An email address inside text (Rust `regex` syntax): `verify` looks for
+/// it and `init` writes it into the `regex` rules it suggests.
+pub const EMAIL_PATTERN: &str =
+    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}";
+/// A phone number inside text: international (`+44 20 7946 0958`) or
+/// North American with separators.
+pub const PHONE_PATTERN: &str =
+    r"\+\d[\d\s().\-]{5,20}\d|\(\d{3}\)\s?\d{3}[\s.\-]\d{4}|\b\d{3}[.\-]\d{3}[.\-]\d{4}\b";
+/// A run of 13 to 19 digits, grouped by spaces or dashes or not: a card
+/// number's shape (`is_card` adds the Luhn check).
+pub const CARD_PATTERN: &str = r"\b(?:\d[ \-]?){12,18}\d\b";
+
+static EMAIL_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(EMAIL_PATTERN).expect("valid regex"));
 /// North American numbers written with separators, and national numbers
 /// with a trunk 0 (`030 1234567`). A bare run of digits is not a phone
 /// number here: it is far more often an id.
@@ -259,14 +274,73 @@ static PHONE_NATIONAL: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
-static PHONE_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+static PHONE_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(PHONE_PATTERN).expect("valid regex"));
+static CARD_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(CARD_PATTERN).expect("valid regex"));
+/// A house number, a street name and a street word (`12 Oak Street`,
+/// `221B Baker St.`), or a street word first (`Rue de Rivoli 5`,
+/// `Hauptstraße 5`).
+static STREET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\+\d[\d\s().\-]{5,20}\d|\(\d{3}\)\s?\d{3}[\s.\-]\d{4}|\b\d{3}[.\-]\d{3}[.\-]\d{4}\b",
+        r"(?i)^\d{1,5}[a-z]?,?\s+[\p{L}'. -]{2,40}\s(street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|terrace|close|crescent|square|sq|highway|hwy|parkway|pkwy)\.?(\s|,|$)|^(rue|avenue|via|calle|rua|chemin|boulevard)\s[\p{L}'. -]{2,40}\s?\d{0,5}|^[\p{L}-]{2,30}(stra(ss|ß)e|str\.|weg|gasse|platz|allee)\s\d{1,5}[a-z]?$",
     )
     .expect("valid regex")
 });
-static CARD_IN_TEXT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:\d[ \-]?){12,18}\d\b").expect("valid regex"));
+/// Two decimal degrees, latitude first: `48.8566, 2.3522`, `(-33.86 151.21)`.
+static GEO_POINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\(?\s*(-?\d{1,2}\.\d{3,})\s*[,; ]\s*(-?\d{1,3}\.\d{3,})\s*\)?$")
+        .expect("valid regex")
+});
+/// Common licence plate layouts: UK `AB12 CDE`, French/Italian `AB-123-CD`,
+/// German `B-AB 1234` / `M AB 123`, US-like `7ABC123` / `ABC-1234`.
+static LICENSE_PLATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:[A-Z]{2}\d{2}\s?[A-Z]{3}|[A-Z]{2}-\d{3}-[A-Z]{2}|[A-ZÄÖÜ]{1,3}[- ][A-Z]{1,2}\s?\d{1,4}|\d[A-Z]{3}\d{3}|[A-Z]{3}[- ]\d{3,4})$",
+    )
+    .expect("valid regex")
+});
+/// Last words that make a name a company's (`Acme Corp.`, `Globex GmbH`).
+const COMPANY_WORDS: &[&str] = &[
+    "inc",
+    "incorporated",
+    "llc",
+    "ltd",
+    "limited",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "gmbh",
+    "ag",
+    "kg",
+    "sa",
+    "sas",
+    "sarl",
+    "srl",
+    "spa",
+    "bv",
+    "nv",
+    "plc",
+    "pty",
+    "oy",
+    "ab",
+    "lp",
+    "llp",
+    "group",
+    "holdings",
+    "partners",
+    "industries",
+    "solutions",
+    "systems",
+    "technologies",
+    "labs",
+    "studio",
+    "studios",
+    "gbr",
+    "ug",
+    "kk",
+];
 static IBAN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$").expect("valid regex"));
 
@@ -292,25 +366,108 @@ pub fn by_value(value: &str) -> Option<Kind> {
     if is_phone(v) {
         return Some(Kind::Phone);
     }
+    if is_geo_point(v) {
+        return Some(Kind::GeoPoint);
+    }
+    if STREET.is_match(v) {
+        return Some(Kind::Street);
+    }
+    if LICENSE_PLATE.is_match(v) {
+        return Some(Kind::LicensePlate);
+    }
     None
 }
 
-/// Whether free text contains an email, a phone number or a card number
-/// somewhere, and which (the first found, in that order).
-pub fn in_text(text: &str) -> Option<Kind> {
-    if EMAIL_IN_TEXT.is_match(text) {
-        return Some(Kind::Email);
+/// A latitude/longitude pair within range (|lat| <= 90, |long| <= 180).
+pub fn is_geo_point(v: &str) -> bool {
+    let Some(c) = GEO_POINT.captures(v) else {
+        return false;
+    };
+    let lat: f64 = c[1].parse().unwrap_or(f64::NAN);
+    let long: f64 = c[2].parse().unwrap_or(f64::NAN);
+    lat.abs() <= 90.0 && long.abs() <= 180.0
+}
+
+/// A company's name rather than a person's: it ends in a legal form or a
+/// word like `Group` (`Acme Corp.`, `Globex GmbH`, `Initech Holdings`).
+pub fn is_company(v: &str) -> bool {
+    let words: Vec<String> = v
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.trim_matches(|c: char| c == '.' || c == '&')
+                .to_lowercase()
+        })
+        .collect();
+    words.len() >= 2
+        && words
+            .last()
+            .is_some_and(|w| COMPANY_WORDS.contains(&w.as_str()))
+}
+
+/// Every email address, phone number and (Luhn-valid) card number in
+/// free text, with its kind, in the order found. A phone number inside an
+/// email address or a card number is not counted again.
+pub fn fragments(text: &str) -> Vec<(Kind, &str)> {
+    let mut out: Vec<(Kind, std::ops::Range<usize>)> = Vec::new();
+    let free = |out: &[(Kind, std::ops::Range<usize>)], r: &std::ops::Range<usize>| {
+        out.iter()
+            .all(|(_, o)| o.end <= r.start || r.end <= o.start)
+    };
+    for m in EMAIL_IN_TEXT.find_iter(text) {
+        out.push((Kind::Email, m.range()));
+    }
+    for m in CARD_IN_TEXT.find_iter(text) {
+        if is_card(m.as_str()) && free(&out, &m.range()) {
+            out.push((Kind::Card, m.range()));
+        }
     }
     for m in PHONE_IN_TEXT.find_iter(text) {
         let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
-        if (7..=15).contains(&digits) {
-            return Some(Kind::Phone);
+        if (7..=15).contains(&digits) && free(&out, &m.range()) {
+            out.push((Kind::Phone, m.range()));
         }
     }
-    if CARD_IN_TEXT.find_iter(text).any(|m| is_card(m.as_str())) {
-        return Some(Kind::Card);
+    out.sort_by_key(|(_, r)| r.start);
+    out.into_iter().map(|(k, r)| (k, &text[r])).collect()
+}
+
+/// The top-level domain the tool's unique email fakes end in (RFC 6761:
+/// it never resolves).
+const RESERVED_TLD: &str = "invalid";
+
+/// Domains reserved for examples (RFC 2606): the tool's email fakes use them.
+const EXAMPLE_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+
+/// Whether `value`, an email address or phone number, is one that reaches
+/// no one: an address at a domain reserved for examples or under a
+/// reserved top-level domain (what the tool's email fakes write, old and
+/// new shapes: `example.com/.net/.org` and `.invalid`), or a North American number in the 555-0100..0199 range
+/// set aside for fiction. Such a value is never personal data.
+pub fn is_reserved(kind: Kind, value: &str) -> bool {
+    match kind {
+        Kind::Email => {
+            let Some((_, domain)) = value.rsplit_once('@') else {
+                return false;
+            };
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            let tld = domain.rsplit('.').next().unwrap_or("");
+            tld == RESERVED_TLD
+                || EXAMPLE_DOMAINS
+                    .iter()
+                    .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        }
+        Kind::Phone => {
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            let national = match digits.len() {
+                11 if digits.starts_with('1') => &digits[1..],
+                10 => &digits[..],
+                _ => return false,
+            };
+            &national[3..6] == "555" && &national[6..8] == "01"
+        }
+        _ => false,
     }
-    None
 }
 
 /// 13 to 19 digits, optionally grouped by spaces or dashes, passing the
@@ -566,18 +723,89 @@ mod tests {
     }
 
     #[test]
+    fn addresses_places_plates_and_companies_are_recognised() {
+        for street in [
+            "12 Oak Street",
+            "221B Baker St.",
+            "4 Elm Rd, Springfield",
+            "Hauptstraße 5",
+            "Rue de Rivoli 99",
+        ] {
+            assert_eq!(by_value(street), Some(Kind::Street), "{street}");
+        }
+        for point in ["48.8566, 2.3522", "(-33.8688 151.2093)", "40.7128,-74.0060"] {
+            assert_eq!(by_value(point), Some(Kind::GeoPoint), "{point}");
+        }
+        assert_eq!(by_value("95.1234, 2.3522"), None, "latitude out of range");
+        for plate in ["AB12 CDE", "AB-123-CD", "B-XY 1234", "7ABC123", "ABC-1234"] {
+            assert_eq!(by_value(plate), Some(Kind::LicensePlate), "{plate}");
+        }
+        for not in ["order 17", "paid", "Widget 3", "2024-01-01", "12 apples"] {
+            assert_eq!(by_value(not), None, "{not}");
+        }
+        for company in [
+            "Acme Corp.",
+            "Globex GmbH",
+            "Initech Holdings",
+            "Smith & Sons Ltd",
+        ] {
+            assert!(is_company(company), "{company}");
+        }
+        for person in ["Ada Lovelace", "Corp", "Jane Co-Smith"] {
+            assert!(!is_company(person), "{person}");
+        }
+    }
+
+    #[test]
     fn text_is_scanned_for_embedded_values() {
+        let kinds = |t: &str| fragments(t).into_iter().map(|f| f.0).collect::<Vec<_>>();
+        assert_eq!(kinds("call me on +1 555 010 0199 tomorrow"), [Kind::Phone]);
+        assert_eq!(kinds("mail ada@example.org pls"), [Kind::Email]);
+        assert_eq!(kinds("card 4111-1111-1111-1111 expired"), [Kind::Card]);
+        assert!(kinds("order 12345 shipped on 2024-01-01").is_empty());
+        assert!(kinds("note; with 'quotes' and a tab\t7").is_empty());
+    }
+
+    #[test]
+    fn fragments_are_found_with_their_kind() {
+        let text = "mail ada@real.test or bob@corp.example.com, call +44 20 7946 0958 \
+                    or (312) 555-0142; card 4111-1111-1111-1111, order 12345";
+        let found = fragments(text);
         assert_eq!(
-            in_text("call me on +1 555 010 0199 tomorrow"),
-            Some(Kind::Phone)
+            found,
+            vec![
+                (Kind::Email, "ada@real.test"),
+                (Kind::Email, "bob@corp.example.com"),
+                (Kind::Phone, "+44 20 7946 0958"),
+                (Kind::Phone, "(312) 555-0142"),
+                (Kind::Card, "4111-1111-1111-1111"),
+            ]
         );
-        assert_eq!(in_text("mail ada@example.org pls"), Some(Kind::Email));
-        assert_eq!(
-            in_text("card 4111-1111-1111-1111 expired"),
-            Some(Kind::Card)
-        );
-        assert_eq!(in_text("order 12345 shipped on 2024-01-01"), None);
-        assert_eq!(in_text("note; with 'quotes' and a tab\t7"), None);
+        assert!(fragments("order 12345 shipped 2024-01-01").is_empty());
+    }
+
+    #[test]
+    fn reserved_addresses_and_fictional_numbers_reach_no_one() {
+        for own in [
+            "destiney.heathcote@example.net",
+            "a@example.com",
+            "b@mail.example.org",
+            "nqjf.qgffj12@hquoj.com.invalid",
+        ] {
+            assert!(is_reserved(Kind::Email, own), "{own}");
+        }
+        for real in [
+            "ada@gmail.com",
+            "a@example.co",
+            "a@notexample.com",
+            "p1@realmail.example",
+        ] {
+            assert!(!is_reserved(Kind::Email, real), "{real}");
+        }
+        assert!(is_reserved(Kind::Phone, "(312) 555-0142"));
+        assert!(is_reserved(Kind::Phone, "+1 312 555 0199"));
+        assert!(!is_reserved(Kind::Phone, "(312) 555-0200"));
+        assert!(!is_reserved(Kind::Phone, "+44 20 7946 0958"));
     }
 
     #[test]

@@ -10,11 +10,13 @@ use std::fmt::Write as _;
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Column, QualifiedName, Table};
+use crate::catalog::{Catalog, Column, QualifiedName, RowsFrom, Table};
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::rules::{Action, ColumnRule, Rules, TableRule, UnknownColumns};
 use crate::subset::SubsetSpec;
 use crate::transform::{BuildContext, Key, Transform, Uniqueness};
+
+pub mod fit;
 
 /// What happens to one copied column at run time.
 #[derive(Clone)]
@@ -47,6 +49,8 @@ pub struct ColumnPlan {
     pub space: Option<crate::transform::OutputSpace>,
     /// The rule's `accepted:` reason, for `verify`.
     pub accepted: Option<String>,
+    /// The rule's `allow:` patterns, for `verify`.
+    pub allow: Vec<regex::Regex>,
 }
 
 /// One table's part of the plan.
@@ -426,18 +430,24 @@ impl Plan {
             let _ = writeln!(s, "subset: {subset}");
         }
         for t in &self.tables {
-            let est = if t.table.estimated_rows < 0 {
-                "unknown".to_string()
-            } else {
-                t.table.estimated_rows.to_string()
+            // A table never analysed is counted (or estimated) in the
+            // snapshot, and the plan says so: its numbers are not the
+            // planner's.
+            let est = match (t.table.estimated_rows, t.table.rows_from) {
+                (n, _) if n < 0 => "~unknown rows".to_string(),
+                (n, RowsFrom::Statistics) => format!("~{n} rows"),
+                (n, RowsFrom::Counted) => format!("{n} rows, counted: never analysed"),
+                (n, RowsFrom::Estimated) => {
+                    format!("~{n} rows, estimated from its size: never analysed")
+                }
             };
             match t.estimated_kept {
                 Some(kept) => {
-                    let _ = writeln!(s, "{} (~{est} rows, keeps ~{kept})", t.table.name);
+                    let _ = writeln!(s, "{} ({est}, keeps ~{kept})", t.table.name);
                     let _ = writeln!(s, "  rows: {}", t.selection);
                 }
                 None => {
-                    let _ = writeln!(s, "{} (~{est} rows, {})", t.table.name, t.selection);
+                    let _ = writeln!(s, "{} ({est}, {})", t.table.name, t.selection);
                 }
             }
             if t.skip {
@@ -578,8 +588,33 @@ fn plan_table(
             source_expr: None,
             space: entry.and_then(|e| e.rule.output_space()),
             accepted: entry.and_then(|e| e.rule.accepted.clone()),
+            allow: entry.map(|e| e.rule.allow.clone()).unwrap_or_default(),
         });
         reads.push(column_reads);
+    }
+
+    // A unique index on an expression other than the column itself
+    // (`substr(email, 1, 5)`): no rule says it keeps that unique.
+    for used in fit::expression_index_columns(table) {
+        let Some(c) = columns.iter().find(|c| c.name == used.column) else {
+            continue;
+        };
+        if matches!(c.action, ColumnAction::Keep) {
+            continue;
+        }
+        problems.push_about(
+            ProblemKind::Mismatch,
+            About::column(&display, &c.name, table.column(&c.name)),
+            &column_location(rules, table, &c.name, file_location),
+            format!(
+                "column {display}.{} is read by unique {}, and `{}` changes its values: no rule is known to keep that expression unique, so two rows could collide when the target builds the index",
+                c.name, used.index, c.rule
+            ),
+            Some(format!(
+                "write `keep` for {display}.{} if it holds no personal data, or `skip: true` the table (its schema is copied, no rows)",
+                c.name
+            )),
+        );
     }
 
     let compute_order = match order_columns(&columns, &reads) {
@@ -646,11 +681,8 @@ fn compile(
     key: &Key,
 ) -> Result<(ColumnAction, Vec<String>), (String, Option<String>)> {
     let display = table.name.to_string();
-    let constraint = table
-        .unique_keys
-        .iter()
-        .find(|k| k.columns.len() == 1 && k.columns[0] == column.name)
-        .map(|k| k.name.clone());
+    // `constraint users_code_key`, or `index NAME on lower(handle) ...`.
+    let constraint = fit::unique_on(table, &column.name);
     match &rule.action {
         Action::Keep => Ok((ColumnAction::Keep, vec![])),
         Action::Null => {
@@ -666,16 +698,11 @@ fn compile(
             // Several NULLs are allowed under a unique constraint (a
             // primary key is NOT NULL and caught above), unless it says
             // NULLS NOT DISTINCT: then the second NULL collides.
-            let _ = constraint;
-            if let Some(k) = table
-                .unique_keys
-                .iter()
-                .find(|k| k.nulls_not_distinct && k.columns.contains(&column.name))
-            {
+            if let Some(k) = fit::nulls_collide_in(table, &column.name) {
                 return Err((
                     format!(
-                        "column {display}.{} is in unique key {} with NULLS NOT DISTINCT, so `null` would make its rows collide",
-                        column.name, k.name
+                        "column {display}.{} is in unique key {k} with NULLS NOT DISTINCT, so `null` would make its rows collide",
+                        column.name
                     ),
                     Some("use a unique-capable rule such as `{ fpe: {} }` or `{ hash: { format: hex } }`".into()),
                 ));
@@ -698,7 +725,7 @@ fn compile(
                 if uniqueness == Uniqueness::Lossy {
                     return Err((
                         format!(
-                            "column {display}.{} is unique (constraint {name}), but `{}` can give two rows the same value",
+                            "column {display}.{} is unique ({name}), but `{}` can give two rows the same value",
                             column.name,
                             options.describe()
                         ),
@@ -719,6 +746,25 @@ fn compile(
                 namespace: rule.namespace.as_deref(),
             };
             let transform = options.build(&ctx).map_err(|m| (m, None))?;
+            if let fit::LengthFit::TooLong(bound) = fit::length_fit(&**options, column, ctx.unique)
+            {
+                let writes = match bound {
+                    Some(b) => format!("writes up to {b} characters"),
+                    None => "can write values of any length".into(),
+                };
+                return Err((
+                    format!(
+                        "column {display}.{} is {}, but `{}` {writes}; it never repeats a value, so it cannot be cut to fit",
+                        column.name,
+                        column.type_name,
+                        options.describe()
+                    ),
+                    Some(format!(
+                        "widen the column (e.g. `ALTER TABLE {display} ALTER COLUMN {} TYPE text`), or use a rule whose output fits, such as `{{ fpe: {{}} }}` (same length as its input)",
+                        crate::catalog::display_ident(&column.name)
+                    )),
+                ));
+            }
             Ok((
                 ColumnAction::Transform(Arc::from(transform)),
                 options.reads(),
@@ -821,9 +867,14 @@ fn check_foreign_keys(
     }
 }
 
-/// Runs every table's `where:` through `EXPLAIN` in the snapshot (no row
-/// is read), so a filter that does not parse, or names a column that is
-/// not there, fails here instead of after the copy of every other table.
+/// Has the server parse every table's `where:` in the snapshot, so a
+/// filter that does not parse, or names a column that is not there, fails
+/// here instead of after the copy of every other table.
+///
+/// The filter comes from the rules, which anyone with a pull request can
+/// change: it is only ever *prepared* (the extended protocol's Parse, which
+/// takes exactly one statement and runs nothing), never sent as a simple
+/// query, which would run every statement in the text.
 pub async fn check_filters(
     rules: &Rules,
     catalog: &Catalog,
@@ -842,8 +893,8 @@ pub async fn check_filters(
             .await
             .pg_context(|| "checking where: filters".into())?;
         let explained = client
-            .batch_execute(&format!(
-                "EXPLAIN SELECT 1 FROM {}{} WHERE ({filter})",
+            .prepare(&format!(
+                "SELECT 1 FROM {}{} WHERE ({filter})",
                 table.kind.only(),
                 table.name.sql()
             ))
@@ -1072,6 +1123,8 @@ mod tests {
                 foreign_keys: vec![],
                 estimated_rows: 10,
                 estimated_bytes: 100,
+                unique_indexes: vec![],
+                rows_from: Default::default(),
                 row_security: crate::catalog::RowSecurity::Off,
             }],
             ..Catalog::default()

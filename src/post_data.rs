@@ -147,7 +147,15 @@ struct State {
     finished: Option<Instant>,
     /// Seconds spent in row counts, summed over the tasks.
     count_seconds: f64,
+    /// Tasks not done yet, per stage (indexed by `Stage as usize`) and in
+    /// all: kept as counts so that deciding whether a task is ready costs
+    /// the same with ten thousand tables as with ten.
+    left_per_stage: [usize; STAGES],
+    left: usize,
 }
+
+/// The number of `Stage`s.
+const STAGES: usize = 6;
 
 /// Timing of the post-data phase, for the summary and the report.
 #[derive(Debug, Clone, Copy, Default)]
@@ -270,6 +278,11 @@ impl Scheduler {
             .filter(|t| matches!(t.stage, Stage::Index | Stage::Attach | Stage::ForeignKey))
             .count();
         progress.set_total(tasks.len() as u64, structure as u64);
+        let mut left_per_stage = [0; STAGES];
+        for t in &tasks {
+            left_per_stage[t.stage as usize] += 1;
+        }
+        let left = tasks.len();
         Scheduler {
             state: Mutex::new(State {
                 tables,
@@ -279,6 +292,8 @@ impl Scheduler {
                 started: None,
                 finished: None,
                 count_seconds: 0.0,
+                left_per_stage,
+                left,
             }),
             notify: Notify::new(),
             progress,
@@ -400,7 +415,7 @@ impl Scheduler {
     /// Marks the next runnable task as running and returns it.
     fn take(&self) -> Take {
         let mut s = self.state.lock().expect("scheduler lock");
-        if s.failed || s.tasks.iter().all(|t| t.status == Status::Done) {
+        if s.failed || s.left == 0 {
             return Take::Finished;
         }
         match pick(&s) {
@@ -417,13 +432,16 @@ impl Scheduler {
     fn complete(&self, i: usize, seconds: f64) {
         let mut s = self.state.lock().expect("scheduler lock");
         s.tasks[i].status = Status::Done;
+        s.left -= 1;
+        let stage = s.tasks[i].stage as usize;
+        s.left_per_stage[stage] -= 1;
         if let Some(t) = s.tasks[i].builds {
             s.tables[t].indexes_left -= 1;
         }
         if s.tasks[i].stage == Stage::Count {
             s.count_seconds += seconds;
         }
-        if s.tasks.iter().all(|t| t.status == Status::Done) {
+        if s.left == 0 {
             s.finished = Some(Instant::now());
         }
     }
@@ -466,11 +484,7 @@ fn pick(s: &State) -> Option<usize> {
 }
 
 fn is_ready(s: &State, t: &Task) -> bool {
-    let left = |stage: Stage| {
-        s.tasks
-            .iter()
-            .any(|x| x.stage == stage && x.status != Status::Done)
-    };
+    let left = |stage: Stage| s.left_per_stage[stage as usize] > 0;
     match &t.ready {
         Ready::Copied(i) => s.tables[*i].copied,
         Ready::Complete(ts) => ts
@@ -690,6 +704,8 @@ mod tests {
                 foreign_keys: fks,
                 estimated_rows: 10,
                 estimated_bytes: bytes,
+                unique_indexes: vec![],
+                rows_from: Default::default(),
                 row_security: crate::catalog::RowSecurity::Off,
             },
             columns: vec![],

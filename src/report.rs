@@ -270,14 +270,37 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Tables the end-of-run summary lists one by one; past this, it lists the
+/// largest and sums up the rest (`--report` has every table).
+pub const SUMMARY_TABLES: usize = 20;
+
 /// The end-of-run table: table, rows, MB, seconds, rows/s; with a subset,
-/// also the source's row estimate and the share kept.
+/// also the source's row estimate and the share kept. With more than
+/// `SUMMARY_TABLES` tables (a schema per tenant), the largest by bytes,
+/// one line for the others, then the total.
 pub fn summary_table(stats: &[TableStats]) -> String {
     let mut s = String::new();
     let subset = stats.iter().any(|t| t.kept_fraction.is_some());
-    let width = stats
+    let shown: Vec<&TableStats> = if stats.len() > SUMMARY_TABLES {
+        let mut by_size: Vec<&TableStats> = stats.iter().collect();
+        by_size.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.table.cmp(&b.table)));
+        by_size.truncate(SUMMARY_TABLES);
+        by_size
+    } else {
+        stats.iter().collect()
+    };
+    let others = stats.len() - shown.len();
+    let others_label = format!("… {others} more tables");
+    let total_label = if others > 0 {
+        format!("total ({} tables)", stats.len())
+    } else {
+        "total".to_string()
+    };
+    let width = shown
         .iter()
         .map(|t| t.table.chars().count())
+        .chain([total_label.chars().count()])
+        .chain((others > 0).then(|| others_label.chars().count()))
         .max()
         .unwrap_or(5)
         .max(5);
@@ -286,8 +309,7 @@ pub fn summary_table(stats: &[TableStats]) -> String {
         let _ = write!(s, "  {:>12}  {:>6}", "of ~", "kept");
     }
     let _ = writeln!(s, "  {:>9}  {:>8}  {:>12}", "MB", "seconds", "rows/s");
-    let (mut rows, mut bytes, mut secs) = (0u64, 0u64, 0f64);
-    for t in stats {
+    for t in &shown {
         let _ = write!(s, "{:<width$}  {:>12}", t.table, t.rows_written);
         if subset {
             let total = if t.source_rows_estimate < 0 {
@@ -309,15 +331,30 @@ pub fn summary_table(stats: &[TableStats]) -> String {
             t.seconds,
             t.rows_written as f64 / t.seconds.max(1e-6)
         );
-        rows += t.rows_written;
-        bytes += t.bytes;
-        secs = secs.max(t.seconds);
     }
-    let _ = write!(s, "{:<width$}  {:>12}", "total", rows);
-    if subset {
-        let _ = write!(s, "  {:>12}  {:>6}", "", "");
+    let blank = if subset {
+        format!("  {:>12}  {:>6}", "", "")
+    } else {
+        String::new()
+    };
+    let sum = |ts: &mut dyn Iterator<Item = &TableStats>| {
+        ts.fold((0u64, 0u64), |(r, b), t| (r + t.rows_written, b + t.bytes))
+    };
+    let (rows, bytes) = sum(&mut stats.iter());
+    if others > 0 {
+        let (shown_rows, shown_bytes) = sum(&mut shown.iter().copied());
+        let _ = writeln!(
+            s,
+            "{others_label:<width$}  {:>12}{blank}  {:>9.1}",
+            rows - shown_rows,
+            (bytes - shown_bytes) as f64 / 1e6
+        );
     }
-    let _ = writeln!(s, "  {:>9.1}", bytes as f64 / 1e6);
+    let _ = writeln!(
+        s,
+        "{total_label:<width$}  {rows:>12}{blank}  {:>9.1}",
+        bytes as f64 / 1e6
+    );
     s
 }
 
@@ -372,6 +409,54 @@ pub fn empty_by_estimate(plan: &crate::plan::Plan) -> Vec<EmptyTable> {
 
 #[cfg(test)]
 mod tests {
+    use crate::pipeline::TableStats;
+
+    fn stats(table: &str, rows: u64, bytes: u64) -> TableStats {
+        TableStats {
+            table: table.to_string(),
+            rows_read: rows,
+            rows_written: rows,
+            bytes,
+            seconds: 0.5,
+            source_rows_estimate: rows as i64,
+            source_rows_from: crate::catalog::RowsFrom::Statistics,
+            selection: "all rows".to_string(),
+            kept_fraction: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_of_many_tables_lists_the_largest_then_the_rest_and_the_total() {
+        // 25 tables: t1 (1 MB) .. t25 (25 MB), 10 rows each.
+        let all: Vec<TableStats> = (1..=25u64)
+            .map(|i| stats(&format!("tenant.t{i}"), 10, i * 1_000_000))
+            .collect();
+        let text = summary_table(&all);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + SUMMARY_TABLES + 2, "{text}");
+        assert!(lines[1].starts_with("tenant.t25 "), "{text}");
+        assert!(lines[SUMMARY_TABLES].starts_with("tenant.t6 "), "{text}");
+        assert!(!text.contains("tenant.t5 "), "{text}");
+        // The five smallest (1+2+3+4+5 MB, 50 rows) in one line.
+        let rest: Vec<&str> = lines[SUMMARY_TABLES + 1].split_whitespace().collect();
+        assert_eq!(rest, ["…", "5", "more", "tables", "50", "15.0"], "{text}");
+        let total: Vec<&str> = lines[SUMMARY_TABLES + 2].split_whitespace().collect();
+        assert_eq!(total, ["total", "(25", "tables)", "250", "325.0"], "{text}");
+    }
+
+    #[test]
+    fn a_summary_of_few_tables_lists_each() {
+        let all = [
+            stats("public.a", 3, 2_000_000),
+            stats("public.b", 4, 1_000_000),
+        ];
+        let text = summary_table(&all);
+        assert!(text.contains("\npublic.a "), "{text}");
+        assert!(text.contains("\npublic.b "), "{text}");
+        let total: Vec<&str> = text.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(total, ["total", "7", "3.0"], "{text}");
+    }
+
     use super::*;
     use std::time::Duration;
 

@@ -205,6 +205,9 @@ pub async fn dump_with(
     for (k, v) in source.libpq_env(pg_dump.major) {
         cmd.env(k, v);
     }
+    if let Some(conninfo) = source.libpq_conninfo() {
+        cmd.arg(format!("--dbname={conninfo}"));
+    }
     let out = cmd
         .output()
         .await
@@ -220,7 +223,8 @@ pub async fn dump_with(
         tracing::warn!(
             objects = %stripped.join(", "),
             "not created in the target: foreign servers, user mappings, foreign tables, \
-             publications and subscriptions would give staging a live path to production"
+             publications, subscriptions and the dblink/postgres_fdw extensions would give \
+             staging a live path to production"
         );
     }
     Ok(text)
@@ -238,6 +242,7 @@ const REMOTE_TYPES: &[&str] = &[
     "SERVER",
     "USER MAPPING",
     "FOREIGN TABLE",
+    "FOREIGN DATA WRAPPER",
     "PUBLICATION",
     "PUBLICATION TABLE",
     "PUBLICATION TABLES IN SCHEMA",
@@ -245,41 +250,141 @@ const REMOTE_TYPES: &[&str] = &[
     "SUBSCRIPTION TABLE",
 ];
 
-/// Removes the entries of `REMOTE_TYPES` from a pg_dump script, with their
-/// comments and labels, and returns the script and what was removed
-/// (`SERVER prod_link`, `FOREIGN TABLE public.remote_users`, ...).
+/// Extensions whose only use is reaching another server: `CREATE
+/// EXTENSION dblink` in staging is a live path waiting for a connection
+/// string.
+const REMOTE_EXTENSIONS: &[&str] = &["dblink", "postgres_fdw"];
+
+/// One `-- Name: …; Type: …; Schema: …` header of a pg_dump script.
+struct Header<'a> {
+    name: &'a str,
+    kind: &'a str,
+    schema: &'a str,
+}
+
+impl<'a> Header<'a> {
+    fn parse(line: &'a str) -> Option<Header<'a>> {
+        let rest = line.trim_end().strip_prefix("-- Name: ")?;
+        let mut h = Header {
+            name: "",
+            kind: "",
+            schema: "-",
+        };
+        for part in rest.split("; ") {
+            if let Some(t) = part.strip_prefix("Type: ") {
+                h.kind = t;
+            } else if let Some(s) = part.strip_prefix("Schema: ") {
+                h.schema = s;
+            } else if h.name.is_empty() {
+                h.name = part;
+            }
+        }
+        Some(h)
+    }
+
+    /// The object itself is a remote one: `(kind, schema, name)` as the
+    /// entries that refer to it will name it.
+    fn remote_object(&self) -> Option<(String, String, String)> {
+        let is_remote = REMOTE_TYPES.contains(&self.kind)
+            || (self.kind == "EXTENSION" && REMOTE_EXTENSIONS.contains(&self.name));
+        is_remote.then(|| {
+            (
+                self.kind.to_string(),
+                self.schema.to_string(),
+                self.name.into(),
+            )
+        })
+    }
+
+    /// How the warning names a removed object.
+    fn shown(&self) -> String {
+        match self.schema {
+            _ if self.name.starts_with(self.kind) => self.name.to_string(),
+            "-" | "" => format!("{} {}", self.kind, self.name),
+            s => format!("{} {s}.{}", self.kind, self.name),
+        }
+    }
+}
+
+/// Whether an entry (an ACL, a COMMENT, a SECURITY LABEL, a constraint)
+/// belongs to one of the `remote` objects. pg_dump names what such an
+/// entry is attached to in its tag, with labels of its own: `SERVER x`
+/// and `FOREIGN SERVER x` (ACL), `TABLE t` (the ACL of a foreign table),
+/// `COLUMN t.c` (a comment), `EXTENSION dblink`; a constraint's tag is
+/// `t name`.
+fn refers_to_remote(h: &Header, remote: &[(String, String, String)]) -> bool {
+    let is = |kinds: &[&str], schema: &str, name: &str| {
+        remote.iter().any(|(k, s, n)| {
+            kinds.contains(&k.as_str())
+                && (s == schema || s == "-")
+                && (n == name || crate::conn::quote_ident(n) == name)
+        })
+    };
+    let (label, object) = match h.name.split_once(' ') {
+        Some(split) => split,
+        None => return false,
+    };
+    // Labels of two words first (`FOREIGN SERVER x`, `FOREIGN TABLE x`,
+    // `USER MAPPING …`, `FOREIGN DATA WRAPPER x`).
+    for (prefix, kinds) in [
+        ("FOREIGN SERVER ", &["SERVER"][..]),
+        ("FOREIGN TABLE ", &["FOREIGN TABLE"][..]),
+        ("FOREIGN DATA WRAPPER ", &["FOREIGN DATA WRAPPER"][..]),
+        ("USER MAPPING ", &["USER MAPPING"][..]),
+        ("PUBLICATION ", &["PUBLICATION"][..]),
+        ("SUBSCRIPTION ", &["SUBSCRIPTION"][..]),
+    ] {
+        if let Some(name) = h.name.strip_prefix(prefix) {
+            return kinds.contains(&"USER MAPPING") || is(kinds, h.schema, name);
+        }
+    }
+    match label {
+        "SERVER" => is(&["SERVER"], h.schema, object),
+        "EXTENSION" => is(&["EXTENSION"], h.schema, object),
+        "TABLE" => is(&["FOREIGN TABLE"], h.schema, object),
+        "COLUMN" => {
+            let table = match object.starts_with('"') {
+                true => split_ident(object).0,
+                false => object.split('.').next().unwrap_or("").to_string(),
+            };
+            is(&["FOREIGN TABLE"], h.schema, &table)
+        }
+        // `t name`: a constraint, default or trigger of table t.
+        _ if matches!(
+            h.kind,
+            "CONSTRAINT" | "CHECK CONSTRAINT" | "DEFAULT" | "TRIGGER"
+        ) =>
+        {
+            let (table, _) = split_ident(h.name);
+            is(&["FOREIGN TABLE"], h.schema, &table)
+        }
+        _ => false,
+    }
+}
+
+/// Removes the remote objects (`REMOTE_TYPES`, `REMOTE_EXTENSIONS`) from a
+/// pg_dump script, with every entry that refers to one (its ACL, comments,
+/// security labels, constraints), and returns the script and what was
+/// removed (`SERVER prod_link`, `FOREIGN TABLE public.remote_users`, ...).
+/// Entries are matched by the object they refer to, not by the text of
+/// their label: an ACL of a foreign table is labelled `TABLE t`.
 /// (`--no-publications` and `--no-subscriptions` already keep those two
 /// out; stripping them here too guards an older or wrapped pg_dump.)
 pub fn strip_remote_objects(script: &str) -> (String, Vec<String>) {
+    let remote: Vec<(String, String, String)> = script
+        .lines()
+        .filter_map(Header::parse)
+        .filter_map(|h| h.remote_object())
+        .collect();
     let mut out = String::with_capacity(script.len());
     let mut removed = Vec::new();
     let mut skipping = false;
     for line in script.split_inclusive('\n') {
-        if let Some(rest) = line.trim_end().strip_prefix("-- Name: ") {
-            let mut name = "";
-            let mut kind = "";
-            let mut schema = "-";
-            for part in rest.split("; ") {
-                if let Some(t) = part.strip_prefix("Type: ") {
-                    kind = t;
-                } else if let Some(s) = part.strip_prefix("Schema: ") {
-                    schema = s;
-                } else if name.is_empty() {
-                    name = part;
-                }
-            }
-            let remote = REMOTE_TYPES.contains(&kind);
-            // COMMENT ON SERVER x, SECURITY LABEL ON FOREIGN TABLE y, ...
-            let attached = REMOTE_TYPES
-                .iter()
-                .any(|t| name.starts_with(&format!("{t} ")));
-            skipping = remote || attached;
-            if remote {
-                removed.push(match schema {
-                    _ if name.starts_with(kind) => name.to_string(),
-                    "-" | "" => format!("{kind} {name}"),
-                    s => format!("{kind} {s}.{name}"),
-                });
+        if let Some(h) = Header::parse(line) {
+            let own = h.remote_object().is_some();
+            skipping = own || refers_to_remote(&h, &remote);
+            if own {
+                removed.push(h.shown());
             }
             if skipping {
                 // The header's own `--` lines stay: they are comments.

@@ -16,7 +16,16 @@ use crate::plan::{ColumnAction, TablePlan};
 /// cut by the server's idle or statement timeouts; and, as in pg_dump,
 /// `row_security = off`, so a table whose policies would hide rows from
 /// this role raises an error instead of silently copying fewer rows.
-const SOURCE_SETTINGS: &str = "SET row_security = off; \
+///
+/// Also as in pg_dump, `search_path` is pinned to `pg_catalog`: a
+/// function or operator someone created in a schema of the path cannot
+/// stand in for a built-in one our queries call (every name we write is
+/// qualified; `format_type` then qualifies user types too). And
+/// `standard_conforming_strings` is on, the reading of quotes the rules'
+/// `where:` check (`rules::condition`) assumes.
+const SOURCE_SETTINGS: &str = "SET search_path = pg_catalog; \
+    SET standard_conforming_strings = on; \
+    SET row_security = off; \
     SET statement_timeout = 0; \
     SET idle_in_transaction_session_timeout = 0; \
     SET extra_float_digits = 3; \

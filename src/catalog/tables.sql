@@ -7,7 +7,9 @@ SELECT c.oid,
        c.relkind,
        greatest(coalesce(
            CASE WHEN c.relkind = 'p'
-                THEN (SELECT sum(greatest(p.reltuples, 0))::float8
+                -- Unknown (-1) when any partition was never analysed.
+                THEN (SELECT CASE WHEN bool_or(p.reltuples < 0) THEN -1
+                                  ELSE sum(p.reltuples) END::float8
                         FROM pg_partition_tree(c.oid) t
                         JOIN pg_class p ON p.oid = t.relid
                        WHERE t.isleaf)

@@ -1,13 +1,19 @@
 //! The `check` command: the rules against the source schema, without
 //! copying. It is the gate an application's CI runs after each migration.
 //!
-//! It lists every gap at once, in three kinds:
+//! It lists every gap at once, in four kinds:
 //! - `unclassified`: a column with no rule (under `unknown_columns: fail`,
 //!   the default), e.g. one a migration just added;
 //! - `stale`: a rule for a table or column that no longer exists;
 //! - `mismatch`: a rule that does not fit its column (a type the transform
-//!   cannot produce, `null` on a NOT NULL column, a unique column with a
-//!   rule that can repeat values, ...).
+//!   cannot produce, `null` on a NOT NULL column, a rule that can repeat
+//!   values under a unique key or index of any shape, a `varchar(n)` too
+//!   narrow for a rule that cannot be cut, ...);
+//! - `access`: something the source role cannot read (a table, columns,
+//!   a schema, a sequence, or rows hidden by row-level security).
+//!
+//! Whatever it finds, `sync` refuses before any row moves (exit 2): a green
+//! `check` predicts a sync that does not stop on these.
 //!
 //! Exit 0 when there is none, 3 otherwise; `--format json` for machines.
 //! Columns kept without a rule under `unknown_columns: keep` are listed as
@@ -34,7 +40,8 @@ pub enum GapKind {
     Unclassified,
     Stale,
     Mismatch,
-    /// A table the source role cannot read whole (row-level security).
+    /// Something the source role cannot read whole: a table, a column, a
+    /// schema or a sequence it has no grant on, or row-level security.
     Access,
 }
 
@@ -121,6 +128,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let snapshot = crate::source::open_snapshot(&source).await?;
     let mut catalog = Catalog::read(&snapshot.client).await?;
     selection.apply(&mut catalog, &mut rules)?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
     let role: String = snapshot
         .client
@@ -131,8 +139,13 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let row_security = row_security(&rules, &catalog, &role);
     let constants = crate::plan::check_constants(&rules, &catalog, &snapshot.client).await;
     let filters = crate::plan::check_filters(&rules, &catalog, &snapshot.client).await;
+    let lengths = crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await;
+    let access = crate::access::gaps(&snapshot.client, &catalog, &role).await?;
+    let large_objects = large_objects_warning(&snapshot.client).await?;
+    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+    let links = crate::schema_text::refuse_connection_strings(&rules, &schema_texts);
     let mut report = compare(&rules, catalog);
-    for result in [constants, filters] {
+    for result in [constants, filters, lengths, links] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
             report.add_mismatches(list);
@@ -143,8 +156,11 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         .standby
         .iter()
         .filter_map(|s| s.warning())
+        .chain(crate::schema_text::personal_literals(&rules, &schema_texts))
         .collect();
+    report.source_warnings.extend(large_objects);
     report.add_row_security(row_security);
+    report.add_access(access);
     let text = match args.format {
         CheckFormat::Text => report.render_text(),
         CheckFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
@@ -159,6 +175,21 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.gaps.len()
     ))
     .into())
+}
+
+/// Large objects are not copied (no rule can mask them, and they are no
+/// table's rows): said once, as advice about the source.
+async fn large_objects_warning(client: &tokio_postgres::Client) -> Result<Option<String>> {
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .pg_context(|| "counting the source's large objects".into())?
+        .get(0);
+    Ok((n > 0).then(|| {
+        format!(
+            "the source holds {n} large object(s) (lo_*), which sync does not copy; columns holding their oids will point at nothing"
+        )
+    }))
 }
 
 /// `(table, column)` of every column under a `hash` rule.
@@ -375,6 +406,22 @@ impl CheckReport {
         self.ok = self.gaps.is_empty();
     }
 
+    /// What the source role may not read (`access::gaps`), as gaps.
+    fn add_access(&mut self, list: Vec<crate::access::AccessGap>) {
+        for g in list {
+            self.gaps.push(Gap {
+                kind: GapKind::Access,
+                table: g.object,
+                column: None,
+                type_name: None,
+                location: "source".into(),
+                message: g.message,
+                hint: Some(g.hint),
+            });
+        }
+        self.ok = self.gaps.is_empty();
+    }
+
     fn add_row_security(&mut self, (notes, gaps): (Vec<RowSecurityNote>, Vec<Gap>)) {
         self.row_security = notes;
         self.gaps.extend(gaps);
@@ -428,7 +475,7 @@ impl CheckReport {
             (GapKind::Mismatch, "rules that do not fit their column:"),
             (
                 GapKind::Access,
-                "tables the source role cannot read whole (row-level security):",
+                "what the source role cannot read (grants, row-level security):",
             ),
         ];
         for (kind, title) in groups {

@@ -41,7 +41,7 @@ use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
 use crate::schema::{self, Section};
 use crate::signals::Signals;
-use crate::sink::files::FileSink;
+use crate::sink::files::{create_private, create_private_dir, write_private, FileSink};
 use crate::source;
 use crate::subset::SubsetSpec;
 use crate::verify::{self, Samples};
@@ -94,7 +94,7 @@ impl ExportOptions {
             )
             .into());
         }
-        let compression = Compression::from_path(&args.out);
+        let compression = Compression::from_path(&args.out).map_err(UsageError::new)?;
         if compression != Compression::None && args.format != ExportFormat::Sql {
             return Err(UsageError::new(format!(
                 "--out {}: only --format sql is compressed; a csv/jsonl export is a directory, \
@@ -234,7 +234,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         ExportFormat::Sql => staging.scratch().join("parts"),
         _ => root.clone(),
     };
-    std::fs::create_dir(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    create_private_dir(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let ext = match opts.format {
         ExportFormat::Sql => "copy",
         ExportFormat::Csv => "csv",
@@ -294,11 +294,22 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
                 clean_dump(&post),
                 finish_sql(&plan)
             );
-            std::fs::write(root.join("schema.sql"), schema_sql)
+            write_private(&root.join("schema.sql"), schema_sql.as_bytes())
                 .with_context(|| format!("writing {}", root.join("schema.sql").display()))?;
+            let digest = |file: &str| {
+                manifest::content_digest(&root.join(file))
+                    .with_context(|| format!("reading back {}", root.join(file).display()))
+            };
+            let mut digests = std::collections::BTreeMap::new();
+            for &i in &order {
+                if !plan.tables[i].skip {
+                    digests.insert(i, digest(&files[i])?);
+                }
+            }
             let manifest = Manifest {
                 format: opts.format,
                 schema: "schema.sql".into(),
+                schema_sha256: Some(digest("schema.sql")?),
                 tables: order
                     .iter()
                     .map(|&i| {
@@ -309,6 +320,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
                             name: t.table.name.name.clone(),
                             file: (!t.skip).then(|| files[i].clone()),
                             rows: rows_of(&stats, t),
+                            sha256: digests.get(&i).cloned(),
                             columns: t
                                 .columns
                                 .iter()
@@ -333,7 +345,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             };
             let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
             text.push('\n');
-            std::fs::write(root.join(manifest::FILE), text)
+            write_private(&root.join(manifest::FILE), text.as_bytes())
                 .with_context(|| format!("writing {}", root.join(manifest::FILE).display()))?;
         }
     }
@@ -591,8 +603,7 @@ async fn assemble_sql(
     let cancel = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancel));
     tokio::task::spawn_blocking(move || -> Result<()> {
-        let file =
-            std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+        let file = create_private(&out).with_context(|| format!("creating {}", out.display()))?;
         let mut w = compress::Writer::new(BufWriter::with_capacity(1 << 20, file), compression)?;
         w.write_all(parts.header.as_bytes())?;
         w.write_all(parts.pre.as_bytes())?;

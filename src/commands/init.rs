@@ -6,7 +6,11 @@
 //! its name (`email`, `phone`, `first_name`, `iban`, `ip`, ...), its type
 //! (`inet`) and a sample of its values read inside the snapshot (emails,
 //! phone numbers, IBANs, Luhn-valid card numbers, IP addresses, JSON
-//! documents holding such keys or values); every other column gets `keep`.
+//! documents holding such keys or values, street addresses, latitude/
+//! longitude pairs, licence plates). A text column whose values mention
+//! emails, phone or card numbers gets a `regex` rule that replaces each
+//! kind where it appears. A name column of company names is not a
+//! person's. Every other column gets `keep`.
 //! Each line carries a `# why:` comment. The sampled values are only looked
 //! at: the file holds counts and kinds, never a value.
 //!
@@ -51,6 +55,11 @@ struct Evidence {
     /// Values that are not personal as a whole but mention an email, a
     /// phone or a card number (free text).
     mentions: usize,
+    /// Of those, how many mention each kind (emails at reserved domains
+    /// and fictional numbers not counted).
+    mention_kinds: BTreeMap<Kind, usize>,
+    /// Values that read as a company's name (`Acme Corp.`).
+    companies: usize,
 }
 
 impl Evidence {
@@ -264,10 +273,22 @@ async fn sample(
                 .max(v.chars().filter(char::is_ascii_digit).count());
             if json {
                 continue;
-            } else if let Some(kind) = pii::by_value(&v) {
+            }
+            e.companies += usize::from(pii::is_company(&v));
+            if let Some(kind) = pii::by_value(&v) {
                 *e.kinds.entry(kind).or_default() += 1;
-            } else if pii::in_text(&v).is_some() {
-                e.mentions += 1;
+            } else {
+                let mut kinds: Vec<Kind> = pii::fragments(&v)
+                    .into_iter()
+                    .filter(|(k, t)| !pii::is_reserved(*k, t))
+                    .map(|(k, _)| k)
+                    .collect();
+                kinds.sort();
+                kinds.dedup();
+                e.mentions += usize::from(!kinds.is_empty());
+                for k in kinds {
+                    *e.mention_kinds.entry(k).or_default() += 1;
+                }
             }
         }
         out.insert(column.name.clone(), e);
@@ -334,6 +355,16 @@ fn choose(table: &Table, column: &Column, evidence: Option<&Evidence>) -> Choice
     }
     let mut reasons: Vec<String> = Vec::new();
     let by_name = pii::by_name(&table.name.name, &column.name).filter(|k| fits_type(*k, column));
+    // `accounts.name` holding `Acme Corp.`: a company, not a person.
+    if let (Some(Kind::FullName | Kind::FirstName | Kind::LastName), Some(e)) = (by_name, evidence)
+    {
+        if e.sampled > 0 && e.companies as f64 >= VALUE_SHARE * e.sampled as f64 {
+            return keep(format!(
+                "the name suggests a person, but {} of {} sampled values are company names",
+                e.companies, e.sampled
+            ));
+        }
+    }
     if let Some(k) = by_name {
         reasons.push(format!("the name suggests {}", k.plural()));
     }
@@ -356,6 +387,20 @@ fn choose(table: &Table, column: &Column, evidence: Option<&Evidence>) -> Choice
             paths.join(", ")
         ));
         json_candidates(e, column)
+    } else if let Some(e) = evidence.filter(|e| !e.mention_kinds.is_empty()) {
+        let found: Vec<String> = e
+            .mention_kinds
+            .iter()
+            .map(|(k, n)| format!("{} ({n})", k.plural()))
+            .collect();
+        reasons.push(format!(
+            "free text: {} of {} sampled values mention {}; each kind is replaced where it \
+             appears and the rest of the text is kept",
+            e.mentions,
+            e.sampled,
+            found.join(", ")
+        ));
+        vec![scrub_rule(e.mention_kinds.keys().copied())]
     } else {
         return keep(keep_reason(table, column, evidence));
     };
@@ -514,10 +559,39 @@ fn candidates_for(kind: Kind, column: &Column, evidence: Option<&Evidence>) -> V
         Kind::BirthDate => vec!["{ shift: { days: 180 } }".into()],
         Kind::NationalId | Kind::TaxId => vec![digits(9), hex],
         Kind::Iban => vec![fake("iban"), hex],
-        Kind::Card => vec![fake("credit_card"), digits(16)],
+        // fpe keeps the number's length and grouping, so the column and
+        // any check on it still fit; unique columns stay unique.
+        Kind::Card => vec!["{ fpe: {} }".into(), fake("credit_card"), digits(16)],
         Kind::Ip => vec![fake("ipv4")],
         Kind::Secret => vec![hex],
+        // The whole degrees stay (the region), the decimals are encrypted:
+        // the point moves by up to a degree, keeping its format.
+        Kind::GeoPoint => vec![format!(
+            "{{ regex: {{ pattern: {}, with: {{ fpe: {{}} }} }} }}",
+            yaml_quote(r"\.[0-9]{2,}")
+        )],
+        Kind::LicensePlate => vec![fake("license_plate"), hex],
     }
+}
+
+/// A `regex` rule for free text: one pattern per kind found in it (the
+/// patterns `verify` looks for), each match replaced by that kind's fake.
+fn scrub_rule(kinds: impl Iterator<Item = Kind>) -> String {
+    let steps: Vec<String> = kinds
+        .filter_map(|k| {
+            let (pattern, with) = match k {
+                Kind::Email => (pii::EMAIL_PATTERN, "{ fake: email }"),
+                Kind::Phone => (pii::PHONE_PATTERN, "{ fake: phone_number }"),
+                Kind::Card => (pii::CARD_PATTERN, "{ fpe: {} }"),
+                _ => return None,
+            };
+            Some(format!(
+                "{{ pattern: {}, with: {with} }}",
+                yaml_quote(pattern)
+            ))
+        })
+        .collect();
+    format!("{{ regex: [ {} ] }}", steps.join(", "))
 }
 
 /// A `json` rule replacing each personal path with its kind's best fake.
@@ -691,6 +765,8 @@ mod tests {
             Kind::Card,
             Kind::Ip,
             Kind::Secret,
+            Kind::GeoPoint,
+            Kind::LicensePlate,
         ];
         for kind in all {
             // Exhaustive: a new kind does not compile until it is listed.
@@ -710,7 +786,9 @@ mod tests {
                 | Kind::Iban
                 | Kind::Card
                 | Kind::Ip
-                | Kind::Secret => {}
+                | Kind::Secret
+                | Kind::GeoPoint
+                | Kind::LicensePlate => {}
             }
             let type_kind = if kind == Kind::BirthDate {
                 TypeKind::Date
@@ -737,6 +815,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The free-text scrub and the lat/long rule build, replace what they
+    /// should and keep the rest of the text.
+    #[test]
+    fn free_text_scrubs_and_point_rules_keep_the_text_around() {
+        use crate::transform::test_support::{apply, build};
+        let c = column("notes", TypeKind::Text, false, false);
+        let build_rule = |yaml: &str| {
+            let rule: crate::rules::ColumnRule =
+                serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("`{yaml}`: {e}"));
+            let crate::rules::Action::Transform(options) = &rule.action else {
+                panic!("{yaml}");
+            };
+            build(&**options, &c)
+        };
+        let scrub = build_rule(&scrub_rule(
+            [Kind::Email, Kind::Phone, Kind::Card].into_iter(),
+        ));
+        let text = "mail ada@shop.com or +44 20 7946 0958, card 4111 1111 1111 1111.";
+        let out = apply(&*scrub, Some(text)).unwrap();
+        assert!(out.starts_with("mail ") && out.ends_with("."), "{out}");
+        for real in ["ada@shop.com", "7946 0958", "4111 1111 1111 1111"] {
+            assert!(!out.contains(real), "{real} left in {out}");
+        }
+        assert!(
+            pii::fragments(&out)
+                .iter()
+                .any(|(k, t)| *k == Kind::Email && pii::is_reserved(*k, t)),
+            "{out}"
+        );
+        let point = candidates_for(Kind::GeoPoint, &c, None).remove(0);
+        let out = apply(&*build_rule(&point), Some("48.8566, -73.1234")).unwrap();
+        assert!(out.starts_with("48.") && out.contains(", -73."), "{out}");
+        assert_ne!(out, "48.8566, -73.1234");
     }
 
     #[test]

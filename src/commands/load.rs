@@ -24,7 +24,7 @@ use crate::conn::{quote_ident, ConnInfo};
 use crate::copy_text;
 use crate::error::{PgResultExt, UsageError};
 use crate::export::compress;
-use crate::export::manifest::{Manifest, ManifestTable, POST_DATA_MARKER};
+use crate::export::manifest::{content_digest, Digest, Manifest, ManifestTable, POST_DATA_MARKER};
 use crate::signals::Signals;
 use crate::target::{self, TargetServer};
 use script::Script;
@@ -73,6 +73,29 @@ impl Input {
         }
         Ok(Input::Directory(path.to_path_buf(), manifest))
     }
+
+    /// Checks the schema script of a directory export against its digest
+    /// in manifest.json, before anything is created.
+    fn check_schema(&self) -> Result<()> {
+        let Input::Directory(dir, manifest) = self else {
+            return Ok(());
+        };
+        let Some(want) = &manifest.schema_sha256 else {
+            return Ok(());
+        };
+        let path = dir.join(&manifest.schema);
+        let got = content_digest(&path).with_context(|| format!("reading {}", path.display()))?;
+        if &got != want {
+            return Err(anyhow!("{}: {}", path.display(), changed_since_export()));
+        }
+        Ok(())
+    }
+}
+
+/// The end of the message about a file that is not what the export wrote.
+fn changed_since_export() -> &'static str {
+    "the content is not what manifest.json says the export wrote (the file was cut short \
+     or changed); nothing was loaded and the target is as it was; export it again"
 }
 
 /// Loads an export; returns the per-table summary printed on stdout.
@@ -106,6 +129,7 @@ pub async fn run(args: &LoadArgs) -> Result<String> {
                 bytes: 0,
                 seconds: 0.0,
                 source_rows_estimate: -1,
+                source_rows_from: crate::catalog::RowsFrom::default(),
                 selection: "all rows".into(),
                 kept_fraction: None,
             })
@@ -133,6 +157,7 @@ async fn load(args: &LoadArgs) -> Result<(String, Vec<(String, u64)>)> {
     )?;
     let target = settings.target_conn()?;
     let input = Input::open(&args.path)?;
+    input.check_schema()?;
     let started = Instant::now();
     let mut signals = Signals::install()?;
     let server = signals.guard(TargetServer::connect(&target)).await?;
@@ -241,9 +266,17 @@ async fn load_fresh(
                 let next = &next;
                 Some(async move {
                     let client = target::connect(next).await?;
-                    let rows = load_file(&client, &dir.join(file), table, manifest.format).await?;
+                    let path = dir.join(file);
+                    let rows = load_file(&client, &path, table, manifest.format).await?;
+                    // Checked before the swap: a file cut at a row boundary
+                    // loads without error, and must not go live.
                     if rows != table.rows {
-                        tracing::warn!(table = %table.table, rows, manifest = table.rows, "the file holds a different number of rows than manifest.json says");
+                        return Err(anyhow!(
+                            "{}: {rows} rows loaded where manifest.json says {}; {}",
+                            path.display(),
+                            table.rows,
+                            changed_since_export()
+                        ));
                     }
                     Ok::<_, anyhow::Error>((table.table.clone(), rows))
                 })
@@ -296,6 +329,7 @@ async fn load_file(
     let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
     let mut line = Vec::new();
     let mut line_no = 0u64;
+    let mut digest = Digest::default();
     loop {
         let more = match format {
             // The server parses CSV itself: the file goes as it is.
@@ -304,6 +338,7 @@ async fn load_file(
                 let n = reader
                     .read(&mut chunk)
                     .with_context(|| format!("reading {}", path.display()))?;
+                digest.update(&chunk[..n]);
                 buf.extend_from_slice(&chunk[..n]);
                 n > 0
             }
@@ -313,6 +348,7 @@ async fn load_file(
                     .read_until(b'\n', &mut line)
                     .with_context(|| format!("reading {}", path.display()))?;
                 line_no += 1;
+                digest.update(&line);
                 if n > 0 && !line.iter().all(u8::is_ascii_whitespace) {
                     json_row(&line, table, &mut buf)
                         .map_err(|m| anyhow!("{}:{line_no}: {m}", path.display()))?;
@@ -327,6 +363,13 @@ async fn load_file(
         }
         if !more {
             break;
+        }
+    }
+    // Before `finish`: dropping the sink aborts the COPY, so a file that
+    // is not what the export wrote loads nothing.
+    if let Some(want) = &table.sha256 {
+        if &digest.hex() != want {
+            return Err(anyhow!("{}: {}", path.display(), changed_since_export()));
         }
     }
     sink.as_mut()

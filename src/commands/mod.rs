@@ -23,12 +23,40 @@ use crate::transform::Key;
 
 /// Loads the rules, opens the run's snapshot, reads the catalog in it and
 /// builds the plan (`plan::prepare`), then checks what needs the source
-/// (constants, `where:` filters, row-level security). The table selection
-/// (`-t/-T/-n/-N`) is applied to the catalog and the rules first; what it
-/// left out is returned, for pg_dump. `sync` and `export`
+/// (constants, `where:` filters, `varchar(n)` lengths, row-level security,
+/// the role's privileges). The table selection (`-t/-T/-n/-N`) is applied
+/// to the catalog and the rules first; what it left out is returned, for
+/// pg_dump. `sync` and `export`
 /// start here; `check` calls `plan::prepare` itself, as it reports problems
 /// instead of stopping at them.
 pub async fn prepare(
+    source: &ConnInfo,
+    rules_path: &std::path::Path,
+    subset: Option<SubsetSpec>,
+    secret: Option<&[u8]>,
+    lock_timeout: std::time::Duration,
+    selection: &crate::selection::Selection,
+) -> Result<(Rules, source::Snapshot, Plan, Excluded)> {
+    let prepared = prepare_inner(source, rules_path, subset, secret, lock_timeout, selection).await;
+    // The catalog and schema-text reads lock tables too: one held by a
+    // migration ends the run there, with the same advice as the lock step.
+    prepared.map_err(|e| {
+        // `pg_context` keeps the SQLSTATE in its text (`ERROR (55P03)`).
+        let locked = e
+            .chain()
+            .any(|c| match c.downcast_ref::<tokio_postgres::Error>() {
+                Some(pg) => crate::error::sqlstate(pg) == Some("55P03"),
+                None => c.to_string().contains("(55P03)"),
+            });
+        if locked {
+            source::lock_timed_out(lock_timeout)
+        } else {
+            e
+        }
+    })
+}
+
+async fn prepare_inner(
     source: &ConnInfo,
     rules_path: &std::path::Path,
     subset: Option<SubsetSpec>,
@@ -46,10 +74,19 @@ pub async fn prepare(
     let snapshot = source::open_snapshot_with(source, lock_timeout).await?;
     let mut catalog = Catalog::read(&snapshot.client).await?;
     let excluded = selection.apply(&mut catalog, &mut rules)?;
+    crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
     let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
     crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
     crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
+    // pg_dump copies these texts verbatim: no live path to production,
+    // and a word about personal data no rule can cover.
+    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+    crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
+    for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
+        tracing::warn!("{line}");
+    }
+    crate::plan::fit::check_source_lengths(&rules, &plan.catalog, &snapshot.client).await?;
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])
@@ -63,5 +100,8 @@ pub async fn prepare(
         .map(|t| &t.table)
         .collect();
     source::refuse_row_security(&copied, &role)?;
+    // Before the run locks anything: a table it may not read would fail
+    // there, after the plan, with exit 1.
+    crate::access::refuse(&crate::access::gaps(&snapshot.client, &plan.catalog, &role).await?)?;
     Ok((rules, snapshot, plan, excluded))
 }

@@ -171,6 +171,9 @@ impl TlsSettings {
                 _ => None,
             },
         };
+        if let Some((_, key)) = &client {
+            check_key_permissions(key)?;
+        }
         Ok(TlsSettings {
             mode,
             rootcert,
@@ -424,6 +427,35 @@ fn names(cert: &CertificateDer<'_>) -> (String, String) {
         ),
         Err(_) => ("<unreadable>".into(), "<unreadable>".into()),
     }
+}
+
+/// Refuses a client key others may read, as libpq does before it
+/// connects: mode 0600 or stricter, or 0640 when root owns the file (a
+/// system-managed key a group may read). A key the group or world can
+/// read is as good as shared.
+fn check_key_permissions(key: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(key).map_err(|e| {
+        format!(
+            "cannot read the private key {} (sslkey): {e}",
+            key.display()
+        )
+    })?;
+    let mode = meta.mode() & 0o777;
+    let too_open = if meta.uid() == 0 {
+        mode & 0o037 != 0
+    } else {
+        mode & 0o077 != 0
+    };
+    if too_open {
+        return Err(format!(
+            "the private key {} (sslkey) has mode {mode:04o}, so others on this machine may \
+             read it; make it private with `chmod 0600 {}` (0640 is allowed when root owns it)",
+            key.display(),
+            key.display()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

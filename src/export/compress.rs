@@ -19,13 +19,28 @@ pub enum Compression {
 /// zstd's default level: about gzip's ratio at several times its speed.
 const ZSTD_LEVEL: i32 = 3;
 
+/// Suffixes of compressors this build does not write. An export named so
+/// would be plain SQL under a name that promises otherwise, and whoever
+/// reads it back would find out the hard way: it is refused instead.
+const UNSUPPORTED: &[&str] = &[
+    "bz2", "bzip2", "tbz", "tbz2", "xz", "txz", "lz", "lz4", "lzma", "lzo", "br", "z", "zip", "7z",
+    "tgz", "zstd", "gzip", "sz",
+];
+
 impl Compression {
-    /// `.gz` → gzip, `.zst` → zstd, anything else → none.
-    pub fn from_path(path: &Path) -> Compression {
+    /// `.gz` → gzip, `.zst` → zstd, a compressor's suffix this build does
+    /// not write (`.bz2`, `.xz`, ...) → an error naming the ones it does,
+    /// anything else → none.
+    pub fn from_path(path: &Path) -> Result<Compression, String> {
         match path.extension().and_then(|e| e.to_str()) {
-            Some("gz") => Compression::Gzip,
-            Some("zst") => Compression::Zstd,
-            _ => Compression::None,
+            Some("gz") => Ok(Compression::Gzip),
+            Some("zst") => Ok(Compression::Zstd),
+            Some(ext) if UNSUPPORTED.contains(&ext.to_ascii_lowercase().as_str()) => Err(format!(
+                "--out {}: .{ext} compression is not supported; name the file .gz (gzip) \
+                 or .zst (zstd), or drop the suffix for plain SQL",
+                path.display()
+            )),
+            _ => Ok(Compression::None),
         }
     }
 }
@@ -115,4 +130,22 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
     let mut s = String::new();
     open(path)?.read_to_string(&mut s)?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_choose_the_compression_or_are_refused() {
+        let c = |p: &str| Compression::from_path(Path::new(p));
+        assert_eq!(c("seed.sql.gz"), Ok(Compression::Gzip));
+        assert_eq!(c("seed.sql.zst"), Ok(Compression::Zstd));
+        assert_eq!(c("seed.sql"), Ok(Compression::None));
+        assert_eq!(c("fixtures"), Ok(Compression::None));
+        for refused in ["x.sql.bz2", "x.sql.XZ", "x.sql.lz4", "x.zip"] {
+            let e = c(refused).unwrap_err();
+            assert!(e.contains(".gz (gzip)"), "{refused}: {e}");
+        }
+    }
 }

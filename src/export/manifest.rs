@@ -13,6 +13,10 @@ pub struct Manifest {
     pub format: ExportFormat,
     /// The schema script: pre-data, the `POST_DATA_MARKER` line, post-data.
     pub schema: String,
+    /// sha256 of the schema script's content, checked by `load` before it
+    /// runs a line (a script cut short at a line boundary still parses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_sha256: Option<String>,
     /// Tables in an order that respects foreign keys (parents first).
     pub tables: Vec<ManifestTable>,
     /// sha256 of the rules the rows were anonymized with.
@@ -32,6 +36,11 @@ pub struct ManifestTable {
     /// `skip: true` (schema only).
     pub file: Option<String>,
     pub rows: u64,
+    /// sha256 of the file's content (decompressed, if someone compressed
+    /// it). `load` checks it, and `rows`, before anything goes live: a file
+    /// cut short at a line boundary loads without a parse error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// The columns in the file, in order (generated columns are left out:
     /// the database computes them).
     pub columns: Vec<ManifestColumn>,
@@ -57,6 +66,41 @@ pub const FILE: &str = "manifest.json";
 /// The comment line in schema.sql between pre-data and post-data: `load`
 /// loads the table files there.
 pub const POST_DATA_MARKER: &str = "-- anonymize:post-data";
+
+/// The sha256 of a file's content, in hex, as `load` computes it while
+/// reading (through `compress::open`, so a gzipped copy has the same one).
+pub fn content_digest(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::BufRead;
+    let mut reader = super::compress::open(path)?;
+    let mut digest = Digest::default();
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        digest.update(buf);
+        let n = buf.len();
+        reader.consume(n);
+    }
+    Ok(digest.hex())
+}
+
+/// A running sha256 of what was read, for `content_digest` and `load`.
+#[derive(Default)]
+pub struct Digest(sha2::Sha256);
+
+impl Digest {
+    pub fn update(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.0, bytes);
+    }
+
+    pub fn hex(self) -> String {
+        sha2::Digest::finalize(self.0)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
 
 /// A table's file name: `schema.table.ext`, with every byte outside
 /// `[A-Za-z0-9_-]` percent-encoded so any table name gives a distinct,

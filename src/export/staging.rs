@@ -86,7 +86,9 @@ impl Staging {
     }
 
     /// Moves the finished export to `--out`, replacing an earlier export
-    /// there.
+    /// there. Of an earlier directory export, only the files its own
+    /// manifest lists are replaced: anything else a person keeps there
+    /// (a README, `.gitkeep`, notes) moves into the new export first.
     pub fn commit(self) -> Result<()> {
         let result = self.result();
         if self.out == Path::new(STDOUT) {
@@ -99,17 +101,47 @@ impl Staging {
             return copied.context("writing the export to stdout");
         }
         check_replaceable(&self.out, self.directory)?;
+        let mut carried: Vec<std::ffi::OsString> = Vec::new();
         if self.directory && self.out.exists() {
+            let listed = listed_by_manifest(&self.out);
+            for entry in std::fs::read_dir(&self.out)
+                .with_context(|| format!("reading {}", self.out.display()))?
+            {
+                let name = entry?.file_name();
+                if listed.contains(&name) || result.join(&name).exists() {
+                    continue;
+                }
+                if let Err(e) = std::fs::rename(self.out.join(&name), result.join(&name)) {
+                    self.put_back(&carried);
+                    return Err(e).with_context(|| {
+                        format!(
+                            "keeping {} in the new export",
+                            self.out.join(&name).display()
+                        )
+                    });
+                }
+                carried.push(name);
+            }
             // A directory cannot be renamed over a non-empty one: the old
             // export moves into the scratch directory, removed below.
-            std::fs::rename(&self.out, self.dir.path().join("previous")).with_context(|| {
-                format!("moving the earlier export {} aside", self.out.display())
-            })?;
+            if let Err(e) = std::fs::rename(&self.out, self.dir.path().join("previous")) {
+                self.put_back(&carried);
+                return Err(e).with_context(|| {
+                    format!("moving the earlier export {} aside", self.out.display())
+                });
+            }
         }
         std::fs::rename(&result, &self.out)
             .with_context(|| format!("moving the export to {}", self.out.display()))?;
         self.abort();
         Ok(())
+    }
+
+    /// Undoes the moves of `commit` when it cannot finish.
+    fn put_back(&self, carried: &[std::ffi::OsString]) {
+        for name in carried {
+            let _ = std::fs::rename(self.result().join(name), self.out.join(name));
+        }
     }
 
     /// Removes everything written. A file writer of the blocking pool may
@@ -125,6 +157,35 @@ impl Staging {
         }
         tracing::warn!(path = %path.display(), "could not remove the temporary export; remove it by hand");
     }
+}
+
+/// The entries of an earlier export directory that it wrote itself: its
+/// manifest, its schema script and its table files. Nothing else there is
+/// ever deleted.
+fn listed_by_manifest(dir: &Path) -> Vec<std::ffi::OsString> {
+    let Some(manifest) = std::fs::read_to_string(dir.join(MANIFEST))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return Vec::new();
+    };
+    let mut names = vec![std::ffi::OsString::from(MANIFEST)];
+    let files = manifest["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| &t["file"])
+        .chain([&manifest["schema"]]);
+    // Only plain names inside the directory: a manifest edited to list
+    // `../x` or `/etc` lists nothing here.
+    names.extend(
+        files
+            .filter_map(|f| f.as_str())
+            .filter(|f| Path::new(f).components().count() == 1 && !f.contains(['/', '\\']))
+            .filter(|f| *f != "." && *f != "..")
+            .map(std::ffi::OsString::from),
+    );
+    names
 }
 
 /// An existing `out` may be replaced when it is what this export makes: a

@@ -40,9 +40,12 @@ pub struct TableStats {
     /// Bytes read from the source (COPY text).
     pub bytes: u64,
     pub seconds: f64,
-    /// Rows in the source table (estimate from pg_class; -1 when the
-    /// table was never analyzed).
+    /// Rows in the source table: the planner's statistics, or counted
+    /// (or estimated from its size) in the snapshot when the table was
+    /// never analysed; -1 when neither could be read.
     pub source_rows_estimate: i64,
+    /// Where `source_rows_estimate` comes from.
+    pub source_rows_from: crate::catalog::RowsFrom,
     /// How the rows were chosen (`all rows`, `sample 10% by hash of (id)`,
     /// ...).
     pub selection: String,
@@ -172,6 +175,7 @@ pub async fn copy_part<S: TableSink>(
         bytes: bytes_read,
         seconds: started.elapsed().as_secs_f64(),
         source_rows_estimate: plan.table.estimated_rows,
+        source_rows_from: plan.table.rows_from,
         selection: plan.selection.clone(),
         kept_fraction: (plan.estimated_kept.is_some() && plan.table.estimated_rows > 0)
             .then(|| rows_written as f64 / plan.table.estimated_rows as f64),

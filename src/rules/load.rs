@@ -28,6 +28,8 @@ struct RulesFile {
     subset: Option<SubsetSettings>,
     #[serde(default)]
     tables: Entries<TableFile>,
+    #[serde(default)]
+    allow_schema_text: Entries<String>,
 }
 
 /// One table as written.
@@ -329,6 +331,13 @@ fn merge(
             }
         }
     }
+    if !body.allow_schema_text.0.is_empty() {
+        rules.allow_schema_text_location = Some(at(&["allow_schema_text"]));
+    }
+    for (object, reason) in body.allow_schema_text.0 {
+        let location = at(&["allow_schema_text", &object]);
+        rules.allow_schema_text.push((object, reason, location));
+    }
     for (key, t) in body.tables.0 {
         let location = at(&["tables", &key]);
         let name = match parse_table_name(&key) {
@@ -390,6 +399,24 @@ fn merge(
                 })
             })
             .collect();
+        // The condition is embedded into queries on the source: refuse
+        // one that could end the statement or escape its parentheses.
+        if let Some(filter) = &t.filter {
+            if let Err(unsafe_sql) = super::condition::check(filter) {
+                errors.push(RulesError {
+                    location: at(&["tables", &key, "where"]),
+                    message: format!(
+                        "the `where:` of table {name} is not one SQL condition: it has {} at character {}",
+                        unsafe_sql.what,
+                        unsafe_sql.at + 1
+                    ),
+                    hint: Some(
+                        "write one condition, as after WHERE: no `;`, no comments, every quote and parenthesis closed"
+                            .into(),
+                    ),
+                });
+            }
+        }
         rules.tables.push(TableRule {
             key,
             name,

@@ -4,6 +4,7 @@
 //! Parsing uses hand-written visitors rather than `#[serde(flatten)]` or
 //! untagged enums, which make serde_yaml lose the line and column of errors.
 
+pub mod condition;
 pub mod load;
 pub mod locate;
 pub mod subset;
@@ -53,6 +54,11 @@ pub struct Rules {
     pub roots: Vec<String>,
     pub roots_location: Option<Location>,
     pub tables: Vec<TableRule>,
+    /// `allow_schema_text:`: schema objects (`view public.v`) whose text
+    /// a person reviewed and lets reach the target as it is, with the
+    /// reason and where each was written (`schema_text`).
+    pub allow_schema_text: Vec<(String, String, Location)>,
+    pub allow_schema_text_location: Option<Location>,
     /// SHA-256 of the rules files' bytes, in load order, for the report.
     pub digest: String,
     /// The files read, for messages.

@@ -80,6 +80,31 @@ enum Encoding {
     },
 }
 
+/// Creates an export file readable by its owner only (0600): an export
+/// holds a copy of production's rows, the kept columns verbatim, so it is
+/// no more public than the database it came from, whatever the umask.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Writes a whole export file (schema, manifest) as `create_private` does.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    create_private(path)?.write_all(bytes)
+}
+
+/// Creates an export directory for its owner only (0700), as
+/// `create_private` does files.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(path)
+}
+
 impl FileSink {
     /// Creates `path` for `plan`'s rows (writing the CSV header). With
     /// `samples`, values of the columns `verify` checks are sampled too,
@@ -90,7 +115,7 @@ impl FileSink {
         plan: &TablePlan,
         samples: Option<(Arc<Mutex<Samples>>, u32)>,
     ) -> Result<FileSink> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = create_private(path).with_context(|| format!("creating {}", path.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
         let encoding = match format {

@@ -187,6 +187,17 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        super::MaxLength::Fixed(
+            self.values
+                .iter()
+                .flatten()
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0),
+        )
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Values(self.values.len() as f64)
     }

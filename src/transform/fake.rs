@@ -498,6 +498,29 @@ impl TransformOptions for Options {
         Ok(ctx.finish(t, self.uniqueness()))
     }
 
+    fn max_length(&self, unique: bool) -> super::MaxLength {
+        use super::MaxLength::{Fixed, InputPlus, Unbounded};
+        match self.kind {
+            // The person-like form: the longest names, a dot, two digits,
+            // `@` and the longest reserved domain.
+            Kind::Email if !unique && !self.keep_domain => Fixed(person_email_max_length()),
+            Kind::Email if self.keep_domain => InputPlus(0),
+            // The encrypted domain gets `.invalid`.
+            Kind::Email => InputPlus(RESERVED_SUFFIX.len()),
+            // Format-preserving: the input's own length.
+            Kind::Username | Kind::PhoneNumber => InputPlus(0),
+            Kind::Uuid => Fixed(36),
+            Kind::CountryCode | Kind::StateAbbr => Fixed(2),
+            Kind::CurrencyCode => Fixed(3),
+            Kind::Ipv4 => Fixed(15),
+            Kind::Ipv6 => Fixed(39),
+            Kind::MacAddress => Fixed(23),
+            Kind::Date | Kind::DateOfBirth => Fixed(10),
+            // Drawn from the fake crate's word lists.
+            _ => Unbounded,
+        }
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         self.kind.output_space()
     }
@@ -658,6 +681,22 @@ impl Transform for PersonEmail {
         );
         Ok(Written::Value)
     }
+}
+
+/// The longest address `PersonEmail` writes, in characters.
+fn person_email_max_length() -> usize {
+    use fake::locales::Data;
+    let longest = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| n.chars().filter(char::is_ascii_alphanumeric).count())
+            .max()
+            .unwrap_or(0)
+    };
+    let first = longest(<fake::locales::EN as Data>::NAME_FIRST_NAME);
+    let last = longest(<fake::locales::EN as Data>::NAME_LAST_NAME);
+    let domain = EXAMPLE_DOMAINS.iter().map(|d| d.len()).max().unwrap_or(0);
+    first + 1 + last + 2 + 1 + domain
 }
 
 /// `write!` into a byte buffer.

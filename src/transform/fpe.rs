@@ -61,6 +61,11 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        // Format-preserving: the input's own length.
+        super::MaxLength::InputPlus(0)
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         // Digits are the smallest alphabet: the most lenient estimate.
         super::OutputSpace::Shape {

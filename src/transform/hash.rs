@@ -166,6 +166,12 @@ impl TransformOptions for Options {
         Ok(ctx.finish(Box::new(t), self.uniqueness()))
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        // Text of exactly `length()` characters (`varchar(n)` only
+        // bounds text; integers and uuids have their own widths).
+        super::MaxLength::Fixed(self.length())
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         // Digits of a given length are a small space; the other formats
         // carry at least 64 bits.

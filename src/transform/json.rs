@@ -266,6 +266,10 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        super::MaxLength::Unbounded
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Partial
     }
@@ -816,7 +820,17 @@ impl Json {
                             _ => None,
                         })
                         .collect();
-                    push_key(path, &decode_string(&doc[span.0..span.1]));
+                    // Keys are row data (maps keyed by email or name): the
+                    // path shows a key only when the rules name it, else
+                    // its position among its object's keys.
+                    let named = active.iter().find_map(|steps| match steps.first() {
+                        Some(Step::Key(k)) if key_is(doc, *span, k) => Some(k),
+                        _ => None,
+                    });
+                    match named {
+                        Some(k) => push_key(path, k),
+                        None => path.push_str(&format!("[key {}]", j + 1)),
+                    }
                     if next.is_empty() {
                         self.refuse(path)?;
                         dropped.push(j);
@@ -868,7 +882,7 @@ impl Json {
     }
 
     /// With `unlisted: fail`, the error for the key at `path`: its path
-    /// only, never its value.
+    /// only, never its value, and never a key the rules do not name.
     fn refuse(&self, path: &str) -> Result<(), ValueError> {
         if self.unlisted == Unlisted::Fail {
             return Err(ValueError(format!(
@@ -1121,7 +1135,7 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(
-            e.starts_with("json key `ssn` in public.t.doc is named by no path"),
+            e.starts_with("json key `[key 1]` in public.t.doc is named by no path"),
             "{e}"
         );
         assert!(!e.contains("123"), "no value in the message: {e}");
@@ -1133,8 +1147,25 @@ mod tests {
             )
             .unwrap_err()
             .0;
-        assert!(e.starts_with("json key `contacts[0].phone` in"), "{e}");
-        assert!(!e.contains("555"), "{e}");
+        // The refused key is unnamed by the rules: its position only.
+        assert!(e.starts_with("json key `contacts[0][key 2]` in"), "{e}");
+        assert!(!e.contains("555") && !e.contains("phone"), "{e}");
+        // Keys are row data: a map keyed by email is never printed, under
+        // a `*` either.
+        let t = json(r#"{ json: { unlisted: fail, paths: { "shared_with.*.role": keep } } }"#);
+        let e = t
+            .apply(
+                br#"{"shared_with":{"jane.doe.private@gmail.com":{"role":"r","note":"n"}}}"#,
+                &RowView::empty(),
+                &mut out,
+            )
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("json key `shared_with[key 1][key 2]` in public.t.doc"),
+            "{e}"
+        );
+        assert!(!e.contains("jane") && !e.contains("note"), "{e}");
         // The default keeps them.
         let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
         assert_eq!(

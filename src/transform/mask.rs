@@ -77,6 +77,11 @@ impl TransformOptions for Options {
         Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        // One mask character for each character masked.
+        super::MaxLength::InputPlus(0)
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         // Masked characters become one symbol, so an output equals a real
         // value only where nothing was masked: judged strictly, as a leak.

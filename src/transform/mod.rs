@@ -196,6 +196,36 @@ pub enum OutputSpace {
     Partial,
 }
 
+/// The longest text a rule can write, in characters, as a function of the
+/// longest input: what `check` compares with a `varchar(n)`/`char(n)`
+/// column. Only rules that cannot be cut to fit (a cut could repeat a
+/// value, see `BuildContext::finish`) are refused on it; a lossy rule's
+/// text is cut to the column's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxLength {
+    /// At most this many characters, whatever the input (`hash`, `set`,
+    /// `fake: uuid`).
+    Fixed(usize),
+    /// At most the input's length plus this many (`fpe`: 0; the unique
+    /// `fake: email`: 8, for `.invalid`).
+    InputPlus(usize),
+    /// No bound the plan can state (text drawn from word lists, templates
+    /// of other columns, documents).
+    Unbounded,
+}
+
+impl MaxLength {
+    /// The bound for inputs of at most `input` characters (`None`: not
+    /// known), or `None` when there is none.
+    pub fn bound(self, input: Option<usize>) -> Option<usize> {
+        match self {
+            MaxLength::Fixed(n) => Some(n),
+            MaxLength::InputPlus(k) => input.map(|i| i + k),
+            MaxLength::Unbounded => None,
+        }
+    }
+}
+
 /// Everything `build` may look at.
 pub struct BuildContext<'a> {
     /// Table name as users write it, for messages.
@@ -403,6 +433,12 @@ pub trait TransformOptions: fmt::Debug + Send + Sync {
     /// `check`'s lookup-table warning (see `OutputSpace`). No default: a new
     /// transform must say, so none is silently filed under chance matches.
     fn output_space(&self) -> OutputSpace;
+
+    /// The longest text the rule writes for inputs of a given length (see
+    /// `MaxLength`); `unique` is the form the plan builds (`BuildContext::
+    /// unique`), as `fake: email` has a longer unique form. No default, like
+    /// `output_space`: a new transform must say.
+    fn max_length(&self, unique: bool) -> MaxLength;
 
     /// Whether the outputs depend on the secret. `set` does not.
     fn needs_secret(&self) -> bool {
@@ -887,6 +923,89 @@ mod tests {
                 o.needs_secret(),
                 "{name}: depends on the secret iff it declares it"
             );
+        }
+    }
+
+    /// No output is longer than `max_length` says, for every registry
+    /// entry's sample, every fake kind in both forms, and the unique forms
+    /// a `varchar(n)` check relies on. `check` compares these bounds with
+    /// the column's length, so a bound that lies would let a run fail.
+    #[test]
+    fn no_output_is_longer_than_its_declared_max_length() {
+        let mut cases: Vec<(String, &str, TypeKind)> = entries()
+            .iter()
+            .map(|e| (e.sample.rule.to_string(), e.sample.type_name, e.sample.kind))
+            .collect();
+        for (kind, _) in fake::KINDS {
+            cases.push((format!("{{ fake: {kind} }}"), "text", TypeKind::Text));
+        }
+        for rule in [
+            "{ fake: email, unique: true }",
+            "{ fake: { kind: email, keep_domain: true } }",
+            "{ fake: username, unique: true }",
+            "{ fake: phone_number, unique: true }",
+            "{ fpe: { keep_first: 2, keep_last: 2 } }",
+            "{ hash: { format: hex, length: 32 } }",
+            "{ hash: { format: digits, length: 9 } }",
+            "{ mask: { keep_last: 4 } }",
+            "{ choice: [alpha, be, gamma] }",
+            "{ random_int: { min: -50, max: 7 } }",
+            "{ set: 'Zoë' }",
+            "{ template: 'constant text' }",
+        ] {
+            cases.push((rule.to_string(), "text", TypeKind::Text));
+        }
+        let text_inputs = [
+            "",
+            "a",
+            "john.smith@example.com",
+            "Zoë.Ångström@müller.de",
+            "+1-555-123-4567",
+            "no at sign here",
+            "x@y",
+            "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        ];
+        let long =
+            "a.very.long.local.part.indeed@".to_string() + &"sub.".repeat(40) + "example.org";
+        for (yaml, type_name, kind) in &cases {
+            let rule: rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+            let o = test_support::parse(yaml);
+            let c = test_support::column("c", type_name, *kind);
+            let t = if rule.unique {
+                test_support::build_unique(&*o, &c)
+            } else {
+                test_support::build(&*o, &c)
+            };
+            let inputs: Vec<String> = match kind {
+                TypeKind::Text => text_inputs
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain([long.clone()])
+                    .collect(),
+                TypeKind::Date => vec!["2000-01-31".into()],
+                TypeKind::Jsonb => vec![r#"{"a":"w1","b":1}"#.into()],
+                _ => vec!["1000".into(), "-7".into()],
+            };
+            // The template sample reads its own column: a row of one value.
+            let spans = [Some(Some((0, 1)))];
+            let row = RowView::new(b"R", &spans);
+            for input in inputs {
+                let mut out = Vec::new();
+                let written = apply(&*t, Some(input.as_bytes()), &row, &mut out)
+                    .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+                if written == Written::Null {
+                    continue;
+                }
+                let out = String::from_utf8(out).expect("utf-8 output");
+                let n = input.chars().count();
+                if let Some(bound) = o.max_length(rule.unique).bound(Some(n)) {
+                    assert!(
+                        out.chars().count() <= bound,
+                        "{yaml}: an input of {n} characters gave {} characters, more than the declared {bound}",
+                        out.chars().count()
+                    );
+                }
+            }
         }
     }
 

@@ -112,6 +112,11 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        // A number near the input, which may take more digits.
+        super::MaxLength::Unbounded
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Dense
     }

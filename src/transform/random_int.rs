@@ -65,6 +65,11 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        let digits = |n: i64| n.to_string().len();
+        super::MaxLength::Fixed(digits(self.min).max(digits(self.max)))
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Values((self.max as f64 - self.min as f64) + 1.0)
     }

@@ -26,6 +26,11 @@ pub struct ColumnRule {
     /// then shows the finding as `accepted`, with this text, and does not
     /// fail on it.
     pub accepted: Option<String>,
+    /// `allow: [PATTERN, ...]`: emails, phone or card numbers that `verify`
+    /// finds in this column's text and that match one of these patterns
+    /// whole (a shop's own hotline, `support@acme.com`) are known, not
+    /// findings. Anchored: a pattern matches the whole found value.
+    pub allow: Vec<regex::Regex>,
     /// The registry key of the transform (`hash`, `fake`), from the
     /// registry's table rather than from `describe()`; `None` for `keep`
     /// and `null`.
@@ -84,7 +89,7 @@ impl<'de> Deserialize<'de> for ColumnRule {
 
 struct ColumnRuleVisitor;
 
-const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted"];
+const MODIFIERS: &[&str] = &["unique", "namespace", "locale", "accepted", "allow"];
 
 fn plain(action: Action) -> ColumnRule {
     ColumnRule {
@@ -93,6 +98,7 @@ fn plain(action: Action) -> ColumnRule {
         namespace: None,
         locale: None,
         accepted: None,
+        allow: Vec::new(),
         transform: None,
     }
 }
@@ -136,6 +142,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
         let mut namespace = None;
         let mut locale = None;
         let mut accepted: Option<String> = None;
+        let mut allow = Vec::new();
         let mut transform = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -150,6 +157,15 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                         ));
                     }
                     accepted = Some(why);
+                }
+                "allow" => {
+                    let patterns: Vec<String> = map.next_value()?;
+                    for p in patterns {
+                        let anchored = regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                            de::Error::custom(format!("invalid `allow` pattern: {e}"))
+                        })?;
+                        allow.push(anchored);
+                    }
                 }
                 // `{ keep: true, accepted: "..." }`: keep with a modifier.
                 "keep" if action.is_none() => {
@@ -201,6 +217,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
             namespace,
             locale,
             accepted,
+            allow,
             transform,
         })
     }

@@ -41,6 +41,10 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        super::MaxLength::Fixed(self.value.chars().count())
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Constant
     }

@@ -110,6 +110,11 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        // Dates and times in PostgreSQL's text form; no bound is claimed.
+        super::MaxLength::Unbounded
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         super::OutputSpace::Dense
     }

@@ -124,6 +124,15 @@ impl TransformOptions for Options {
         super::Uniqueness::Lossy
     }
 
+    fn max_length(&self, _unique: bool) -> super::MaxLength {
+        // Other columns' output values are pasted in.
+        if self.parts.iter().all(|p| matches!(p, Part::Text(_))) {
+            super::MaxLength::Fixed(self.source.chars().count())
+        } else {
+            super::MaxLength::Unbounded
+        }
+    }
+
     fn output_space(&self) -> super::OutputSpace {
         if self.parts.iter().all(|p| matches!(p, Part::Text(_))) {
             super::OutputSpace::Constant

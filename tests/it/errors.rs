@@ -141,35 +141,68 @@ fn a_foreign_target_is_not_overwritten_without_force() {
 
 #[test]
 fn no_secret_or_password_is_printed() {
+    let pg = Pg::get();
     let source = app_source("secret_src");
-    // The harness server's URL holds its password, which must not show.
-    let pw = crate::harness::Pg::get().password().unwrap_or_default();
-    let url = source.url.replace("postgres@", "postgres:hunter2pw@");
+    // A role whose password the server really checks: the run connects
+    // with it (so the URL is used, not ignored), and the text it prints
+    // names the source (the plan's header), where a password could slip.
+    let role = format!("pw_reader_{}", std::process::id());
+    pg.db_admin().exec(&format!(
+        "CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'hunter2pw'"
+    ));
+    let url = with_credentials(&source.url, &role, "hunter2pw");
+    let target = pg.fresh_name("secret_dst");
+    let target_url = with_credentials(&target.url, &role, "hunter2pw");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
     let run = anonymize(
         &fixtures(),
         &[
             "--source",
             &url,
-            "--dry-run",
+            "--target",
+            &target_url,
             "--rules",
             "app.yml",
+            "--no-progress",
             "--log-format",
             "json",
+            "--report",
+            report.to_str().unwrap(),
         ],
-        &[(
-            "ANONYMIZE_SECRET",
-            "sup3r-s3cret-value-that-is-32-bytes-long",
-        )],
+        &[
+            (
+                "ANONYMIZE_SECRET",
+                "sup3r-s3cret-value-that-is-32-bytes-long",
+            ),
+            ("ANONYMIZE_LOG", "debug"),
+        ],
     )
     .expect(0);
-    let all = format!("{}{}", run.stdout, run.stderr);
+    let all = format!(
+        "{}{}{}",
+        run.stdout,
+        run.stderr,
+        std::fs::read_to_string(&report).unwrap()
+    );
+    // The report names both databases with their user: where a password
+    // in the URL would show if it were not removed.
     assert!(
-        !all.contains("hunter2pw")
-            && (pw.is_empty() || !all.contains(&pw))
-            && !all.contains("sup3r-s3cret-value-that-is-32-bytes-long"),
+        all.contains(&format!("postgresql://{role}@")),
+        "the run names its databases: {all}"
+    );
+    assert!(
+        !all.contains("hunter2pw") && !all.contains("sup3r-s3cret-value-that-is-32-bytes-long"),
         "{all}"
     );
-    assert!(run.stdout.contains("public.customers"), "{}", run.stdout);
+    assert_eq!(target.value("SELECT count(*) FROM customers"), "60");
+}
+
+/// `url` with its user and password replaced.
+fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgresql:// URL");
+    let (_, host) = rest.split_once('@').expect("a URL with user@host");
+    format!("{scheme}://{user}:{password}@{host}")
 }
 
 #[test]

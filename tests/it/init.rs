@@ -23,7 +23,8 @@ fn rule_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `schema.table.column` of every column the rules do not keep.
+/// `schema.table.column` of every column the rules replace whole (not
+/// `keep`, and not a `regex` that scrubs parts of free text).
 fn personal_columns(rules: &Path) -> Vec<(String, String)> {
     let rules = anonymize::rules::load::load(rules).unwrap();
     rules
@@ -32,7 +33,7 @@ fn personal_columns(rules: &Path) -> Vec<(String, String)> {
         .flat_map(|t| {
             t.columns
                 .iter()
-                .filter(|c| c.rule.describe() != "keep")
+                .filter(|c| c.rule.describe() != "keep" && !c.rule.describe().starts_with("regex("))
                 .map(|c| (t.name.sql(), anonymize::conn::quote_ident(&c.name)))
         })
         .collect()
@@ -126,7 +127,6 @@ fn init_covers_every_column_and_says_why() {
             "id",
             "customer_id",
             "product_id",
-            "note",
             "id",
             "name",
             "price"
@@ -167,7 +167,7 @@ fn init_covers_every_column_and_says_why() {
         ),
         (
             "note",
-            "note: keep  # why: nothing personal in its name, but 8 of 136 sampled values mention",
+            "# why: free text: 8 of 136 sampled values mention phone numbers (8); each kind is replaced",
         ),
     ] {
         assert!(line(column).contains(evidence), "{}", line(column));
@@ -213,8 +213,16 @@ fn init_then_check_then_sync_leaves_no_original_value() {
     assert_no_original_value(&source, &target, &personal);
     // Kept columns came through unchanged.
     assert_eq!(
-        source.value("SELECT md5(string_agg(note, '|' ORDER BY id)) FROM orders"),
-        target.value("SELECT md5(string_agg(note, '|' ORDER BY id)) FROM orders")
+        source.value("SELECT md5(string_agg(name, '|' ORDER BY id)) FROM products"),
+        target.value("SELECT md5(string_agg(name, '|' ORDER BY id)) FROM products")
+    );
+    // The free-text note kept its text but lost its phone numbers.
+    let phones = "SELECT count(*) FROM orders WHERE note ~ '[+]1 555 010 [0-9]{4}'";
+    assert_eq!(source.value(phones), "8");
+    assert_eq!(target.value(phones), "0");
+    assert_eq!(
+        target.value("SELECT count(*) FROM orders WHERE note = 'leave it at the back door'"),
+        source.value("SELECT count(*) FROM orders WHERE note = 'leave it at the back door'")
     );
 }
 
@@ -371,5 +379,123 @@ fn init_writes_no_row_data_and_survives_odd_names() {
     assert_eq!(
         target.value("SELECT count(*) FROM people WHERE prefs->>'theme' = 'dark'"),
         "30"
+    );
+}
+
+/// Issue 21 §3: free text holding emails and phone numbers gets a `regex`
+/// rule per kind found, with its why; `init` → `sync` leaves none of the
+/// source's emails or phone numbers in any text column of the target.
+/// Street addresses, latitude/longitude pairs, licence plates and card
+/// numbers are recognised by value; a column of company names is kept.
+#[test]
+fn init_scrubs_free_text_and_the_sync_leaves_no_email_or_phone() {
+    let pg = Pg::get();
+    let source = pg.db("init_text_src");
+    source.exec(
+        "CREATE TABLE accounts (id int PRIMARY KEY, name text, notes text, remarks text,
+                                addr text, spot text, plate text, paid_with text);
+         INSERT INTO accounts SELECT i,
+             (ARRAY['Acme Corp.', 'Globex GmbH', 'Initech Holdings', 'Umbrella Ltd'])[1 + i % 4],
+             CASE WHEN i % 5 = 0 THEN 'wrote to owner' || i || '@shopmail.com, call +44 20 7946 ' || lpad(i::text, 4, '0')
+                  WHEN i % 5 = 1 THEN 'prefers mail: buyer' || i || '@shopmail.com'
+                  ELSE 'delivered on time' END,
+             'ticket ' || i || ' closed',
+             (10 + i) || ' Oak Street',
+             (40 + i % 10) || '.' || lpad((i * 7919 % 100000)::text, 5, '0') || ', -7' || (i % 10) || '.1234',
+             'AB' || lpad((i % 100)::text, 2, '0') || ' CDE',
+             '4111 1111 1111 1111'
+           FROM generate_series(1, 200) i;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    anonymize(
+        dir.path(),
+        &["init", "--source", &source.url, "--out", "rules/"],
+        &[],
+    )
+    .expect(0);
+    let text = std::fs::read_to_string(dir.path().join("rules/rules.yml")).unwrap();
+    let line = |column: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{column}:")))
+            .unwrap_or_else(|| panic!("no {column} in\n{text}"))
+            .to_string()
+    };
+    let notes = line("notes");
+    assert!(notes.contains("notes: { regex: [ { pattern: "), "{notes}");
+    assert!(notes.contains("with: { fake: email } }"), "{notes}");
+    assert!(notes.contains("with: { fake: phone_number } }"), "{notes}");
+    assert!(
+        notes.contains(
+            "# why: free text: 80 of 200 sampled values mention email addresses (80), \
+             phone numbers (40); each kind is replaced where it appears"
+        ),
+        "{notes}"
+    );
+    assert!(
+        line("remarks").contains("remarks: keep"),
+        "{}",
+        line("remarks")
+    );
+    assert!(line("name").contains("name: keep  # why: the name suggests a person, but 200 of 200 sampled values are company names"), "{}", line("name"));
+    assert!(
+        line("addr").contains("addr: { fake: street_address }"),
+        "{}",
+        line("addr")
+    );
+    assert!(
+        line("spot").contains("spot: { regex: { pattern: '\\.[0-9]{2,}', with: { fpe: {} } } }"),
+        "{}",
+        line("spot")
+    );
+    assert!(
+        line("plate").contains("plate: { fake: license_plate }"),
+        "{}",
+        line("plate")
+    );
+    assert!(
+        line("paid_with").contains("paid_with: { fpe: {} }"),
+        "{}",
+        line("paid_with")
+    );
+
+    let target = pg.fresh_name("init_text_dst");
+    anonymize(
+        dir.path(),
+        &[
+            "sync",
+            "--source",
+            &source.url,
+            "--target",
+            &target.url,
+            "--rules",
+            "rules",
+            "--no-progress",
+            "--verify",
+        ],
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
+    .expect(0);
+    // No source email or phone number anywhere in the target's text.
+    let found: Vec<String> = source
+        .value(
+            "SELECT string_agg(m[1], E'\\n') FROM accounts,
+                    regexp_matches(notes, '([a-z0-9]+@shopmail\\.com|\\+44 20 7946 [0-9]{4})', 'g') m",
+        )
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(found.len(), 120, "the source holds 80 emails and 40 phones");
+    let target_text = target.value(
+        "SELECT string_agg(concat_ws(' ', name, notes, remarks, addr, spot, plate, paid_with), E'\\n') FROM accounts",
+    );
+    for value in &found {
+        assert!(
+            !target_text.contains(value.as_str()),
+            "{value} is in the target"
+        );
+    }
+    assert_eq!(
+        target.value("SELECT count(*) FROM accounts WHERE notes LIKE 'delivered on time'"),
+        "120"
     );
 }

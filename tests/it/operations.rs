@@ -14,6 +14,11 @@ use std::path::Path;
 /// few enough to be generated in about a second.
 const BIG_ROWS: u32 = 300_000;
 
+/// How long a refused second run may take: it returns at once, so a
+/// generous limit still tells a refusal from a wait (which never ends
+/// while the first run is paused).
+const REFUSED_AT_ONCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 const RULES: &str = "version: 1
 tables:
   public.accounts:
@@ -161,6 +166,39 @@ fn sigterm_mid_copy_exits_143_and_leaves_the_previous_target() {
     assert_eq!(report["exit_code"], 143);
 }
 
+/// Ctrl-C at a terminal: the same cleanup path as SIGTERM, exit 130.
+#[test]
+fn sigint_mid_copy_exits_130_and_leaves_the_previous_target() {
+    let pg = Pg::get();
+    let source = small_source("int_src");
+    let target = pg.fresh_name("int_dst");
+    let dir = rules_dir(RULES);
+    run_sync(dir.path(), &source, &target, &[]).expect(0);
+    let before = fingerprint(&target);
+
+    grow(&source);
+    let (child, _point) =
+        spawn_paused_mid_copy(dir.path(), &source, &target, &["--report", "report.json"]);
+    // The run is paused with `__next` made and rows in it: what is there
+    // to clean up.
+    assert!(pg.exists(&format!("{}__next", target.name)));
+    // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let run = wait(child).expect(130);
+    assert!(
+        run.stderr.contains("interrupted by SIGINT"),
+        "{}",
+        run.stderr
+    );
+    assert_untouched(pg, &target, &before);
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["outcome"], "interrupted");
+    assert_eq!(report["exit_code"], 130);
+}
+
 #[test]
 fn a_concurrent_second_run_is_refused_at_once() {
     let pg = Pg::get();
@@ -170,7 +208,13 @@ fn a_concurrent_second_run_is_refused_at_once() {
     let dir = rules_dir(RULES);
     let (first, point) = spawn_paused_mid_copy(dir.path(), &source, &target, &[]);
 
-    let second = run_sync(dir.path(), &source, &target, &[]).expect(1);
+    // If the refusal ever became a wait, the second run would wait on the
+    // paused first one forever: a limit turns that hang into a failure.
+    let second = spawn(dir.path(), &sync_args(&source, &target, &[]), &[]);
+    let second = harness::wait_within(second, REFUSED_AT_ONCE, || {
+        "the second run waited for the first one's lock instead of refusing".into()
+    })
+    .expect(1);
     assert!(
         second
             .stderr

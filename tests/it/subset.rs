@@ -486,12 +486,52 @@ fn assert_constraints_hold(source: &Db, target: &Db) {
     assert_eq!(fks(target), expected);
 }
 
+/// Loads fixture `name` into `db` as a fresh restore leaves it: no
+/// statistics (`reltuples` -1) until `analysed`, which runs ANALYZE.
+/// Autovacuum is turned off for each table as it is created (an event
+/// trigger, in the creating transaction), so it cannot analyse one behind
+/// the test's back; the trigger is dropped after the load.
+fn load_unanalysed(db: &Db, name: &str, analysed: bool) {
+    db.exec(
+        "CREATE FUNCTION no_autovacuum() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         DECLARE r record;
+         BEGIN
+           FOR r IN SELECT c.oid::regclass AS t FROM pg_event_trigger_ddl_commands() d
+                      JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'r' LOOP
+             EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off)', r.t);
+           END LOOP;
+         END $$;
+         CREATE EVENT TRIGGER no_autovacuum ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION no_autovacuum();",
+    );
+    let sql = std::fs::read_to_string(fixtures().join(name)).unwrap();
+    db.exec(&sql.replace("ANALYZE;", ""));
+    db.exec("DROP EVENT TRIGGER no_autovacuum; DROP FUNCTION no_autovacuum()");
+    let analysed_tables = db.value(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace \
+         AND relkind = 'r' AND reltuples >= 0",
+    );
+    assert_eq!(analysed_tables, "0", "the fixture left statistics behind");
+    if analysed {
+        db.exec("ANALYZE");
+    }
+}
+
 /// Runs the shape's acceptance checks and returns the 10% target and the
 /// run's stdout (the summary).
 fn accept(shape: &Shape, test: &str) -> (Db, Db, Run) {
+    accept_with(shape, test, true)
+}
+
+/// `accept`, on a source that was (`analysed`) or was not analysed.
+fn accept_with(shape: &Shape, test: &str, analysed: bool) -> (Db, Db, Run) {
     let pg = Pg::get();
     let source = pg.db(&format!("{test}_src"));
-    source.exec(&std::fs::read_to_string(fixtures().join(shape.fixture)).unwrap());
+    if analysed {
+        source.exec(&std::fs::read_to_string(fixtures().join(shape.fixture)).unwrap());
+    } else {
+        load_unanalysed(&source, shape.fixture, false);
+    }
     let a = pg.fresh_name(&format!("{test}_a"));
     let b = pg.fresh_name(&format!("{test}_b"));
     let c = pg.fresh_name(&format!("{test}_c"));
@@ -835,4 +875,118 @@ fn a_table_left_empty_is_named_in_a_warning() {
         "{}",
         check.stdout
     );
+}
+
+/// A small table that nothing references and that references nothing (the
+/// app's settings, a list of feature flags) comes whole: sampling it would
+/// leave the app a handful of its rows, or none, for no saving.
+#[test]
+fn a_small_table_nothing_references_is_copied_whole() {
+    let pg = Pg::get();
+    let source = pg.db("sub_alone_src");
+    source.exec(
+        "CREATE TABLE accounts (id int PRIMARY KEY, name text);
+         INSERT INTO accounts SELECT i, 'account ' || i FROM generate_series(1, 5000) i;
+         CREATE TABLE feature_flags (id int PRIMARY KEY, flag text NOT NULL, enabled bool);
+         INSERT INTO feature_flags SELECT i, 'flag_' || i, i % 2 = 0 FROM generate_series(1, 60) i;
+         ANALYZE;",
+    );
+    let run = dry_run(&source, KEEP, &["--subset", "10%"]).expect(0);
+    assert!(
+        run.stdout.contains(
+            "public.feature_flags (~60 rows, keeps ~60)\n  rows: whole (reference table, ~60 rows)\n"
+        ),
+        "the plan says feature_flags comes whole:\n{}",
+        run.stdout
+    );
+    let target = pg.fresh_name("sub_alone_dst");
+    sync(&source, &target, KEEP, SECRET, &["--subset", "10%"]).expect(0);
+    assert_eq!(
+        target.column("SELECT id::text FROM feature_flags ORDER BY id"),
+        source.column("SELECT id::text FROM feature_flags ORDER BY id")
+    );
+    // The large table beside it is sampled: the subset did apply.
+    let kept: usize = target
+        .value("SELECT count(*) FROM accounts")
+        .parse()
+        .unwrap();
+    assert!((300..=700).contains(&kept), "accounts kept {kept} of 5000");
+}
+
+/// Issue 21 §4: a freshly restored source, never analysed (`reltuples`
+/// -1), subsets to the same shares as the same data analysed. Once the
+/// shares multiplied down the chain: 9 of 500 customers, 2 of 20,000
+/// lines. The dataset has the benchmark's shape (`subset_bench.sql`).
+#[test]
+fn r21_a_fresh_restore_subsets_like_an_analysed_one() {
+    let pg = Pg::get();
+    let analysed = pg.db("sub_fresh_a_src");
+    load_unanalysed(&analysed, "subset_bench.sql", true);
+    let fresh = pg.db("sub_fresh_b_src");
+    load_unanalysed(&fresh, "subset_bench.sql", false);
+    let a = pg.fresh_name("sub_fresh_a");
+    let b = pg.fresh_name("sub_fresh_b");
+    sync(&analysed, &a, KEEP, SECRET, &["--subset", "10%"]).expect(0);
+    let run = sync(&fresh, &b, KEEP, SECRET, &["--subset", "10%"]).expect(0);
+    assert!(!run.stderr.contains("none were kept"), "{}", run.stderr);
+    for table in [
+        "customers",
+        "addresses",
+        "products",
+        "orders",
+        "order_items",
+        "employees",
+    ] {
+        let (with, without) = (count(&a, table), count(&b, table));
+        assert!(without > 0, "{table}: none kept without statistics");
+        let ratio = without as f64 / with as f64;
+        assert!(
+            (0.7..=1.3).contains(&ratio),
+            "{table}: {without} rows kept without statistics, {with} with them"
+        );
+    }
+    assert_constraints_hold(&fresh, &b);
+    // The plan says where its numbers come from.
+    let run = dry_run(&fresh, KEEP, &["--subset", "10%"]).expect(0);
+    assert_lines(
+        &run.stdout,
+        &["public.order_items (18000 rows, counted: never analysed, keeps ~"],
+    );
+}
+
+/// Issue 21 §4: the acceptance shapes of docs/subsetting.md hold on a
+/// source that was never analysed, as they do on an analysed one.
+#[test]
+fn r21_the_documented_shapes_hold_without_analyze() {
+    let rental = Shape {
+        fixture: "subset_rental.sql",
+        rules: KEEP,
+        tables: RENTAL_TABLES,
+        largest: &[
+            ("rental", "SELECT count(*) FROM rental"),
+            ("payment", "SELECT count(*) FROM payment"),
+            ("customer", "SELECT count(*) FROM customer"),
+        ],
+    };
+    accept_with(&rental, "sub_rental_fresh", false);
+    let org = Shape {
+        fixture: "subset_org.sql",
+        rules: KEEP,
+        tables: &["department", "employee", "timesheet", "mentorship"],
+        largest: &[("timesheet", "SELECT count(*) FROM timesheet")],
+    };
+    accept_with(&org, "sub_org_fresh", false);
+    let saas = Shape {
+        fixture: "subset_saas.sql",
+        rules: "version: 1\nunknown_columns: keep\ntables:\n  public.tenants:\n    where: \"id <= 30\"\n",
+        tables: &["plans", "tenants", "users", "projects", "tasks", "comments"],
+        largest: &[
+            (
+                "comments",
+                "SELECT count(*) FROM comments WHERE tenant_id <= 30",
+            ),
+            ("tasks", "SELECT count(*) FROM tasks WHERE tenant_id <= 30"),
+        ],
+    };
+    accept_with(&saas, "sub_saas_fresh", false);
 }

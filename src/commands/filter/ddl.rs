@@ -152,8 +152,10 @@ impl ScriptSchema {
             kind,
             columns,
             unique_keys: Vec::new(),
+            unique_indexes: Vec::new(),
             foreign_keys: Vec::new(),
             estimated_rows: -1,
+            rows_from: crate::catalog::RowsFrom::default(),
             estimated_bytes: 0,
             row_security: RowSecurity::Off,
         });

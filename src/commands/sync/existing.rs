@@ -44,6 +44,7 @@ pub(super) async fn load_existing(
         ))
         .into());
     }
+    refuse_outside_references(&client, plan).await?;
     if !names.is_empty() {
         // Each name with ONLY where it applies: a bare TRUNCATE of an
         // inheritance parent would also empty children that are not ours.
@@ -88,6 +89,61 @@ pub(super) async fn load_existing(
         .await
         .pg_context(|| "committing the load".into())?;
     Ok(stats)
+}
+
+/// Refuses (exit 2) a target where a table the run does not load has a
+/// foreign key to one it does: emptying the loaded one would leave those
+/// rows pointing at nothing, so PostgreSQL refuses the TRUNCATE, and its
+/// advice (`TRUNCATE ... CASCADE`) would empty the user's own tables.
+/// Runs before anything is emptied; `--dry-run` runs it too.
+pub(super) async fn refuse_outside_references(
+    client: &tokio_postgres::Client,
+    plan: &Plan,
+) -> Result<()> {
+    let loaded: std::collections::BTreeSet<String> = plan
+        .tables
+        .iter()
+        .map(|t| t.table.name.to_string())
+        .collect();
+    // Constraints inherited by partitions (`conparentid`) are their
+    // parent's; the parent's own row names it once.
+    let rows = client
+        .query(
+            "SELECT con.conname::text, cn.nspname::text, c.relname::text, pn.nspname::text, p.relname::text \
+               FROM pg_constraint con \
+               JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
+               JOIN pg_class p ON p.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+              WHERE con.contype = 'f' AND con.conparentid = 0 \
+              ORDER BY 2, 3, 1",
+            &[],
+        )
+        .await
+        .pg_context(|| "reading the target's foreign keys".into())?;
+    let mut lines = Vec::new();
+    for row in rows {
+        let child =
+            crate::catalog::QualifiedName::new(row.get::<_, String>(1), row.get::<_, String>(2))
+                .to_string();
+        let parent =
+            crate::catalog::QualifiedName::new(row.get::<_, String>(3), row.get::<_, String>(4))
+                .to_string();
+        if loaded.contains(&parent) && !loaded.contains(&child) {
+            lines.push(format!(
+                "  {child} references {parent} (constraint {}), and {child} is not a table the run loads",
+                row.get::<_, String>(0)
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "--schema existing empties and reloads the tables it copies, but tables it does not load reference them in the target; nothing was emptied:\n{}\n  \
+         hint: drop or change those foreign keys in the target, add the tables to the source so the run loads them too, \
+         or sync into a fresh database (without --schema existing). Do not truncate with CASCADE: that would empty those tables",
+        lines.join("\n")
+    ))
+    .into())
 }
 
 /// Marks the target as loaded by anonymize, in the load's transaction. Only

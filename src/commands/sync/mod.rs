@@ -105,6 +105,12 @@ async fn run_inner(
     }
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
+        // What `--schema existing` would refuse in the target is told now
+        // too, when the target is given.
+        if let (SchemaMode::Existing, Some(target)) = (opts.schema, opts.target.as_ref()) {
+            let client = signals.guard(target::connect(target)).await?;
+            existing::refuse_outside_references(&client, &plan).await?;
+        }
         return Ok(SyncOutcome {
             tables: vec![],
             phases: facts.phases(),
@@ -125,6 +131,12 @@ async fn run_inner(
     let tables = match opts.schema {
         SchemaMode::Create => {
             signals.guard(server.preflight(opts.force)).await?;
+            signals
+                .guard(async {
+                    let need = crate::lock_capacity::LockNeed::count(&snapshot.client).await?;
+                    crate::lock_capacity::refuse_target_overflow(&server.admin, need).await
+                })
+                .await?;
             let schema = signals
                 .guard(dump_schema(&plan, &snapshot, opts, &excluded.tables))
                 .await?;

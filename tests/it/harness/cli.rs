@@ -153,3 +153,39 @@ pub fn wait_within(child: Child, limit: Duration, why: impl FnOnce() -> String) 
         }
     }
 }
+
+/// Waits for a started run like `wait`, and also returns the largest
+/// resident set the process had over its whole life (its peak RSS, in
+/// KiB), from the kernel's accounting of that one child (`wait4`).
+pub fn wait_with_peak_rss(mut child: Child) -> (Run, u64) {
+    use std::io::Read;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; zero is a valid value for it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on the pid of a child we started and have not reaped,
+    // with pointers to live locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let run = Run {
+        code,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    // Linux counts ru_maxrss in KiB.
+    (run, usage.ru_maxrss as u64)
+}

@@ -43,6 +43,14 @@ impl Pg {
         })
     }
 
+    /// The shared cluster's server log (`None` for a server given by
+    /// `ANONYMIZE_TEST_DATABASE_URL`): what a test reads to see which
+    /// statements the server ran, after `ALTER DATABASE … SET
+    /// log_statement = 'all'` on its own database.
+    pub fn server_log(&self) -> Option<std::path::PathBuf> {
+        CLUSTER.lock().ok()?.as_ref().map(|c| c.log_file())
+    }
+
     pub fn url(&self, db: &str) -> String {
         self.base.replace("{db}", db)
     }

@@ -1,0 +1,128 @@
+//! "Memory is bounded by channel capacity": a table many times larger than
+//! the rows a run holds in flight (a few 1 MiB batches per table) is copied
+//! by a process whose peak resident set stays far below the table's size.
+//!
+//! Not a timing test. The run is paused after its first batch with the
+//! source COPY still open, and held there until the source has either
+//! sent the whole table or is blocked sending it (the run stopped reading:
+//! backpressure). A reader that ran ahead of the writer would have the
+//! whole table in memory by then, whatever the machine's speed.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{
+    env_refs, rules_dir, spawn, sync_args, wait_with_peak_rss, Db, Failpoint, Pg,
+};
+
+/// Rows of about 1 KiB: a table of about 220 MB of COPY text.
+const ROWS: u32 = 220_000;
+
+/// The peak RSS allowed, far above what a run needs (a debug build of
+/// the binary, its runtime and a few batches: about 30 MiB) and far below
+/// the table.
+const PEAK_LIMIT_KIB: u64 = 100 * 1024;
+
+/// How far the run's source COPY got while the writer paused: the bytes
+/// it had sent (`pg_stat_progress_copy`), or `None` for the whole table,
+/// once it either sent the whole table or stood blocked sending (`ClientWrite`) with no progress between
+/// two looks 200 ms apart: the run stopped reading. Correct code gets
+/// there within moments; the wait only gives a reader that would run
+/// ahead the room to do so, and bounds nothing the test asserts.
+fn source_copy_settled(source: &Db) -> Option<u64> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let look = || {
+        source.query(&format!(
+            "SELECT CASE WHEN a.state <> 'active' THEN 'done' \
+                         WHEN a.wait_event = 'ClientWrite' THEN 'blocked' ELSE 'sending' END, \
+                    p.bytes_processed \
+             FROM pg_stat_activity a LEFT JOIN pg_stat_progress_copy p USING (pid) \
+             WHERE a.datname = '{}' AND a.application_name LIKE 'anonymize%' \
+               AND a.query LIKE 'COPY%'",
+            source.name
+        ))
+    };
+    let mut last: Option<String> = None;
+    loop {
+        let rows = look();
+        match rows.as_slice() {
+            // The COPY statement ended: everything was sent.
+            [row] if row[0].as_deref() == Some("done") => return None,
+            [row] if row[0].as_deref() == Some("blocked") => {
+                let bytes = row[1].clone().unwrap_or_default();
+                if last.as_ref() == Some(&bytes) {
+                    return Some(bytes.parse().expect("bytes_processed"));
+                }
+                last = Some(bytes);
+            }
+            _ => last = None,
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the source COPY neither finished nor stopped in 5 minutes: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_table_far_larger_than_the_batches_in_flight_is_copied_in_bounded_memory() {
+    let pg = Pg::get();
+    let source = pg.db("mem_src");
+    source.exec(&format!(
+        "CREATE TABLE big (id bigint PRIMARY KEY, payload text, note text);
+         INSERT INTO big SELECT i, repeat(md5(i::text), 32), 'note ' || i
+           FROM generate_series(1, {ROWS}) i;
+         ANALYZE big;"
+    ));
+    let bytes: u64 = source
+        .value("SELECT sum(length(payload) + length(note) + 16) FROM big")
+        .parse()
+        .unwrap();
+    assert!(
+        bytes > 2 * PEAK_LIMIT_KIB * 1024,
+        "the table is {bytes} bytes"
+    );
+
+    let target = pg.fresh_name("mem_dst");
+    // One transform (`set`), so the rows go through the transform pool too.
+    let dir = rules_dir(
+        "version: 1\ntables:\n  public.big:\n    columns: { id: keep, payload: keep, note: { set: redacted } }\n",
+    );
+    let point = Failpoint::new("copy.after_first_batch:public.big");
+    let env = point.env();
+    let mut env = env_refs(&env);
+    // One COPY for the whole table (no page ranges), one table at a time.
+    env.push(("ANONYMIZE_SPLIT_MB", "0"));
+    let args = sync_args(&source.url, &target.url, "rules.yml", &["--jobs", "1"]);
+    let mut child = spawn(dir.path(), &args, &env);
+    point.wait_reached(&mut child);
+    let sent_while_paused = source_copy_settled(&source);
+    point.resume();
+    let (run, peak_kib) = wait_with_peak_rss(child);
+    run.expect(0);
+    assert_eq!(target.value("SELECT count(*) FROM big"), ROWS.to_string());
+    // While the writer paused, the reader stopped too: the source waited
+    // with a few batches sent, not the table.
+    match sent_while_paused {
+        Some(sent) => assert!(
+            sent < PEAK_LIMIT_KIB * 1024,
+            "the source sent {} MiB of the {} MiB table while the run's writer paused",
+            sent >> 20,
+            bytes >> 20
+        ),
+        None => panic!(
+            "the source sent the whole table while the run's writer paused: the reader ran ahead"
+        ),
+    }
+    assert!(
+        peak_kib < PEAK_LIMIT_KIB,
+        "peak RSS {} MiB copying a {} MiB table: memory grows with the table",
+        peak_kib / 1024,
+        bytes >> 20
+    );
+    // 440 MB on the shared server's disk: given back.
+    for db in [&source.name, &target.name] {
+        pg.db_admin()
+            .exec(&format!("DROP DATABASE \"{db}\" WITH (FORCE)"));
+    }
+}
