@@ -150,7 +150,7 @@ fn sequences_continue_where_the_source_is_in_both_schema_modes() {
     expect(&target);
 }
 
-// 3. `--schema existing` must not commit rows that break the target's keys.
+// 3. `--into existing` must not commit rows that break the target's keys.
 #[test]
 fn schema_existing_refuses_rows_that_break_a_foreign_key() {
     let pg = Pg::get();
@@ -487,7 +487,7 @@ fn a_dry_run_report_has_a_null_target() {
     assert!(!pg.exists(&target.name));
 }
 
-// Issue 10: `--schema existing` empties every table of the rules in place,
+// Issue 10: `--into existing` empties every table of the rules in place,
 // so a database anonymize never loaded needs `--force`, as replacing one
 // does; the load marks it, and the weekly run needs no flag after that.
 #[test]
@@ -507,7 +507,7 @@ fn schema_existing_into_a_foreign_target_needs_force_once() {
     assert!(
         run.stderr.contains(&format!(
             "target database {} holds 1 object(s) and was not made or loaded by anonymize; \
-             --schema existing empties every table in the rules: pass --force",
+             --into existing empties every table in the rules: pass --force",
             target.name
         )),
         "{}",

@@ -1008,24 +1008,29 @@ fn filter_matches_sync_on_the_benchmark_dataset() {
         .unwrap();
     assert!(status.success());
     let rules = bench.join("rules.yml").display().to_string();
-    let (run, masked) = crate::harness::anonymize_stdin(
+    let env = [("ANONYMIZE_SECRET", SECRET)];
+    let (run, filter_rss) = crate::harness::wait_with_peak_rss(crate::harness::spawn(
         dir.path(),
         &["filter", dump.to_str().unwrap(), "--rules", &rules],
-        &[("ANONYMIZE_SECRET", SECRET)],
-        Vec::new(),
-    );
-    run.expect(0);
+        &env,
+    ));
+    let run = run.expect(0);
     let file = dir.path().join("masked.sql");
-    std::fs::write(&file, &masked).unwrap();
+    std::fs::write(&file, &run.stdout).unwrap();
     let filtered = pg.db("tb_bench_filtered");
     crate::export::psql_file(&filtered, &file);
     let synced = pg.fresh_name("tb_bench_synced");
-    anonymize(
+    let (run, sync_rss) = crate::harness::wait_with_peak_rss(crate::harness::spawn(
         dir.path(),
         &crate::harness::sync_args(&source.url, &synced.url, &rules, &[]),
-        &[("ANONYMIZE_SECRET", SECRET)],
-    )
-    .expect(0);
+        &env,
+    ));
+    run.expect(0);
+    // Streaming: the filter holds the schema and a batch, never the dump.
+    assert!(
+        filter_rss <= sync_rss,
+        "filter peaked at {filter_rss} KiB, sync at {sync_rss} KiB"
+    );
     let rows = |db: &crate::harness::Db| -> Vec<String> {
         crate::export::fingerprint(db)
             .into_iter()
