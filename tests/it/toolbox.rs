@@ -199,7 +199,17 @@ fn load_takes_jobs_and_report_and_sync_verify_takes_sample() {
 fn help_of_every_command() {
     let dir = tempfile::tempdir().unwrap();
     for command in [
-        "", "sync", "check", "init", "verify", "demo", "export", "load",
+        "",
+        "sync",
+        "check",
+        "init",
+        "verify",
+        "demo",
+        "export",
+        "load",
+        "filter",
+        "completions",
+        "man",
     ] {
         let args: Vec<&str> = [command, "--help"]
             .into_iter()
