@@ -202,7 +202,17 @@ impl ConnInfo {
     /// environment for what it leaves out. `what` names the setting in the
     /// error ("--source").
     pub fn parse(url: &str, what: &str) -> Result<ConnInfo> {
-        Self::parse_with_env(url, what, |k| std::env::var(k).ok())
+        let info = Self::parse_with_env(url, what, |k| std::env::var(k).ok())?;
+        let in_string = matches!(info.password, Some((_, PasswordFrom::String)));
+        if in_string && on_command_line(url) {
+            tracing::warn!(
+                "{what} holds a password on the command line, where every user of this machine \
+                 can read it (ps, /proc) while the run lasts; give it through PGPASSWORD, \
+                 ~/.pgpass or passfile=, or put the whole URL in SOURCE_DATABASE_URL / \
+                 TARGET_DATABASE_URL (an environment only its owner can read)"
+            );
+        }
+        Ok(info)
     }
 
     /// `parse` for a target: `PGSERVICE` is not read, so a service meant
@@ -944,6 +954,15 @@ pub fn quote_ident(name: &str) -> String {
 /// Quotes a string literal for SQL.
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Whether `url` was typed on this process's command line (`--source URL`
+/// or `--source=URL`), where `ps` shows it to everyone.
+fn on_command_line(url: &str) -> bool {
+    std::env::args_os().skip(1).any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == url || a.split_once('=').is_some_and(|(_, v)| v == url))
+    })
 }
 
 /// Context helper for the common "connecting to the source" case.

@@ -233,14 +233,35 @@ impl Scheduler {
                 status: Status::Waiting,
             });
         }
-        for (i, k) in known.iter().enumerate() {
+        for group in analyze_groups(&known) {
+            let names: Vec<String> = group.iter().map(|&i| known[i].name.sql()).collect();
+            let (label, context) = match group.as_slice() {
+                [i] => (
+                    format!("analyze {}", known[*i].name),
+                    format!("analyzing {} on the target", known[*i].name),
+                ),
+                [first, ..] => (
+                    format!("analyze {} small tables", group.len()),
+                    format!(
+                        "analyzing {} and {} more small tables on the target",
+                        known[*first].name,
+                        group.len() - 1
+                    ),
+                ),
+                [] => unreachable!("groups are never empty"),
+            };
             tasks.push(Task {
-                label: format!("analyze {}", k.name),
-                context: format!("analyzing {} on the target", k.name),
-                action: Action::Sql(format!("ANALYZE {}", k.name.sql())),
-                ready: Ready::Complete(vec![i]),
+                label,
+                context,
+                // One statement for many tables: the server still analyzes
+                // each in a transaction of its own.
+                action: Action::Sql(format!("ANALYZE {}", names.join(", "))),
+                locks: group
+                    .iter()
+                    .map(|&i| (i, Lock::ShareUpdateExclusive))
+                    .collect(),
+                ready: Ready::Complete(group),
                 stage: Stage::Analyze,
-                locks: vec![(i, Lock::ShareUpdateExclusive)],
                 exclusive: false,
                 builds: None,
                 status: Status::Waiting,
@@ -445,6 +466,25 @@ impl Scheduler {
             s.finished = Some(Instant::now());
         }
     }
+}
+
+/// Tables below this size are analyzed `ANALYZE_GROUP` to a statement: for
+/// ten thousand tenant tables of a few rows, a round trip and a task each
+/// cost more than the statistics themselves.
+const ANALYZE_SMALL_BYTES: i64 = 1 << 20;
+const ANALYZE_GROUP: usize = 100;
+
+/// The `ANALYZE` statements of a load, as groups of table indexes: each
+/// table of at least `ANALYZE_SMALL_BYTES` alone (it gets its statistics as
+/// soon as its indexes are built), the small ones `ANALYZE_GROUP` at a time.
+fn analyze_groups(known: &[Known]) -> Vec<Vec<usize>> {
+    let (small, large): (Vec<usize>, Vec<usize>) =
+        (0..known.len()).partition(|&i| known[i].plan.table.estimated_bytes < ANALYZE_SMALL_BYTES);
+    large
+        .into_iter()
+        .map(|i| vec![i])
+        .chain(small.chunks(ANALYZE_GROUP).map(<[usize]>::to_vec))
+        .collect()
 }
 
 /// What a free worker does next.
@@ -758,7 +798,11 @@ CREATE TRIGGER trg AFTER INSERT ON public.child FOR EACH ROW EXECUTE FUNCTION pu
             deferrable: false,
             virtual_key: false,
         };
-        let tables = [table("parent", 1000, vec![]), table("child", 10, vec![fk])];
+        // Tables of 1 MiB and more: each has its own ANALYZE.
+        let tables = [
+            table("parent", 1000 << 20, vec![]),
+            table("child", 10 << 20, vec![fk]),
+        ];
         let s = Scheduler::new(
             script,
             &tables,
@@ -799,6 +843,47 @@ CREATE TRIGGER trg AFTER INSERT ON public.child FOR EACH ROW EXECUTE FUNCTION pu
         assert_eq!(next(&s), "analyze public.parent");
         done(&s, "analyze public.parent");
         assert_eq!(next(&s), "finished");
+    }
+
+    #[test]
+    fn small_tables_are_analyzed_together_once_all_of_them_are_complete() {
+        let script = "--\n-- Name: a_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n\
+CREATE INDEX a_idx ON public.a USING btree (x);\n";
+        let tables = [
+            table("a", 8192, vec![]),
+            table("b", 8192, vec![]),
+            table("big", 2 << 20, vec![]),
+        ];
+        let s = Scheduler::new(
+            script,
+            &tables,
+            crate::progress::Progress::hidden().post_data(),
+        );
+        {
+            let st = s.state.lock().unwrap();
+            let analyze: Vec<String> = st
+                .tasks
+                .iter()
+                .filter(|t| t.stage == Stage::Analyze)
+                .map(|t| match &t.action {
+                    Action::Sql(sql) => sql.clone(),
+                    Action::CountAll => unreachable!(),
+                })
+                .collect();
+            assert_eq!(
+                analyze,
+                [
+                    r#"ANALYZE "public"."big""#,
+                    r#"ANALYZE "public"."a", "public"."b""#
+                ]
+            );
+        }
+        s.table_copied(&QualifiedName::new("public", "b"), 1);
+        s.table_copied(&QualifiedName::new("public", "a"), 1);
+        assert_eq!(next(&s), "index a_idx");
+        assert_eq!(next(&s), "wait", "the group waits for a's index");
+        done(&s, "index a_idx");
+        assert_eq!(next(&s), "analyze 2 small tables");
     }
 
     #[test]

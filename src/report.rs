@@ -419,7 +419,7 @@ mod tests {
             bytes,
             seconds: 0.5,
             source_rows_estimate: rows as i64,
-            source_rows_from: crate::catalog::RowsFrom::Statistics,
+            source_rows_from: Default::default(),
             selection: "all rows".to_string(),
             kept_fraction: None,
         }

@@ -134,6 +134,26 @@ pub fn refuse_row_security(tables: &[&crate::catalog::Table], role: &str) -> Res
     .into())
 }
 
+/// The current on-disk size of each table (heap and TOAST), by oid: the
+/// files as they are now, not the statistics. Runs on the snapshot
+/// connection after the run's own `LOCK TABLE`, so no lock waits.
+pub async fn current_sizes(
+    client: &Client,
+    tables: &[std::sync::Arc<TablePlan>],
+) -> Result<std::collections::HashMap<u32, i64>> {
+    let oids: Vec<u32> = tables.iter().map(|t| t.table.oid).collect();
+    let rows = client
+        .query(
+            "SELECT c.oid, pg_catalog.pg_relation_size(c.oid) \
+                    + coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0) \
+               FROM pg_catalog.pg_class c WHERE c.oid = ANY($1)",
+            &[&oids],
+        )
+        .await
+        .pg_context(|| "reading the source tables' sizes".into())?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Splits a large ordinary table into ranges of heap pages, each read by
 /// its own `COPY` (a TID range scan, PostgreSQL 14+) under the shared
 /// snapshot, so one table can use several source and target backends.

@@ -210,6 +210,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         opts.secret.as_deref(),
         opts.lock_timeout,
         &opts.selection,
+        true,
     )
     .await?;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");

@@ -36,8 +36,18 @@ pub async fn prepare(
     secret: Option<&[u8]>,
     lock_timeout: std::time::Duration,
     selection: &crate::selection::Selection,
+    copies_schema: bool,
 ) -> Result<(Rules, source::Snapshot, Plan, Excluded)> {
-    let prepared = prepare_inner(source, rules_path, subset, secret, lock_timeout, selection).await;
+    let prepared = prepare_inner(
+        source,
+        rules_path,
+        subset,
+        secret,
+        lock_timeout,
+        selection,
+        copies_schema,
+    )
+    .await;
     // The catalog and schema-text reads lock tables too: one held by a
     // migration ends the run there, with the same advice as the lock step.
     prepared.map_err(|e| {
@@ -63,6 +73,7 @@ async fn prepare_inner(
     secret: Option<&[u8]>,
     lock_timeout: std::time::Duration,
     selection: &crate::selection::Selection,
+    copies_schema: bool,
 ) -> Result<(Rules, source::Snapshot, Plan, Excluded)> {
     if let Some(secret) = secret {
         crate::transform::check_secret(secret)?;
@@ -76,17 +87,37 @@ async fn prepare_inner(
     let excluded = selection.apply(&mut catalog, &mut rules)?;
     crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let key = secret.map(Key::new);
-    let plan = crate::plan::prepare(&rules, catalog, Secret::given(key.as_ref()))?;
-    crate::plan::check_constants(&rules, &plan.catalog, &snapshot.client).await?;
-    crate::plan::check_filters(&rules, &plan.catalog, &snapshot.client).await?;
-    // pg_dump copies these texts verbatim: no live path to production,
-    // and a word about personal data no rule can cover.
-    let schema_texts = crate::schema_text::read(&snapshot.client).await?;
-    crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
-    for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
-        tracing::warn!("{line}");
+    // Every rules problem at once, as `check` lists them: the plan's, then
+    // those the source must answer (constants, filters, lengths), run on
+    // the catalog whether or not the plan was built.
+    let planned = crate::plan::prepare(&rules, catalog.clone(), Secret::given(key.as_ref()));
+    let mut problems: Vec<crate::error::RulesError> = Vec::new();
+    if let Err(e) = &planned {
+        problems.extend(e.0.iter().map(|p| p.error.clone()));
     }
-    crate::plan::fit::check_source_lengths(&rules, &plan.catalog, &snapshot.client).await?;
+    for checked in [
+        crate::plan::check_constants(&rules, &catalog, &snapshot.client).await,
+        crate::plan::check_filters(&rules, &catalog, &snapshot.client).await,
+        crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await,
+    ] {
+        if let Err(e) = checked {
+            problems.extend(e.downcast::<crate::error::RulesErrors>()?.0);
+        }
+    }
+    let plan = match planned {
+        Ok(plan) if problems.is_empty() => plan,
+        _ => return Err(crate::error::RulesErrors(problems).into()),
+    };
+    // pg_dump copies these texts verbatim (unless the target's schema is
+    // the application's own, `--into existing`): no live path to
+    // production, and a word about personal data no rule can cover.
+    if copies_schema {
+        let schema_texts = crate::schema_text::read(&snapshot.client).await?;
+        crate::schema_text::refuse_connection_strings(&rules, &schema_texts)?;
+        for line in crate::schema_text::personal_literals(&rules, &schema_texts) {
+            tracing::warn!("{line}");
+        }
+    }
     let role: String = snapshot
         .client
         .query_one("SELECT current_user::text", &[])

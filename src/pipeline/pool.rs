@@ -73,6 +73,7 @@ impl Pool<'_> {
     ) -> Result<Vec<TableStats>> {
         let (snapshot, jobs, server_version) = (self.snapshot, self.jobs, self.server_version);
         let part_bytes = part_bytes();
+        let sizes = source::current_sizes(&snapshot.client, tables).await?;
         let mut parts: Vec<(i64, Part)> = Vec::new();
         let mut pending: std::collections::HashMap<String, Parts> = Default::default();
         for t in tables {
@@ -131,7 +132,12 @@ impl Pool<'_> {
                         p.started = Instant::now();
                     }
                 }
-                let sink = CopySink::start(&target, table, whole).await?;
+                // FREEZE (in a transaction of its own) for a whole table
+                // that is not small.
+                let freeze = whole
+                    && sizes.get(&table.table.oid).copied().unwrap_or(i64::MAX)
+                        >= crate::sink::postgres::FREEZE_MIN_BYTES;
+                let sink = CopySink::start(&target, table, freeze).await?;
                 let read = source::Read {
                     pages: part.pages,
                     ..source::Read::default()

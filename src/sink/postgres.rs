@@ -62,8 +62,13 @@ enum Load {
 /// Tables smaller than this are loaded without FREEZE: for them, the later
 /// VACUUM that FREEZE saves costs less than the TRUNCATE it needs (a new
 /// relation file and two more round trips), and with ten thousand small
-/// tenant tables that TRUNCATE is a phase of its own.
-const FREEZE_MIN_BYTES: i64 = 1 << 20;
+/// tenant tables that TRUNCATE is a phase of its own. Measured on the
+/// source's current file sizes (`source::current_sizes`), never on
+/// statistics: the TRUNCATE path also gives a failed load's rows back to
+/// the disk at once, which a target that ran out of space needs before the
+/// load database can be dropped, and a table stale statistics call small
+/// may be the one that filled it.
+pub const FREEZE_MIN_BYTES: i64 = 1 << 20;
 
 impl<'a> CopySink<'a> {
     /// Starts the COPY. `own_transaction`: wrap it in BEGIN/TRUNCATE/COMMIT
@@ -74,9 +79,7 @@ impl<'a> CopySink<'a> {
         own_transaction: bool,
     ) -> Result<CopySink<'a>> {
         let name = plan.table.name.to_string();
-        let freeze = own_transaction
-            && plan.table.kind == crate::catalog::TableKind::Ordinary
-            && plan.table.estimated_bytes >= FREEZE_MIN_BYTES;
+        let freeze = own_transaction && plan.table.kind == crate::catalog::TableKind::Ordinary;
         if freeze {
             // ONLY: a plain TRUNCATE of an inheritance parent also empties
             // its children, which may already be loaded.

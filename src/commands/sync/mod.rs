@@ -79,6 +79,7 @@ async fn run_inner(
             opts.secret.as_deref(),
             opts.lock_timeout,
             &opts.selection,
+            opts.schema == SchemaMode::Create,
         ))
         .await?;
     signals
@@ -106,10 +107,17 @@ async fn run_inner(
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         // What `--schema existing` would refuse in the target is told now
-        // too, when the target is given.
+        // too, when the target is given and can be read; a dry run does
+        // not fail on a target it cannot reach (the sync would say so).
         if let (SchemaMode::Existing, Some(target)) = (opts.schema, opts.target.as_ref()) {
-            let client = signals.guard(target::connect(target)).await?;
-            existing::refuse_outside_references(&client, &plan).await?;
+            match signals.guard(target::connect(target)).await {
+                Ok(client) => existing::refuse_outside_references(&client, &plan).await?,
+                Err(e) if e.downcast_ref::<crate::error::Interrupted>().is_some() => return Err(e),
+                Err(e) => tracing::warn!(
+                    error = %crate::error::render(&e),
+                    "could not read the target to check its foreign keys for --schema existing"
+                ),
+            }
         }
         return Ok(SyncOutcome {
             tables: vec![],
