@@ -225,12 +225,21 @@ pub async fn lock_tables(
 pub fn lock_timed_out(timeout: std::time::Duration) -> anyhow::Error {
     anyhow::anyhow!(
         "a source table is locked by another session (a migration, VACUUM FULL, or a \
-             long ALTER), and the run waited {} s for it (--lock-timeout); nothing was written. \
+             long ALTER), and the run waited {} for it (--lock-timeout); nothing was written. \
              See who holds it with `SELECT pid, state, query FROM pg_stat_activity WHERE pid IN \
              (SELECT pid FROM pg_locks WHERE mode = 'AccessExclusiveLock')` on the source, then \
              retry, or raise --lock-timeout",
-        timeout.as_secs()
+        shown(timeout)
     )
+}
+
+/// A duration as the user may have written it: `1 s`, `300 ms`.
+fn shown(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 /// Which rows of a table one COPY reads, and in what order.

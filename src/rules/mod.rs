@@ -118,6 +118,30 @@ pub struct TableRule {
 }
 
 impl TableRule {
+    /// `skip: true` for a table the rules do not name, as
+    /// `--exclude-table-data` asks.
+    pub fn skipped(name: QualifiedName) -> TableRule {
+        TableRule {
+            key: name.to_string(),
+            name,
+            location: Location {
+                file: "--exclude-table-data".into(),
+                line: 0,
+                column: 0,
+            },
+            columns: Vec::new(),
+            filter: None,
+            subset: None,
+            follow: None,
+            skip: true,
+            unknown_columns: None,
+            references: Vec::new(),
+            max_per_parent: None,
+            null_outside_subset: Vec::new(),
+            key_locations: Vec::new(),
+        }
+    }
+
     /// Where the table-level `key` was written; the table's own location
     /// when it was not.
     pub fn location_of(&self, key: &str) -> Location {

@@ -30,5 +30,6 @@ mod subset;
 mod sweep;
 mod sync;
 mod tls;
+mod toolbox;
 mod transforms;
 mod verify;

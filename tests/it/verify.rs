@@ -211,7 +211,7 @@ fn sync_verify_keeps_a_leaking_load_from_going_live() {
         &source,
         &target,
         "leaky.yml",
-        &["--verify", "--schema", "existing"],
+        &["--verify", "--into", "existing"],
     )
     .expect(3);
     assert!(run.stderr.contains("leaking column"), "{}", run.stderr);

@@ -13,7 +13,7 @@ mod existing;
 mod facts;
 mod options;
 
-pub use options::{secret_from_env, SyncOptions};
+pub use options::{secret_from_env, SyncOptions, SECRET_FILE_VAR};
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -71,13 +71,14 @@ async fn run_inner(
 ) -> Result<SyncOutcome> {
     let started = Instant::now();
     facts.mark();
-    let (rules, snapshot, plan) = signals
+    let (rules, snapshot, plan, excluded) = signals
         .guard(super::prepare(
             &opts.source,
             &opts.rules,
             opts.subset,
             opts.secret.as_deref(),
             opts.lock_timeout,
+            &opts.selection,
             opts.schema == SchemaMode::Create,
         ))
         .await?;
@@ -121,7 +122,7 @@ async fn run_inner(
         return Ok(SyncOutcome {
             tables: vec![],
             phases: facts.phases(),
-            plan_text: Some(plan.describe()),
+            plan_text: Some(crate::diagram::render(&plan, opts.plan_format)),
             seconds: 0.0,
         });
     }
@@ -144,7 +145,9 @@ async fn run_inner(
                     crate::lock_capacity::refuse_target_overflow(&server.admin, need).await
                 })
                 .await?;
-            let schema = signals.guard(dump_schema(&plan, &snapshot, opts)).await?;
+            let schema = signals
+                .guard(dump_schema(&plan, &snapshot, opts, &excluded.tables))
+                .await?;
             // Not under `guard`: a signal that comes while the database is
             // created and marked waits for the next guarded step, so the
             // cleanup below always finds our marker on it.
@@ -248,6 +251,7 @@ async fn dump_schema(
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
+    excluded: &[crate::catalog::QualifiedName],
 ) -> Result<SourceSchema> {
     let encoding: String = snapshot
         .client
@@ -280,6 +284,7 @@ async fn dump_schema(
             Section::PreData,
             opts.privileges,
             opts.lock_timeout,
+            excluded,
         ),
         schema::dump_with(
             &pg_dump,
@@ -288,6 +293,7 @@ async fn dump_schema(
             Section::PostData,
             opts.privileges,
             opts.lock_timeout,
+            excluded,
         ),
     )?;
     Ok(SourceSchema {
@@ -394,7 +400,7 @@ async fn load_fresh(
             .await
             .pg_context(|| "starting the verify transaction on the load database".into())?;
         facts.mark();
-        verify_before_swap(plan, snapshot, &client, facts).await?;
+        verify_before_swap(plan, snapshot, &client, facts, opts.verify_sample).await?;
         facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
 
@@ -474,9 +480,10 @@ async fn verify_before_swap(
     snapshot: &source::Snapshot,
     target: &tokio_postgres::Client,
     facts: &Facts,
+    sample: u32,
 ) -> Result<()> {
-    tracing::info!("verifying that no original value is left");
-    let report = verify::check(plan, &snapshot.client, target, verify::DEFAULT_SAMPLE).await?;
+    tracing::info!(sample, "verifying that no original value is left");
+    let report = verify::check(plan, &snapshot.client, target, sample).await?;
     verify::log_findings(&report);
     let failures = report.failures;
     *facts.verify.lock().expect("facts lock") = Some(report);

@@ -60,19 +60,59 @@ pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     wait(spawn(dir, args, env))
 }
 
+/// Runs `anonymize args…` like `anonymize` does, with `input` on its
+/// stdin (written from a thread, so a run that streams its output while it
+/// reads cannot deadlock); stdout is kept as bytes.
+pub fn anonymize_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Vec<u8>,
+) -> (Run, Vec<u8>) {
+    let mut child = command(dir, args, env)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start anonymize");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The run may stop reading early (an error): not the test's failure.
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().expect("wait for anonymize");
+    writer.join().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (run, out.stdout)
+}
+
 /// Starts `anonymize args…` like `anonymize` does, without waiting: for
 /// tests that act on a run while it copies.
 pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    command(dir, args, env)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start anonymize")
+}
+
+/// The command line of a run, with a clean environment and piped output.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_anonymize"));
     cmd.args(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, _) in std::env::vars() {
+        // The PG* variables that say where to connect would become the
+        // source of a run without --source.
         if k.starts_with("ANONYMIZE_")
             || k.starts_with("SOURCE_DATABASE")
             || k.starts_with("TARGET_DATABASE")
+            || anonymize::conn::LOCATION_VARIABLES.contains(&k.as_str())
+            || k == "PGSERVICEFILE"
+            || k == "PGSYSCONFDIR"
         {
             cmd.env_remove(k);
         }
@@ -80,7 +120,7 @@ pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.spawn().expect("start anonymize")
+    cmd
 }
 
 /// Waits for a started run and collects what it printed.
