@@ -288,5 +288,122 @@ fn registry_samples(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, transforms, registry_samples);
+/// The extension points that act per batch rather than per value (issue
+/// 25), through `pipeline::transform_batch` on 10,000 rows of one email
+/// column, against the same column under a built-in transform. Criterion's
+/// throughput gives values per second; 1e9 / that is ns per value.
+///
+/// - `batch/fake_email`: the built-in baseline.
+/// - `batch/when_two_branches`: `keep` when a condition holds (every other
+///   row), else `fake: email`; the condition's value is the extra field
+///   the source writes, so the cost over the baseline is reading it.
+/// - `batch/command_sed`: `command: sed -u ...` (a long-lived process,
+///   one round trip per batch).
+fn batches(c: &mut Criterion) {
+    use anonymize::catalog::{QualifiedName, RowSecurity, Table, TableKind};
+    use anonymize::plan::{ColumnAction, ColumnPlan, TablePlan};
+    use anonymize::transform::command::{CommandSpec, Runner};
+    use std::sync::Arc;
+
+    const ROWS: usize = 10_000;
+    let text = column("text", TypeKind::Text);
+    let fake: Arc<dyn Transform> = Arc::from(build("{ fake: email }", &text));
+    let plan = |action: ColumnAction, extra: bool| TablePlan {
+        table: Table {
+            oid: 1,
+            name: QualifiedName::new("public", "bench"),
+            kind: TableKind::Ordinary,
+            columns: vec![text.clone()],
+            unique_keys: vec![],
+            unique_indexes: vec![],
+            foreign_keys: vec![],
+            estimated_rows: ROWS as i64,
+            rows_from: Default::default(),
+            estimated_bytes: 0,
+            row_security: RowSecurity::Off,
+        },
+        columns: vec![ColumnPlan {
+            name: "c".into(),
+            rule: String::new(),
+            implicit: false,
+            action,
+            read_by_others: false,
+            source_expr: None,
+            space: None,
+            accepted: None,
+            allow: vec![],
+        }],
+        compute_order: vec![0],
+        filter: None,
+        subset: None,
+        predicate: None,
+        with_sql: None,
+        joins: vec![],
+        extra: if extra {
+            vec!["CASE ...".into()]
+        } else {
+            vec![]
+        },
+        selection: String::new(),
+        estimated_kept: None,
+        skip: false,
+        empty_by_rule: false,
+        expected_empty: false,
+    };
+    let batch = |with_selector: bool| {
+        let mut b = String::new();
+        for i in 0..ROWS {
+            b.push_str(&format!("person{i}.name@gmail.com"));
+            if with_selector {
+                b.push_str(if i % 2 == 0 { "\t0" } else { "\t1" });
+            }
+            b.push('\n');
+        }
+        b.into_bytes()
+    };
+    let plain = batch(false);
+    let selected = batch(true);
+    let when = ColumnAction::When {
+        selector: 0,
+        branches: vec![
+            ColumnAction::Keep,
+            ColumnAction::Transform(Arc::clone(&fake)),
+        ],
+    };
+    let spec = CommandSpec {
+        argv: vec!["sed".into(), "-u".into(), "s/@/ at /".into()],
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let runner = Runner::new(
+        spec,
+        "public.bench.c".into(),
+        &Key::new(b"benchmark secret"),
+        None,
+    );
+    let cases = [
+        (
+            "batch/fake_email",
+            plan(ColumnAction::Transform(fake.clone()), false),
+            &plain,
+        ),
+        ("batch/when_two_branches", plan(when, true), &selected),
+        (
+            "batch/command_sed",
+            plan(ColumnAction::Command(Arc::new(runner)), false),
+            &plain,
+        ),
+    ];
+    let mut group = c.benchmark_group("extension_points");
+    group.throughput(criterion::Throughput::Elements(ROWS as u64));
+    for (name, plan, input) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                black_box(anonymize::pipeline::transform_batch(plan, input).expect("transforms"))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, transforms, registry_samples, batches);
 criterion_main!(benches);

@@ -18,6 +18,7 @@ use anyhow::Result;
 use serde::Deserialize;
 
 use crate::cli::CommonArgs;
+use crate::conn::ConnInfo;
 use crate::error::UsageError;
 use crate::rules::locate::KeyPositions;
 use crate::subset::SubsetSpec;
@@ -29,9 +30,11 @@ pub const DEFAULT_FILE: &str = "anonymize.yml";
 /// The rules path when neither a flag, `ANONYMIZE_RULES` nor the file names one.
 pub const DEFAULT_RULES: &str = "rules";
 
-/// The config file as written (after interpolation).
+/// The config file as written (after interpolation). The five keys below
+/// are resolved here (relative `rules:` against the file); every other
+/// key sets the command-line option of the same name, and is checked and
+/// applied by `cli` (`Cli::try_parse_args`), with clap's own parsers.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub source: Option<String>,
     pub target: Option<String>,
@@ -40,6 +43,23 @@ pub struct FileConfig {
     pub subset: Option<String>,
     #[serde(default, deserialize_with = "scalar_text")]
     pub jobs: Option<String>,
+    /// Every other key: options and per-command sections, for `cli`.
+    #[serde(flatten)]
+    pub options: serde_yaml::Mapping,
+    /// Line and column of each key, for errors.
+    #[serde(skip)]
+    pub positions: Option<KeyPositions>,
+}
+
+/// The keys `Settings::resolve` reads itself.
+pub const RESOLVED_KEYS: &[&str] = &["source", "target", "rules", "subset", "jobs"];
+
+/// The config file `--config` names, else `./anonymize.yml` if it exists.
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file()),
+    }
 }
 
 /// Accepts `10%`, `10`, `0.1` alike: numbers are kept as their text, parsed
@@ -85,6 +105,7 @@ impl<'a> Overrides<'a> {
     pub fn common(args: &'a CommonArgs) -> Overrides<'a> {
         Overrides {
             source: args.source.as_deref(),
+            target: args.target.as_deref(),
             rules: args.rules.as_deref(),
             ..Overrides::default()
         }
@@ -161,10 +182,33 @@ impl Settings {
         self.source.as_deref().ok_or_else(|| {
             UsageError::new(
                 "no source database; pass --source URL, set SOURCE_DATABASE_URL, \
-                 or write `source:` in anonymize.yml",
+                 write `source:` in anonymize.yml, or set PGHOST/PGDATABASE or PGSERVICE \
+                 as for psql",
             )
             .into()
         })
+    }
+
+    /// The source connection: `--source` (flag, environment or file), else
+    /// where libpq would connect (`PG*`, `PGSERVICE`) when one of those is
+    /// set, as psql does.
+    pub fn source_conn(&self) -> Result<ConnInfo> {
+        if let Some(s) = &self.source {
+            return ConnInfo::parse(s, "--source");
+        }
+        let located = crate::conn::LOCATION_VARIABLES
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+        if !located {
+            self.require_source()?;
+        }
+        ConnInfo::from_environment("the source (from PG* and PGSERVICE; no --source)")
+    }
+
+    /// The target connection. It is never taken from `PG*` alone: a bare
+    /// run must not write into the database `PG*` points at.
+    pub fn target_conn(&self) -> Result<ConnInfo> {
+        ConnInfo::parse_target(self.require_target()?, "--target")
     }
 
     /// The target URL, or the error that says how to give one.
@@ -204,12 +248,29 @@ pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Re
     }
     let positions = KeyPositions::index(text);
     if let serde_yaml::Value::Mapping(map) = &mut value {
+        // Top-level values and those of per-command sections.
+        let mut strings: Vec<(String, &mut String)> = Vec::new();
         for (k, v) in map.iter_mut() {
             let key = k.as_str().unwrap_or_default().to_string();
-            if let serde_yaml::Value::String(s) = v {
+            match v {
+                serde_yaml::Value::String(s) => strings.push((key, s)),
+                serde_yaml::Value::Mapping(section) => {
+                    for (k2, v2) in section.iter_mut() {
+                        if let serde_yaml::Value::String(s) = v2 {
+                            let k2 = k2.as_str().unwrap_or_default();
+                            strings.push((format!("{key}.{k2}"), s));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (key, s) in strings {
+            {
                 *s = interpolate(s, &env).map_err(|var| {
+                    let path: Vec<&str> = key.split('.').collect();
                     let at = positions
-                        .get(&[key.as_str()])
+                        .get(&path)
                         .map(|(l, c)| format!(":{l}:{c}"))
                         .unwrap_or_default();
                     if var == SECRET_VAR {
@@ -225,14 +286,13 @@ pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Re
             }
         }
     }
-    serde_yaml::from_value(value).map_err(|e| {
+    let mut config: FileConfig = serde_yaml::from_value(value).map_err(|e| {
         // serde_yaml's message for a Value has no position; the key names it.
         // The message never holds a value, only key names and types.
-        UsageError::new(format!(
-            "{file}: {e}; the config file takes source, target, rules, subset and jobs"
-        ))
-        .into()
-    })
+        anyhow::Error::from(UsageError::new(format!("{file}: {e}")))
+    })?;
+    config.positions = Some(positions);
+    Ok(config)
 }
 
 /// The variable that is never interpolated.
@@ -337,11 +397,17 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused() {
-        let e = parse("a.yml", "sourse: x\n", env)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("unknown field `sourse`"), "{e}");
+    fn other_keys_and_sections_are_kept_for_the_command_line() {
+        let c = parse(
+            "a.yml",
+            "jobs: 2\nlock_timeout: 5s\nsync:\n  report: ${HOST}.json\n",
+            env,
+        )
+        .unwrap();
+        assert_eq!(c.options.len(), 2);
+        assert_eq!(c.options["lock_timeout"], "5s");
+        // Values in sections are interpolated too.
+        assert_eq!(c.options["sync"]["report"], "db.internal.json");
+        assert_eq!(c.positions.unwrap().get(&["sync", "report"]), Some((4, 3)));
     }
 }

@@ -15,6 +15,7 @@ mod explain;
 mod params;
 pub mod passfile;
 pub mod replica;
+mod service;
 pub mod tls;
 
 use std::fmt;
@@ -59,6 +60,19 @@ pub const PARAMETERS: &[(&str, Option<&str>)] = &[
     ("gssencmode", Some("PGGSSENCMODE")),
     ("sslsni", Some("PGSSLSNI")),
     ("sslcompression", Some("PGSSLCOMPRESSION")),
+    // `PGSERVICE` is read for the source only (`ConnInfo::parse_target`).
+    ("service", None),
+];
+
+/// The variables that say where libpq would connect: with any of them set,
+/// a run without `--source` reads from there, as psql would.
+pub const LOCATION_VARIABLES: &[&str] = &[
+    "PGSERVICE",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
 ];
 
 /// Settings a libpq tool (pg_dump) gets exactly as the user gave them,
@@ -188,7 +202,32 @@ impl ConnInfo {
     /// environment for what it leaves out. `what` names the setting in the
     /// error ("--source").
     pub fn parse(url: &str, what: &str) -> Result<ConnInfo> {
-        Self::parse_with_env(url, what, |k| std::env::var(k).ok())
+        let info = Self::parse_with_env(url, what, |k| std::env::var(k).ok())?;
+        let in_string = matches!(info.password, Some((_, PasswordFrom::String)));
+        if in_string && on_command_line(url) {
+            tracing::warn!(
+                "{what} holds a password on the command line, where every user of this machine \
+                 can read it (ps, /proc) while the run lasts; give it through PGPASSWORD, \
+                 ~/.pgpass or passfile=, or put the whole URL in SOURCE_DATABASE_URL / \
+                 TARGET_DATABASE_URL (an environment only its owner can read)"
+            );
+        }
+        Ok(info)
+    }
+
+    /// `parse` for a target: `PGSERVICE` is not read, so a service meant
+    /// for psql sessions (often production) never fills in what a
+    /// `--target` string leaves out. A `service=` in the string is read.
+    pub fn parse_target(url: &str, what: &str) -> Result<ConnInfo> {
+        Self::parse_with_env(url, what, |k| {
+            (k != "PGSERVICE").then(|| std::env::var(k).ok()).flatten()
+        })
+    }
+
+    /// Where libpq would connect with no connection string: the `PG*`
+    /// environment and `PGSERVICE`.
+    pub fn from_environment(what: &str) -> Result<ConnInfo> {
+        Self::from_pairs(Vec::new(), what, |k| std::env::var(k).ok())
     }
 
     fn parse_with_env(
@@ -196,26 +235,50 @@ impl ConnInfo {
         what: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ConnInfo> {
-        let usage = |msg: String| anyhow::Error::new(UsageError::new(format!("{what}: {msg}")));
         let pairs = params::parse(url).map_err(|e| {
             // Never the input itself: it may hold the password.
-            usage(format!(
-                "not a valid PostgreSQL connection string ({e}); expected \
+            UsageError::new(format!(
+                "{what}: not a valid PostgreSQL connection string ({e}); expected \
                  postgresql://user:password@host:port/dbname?param=value or key=value pairs"
             ))
         })?;
+        Self::from_pairs(pairs, what, env)
+    }
+
+    /// Resolves parameters as libpq does: the string's, then the service's
+    /// (`service=` or `PGSERVICE`), then the `PG*` environment, then
+    /// defaults.
+    fn from_pairs(
+        pairs: Vec<(String, String)>,
+        what: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConnInfo> {
+        let usage = |msg: String| anyhow::Error::new(UsageError::new(format!("{what}: {msg}")));
+        // Names the parameter (never its value, which may be a password).
+        let unknown = |k: &str, at: &str| {
+            let guess = params::closest(k, PARAMETERS.iter().map(|(p, _)| *p))
+                .map(|p| format!("did you mean \"{p}\"? "))
+                .unwrap_or_default();
+            usage(format!(
+                "{at}unknown connection parameter \"{k}\"; {guess}the supported ones are \
+                 listed in docs/operations.md"
+            ))
+        };
         let mut given: std::collections::HashMap<&'static str, String> = Default::default();
         for (k, v) in pairs {
             let Some((known, _)) = PARAMETERS.iter().find(|(p, _)| *p == k) else {
-                let guess = params::closest(&k, PARAMETERS.iter().map(|(p, _)| *p))
-                    .map(|p| format!("did you mean \"{p}\"? "))
-                    .unwrap_or_default();
-                return Err(usage(format!(
-                    "an unknown connection parameter was given; {guess}the supported ones are \
-                     listed in docs/operations.md"
-                )));
+                return Err(unknown(&k, ""));
             };
             given.insert(known, v);
+        }
+        let service = given.get("service").cloned().or_else(|| env("PGSERVICE"));
+        if let Some(name) = service.filter(|s| !s.is_empty()) {
+            for entry in service::lookup(&name, &env).map_err(usage)? {
+                let Some((known, _)) = PARAMETERS.iter().find(|(p, _)| *p == entry.key) else {
+                    return Err(unknown(&entry.key, &format!("{}: ", entry.at)));
+                };
+                given.entry(known).or_insert(entry.value);
+            }
         }
         let mut from_env = std::collections::HashSet::new();
         for (param, var) in PARAMETERS {
@@ -241,7 +304,10 @@ impl ConnInfo {
         let hosts = endpoints(get("host"), get("hostaddr"), get("port")).map_err(usage)?;
         let user = get("user").map(String::from).unwrap_or_else(os_user);
         let dbname = get("dbname").map(String::from).ok_or_else(|| {
-            usage("names no database; add it to the URL, e.g. postgresql://host/dbname".into())
+            usage(
+                "names no database; add it (postgresql://host/dbname, dbname=..., or PGDATABASE)"
+                    .into(),
+            )
         })?;
         let password = get("password").map(|p| {
             let from = if from_env.contains("password") {
@@ -888,6 +954,15 @@ pub fn quote_ident(name: &str) -> String {
 /// Quotes a string literal for SQL.
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Whether `url` was typed on this process's command line (`--source URL`
+/// or `--source=URL`), where `ps` shows it to everyone.
+fn on_command_line(url: &str) -> bool {
+    std::env::args_os().skip(1).any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == url || a.split_once('=').is_some_and(|(_, v)| v == url))
+    })
 }
 
 /// Context helper for the common "connecting to the source" case.

@@ -156,11 +156,14 @@ pub fn render(err: &anyhow::Error) -> String {
 /// the object names. DETAIL and WHERE are dropped because they can quote row
 /// values (e.g. "Key (email)=(alice@example.com) already exists").
 ///
-/// For data exceptions (class 22), integrity violations (class 23) and
-/// PL/pgSQL errors (class P0, `RAISE` text from a trigger), the message
-/// itself quotes values (`value "3000000000" is out of range for type
-/// integer`), so only the SQLSTATE, its condition name and the object names
-/// from the error's own fields are printed, never the message.
+/// The message itself is printed only for the classes whose messages are
+/// known to name objects and settings, never a row value
+/// (`SHOWN_CLASSES`). Any other class can quote values: data exceptions
+/// (`value "3000000000" is out of range for type integer`), integrity
+/// violations, a `RAISE` from a trigger or a function, under any
+/// `ERRCODE` it likes (`38000`, `2F000`, …). For those only the SQLSTATE,
+/// its condition name and the object names from the error's own fields
+/// are printed, never the message.
 pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
         let code = db.code().code();
@@ -256,10 +259,35 @@ fn next_step(code: &str) -> Option<&'static str> {
     })
 }
 
-/// Whether messages of this SQLSTATE can quote a row value: data
-/// exceptions, integrity violations and PL/pgSQL errors (`RAISE`).
+/// SQLSTATE classes whose server messages name objects, settings and SQL
+/// text, never a row value: what a user needs to fix a connection, a
+/// privilege, a rules `where:` or a busy server. An allowlist, so that a
+/// class nobody thought of (a `RAISE … USING ERRCODE = '38000'`) is
+/// redacted rather than printed.
+const SHOWN_CLASSES: &[&str] = &[
+    "08", // connection exception
+    "0A", // feature not supported
+    "25", // invalid transaction state (read-only transaction)
+    "28", // invalid authorization specification
+    "3D", // invalid catalog name (no such database)
+    "3F", // invalid schema name
+    "40", // transaction rollback (serialization failure, deadlock)
+    "42", // syntax error or access rule violation
+    "53", // insufficient resources
+    "54", // program limit exceeded
+    "55", // object not in prerequisite state (lock not available)
+    "57", // operator intervention (cancelled, terminated, recovery conflict)
+    "58", // system error (I/O)
+    "F0", // configuration file error
+    "XX", // internal error
+];
+
+/// Whether messages of this SQLSTATE may quote a row value: any class not
+/// in `SHOWN_CLASSES`.
 fn quotes_values(code: &str) -> bool {
-    code.starts_with("22") || code.starts_with("23") || code.starts_with("P0")
+    !code
+        .get(..2)
+        .is_some_and(|class| SHOWN_CLASSES.contains(&class))
 }
 
 /// The condition name of a SQLSTATE in the classes whose messages are not
@@ -272,7 +300,14 @@ pub fn condition_name(code: &str) -> &'static str {
         .unwrap_or(match code.get(..2) {
             Some("22") => "data_exception",
             Some("23") => "integrity_constraint_violation",
-            _ => "plpgsql_error",
+            Some("P0") => "plpgsql_error",
+            Some("38") => "external_routine_exception",
+            Some("39") => "external_routine_invocation_exception",
+            Some("2F") => "sql_routine_exception",
+            Some("21") => "cardinality_violation",
+            Some("44") => "with_check_option_violation",
+            Some("HV") => "fdw_error",
+            _ => "error of a class whose messages are not shown",
         })
 }
 
@@ -430,6 +465,9 @@ mod tests {
     fn value_quoting_classes_are_named_not_quoted() {
         assert!(quotes_values("22003") && quotes_values("23505") && quotes_values("P0001"));
         assert!(!quotes_values("42P01") && !quotes_values("08006"));
+        // Classes nobody listed are redacted: RAISE may use any ERRCODE.
+        assert!(quotes_values("38000") && quotes_values("2F005") && quotes_values("HV000"));
+        assert_eq!(condition_name("38001"), "external_routine_exception");
         assert_eq!(condition_name("22003"), "numeric_value_out_of_range");
         assert_eq!(condition_name("22P02"), "invalid_text_representation");
         assert_eq!(condition_name("22021"), "character_not_in_repertoire");

@@ -11,8 +11,15 @@ pub mod catalog;
 /// The YAML rules, as the user wrote them.
 pub mod rules;
 
+/// pg_dump's -t/-T/-n/-N: which tables take part, applied to the catalog
+/// and the rules before the plan.
+pub mod selection;
+
 /// Rules × catalog, checked and compiled: what runs.
 pub mod plan;
+
+/// The SQL the rules put into the COPY query (`when:`, `sql:`), checked.
+pub mod rule_sql;
 
 /// Which rows each table keeps (part of the plan).
 pub mod subset;
@@ -49,6 +56,9 @@ pub mod post_data;
 
 /// The run's summary, report file and warnings.
 pub mod report;
+
+/// `--dry-run --format mermaid|dot`: the plan as a picture.
+pub mod diagram;
 
 /// The leak check: no original value left in what was written.
 pub mod verify;

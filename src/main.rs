@@ -3,25 +3,14 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use anonymize::cli::{Cli, Command, LogFormat};
 use anonymize::error;
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
-    let format = match &cli.command {
-        None => cli.sync.common.log_format,
-        Some(Command::Sync(a)) => a.common.log_format,
-        Some(Command::Check(a)) => a.common.log_format,
-        Some(Command::Init(a)) => a.log_format,
-        Some(Command::Verify(a)) => a.common.log_format,
-        Some(Command::Demo(_)) => LogFormat::Text,
-        Some(Command::Export(a)) => a.common.log_format,
-        Some(Command::Load(a)) => a.log_format,
-    };
-    anonymize::logging::init(format);
+    let cli = Cli::parse_args();
+    let format = cli.common.log_format;
+    anonymize::logging::init(format, cli.common.log_level());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,7 +21,13 @@ fn main() -> ExitCode {
             return ExitCode::from(error::EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // For `-v` and the memory tests: this process's own peak (VmHWM).
+    tracing::debug!(
+        peak_rss_bytes = anonymize::report::peak_rss_bytes(),
+        "peak memory"
+    );
+    match result {
         Ok(()) => ExitCode::from(error::EXIT_OK),
         Err(e) => {
             let code = error::exit_code(&e);
@@ -79,6 +74,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Export(args)) => anonymize::commands::export::run(&args).await?,
         Some(Command::Load(args)) => anonymize::commands::load::run(&args).await?,
+        Some(Command::Filter(args)) => anonymize::commands::filter::run(&args).await?,
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "anonymize",
+                &mut out,
+            );
+            String::from_utf8(out)?
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            // The man page's header holds the version on one line.
+            let command =
+                <Cli as clap::CommandFactory>::command().version(env!("CARGO_PKG_VERSION"));
+            clap_mangen::Man::new(command).render(&mut out)?;
+            String::from_utf8(out)?
+        }
     };
     print!("{text}");
     Ok(())

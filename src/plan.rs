@@ -26,6 +26,47 @@ pub enum ColumnAction {
     /// Always NULL; the source query does not even read it.
     Null,
     Transform(Arc<dyn Transform>),
+    /// Replaced in batches by an external program (`command:`).
+    Command(Arc<crate::transform::command::Runner>),
+    /// A list of rules chosen per row (`when:`): field `selector` of the
+    /// table's `extra` fields holds the index of the branch that applies.
+    /// Branches are never `When` themselves.
+    When {
+        selector: usize,
+        branches: Vec<ColumnAction>,
+    },
+}
+
+impl ColumnAction {
+    /// The action for one row and its branch number: the chosen branch
+    /// of a `When` (`extra(selector)` is the row's selector field, a small
+    /// number the source writes), else the action itself and 0.
+    #[inline]
+    pub fn for_row<'a, 'r>(
+        &'a self,
+        extra: impl FnOnce(usize) -> &'r [u8],
+    ) -> (usize, &'a ColumnAction) {
+        match self {
+            ColumnAction::When { selector, branches } => {
+                let i = extra(*selector)
+                    .iter()
+                    .fold(0usize, |n, d| n * 10 + usize::from(d.wrapping_sub(b'0')));
+                // The CASE always writes an index in range; the default
+                // guards against a change of the query's shape.
+                let i = i.min(branches.len() - 1);
+                (i, &branches[i])
+            }
+            other => (0, other),
+        }
+    }
+
+    /// Every action a row may take: the branches of a `When`, else itself.
+    pub fn choices(&self) -> &[ColumnAction] {
+        match self {
+            ColumnAction::When { branches, .. } => branches,
+            other => std::slice::from_ref(other),
+        }
+    }
 }
 
 /// One copied column (generated columns are not copied: the target
@@ -74,6 +115,10 @@ pub struct TablePlan {
     /// `LEFT JOIN ...` clauses the columns' `source_expr` read, filled by
     /// `subset`.
     pub joins: Vec<String>,
+    /// SQL read after the columns in the COPY query and never written to
+    /// the target: the branch selectors of `when:` rules
+    /// (`ColumnAction::When`).
+    pub extra: Vec<String>,
     /// How the predicate was chosen, for `--dry-run`, the summary and the
     /// report.
     pub selection: String,
@@ -91,11 +136,25 @@ pub struct TablePlan {
 }
 
 impl TablePlan {
-    /// True when every column is `keep`: rows can pass through untouched.
+    /// True when every column is `keep` (or `sql:`, computed by the
+    /// source): rows can pass through untouched.
     pub fn is_passthrough(&self) -> bool {
-        self.columns
-            .iter()
-            .all(|c| matches!(c.action, ColumnAction::Keep))
+        self.extra.is_empty()
+            && self
+                .columns
+                .iter()
+                .all(|c| matches!(c.action, ColumnAction::Keep))
+    }
+
+    /// True when some column may go through an external program, so the
+    /// batch is gathered per column first.
+    pub fn has_commands(&self) -> bool {
+        self.columns.iter().any(|c| {
+            c.action
+                .choices()
+                .iter()
+                .any(|a| matches!(a, ColumnAction::Command(_)))
+        })
     }
 
     /// Rows the copy is expected to move: the subset's estimate, else the
@@ -561,32 +620,54 @@ fn plan_table(
 
     let mut columns = Vec::new();
     let mut reads: Vec<Vec<String>> = Vec::new();
+    let mut extra: Vec<String> = Vec::new();
     for column in table.columns.iter().filter(|c| !c.generated) {
         let entry = rule.and_then(|r| r.columns.iter().find(|e| e.name == column.name));
+        let mut source_expr = None;
         let (action, text, implicit, column_reads) = match entry {
             None => (ColumnAction::Keep, "keep".to_string(), true, vec![]),
-            Some(e) => match compile(rules, table, column, &e.rule, key, unknown) {
-                Ok((action, reads)) => (action, e.rule.describe(), false, reads),
-                Err((message, hint)) => {
-                    problems.push_about(
-                        ProblemKind::Mismatch,
-                        About::column(&display, &column.name, Some(column)),
-                        &e.location,
-                        message,
-                        hint,
-                    );
-                    (ColumnAction::Keep, String::new(), false, vec![])
+            Some(e) => {
+                match crate::rule_sql::compile_entry(table, column, e, &mut extra, &mut |r| {
+                    compile(rules, table, column, r, key, unknown)
+                }) {
+                    Ok(compiled) => {
+                        source_expr = compiled.source_expr;
+                        (compiled.action, e.describe(), false, compiled.reads)
+                    }
+                    Err(list) => {
+                        for (location, message, hint) in list {
+                            problems.push_about(
+                                ProblemKind::Mismatch,
+                                About::column(&display, &column.name, Some(column)),
+                                location.as_ref().unwrap_or(&e.location),
+                                message,
+                                hint,
+                            );
+                        }
+                        (ColumnAction::Keep, String::new(), false, vec![])
+                    }
                 }
-            },
+            }
         };
+        if source_expr.is_some()
+            && rule.is_some_and(|r| r.null_outside_subset.contains(&column.name))
+        {
+            problems.push_about(
+                ProblemKind::Mismatch,
+                About::column(&display, &column.name, Some(column)),
+                &entry.map(|e| e.location.clone()).unwrap_or_else(|| table_location.clone()),
+                format!("column {display}.{} is computed by `sql:` and listed under `null_outside_subset:`; only one of them can write it", column.name),
+                Some("keep the reference's value (`keep`), or drop it from `null_outside_subset:`".into()),
+            );
+        }
         columns.push(ColumnPlan {
             name: column.name.clone(),
             rule: text,
             implicit,
             action,
             read_by_others: false,
-            source_expr: None,
-            space: entry.and_then(|e| e.rule.output_space()),
+            source_expr,
+            space: entry.and_then(crate::rule_sql::output_space),
             accepted: entry.and_then(|e| e.rule.accepted.clone()),
             allow: entry.map(|e| e.rule.allow.clone()).unwrap_or_default(),
         });
@@ -599,7 +680,8 @@ fn plan_table(
         let Some(c) = columns.iter().find(|c| c.name == used.column) else {
             continue;
         };
-        if matches!(c.action, ColumnAction::Keep) {
+        // An `sql:` column is kept by the pipeline but changed by the source.
+        if matches!(c.action, ColumnAction::Keep) && c.source_expr.is_none() {
             continue;
         }
         problems.push_about(
@@ -660,6 +742,7 @@ fn plan_table(
             .map(|f| format!("({f})")),
         with_sql: None,
         joins: Vec::new(),
+        extra,
         selection: match rule.and_then(|r| r.filter.as_deref()) {
             Some(f) => format!("where {f}"),
             None => "all rows".into(),
@@ -709,6 +792,47 @@ fn compile(
                 ));
             }
             Ok((ColumnAction::Null, vec![]))
+        }
+        // Computed by the source (the plan puts the expression in the COPY
+        // query); the value passes through like a kept one.
+        Action::Sql(_) => {
+            if let Some(name) = constraint.filter(|_| !rule.unique) {
+                return Err((
+                    format!(
+                        "column {display}.{} is unique ({name}), but an `sql:` expression can give two rows the same value",
+                        column.name
+                    ),
+                    Some("write `unique: true` beside `sql:` if the expression keeps values apart (the target's unique index then checks it), or use a unique-capable transform".into()),
+                ));
+            }
+            Ok((ColumnAction::Keep, vec![]))
+        }
+        Action::Command(spec) => {
+            if let Some(name) = constraint.filter(|_| !rule.unique) {
+                return Err((
+                    format!(
+                        "column {display}.{} is unique ({name}), but the program of `{}` may give two rows the same value",
+                        column.name,
+                        spec.describe()
+                    ),
+                    Some("write `unique: true` beside `command:` if the program keeps values apart (the target's unique index then checks it), or use a unique-capable transform".into()),
+                ));
+            }
+            spec.check_executable().map_err(|m| {
+                (
+                    format!("column {display}.{}: {m}", column.name),
+                    Some("give a program that exists and is executable (`chmod +x`), or name one on PATH".into()),
+                )
+            })?;
+            Ok((
+                ColumnAction::Command(Arc::new(crate::transform::command::Runner::new(
+                    spec.clone(),
+                    format!("{display}.{}", column.name),
+                    key,
+                    rule.namespace.as_deref(),
+                ))),
+                vec![],
+            ))
         }
         Action::Transform(options) => {
             let uniqueness = options.uniqueness();
@@ -1214,6 +1338,12 @@ impl std::fmt::Debug for ColumnAction {
             ColumnAction::Keep => f.write_str("Keep"),
             ColumnAction::Null => f.write_str("Null"),
             ColumnAction::Transform(_) => f.write_str("Transform"),
+            ColumnAction::Command(r) => write!(f, "{r:?}"),
+            ColumnAction::When { selector, branches } => f
+                .debug_struct("When")
+                .field("selector", selector)
+                .field("branches", branches)
+                .finish(),
         }
     }
 }

@@ -755,6 +755,7 @@ mod tests {
             predicate: None,
             with_sql: None,
             joins: vec![],
+            extra: vec![],
             selection: "all rows".into(),
             estimated_kept: None,
             skip: false,

@@ -77,6 +77,26 @@ pub struct Report {
     pub source_replay_timestamp: Option<String>,
     /// Tables that had rows but came out empty without a rule asking for it.
     pub warnings: Vec<EmptyTable>,
+    /// The run's peak resident memory (`VmHWM` of /proc/self/status), or
+    /// null where the system does not tell.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// This process's peak resident memory since it started: `VmHWM`, which
+/// counts this program only. (`getrusage`'s `ru_maxrss` would also count the
+/// parent that spawned it, whose memory a child started with CLONE_VM
+/// shares until its exec.)
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 impl Report {
@@ -131,6 +151,59 @@ impl Report {
     }
 }
 
+/// What `export` and `load` know of their run, for the same `--report` as
+/// sync's: the fields they have, the others null or empty.
+pub struct Brief {
+    /// The source URL (export) or the export's path (load).
+    pub source: String,
+    /// The target URL (load) or the `--out` path (export).
+    pub target: String,
+    pub subset: Option<crate::subset::SubsetSpec>,
+    pub started_at: SystemTime,
+}
+
+impl Brief {
+    /// Writes the report of a run that ended with `result` (the tables it
+    /// wrote). A successful run whose report cannot be written fails.
+    pub fn write(self, path: &Path, result: &Result<Vec<TableStats>>) -> Result<()> {
+        let (outcome, error, exit_code, tables) = match result {
+            Ok(t) => (Outcome::Success, None, 0, t.clone()),
+            Err(e) => {
+                let code = crate::error::exit_code(e);
+                let text = crate::error::render(e);
+                (Outcome::of_exit_code(code), Some(text), code, Vec::new())
+            }
+        };
+        let report = Report {
+            tool: "anonymize",
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: rfc3339(self.started_at),
+            finished_at: rfc3339(SystemTime::now()),
+            seconds: self.started_at.elapsed().unwrap_or_default().as_secs_f64(),
+            outcome,
+            error,
+            exit_code,
+            source: self.source,
+            target: Some(self.target),
+            rules_digest: None,
+            subset: self.subset.map(|s| s.to_string()),
+            subset_fraction: self.subset.map(|s| match s {
+                crate::subset::SubsetSpec::All => 1.0,
+                crate::subset::SubsetSpec::Fraction(f) => f,
+            }),
+            rows_written: tables.iter().map(|t| t.rows_written).sum(),
+            bytes: tables.iter().map(|t| t.bytes).sum(),
+            tables,
+            phases: Phases::default(),
+            verify: None,
+            source_replay_timestamp: None,
+            warnings: Vec::new(),
+            peak_rss_bytes: peak_rss_bytes(),
+        };
+        report.write(path)
+    }
+}
+
 /// Wall-clock seconds per phase of a run; `None` for a phase that did not
 /// run (or not yet, when the run failed). Post-data overlaps the copy:
 /// `post_data_after_copy` is the part the run waited for after the last
@@ -152,7 +225,7 @@ pub struct Phases {
     /// summed over tables; part of `post_data`.
     pub row_counts: Option<f64>,
     /// Sequences, materialized views, statistics of what was not copied
-    /// (`--schema existing`: foreign-key checks and sequences).
+    /// (`--into existing`: foreign-key checks and sequences).
     pub finish: Option<f64>,
     /// `--verify`.
     pub verify: Option<f64>,
@@ -367,9 +440,9 @@ mod tests {
             bytes,
             seconds: 0.5,
             source_rows_estimate: rows as i64,
+            source_rows_from: Default::default(),
             selection: "all rows".to_string(),
             kept_fraction: None,
-            source_rows_from: Default::default(),
         }
     }
 

@@ -138,6 +138,7 @@ pub async fn dump(
         section,
         Privileges::NONE,
         std::time::Duration::from_secs(60),
+        &[],
     )
     .await
 }
@@ -150,8 +151,20 @@ pub async fn dump_with(
     section: Section,
     privileges: Privileges,
     lock_timeout: std::time::Duration,
+    exclude_tables: &[crate::catalog::QualifiedName],
 ) -> Result<String> {
     let mut cmd = tokio::process::Command::new(&pg_dump.path);
+    // The tables `-T/-t/-n/-N` left out, by exact name: pg_dump reads a
+    // double-quoted pattern part literally, so both sides agree on what
+    // was left out.
+    for t in exclude_tables {
+        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        cmd.arg(format!(
+            "--exclude-table={}.{}",
+            quoted(&t.schema),
+            quoted(&t.name)
+        ));
+    }
     // pg_dump locks every table it dumps; a table held by a migration must
     // fail the run after `lock_timeout`, not hang it.
     cmd.arg(format!(

@@ -225,12 +225,21 @@ pub async fn lock_tables(
 pub fn lock_timed_out(timeout: std::time::Duration) -> anyhow::Error {
     anyhow::anyhow!(
         "a source table is locked by another session (a migration, VACUUM FULL, or a \
-             long ALTER), and the run waited {} s for it (--lock-timeout); nothing was written. \
+             long ALTER), and the run waited {} for it (--lock-timeout); nothing was written. \
              See who holds it with `SELECT pid, state, query FROM pg_stat_activity WHERE pid IN \
              (SELECT pid FROM pg_locks WHERE mode = 'AccessExclusiveLock')` on the source, then \
              retry, or raise --lock-timeout",
-        timeout.as_secs()
+        shown(timeout)
     )
+}
+
+/// A duration as the user may have written it: `1 s`, `300 ms`.
+fn shown(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 /// Which rows of a table one COPY reads, and in what order.
@@ -267,6 +276,16 @@ pub fn copy_query(t: &TablePlan, read: Read) -> String {
             }
         })
         .collect();
+    // The branch selectors of `when:` rules, read after the columns and
+    // never written (`TablePlan::extra`). Their aliases cannot clash with
+    // a column: they contain a dot.
+    let mut cols = cols;
+    for (k, e) in t.extra.iter().enumerate() {
+        cols.push(format!(
+            "{e} AS {}",
+            quote_ident(&format!("anonymize.when{k}"))
+        ));
+    }
     let mut q = String::from("COPY (");
     if let Some(w) = &t.with_sql {
         let _ = write!(q, "{w} ");

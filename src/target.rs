@@ -189,7 +189,7 @@ impl TargetServer {
             return Err(UsageError::new(format!(
                 "the target role `{user}` may not create databases, and sync loads into a fresh \
                  database {} before swapping it in; run `ALTER ROLE {} CREATEDB;` as a superuser, \
-                 or pass --schema existing to load into the existing database in one transaction",
+                 or pass --into existing to load into the existing database in one transaction",
                 self.next,
                 quote_ident(&user)
             ))
@@ -264,22 +264,22 @@ impl TargetServer {
         Ok(state)
     }
 
-    /// `--schema existing` truncates and reloads every table of the rules
+    /// `--into existing` truncates and reloads every table of the rules
     /// in the target itself, so a database anonymize has not loaded before
     /// needs `--force`, as replacing one does. A load marks it (see
     /// `MARK_EXISTING`), so later runs need no flag.
     pub async fn claim_existing(&self, force: bool) -> Result<()> {
         match self.state().await? {
             TargetState::Missing => Err(UsageError::new(format!(
-                "target database {} does not exist; --schema existing loads into a database \
+                "target database {} does not exist; --into existing loads into a database \
                  whose schema is already there (run your migrations first), or leave out \
-                 --schema existing to have anonymize create it",
+                 --into existing to have anonymize create it",
                 self.target
             ))
             .into()),
             TargetState::Foreign { objects } if !force => Err(UsageError::new(format!(
                 "target database {} holds {objects} object(s) and was not made or loaded by \
-                 anonymize; --schema existing empties every table in the rules: pass --force \
+                 anonymize; --into existing empties every table in the rules: pass --force \
                  to load into it (it is then marked, and later runs need no --force)",
                 self.target
             ))
@@ -288,7 +288,7 @@ impl TargetServer {
         }
     }
 
-    /// The statement that marks the target after a `--schema existing`
+    /// The statement that marks the target after a `--into existing`
     /// load, run inside the load's transaction.
     pub fn mark_existing_statement(&self) -> String {
         format!(
@@ -326,7 +326,7 @@ impl TargetServer {
             if crate::error::sqlstate(&e) == Some("42501") {
                 return Err(UsageError::new(format!(
                     "the target role may not create databases; run `ALTER ROLE {} CREATEDB;` \
-                     as a superuser, or use --schema existing to load into the existing database",
+                     as a superuser, or use --into existing to load into the existing database",
                     quote_ident(self.info.config.get_user().unwrap_or("<role>"))
                 ))
                 .into());
@@ -583,7 +583,7 @@ pub async fn check_row_counts(clients: &[Client], tables: &[LoadedTable<'_>]) ->
     Ok(out)
 }
 
-/// Rows that break a foreign key after a `--schema existing` load, where
+/// Rows that break a foreign key after a `--into existing` load, where
 /// triggers (and so the FK checks) were off for the load.
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -29,9 +29,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::catalog::{display_ident, Catalog};
-use crate::cli::{CheckArgs, OutputFormat};
+use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::{Overrides, Settings};
-use crate::conn::ConnInfo;
 use crate::error::PgResultExt;
 use crate::error::{GapsFound, RulesErrors};
 use crate::plan::{PlanErrors, Problem, ProblemKind, Secret};
@@ -127,13 +126,15 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         args.common.config.as_deref(),
         Overrides::common(&args.common),
     )?;
-    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+    let source = settings.source_conn()?;
+    let selection = args.select.selection()?;
     let mut rules = crate::rules::load::load(&settings.rules)?;
     // The subset is planned at the rules' share, or at 10% (what developers
     // ask for), to see from estimates which tables it would leave empty.
     rules.subset.get_or_insert(SubsetSpec::Fraction(0.1));
     let snapshot = crate::source::open_snapshot(&source).await?;
-    let catalog = Catalog::read(&snapshot.client).await?;
+    let mut catalog = Catalog::read(&snapshot.client).await?;
+    selection.apply(&mut catalog, &mut rules)?;
     crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
     let role: String = snapshot
@@ -151,8 +152,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let large_objects = large_objects_warning(&snapshot.client).await?;
     let schema_texts = crate::schema_text::read(&snapshot.client).await?;
     let links = crate::schema_text::refuse_connection_strings(&rules, &schema_texts);
+    let rule_sql = crate::rule_sql::check(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(&rules, catalog);
-    for result in [constants, filters, lengths, domains, links] {
+    for result in [constants, filters, rule_sql, lengths, domains, links] {
         if let Err(e) = result {
             let list = e.downcast::<RulesErrors>()?.0;
             report.add_mismatches(list);
@@ -172,8 +174,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     report.gaps.extend(unlisted);
     report.ok = report.gaps.is_empty();
     let text = match args.format {
-        OutputFormat::Text => report.render_text(),
-        OutputFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
+        CheckFormat::Text => report.render_text(),
+        CheckFormat::Json => serde_json::to_string_pretty(&report).expect("serializes") + "\n",
+        CheckFormat::Github => report.render_github(),
     };
     if report.ok {
         return Ok(text);
@@ -510,6 +513,38 @@ impl CheckReport {
     }
 
     /// Gaps grouped by kind, each with where to fix it, then a summary.
+    /// GitHub Actions workflow commands: an `::error` per gap and a
+    /// `::warning` per piece of advice, at the rule's file, line and
+    /// column, so they show on the pull request's diff.
+    pub fn render_github(&self) -> String {
+        let mut s = String::new();
+        for g in &self.gaps {
+            let message = match &g.hint {
+                Some(h) => format!("{}\nhint: {h}", g.message),
+                None => g.message.clone(),
+            };
+            let title = format!("anonymize check: {:?} gap", g.kind).to_lowercase();
+            let _ = writeln!(s, "{}", annotation("error", &g.location, &title, &message));
+        }
+        let files = self.rules_files.first().map(String::as_str).unwrap_or("");
+        for w in &self.warnings {
+            let text = format!("{}.{}: {}", w.table, display_ident(&w.column), w.message);
+            let _ = writeln!(
+                s,
+                "{}",
+                annotation("warning", files, "anonymize check", &text)
+            );
+        }
+        if self.gaps.is_empty() {
+            let _ = writeln!(
+                s,
+                "::notice title=anonymize check::{} table(s), {} column(s); every column has a rule that fits it",
+                self.tables, self.columns
+            );
+        }
+        s
+    }
+
     pub fn render_text(&self) -> String {
         let mut s = String::new();
         let groups = [
@@ -619,5 +654,61 @@ impl CheckReport {
             );
         }
         s
+    }
+}
+
+/// One workflow command (`::error file=…,line=…,col=…,title=…::message`)
+/// for a `file:line:column` location; line and column are left out when
+/// the location has none.
+fn annotation(level: &str, location: &str, title: &str, message: &str) -> String {
+    // GitHub's escapes: data loses `%`, CR and LF; properties also `:`
+    // and `,`.
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut parts: Vec<&str> = location.rsplitn(3, ':').collect();
+    parts.reverse();
+    let numeric = |s: &&str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let (file, line, col) = match parts.as_slice() {
+        [f, l, c] if numeric(l) && numeric(c) => (f.to_string(), Some(*l), Some(*c)),
+        [f, l, c] if numeric(c) => (format!("{f}:{l}"), Some(*c), None),
+        [f, l] if numeric(l) => (f.to_string(), Some(*l), None),
+        _ => (location.to_string(), None, None),
+    };
+    let mut props = format!("file={}", property(&file));
+    if let Some(l) = line.filter(|l| *l != "0") {
+        props.push_str(&format!(",line={l}"));
+    }
+    if let Some(c) = col.filter(|c| *c != "0") {
+        props.push_str(&format!(",col={c}"));
+    }
+    format!(
+        "::{level} {props},title={}::{}",
+        property(title),
+        data(message)
+    )
+}
+
+#[cfg(test)]
+mod github_tests {
+    use super::annotation;
+
+    #[test]
+    fn annotations_carry_file_line_and_column_and_escape_their_text() {
+        assert_eq!(
+            annotation("error", "rules/x.yml:4:5", "t", "a, b: 100%\nhint: c"),
+            "::error file=rules/x.yml,line=4,col=5,title=t::a, b: 100%25%0Ahint: c"
+        );
+        assert_eq!(
+            annotation("error", "rules/x.yml", "t", "m"),
+            "::error file=rules/x.yml,title=t::m"
+        );
+        assert_eq!(
+            annotation("warning", "rules/x.yml:7", "a:b", "m"),
+            "::warning file=rules/x.yml,line=7,title=a%3Ab::m"
+        );
     }
 }

@@ -97,7 +97,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         .prefix("anonymize-demo-")
         .tempdir()
         .context("creating a temporary directory for the demo rules")?;
-    let rules = match &args.rules {
+    let rules = match &args.common.rules {
         Some(path) => path.clone(),
         None => {
             let dir: PathBuf = rules_dir.path().join("rules");
@@ -108,8 +108,11 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             path
         }
     };
-    let (secret, secret_origin) = match crate::commands::sync::secret_from_env() {
-        Some(s) => (s, "ANONYMIZE_SECRET"),
+    let (secret, secret_origin) = match crate::commands::sync::secret_from_env()? {
+        Some(s) if std::env::var_os("ANONYMIZE_SECRET").is_some_and(|v| !v.is_empty()) => {
+            (s, "ANONYMIZE_SECRET")
+        }
+        Some(s) => (s, crate::commands::sync::SECRET_FILE_VAR),
         None => (
             DEMO_SECRET.to_vec(),
             "the built-in demo secret; set ANONYMIZE_SECRET to try another",
@@ -125,9 +128,11 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
             .map(|n| n.get())
             .unwrap_or(2),
         dry_run: false,
+        plan_format: crate::diagram::Format::Text,
         schema: SchemaMode::Create,
+        selection: crate::selection::Selection::default(),
         report: None,
-        progress: !args.no_progress,
+        progress: args.common.progress(),
         force: false,
         keep_previous: false,
         terminate_connections: false,
@@ -138,6 +143,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         lock_timeout: std::time::Duration::from_secs(60),
         // The demo proves the copy leaks nothing: the same check as `sync --verify`.
         verify: true,
+        verify_sample: crate::verify::DEFAULT_SAMPLE,
         secret: Some(secret),
     })
     .await?;
@@ -150,7 +156,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         "Copied the sample shop ({} customers) from {SOURCE_DB} to {TARGET_DB}.\n\
          rules: {}\nsecret: {secret_origin}\n",
         args.customers,
-        match &args.rules {
+        match &args.common.rules {
             Some(p) => p.display().to_string(),
             None => "the embedded rules/demo.yml".to_string(),
         },

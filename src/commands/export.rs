@@ -56,10 +56,16 @@ pub struct ExportOptions {
     pub format: ExportFormat,
     pub compression: Compression,
     pub verify: bool,
+    /// Values `--verify` samples per column.
+    pub verify_sample: u32,
     pub progress: bool,
     pub secret: Option<Vec<u8>>,
     /// How long a source session waits for a table lock.
     pub lock_timeout: std::time::Duration,
+    /// `--report`: where the JSON report goes.
+    pub report: Option<PathBuf>,
+    /// `-t/-T/-n/-N/--exclude-table-data`.
+    pub selection: crate::selection::Selection,
 }
 
 impl ExportOptions {
@@ -68,13 +74,26 @@ impl ExportOptions {
             args.common.config.as_deref(),
             Overrides {
                 subset: args.subset.as_deref(),
-                jobs: args.jobs,
+                jobs: args.data.jobs,
                 ..Overrides::common(&args.common)
             },
         )?;
-        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+        let source = settings.source_conn()?;
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
+        let to_stdout = args.out == Path::new(crate::export::staging::STDOUT);
+        if to_stdout && args.format != ExportFormat::Sql {
+            return Err(UsageError::new(
+                "--out -: only --format sql goes to stdout; csv/jsonl write a directory",
+            )
+            .into());
+        }
+        if to_stdout && args.data.report.as_deref() == Some(Path::new(crate::report::STDOUT)) {
+            return Err(UsageError::new(
+                "--out - and --report - both want stdout; write the report to a file",
+            )
+            .into());
+        }
         let compression = Compression::from_path(&args.out).map_err(UsageError::new)?;
         if compression != Compression::None && args.format != ExportFormat::Sql {
             return Err(UsageError::new(format!(
@@ -93,9 +112,12 @@ impl ExportOptions {
             format: args.format,
             compression,
             verify: args.verify,
-            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
-            secret: crate::commands::sync::secret_from_env(),
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            verify_sample: args.sample,
+            progress: args.common.progress(),
+            secret: crate::commands::sync::secret_from_env()?,
+            lock_timeout: args.lock_timeout,
+            report: args.data.report.clone(),
+            selection: args.select.selection()?,
         })
     }
 }
@@ -103,12 +125,41 @@ impl ExportOptions {
 /// Runs an export; returns the summary printed on stdout.
 pub async fn run(args: &ExportArgs) -> Result<String> {
     let opts = ExportOptions::from_args(args)?;
+    let Some(path) = &opts.report else {
+        return export_and_commit(&opts).await.map(|(text, _)| text);
+    };
+    crate::report::Report::check_writable(path)?;
+    let brief = crate::report::Brief {
+        source: opts.source.redacted().to_string(),
+        target: opts.out.display().to_string(),
+        subset: opts.subset,
+        started_at: std::time::SystemTime::now(),
+    };
+    let result = export_and_commit(&opts).await;
+    let (text, stats) = match result {
+        Ok((text, stats)) => (text, Ok(stats)),
+        Err(e) => (String::new(), Err(e)),
+    };
+    let written = brief.write(path, &stats);
+    stats?;
+    written?;
+    // With `--report -` stdout holds the report alone.
+    Ok(if path == Path::new(crate::report::STDOUT) {
+        String::new()
+    } else {
+        text
+    })
+}
+
+/// The export itself: staged, then committed to `--out`; returns the
+/// summary and the tables written.
+async fn export_and_commit(opts: &ExportOptions) -> Result<(String, Vec<TableStats>)> {
     let started = Instant::now();
     let staging = Staging::new(&opts.out, opts.format != ExportFormat::Sql)?;
     // Installed before any work: SIGINT/SIGTERM drop the export's future
     // (closing its connections) and land in the cleanup below.
     let result = match Signals::install() {
-        Ok(mut signals) => signals.guard(export(&opts, &staging)).await,
+        Ok(mut signals) => signals.guard(export(opts, &staging)).await,
         Err(e) => Err(e),
     };
     let stats = match result {
@@ -124,14 +175,20 @@ pub async fn run(args: &ExportArgs) -> Result<String> {
             )));
         }
     };
+    if opts.out == Path::new(crate::export::staging::STDOUT) {
+        // stdout holds the script: the summary goes to stderr.
+        eprint!("{}", crate::report::summary_table(&stats));
+        return Ok((String::new(), stats));
+    }
     let size = disk_size(&opts.out);
-    Ok(format!(
+    let text = format!(
         "{}wrote {} ({:.1} MB) in {:.1} s\n",
         crate::report::summary_table(&stats),
         opts.out.display(),
         size as f64 / 1e6,
         started.elapsed().as_secs_f64()
-    ))
+    );
+    Ok((text, stats))
 }
 
 /// Bytes of a file, or of the files of a directory.
@@ -146,12 +203,14 @@ fn disk_size(path: &Path) -> u64 {
 }
 
 async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStats>> {
-    let (rules, snapshot, plan) = crate::commands::prepare(
+    let (rules, snapshot, plan, excluded) = crate::commands::prepare(
         &opts.source,
         &opts.rules,
         opts.subset,
         opts.secret.as_deref(),
         opts.lock_timeout,
+        &opts.selection,
+        true,
     )
     .await?;
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
@@ -165,6 +224,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             section,
             schema::Privileges::NONE,
             opts.lock_timeout,
+            &excluded.tables,
         )
     };
     let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;
@@ -200,7 +260,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
 
     if let Some(samples) = samples {
         let samples = std::mem::take(&mut *samples.lock().expect("samples lock"));
-        verify_export(&plan, &snapshot.client, &samples).await?;
+        verify_export(&plan, &snapshot.client, &samples, opts.verify_sample).await?;
     }
 
     let subset = rules.subset.map(|s| s.to_string());
@@ -393,7 +453,7 @@ async fn copy_tables(
                     &dir.join(&files[i]),
                     opts.format,
                     &table,
-                    samples.clone().map(|s| (s, verify::DEFAULT_SAMPLE)),
+                    samples.clone().map(|s| (s, opts.verify_sample)),
                 )?;
                 // Rows sorted by the server, so the files come out the same
                 // run after run.
@@ -420,9 +480,10 @@ async fn verify_export(
     plan: &Plan,
     source: &tokio_postgres::Client,
     samples: &Samples,
+    sample: u32,
 ) -> Result<()> {
     tracing::info!("verifying that no original value is in the export");
-    let report = verify::check_samples(plan, source, samples, verify::DEFAULT_SAMPLE).await?;
+    let report = verify::check_samples(plan, source, samples, sample).await?;
     verify::log_findings(&report);
     if report.failures > 0 {
         return Err(GapsFound(format!(

@@ -29,7 +29,7 @@ use anyhow::{Context, Result};
 use crate::catalog::{Catalog, Column, Table, TableKind, TypeKind};
 use crate::cli::InitArgs;
 use crate::config::{Overrides, Settings};
-use crate::conn::{quote_ident, ConnInfo};
+use crate::conn::quote_ident;
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
 use crate::plan::Secret;
@@ -89,13 +89,14 @@ struct Choice {
 /// Runs `init` and returns the summary to print.
 pub async fn run(args: &InitArgs) -> Result<String> {
     let settings = Settings::resolve(
-        args.config.as_deref(),
+        args.common.config.as_deref(),
         Overrides {
-            source: args.source.as_deref(),
+            source: args.common.source.as_deref(),
             ..Overrides::default()
         },
     )?;
-    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+    let source = settings.source_conn()?;
+    let selection = args.select.selection()?;
     let path = output_path(&args.out)?;
     if path.exists() && !args.force {
         return Err(UsageError::new(format!(
@@ -105,11 +106,21 @@ pub async fn run(args: &InitArgs) -> Result<String> {
         .into());
     }
     let snapshot = crate::source::open_snapshot(&source).await?;
-    let catalog = Catalog::read(&snapshot.client).await?;
+    let mut catalog = Catalog::read(&snapshot.client).await?;
+    // Rules for the selected tables only; --exclude-table-data ones skip.
+    selection.apply(&mut catalog, &mut crate::rules::Rules::default())?;
 
     let mut text = header(source.dbname());
     let (mut personal, mut todo, mut columns) = (0usize, Vec::new(), 0usize);
     for table in &catalog.tables {
+        if selection.skips_data(&table.name) {
+            let _ = writeln!(
+                text,
+                "  {}: {{ skip: true }}  # why: --exclude-table-data",
+                yaml_key(&table.name.to_string())
+            );
+            continue;
+        }
         let evidence = sample(&snapshot.client, table, args.sample).await?;
         let _ = writeln!(text, "  {}:", yaml_key(&table.name.to_string()));
         if table.columns.is_empty() {

@@ -7,7 +7,7 @@
 //! renamed over the target. A failure or a signal before that drops
 //! `<target>__next` and leaves the target as it was.
 
-mod script;
+pub mod script;
 
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -29,6 +29,9 @@ use crate::signals::Signals;
 use crate::target::{self, TargetServer};
 use script::Script;
 
+/// The path that reads a sql script from stdin.
+pub const STDIN: &str = "-";
+
 /// Rows sent per COPY message.
 const CHUNK: usize = 1 << 20;
 
@@ -36,12 +39,17 @@ const CHUNK: usize = 1 << 20;
 enum Input {
     /// A sql export (or any plain pg_dump script).
     Script(PathBuf),
+    /// `load -`: a sql script on stdin.
+    Stdin,
     /// A csv/jsonl export directory.
     Directory(PathBuf, Manifest),
 }
 
 impl Input {
     fn open(path: &Path) -> Result<Input> {
+        if path == Path::new(STDIN) {
+            return Ok(Input::Stdin);
+        }
         let meta = std::fs::metadata(path)
             .map_err(|e| UsageError::new(format!("cannot read {}: {e}", path.display())))?;
         if !meta.is_dir() {
@@ -92,14 +100,62 @@ fn changed_since_export() -> &'static str {
 
 /// Loads an export; returns the per-table summary printed on stdout.
 pub async fn run(args: &LoadArgs) -> Result<String> {
+    let Some(path) = &args.data.report else {
+        return load(args).await.map(|(text, _)| text);
+    };
+    crate::report::Report::check_writable(path)?;
+    let brief = crate::report::Brief {
+        source: args.path.display().to_string(),
+        target: match &args.common.target {
+            Some(t) => ConnInfo::parse_target(t, "--target")?
+                .redacted()
+                .to_string(),
+            None => String::new(),
+        },
+        subset: None,
+        started_at: std::time::SystemTime::now(),
+    };
+    let (text, tables) = match load(args).await {
+        Ok((text, tables)) => (text, Ok(tables)),
+        Err(e) => (String::new(), Err(e)),
+    };
+    let stats = tables.map(|tables| {
+        tables
+            .into_iter()
+            .map(|(table, rows)| crate::pipeline::TableStats {
+                table,
+                rows_read: rows,
+                rows_written: rows,
+                bytes: 0,
+                seconds: 0.0,
+                source_rows_estimate: -1,
+                source_rows_from: crate::catalog::RowsFrom::default(),
+                selection: "all rows".into(),
+                kept_fraction: None,
+            })
+            .collect()
+    });
+    let written = brief.write(path, &stats);
+    stats?;
+    written?;
+    // With `--report -` stdout holds the report alone.
+    Ok(if path == Path::new(crate::report::STDOUT) {
+        String::new()
+    } else {
+        text
+    })
+}
+
+/// The load itself; returns the summary and the rows per table.
+async fn load(args: &LoadArgs) -> Result<(String, Vec<(String, u64)>)> {
     let settings = Settings::resolve(
-        args.config.as_deref(),
+        args.common.config.as_deref(),
         Overrides {
-            target: args.target.as_deref(),
+            target: args.common.target.as_deref(),
             ..Overrides::default()
         },
     )?;
-    let target = ConnInfo::parse(settings.require_target()?, "--target")?;
+    let target = settings.target_conn()?;
     let input = Input::open(&args.path)?;
     input.check_schema()?;
     let started = Instant::now();
@@ -107,7 +163,12 @@ pub async fn run(args: &LoadArgs) -> Result<String> {
     let server = signals.guard(TargetServer::connect(&target)).await?;
     signals.guard(server.lock()).await?;
     signals.guard(server.preflight(args.force)).await?;
-    let loaded = signals.guard(load_fresh(&server, &input)).await;
+    let jobs = match args.data.jobs {
+        Some(0) => return Err(UsageError::new("--jobs must be at least 1").into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let loaded = signals.guard(load_fresh(&server, &input, jobs)).await;
     // The swap is the commit point: it runs to its end even if a signal
     // comes, as in sync.
     let result = match loaded {
@@ -139,11 +200,8 @@ pub async fn run(args: &LoadArgs) -> Result<String> {
         }
     };
     tracing::info!(database = %server.target, "target replaced");
-    Ok(summary(
-        &tables,
-        &server.target,
-        started.elapsed().as_secs_f64(),
-    ))
+    let text = summary(&tables, &server.target, started.elapsed().as_secs_f64());
+    Ok((text, tables))
 }
 
 /// The end-of-run table: rows per table, then the total.
@@ -164,8 +222,14 @@ fn summary(tables: &[(String, u64)], target: &str, seconds: f64) -> String {
     s
 }
 
-/// Creates `<target>__next` and loads the export into it.
-async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String, u64)>> {
+/// Creates `<target>__next` and loads the export into it. The tables of a
+/// csv/jsonl export load `jobs` at a time, each on its own connection; a
+/// sql script is one stream.
+async fn load_fresh(
+    server: &TargetServer,
+    input: &Input,
+    jobs: usize,
+) -> Result<Vec<(String, u64)>> {
     // Exports hold UTF-8 rows whatever the source's encoding.
     let next = server.create_next("UTF8").await?;
     tracing::info!(database = %server.next, "loading into a fresh database");
@@ -175,6 +239,13 @@ async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String,
             let reader = compress::open(path)
                 .map_err(|e| UsageError::new(format!("cannot read {}: {e}", path.display())))?;
             let mut script = Script::new(reader, &path.display().to_string(), None);
+            script.run(&client).await?;
+            script.tables
+        }
+        Input::Stdin => {
+            let reader = compress::sniff(std::io::stdin())
+                .map_err(|e| UsageError::new(format!("cannot read stdin: {e}")))?;
+            let mut script = Script::new(reader, "stdin", None);
             script.run(&client).await?;
             script.tables
         }
@@ -190,25 +261,34 @@ async fn load_fresh(server: &TargetServer, input: &Input) -> Result<Vec<(String,
             // Pre-data, the rows, then the rest: no index slows the load
             // and no foreign key is checked before its parent is there.
             script.run(&client).await?;
-            let mut tables = Vec::new();
-            for table in &manifest.tables {
-                let Some(file) = &table.file else {
-                    continue;
-                };
-                let path = dir.join(file);
-                let rows = load_file(&client, &path, table, manifest.format).await?;
-                // Checked before the swap: a file cut at a row boundary
-                // loads without error, and must not go live.
-                if rows != table.rows {
-                    return Err(anyhow!(
-                        "{}: {rows} rows loaded where manifest.json says {}; {}",
-                        path.display(),
-                        table.rows,
-                        changed_since_export()
-                    ));
-                }
-                tables.push((table.table.clone(), rows));
-            }
+            let loads = manifest.tables.iter().filter_map(|table| {
+                let file = table.file.as_ref()?;
+                let next = &next;
+                Some(async move {
+                    let client = target::connect(next).await?;
+                    let path = dir.join(file);
+                    let rows = load_file(&client, &path, table, manifest.format).await?;
+                    // Checked before the swap: a file cut at a row boundary
+                    // loads without error, and must not go live.
+                    if rows != table.rows {
+                        return Err(anyhow!(
+                            "{}: {rows} rows loaded where manifest.json says {}; {}",
+                            path.display(),
+                            table.rows,
+                            changed_since_export()
+                        ));
+                    }
+                    Ok::<_, anyhow::Error>((table.table.clone(), rows))
+                })
+            });
+            // In manifest order, whatever order they finish in.
+            use futures_util::StreamExt as _;
+            let tables: Vec<(String, u64)> = futures_util::stream::iter(loads)
+                .buffered(jobs)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_>>()?;
             script.run(&client).await?;
             tables
         }

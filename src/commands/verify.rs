@@ -5,7 +5,6 @@ use anyhow::Result;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::config::{Overrides, Settings};
-use crate::conn::ConnInfo;
 use crate::error::{GapsFound, PgResultExt};
 use crate::plan::Secret;
 use crate::verify;
@@ -16,7 +15,6 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
     let settings = Settings::resolve(
         args.common.config.as_deref(),
         Overrides {
-            target: args.target.as_deref(),
             ..Overrides::common(&args.common)
         },
     )?;
@@ -26,8 +24,8 @@ pub async fn run(args: &VerifyArgs) -> Result<String> {
         )
         .into());
     }
-    let source = ConnInfo::parse(settings.require_source()?, "--source")?;
-    let target = ConnInfo::parse(settings.require_target()?, "--target")?;
+    let source = settings.source_conn()?;
+    let target = settings.target_conn()?;
     let rules = crate::rules::load::load(&settings.rules)?;
     let snapshot = crate::source::open_snapshot(&source).await?;
     let catalog = crate::catalog::Catalog::read(&snapshot.client).await?;

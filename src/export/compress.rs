@@ -104,7 +104,13 @@ impl<W: Write> Write for Writer<W> {
 /// Opens a file for reading, decompressing it when its first bytes are a
 /// gzip or zstd header (whatever its name says).
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    sniff(File::open(path)?)
+}
+
+/// `open` for any reader (stdin): decompresses a gzip or zstd stream,
+/// passes anything else through.
+pub fn sniff(input: impl Read + Send + 'static) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut file = BufReader::with_capacity(1 << 20, input);
     let head = file.fill_buf()?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
         // Multi-member: `cat a.gz b.gz` is a valid gzip file too.

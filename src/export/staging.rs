@@ -11,6 +11,9 @@ use crate::error::UsageError;
 
 use super::manifest::FILE as MANIFEST;
 
+/// The `--out` that writes the sql export to stdout.
+pub const STDOUT: &str = "-";
+
 /// The temporary directory of one export.
 pub struct Staging {
     dir: tempfile::TempDir,
@@ -23,6 +26,19 @@ impl Staging {
     /// temporary directory beside it. `directory`: the export is a
     /// directory (csv, jsonl) rather than one file (sql).
     pub fn new(out: &Path, directory: bool) -> Result<Staging> {
+        if out == Path::new(STDOUT) {
+            // Staged in the temporary directory and sent to stdout only
+            // when complete: a failed run sends nothing down the pipe.
+            let dir = tempfile::Builder::new()
+                .prefix(".stdout.anonymize-")
+                .tempdir()
+                .context("creating a temporary directory for the export")?;
+            return Ok(Staging {
+                dir,
+                out: out.to_path_buf(),
+                directory: false,
+            });
+        }
         check_replaceable(out, directory)?;
         let name = out
             .file_name()
@@ -74,8 +90,17 @@ impl Staging {
     /// manifest lists are replaced: anything else a person keeps there
     /// (a README, `.gitkeep`, notes) moves into the new export first.
     pub fn commit(self) -> Result<()> {
-        check_replaceable(&self.out, self.directory)?;
         let result = self.result();
+        if self.out == Path::new(STDOUT) {
+            let copied = std::fs::File::open(&result).and_then(|mut f| {
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut f, &mut out)?;
+                std::io::Write::flush(&mut out)
+            });
+            self.abort();
+            return copied.context("writing the export to stdout");
+        }
+        check_replaceable(&self.out, self.directory)?;
         let mut carried: Vec<std::ffi::OsString> = Vec::new();
         if self.directory && self.out.exists() {
             let listed = listed_by_manifest(&self.out);

@@ -217,31 +217,54 @@ fn transform_batch_caught(plan: &TablePlan, input: &[u8]) -> Result<Bytes, Batch
     })
 }
 
-/// Transforms a batch of whole rows (COPY text) into a new batch.
+/// Transforms a batch of whole rows (COPY text) into a new batch. Each
+/// row holds the plan's columns, then its `extra` fields (the branch
+/// selectors of `when:` rules), which are read and never written.
 pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchError> {
     let mut out = Vec::with_capacity(input.len() + input.len() / 8);
     let mut s = Scratch::default();
     let ncols = plan.columns.len();
+    let nfields = ncols + plan.extra.len();
+    let mut commands = if plan.has_commands() {
+        run_commands(plan, input, &mut s.spans)?
+    } else {
+        Commands::default()
+    };
     for row in copy_text::rows(input) {
         copy_text::field_spans(row, &mut s.spans);
-        if s.spans.len() != ncols && !(ncols == 0 && row.is_empty()) {
+        if s.spans.len() != nfields && !(nfields == 0 && row.is_empty()) {
             return Err(BatchError {
                 column: "*".into(),
-                message: format!("a row has {} fields, expected {ncols}", s.spans.len()),
+                message: format!("a row has {} fields, expected {nfields}", s.spans.len()),
             });
         }
+        let spans = &s.spans;
+        let extra = |k: usize| {
+            let (a, b) = spans[ncols + k];
+            &row[a..b]
+        };
         s.arena.clear();
         s.values.clear();
         s.values.resize(ncols, None);
         for &i in &plan.compute_order {
             let column = &plan.columns[i];
-            let (start, end) = s.spans[i];
+            let (start, end) = spans[i];
             let field = &row[start..end];
-            let value = match &column.action {
+            let (branch, action) = column.action.for_row(extra);
+            let value = match action {
                 ColumnAction::Null => None,
                 ColumnAction::Keep => {
                     // Read by a template: store its decoded value.
                     copy_text::decode(field, &mut s.decoded).map(|v| {
+                        let a = s.arena.len();
+                        s.arena.extend_from_slice(v);
+                        (a, s.arena.len())
+                    })
+                }
+                ColumnAction::Command(_) if field == copy_text::NULL => None,
+                ColumnAction::Command(_) => {
+                    let line = commands.next(i, branch);
+                    copy_text::decode(line, &mut s.decoded).map(|v| {
                         let a = s.arena.len();
                         s.arena.extend_from_slice(v);
                         (a, s.arena.len())
@@ -270,6 +293,7 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
                         }
                     }
                 }
+                ColumnAction::When { .. } => unreachable!("branches are never `when` lists"),
             };
             s.values[i] = Some(value);
         }
@@ -277,13 +301,13 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
             if i > 0 {
                 out.push(b'\t');
             }
-            match &column.action {
+            match column.action.for_row(extra).1 {
                 ColumnAction::Keep => {
-                    let (start, end) = s.spans[i];
+                    let (start, end) = spans[i];
                     out.extend_from_slice(&row[start..end]);
                 }
                 ColumnAction::Null => out.extend_from_slice(copy_text::NULL),
-                ColumnAction::Transform(_) => match s.values[i].flatten() {
+                _ => match s.values[i].flatten() {
                     None => out.extend_from_slice(copy_text::NULL),
                     Some((a, b)) => copy_text::escape_into(&s.arena[a..b], &mut out),
                 },
@@ -292,4 +316,91 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
         out.push(b'\n');
     }
     Ok(Bytes::from(out))
+}
+
+/// Where a command's values come from: (column index, branch index).
+type Asker = (usize, usize);
+
+/// The answers of one command column's branch, in row order, and how many
+/// rows have taken theirs.
+struct Answers {
+    asker: Asker,
+    lines: Vec<Vec<u8>>,
+    taken: usize,
+}
+
+/// The answers of the batch's external programs.
+#[derive(Default)]
+struct Commands {
+    answers: Vec<Answers>,
+}
+
+impl Commands {
+    /// The next answer of column `column`'s branch `branch`: one was asked
+    /// for each of its non-NULL values, in row order.
+    fn next(&mut self, column: usize, branch: usize) -> &[u8] {
+        let a = self
+            .answers
+            .iter_mut()
+            .find(|a| a.asker == (column, branch))
+            .expect("every command value was sent");
+        a.taken += 1;
+        &a.lines[a.taken - 1]
+    }
+}
+
+/// Sends each command column's non-NULL values of the batch (the rows
+/// whose branch is a command, for a `when:` list) to its program, in one
+/// exchange per column and branch, before the rows are put together.
+fn run_commands(
+    plan: &TablePlan,
+    input: &[u8],
+    spans: &mut Vec<(usize, usize)>,
+) -> Result<Commands, BatchError> {
+    let ncols = plan.columns.len();
+    let mut asks: Vec<(Asker, Vec<&[u8]>)> = Vec::new();
+    for row in copy_text::rows(input) {
+        copy_text::field_spans(row, spans);
+        if spans.len() != ncols + plan.extra.len() {
+            return Err(BatchError {
+                column: "*".into(),
+                message: format!(
+                    "a row has {} fields, expected {}",
+                    spans.len(),
+                    ncols + plan.extra.len()
+                ),
+            });
+        }
+        for (i, column) in plan.columns.iter().enumerate() {
+            let (branch, action) = column.action.for_row(|k| {
+                let (a, b) = spans[ncols + k];
+                &row[a..b]
+            });
+            let (start, end) = spans[i];
+            let field = &row[start..end];
+            if !matches!(action, ColumnAction::Command(_)) || field == copy_text::NULL {
+                continue;
+            }
+            match asks.iter_mut().find(|(k, _)| *k == (i, branch)) {
+                Some((_, values)) => values.push(field),
+                None => asks.push(((i, branch), vec![field])),
+            }
+        }
+    }
+    let mut answers = Vec::new();
+    for ((i, branch), values) in asks {
+        let ColumnAction::Command(runner) = &plan.columns[i].action.choices()[branch] else {
+            unreachable!("asked of a command");
+        };
+        let lines = runner.run_batch(&values).map_err(|message| BatchError {
+            column: plan.columns[i].name.clone(),
+            message,
+        })?;
+        answers.push(Answers {
+            asker: (i, branch),
+            lines,
+            taken: 0,
+        });
+    }
+    Ok(Commands { answers })
 }

@@ -13,7 +13,7 @@ use crate::transform::{MaxLength, TransformOptions, Uniqueness};
 /// lower(handle) where active`. An index on `lower(col)`, `upper(col)` or
 /// `col::text` counts as one on the column: a rule that never repeats a
 /// value keeps them unique too.
-pub(super) fn unique_on(table: &Table, column: &str) -> Option<String> {
+pub(crate) fn unique_on(table: &Table, column: &str) -> Option<String> {
     if let Some(k) = table
         .unique_keys
         .iter()

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
+use super::branches::{Branch, ColumnRules};
 use super::locate::KeyPositions;
 use super::subset::{SubsetSettings, TableSubset};
 use super::{
-    parse_column_name, parse_table_name, ColumnEntry, ColumnRule, Rules, TableRule, UnknownColumns,
+    parse_column_name, parse_table_name, ColumnEntry, Rules, TableRule, UnknownColumns,
     VirtualReference,
 };
 use crate::error::{Location, RulesError, RulesErrors, UsageError};
@@ -37,7 +38,7 @@ struct RulesFile {
 #[serde(deny_unknown_fields)]
 struct TableFile {
     #[serde(default)]
-    columns: Entries<ColumnRule>,
+    columns: Entries<ColumnRules>,
     #[serde(default, rename = "where")]
     filter: Option<String>,
     #[serde(default)]
@@ -360,11 +361,29 @@ fn merge(
             continue;
         }
         let mut columns: Vec<ColumnEntry> = Vec::new();
-        for (ckey, rule) in t.columns.0 {
+        for (ckey, written) in t.columns.0 {
+            let location = at(&["tables", &key, "columns", &ckey]);
+            let Some((rule, branches)) = column_branches(
+                written,
+                &location,
+                &|i: usize, k: &str| {
+                    positions
+                        .get(&["tables", &key, "columns", &ckey, &i.to_string(), k])
+                        .map(|(line, column)| Location {
+                            file: file.to_string(),
+                            line,
+                            column,
+                        })
+                },
+                errors,
+            ) else {
+                continue;
+            };
             let entry = ColumnEntry {
-                location: at(&["tables", &key, "columns", &ckey]),
+                location,
                 name: parse_column_name(&ckey),
                 rule,
+                branches,
             };
             // `email` and `'"email"'` name one column: two rules for it
             // would leave which one runs to chance.
@@ -443,6 +462,69 @@ fn merge(
             key_locations,
         });
     }
+}
+
+/// Splits a column's rules into its branches and its default, refusing a
+/// list whose shape leaves a row without a rule or a branch unreachable:
+/// every item but the last needs `when:`, and the last must not have one.
+/// `item_at(i, key)` is where item `i`'s `key` was written.
+fn column_branches(
+    written: ColumnRules,
+    location: &Location,
+    item_at: &dyn Fn(usize, &str) -> Option<Location>,
+    errors: &mut Vec<RulesError>,
+) -> Option<(crate::rules::ColumnRule, Vec<Branch>)> {
+    let is_list = written.is_list();
+    let mut rules = written.0;
+    let Some(mut default) = rules.pop() else {
+        errors.push(RulesError {
+            location: location.clone(),
+            message: "the column's list of rules is empty".into(),
+            hint: Some("write one rule, or list rules with `when:` and end with a default".into()),
+        });
+        return None;
+    };
+    if let Some(when) = default.when.take() {
+        let n = rules.len();
+        errors.push(RulesError {
+            location: item_at(n, "when").unwrap_or_else(|| location.clone()),
+            message: if is_list {
+                format!("the last rule of the list has `when: {when:?}`, so rows where no condition holds would have no rule")
+            } else {
+                "`when:` belongs to an item of a list of rules; a single rule applies to every row".into()
+            },
+            hint: Some(if is_list {
+                "end the list with a default rule without `when:` (`- keep`, `- { fake: email }`)".into()
+            } else {
+                "write the column's rules as a list: `- { when: \"...\", keep: true }` then `- { fake: email }`".into()
+            }),
+        });
+        return None;
+    }
+    let mut branches = Vec::new();
+    let mut ok = true;
+    for (i, mut rule) in rules.into_iter().enumerate() {
+        let at = item_at(i, "when").unwrap_or_else(|| location.clone());
+        match rule.when.take() {
+            Some(when) => branches.push(Branch {
+                when,
+                rule,
+                location: at,
+            }),
+            None => {
+                errors.push(RulesError {
+                    location: at,
+                    message: format!(
+                        "rule {} of the list has no `when:`, so the rules after it could never apply",
+                        i + 1
+                    ),
+                    hint: Some("give every rule but the last a `when:` condition".into()),
+                });
+                ok = false;
+            }
+        }
+    }
+    ok.then_some((default, branches))
 }
 
 #[cfg(test)]

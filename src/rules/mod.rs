@@ -4,6 +4,7 @@
 //! Parsing uses hand-written visitors rather than `#[serde(flatten)]` or
 //! untagged enums, which make serde_yaml lose the line and column of errors.
 
+pub mod branches;
 pub mod condition;
 pub mod load;
 pub mod locate;
@@ -75,8 +76,11 @@ impl Rules {
         self.tables
             .iter()
             .flat_map(|t| &t.columns)
-            .any(|c| match &c.rule.action {
+            .flat_map(|c| c.rules())
+            .any(|r| match &r.action {
                 Action::Transform(o) => o.needs_secret(),
+                // The program gets a key derived from the secret.
+                Action::Command(_) => true,
                 _ => false,
             })
     }
@@ -114,6 +118,30 @@ pub struct TableRule {
 }
 
 impl TableRule {
+    /// `skip: true` for a table the rules do not name, as
+    /// `--exclude-table-data` asks.
+    pub fn skipped(name: QualifiedName) -> TableRule {
+        TableRule {
+            key: name.to_string(),
+            name,
+            location: Location {
+                file: "--exclude-table-data".into(),
+                line: 0,
+                column: 0,
+            },
+            columns: Vec::new(),
+            filter: None,
+            subset: None,
+            follow: None,
+            skip: true,
+            unknown_columns: None,
+            references: Vec::new(),
+            max_per_parent: None,
+            null_outside_subset: Vec::new(),
+            key_locations: Vec::new(),
+        }
+    }
+
     /// Where the table-level `key` was written; the table's own location
     /// when it was not.
     pub fn location_of(&self, key: &str) -> Location {
@@ -134,6 +162,11 @@ pub struct VirtualReference {
     pub table: String,
     #[serde(default)]
     pub parent_columns: Vec<String>,
+    /// A polymorphic reference (`commentable_type = 'Post'`): an SQL
+    /// condition on the referencing row under which `columns` point at
+    /// `table`; on the other rows this entry points at nothing.
+    #[serde(default)]
+    pub when: Option<String>,
 }
 
 /// One `column: rule` entry.
@@ -141,7 +174,32 @@ pub struct VirtualReference {
 pub struct ColumnEntry {
     pub name: String,
     pub location: Location,
+    /// The rule, or for a list of rules the last one: the default, for the
+    /// rows where no branch's `when:` holds.
     pub rule: ColumnRule,
+    /// The list's conditional rules, in order; empty for a single rule.
+    pub branches: Vec<branches::Branch>,
+}
+
+impl ColumnEntry {
+    /// Every rule of the column: the branches, then the default.
+    pub fn rules(&self) -> impl Iterator<Item = &ColumnRule> {
+        self.branches.iter().map(|b| &b.rule).chain([&self.rule])
+    }
+
+    /// `keep`, the rule's description, or for a list `when (c): rule;
+    /// ...; else: rule`, for plans and `check`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for b in &self.branches {
+            s.push_str(&format!("when ({}): {}; ", b.when, b.rule.describe()));
+        }
+        if !self.branches.is_empty() {
+            s.push_str("else: ");
+        }
+        s.push_str(&self.rule.describe());
+        s
+    }
 }
 
 /// Parses a table key as written in the rules: `schema.table`, either part

@@ -47,6 +47,10 @@ pub struct Edge {
     /// `parent_columns` form a unique key of the parent (always true for a
     /// real foreign key).
     pub parent_unique: bool,
+    /// A polymorphic `references:` entry's `when:`: SQL on the child row
+    /// under which the reference points at this parent; on other rows it
+    /// points at nothing, as if NULL.
+    pub when: Option<String>,
 }
 
 /// How a table's driven set is chosen.
@@ -780,6 +784,7 @@ pub(super) mod tests {
 
     fn edge(child: usize, parent: usize, column: &str, not_null: bool) -> Edge {
         Edge {
+            when: None,
             child,
             parent,
             name: format!("fk_{column}"),

@@ -108,7 +108,13 @@ pub(crate) fn select(
                             k.columns.len() == fk.parent_columns.len()
                                 && k.columns.iter().all(|c| fk.parent_columns.contains(c))
                         });
-                        edges.push(edge(t, i, parent, &fk, unique));
+                        let mut e = edge(t, i, parent, &fk, unique);
+                        if let Some(when) = &r.when {
+                            // Not every row points at this parent.
+                            e.not_null = false;
+                            e.when = Some(when.clone());
+                        }
+                        edges.push(e);
                         out[i].references.push(fk);
                     }
                     Err(e) => problems.push(e),
@@ -130,6 +136,20 @@ pub(crate) fn select(
                 .filter(|c| rule.null_outside_subset.contains(c))
                 .cloned()
                 .collect();
+            if e.when.is_some() && !e.nulled.is_empty() {
+                // The column points at several tables: NULL for a missing
+                // parent of one would also cut it from the others.
+                problems.push(RulesError {
+                    location: rule.location_of("null_outside_subset"),
+                    message: format!(
+                        "null_outside_subset: column {}.{} is a polymorphic reference (`{}`); it cannot be set to NULL per parent",
+                        t.name,
+                        e.nulled[0],
+                        e.name
+                    ),
+                    hint: Some("remove it from `null_outside_subset:`; the rows it points at are then pulled into the subset".into()),
+                });
+            }
         }
     }
     pin(&mut nodes, &edges, &tables, rules, &mut problems);
@@ -142,6 +162,28 @@ pub(crate) fn select(
         _ => None,
     };
     let g = Graph::solve(nodes, edges, &Settings { fraction });
+    // A cycle is closed by a recursive query that carries only keys and
+    // reference columns, not what a polymorphic condition reads.
+    for group in &g.groups {
+        for &e in &group.edges {
+            let edge = &g.edges[e];
+            if edge.when.is_some() {
+                let rule =
+                    rule_of(edge.child).expect("a polymorphic reference comes from the rules");
+                problems.push(RulesError {
+                    location: rule.location_of("references"),
+                    message: format!(
+                        "table {}: the polymorphic reference `{}` is part of a cycle of references, which a subset cannot follow under a condition",
+                        tables[edge.child].name, edge.name
+                    ),
+                    hint: Some("drop its `when:` (a plain reference), or list the cycle's tables under `subset: all`".into()),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RulesErrors(problems));
+    }
     if !g.is_partial() {
         // Every table whole: plain COPY queries, as in a full sync.
         for (s, input) in out.iter_mut().zip(inputs) {
@@ -375,6 +417,7 @@ fn node(table: &Table, filter: Option<String>, skip: bool, rule: Option<&TableRu
 /// at most one parent; a `references:` entry need not be.
 fn edge(child: &Table, i: usize, parent: usize, fk: &ForeignKey, parent_unique: bool) -> Edge {
     Edge {
+        when: None,
         child: i,
         parent,
         name: fk.name.clone(),
@@ -487,10 +530,16 @@ fn virtual_reference(
     Ok((
         parent,
         ForeignKey {
-            name: format!(
-                "references {parent_name} ({}) in the rules",
-                columns.join(", ")
-            ),
+            name: match &r.when {
+                Some(when) => format!(
+                    "references {parent_name} ({}) when {when} in the rules",
+                    columns.join(", ")
+                ),
+                None => format!(
+                    "references {parent_name} ({}) in the rules",
+                    columns.join(", ")
+                ),
+            },
             columns,
             parent: parent_name,
             parent_columns,
@@ -567,13 +616,25 @@ fn describe(g: &Graph, t: usize) -> String {
         };
         format!("sampled {} {by}", SubsetSpec::Fraction(f))
     };
+    // ` when <condition>` of a polymorphic reference.
+    let when = |e: &Edge| {
+        e.when
+            .as_ref()
+            .map(|w| format!(" when {w}"))
+            .unwrap_or_default()
+    };
     let referrers = |node: &Node| {
         let mut by: Vec<String> = node
             .contributions
             .iter()
             .map(|c| {
                 let e = &g.edges[c.edge];
-                format!("{} ({})", g.nodes[e.child].name, cols(&e.columns))
+                format!(
+                    "{} ({}){}",
+                    g.nodes[e.child].name,
+                    cols(&e.columns),
+                    when(e)
+                )
             })
             .collect();
         by.dedup();
@@ -636,7 +697,13 @@ fn describe(g: &Graph, t: usize) -> String {
                 if n > 0 {
                     s.push_str(", else ");
                 }
-                let _ = write!(s, "{} ({})", g.nodes[e.parent].name, cols(&e.columns));
+                let _ = write!(
+                    s,
+                    "{} ({}){}",
+                    g.nodes[e.parent].name,
+                    cols(&e.columns),
+                    when(e)
+                );
                 if e.not_null {
                     break;
                 }

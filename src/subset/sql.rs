@@ -92,6 +92,17 @@ fn set(rel: &str, columns: &[String]) -> String {
         .join(" AND ")
 }
 
+/// The reference `e` of the row `rel` is set and points at `e.parent`:
+/// its columns are not NULL and, for a polymorphic reference, its `when:`
+/// holds (a NULL condition counts as false). The condition names the
+/// child's columns bare, so `rel` must be the only relation in scope.
+fn points(rel: &str, e: &Edge) -> String {
+    match &e.when {
+        Some(when) => format!("{} AND coalesce(({when}), false)", set(rel, &e.columns)),
+        None => set(rel, &e.columns),
+    }
+}
+
 fn list(prefix: &str, columns: &[String]) -> String {
     columns
         .iter()
@@ -265,7 +276,7 @@ impl Builder<'_> {
             let mut conds: Vec<String> = node.filter.iter().map(|f| format!("({f})")).collect();
             conds.extend(unset.iter().cloned());
             if !e.not_null {
-                conds.push(set(&rel, &e.columns));
+                conds.push(points(&rel, &e));
             }
             if let Some(f) = self.follows(&e) {
                 conds.push(f);
@@ -308,7 +319,7 @@ impl Builder<'_> {
                 all_covered = true;
                 break;
             }
-            unset.push(format!("NOT ({})", set(&rel, &e.columns)));
+            unset.push(format!("NOT ({})", points(&rel, &e)));
         }
         if !all_covered {
             let mut conds: Vec<String> = node.filter.iter().map(|f| format!("({f})")).collect();
@@ -409,16 +420,17 @@ impl Builder<'_> {
             format!(
                 "SELECT {} FROM {source} {s} WHERE {}",
                 list(s, &e.columns),
-                set(s, &e.columns)
+                points(s, &e)
             )
         } else {
             let rel = self.rel(t);
             format!(
-                "SELECT {} FROM {} WHERE ({}) IN (SELECT {} FROM {source} {s})",
+                "SELECT {} FROM {} WHERE ({}) IN (SELECT {} FROM {source} {s} WHERE {})",
                 self.ident(t, &rel).join(", "),
                 self.from(t),
                 list(&rel, &e.parent_columns),
-                list(s, &e.columns)
+                list(s, &e.columns),
+                points(s, &e)
             )
         }
     }

@@ -45,6 +45,7 @@ mod set;
 mod shift;
 mod template;
 
+pub mod command;
 pub mod rule;
 
 #[cfg(test)]
@@ -345,10 +346,25 @@ pub(crate) fn build_inner(
     type_name: &str,
 ) -> Result<Inner, String> {
     use rule::Action;
+    if rule.when.is_some() {
+        return Err(format!(
+            "{}.{what}: `when:` chooses a column's rule per row; it cannot be used inside a document",
+            ctx.table
+        ));
+    }
     let options = match &rule.action {
         Action::Keep => return Ok(Inner::Keep),
         Action::Null => return Ok(Inner::Null),
         Action::Transform(o) => o,
+        // Both run per column, outside the value: on the source's SQL, or
+        // in batches through a program.
+        Action::Sql(_) | Action::Command(_) => {
+            return Err(format!(
+                "{}.{what}: `{}` applies to a whole column, not to a value inside one",
+                ctx.table,
+                rule.describe()
+            ))
+        }
     };
     if rule.unique && options.uniqueness() == Uniqueness::Lossy {
         return Err(format!(

@@ -26,19 +26,24 @@ pub struct ColumnRule {
     /// then shows the finding as `accepted`, with this text, and does not
     /// fail on it.
     pub accepted: Option<String>,
-    /// `allow_small_domain: true`: the user accepts a keyed permutation
-    /// (`fpe`, a unique fake) over fewer than a million values, which the
-    /// plan otherwise refuses (a lookup table for anyone with a few pairs).
-    pub allow_small_domain: bool,
     /// `allow: [PATTERN, ...]`: emails, phone or card numbers that `verify`
     /// finds in this column's text and that match one of these patterns
     /// whole (a shop's own hotline, `support@acme.com`) are known, not
     /// findings. Anchored: a pattern matches the whole found value.
     pub allow: Vec<regex::Regex>,
+    /// `allow_small_domain: true`: the user accepts a keyed permutation
+    /// (`fpe`, a unique fake) over fewer than a million values, which the
+    /// plan otherwise refuses (a lookup table for anyone with a few pairs).
+    pub allow_small_domain: bool,
     /// The registry key of the transform (`hash`, `fake`), from the
     /// registry's table rather than from `describe()`; `None` for `keep`
     /// and `null`.
     pub transform: Option<&'static str>,
+    /// `when: "SQL"`: the condition on the row's source values under which
+    /// this rule applies, for an item of a column's list of rules
+    /// (`rules::branches`). `None` on a plain rule and on a list's last
+    /// item, the default.
+    pub when: Option<String>,
 }
 
 /// What happens to a column's values.
@@ -50,6 +55,12 @@ pub enum Action {
     Null,
     /// Replaced by a transform.
     Transform(Box<dyn TransformOptions>),
+    /// `sql: "expr"`: computed by an SQL expression on the source, inside
+    /// the COPY query (`rule_sql`); the value then passes through as kept.
+    Sql(String),
+    /// `command: ...`: replaced by an external process
+    /// (`transform::command`).
+    Command(super::command::CommandSpec),
 }
 
 impl ColumnRule {
@@ -59,6 +70,8 @@ impl ColumnRule {
             Action::Keep => "keep".to_string(),
             Action::Null => "null".to_string(),
             Action::Transform(o) => o.describe(),
+            Action::Sql(expr) => format!("sql({expr:?})"),
+            Action::Command(c) => c.describe(),
         };
         if self.unique {
             s.push_str(" unique");
@@ -76,12 +89,13 @@ impl ColumnRule {
     }
 
     /// What the rule promises about equal outputs: `keep` gives distinct
-    /// inputs distinct outputs, `null` merges them all.
+    /// inputs distinct outputs; `null`, `sql:` and `command:` promise
+    /// nothing.
     pub fn output_uniqueness(&self) -> super::Uniqueness {
         match &self.action {
             Action::Keep => super::Uniqueness::Injective,
-            Action::Null => super::Uniqueness::Lossy,
             Action::Transform(o) => o.uniqueness(),
+            _ => super::Uniqueness::Lossy,
         }
     }
 
@@ -90,6 +104,13 @@ impl ColumnRule {
     pub fn output_space(&self) -> Option<OutputSpace> {
         match &self.action {
             Action::Transform(o) => Some(o.output_space()),
+            // An expression may pass parts of the value through (`left(zip,
+            // 3)`), so its outputs are scanned like kept text.
+            Action::Sql(_) => Some(OutputSpace::Partial),
+            // Whatever the program writes: judged strictly, as if its
+            // outputs were unbounded, so a value found in the source is
+            // a leak.
+            Action::Command(_) => Some(OutputSpace::Values(f64::INFINITY)),
             _ => None,
         }
     }
@@ -101,6 +122,8 @@ impl<'de> Deserialize<'de> for ColumnRule {
     }
 }
 
+/// The visitor of one rule; `rules::branches` reuses it for a column whose
+/// rule is a single one rather than a list.
 pub(crate) struct ColumnRuleVisitor;
 
 const MODIFIERS: &[&str] = &[
@@ -108,9 +131,14 @@ const MODIFIERS: &[&str] = &[
     "namespace",
     "locale",
     "accepted",
-    "allow_small_domain",
     "allow",
+    "when",
+    "allow_small_domain",
 ];
+
+/// Rule keys that are not transforms of the registry: they change where
+/// the value is computed (the source's SQL, an external program).
+const SHAPES: &[&str] = &["sql", "command"];
 
 fn plain(action: Action) -> ColumnRule {
     ColumnRule {
@@ -119,9 +147,10 @@ fn plain(action: Action) -> ColumnRule {
         namespace: None,
         locale: None,
         accepted: None,
-        allow_small_domain: false,
         allow: Vec::new(),
+        allow_small_domain: false,
         transform: None,
+        when: None,
     }
 }
 
@@ -170,14 +199,15 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
     mut map: A,
 ) -> Result<ColumnRule, A::Error> {
     let mut pending = first;
+    let mut allow_small_domain = false;
     let mut action: Option<(String, Action)> = None;
     let mut unique = false;
     let mut namespace = None;
     let mut locale = None;
     let mut accepted: Option<String> = None;
-    let mut transform = None;
-    let mut allow_small_domain = false;
     let mut allow = Vec::new();
+    let mut transform = None;
+    let mut when: Option<String> = None;
     while let Some(key) = match pending.take() {
         Some(k) => Some(k),
         None => map.next_key::<String>()?,
@@ -185,6 +215,15 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
         match key.as_str() {
             "unique" => unique = map.next_value()?,
             "allow_small_domain" => allow_small_domain = map.next_value()?,
+            "when" => {
+                let condition: String = map.next_value()?;
+                if condition.trim().is_empty() {
+                    return Err(de::Error::custom(
+                            "`when` takes an SQL condition on the row's source columns, e.g. `when: \"country = 'DE'\"`",
+                        ));
+                }
+                when = Some(condition);
+            }
             "namespace" => namespace = Some(map.next_value()?),
             "locale" => locale = Some(map.next_value()?),
             "accepted" => {
@@ -213,6 +252,15 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
                 }
                 action = Some(("keep".to_string(), Action::Keep));
             }
+            // `{ when: "...", null: true }`: a branch that writes NULL.
+            "null" if action.is_none() => {
+                if !map.next_value::<bool>()? {
+                    return Err(de::Error::custom(
+                        "`null` in a map takes `true`; write `keep` to copy the column",
+                    ));
+                }
+                action = Some(("null".to_string(), Action::Null));
+            }
             "keep" | "null" => {
                 return Err(de::Error::custom(format!(
                     "write `{key}` on its own (`column: {key}`), not as a map key"
@@ -224,6 +272,21 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
                         "a column rule has exactly one transform, found `{first}` and `{name}`"
                     )));
                 }
+                if name == "sql" {
+                    let expr: String = map.next_value()?;
+                    if expr.trim().is_empty() {
+                        return Err(de::Error::custom(
+                                "`sql` takes an SQL expression on the row's source columns, e.g. `sql: \"left(zip, 3) || '00'\"`",
+                            ));
+                    }
+                    action = Some((name.to_string(), Action::Sql(expr)));
+                    continue;
+                }
+                if name == "command" {
+                    let spec: super::command::CommandSpec = map.next_value()?;
+                    action = Some((name.to_string(), Action::Command(spec)));
+                    continue;
+                }
                 match parse_options(name, &mut map)? {
                     Some(opts) => {
                         transform = names().into_iter().find(|n| *n == name);
@@ -233,6 +296,7 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
                         let mut msg = format!("unknown transform `{name}`");
                         let mut all: Vec<&str> = names();
                         all.extend(MODIFIERS);
+                        all.extend(SHAPES);
                         if let Some(s) = suggest(name, &all) {
                             msg.push_str(&format!(" (did you mean `{s}`?)"));
                         }
@@ -254,8 +318,9 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
         namespace,
         locale,
         accepted,
-        allow_small_domain,
         allow,
+        allow_small_domain,
         transform,
+        when,
     })
 }

@@ -9,8 +9,8 @@
 //! chance explains, and a share far above it is a leak. Where the rule
 //! draws from a bounded set of values, chance is measured: the rule runs
 //! on made-up inputs, cut to the column's length as the sync cuts it, and
-//! the source says how many of those outputs it holds. Otherwise it comes
-//! from the transform's declared output space. A `regex` that matches
+//! the source says how many of those outputs it holds. The transform's
+//! declared output space gives the other estimate; the larger one counts. A `regex` that matches
 //! nothing or an `fpe` that cannot change a short value is caught this way.
 //!
 //! Kept and partly scrubbed text (`keep`, `json`, `regex` on text and JSON
@@ -122,9 +122,17 @@ fn expectation(column: &ColumnPlan) -> Expect {
     match (&column.action, column.space) {
         (ColumnAction::Keep, _) => Expect::Keep,
         (ColumnAction::Null, _) => Expect::Null,
-        (ColumnAction::Transform(_), Some(space)) => Expect::Space(space),
+        (
+            ColumnAction::Transform(_) | ColumnAction::Command(_) | ColumnAction::When { .. },
+            Some(space),
+        ) => Expect::Space(space),
         // A transform with no recorded space is judged strictly.
-        (ColumnAction::Transform(_), None) => Expect::Space(OutputSpace::Values(f64::INFINITY)),
+        (ColumnAction::Transform(_) | ColumnAction::Command(_), None) => {
+            Expect::Space(OutputSpace::Values(f64::INFINITY))
+        }
+        // Only `null` branches (or `null` and `sql:`): what is not NULL
+        // is scanned like kept text.
+        (ColumnAction::When { .. }, None) => Expect::Keep,
     }
 }
 
@@ -415,13 +423,21 @@ async fn check_table<'p>(
             });
             continue;
         }
-        let expected = match (expect, &probes[i], probe_found[i]) {
-            // The share of the rule's real outputs that the source holds.
-            (Expect::Space(_), Some(p), Some(hits)) => {
-                let outputs: HashSet<&String> = p.iter().collect();
-                Some(sampled as f64 * hits as f64 / outputs.len().max(1) as f64)
+        let expected = match expect {
+            Expect::Space(space) => {
+                let declared = expected_matches(*space, &values[i], distinct[i]);
+                // The share of the rule's real outputs that the source
+                // holds. With no hit among the probes it only says the
+                // chance is small, so the declared space still counts.
+                let measured = match (&probes[i], probe_found[i]) {
+                    (Some(p), Some(hits)) => {
+                        let outputs: HashSet<&String> = p.iter().collect();
+                        sampled as f64 * hits as f64 / outputs.len().max(1) as f64
+                    }
+                    _ => 0.0,
+                };
+                Some(declared.max(measured))
             }
-            (Expect::Space(space), _, _) => Some(expected_matches(*space, &values[i], distinct[i])),
             _ => None,
         };
         let result = |status: Status, found: Option<u64>, message: String| ColumnResult {

@@ -74,14 +74,22 @@ fn distinctive(value: &str) -> bool {
 }
 
 /// Whether the rule of `column` masks personal data that identifies
-/// someone on its own: emptied, set, or replaced from a large set of
-/// outputs. Columns replaced from a small set (cities, first names) or
-/// moved along a scale (dates) are not searched for: their values are too
-/// common to say anything when found elsewhere.
-fn identifying_mask(column: &ColumnPlan) -> bool {
+/// someone on its own: replaced from a large set of outputs (emails, phone
+/// numbers, full names, hashed ids), or emptied or set where the column's
+/// name says it holds such data. Columns replaced from a small set (cities,
+/// first names), moved along a scale (dates) or emptied free text (notes)
+/// are not searched for: their values are too common, or too unrelated to
+/// a person, to say anything when found elsewhere.
+fn identifying_mask(table: &TablePlan, column: &ColumnPlan) -> bool {
+    let named = pii::by_name(&table.table.name.name, &column.name).is_some_and(|k| {
+        !matches!(
+            k,
+            Kind::City | Kind::Zip | Kind::FirstName | Kind::LastName | Kind::BirthDate
+        )
+    });
     match (&column.action, column.space) {
         (ColumnAction::Keep, _) => false,
-        (ColumnAction::Null, _) => true,
+        (ColumnAction::Null, _) | (_, Some(OutputSpace::Constant)) => named,
         (_, Some(OutputSpace::Values(n))) => n >= 1e5,
         (_, Some(OutputSpace::Dense | OutputSpace::Partial)) => false,
         _ => true,
@@ -100,164 +108,216 @@ pub(super) async fn judge_texts(
     source: &Client,
     texts: Vec<TextScan<'_>>,
 ) -> Result<Vec<ColumnResult>> {
-    // Per column: per value, its candidate finds (kind, text).
-    type Finds = Vec<Vec<(Kind, String)>>;
-    let mut finds: Vec<(Vec<&String>, Finds, TextFindings)> = Vec::new();
-    let mut probe: HashSet<String> = HashSet::new();
-    for scan in &texts {
-        let mut values: Vec<&String> = scan.values.iter().collect();
-        values.sort();
-        let mut per_value: Finds = Vec::new();
-        let mut tf = TextFindings::default();
-        for v in &values {
-            let mut reserved = false;
-            let mut allowed = false;
-            let mut candidates = Vec::new();
-            for (kind, text) in pii::fragments(v) {
-                if pii::is_reserved(kind, text) {
-                    reserved = true;
-                } else if scan.column.allow.iter().any(|a| a.is_match(text)) {
-                    allowed = true;
-                } else {
-                    candidates.push((kind, text.to_string()));
-                }
-            }
-            if candidates.is_empty() {
-                tf.reserved += u64::from(reserved);
-                tf.allowed += u64::from(allowed && !reserved);
-            }
-            for (_, text) in &candidates {
-                probe.insert(text.clone());
-            }
-            if distinctive(v) && !scan.column.allow.iter().any(|a| a.is_match(v)) {
-                probe.insert((*v).clone());
-            }
-            per_value.push(candidates);
-        }
-        finds.push((values, per_value, tf));
-    }
-
-    // Which probes are values of a masked source column, and of which.
-    let mut masked: HashMap<String, String> = HashMap::new();
-    if !probe.is_empty() {
-        let probe: Vec<String> = probe.into_iter().collect();
-        for table in plan.tables.iter().filter(|t| !t.skip) {
-            let cols: Vec<&ColumnPlan> = table
-                .columns
-                .iter()
-                .filter(|c| identifying_mask(c))
-                .collect();
-            if cols.is_empty() {
-                continue;
-            }
-            let only = match table.table.kind {
-                TableKind::Ordinary => "ONLY ",
-                TableKind::Partitioned => "",
-            };
-            let aggregates: Vec<String> = cols
-                .iter()
-                .map(|c| {
-                    let q = quote_ident(&c.name);
-                    format!(
-                        "array_agg(DISTINCT {q}::text) FILTER (WHERE {q}::text = ANY($1::text[]))"
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "SELECT {} FROM {only}{}",
-                aggregates.join(", "),
-                table.table.name.sql()
-            );
-            let row = source.query_one(&sql, &[&probe]).await.pg_context(|| {
-                format!(
-                    "looking up kept text in the masked columns of {}",
-                    table.table.name
-                )
-            })?;
-            for (i, c) in cols.iter().enumerate() {
-                for v in row.get::<_, Option<Vec<String>>>(i).unwrap_or_default() {
-                    masked
-                        .entry(v)
-                        .or_insert_with(|| format!("{}.{}", table.table.name, c.name));
-                }
-            }
-        }
-    }
-
+    let scanned: Vec<Scanned> = texts.iter().map(scan_values).collect();
+    let probe: HashSet<String> = scanned
+        .iter()
+        .flat_map(|s| s.probe.iter().cloned())
+        .collect();
+    let masked = masked_values(plan, source, probe).await?;
     let mut out = Vec::new();
-    for (scan, (values, per_value, mut tf)) in texts.iter().zip(finds) {
-        // A partly scrubbed column: which remaining finds the source
-        // column's own text holds (the rest are the rule's fakes).
-        let mut in_source: HashSet<String> = HashSet::new();
-        if scan.partial {
-            let mut wanted: Vec<&String> = per_value
-                .iter()
-                .flatten()
-                .map(|(_, t)| t)
-                .filter(|t| !masked.contains_key(*t))
-                .collect();
-            wanted.sort();
-            wanted.dedup();
-            wanted.truncate(MAX_TEXT_LOOKUPS);
-            if !wanted.is_empty() {
-                let only = match scan.table.table.kind {
-                    TableKind::Ordinary => "ONLY ",
-                    TableKind::Partitioned => "",
-                };
-                let sql = format!(
-                    "SELECT f FROM unnest($1::text[]) AS f WHERE EXISTS \
-                     (SELECT 1 FROM {only}{} WHERE strpos({}::text, f) > 0)",
-                    scan.table.table.name.sql(),
-                    quote_ident(&scan.column.name)
-                );
-                let rows = source.query(&sql, &[&wanted]).await.pg_context(|| {
-                    format!(
-                        "looking up text found in {}.{} in the source",
-                        scan.table.table.name, scan.column.name
-                    )
-                })?;
-                in_source = rows.iter().map(|r| r.get(0)).collect();
-            }
-        }
-        let mut whole: Vec<(Kind, u64)> = Vec::new();
-        for (v, candidates) in values.iter().zip(&per_value) {
-            let mut kinds: Vec<Kind> = Vec::new();
-            let mut masked_hit: Option<&String> = masked.get(*v);
-            for (kind, text) in candidates {
-                let from_mask = masked.get(text);
-                let real = !scan.partial || from_mask.is_some() || in_source.contains(text);
-                if real && !kinds.contains(kind) {
-                    kinds.push(*kind);
-                }
-                masked_hit = masked_hit.or(from_mask);
-            }
-            for k in &kinds {
-                match k {
-                    Kind::Email => tf.emails += 1,
-                    Kind::Phone => tf.phones += 1,
-                    _ => tf.cards += 1,
-                }
-            }
-            if let Some(m) = masked_hit {
-                tf.masked_values += 1;
-                if !tf.masked_columns.contains(m) {
-                    tf.masked_columns.push(m.clone());
-                }
-            }
-            // The whole value is one email, phone or card number.
-            if let (Some(k), [(_, t)]) = (pii::by_value(v), candidates.as_slice()) {
-                if kinds.contains(&k) && t.trim() == v.trim() {
-                    match whole.iter_mut().find(|(kind, _)| *kind == k) {
-                        Some((_, n)) => *n += 1,
-                        None => whole.push((k, 1)),
-                    }
-                }
-            }
-        }
-        tf.masked_columns.sort();
-        out.push(accept(text_verdict(scan, tf, &whole)));
+    for (scan, scanned) in texts.iter().zip(scanned) {
+        let in_source = if scan.partial {
+            in_source_text(source, scan, &scanned, &masked).await?
+        } else {
+            HashSet::new()
+        };
+        out.push(accept(count_findings(scan, scanned, &masked, &in_source)));
     }
     Ok(out)
+}
+
+/// A column's sampled values, sorted, with the finds in each that are
+/// not reserved or allowed.
+struct Scanned<'s> {
+    values: Vec<&'s String>,
+    /// Per value: (kind, text) of each remaining find.
+    finds: Vec<Vec<(Kind, String)>>,
+    /// Reserved and allowed counts so far.
+    findings: TextFindings,
+    /// What to look up in the masked columns: the finds, and the values
+    /// particular enough.
+    probe: Vec<String>,
+}
+
+fn scan_values<'s>(scan: &'s TextScan<'_>) -> Scanned<'s> {
+    let mut values: Vec<&String> = scan.values.iter().collect();
+    values.sort();
+    let allowed_by = |text: &str| scan.column.allow.iter().any(|a| a.is_match(text));
+    let mut finds = Vec::new();
+    let mut findings = TextFindings::default();
+    let mut probe = Vec::new();
+    for v in &values {
+        let (mut reserved, mut allowed) = (false, false);
+        let mut candidates = Vec::new();
+        for (kind, text) in pii::fragments(v) {
+            if pii::is_reserved(kind, text) {
+                reserved = true;
+            } else if allowed_by(text) {
+                allowed = true;
+            } else {
+                candidates.push((kind, text.to_string()));
+            }
+        }
+        if candidates.is_empty() {
+            findings.reserved += u64::from(reserved);
+            findings.allowed += u64::from(allowed && !reserved);
+        }
+        probe.extend(candidates.iter().map(|(_, t)| t.clone()));
+        if distinctive(v) && !allowed_by(v) {
+            probe.push((*v).clone());
+        }
+        finds.push(candidates);
+    }
+    Scanned {
+        values,
+        finds,
+        findings,
+        probe,
+    }
+}
+
+/// Which of `probe` are values of a masked source column, and of which
+/// (`schema.table.column`): one scan per table with such columns.
+async fn masked_values(
+    plan: &Plan,
+    source: &Client,
+    probe: HashSet<String>,
+) -> Result<HashMap<String, String>> {
+    let mut masked = HashMap::new();
+    if probe.is_empty() {
+        return Ok(masked);
+    }
+    let probe: Vec<String> = probe.into_iter().collect();
+    for table in plan.tables.iter().filter(|t| !t.skip) {
+        let cols: Vec<&ColumnPlan> = table
+            .columns
+            .iter()
+            .filter(|c| identifying_mask(table, c))
+            .collect();
+        if cols.is_empty() {
+            continue;
+        }
+        let aggregates: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let q = quote_ident(&c.name);
+                format!("array_agg(DISTINCT {q}::text) FILTER (WHERE {q}::text = ANY($1::text[]))")
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}{}",
+            aggregates.join(", "),
+            only(table),
+            table.table.name.sql()
+        );
+        let row = source.query_one(&sql, &[&probe]).await.pg_context(|| {
+            format!(
+                "looking up kept text in the masked columns of {}",
+                table.table.name
+            )
+        })?;
+        for (i, c) in cols.iter().enumerate() {
+            for v in row.get::<_, Option<Vec<String>>>(i).unwrap_or_default() {
+                masked
+                    .entry(v)
+                    .or_insert_with(|| format!("{}.{}", table.table.name, c.name));
+            }
+        }
+    }
+    Ok(masked)
+}
+
+/// Of a partly scrubbed column's finds (not already masked values), the
+/// ones the source column's own text holds: left behind by the rule. The
+/// others are the rule's own fakes.
+async fn in_source_text(
+    source: &Client,
+    scan: &TextScan<'_>,
+    scanned: &Scanned<'_>,
+    masked: &HashMap<String, String>,
+) -> Result<HashSet<String>> {
+    let mut wanted: Vec<&String> = scanned
+        .finds
+        .iter()
+        .flatten()
+        .map(|(_, t)| t)
+        .filter(|t| !masked.contains_key(*t))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    wanted.truncate(MAX_TEXT_LOOKUPS);
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "SELECT f FROM unnest($1::text[]) AS f WHERE EXISTS \
+         (SELECT 1 FROM {}{} WHERE strpos({}::text, f) > 0)",
+        only(scan.table),
+        scan.table.table.name.sql(),
+        quote_ident(&scan.column.name)
+    );
+    let rows = source.query(&sql, &[&wanted]).await.pg_context(|| {
+        format!(
+            "looking up text found in {}.{} in the source",
+            scan.table.table.name, scan.column.name
+        )
+    })?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// `ONLY ` for a plain table, so its inheritance children are not read.
+fn only(table: &TablePlan) -> &'static str {
+    match table.table.kind {
+        TableKind::Ordinary => "ONLY ",
+        TableKind::Partitioned => "",
+    }
+}
+
+/// Counts the values holding real personal data, by kind, and judges.
+fn count_findings(
+    scan: &TextScan<'_>,
+    scanned: Scanned<'_>,
+    masked: &HashMap<String, String>,
+    in_source: &HashSet<String>,
+) -> ColumnResult {
+    let mut tf = scanned.findings;
+    let mut whole: Vec<(Kind, u64)> = Vec::new();
+    for (v, candidates) in scanned.values.iter().zip(&scanned.finds) {
+        let mut kinds: Vec<Kind> = Vec::new();
+        let mut masked_hit: Option<&String> = masked.get(*v);
+        for (kind, text) in candidates {
+            let from_mask = masked.get(text);
+            let real = !scan.partial || from_mask.is_some() || in_source.contains(text);
+            if real && !kinds.contains(kind) {
+                kinds.push(*kind);
+            }
+            masked_hit = masked_hit.or(from_mask);
+        }
+        for k in &kinds {
+            match k {
+                Kind::Email => tf.emails += 1,
+                Kind::Phone => tf.phones += 1,
+                _ => tf.cards += 1,
+            }
+        }
+        if let Some(m) = masked_hit {
+            tf.masked_values += 1;
+            if !tf.masked_columns.contains(m) {
+                tf.masked_columns.push(m.clone());
+            }
+        }
+        // The whole value is one email, phone or card number.
+        if let (Some(k), [(_, t)]) = (pii::by_value(v), candidates.as_slice()) {
+            if kinds.contains(&k) && t.trim() == v.trim() {
+                match whole.iter_mut().find(|(kind, _)| *kind == k) {
+                    Some((_, n)) => *n += 1,
+                    None => whole.push((k, 1)),
+                }
+            }
+        }
+    }
+    tf.masked_columns.sort();
+    text_verdict(scan, tf, &whole)
 }
 
 /// The verdict on a kept or partly scrubbed text column from its counts.

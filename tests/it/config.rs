@@ -130,7 +130,8 @@ fn config_errors_name_the_file_and_what_to_do() {
     std::fs::write(dir.path().join("anonymize.yml"), "sorce: x\n").unwrap();
     let run = anonymize(dir.path(), &["check"], &[]).expect(2);
     assert!(
-        run.stderr.contains("unknown field `sorce`"),
+        run.stderr
+            .contains("anonymize.yml:1:1: unknown key `sorce`; did you mean `source`?"),
         "{}",
         run.stderr
     );

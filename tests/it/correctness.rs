@@ -144,13 +144,13 @@ fn sequences_continue_where_the_source_is_in_both_schema_modes() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--into", "existing"],
     )
     .expect(0);
     expect(&target);
 }
 
-// 3. `--schema existing` must not commit rows that break the target's keys.
+// 3. `--into existing` must not commit rows that break the target's keys.
 #[test]
 fn schema_existing_refuses_rows_that_break_a_foreign_key() {
     let pg = Pg::get();
@@ -180,7 +180,7 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--into", "existing"],
     )
     .expect(2);
     assert!(
@@ -200,7 +200,7 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--into", "existing"],
     )
     .expect(2);
     assert!(
@@ -221,7 +221,7 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing", "--force"],
+        &["--into", "existing", "--force"],
     )
     .expect(1);
     assert!(
@@ -238,7 +238,7 @@ fn schema_existing_refuses_rows_that_break_a_foreign_key() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing", "--force"],
+        &["--into", "existing", "--force"],
     )
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM c"), "200");
@@ -382,12 +382,12 @@ fn tables_without_copyable_columns_keep_their_rows() {
     let dir = write_rules(
         "version: 1\ntables:\n  public.z: { columns: {} }\n  public.g: { columns: {} }\n",
     );
-    for mode in ["create", "existing"] {
+    for mode in ["new", "existing"] {
         let target = pg.fresh_name("nocol_dst");
         if mode == "existing" {
             sync(dir.path(), &source.url, &target.url, &[]).expect(0);
         }
-        sync(dir.path(), &source.url, &target.url, &["--schema", mode]).expect(0);
+        sync(dir.path(), &source.url, &target.url, &["--into", mode]).expect(0);
         assert_eq!(target.value("SELECT count(*) FROM z"), "3", "{mode}");
         assert_eq!(
             target.value("SELECT count(*) FROM g WHERE x = 7"),
@@ -487,7 +487,7 @@ fn a_dry_run_report_has_a_null_target() {
     assert!(!pg.exists(&target.name));
 }
 
-// Issue 10: `--schema existing` empties every table of the rules in place,
+// Issue 10: `--into existing` empties every table of the rules in place,
 // so a database anonymize never loaded needs `--force`, as replacing one
 // does; the load marks it, and the weekly run needs no flag after that.
 #[test]
@@ -501,13 +501,13 @@ fn schema_existing_into_a_foreign_target_needs_force_once() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--into", "existing"],
     )
     .expect(2);
     assert!(
         run.stderr.contains(&format!(
             "target database {} holds 1 object(s) and was not made or loaded by anonymize; \
-             --schema existing empties every table in the rules: pass --force",
+             --into existing empties every table in the rules: pass --force",
             target.name
         )),
         "{}",
@@ -519,7 +519,7 @@ fn schema_existing_into_a_foreign_target_needs_force_once() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing", "--force"],
+        &["--into", "existing", "--force"],
     )
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM a"), "20");
@@ -528,7 +528,7 @@ fn schema_existing_into_a_foreign_target_needs_force_once() {
         dir.path(),
         &source.url,
         &target.url,
-        &["--schema", "existing"],
+        &["--into", "existing"],
     )
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM a"), "21");
@@ -538,7 +538,7 @@ fn schema_existing_into_a_foreign_target_needs_force_once() {
         dir.path(),
         &source.url,
         &missing.url,
-        &["--schema", "existing"],
+        &["--into", "existing"],
     )
     .expect(2);
     assert!(

@@ -35,7 +35,7 @@ fn load(path: &Path, target: &Db, extra: &[&str]) -> Run {
 
 /// psql, found like the harness finds initdb: PATH, then the versioned
 /// Debian directories.
-fn psql() -> PathBuf {
+pub fn psql() -> PathBuf {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -48,7 +48,7 @@ fn psql() -> PathBuf {
 
 /// `psql -v ON_ERROR_STOP=1 -f file` into `db`, as the postgres image's
 /// entrypoint runs it.
-fn psql_file(db: &Db, file: &Path) {
+pub fn psql_file(db: &Db, file: &Path) {
     let out = std::process::Command::new(psql())
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
         .arg(file)
@@ -63,7 +63,7 @@ fn psql_file(db: &Db, file: &Path) {
 
 /// What a loaded database holds: every table's rows, sequences, schema
 /// objects and the materialized view, in one comparable list.
-fn fingerprint(db: &Db) -> Vec<String> {
+pub fn fingerprint(db: &Db) -> Vec<String> {
     let tables = db.column(
         "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",

@@ -182,6 +182,11 @@ fn one_source_with_every_case_is_refused_before_any_row_moves() {
     sync(&url, &target, &rules, &["--dry-run"]).expect(2);
     let run = sync(&url, &target, &rules, &[]).expect(2);
     assert!(!pg.exists(&target.name), "nothing was created");
+    // Every rules case at once (the access cases come once the rules
+    // pass: they are about the server, not the rules).
+    for case in &CASES[..5] {
+        assert!(run.stderr.contains(case.named), "{}", run.stderr);
+    }
     assert!(
         !run.stderr.contains("locking the source tables"),
         "{}",

@@ -153,7 +153,7 @@ fn schema_existing_keeps_the_rows_of_every_inheritance_level() {
     source.exec(
         "UPDATE child SET extra = 'changed' WHERE id % 2 = 0; DELETE FROM parent WHERE id > 90",
     );
-    sync(dir.path(), &source, &target, &["--schema", "existing"], &[]).expect(0);
+    sync(dir.path(), &source, &target, &["--into", "existing"], &[]).expect(0);
     assert_same_rows(&source, &target);
     assert_report_counts_target(dir.path(), &target);
 }

@@ -294,7 +294,7 @@ fn schema_existing_loads_in_one_transaction() {
 
     grow(&source);
     let (child, point) =
-        spawn_paused_mid_copy(dir.path(), &source, &target, &["--schema", "existing"]);
+        spawn_paused_mid_copy(dir.path(), &source, &target, &["--into", "existing"]);
     assert_ne!(kill_source_sessions(&source), "0");
     point.resume();
     wait(child).expect(1);
@@ -304,7 +304,7 @@ fn schema_existing_loads_in_one_transaction() {
         "the truncate was not rolled back"
     );
 
-    run_sync(dir.path(), &source, &target, &["--schema", "existing"]).expect(0);
+    run_sync(dir.path(), &source, &target, &["--into", "existing"]).expect(0);
     assert_eq!(
         target.value("SELECT count(*) FROM events"),
         BIG_ROWS.to_string()

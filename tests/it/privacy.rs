@@ -84,7 +84,7 @@ fn load_into_narrow_target(test: &str, source_sql: &str, target_sql: &str) -> Ru
     let target = pg.db(&format!("{test}_dst"));
     target.exec(target_sql);
     let dir = rules_dir("version: 1\nunknown_columns: keep\ntables: {}\n");
-    run_sync(&dir, &source, &target, &["--schema", "existing", "--force"]).expect(1)
+    run_sync(&dir, &source, &target, &["--into", "existing", "--force"]).expect(1)
 }
 
 fn assert_no_value(run: &Run, value: &str) {
@@ -146,7 +146,7 @@ fn invalid_bytes_are_not_quoted_22021() {
     let target = pg.db("msg_22021_dst");
     target.exec("CREATE TABLE t (id int PRIMARY KEY, note text)");
     let dir = rules_dir("version: 1\nunknown_columns: keep\ntables: {}\n");
-    let run = run_sync(&dir, &source, &target, &["--schema", "existing", "--force"]).expect(1);
+    let run = run_sync(&dir, &source, &target, &["--into", "existing", "--force"]).expect(1);
     assert_no_value(&run, "PRIVATE");
     assert!(
         !run.stderr.contains("0xe9"),

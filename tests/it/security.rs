@@ -349,6 +349,18 @@ fn a_connection_string_in_the_schema_is_refused_unless_allowed() {
     }
     assert!(!pg.exists(&target.name));
     assert!(!dir.path().join("out").exists());
+    // Into the application's own schema nothing of the source's schema is
+    // copied, so nothing is refused.
+    let existing = pg.db("sec_link_existing");
+    existing.exec("CREATE TABLE t (id int PRIMARY KEY)");
+    let args = sync_args(
+        &source.url,
+        &existing.url,
+        "rules.yml",
+        &["--schema", "existing", "--force"],
+    );
+    anonymize(dir.path(), &args, &[]).expect(0);
+    assert_eq!(existing.value("SELECT count(*) FROM t"), "1");
     // Reviewed and allowed: the run goes on.
     let allowed = format!(
         "{rules}allow_schema_text:\n  view public.partner_feed: \"points at the partner sandbox\"\n  \
@@ -576,4 +588,130 @@ fn a_client_key_others_can_read_is_refused_before_connecting() {
         let run = run_with(mode).expect(1);
         assert!(!run.stderr.contains("(sslkey) has mode"), "{}", run.stderr);
     }
+}
+
+/// A `RAISE` under an SQLSTATE outside the classes known to hold no
+/// values (here 38000, from a function a `where:` calls) is redacted to
+/// its SQLSTATE: its text, which quotes the row, is never printed.
+#[test]
+fn a_raise_of_an_unlisted_class_is_redacted() {
+    let pg = Pg::get();
+    let source = pg.db("sec_raise_src");
+    source.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, note text);
+         INSERT INTO t VALUES (1, 'jane.doe.private@gmail.com');
+         CREATE FUNCTION public.screen(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+         BEGIN
+           RAISE EXCEPTION USING ERRCODE = '38000', MESSAGE = 'refused ' || v, HINT = 'see ' || v;
+         END $$;",
+    );
+    let target = pg.fresh_name("sec_raise_dst");
+    let dir = rules_dir(
+        "version: 1\nunknown_columns: keep\ntables:\n  public.t:\n    where: \"public.screen(note)\"\n",
+    );
+    let args = sync_args(
+        &source.url,
+        &target.url,
+        "rules.yml",
+        &["--report", "r.json"],
+    );
+    let run = anonymize(dir.path(), &args, &[]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "ERROR (38000 external_routine_exception): the server's message is not shown, \
+             as it can quote row values"
+        ),
+        "{}",
+        run.stderr
+    );
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    for text in [&run.stderr, &run.stdout, &report] {
+        assert!(!text.contains("jane.doe"), "{text}");
+    }
+    assert!(!pg.exists(&target.name));
+}
+
+/// A password typed in `--source` is visible to everyone in `ps`: the run
+/// warns and says where to put it instead; the same URL from the
+/// environment draws no warning.
+#[test]
+fn a_password_on_the_command_line_draws_a_warning() {
+    let dir = rules_dir("version: 1\n");
+    // Nothing listens on port 1: each run fails to connect, after parsing.
+    let url = "postgresql://app:pw-in-argv@127.0.0.1:1/db?connect_timeout=2";
+    let warning = "--source holds a password on the command line, where every user of this \
+                   machine can read it (ps, /proc) while the run lasts; give it through \
+                   PGPASSWORD, ~/.pgpass or passfile=";
+    let run = anonymize(
+        dir.path(),
+        &["check", "--source", url, "--rules", "rules.yml"],
+        &[],
+    )
+    .expect(1);
+    assert!(run.stderr.contains(warning), "{}", run.stderr);
+    assert!(!run.stderr.contains("pw-in-argv"), "{}", run.stderr);
+    let run = anonymize(
+        dir.path(),
+        &["check", "--rules", "rules.yml"],
+        &[("SOURCE_DATABASE_URL", url)],
+    )
+    .expect(1);
+    assert!(!run.stderr.contains("holds a password"), "{}", run.stderr);
+}
+
+/// `docs/security.md` on chosen values, as the code behaves: a production
+/// user who writes a value (an invite to a guessed address) finds its fake
+/// in staging through their own row, and so finds every other row that
+/// holds the same value; a column with its own `namespace:` does not join.
+#[test]
+fn a_chosen_value_can_be_looked_up_as_security_md_says() {
+    let pg = Pg::get();
+    let source = pg.db("sec_chosen_src");
+    source.exec(
+        "CREATE TABLE customers (id int PRIMARY KEY, email text);
+         CREATE TABLE invites (id int PRIMARY KEY, email text);
+         CREATE TABLE tickets (id int PRIMARY KEY, email text);
+         INSERT INTO customers VALUES (1, 'ceo@realcorp.com'), (2, 'someone@else.org');
+         -- The attacker's own rows: an invite and a ticket to a guessed address.
+         INSERT INTO invites VALUES (77, 'ceo@realcorp.com');
+         INSERT INTO tickets VALUES (78, 'ceo@realcorp.com');",
+    );
+    let target = pg.fresh_name("sec_chosen_dst");
+    let dir = rules_dir(
+        "version: 1\ntables:\n  public.customers:\n    columns: { id: keep, email: { fake: email } }\n  \
+         public.invites:\n    columns: { id: keep, email: { fake: email } }\n  \
+         public.tickets:\n    columns: { id: keep, email: { fake: email, namespace: tickets } }\n",
+    );
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
+    anonymize(
+        dir.path(),
+        &args,
+        &[("ANONYMIZE_SECRET", "security-test-secret-0123456789abcdef")],
+    )
+    .expect(0);
+    let fake = target.value("SELECT email FROM invites WHERE id = 77");
+    assert_ne!(fake, "ceo@realcorp.com");
+    // The guess is confirmed: the chosen value's fake is a customer's.
+    assert_eq!(
+        target.column(&format!(
+            "SELECT id::text FROM customers WHERE email = '{fake}'"
+        )),
+        ["1"]
+    );
+    // Its own namespace: the same value, a fake that joins nothing.
+    let own = target.value("SELECT email FROM tickets WHERE id = 78");
+    assert_ne!(own, fake);
+    let doc = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/security.md"),
+    )
+    .unwrap();
+    assert!(
+        !doc.contains("cannot confirm a guess"),
+        "security.md overclaims"
+    );
+    assert!(
+        doc.contains("**Chosen values.** A staging reader *can* test some guesses")
+            && doc.contains("give that column its own `namespace:`"),
+        "security.md explains chosen values"
+    );
 }

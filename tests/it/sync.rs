@@ -251,7 +251,7 @@ fn schema_existing_truncates_and_loads_without_firing_triggers() {
         &target,
         "app.yml",
         SECRET,
-        &["--schema", "existing", "--force"],
+        &["--into", "existing", "--force"],
     )
     .expect(0);
     assert_eq!(target.value("SELECT count(*) FROM customers"), "60");

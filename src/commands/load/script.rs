@@ -196,7 +196,7 @@ fn dollar_tag(b: &[u8]) -> Option<usize> {
 }
 
 /// `s` after its leading blanks and comments.
-fn code_start(s: &str) -> &str {
+pub fn code_start(s: &str) -> &str {
     let mut s = s.trim_start();
     loop {
         if let Some(rest) = s.strip_prefix("--") {

@@ -80,7 +80,7 @@ pub(super) async fn load_existing(
         // Inside the load transaction: verify sees the new rows before
         // anyone else can, and a leak rolls them back.
         facts.mark();
-        verify_before_swap(plan, snapshot, &client, facts).await?;
+        verify_before_swap(plan, snapshot, &client, facts, opts.verify_sample).await?;
         facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
     mark_existing(server, &client).await?;

@@ -116,6 +116,7 @@ pub(super) async fn write_report(
         verify: facts.verify.lock().expect("facts lock").take(),
         source_replay_timestamp: facts.source_replay.lock().expect("facts lock").take(),
         warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
+        peak_rss_bytes: crate::report::peak_rss_bytes(),
     };
     crate::failpoint::pause("report.before_write").await;
     if let Err(e) = report.write(path) {

@@ -13,7 +13,7 @@ mod existing;
 mod facts;
 mod options;
 
-pub use options::{secret_from_env, SyncOptions};
+pub use options::{secret_from_env, SyncOptions, SECRET_FILE_VAR};
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -71,13 +71,15 @@ async fn run_inner(
 ) -> Result<SyncOutcome> {
     let started = Instant::now();
     facts.mark();
-    let (rules, snapshot, plan) = signals
+    let (rules, snapshot, plan, excluded) = signals
         .guard(super::prepare(
             &opts.source,
             &opts.rules,
             opts.subset,
             opts.secret.as_deref(),
             opts.lock_timeout,
+            &opts.selection,
+            opts.schema == SchemaMode::Create,
         ))
         .await?;
     signals
@@ -105,15 +107,22 @@ async fn run_inner(
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         // What `--schema existing` would refuse in the target is told now
-        // too, when the target is given.
+        // too, when the target is given and can be read; a dry run does
+        // not fail on a target it cannot reach (the sync would say so).
         if let (SchemaMode::Existing, Some(target)) = (opts.schema, opts.target.as_ref()) {
-            let client = signals.guard(target::connect(target)).await?;
-            existing::refuse_outside_references(&client, &plan).await?;
+            match signals.guard(target::connect(target)).await {
+                Ok(client) => existing::refuse_outside_references(&client, &plan).await?,
+                Err(e) if e.downcast_ref::<crate::error::Interrupted>().is_some() => return Err(e),
+                Err(e) => tracing::warn!(
+                    error = %crate::error::render(&e),
+                    "could not read the target to check its foreign keys for --schema existing"
+                ),
+            }
         }
         return Ok(SyncOutcome {
             tables: vec![],
             phases: facts.phases(),
-            plan_text: Some(plan.describe()),
+            plan_text: Some(crate::diagram::render(&plan, opts.plan_format)),
             seconds: 0.0,
         });
     }
@@ -136,7 +145,9 @@ async fn run_inner(
                     crate::lock_capacity::refuse_target_overflow(&server.admin, need).await
                 })
                 .await?;
-            let schema = signals.guard(dump_schema(&plan, &snapshot, opts)).await?;
+            let schema = signals
+                .guard(dump_schema(&plan, &snapshot, opts, &excluded.tables))
+                .await?;
             // Not under `guard`: a signal that comes while the database is
             // created and marked waits for the next guarded step, so the
             // cleanup below always finds our marker on it.
@@ -240,6 +251,7 @@ async fn dump_schema(
     plan: &Plan,
     snapshot: &source::Snapshot,
     opts: &SyncOptions,
+    excluded: &[crate::catalog::QualifiedName],
 ) -> Result<SourceSchema> {
     let encoding: String = snapshot
         .client
@@ -272,6 +284,7 @@ async fn dump_schema(
             Section::PreData,
             opts.privileges,
             opts.lock_timeout,
+            excluded,
         ),
         schema::dump_with(
             &pg_dump,
@@ -280,6 +293,7 @@ async fn dump_schema(
             Section::PostData,
             opts.privileges,
             opts.lock_timeout,
+            excluded,
         ),
     )?;
     Ok(SourceSchema {
@@ -386,7 +400,7 @@ async fn load_fresh(
             .await
             .pg_context(|| "starting the verify transaction on the load database".into())?;
         facts.mark();
-        verify_before_swap(plan, snapshot, &client, facts).await?;
+        verify_before_swap(plan, snapshot, &client, facts, opts.verify_sample).await?;
         facts.phase(|p| p.verify = Some(facts.since_mark()));
     }
 
@@ -466,9 +480,10 @@ async fn verify_before_swap(
     snapshot: &source::Snapshot,
     target: &tokio_postgres::Client,
     facts: &Facts,
+    sample: u32,
 ) -> Result<()> {
-    tracing::info!("verifying that no original value is left");
-    let report = verify::check(plan, &snapshot.client, target, verify::DEFAULT_SAMPLE).await?;
+    tracing::info!(sample, "verifying that no original value is left");
+    let report = verify::check(plan, &snapshot.client, target, sample).await?;
     verify::log_findings(&report);
     let failures = report.failures;
     *facts.verify.lock().expect("facts lock") = Some(report);

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
+use crate::error::UsageError;
 use crate::schema;
 use crate::subset::SubsetSpec;
 
@@ -19,7 +20,11 @@ pub struct SyncOptions {
     pub subset: Option<SubsetSpec>,
     pub jobs: usize,
     pub dry_run: bool,
+    /// How `--dry-run` prints the plan.
+    pub plan_format: crate::diagram::Format,
     pub schema: SchemaMode,
+    /// `-t/-T/-n/-N/--exclude-table-data`.
+    pub selection: crate::selection::Selection,
     pub report: Option<PathBuf>,
     pub progress: bool,
     pub force: bool,
@@ -31,6 +36,8 @@ pub struct SyncOptions {
     pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
     pub verify: bool,
+    /// Values `verify` samples per column.
+    pub verify_sample: u32,
     /// `ANONYMIZE_SECRET`; `None` when unset.
     pub secret: Option<Vec<u8>>,
 }
@@ -42,15 +49,14 @@ impl SyncOptions {
         let settings = Settings::resolve(
             args.common.config.as_deref(),
             Overrides {
-                target: args.target.as_deref(),
                 subset: args.subset.as_deref(),
-                jobs: args.jobs,
+                jobs: args.data.jobs,
                 ..Overrides::common(&args.common)
             },
         )?;
-        let source = ConnInfo::parse(settings.require_source()?, "--source")?;
+        let source = settings.source_conn()?;
         let target = match (&settings.target, args.dry_run) {
-            (Some(t), _) => Some(ConnInfo::parse(t, "--target")?),
+            (Some(t), _) => Some(ConnInfo::parse_target(t, "--target")?),
             (None, true) => None,
             (None, false) => {
                 settings.require_target()?;
@@ -66,10 +72,15 @@ impl SyncOptions {
             subset,
             jobs,
             dry_run: args.dry_run,
-            schema: args.schema,
-            report: args.report.clone(),
-            // Bars drawn between JSON lines would break "one object per line".
-            progress: !args.no_progress && args.common.log_format == crate::cli::LogFormat::Text,
+            plan_format: match args.format {
+                crate::cli::PlanFormat::Text => crate::diagram::Format::Text,
+                crate::cli::PlanFormat::Mermaid => crate::diagram::Format::Mermaid,
+                crate::cli::PlanFormat::Dot => crate::diagram::Format::Dot,
+            },
+            schema: into_mode(args),
+            selection: args.select.selection()?,
+            report: args.data.report.clone(),
+            progress: args.common.progress(),
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
@@ -77,16 +88,83 @@ impl SyncOptions {
                 owners: !args.no_owner,
                 acl: !args.no_acl,
             },
-            lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
+            lock_timeout: args.lock_timeout,
             verify: args.verify,
-            secret: secret_from_env(),
+            verify_sample: args.sample,
+            secret: secret_from_env()?,
         })
     }
 }
 
-/// `ANONYMIZE_SECRET`, if set and not empty.
-pub fn secret_from_env() -> Option<Vec<u8>> {
-    std::env::var_os("ANONYMIZE_SECRET")
-        .filter(|s| !s.is_empty())
-        .map(|s| s.into_encoded_bytes())
+/// `--into`, or the deprecated `--schema create|existing` with a warning.
+fn into_mode(args: &SyncArgs) -> SchemaMode {
+    match (args.into, args.select.deprecated_into()) {
+        (Some(mode), _) => mode,
+        (None, Some(mode)) => {
+            let new = match mode {
+                SchemaMode::Create => "new",
+                SchemaMode::Existing => "existing",
+            };
+            tracing::warn!(
+                "--schema create|existing is deprecated and will be removed; write --into {new} \
+                 (-n/--schema now select schemas, as in pg_dump)"
+            );
+            mode
+        }
+        (None, None) => SchemaMode::Create,
+    }
+}
+
+/// The variable that names a file holding the secret, as Docker and
+/// Kubernetes secrets are mounted.
+pub const SECRET_FILE_VAR: &str = "ANONYMIZE_SECRET_FILE";
+
+/// `ANONYMIZE_SECRET`, if set and not empty, else the content of the file
+/// `ANONYMIZE_SECRET_FILE` names (without its final newline). Both at
+/// once is an error: which one wins would be a guess.
+pub fn secret_from_env() -> Result<Option<Vec<u8>>> {
+    let direct = std::env::var_os("ANONYMIZE_SECRET").filter(|s| !s.is_empty());
+    let file = std::env::var_os(SECRET_FILE_VAR).filter(|s| !s.is_empty());
+    match (direct, file) {
+        (Some(_), Some(_)) => Err(UsageError::new(format!(
+            "both ANONYMIZE_SECRET and {SECRET_FILE_VAR} are set; unset one of them"
+        ))
+        .into()),
+        (Some(s), None) => Ok(Some(s.into_encoded_bytes())),
+        (None, Some(path)) => read_secret_file(std::path::Path::new(&path)).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Reads the secret file, refusing one that every user of the machine can
+/// read: the secret would then be as good as public.
+fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        UsageError::new(format!(
+            "{SECRET_FILE_VAR}={shown}: cannot read it ({e}); check the path and the mount"
+        ))
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o004 != 0 {
+        return Err(UsageError::new(format!(
+            "{SECRET_FILE_VAR}={shown} is readable by every user (mode {mode:04o}); \
+             run `chmod o-r {shown}` (Kubernetes: defaultMode: 0440)"
+        ))
+        .into());
+    }
+    let mut bytes = std::fs::read(path)
+        .map_err(|e| UsageError::new(format!("{SECRET_FILE_VAR}={shown}: cannot read it ({e})")))?;
+    // `echo secret > file` adds a newline that is not part of the secret.
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    if bytes.is_empty() {
+        return Err(UsageError::new(format!("{SECRET_FILE_VAR}={shown} is empty")).into());
+    }
+    Ok(bytes)
 }

@@ -60,19 +60,59 @@ pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     wait(spawn(dir, args, env))
 }
 
+/// Runs `anonymize args…` like `anonymize` does, with `input` on its
+/// stdin (written from a thread, so a run that streams its output while it
+/// reads cannot deadlock); stdout is kept as bytes.
+pub fn anonymize_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Vec<u8>,
+) -> (Run, Vec<u8>) {
+    let mut child = command(dir, args, env)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start anonymize");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The run may stop reading early (an error): not the test's failure.
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().expect("wait for anonymize");
+    writer.join().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (run, out.stdout)
+}
+
 /// Starts `anonymize args…` like `anonymize` does, without waiting: for
 /// tests that act on a run while it copies.
 pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    command(dir, args, env)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start anonymize")
+}
+
+/// The command line of a run, with a clean environment and piped output.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_anonymize"));
     cmd.args(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, _) in std::env::vars() {
+        // The PG* variables that say where to connect would become the
+        // source of a run without --source.
         if k.starts_with("ANONYMIZE_")
             || k.starts_with("SOURCE_DATABASE")
             || k.starts_with("TARGET_DATABASE")
+            || anonymize::conn::LOCATION_VARIABLES.contains(&k.as_str())
+            || k == "PGSERVICEFILE"
+            || k == "PGSYSCONFDIR"
         {
             cmd.env_remove(k);
         }
@@ -80,7 +120,7 @@ pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.spawn().expect("start anonymize")
+    cmd
 }
 
 /// Waits for a started run and collects what it printed.
@@ -112,40 +152,4 @@ pub fn wait_within(child: Child, limit: Duration, why: impl FnOnce() -> String) 
             panic!("the run did not end within {limit:?}: it hangs.\n{detail}");
         }
     }
-}
-
-/// Waits for a started run like `wait`, and also returns the largest
-/// resident set the process had over its whole life (its peak RSS, in
-/// KiB), from the kernel's accounting of that one child (`wait4`).
-pub fn wait_with_peak_rss(mut child: Child) -> (Run, u64) {
-    use std::io::Read;
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; zero is a valid value for it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on the pid of a child we started and have not reaped,
-    // with pointers to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    let run = Run {
-        code,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    };
-    // Linux counts ru_maxrss in KiB.
-    (run, usage.ru_maxrss as u64)
 }
