@@ -6,7 +6,7 @@
 use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg, Run};
 use crate::messages::user_text;
 
-const SECRET: &str = "extend-test-secret-0123456789abcdef0123456";
+const SECRET: &str = "ODYWX05jrquYn6KbmBDcexyOd1hXDE39kVzu2oys4s6Tq8aF";
 
 /// A shop's customers: test accounts to keep, a country per row, a
 /// soft-delete flag, and fields to generalise.
