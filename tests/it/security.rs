@@ -686,7 +686,10 @@ fn a_chosen_value_can_be_looked_up_as_security_md_says() {
     anonymize(
         dir.path(),
         &args,
-        &[("ANONYMIZE_SECRET", "r7Jx2Qm9WbT4kZpL8vNc3HdF6sYgA1eU5oXiK0tRwBqE")],
+        &[(
+            "ANONYMIZE_SECRET",
+            "r7Jx2Qm9WbT4kZpL8vNc3HdF6sYgA1eU5oXiK0tRwBqE",
+        )],
     )
     .expect(0);
     let fake = target.value("SELECT email FROM invites WHERE id = 77");
