@@ -76,8 +76,8 @@ fn config_args(
         let known: Vec<String> = known.collect();
         let refs: Vec<&str> = known.iter().map(String::as_str).collect();
         // The file's own keys win a tie (`sorce` is `source`, not `force`).
-        let guess = crate::transform::suggest(key, crate::config::RESOLVED_KEYS)
-            .or_else(|| crate::transform::suggest(key, &refs))
+        let guess = crate::did_you_mean::closest(key, crate::config::RESOLVED_KEYS.iter().copied())
+            .or_else(|| crate::did_you_mean::closest(key, refs.iter().copied()))
             .map(|k| format!("; did you mean `{k}`?"))
             .unwrap_or_default();
         let within = if path.len() > 1 {

@@ -404,11 +404,12 @@ impl Plan {
                 let names: Vec<String> =
                     catalog.tables.iter().map(|t| t.name.to_string()).collect();
                 let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-                let hint = crate::transform::suggest(&rule.name.to_string(), &refs)
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .or_else(|| {
-                        Some("remove the rule, or check the table's schema and spelling".into())
-                    });
+                let hint =
+                    crate::did_you_mean::closest(&rule.name.to_string(), refs.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or_else(|| {
+                            Some("remove the rule, or check the table's schema and spelling".into())
+                        });
                 problems.push_about(
                     ProblemKind::StaleTable,
                     About::table(&rule.name),
@@ -561,7 +562,7 @@ fn plan_table(
             match table.column(&entry.name) {
                 None => {
                     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-                    let hint = crate::transform::suggest(&entry.name, &names)
+                    let hint = crate::did_you_mean::closest(&entry.name, names.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
                         .or_else(|| Some("remove the rule; the column may have been dropped by a migration".into()));
                     problems.push_about(

@@ -278,7 +278,8 @@ fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
     let (field, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    crate::transform::suggest(field, &candidates).map(|s| format!("did you mean `{s}`?"))
+    crate::did_you_mean::closest(field, candidates.iter().copied())
+        .map(|s| format!("did you mean `{s}`?"))
 }
 
 /// Table-level keys whose position is remembered for later errors.

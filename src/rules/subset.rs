@@ -97,7 +97,7 @@ fn unknown_key<E: de::Error>(key: &str, known: &[&str]) -> E {
         "unknown key `{key}` in `subset`; known keys: {}",
         known.join(", ")
     );
-    if let Some(s) = crate::transform::suggest(key, known) {
+    if let Some(s) = crate::did_you_mean::closest(key, known.iter().copied()) {
         msg.push_str(&format!(" (did you mean `{s}`?)"));
     }
     E::custom(msg)

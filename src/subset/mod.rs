@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 
 use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
 use crate::error::{Location, RulesError, RulesErrors};
+use crate::key::Key;
 use crate::rules::{parse_table_name, Rules, TableRule};
-use crate::transform::Key;
 use graph::{Edge, Graph, Ident, Mode, Node, Pin, Settings};
 
 /// The share (`10%`, `all`) is part of the rules' language; re-exported
@@ -221,7 +221,7 @@ pub(crate) fn select(
 /// "did you mean" among `names`, for a name the rules got wrong.
 fn did_you_mean(name: &str, names: &[String]) -> Option<String> {
     let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-    crate::transform::suggest(name, &refs).map(|s| format!("did you mean `{s}`?"))
+    crate::did_you_mean::closest(name, refs.iter().copied()).map(|s| format!("did you mean `{s}`?"))
 }
 
 /// Applies `subset: { roots: [...] }` and the tables' `subset: { follow:
@@ -456,7 +456,7 @@ fn virtual_reference(
     let Some(parent) = tables.iter().position(|t| t.name == parent_name) else {
         let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
         let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-        let hint = crate::transform::suggest(&parent_name.to_string(), &refs)
+        let hint = crate::did_you_mean::closest(&parent_name.to_string(), refs.iter().copied())
             .map(|s| format!("did you mean `{s}`?"));
         return Err(fail(
             format!("table {parent_name} is not in the source database"),
@@ -568,7 +568,8 @@ fn check_nulled(
             message: format!(
                 "null_outside_subset: column {name}.{column} is not in the source table"
             ),
-            hint: crate::transform::suggest(column, &names).map(|s| format!("did you mean `{s}`?")),
+            hint: crate::did_you_mean::closest(column, names.iter().copied())
+                .map(|s| format!("did you mean `{s}`?")),
         });
     };
     if c.not_null {

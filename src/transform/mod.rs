@@ -14,13 +14,10 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use serde::de::{Deserialize, MapAccess};
-use sha2::Sha256;
 
 use crate::catalog::{Column, TypeKind};
+pub use crate::key::Key;
 
 // Helpers shared by the transforms (not YAML keys).
 mod array;
@@ -33,11 +30,8 @@ mod fake;
 mod fpe;
 mod hash;
 mod json;
-mod license_plate; // a `fake` kind, in its own file
-mod local_format; // zip, postcode and cell_number per locale
 mod mask;
 mod noise;
-mod person; // the unique person-like form of `fake: email` and `username`
 mod random_int;
 mod random_numeric;
 mod regex;
@@ -656,66 +650,6 @@ pub fn estimated_bits(secret: &[u8]) -> f64 {
     shannon(unit).min(shannon(&steps))
 }
 
-/// The run's secret, keyed once; every value derives from it.
-#[derive(Clone)]
-pub struct Key {
-    mac: Hmac<Sha256>,
-}
-
-impl Key {
-    pub fn new(secret: &[u8]) -> Key {
-        Key {
-            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
-        }
-    }
-
-    /// `HMAC-SHA256(secret, len(namespace) ‖ namespace ‖ input)`. The length
-    /// prefix keeps ("ab","c") and ("a","bc") apart.
-    pub fn digest(&self, namespace: &[u8], input: &[u8]) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        mac.update(&(namespace.len() as u32).to_be_bytes());
-        mac.update(namespace);
-        mac.update(input);
-        mac.finalize().into_bytes().into()
-    }
-
-    /// A portable generator seeded from `digest`: ChaCha20 is specified, so
-    /// the stream is the same on every machine and version of rand_chacha.
-    pub fn rng(&self, namespace: &[u8], input: &[u8]) -> ChaCha20Rng {
-        ChaCha20Rng::from_seed(self.digest(namespace, input))
-    }
-}
-
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Key(<redacted>)")
-    }
-}
-
-/// The closest name in `candidates`, for "did you mean" hints.
-pub fn suggest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(name, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// Helpers for the transforms' tests: a column, a build with the fixed
 /// golden secret, an apply on text.
 #[cfg(test)]
@@ -902,7 +836,7 @@ mod tests {
             documented, names,
             "docs/transforms.md sections must be exactly the transforms of the registry"
         );
-        for (kind, _) in fake::KINDS {
+        for kind in fake::KINDS.iter().map(|k| k.name) {
             assert!(
                 doc.contains(&format!("`{kind}`")),
                 "fake kind `{kind}` is not documented"
@@ -1086,7 +1020,7 @@ mod tests {
             .iter()
             .map(|e| (e.sample.rule.to_string(), e.sample.type_name, e.sample.kind))
             .collect();
-        for (kind, _) in fake::KINDS {
+        for kind in fake::KINDS.iter().map(|k| k.name) {
             cases.push((format!("{{ fake: {kind} }}"), "text", TypeKind::Text));
         }
         for rule in [
@@ -1157,12 +1091,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn suggestions_find_typos() {
-        assert_eq!(suggest("hsah", &["hash", "mask", "set"]), Some("hash"));
-        assert_eq!(suggest("zzzzzz", &["hash", "mask"]), None);
     }
 }
 

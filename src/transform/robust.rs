@@ -29,7 +29,7 @@ fn transforms() -> Vec<(String, Box<dyn Transform>)> {
     for e in super::entries() {
         rules.push((e.sample.rule.to_string(), e.sample.type_name.to_string()));
     }
-    for (kind, _) in super::fake::KINDS {
+    for kind in super::fake::KINDS.iter().map(|k| k.name) {
         rules.push((format!("{{ fake: {kind} }}"), "text".into()));
     }
     for (rule, type_name) in [

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::{names, parse_options, suggest, OutputSpace, TransformOptions};
+use super::{names, parse_options, OutputSpace, TransformOptions};
 
 /// A column's rule: the action and its modifiers.
 #[derive(Debug)]
@@ -179,7 +179,7 @@ impl<'de> Visitor<'de> for ColumnRuleVisitor {
                 );
                 let mut all: Vec<&str> = vec!["keep", "null"];
                 all.extend(names());
-                if let Some(s) = suggest(other, &all) {
+                if let Some(s) = crate::did_you_mean::closest(other, all.iter().copied()) {
                     msg.push_str(&format!(" (did you mean `{s}`?)"));
                 }
                 Err(E::custom(msg))
@@ -297,7 +297,7 @@ pub(crate) fn rule_from_map<'de, A: MapAccess<'de>>(
                         let mut all: Vec<&str> = names();
                         all.extend(MODIFIERS);
                         all.extend(SHAPES);
-                        if let Some(s) = suggest(name, &all) {
+                        if let Some(s) = crate::did_you_mean::closest(name, all.iter().copied()) {
                             msg.push_str(&format!(" (did you mean `{s}`?)"));
                         }
                         msg.push_str(&format!("; known transforms: {}", names().join(", ")));

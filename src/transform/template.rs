@@ -109,7 +109,7 @@ impl TransformOptions for Options {
                             "column {}.{}: the template reads `{name}`, which is not a copied column of {}",
                             ctx.table, ctx.column.name, ctx.table
                         );
-                        if let Some(s) = super::suggest(name, &copied) {
+                        if let Some(s) = crate::did_you_mean::closest(name, copied.iter().copied()) {
                             msg.push_str(&format!(" (did you mean `{s}`?)"));
                         }
                         return Err(msg);

@@ -9,7 +9,8 @@
 //! 2–9, `L` an upper-case letter, and anything else is written as is.
 
 use rand::RngExt;
-use rand_chacha::ChaCha20Rng;
+
+use super::draw::{Params, Rng};
 
 /// Postal code layouts per locale (by its name in `fake`'s list); a draw
 /// picks one of the alternatives. Locales without their own use `en`'s.
@@ -102,7 +103,7 @@ fn cell_layouts(locale: &str) -> &'static [&'static str] {
 /// inward code (C, I, K, M, O, V) are left out everywhere.
 const LETTERS: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
 
-fn write_layout(layouts: &[&str], rng: &mut ChaCha20Rng, s: &mut String) {
+fn write_layout(layouts: &[&str], rng: &mut Rng, s: &mut String) {
     let layout = layouts[rng.random_range(0..layouts.len())];
     for c in layout.chars() {
         match c {
@@ -116,13 +117,13 @@ fn write_layout(layouts: &[&str], rng: &mut ChaCha20Rng, s: &mut String) {
 }
 
 /// Writes a postal code (`zip`, `postcode`) for `locale` into `s`.
-pub(super) fn postal_code(locale: &str, rng: &mut ChaCha20Rng, s: &mut String) {
-    write_layout(postal_layouts(locale), rng, s);
+pub(super) fn postal_code(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
+    write_layout(postal_layouts(p.locale.name()), rng, s);
 }
 
 /// Writes a mobile number (`cell_number`) for `locale` into `s`.
-pub(super) fn cell_number(locale: &str, rng: &mut ChaCha20Rng, s: &mut String) {
-    write_layout(cell_layouts(locale), rng, s);
+pub(super) fn cell_number(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
+    write_layout(cell_layouts(p.locale.name()), rng, s);
 }
 
 #[cfg(test)]
@@ -185,7 +186,7 @@ mod tests {
         ];
         assert_eq!(
             formats.len(),
-            super::super::fake::LOCALE_COUNT,
+            super::super::locale::LOCALES.len(),
             "one row per locale"
         );
         let text = column("c", "text", TypeKind::Text);

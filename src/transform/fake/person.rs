@@ -22,8 +22,8 @@ use fake::locales::Data;
 use rand::RngExt;
 use rand_chacha::ChaCha20Rng;
 
-use super::keyed::{pack, unpack, Prf};
-use super::Key;
+use super::super::keyed::{pack, unpack, Prf};
+use super::super::{Key, Shape};
 
 /// How a value is spelled as symbols: its alphabet decides the radix and
 /// the separators of the output, which tell the families apart (a name is
@@ -122,6 +122,22 @@ pub fn max_len(len: usize, domain: usize) -> usize {
     let k = Family::Bytes.block();
     let tag = len / k * BLOCK_DIGITS + block_digits(256, len % k);
     first + last + 2 + tag + domain
+}
+
+/// `max_len` of an email (`@example.com`).
+pub fn email_len(len: usize) -> usize {
+    max_len(len, 12)
+}
+
+/// `max_len` of a username.
+pub fn username_len(len: usize) -> usize {
+    max_len(len, 0)
+}
+
+/// About how many tags a value of this shape has, for `verify`: the tag
+/// permutes the value over its own alphabet (41 symbols at the fewest).
+pub fn domain(shape: Shape) -> f64 {
+    41f64.powi((shape.chars as i32).max(1))
 }
 
 fn longest(names: &[&str]) -> usize {

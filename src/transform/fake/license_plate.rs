@@ -8,7 +8,8 @@
 //! checks a real register, so a draw may still name a real car.
 
 use rand::RngExt;
-use rand_chacha::ChaCha20Rng;
+
+use super::draw::{Params, Rng};
 
 /// About how many plates the `en` layout draws from (23³ × 10⁴), the
 /// smallest of the layouts, for `verify`'s chance-match expectation.
@@ -35,8 +36,9 @@ fn layout(locale: &str) -> &'static str {
     }
 }
 
-/// Writes one plate for `locale` into `s`.
-pub(super) fn write(locale: &str, rng: &mut ChaCha20Rng, s: &mut String) {
+/// Writes one plate in the rule's locale into `s`.
+pub(super) fn plate(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
+    let locale = p.locale.name();
     if locale == "de_de" {
         s.push_str(DE_DISTRICTS[rng.random_range(0..DE_DISTRICTS.len())]);
         s.push(' ');

@@ -1,0 +1,342 @@
+//! The json rule's unit tests: paths, scanning, rewriting, `unlisted`.
+
+use super::text::{decode_string, encode_string};
+use super::*;
+use crate::transform::test_support::{apply, build, build_err, column, parse, parse_err};
+use crate::transform::RowView;
+
+fn json(yaml: &str) -> Box<dyn Transform> {
+    build(&*parse(yaml), &column("doc", "jsonb", TypeKind::Jsonb))
+}
+
+#[test]
+fn paths_parse() {
+    let steps = |t: &str| parse_path(t).unwrap().steps;
+    assert_eq!(steps("a.b"), [Step::Key("a".into()), Step::Key("b".into())]);
+    assert_eq!(
+        steps("contacts[*].email"),
+        [
+            Step::Key("contacts".into()),
+            Step::Every,
+            Step::Key("email".into())
+        ]
+    );
+    assert_eq!(steps("[0].id"), [Step::Index(0), Step::Key("id".into())]);
+    assert_eq!(
+        steps(r#"a["b.c"]"#),
+        [Step::Key("a".into()), Step::Key("b.c".into())]
+    );
+    // JSONPath's root marker and `.*`, as `init` writes them.
+    assert_eq!(steps("$.a.*"), [Step::Key("a".into()), Step::Every]);
+    assert_eq!(steps("$[0]"), [Step::Index(0)]);
+    assert_eq!(steps(r#"["*"]"#), [Step::Key("*".into())]);
+    for bad in [
+        "", "a..b", "a.", ".a", "a[", "a[x]", "a[0]b", "$", "$a", "$.",
+    ] {
+        assert!(parse_path(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn rooted_paths_and_object_wildcards_reach_their_values() {
+    let t = json(
+        r#"{ json: { paths: { "$.contact.email": { set: e }, "$.by_name.*.phone": { set: p } } } }"#,
+    );
+    let doc = r#"{"contact": {"email": "a@b.c"}, "by_name": {"Jane Doe": {"phone": "555"}, "Zoë": {"phone": "556", "x": 1}}}"#;
+    assert_eq!(
+        apply(&*t, Some(doc)).unwrap(),
+        r#"{"contact": {"email": "e"}, "by_name": {"Jane Doe": {"phone": "p"}, "Zoë": {"phone": "p", "x": 1}}}"#
+    );
+}
+
+#[test]
+fn only_the_paths_change() {
+    let t = json(
+        r#"{ json: { paths: { name: { set: X }, address.street: { set: "1 Way" }, "contacts[*].email": { set: e }, missing.path: { set: never } } } }"#,
+    );
+    let doc = r#"{"name": "Zoë \"Z\" Müller", "address": {"zip": "01234", "street": "Main St 1"}, "contacts": [{"email": "a@b.c"}, {"phone": 1}, {"email": null}], "n": 1.50e3, "gift": false}"#;
+    assert_eq!(
+        apply(&*t, Some(doc)).unwrap(),
+        r#"{"name": "X", "address": {"zip": "01234", "street": "1 Way"}, "contacts": [{"email": "e"}, {"phone": 1}, {"email": null}], "n": 1.50e3, "gift": false}"#
+    );
+    assert_eq!(apply(&*t, None), None);
+    // Not objects at the path: untouched.
+    assert_eq!(apply(&*t, Some("[1,2]")).unwrap(), "[1,2]");
+    assert_eq!(apply(&*t, Some("\"name\"")).unwrap(), "\"name\"");
+}
+
+#[test]
+fn escaped_and_duplicate_keys_match() {
+    let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
+    assert_eq!(
+        apply(&*t, Some(r#"{"na\u006de":"a","name":"b"}"#)).unwrap(),
+        r#"{"na\u006de":"X","name":"X"}"#
+    );
+}
+
+#[test]
+fn json_types_are_kept_when_they_can_be() {
+    let t = json(
+        r#"{ json: { paths: { a: { set: 42 }, b: { set: "x" }, c: { set: "true" }, d: null, e: { set: "[1]" } } } }"#,
+    );
+    let doc = r#"{"a":1,"b":2,"c":false,"d":"secret","e":{"k":1}}"#;
+    assert_eq!(
+        apply(&*t, Some(doc)).unwrap(),
+        r#"{"a":42,"b":"x","c":true,"d":null,"e":[1]}"#
+    );
+}
+
+/// Issue 22: without `unlisted:`, a key no path names follows
+/// `unknown_columns:`: under `fail` (the default) it stops the run.
+#[test]
+fn unlisted_follows_unknown_columns() {
+    use crate::transform::test_support::build_unknown_fail;
+    let jsonb = column("doc", "jsonb", TypeKind::Jsonb);
+    let doc = r#"{"name":"Zoë","ssn":"123-45-6789"}"#;
+    let strict = build_unknown_fail(
+        &*parse("{ json: { paths: { name: { fake: name } } } }"),
+        &jsonb,
+    )
+    .unwrap();
+    let e = strict
+        .apply(doc.as_bytes(), &RowView::empty(), &mut Vec::new())
+        .unwrap_err();
+    assert!(
+        e.0.contains("public.t.doc") && !e.0.contains("123-45"),
+        "{}",
+        e.0
+    );
+    // Written `unlisted:` wins; and under `unknown_columns: keep` the
+    // default is `keep`.
+    let kept = build_unknown_fail(
+        &*parse("{ json: { unlisted: keep, paths: { name: { fake: name } } } }"),
+        &jsonb,
+    )
+    .unwrap();
+    assert!(apply(&*kept, Some(doc)).unwrap().contains("123-45-6789"));
+    let lenient = json("{ json: { paths: { name: { fake: name } } } }");
+    assert!(apply(&*lenient, Some(doc)).unwrap().contains("123-45-6789"));
+}
+
+/// Issue 22: `{ keys: RULE }` rewrites the keys of the object at a path
+/// (maps keyed by email), deterministically and like the column rule.
+#[test]
+fn keys_rules_rewrite_the_keys_of_an_object() {
+    let t = json(
+        r#"{ json: { paths: { "$.shared_with": { keys: { fake: email } }, "$.shared_with.*": keep, owner: { fake: email } } } }"#,
+    );
+    let doc = r#"{"owner":"bob@x.com","shared_with":{"bob@x.com":"read","amy@y.org":"write"}}"#;
+    let out = apply(&*t, Some(doc)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let owner = v["owner"].as_str().unwrap();
+    let shared = v["shared_with"].as_object().unwrap();
+    // The key gets the owner's fake: the same rule, the same output.
+    assert_eq!(shared[owner], "read", "{out}");
+    assert_eq!(shared.len(), 2);
+    assert!(
+        !out.contains("bob@x.com") && !out.contains("amy@y.org"),
+        "{out}"
+    );
+    assert!(out.contains(r#""write""#));
+    // Keys that could merge are refused, naming the path.
+    let e = build_err(
+        &*parse(r#"{ json: { paths: { "$.m": { keys: { fake: first_name } } } } }"#),
+        &column("doc", "jsonb", TypeKind::Jsonb),
+    );
+    assert!(
+        e.contains("doc.$.m: `keys` needs a rule that keeps keys apart"),
+        "{e}"
+    );
+    let e = parse_err(r#"{ json: { paths: { m: { keys: { fake: email }, unique: true } } } }"#);
+    assert!(
+        e.contains("`keys` takes the rule for an object's keys and stands alone"),
+        "{e}"
+    );
+}
+
+#[test]
+fn strings_are_decoded_for_the_rule_and_encoded_back() {
+    let t = json(r#"{ json: { paths: { s: { fpe: {} } } } }"#);
+    let doc = r#"{"s":"tab\there \u00e9\ud83c\udf89 \"q\""}"#;
+    let out = apply(&*t, Some(doc)).unwrap();
+    assert!(
+        out.starts_with(r#"{"s":""#)
+            && out.contains("\\t")
+            && out.contains("🎉")
+            && out.contains("\\\""),
+        "{out}"
+    );
+    assert_eq!(decode_string(br#""a\u00e9\n\ud83c\udf89\"""#), "aé\n🎉\"");
+    let mut enc = Vec::new();
+    encode_string("a\"\\\n\u{1}é".as_bytes(), &mut enc);
+    assert_eq!(String::from_utf8(enc).unwrap(), r#""a\"\\\n\u0001é""#);
+}
+
+#[test]
+fn inner_rules_join_with_columns() {
+    // The same rule inside a document and on a column gives the same value.
+    let t = json(r#"{ json: { paths: { email: { fake: email } } } }"#);
+    let col = build(
+        &*parse("{ fake: email }"),
+        &column("email", "text", TypeKind::Text),
+    );
+    let expected = apply(&*col, Some("zoe@example.com")).unwrap();
+    assert_eq!(
+        apply(&*t, Some(r#"{"email":"zoe@example.com"}"#)).unwrap(),
+        format!(r#"{{"email":"{expected}"}}"#)
+    );
+}
+
+#[test]
+fn overlapping_paths_are_refused() {
+    for (a, b) in [
+        ("a", "a.b"),
+        ("a.b", "a"),
+        ("\"contacts[*].email\"", "\"contacts[0]\""),
+        ("by_name.*.phone", "by_name.zoe"),
+    ] {
+        let e = parse_err(&format!(
+            "{{ json: {{ paths: {{ {a}: null, {b}: null }} }} }}"
+        ));
+        assert!(e.contains("overlap"), "{a} / {b}: {e}");
+    }
+    // Siblings and different indexes do not overlap.
+    parse(r#"{ json: { paths: { a.b: null, a.c: null, "x[0]": null, "x[1]": null } } }"#);
+}
+
+#[test]
+fn unlisted_keys_are_dropped_or_refused() {
+    let rule = |mode: &str| {
+        json(&format!(
+            r#"{{ json: {{ unlisted: {mode}, paths: {{ name: {{ set: X }}, gift: keep, "contacts[*].email": {{ set: e }}, address.zip: keep }} }} }}"#
+        ))
+    };
+    let doc = r#"{"ssn": "123", "name": "Zoë", "gift": true, "contacts": [{"email": "a@b.c", "phone": "555"}, {"email": null}], "address": {"zip": "01234", "street": "Main St 1"}, "new": {"deep": [1]}}"#;
+    assert_eq!(
+        apply(&*rule("drop"), Some(doc)).unwrap(),
+        r#"{"name": "X", "gift": true, "contacts": [{"email": "e"}, {"email": null}], "address": {"zip": "01234"}}"#
+    );
+    // Every member unlisted, and an unlisted one between kept ones.
+    assert_eq!(
+        apply(&*rule("drop"), Some(r#"{"a":1,"b":2}"#)).unwrap(),
+        "{}"
+    );
+    assert_eq!(
+        apply(&*rule("drop"), Some(r#"{"gift":1,"b":2,"name":"n","c":3}"#)).unwrap(),
+        r#"{"gift":1,"name":"X"}"#
+    );
+    // A scalar where the rule expects an object is not listed either;
+    // JSON null says nothing and stays.
+    assert_eq!(
+        apply(
+            &*rule("drop"),
+            Some(r#"{"address":"Main St 1","contacts":null}"#)
+        )
+        .unwrap(),
+        r#"{"address":null,"contacts":null}"#
+    );
+    let mut out = Vec::new();
+    let e = rule("fail")
+        .apply(doc.as_bytes(), &RowView::empty(), &mut out)
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("json key `[key 1]` in public.t.doc is named by no path"),
+        "{e}"
+    );
+    assert!(!e.contains("123"), "no value in the message: {e}");
+    let e = rule("fail")
+        .apply(
+            br#"{"contacts":[{"email":"x","phone":"555-1234"}]}"#,
+            &RowView::empty(),
+            &mut out,
+        )
+        .unwrap_err()
+        .0;
+    // The refused key is unnamed by the rules: its position only.
+    assert!(e.starts_with("json key `contacts[0][key 2]` in"), "{e}");
+    assert!(!e.contains("555") && !e.contains("phone"), "{e}");
+    // Keys are row data: a map keyed by email is never printed, under
+    // a `*` either.
+    let t = json(r#"{ json: { unlisted: fail, paths: { "shared_with.*.role": keep } } }"#);
+    let e = t
+        .apply(
+            br#"{"shared_with":{"jane.doe.private@gmail.com":{"role":"r","note":"n"}}}"#,
+            &RowView::empty(),
+            &mut out,
+        )
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("json key `shared_with[key 1][key 2]` in public.t.doc"),
+        "{e}"
+    );
+    assert!(!e.contains("jane") && !e.contains("note"), "{e}");
+    // The default keeps them.
+    let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
+    assert_eq!(
+        apply(&*t, Some(r#"{"name":"a","ssn":"1"}"#)).unwrap(),
+        r#"{"name":"X","ssn":"1"}"#
+    );
+}
+
+#[test]
+fn documents_nested_deeper_than_any_path_are_handled() {
+    // 100,000 levels: parsed only as deep as the paths reach.
+    let n = 100_000;
+    let deep = format!("{}\"x\"{}", "[".repeat(n), "]".repeat(n));
+    let doc = format!(r#"{{"name":"Zoë","deep":{deep},"s":"]["}}"#);
+    let t = json(r#"{ json: { paths: { name: { set: X } } } }"#);
+    assert_eq!(
+        apply(&*t, Some(&doc)).unwrap(),
+        format!(r#"{{"name":"X","deep":{deep},"s":"]["}}"#)
+    );
+    let t = json(r#"{ json: { unlisted: drop, paths: { name: { set: X }, deep: keep } } }"#);
+    assert_eq!(
+        apply(&*t, Some(&doc)).unwrap(),
+        format!(r#"{{"name":"X","deep":{deep}}}"#)
+    );
+    // Cut short: an error, not a panic.
+    let mut out = Vec::new();
+    assert!(t
+        .apply(&doc.as_bytes()[..1000], &RowView::empty(), &mut out)
+        .is_err());
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let e = build_err(
+        &*parse(r#"{ json: { paths: { a: { fake: name } } } }"#),
+        &column("c", "text", TypeKind::Text),
+    );
+    assert!(
+        e.starts_with("`json` cannot produce a value of type text"),
+        "{e}"
+    );
+    assert!(parse_err(r#"{ json: { paths: { "a..b": keep } } }"#)
+        .contains("json path `a..b`: empty key"));
+    assert!(parse_err(r#"{ json: { path: {} } }"#).contains("unknown json option `path`"));
+    assert!(
+        parse_err(r#"{ json: { paths: { a: { fake: nmae } } } }"#).contains("did you mean `name`?")
+    );
+    let e = build_err(
+        &*parse(r#"{ json: { paths: { a: { fake: name, unique: true } } } }"#),
+        &column("c", "jsonb", TypeKind::Jsonb),
+    );
+    assert!(
+        e.contains("c.a: `fake(name)` cannot guarantee distinct outputs"),
+        "{e}"
+    );
+    let t = json(r#"{ json: { paths: { a: { set: x } } } }"#);
+    let mut out = Vec::new();
+    for bad in ["{", r#"{"a":}"#, "[1,]", "01", r#"{"a":1} x"#] {
+        out.clear();
+        assert_eq!(
+            t.apply(bad.as_bytes(), &RowView::empty(), &mut out)
+                .unwrap_err()
+                .0,
+            "malformed json value",
+            "{bad}"
+        );
+    }
+}
