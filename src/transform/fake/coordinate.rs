@@ -1,12 +1,12 @@
 //! `latitude` and `longitude`, with as many decimals as the column keeps
 //! (at most 6).
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use rand::RngExt;
 
 use super::super::Transform;
-use super::draw::{Drawn, Params, Rng};
+use super::draw::{Drawn, Generate, Params, Rng};
 use super::Setup;
 use crate::catalog::TypeKind;
 
@@ -22,7 +22,7 @@ pub(super) fn build_longitude(setup: &Setup<'_>) -> Result<Box<dyn Transform>, S
 fn build(
     setup: &Setup<'_>,
     int_digits: u32,
-    generate: fn(&Params, &[u8], &mut Rng, &mut String),
+    generate: Generate,
 ) -> Result<Box<dyn Transform>, String> {
     let column = setup.ctx.column;
     let numeric = setup.params.column == TypeKind::Numeric;
@@ -42,27 +42,27 @@ fn build(
     }
     let mut params = setup.params();
     params.scale = scale;
-    Ok(Box::new(Drawn {
-        key: setup.ctx.key.clone(),
-        namespace: setup.namespace.clone(),
+    Ok(Box::new(Drawn::new(
+        setup.ctx.key,
+        &setup.namespace,
         params,
         generate,
-    }))
+    )))
 }
 
-fn latitude(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    write(90, p.scale, rng, s)
+fn latitude(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    write(90, p.scale, rng, out)
 }
 
-fn longitude(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    write(180, p.scale, rng, s)
+fn longitude(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    write(180, p.scale, rng, out)
 }
 
-fn write(bound: i64, scale: u32, rng: &mut Rng, s: &mut String) {
+fn write(bound: i64, scale: u32, rng: &mut Rng, out: &mut Vec<u8>) {
     let unit = 10i64.pow(scale);
     let v = rng.random_range(-bound * unit..=bound * unit);
-    let _ = write!(s, "{}{}", if v < 0 { "-" } else { "" }, v.abs() / unit);
+    let _ = write!(out, "{}{}", if v < 0 { "-" } else { "" }, v.abs() / unit);
     if scale > 0 {
-        let _ = write!(s, ".{:0w$}", v.abs() % unit, w = scale as usize);
+        let _ = write!(out, ".{:0w$}", v.abs() % unit, w = scale as usize);
     }
 }

@@ -1,13 +1,78 @@
 //! The lossy kinds' transform: each value's output is drawn from a
 //! generator seeded by the value's keyed digest, so one value gives one
 //! output in every column and every run with the same secret.
+//!
+//! The digest is SipHash-2-4 under a key derived once per namespace
+//! (`keyed::Prf`, the PRF under the Feistel permutations), not HMAC-SHA256:
+//! a fake needs a keyed PRF of a short input, and SipHash is one at a
+//! fraction of the cost. The stream after it is wyrand, a fixed algorithm
+//! written out here, so outputs are the same on every machine and with
+//! every version of the `rand` crates. Generators write straight into the
+//! output buffer.
 
+use std::convert::Infallible;
+
+use super::super::keyed::Prf;
 use super::super::{Key, RowView, Transform, ValueError, Written};
 use super::locale::Locale;
 use crate::catalog::TypeKind;
 
-/// The generator the lossy kinds draw from.
-pub type Rng = rand_chacha::ChaCha20Rng;
+/// The stream a lossy kind draws from: wyrand (Wang Yi, public domain)
+/// from a 64-bit keyed seed. Its quality is ample for picking words; its
+/// secrecy comes from the seed, which is a PRF of the value.
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    /// The stream of `input` under `prf`.
+    pub fn of(prf: &Prf, input: &[u8]) -> Rng {
+        Rng {
+            state: prf.bytes_after(TWEAK_DRAW, input),
+        }
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// A uniform index below `n` (Lemire's multiply-shift: bias below
+    /// n / 2^64, none that a word list could show).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
+
+    /// One item of a non-empty list.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Keeps the seeds apart from every other use of the namespace's PRF.
+const TWEAK_DRAW: u64 = 0x6472_6177;
+
+/// So the fake crate's generic fakers and `rand`'s helpers can draw from it.
+impl rand_core::TryRng for Rng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok((self.next() >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.next())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
 
 /// What a generator may look at besides the value.
 #[derive(Clone, Copy)]
@@ -23,12 +88,24 @@ pub struct Params {
     pub mac8: bool,
 }
 
+/// A generator: writes one output for the value into `out`.
+pub type Generate = fn(&Params, &[u8], &mut Rng, &mut Vec<u8>);
+
 /// A lossy kind's transform: its generator, fed the value's keyed stream.
 pub struct Drawn {
-    pub key: Key,
-    pub namespace: Vec<u8>,
-    pub params: Params,
-    pub generate: fn(&Params, &[u8], &mut Rng, &mut String),
+    prf: Prf,
+    params: Params,
+    generate: Generate,
+}
+
+impl Drawn {
+    pub fn new(key: &Key, namespace: &[u8], params: Params, generate: Generate) -> Drawn {
+        Drawn {
+            prf: Prf::derive(key, namespace),
+            params,
+            generate,
+        }
+    }
 }
 
 impl Transform for Drawn {
@@ -38,10 +115,45 @@ impl Transform for Drawn {
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let mut rng = self.key.rng(&self.namespace, input);
-        let mut s = String::new();
-        (self.generate)(&self.params, input, &mut rng, &mut s);
-        out.extend_from_slice(s.as_bytes());
+        let mut rng = Rng::of(&self.prf, input);
+        (self.generate)(&self.params, input, &mut rng, out);
         Ok(Written::Value)
     }
+}
+
+/// Writes `template`, each `{Name}` in it replaced by what `fill` writes
+/// for `Name`, in the order they appear.
+pub fn render(template: &str, out: &mut Vec<u8>, mut fill: impl FnMut(&str, &mut Vec<u8>)) {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.extend_from_slice(&rest.as_bytes()[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        fill(&rest[open + 1..open + close], out);
+        rest = &rest[open + close + 1..];
+    }
+    out.extend_from_slice(rest.as_bytes());
+}
+
+/// `#` a digit, `^` a digit 1–9, anything else as it is (the fake crate's
+/// building number formats).
+pub fn numerify(format: &str, rng: &mut Rng, out: &mut Vec<u8>) {
+    for &c in format.as_bytes() {
+        out.push(match c {
+            b'#' => b'0' + rng.below(10) as u8,
+            b'^' => b'1' + rng.below(9) as u8,
+            other => other,
+        });
+    }
+}
+
+/// Writes text drawn by the fake crate.
+pub fn put(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Writes one character.
+pub fn put_char(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
 }

@@ -3,7 +3,7 @@
 //! encrypted in its own format with the domain kept.
 
 use super::super::keyed::{Prf, TextCipher};
-use super::super::{Key, RowView, Transform, ValueError, Written};
+use super::super::{RowView, Transform, ValueError, Written};
 use super::Setup;
 
 pub(super) fn build(setup: &Setup<'_>) -> Result<Box<dyn Transform>, String> {
@@ -19,8 +19,6 @@ pub(super) fn build_username(setup: &Setup<'_>) -> Result<Box<dyn Transform>, St
 fn person(setup: &Setup<'_>, with_domain: bool) -> Person {
     Person {
         prf: Prf::derive(setup.ctx.key, &setup.namespace),
-        key: setup.ctx.key.clone(),
-        namespace: setup.namespace.clone(),
         with_domain,
     }
 }
@@ -72,8 +70,6 @@ impl Transform for KeptDomainEmail {
 /// without `unique: true` or a unique constraint, so they all join.
 struct Person {
     prf: Prf,
-    key: Key,
-    namespace: Vec<u8>,
     with_domain: bool,
 }
 
@@ -84,14 +80,7 @@ impl Transform for Person {
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        super::person::write(
-            &self.prf,
-            &self.key,
-            &self.namespace,
-            input,
-            self.with_domain,
-            out,
-        );
+        super::person::write(&self.prf, input, self.with_domain, out);
         Ok(Written::Value)
     }
 }

@@ -1,6 +1,6 @@
 //! `iban`, `bic`, `credit_card`, `currency_code`.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use fake::faker::creditcard::raw::CreditCardNumber;
 use fake::faker::currency::raw::CurrencyCode;
@@ -8,12 +8,12 @@ use fake::faker::finance::raw::Bic;
 use fake::Fake;
 use rand::RngExt;
 
-use super::draw::{Params, Rng};
+use super::draw::{put, Params, Rng};
 use super::locale::{by_locale, Locale};
 
 /// An IBAN with valid check digits (ISO 13616) for the locale's country:
 /// `A` an upper-case letter, `9` a digit in the BBAN pattern.
-pub(super) fn iban(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
+pub(super) fn iban(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
     let (country, pattern) = match p.locale {
         Locale::FrFr => ("FR", "99999999999999999999999"),
         Locale::DeDe => ("DE", "999999999999999999"),
@@ -46,17 +46,17 @@ pub(super) fn iban(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
             (rem * 10 + v) % 97
         };
     }
-    let _ = write!(s, "{country}{:02}{bban}", 98 - rem);
+    let _ = write!(out, "{country}{:02}{bban}", 98 - rem);
 }
 
-pub(super) fn bic(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    by_locale!(p.locale, L => s.push_str(&Bic(L).fake_with_rng::<String, _>(rng)))
+pub(super) fn bic(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    by_locale!(p.locale, L => put(out, &Bic(L).fake_with_rng::<String, _>(rng)))
 }
 
-pub(super) fn credit_card(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    by_locale!(p.locale, L => s.push_str(&CreditCardNumber(L).fake_with_rng::<String, _>(rng)))
+pub(super) fn credit_card(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    by_locale!(p.locale, L => put(out, &CreditCardNumber(L).fake_with_rng::<String, _>(rng)))
 }
 
-pub(super) fn currency_code(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    by_locale!(p.locale, L => s.push_str(&CurrencyCode(L).fake_with_rng::<String, _>(rng)))
+pub(super) fn currency_code(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    by_locale!(p.locale, L => put(out, &CurrencyCode(L).fake_with_rng::<String, _>(rng)))
 }

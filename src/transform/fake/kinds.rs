@@ -4,7 +4,7 @@
 //! folder and a row here; the docs test then asks for its documentation.
 
 use super::super::{MaxLength, OutputSpace, Shape, Transform, Uniqueness};
-use super::draw::{Params, Rng};
+use super::draw::Generate;
 use super::{
     address, company, coordinate, date, email, finance, internet, license_plate, local_format,
     lorem, names, person, phone, uuid, Setup,
@@ -37,7 +37,7 @@ pub struct Kind {
 /// How a kind makes its values.
 pub enum Generator {
     /// Lossy: drawn from the value's keyed generator (`draw::Drawn`).
-    Drawn(fn(&Params, &[u8], &mut Rng, &mut String)),
+    Drawn(Generate),
     /// A transform of its own, built for the column (the unique forms, and
     /// kinds that check the column first).
     Own(fn(&Setup<'_>) -> Result<Box<dyn Transform>, String>),

@@ -9,7 +9,7 @@
 
 use rand::RngExt;
 
-use super::draw::{Params, Rng};
+use super::draw::{put, put_char, Params, Rng};
 
 /// About how many plates the `en` layout draws from (23³ × 10⁴), the
 /// smallest of the layouts, for `verify`'s chance-match expectation.
@@ -37,17 +37,17 @@ fn layout(locale: &str) -> &'static str {
 }
 
 /// Writes one plate in the rule's locale into `s`.
-pub(super) fn plate(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
+pub(super) fn plate(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
     let locale = p.locale.name();
     if locale == "de_de" {
-        s.push_str(DE_DISTRICTS[rng.random_range(0..DE_DISTRICTS.len())]);
-        s.push(' ');
+        put(out, DE_DISTRICTS[rng.random_range(0..DE_DISTRICTS.len())]);
+        put_char(out, ' ');
     }
     for c in layout(locale).chars() {
         match c {
-            'A' => s.push(LETTERS[rng.random_range(0..LETTERS.len())] as char),
-            '9' => s.push(char::from(b'0' + rng.random_range(0..10u8))),
-            other => s.push(other),
+            'A' => put_char(out, LETTERS[rng.random_range(0..LETTERS.len())] as char),
+            '9' => put_char(out, char::from(b'0' + rng.random_range(0..10u8))),
+            other => put_char(out, other),
         }
     }
 }

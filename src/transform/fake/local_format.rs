@@ -10,7 +10,7 @@
 
 use rand::RngExt;
 
-use super::draw::{Params, Rng};
+use super::draw::{put_char, Params, Rng};
 
 /// Postal code layouts per locale (by its name in `fake`'s list); a draw
 /// picks one of the alternatives. Locales without their own use `en`'s.
@@ -103,27 +103,27 @@ fn cell_layouts(locale: &str) -> &'static [&'static str] {
 /// inward code (C, I, K, M, O, V) are left out everywhere.
 const LETTERS: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
 
-fn write_layout(layouts: &[&str], rng: &mut Rng, s: &mut String) {
+fn write_layout(layouts: &[&str], rng: &mut Rng, out: &mut Vec<u8>) {
     let layout = layouts[rng.random_range(0..layouts.len())];
     for c in layout.chars() {
         match c {
-            '#' => s.push(char::from(b'0' + rng.random_range(0..10u8))),
-            '%' => s.push(char::from(b'0' + rng.random_range(1..10u8))),
-            '^' => s.push(char::from(b'0' + rng.random_range(2..10u8))),
-            'L' => s.push(LETTERS[rng.random_range(0..LETTERS.len())] as char),
-            other => s.push(other),
+            '#' => put_char(out, char::from(b'0' + rng.random_range(0..10u8))),
+            '%' => put_char(out, char::from(b'0' + rng.random_range(1..10u8))),
+            '^' => put_char(out, char::from(b'0' + rng.random_range(2..10u8))),
+            'L' => put_char(out, LETTERS[rng.random_range(0..LETTERS.len())] as char),
+            other => put_char(out, other),
         }
     }
 }
 
 /// Writes a postal code (`zip`, `postcode`) for `locale` into `s`.
-pub(super) fn postal_code(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    write_layout(postal_layouts(p.locale.name()), rng, s);
+pub(super) fn postal_code(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    write_layout(postal_layouts(p.locale.name()), rng, out);
 }
 
 /// Writes a mobile number (`cell_number`) for `locale` into `s`.
-pub(super) fn cell_number(p: &Params, _: &[u8], rng: &mut Rng, s: &mut String) {
-    write_layout(cell_layouts(p.locale.name()), rng, s);
+pub(super) fn cell_number(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
+    write_layout(cell_layouts(p.locale.name()), rng, out);
 }
 
 #[cfg(test)]

@@ -268,12 +268,12 @@ impl TransformOptions for Options {
         };
         let t: Box<dyn Transform> = match self.kind.generator {
             Generator::Own(build) => build(&setup)?,
-            Generator::Drawn(generate) => Box::new(Drawn {
-                key: ctx.key.clone(),
-                namespace: setup.namespace,
-                params: setup.params,
+            Generator::Drawn(generate) => Box::new(Drawn::new(
+                ctx.key,
+                &setup.namespace,
+                setup.params,
                 generate,
-            }),
+            )),
         };
         Ok(ctx.finish(t, self.uniqueness()))
     }

@@ -19,11 +19,10 @@
 //! whenever it holds on the source.
 
 use fake::locales::Data;
-use rand::RngExt;
-use rand_chacha::ChaCha20Rng;
 
 use super::super::keyed::{pack, unpack, Prf};
-use super::super::{Key, Shape};
+use super::super::Shape;
+use super::draw::Rng;
 
 /// How a value is spelled as symbols: its alphabet decides the radix and
 /// the separators of the output, which tell the families apart (a name is
@@ -168,23 +167,16 @@ fn ascii_name(name: &str) -> impl Iterator<Item = u8> + '_ {
 pub const EXAMPLE_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
 
 /// Writes the person-like local part (`jane.roberts.k7q2…`) of `input`,
-/// and `@example.xxx` after it when `with_domain`. `prf` permutes, `key`
-/// and `namespace` draw the names.
-pub fn write(
-    prf: &Prf,
-    key: &Key,
-    namespace: &[u8],
-    input: &[u8],
-    with_domain: bool,
-    out: &mut Vec<u8>,
-) {
+/// and `@example.xxx` after it when `with_domain`. `prf` permutes the
+/// tag and seeds the names' draw.
+pub fn write(prf: &Prf, input: &[u8], with_domain: bool, out: &mut Vec<u8>) {
     let family = Family::of(input);
     let (after_first, after_last) = family.separators();
     // Case does not make another person: `John@X.com` and `john@x.com` get
     // the same name (their tags differ).
-    let mut rng = key.rng(namespace, &input.to_ascii_lowercase());
-    let pick = |rng: &mut ChaCha20Rng, names: &[&str], out: &mut Vec<u8>| {
-        out.extend(ascii_name(names[rng.random_range(0..names.len())]));
+    let mut rng = Rng::of(prf, &input.to_ascii_lowercase());
+    let pick = |rng: &mut Rng, names: &[&str], out: &mut Vec<u8>| {
+        out.extend(ascii_name(rng.pick::<&str>(names)));
     };
     pick(&mut rng, first_names(), out);
     out.push(after_first);
@@ -195,9 +187,7 @@ pub fn write(
     }
     if with_domain {
         out.push(b'@');
-        out.extend_from_slice(
-            EXAMPLE_DOMAINS[rng.random_range(0..EXAMPLE_DOMAINS.len())].as_bytes(),
-        );
+        out.extend_from_slice(rng.pick(EXAMPLE_DOMAINS).as_bytes());
     }
 }
 
@@ -232,6 +222,7 @@ const TWEAK_TAG: u64 = 0x7065_7273_6f6e;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::Key;
     use std::collections::HashSet;
 
     fn prf() -> Prf {
@@ -240,14 +231,7 @@ mod tests {
 
     fn email(input: &str) -> String {
         let mut out = Vec::new();
-        write(
-            &prf(),
-            &Key::new(b"golden secret"),
-            b"fake:email",
-            input.as_bytes(),
-            true,
-            &mut out,
-        );
+        write(&prf(), input.as_bytes(), true, &mut out);
         String::from_utf8(out).expect("ascii")
     }
 
@@ -301,10 +285,10 @@ mod tests {
             inputs.push(vec![a, 0xff]);
         }
         let mut seen = HashSet::new();
-        let (p, k) = (prf(), Key::new(b"golden secret"));
+        let p = prf();
         for i in &inputs {
             let mut out = Vec::new();
-            write(&p, &k, b"ns", i, false, &mut out);
+            write(&p, i, false, &mut out);
             assert!(seen.insert(out), "two inputs gave one output");
         }
     }
@@ -312,11 +296,10 @@ mod tests {
     #[test]
     fn max_len_bounds_every_family() {
         let p = prf();
-        let k = Key::new(b"golden secret");
         for len in [0, 1, 14, 15, 16, 23, 40, 254] {
             for input in [vec![b'a'; len], vec![b'A'; len], vec![0xe9; len]] {
                 let mut out = Vec::new();
-                write(&p, &k, b"ns", &input, true, &mut out);
+                write(&p, &input, true, &mut out);
                 assert!(out.len() <= max_len(len, 12), "{len}: {}", out.len());
             }
         }

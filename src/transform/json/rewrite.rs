@@ -67,6 +67,11 @@ impl Transform for Json {
                 let decoded;
                 let text: Option<&[u8]> = match kind {
                     Some(ScalarKind::Null) => None,
+                    // Most strings hold no escape: their content is the
+                    // document's own bytes, with no copy.
+                    Some(ScalarKind::String) if memchr::memchr(b'\\', raw).is_none() => {
+                        Some(&raw[1..raw.len() - 1])
+                    }
                     Some(ScalarKind::String) => {
                         decoded = decode_string(raw);
                         Some(decoded.as_bytes())
