@@ -263,8 +263,9 @@ fn check_predicts_the_outcome_of_sync_for_each_case() {
 /// `--schema existing` into a target where a table the run does not load
 /// references one it does: refused before anything is emptied, saying
 /// what to do, and never passing on PostgreSQL's `TRUNCATE ... CASCADE`
-/// hint (that would empty the user's own table). `check` has no target to
-/// read, so `--dry-run` with the target is the gate that tells.
+/// hint (that would empty the user's own table). `check --into existing`
+/// with the target tells it too, as a `target` gap; without `--into
+/// existing` it has no target to read.
 #[test]
 fn schema_existing_refuses_a_target_table_outside_the_run_that_references_a_copied_one() {
     let pg = Pg::get();
@@ -281,6 +282,32 @@ fn schema_existing_refuses_a_target_table_outside_the_run_that_references_a_copi
     ));
     let rules = rules_of(&["  public.acct_j:\n    columns: { id: keep, name: keep }\n"]);
     check(&source.url, &rules).expect(0);
+    let dir = rules_dir(&rules);
+    let check_existing = |target: &Db| {
+        anonymize(
+            dir.path(),
+            &[
+                "check",
+                "--source",
+                &source.url,
+                "--target",
+                &target.url,
+                "--into",
+                "existing",
+                "--rules",
+                "rules.yml",
+            ],
+            &[],
+        )
+    };
+    let verdict = check_existing(&target).expect(3);
+    assert!(
+        verdict.stdout.contains(
+            "what --into existing cannot load in the target:\n  target: public.app_notes references public.acct_j (constraint app_notes_acct_id_fkey)"
+        ),
+        "{}",
+        verdict.stdout
+    );
     let dry = sync(
         &source.url,
         &target,
@@ -311,6 +338,7 @@ fn schema_existing_refuses_a_target_table_outside_the_run_that_references_a_copi
     assert_eq!(target.value("SELECT count(*) FROM app_notes"), "2");
 
     target.exec("ALTER TABLE app_notes DROP CONSTRAINT app_notes_acct_id_fkey");
+    check_existing(&target).expect(0);
     sync(
         &source.url,
         &target,
