@@ -120,6 +120,20 @@ const CASES: &[Case] = &[
         fix_sql: "GRANT SELECT ON SEQUENCE items_i_id_seq TO {role}",
         fix_rules: None,
     },
+    // A unique key over two columns, one under a rule that repeats values:
+    // two names of one tenant would become one.
+    Case {
+        sql: "CREATE TABLE team_k (id int PRIMARY KEY, tenant int NOT NULL, name text NOT NULL,
+                                   UNIQUE (tenant, name));
+              INSERT INTO team_k SELECT i, i % 3, 'name' || i FROM generate_series(1, 300) i;
+              GRANT SELECT ON team_k TO {role};",
+        rules: "  public.team_k:\n    columns: { id: keep, tenant: keep, name: { fake: first_name } }\n",
+        named: "column public.team_k.name is unique (constraint team_k_tenant_name_key on (tenant, name)), but `fake(first_name)` can give two rows the same value",
+        fix_sql: "",
+        fix_rules: Some(
+            "  public.team_k:\n    columns: { id: keep, tenant: keep, name: { fake: username } }\n",
+        ),
+    },
 ];
 
 /// A login role for the source, named for the test.
