@@ -125,9 +125,10 @@ impl Transform for Drawn {
 /// for `Name`, in the order they appear.
 pub fn render(template: &str, out: &mut Vec<u8>, mut fill: impl FnMut(&str, &mut Vec<u8>)) {
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
+    while let Some(open) = memchr::memchr(b'{', rest.as_bytes()) {
         out.extend_from_slice(&rest.as_bytes()[..open]);
-        let Some(close) = rest[open..].find('}') else {
+        let Some(close) = memchr::memchr(b'}', &rest.as_bytes()[open..]) else {
+            rest = &rest[open..];
             break;
         };
         fill(&rest[open + 1..open + close], out);
