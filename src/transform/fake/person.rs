@@ -41,20 +41,42 @@ enum Family {
 const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789._+-@";
 const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
+/// Each byte's symbol in the `Mixed` alphabet (`LOWER` then `UPPER`, so a
+/// `Lower` symbol is the same number), or `NOT_TEXT`: one lookup a byte.
+const SYMBOL: [u8; 256] = {
+    let mut table = [NOT_TEXT; 256];
+    let mut i = 0;
+    while i < LOWER.len() {
+        table[LOWER[i] as usize] = i as u8;
+        i += 1;
+    }
+    let mut j = 0;
+    while j < UPPER.len() {
+        table[UPPER[j] as usize] = (LOWER.len() + j) as u8;
+        j += 1;
+    }
+    table
+};
+const NOT_TEXT: u8 = 0xff;
+
 /// Tag digits: base 36, lower case.
 const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+/// 36^12, the most base-36 digits a u64 holds.
+const BASE36_12: u128 = 36u128.pow(12);
 /// Tag digits per full block: 36^24 (about 2.2e37) fits a u128.
 const BLOCK_DIGITS: usize = 24;
 
 impl Family {
     fn of(input: &[u8]) -> Family {
-        if input.iter().all(|b| LOWER.contains(b)) {
-            Family::Lower
-        } else if input.iter().all(|b| LOWER.contains(b) || UPPER.contains(b)) {
-            Family::Mixed
-        } else {
-            Family::Bytes
+        let mut family = Family::Lower;
+        for &b in input {
+            match SYMBOL[usize::from(b)] {
+                NOT_TEXT => return Family::Bytes,
+                s if s >= LOWER.len() as u8 => family = Family::Mixed,
+                _ => {}
+            }
         }
+        family
     }
 
     fn radix(self) -> u32 {
@@ -78,12 +100,7 @@ impl Family {
     fn symbol(self, b: u8) -> u32 {
         match self {
             Family::Bytes => u32::from(b),
-            _ => match LOWER.iter().position(|&c| c == b) {
-                Some(i) => i as u32,
-                None => {
-                    (LOWER.len() + UPPER.iter().position(|&c| c == b).expect("in family")) as u32
-                }
-            },
+            _ => u32::from(SYMBOL[usize::from(b)]),
         }
     }
 
@@ -208,11 +225,18 @@ fn write_tag(prf: &Prf, family: Family, input: &[u8], out: &mut Vec<u8>) {
         let digits = block_digits(radix, block.len());
         let start = out.len();
         out.resize(start + digits, b'0');
-        let mut v = value;
-        for slot in out[start..].iter_mut().rev() {
-            *slot = DIGITS[(v % 36) as usize];
-            v /= 36;
+        // Base 36 from the right, 12 digits per u64 (36^12 < 2^64): one
+        // u128 division a block instead of one a digit.
+        let (mut high, mut low) = ((value / BASE36_12) as u64, (value % BASE36_12) as u64);
+        for (i, slot) in out[start..].iter_mut().rev().enumerate() {
+            if i == 12 {
+                low = high;
+                high = 0;
+            }
+            *slot = DIGITS[(low % 36) as usize];
+            low /= 36;
         }
+        debug_assert_eq!((high, low), (0, 0), "the block fits its digits");
     }
 }
 
