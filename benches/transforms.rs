@@ -16,7 +16,7 @@ fn column(type_name: &str, kind: TypeKind) -> Column {
 }
 
 fn build(yaml: &str, column: &Column) -> Box<dyn Transform> {
-    let rule: ColumnRule = serde_yaml::from_str(yaml).expect("rule parses");
+    let rule: ColumnRule = anonymize::yaml::from_str(yaml).expect("rule parses");
     let Action::Transform(options) = rule.action else {
         panic!("not a transform")
     };

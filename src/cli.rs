@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::yaml::Value;
+
 /// Copy a PostgreSQL database with personal data replaced, deterministically,
 /// by YAML rules.
 #[derive(Debug, Parser)]
@@ -65,9 +67,7 @@ fn config_args(
             .unwrap_or_default()
     };
     let at = |path: &[&str]| {
-        file.positions
-            .as_ref()
-            .and_then(|p| p.get(path))
+        file.position_of(path)
             .map(|(l, c)| format!(":{l}:{c}"))
             .unwrap_or_default()
     };
@@ -96,7 +96,7 @@ fn config_args(
     };
     let key_of = |a: &clap::Arg| a.get_long().unwrap_or_default().replace('-', "_");
     let mut extra = Vec::new();
-    let mut set = |arg: &clap::Arg, value: &serde_yaml::Value, path: &[&str]| {
+    let mut set = |arg: &clap::Arg, value: &crate::yaml::Node, path: &[&str]| {
         let id = arg.get_id().as_str();
         if matches!(
             run_matches.value_source(id),
@@ -105,12 +105,7 @@ fn config_args(
             return Ok(());
         }
         let long = format!("--{}", arg.get_long().unwrap_or_default());
-        let scalar = |v: &serde_yaml::Value| match v {
-            serde_yaml::Value::String(s) => Some(s.clone()),
-            serde_yaml::Value::Number(n) => Some(n.to_string()),
-            serde_yaml::Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        };
+        let scalar = |v: &crate::yaml::Node| v.scalar_text();
         let bad = |what: &str| {
             clap::Error::raw(
                 clap::error::ErrorKind::InvalidValue,
@@ -118,9 +113,9 @@ fn config_args(
             )
         };
         match arg.get_action() {
-            clap::ArgAction::SetTrue => match value {
-                serde_yaml::Value::Bool(true) => extra.push(long),
-                serde_yaml::Value::Bool(false) => {}
+            clap::ArgAction::SetTrue => match value.value {
+                Value::Bool(true) => extra.push(long),
+                Value::Bool(false) => {}
                 _ => return Err(bad("true or false")),
             },
             clap::ArgAction::Count => match value.as_u64() {
@@ -128,13 +123,13 @@ fn config_args(
                 None => return Err(bad("a number")),
             },
             _ => {
-                let values: Vec<String> = match value {
-                    serde_yaml::Value::Sequence(list) => list
+                let values: Vec<String> = match &value.value {
+                    Value::Sequence(list) => list
                         .iter()
                         .map(scalar)
                         .collect::<Option<_>>()
                         .ok_or_else(|| bad("a list of values"))?,
-                    v => vec![scalar(v).ok_or_else(|| bad("a value"))?],
+                    _ => vec![scalar(value).ok_or_else(|| bad("a value"))?],
                 };
                 for v in values {
                     // Paths in the file are relative to the file.
@@ -153,10 +148,10 @@ fn config_args(
         Ok::<(), clap::Error>(())
     };
     let running_options = options(running);
-    for (k, value) in &file.options {
-        let key = k.as_str().unwrap_or_default();
+    for (key, value) in &file.options {
+        let key = key.as_str();
         if let Some(section) = commands.iter().find(|c| c.get_name() == key) {
-            let serde_yaml::Value::Mapping(map) = value else {
+            let Value::Mapping(map) = &value.value else {
                 return Err(clap::Error::raw(
                     clap::error::ErrorKind::InvalidValue,
                     format!(

@@ -82,3 +82,5 @@ pub mod logging;
 pub mod pii;
 pub mod progress;
 pub mod signals;
+/// The one YAML reader (rules, config) with positions, and `init`'s writer.
+pub mod yaml;

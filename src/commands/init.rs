@@ -833,7 +833,7 @@ mod tests {
             "{rule}"
         );
         assert!(!rule.contains("bob@") && !rule.contains("amy@"), "{rule}");
-        let parsed: crate::transform::rule::ColumnRule = serde_yaml::from_str(&rule).unwrap();
+        let parsed: crate::transform::rule::ColumnRule = crate::yaml::from_str(&rule).unwrap();
         let crate::transform::rule::Action::Transform(options) = parsed.action else {
             panic!("a transform")
         };
@@ -904,7 +904,7 @@ mod tests {
                     .into_iter()
                     .chain(fallbacks(&c));
                 for yaml in rules {
-                    let rule: crate::rules::ColumnRule = serde_yaml::from_str(&yaml)
+                    let rule: crate::rules::ColumnRule = crate::yaml::from_str(&yaml)
                         .unwrap_or_else(|e| panic!("{kind:?}: `{yaml}`: {e}"));
                     let crate::rules::Action::Transform(options) = &rule.action else {
                         continue;
@@ -928,7 +928,7 @@ mod tests {
         let c = column("notes", TypeKind::Text, false, false);
         let build_rule = |yaml: &str| {
             let rule: crate::rules::ColumnRule =
-                serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("`{yaml}`: {e}"));
+                crate::yaml::from_str(yaml).unwrap_or_else(|e| panic!("`{yaml}`: {e}"));
             let crate::rules::Action::Transform(options) = &rule.action else {
                 panic!("{yaml}");
             };

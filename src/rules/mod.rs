@@ -7,7 +7,6 @@
 pub mod branches;
 pub mod condition;
 pub mod load;
-pub mod locate;
 pub mod subset;
 
 use serde::de::{self, Deserialize, Deserializer};
