@@ -286,9 +286,8 @@ pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Re
         }
     }
     // The message never holds a value, only key names and types.
-    let keys: ResolvedKeys = yaml::from_node(&doc).map_err(|e| {
-        UsageError::new(format!("{file}:{}:{}: {e}", e.at.line, e.at.column))
-    })?;
+    let keys: ResolvedKeys = yaml::from_node(&doc)
+        .map_err(|e| UsageError::new(format!("{file}:{}:{}: {e}", e.at.line, e.at.column)))?;
     let options = match &doc.value {
         Value::Mapping(entries) => entries
             .iter()

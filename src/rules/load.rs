@@ -594,7 +594,10 @@ mod tests {
         };
         assert_eq!(b.columns.len(), 3, "{:?}", b.columns);
         assert_eq!(rule("id"), ("keep".to_string(), "r.yml:9:11".to_string()));
-        assert_eq!(rule("email"), ("keep".to_string(), "r.yml:10:7".to_string()));
+        assert_eq!(
+            rule("email"),
+            ("keep".to_string(), "r.yml:10:7".to_string())
+        );
         assert_eq!(rule("n"), ("null".to_string(), "r.yml:11:7".to_string()));
         assert_eq!(rules.tables[2].columns[0].name, "<<");
         assert_eq!(rules.tables[3].columns.len(), 2);

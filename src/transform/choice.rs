@@ -32,8 +32,11 @@ struct Entry(Option<String>);
 
 impl<'de> Deserialize<'de> for Entry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::yaml::scalar_text(d, "`choice` values are scalars (text, numbers, booleans) or null")
-            .map(Entry)
+        crate::yaml::scalar_text(
+            d,
+            "`choice` values are scalars (text, numbers, booleans) or null",
+        )
+        .map(Entry)
     }
 }
 

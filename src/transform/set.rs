@@ -16,9 +16,8 @@ impl<'de> Deserialize<'de> for Options {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Accept any scalar: `set: 0`, `set: true`, `set: free`.
         const EXPECTED: &str = "a scalar value, e.g. `{ set: free }`; use `null` for NULL";
-        let value = crate::yaml::scalar_text(d, EXPECTED)?.ok_or_else(|| {
-            serde::de::Error::custom(format!("`set` takes {EXPECTED}"))
-        })?;
+        let value = crate::yaml::scalar_text(d, EXPECTED)?
+            .ok_or_else(|| serde::de::Error::custom(format!("`set` takes {EXPECTED}")))?;
         Ok(Options { value })
     }
 }

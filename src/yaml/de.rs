@@ -101,8 +101,10 @@ impl<'a> NodeDe<'a> {
         for (i, (key, _)) in entries.iter().enumerate() {
             if let Some(k) = key.scalar_text() {
                 if entries[..i].iter().any(|(k2, _)| k2.value == key.value) {
-                    return Err(<Error as de::Error>::custom(format!("`{k}` is defined twice"))
-                        .located(key.at, &self.path));
+                    return Err(
+                        <Error as de::Error>::custom(format!("`{k}` is defined twice"))
+                            .located(key.at, &self.path),
+                    );
                 }
             }
         }
@@ -168,9 +170,7 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
             Value::Null => visitor.visit_none(),
             _ => {
                 let (at, path) = (self.node.at, self.path.clone());
-                visitor
-                    .visit_some(self)
-                    .map_err(|e| e.located(at, &path))
+                visitor.visit_some(self).map_err(|e| e.located(at, &path))
             }
         };
         r
@@ -247,7 +247,10 @@ struct MapDe<'a> {
 impl<'de> MapAccess<'de> for MapDe<'de> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.entries.next() {
             None => Ok(None),
             Some(entry) => {
@@ -281,7 +284,10 @@ impl<'de> EnumAccess<'de> for EnumDe<'de> {
     type Error = Error;
     type Variant = NodeDe<'de>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), Error> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self::Variant), Error> {
         let variant = seed.deserialize(NodeDe {
             node: self.key,
             path: self.value.path.clone(),
@@ -337,13 +343,13 @@ impl<'de> Deserialize<'de> for Node {
                 Ok(Node::new(Value::Bool(v)))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
-                Ok(Node::new(super::Number::new(NumberValue::Int(v))))
+                Ok(Node::new(super::Number::value_of(NumberValue::Int(v))))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
-                Ok(Node::new(super::Number::new(NumberValue::UInt(v))))
+                Ok(Node::new(super::Number::value_of(NumberValue::UInt(v))))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
-                Ok(Node::new(super::Number::new(NumberValue::Float(v))))
+                Ok(Node::new(super::Number::value_of(NumberValue::Float(v))))
             }
             fn visit_str<E>(self, v: &str) -> Result<Node, E> {
                 Ok(Node::new(Value::String(v.to_string())))

@@ -75,7 +75,7 @@ enum NumberValue {
 
 impl Number {
     /// A number built in code, written the way Rust prints it.
-    fn new(value: NumberValue) -> Value {
+    fn value_of(value: NumberValue) -> Value {
         let text = match value {
             NumberValue::Int(i) => i.to_string(),
             NumberValue::UInt(u) => u.to_string(),
