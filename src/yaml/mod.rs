@@ -230,8 +230,8 @@ pub fn parse(text: &str) -> Result<Node, Error> {
         // Plain messages: we print the position ourselves.
         with_snippet: false,
     };
-    let raw: Option<Spanned<Raw>> =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| parse_error(&e))?;
+    let raw: Option<Spanned<Raw>> = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| indentation_tab(text, parse_error(&e)))?;
     Ok(match raw {
         Some(raw) => raw.into_node(text),
         None => Node::new(Value::Null),
@@ -257,6 +257,31 @@ fn parse_error(e: &serde_saphyr::Error) -> Error {
         path: String::new(),
         message,
         located: true,
+    }
+}
+
+/// The parser reports a tab in indentation where the scalar before it
+/// started ("while scanning a plain scalar, found a tab"); point at the
+/// tab itself and say what to do instead.
+fn indentation_tab(text: &str, e: Error) -> Error {
+    if !e.message.contains("tab") || !e.at.is_known() {
+        return e;
+    }
+    let tab = text
+        .lines()
+        .enumerate()
+        .skip(e.at.line - 1)
+        .find_map(|(i, line)| {
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..indent].find('\t').map(|col| (i + 1, col + 1))
+        });
+    match tab {
+        Some((line, column)) => Error {
+            at: Pos { line, column },
+            message: "found a tab character in indentation; YAML indents with spaces".into(),
+            ..e
+        },
+        None => e,
     }
 }
 
@@ -447,6 +472,13 @@ mod tests {
         let e = parse("a: [1, 2\nb: c\n").unwrap_err();
         assert!(e.at.is_known(), "{e:?}");
         assert!(!e.message.contains(" at line "), "{e:?}");
+    }
+
+    #[test]
+    fn a_tab_in_indentation_is_pointed_at() {
+        let e = parse("a:\n  b: keep\n\tc: keep\n").unwrap_err();
+        assert_eq!((e.at.line, e.at.column), (3, 1), "{e:?}");
+        assert!(e.message.contains("tab character in indentation"), "{e:?}");
     }
 
     #[test]
