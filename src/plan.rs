@@ -990,9 +990,17 @@ fn check_foreign_keys(
                 );
                 continue;
             }
+            // Rules are compared by what they compute, not by their text.
+            let identity = |table: &QualifiedName, column: &str| {
+                rules
+                    .table(table)
+                    .and_then(|r| r.columns.iter().find(|e| e.name == column))
+                    .map(|e| e.identity())
+                    .unwrap_or_else(crate::rules::RuleIdentity::keep)
+            };
             for (c, p) in referencing {
                 let Some(p) = p else { continue };
-                if c.rule == p.rule {
+                if identity(&child.table.name, &c.name) == identity(&parent.table.name, &p.name) {
                     continue;
                 }
                 problems.push_about(
@@ -1454,6 +1462,25 @@ mod tests {
             "{p}"
         );
         assert_eq!(plan(&users("{ fpe: {} }"), "user_code: { fpe: {} }"), "");
+        // Issue 26: rules are compared by what they compute, not by text.
+        // `accepted:` and `allow:` change the text, not the values ...
+        assert_eq!(
+            plan(
+                &users("{ fpe: {}, accepted: reviewed, allow: ['x'] }"),
+                "user_code: { fpe: {} }"
+            ),
+            ""
+        );
+        // ... and a namespace that reads like a locale reads the same as a
+        // namespace and a locale, but keys the values differently.
+        let p = plan(
+            &users("{ fake: email, namespace: a, locale: de_de }"),
+            "user_code: { fake: email, namespace: 'a locale=de_de' }",
+        );
+        assert!(
+            p.contains("but their rules differ (`fake(email) namespace=a locale=de_de` and `fake(email) namespace=a locale=de_de`)"),
+            "{p}"
+        );
         assert_eq!(plan(&users("{ fpe: {} }"), "user_code: null"), "");
         let p = plan("    skip: true", "user_code: keep");
         assert!(

@@ -146,11 +146,17 @@ impl<'de> Deserializer<'de> for NodeDe<'de> {
 
     /// A plain scalar read as text is its text: `namespace: 2024` is the
     /// string `2024`, as it was with serde_yaml.
+    /// An empty value read as text is empty (`when:` then says what it
+    /// wants), as it was with serde_yaml.
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match &self.node.value {
             Value::Number(_) | Value::Bool(_) => {
                 let text = self.node.scalar_text().unwrap_or_default();
                 let r = visitor.visit_string(text);
+                self.done(r)
+            }
+            Value::Null => {
+                let r = visitor.visit_str("");
                 self.done(r)
             }
             _ => self.deserialize_any(visitor),
@@ -256,11 +262,17 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
             Some(entry) => {
                 self.value = Some(entry);
                 // A key's errors (an unknown field) name the map's path.
-                seed.deserialize(NodeDe {
+                let key = NodeDe {
                     node: &entry.0,
                     path: self.parent.path.clone(),
-                })
-                .map(Some)
+                };
+                // `{ when: ..., null: true }`: a plain `null` key is YAML's
+                // null, but the rules read it as the word.
+                if entry.0.is_null() {
+                    let r = seed.deserialize(de::value::StrDeserializer::<Error>::new("null"));
+                    return key.done(r).map(Some);
+                }
+                seed.deserialize(key).map(Some)
             }
         }
     }

@@ -481,6 +481,15 @@ mod tests {
         assert!(e.message.contains("tab character in indentation"), "{e:?}");
     }
 
+    /// `{ when: "...", null: true }` has a `null` key; `when:` with nothing
+    /// after it is empty text, which the rule then refuses by name.
+    #[test]
+    fn a_null_key_reads_as_the_word_and_an_empty_value_as_empty_text() {
+        let m: std::collections::BTreeMap<String, String> = from_str("null: x\na:\n").unwrap();
+        assert_eq!(m["null"], "x");
+        assert_eq!(m["a"], "");
+    }
+
     #[test]
     fn an_empty_file_is_null() {
         assert!(parse("").unwrap().is_null());
