@@ -7,6 +7,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::yaml::Value;
 
+// Here rather than in `config`, so that `config` (the file) does not
+// depend on the command line's types: `cli` reads `config`, not both ways.
+impl<'a> crate::config::Overrides<'a> {
+    /// The overrides every command shares.
+    pub fn common(args: &'a CommonArgs) -> crate::config::Overrides<'a> {
+        crate::config::Overrides {
+            source: args.source.as_deref(),
+            target: args.target.as_deref(),
+            rules: args.rules.as_deref(),
+            ..crate::config::Overrides::default()
+        }
+    }
+}
+
 /// Copy a PostgreSQL database with personal data replaced, deterministically,
 /// by YAML rules.
 #[derive(Debug, Parser)]

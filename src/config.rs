@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Deserialize;
 
-use crate::cli::CommonArgs;
 use crate::conn::ConnInfo;
 use crate::error::UsageError;
 use crate::subset::SubsetSpec;
@@ -105,18 +104,6 @@ pub struct Overrides<'a> {
     pub rules: Option<&'a Path>,
     pub subset: Option<&'a str>,
     pub jobs: Option<usize>,
-}
-
-impl<'a> Overrides<'a> {
-    /// The overrides every command shares.
-    pub fn common(args: &'a CommonArgs) -> Overrides<'a> {
-        Overrides {
-            source: args.source.as_deref(),
-            target: args.target.as_deref(),
-            rules: args.rules.as_deref(),
-            ..Overrides::default()
-        }
-    }
 }
 
 impl Settings {

@@ -2,7 +2,7 @@
 //! shape (not yet against the schema; that is the plan's job).
 //!
 //! Parsing uses hand-written visitors rather than `#[serde(flatten)]` or
-//! untagged enums, which make serde_yaml lose the line and column of errors.
+//! untagged enums, which buffer values and lose the line and column of errors.
 
 pub mod branches;
 pub mod condition;

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Under a table it is `all`, a share (`5%`) or `{ follow: <constraint> }`.
-//! Hand-written visitors, like the column rules', so serde_yaml keeps the
+//! Hand-written visitors, like the column rules', so `yaml` keeps the
 //! line and column of every error. Names are checked against the schema
 //! later, in `subset::select` (part of `plan::prepare`).
 

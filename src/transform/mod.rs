@@ -58,7 +58,7 @@ mod robust;
 /// case the shared tests run it on. `keep` and `null` are written as
 /// scalars, not map keys, so they are not here.
 ///
-/// Generic over the map being read so rules errors keep serde_yaml's
+/// Generic over the map being read so rules errors keep the YAML reader's
 /// `file:line:col`; `entries` gives the same table without a map.
 #[rustfmt::skip] // One line per transform, so the table reads as a table.
 fn registry<'de, A: MapAccess<'de>>() -> Vec<Entry<Parser<'de, A>>> {
