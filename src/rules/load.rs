@@ -584,7 +584,7 @@ mod tests {
     fn merge_keys_merge_and_explicit_keys_win() {
         let rules = load_str(
             "r.yml",
-            "version: 1\ntables:\n  public.a:\n    columns: &base\n      id: keep\n      email: { fake: email }\n  public.b:\n    columns:\n      <<: *base\n      email: keep\n      n: null\n  public.c:\n    columns: { \"<<\": keep }\n  public.d:\n    columns: *base\n",
+            "version: 1\ntables:\n  public.a:\n    columns: &base\n      id: keep\n      email: { fake: email }\n  public.b:\n    columns:\n      <<: *base\n      email: keep\n      n: null\n  public.c:\n    columns: { \"<<\": keep }\n  public.d:\n    columns: *base\n  public.e:\n    columns: { <<: *base, email: keep }\n",
         )
         .unwrap();
         let b = &rules.tables[1];
@@ -602,6 +602,10 @@ mod tests {
         assert_eq!(rules.tables[2].columns[0].name, "<<");
         assert_eq!(rules.tables[3].columns.len(), 2);
         assert_eq!(rules.tables[3].columns[1].rule.describe(), "fake(email)");
+        let e = &rules.tables[4];
+        assert_eq!(e.columns.len(), 2);
+        let email = e.columns.iter().find(|c| c.name == "email").unwrap();
+        assert_eq!(email.rule.describe(), "keep");
     }
 
     /// A key written twice is refused at the second, with its path.
