@@ -149,7 +149,7 @@ impl Node {
         match &self.value {
             Value::Mapping(entries) => entries
                 .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
+                .find(|(k, _)| k.scalar_text().as_deref() == Some(key))
                 .map(|(k, v)| (k, v)),
             _ => None,
         }
@@ -369,15 +369,12 @@ impl<'de> Deserialize<'de> for Raw {
             fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
                 Ok(Raw::UInt(v))
             }
-            fn visit_i128<E: serde_de::Error>(self, v: i128) -> Result<Raw, E> {
-                i64::try_from(v)
-                    .map(Raw::Int)
-                    .map_err(|_| E::custom("the number is too large"))
+            // Past 64 bits a number is a float; its text stays as written.
+            fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
+                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
             }
-            fn visit_u128<E: serde_de::Error>(self, v: u128) -> Result<Raw, E> {
-                u64::try_from(v)
-                    .map(Raw::UInt)
-                    .map_err(|_| E::custom("the number is too large"))
+            fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
+                Ok(u64::try_from(v).map_or(Raw::Float(v as f64), Raw::UInt))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
                 Ok(Raw::Float(v))
@@ -442,6 +439,12 @@ mod tests {
         assert_eq!(text("b"), "0x1F");
         assert_eq!(text("c"), "7");
         assert_eq!(text("e"), "2.0");
+        let big = parse("n: 123456789012345678901234567890\n1: x\n").unwrap();
+        assert_eq!(
+            big.get("n").unwrap().scalar_text().as_deref(),
+            Some("123456789012345678901234567890")
+        );
+        assert_eq!(big.position_of(&["1"]).map(|p| p.line), Some(2));
     }
 
     /// Issue 26: the parser applies merge keys, where they are written,
