@@ -388,6 +388,36 @@ mod tests {
         assert!(!e.contains("s3cret-value"), "{e}");
     }
 
+    /// Issue 26: config errors name the line and column, like rules
+    /// errors; merge keys and a byte order mark work as in rules files.
+    #[test]
+    fn errors_have_positions_and_yaml_works_as_in_rules() {
+        let e = parse("a.yml", "source: x\ntarget: [y\n", env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("a.yml:") && e.contains(": not valid YAML: "),
+            "{e}"
+        );
+        let e = parse("a.yml", "source: x\nrules: [a, b]\n", env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("a.yml:2:8: rules: invalid type: sequence"),
+            "{e}"
+        );
+        let c = parse(
+            "a.yml",
+            "\u{feff}defaults: &d { report: r.json }\nsync:\n  <<: *d\n  jobs_hint: 1\n",
+            env,
+        )
+        .unwrap();
+        let sync = &c.options.iter().find(|(k, _)| k == "sync").unwrap().1;
+        assert_eq!(sync.get("report").and_then(|n| n.as_str()), Some("r.json"));
+    }
+
     #[test]
     fn dollars_without_braces_stay() {
         assert_eq!(interpolate("a$b$$c", &env).unwrap(), "a$b$$c");
