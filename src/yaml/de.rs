@@ -73,8 +73,26 @@ pub fn scalar_text<'de, D: Deserializer<'de>>(
             Ok(Some(v.to_string()))
         }
     }
-    // `deserialize_str` hands a number over as written (`1.50`, not 1.5).
-    d.deserialize_str(V(expected))
+    /// Null is `None`; anything else is read as text.
+    struct Optional(&'static str);
+    impl<'de> Visitor<'de> for Optional {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            // `deserialize_str` hands a number over as written (`1.50`,
+            // not 1.5).
+            d.deserialize_str(V(self.0))
+        }
+    }
+    d.deserialize_option(Optional(expected))
 }
 
 struct NodeDe<'a> {

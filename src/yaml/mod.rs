@@ -493,6 +493,28 @@ mod tests {
         assert_eq!(m["a"], "");
     }
 
+    /// `set`/`choice` options: a number as written, null as `None`, and a
+    /// map refused with what was expected.
+    #[test]
+    fn scalar_text_reads_numbers_as_written_and_null_as_none() {
+        struct S(Option<String>);
+        impl<'de> Deserialize<'de> for S {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<S, D::Error> {
+                scalar_text(d, "a scalar").map(S)
+            }
+        }
+        let list: Vec<S> = from_str("[1.50, ~, x, true, '']").unwrap();
+        let texts: Vec<Option<String>> = list.into_iter().map(|s| s.0).collect();
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            texts,
+            [some("1.50"), None, some("x"), some("true"), some("")]
+        );
+        let e = from_str::<S>("{ a: 1 }").err().unwrap();
+        assert_eq!(e.to_string(), "invalid type: map, expected a scalar");
+        assert_eq!((e.at.line, e.at.column), (1, 1));
+    }
+
     #[test]
     fn an_empty_file_is_null() {
         assert!(parse("").unwrap().is_null());
