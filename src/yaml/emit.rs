@@ -39,6 +39,17 @@ impl Writer {
         self.out.push('\n');
     }
 
+    /// `- value  # comment`, an item of the block list opened above
+    /// (`references:` then `- { columns: [id], table: public.posts }`).
+    pub fn item(&mut self, depth: usize, value: &str, comment: Option<&str>) {
+        self.indent(depth);
+        let _ = write!(self.out, "- {value}");
+        if let Some(c) = comment {
+            let _ = write!(self.out, "  # {}", comment_text(c));
+        }
+        self.out.push('\n');
+    }
+
     pub fn finish(self) -> String {
         self.out
     }
@@ -154,6 +165,8 @@ mod tests {
             w.comment(0, &format!("about {name}"));
             w.open(0, "tables");
             w.entry(1, name, &quote(name), Some(&format!("why: {name}")));
+            w.open(0, "list");
+            w.item(1, &quote(name), Some(name));
             let text = w.finish();
             let doc = crate::yaml::parse(&text).unwrap_or_else(|e| panic!("{name:?}: {e}\n{text}"));
             let tables = doc
@@ -164,6 +177,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name:?}\n{text}"));
             assert_eq!(value.as_str(), Some(name), "{text}");
             assert_eq!(doc.position_of(&["tables", name]).map(|p| p.line), Some(3));
+            let item = doc.get("list").and_then(|l| match &l.value {
+                crate::yaml::Value::Sequence(items) => items.first(),
+                _ => None,
+            });
+            assert_eq!(item.and_then(|n| n.as_str()), Some(name), "{text}");
         }
     }
 }
