@@ -10,10 +10,10 @@ use std::fmt::Write as _;
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Column, QualifiedName, RowsFrom, Table};
+use crate::catalog::{Catalog, Column, ForeignKey, QualifiedName, RowsFrom, Table};
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::rules::{Action, ColumnRule, Rules, TableRule, UnknownColumns};
-use crate::subset::SubsetSpec;
+use crate::subset::{Selection, SubsetSpec};
 use crate::transform::{BuildContext, Key, Transform, Uniqueness};
 
 pub mod fit;
@@ -95,7 +95,7 @@ pub struct ColumnPlan {
 }
 
 /// One table's part of the plan.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct TablePlan {
     pub table: Table,
     /// Copied columns, in table order.
@@ -107,32 +107,15 @@ pub struct TablePlan {
     pub filter: Option<String>,
     /// The subset for this table (`None`: every row).
     pub subset: Option<SubsetSpec>,
-    /// Row selection SQL (rules filter AND subset), filled by `subset`.
-    pub predicate: Option<String>,
-    /// `WITH RECURSIVE ...` common table expressions the predicate and the
-    /// joins refer to, filled by `subset`.
-    pub with_sql: Option<String>,
-    /// `LEFT JOIN ...` clauses the columns' `source_expr` read, filled by
-    /// `subset`.
-    pub joins: Vec<String>,
     /// SQL read after the columns in the COPY query and never written to
     /// the target: the branch selectors of `when:` rules
     /// (`ColumnAction::When`).
     pub extra: Vec<String>,
-    /// How the predicate was chosen, for `--dry-run`, the summary and the
-    /// report.
-    pub selection: String,
-    /// Rows the selection is expected to keep (from pg_class statistics);
-    /// `None` when every row is copied.
-    pub estimated_kept: Option<i64>,
     /// `skip: true`: schema only.
     pub skip: bool,
-    /// The rules make this table small or empty (`skip`, a `where:` on it
-    /// or on what it follows, a share of its own), so coming out empty is
-    /// no surprise; filled by `subset`.
-    pub empty_by_rule: bool,
-    /// The subset's estimates expect no row at all; filled by `subset`.
-    pub expected_empty: bool,
+    /// Which rows are copied and how they were chosen, as `subset` decided
+    /// it. Private: a `TablePlan` is made by `plan::prepare` only.
+    selection: Selection,
 }
 
 impl TablePlan {
@@ -160,24 +143,55 @@ impl TablePlan {
     /// Rows the copy is expected to move: the subset's estimate, else the
     /// table's (for progress bars).
     pub fn expected_rows(&self) -> i64 {
-        self.estimated_kept.unwrap_or(self.table.estimated_rows)
+        self.selection
+            .estimated_kept
+            .unwrap_or(self.table.estimated_rows)
     }
 
-    /// Takes the subset's choice of rows.
-    fn select(&mut self, s: crate::subset::Selection) {
-        self.predicate = s.predicate;
-        self.with_sql = s.with_sql;
-        self.joins = s.joins;
-        for (column, expr) in s.columns {
+    /// Which rows are copied: the predicate, its SQL, and how they were
+    /// chosen in words.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// The table's foreign keys: the catalog's, then the ones the rules
+    /// declare (`references:`, `virtual_key`), which order tables and draw
+    /// diagrams like real ones.
+    pub fn foreign_keys(&self) -> impl Iterator<Item = &ForeignKey> {
+        self.table
+            .foreign_keys
+            .iter()
+            .chain(&self.selection.references)
+    }
+
+    /// Takes the subset's choice of rows. The column SQL it asks for goes
+    /// to the columns; the rest is kept as it came.
+    fn select(&mut self, mut s: Selection) {
+        for (column, expr) in std::mem::take(&mut s.columns) {
             if let Some(c) = self.columns.iter_mut().find(|c| c.name == column) {
                 c.source_expr = Some(expr);
             }
         }
-        self.selection = s.text;
-        self.empty_by_rule = s.empty_by_rule;
-        self.expected_empty = s.expected_empty;
-        self.estimated_kept = s.estimated_kept;
-        self.table.foreign_keys.extend(s.references);
+        self.selection = s;
+    }
+
+    /// A plan of `table` that copies every row of every column as it is,
+    /// for unit tests of the stages that take plans.
+    #[cfg(test)]
+    pub(crate) fn for_tests(table: Table) -> TablePlan {
+        TablePlan {
+            table,
+            columns: Vec::new(),
+            compute_order: Vec::new(),
+            filter: None,
+            subset: None,
+            extra: Vec::new(),
+            skip: false,
+            selection: Selection {
+                text: "all rows".into(),
+                ..Selection::default()
+            },
+        }
     }
 
     /// `COPY t (cols) FROM STDIN` for the target.
@@ -196,13 +210,16 @@ impl TablePlan {
 }
 
 /// The whole run's plan.
+///
+/// Its fields are private: `plan::prepare` is the only way to get one, and
+/// nothing changes it after.
 pub struct Plan {
-    pub catalog: Catalog,
-    pub tables: Vec<TablePlan>,
-    pub rules_digest: String,
+    catalog: Catalog,
+    tables: Vec<Arc<TablePlan>>,
+    rules_digest: String,
     /// The subset in effect (`--subset`, else the rules' default), set by
     /// `plan::prepare`; echoed at the top of `--dry-run`.
-    pub subset: Option<SubsetSpec>,
+    subset: Option<SubsetSpec>,
 }
 
 /// What kind of problem the plan found: `check` groups its report by it,
@@ -476,10 +493,31 @@ impl Plan {
         }
         Ok(Plan {
             catalog,
-            tables,
+            tables: tables.into_iter().map(Arc::new).collect(),
             rules_digest: rules.digest.clone(),
             subset: rules.subset,
         })
+    }
+
+    /// The source schema the plan was made from (sequences, views, the
+    /// server's version).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Every copied table's plan, in catalog order; shared, never cloned.
+    pub fn tables(&self) -> &[Arc<TablePlan>] {
+        &self.tables
+    }
+
+    /// The sha256 of the rules the plan was made from.
+    pub fn rules_digest(&self) -> &str {
+        &self.rules_digest
+    }
+
+    /// The subset in effect (`--subset`, else the rules' default).
+    pub fn subset(&self) -> Option<SubsetSpec> {
+        self.subset
     }
 
     /// Human-readable plan for `--dry-run`.
@@ -500,13 +538,13 @@ impl Plan {
                     format!("~{n} rows, estimated from its size: never analysed")
                 }
             };
-            match t.estimated_kept {
+            match t.selection.estimated_kept {
                 Some(kept) => {
                     let _ = writeln!(s, "{} ({est}, keeps ~{kept})", t.table.name);
-                    let _ = writeln!(s, "  rows: {}", t.selection);
+                    let _ = writeln!(s, "  rows: {}", t.selection.text);
                 }
                 None => {
-                    let _ = writeln!(s, "{} ({est}, {})", t.table.name, t.selection);
+                    let _ = writeln!(s, "{} ({est}, {})", t.table.name, t.selection.text);
                 }
             }
             if t.skip {
@@ -737,20 +775,10 @@ fn plan_table(
         compute_order,
         filter: rule.and_then(|r| r.filter.clone()),
         subset,
-        predicate: rule
-            .and_then(|r| r.filter.clone())
-            .map(|f| format!("({f})")),
-        with_sql: None,
-        joins: Vec::new(),
         extra,
-        selection: match rule.and_then(|r| r.filter.as_deref()) {
-            Some(f) => format!("where {f}"),
-            None => "all rows".into(),
-        },
-        estimated_kept: None,
         skip,
-        empty_by_rule: skip,
-        expected_empty: false,
+        // `subset::select` replaces it before `prepare` returns a plan.
+        selection: Selection::default(),
     })
 }
 
