@@ -175,25 +175,6 @@ impl TablePlan {
         self.selection = s;
     }
 
-    /// A plan of `table` that copies every row of every column as it is,
-    /// for unit tests of the stages that take plans.
-    #[cfg(test)]
-    pub(crate) fn for_tests(table: Table) -> TablePlan {
-        TablePlan {
-            table,
-            columns: Vec::new(),
-            compute_order: Vec::new(),
-            filter: None,
-            subset: None,
-            extra: Vec::new(),
-            skip: false,
-            selection: Selection {
-                text: "all rows".into(),
-                ..Selection::default()
-            },
-        }
-    }
-
     /// `COPY t (cols) FROM STDIN` for the target.
     pub fn target_statement(&self) -> String {
         let cols: Vec<String> = self
@@ -1379,6 +1360,27 @@ impl std::fmt::Debug for ColumnAction {
 /// Tables named in the plan, for lookups by name.
 pub fn table_names(plan: &Plan) -> Vec<QualifiedName> {
     plan.tables.iter().map(|t| t.table.name.clone()).collect()
+}
+
+#[cfg(test)]
+impl TablePlan {
+    /// A plan of `table` that copies every row of every column as it is,
+    /// for unit tests of the stages that take plans.
+    pub(crate) fn for_tests(table: Table) -> TablePlan {
+        TablePlan {
+            table,
+            columns: Vec::new(),
+            compute_order: Vec::new(),
+            filter: None,
+            subset: None,
+            extra: Vec::new(),
+            skip: false,
+            selection: Selection {
+                text: "all rows".into(),
+                ..Selection::default()
+            },
+        }
+    }
 }
 
 #[cfg(test)]
