@@ -1456,6 +1456,31 @@ mod tests {
         c
     }
 
+    /// Issue 26: a `references:` key joins the table's keys through
+    /// `TablePlan::foreign_keys()`; the catalog's copy of the table is left
+    /// as the source has it.
+    #[test]
+    fn declared_references_join_the_keys_without_changing_the_catalog() {
+        let key = Key::new(b"plan test");
+        let mut catalog = catalog_with_orders();
+        catalog.tables[1].foreign_keys.clear();
+        let rules = crate::rules::load::load_str(
+            "r.yml",
+            "version: 1\ntables:\n  public.users:\n    columns: { id: keep, code: keep, name: keep, bio: keep }\n  public.orders:\n    columns: { id: keep, user_code: keep }\n    references:\n      - { columns: [user_code], table: public.users, parent_columns: [code] }\n",
+        )
+        .unwrap();
+        let plan = prepare(&rules, catalog, Secret::Key(&key)).unwrap();
+        let orders = &plan.tables()[1];
+        assert_eq!(orders.table.name.to_string(), "public.orders");
+        assert!(orders.table.foreign_keys.is_empty());
+        assert!(plan.catalog().tables[1].foreign_keys.is_empty());
+        let keys: Vec<(String, bool)> = orders
+            .foreign_keys()
+            .map(|k| (k.parent.to_string(), k.virtual_key))
+            .collect();
+        assert_eq!(keys, vec![("public.users".to_string(), true)]);
+    }
+
     /// Issue 16 item 11: foreign keys the target would reject after the
     /// copy are refused by the plan, and what keeps them whole is not.
     #[test]

@@ -250,3 +250,59 @@ fn merge(
         .then(|| m.rows_written as f64 / table.table.estimated_rows as f64);
     Some(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{QualifiedName, RowSecurity, Table, TableKind};
+
+    fn stats(rows: u64, bytes: u64) -> TableStats {
+        TableStats {
+            table: "public.big".into(),
+            rows_read: rows,
+            rows_written: rows,
+            bytes,
+            seconds: 0.0,
+            source_rows_estimate: 100,
+            source_rows_from: Default::default(),
+            selection: "all rows".into(),
+            kept_fraction: None,
+        }
+    }
+
+    /// A table copied in three parts is reported once, when its last part
+    /// is done, with the parts' rows and bytes added up.
+    #[test]
+    fn a_table_in_parts_is_reported_once_with_its_parts_added_up() {
+        let table = TablePlan::for_tests(Table {
+            oid: 1,
+            name: QualifiedName::new("public", "big"),
+            kind: TableKind::Ordinary,
+            columns: vec![],
+            unique_keys: vec![],
+            foreign_keys: vec![],
+            estimated_rows: 100,
+            estimated_bytes: 1 << 30,
+            unique_indexes: vec![],
+            rows_from: Default::default(),
+            row_security: RowSecurity::Off,
+        });
+        let mut pending = HashMap::from([(
+            "public.big".to_string(),
+            Parts {
+                left: 3,
+                started: Instant::now(),
+                stats: None,
+            },
+        )]);
+        assert!(merge(&mut pending, &table, stats(40, 400)).is_none());
+        assert!(merge(&mut pending, &table, stats(35, 350)).is_none());
+        let all = merge(&mut pending, &table, stats(25, 250)).expect("the last part");
+        assert_eq!(
+            (all.rows_read, all.rows_written, all.bytes),
+            (100, 100, 1000)
+        );
+        // Every row of the table: no subset, so no kept share.
+        assert_eq!(all.kept_fraction, None);
+    }
+}

@@ -90,3 +90,27 @@ pub trait Format: Sync {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--format`, `manifest.json` and the format's module agree on every
+    /// format's name, and each name maps back to its format.
+    #[test]
+    fn every_format_has_one_name_everywhere() {
+        for f in ExportFormat::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.name()));
+            let back: ExportFormat = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, f);
+            assert_eq!(
+                <ExportFormat as clap::ValueEnum>::from_str(f.name(), false),
+                Ok(f)
+            );
+        }
+        assert_eq!(ExportFormat::Sql.format().layout(), Layout::Script);
+        assert_eq!(ExportFormat::Csv.format().layout(), Layout::Directory);
+        assert_eq!(ExportFormat::Jsonl.format().layout(), Layout::Directory);
+    }
+}
