@@ -36,7 +36,7 @@ use crate::export::manifest::{
     self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
 };
 use crate::export::staging::Staging;
-use crate::pipeline::driver::{Cut, Driver, Part, SinkFactory};
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver, Part, SinkFactory};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
@@ -244,13 +244,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
     let files: Vec<String> = plan.tables().iter().map(|t| format.file_name(t)).collect();
 
     let samples = opts.verify.then(|| Arc::new(Mutex::new(Samples::new())));
-    let total: u64 = plan
-        .tables()
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| t.expected_rows().max(0) as u64)
-        .sum();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total));
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
     let driver = Driver {
         source: &opts.source,
         snapshot: &snapshot,

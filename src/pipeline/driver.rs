@@ -219,6 +219,16 @@ impl Driver<'_> {
     }
 }
 
+/// The rows the copy of `tables` is expected to move (skipped tables have
+/// none), for the progress bar's total.
+pub fn rows_to_copy(tables: &[Arc<TablePlan>]) -> u64 {
+    tables
+        .iter()
+        .filter(|t| !t.skip)
+        .map(|t| t.expected_rows().max(0) as u64)
+        .sum()
+}
+
 /// Adds a finished part's statistics to its table's; returns the table's
 /// when this was its last part.
 fn merge(

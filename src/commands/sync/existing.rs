@@ -7,10 +7,10 @@ use anyhow::Result;
 
 use super::facts::Facts;
 use super::sinks::ExistingTables;
-use super::{total_rows, verify_before_swap, SyncOptions};
+use super::{verify_before_swap, SyncOptions};
 use crate::conn::ConnInfo;
 use crate::error::{PgResultExt, UsageError};
-use crate::pipeline::driver::{Cut, Driver};
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
@@ -55,7 +55,7 @@ pub(super) async fn load_existing(
     }
     facts.phase(|p| p.schema = Some(facts.since_mark()));
     facts.mark();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
     // One worker: every table goes into the connection whose transaction
     // truncated them.
     let driver = Driver {

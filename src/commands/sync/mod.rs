@@ -24,7 +24,7 @@ use anyhow::Result;
 use crate::cli::SchemaMode;
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
-use crate::pipeline::driver::{Cut, Driver};
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
@@ -336,7 +336,7 @@ async fn load_fresh(
     // Post-data runs beside the copy: a table's indexes and keys are built
     // as soon as it is loaded, on connections of their own.
     let copied: Vec<Arc<TablePlan>> = plan.tables().iter().filter(|t| !t.skip).cloned().collect();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
     let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
     for _ in 1..post_data_workers(opts.jobs) {
@@ -464,14 +464,6 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
         .await?;
     tracing::info!(database = %server.target, "target replaced");
     Ok(())
-}
-
-fn total_rows(plan: &Plan) -> u64 {
-    plan.tables()
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| t.expected_rows().max(0) as u64)
-        .sum()
 }
 
 /// `sync --verify`: checks the loaded rows against the source snapshot they
