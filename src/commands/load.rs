@@ -66,8 +66,9 @@ impl Input {
             .map_err(|e| UsageError::new(format!("{}: {e}", manifest_path.display())))?;
         if manifest.format.format().layout() == Layout::Script {
             return Err(UsageError::new(format!(
-                "{}: a directory export is csv or jsonl, not sql",
-                manifest_path.display()
+                "{}: a directory export is csv or jsonl, not {}",
+                manifest_path.display(),
+                manifest.format.name()
             ))
             .into());
         }
