@@ -17,6 +17,8 @@ use crate::subset::{Selection, SubsetSpec};
 use crate::transform::{BuildContext, Key, Transform, Uniqueness};
 
 pub mod fit;
+/// The SQL the rules put into the COPY query (`when:`, `sql:`), checked.
+pub mod rule_sql;
 
 /// What happens to one copied column at run time.
 #[derive(Clone)]
@@ -649,7 +651,7 @@ fn plan_table(
         let (action, text, implicit, column_reads) = match entry {
             None => (ColumnAction::Keep, "keep".to_string(), true, vec![]),
             Some(e) => {
-                match crate::rule_sql::compile_entry(table, column, e, &mut extra, &mut |r| {
+                match rule_sql::compile_entry(table, column, e, &mut extra, &mut |r| {
                     compile(rules, table, column, r, key, unknown)
                 }) {
                     Ok(compiled) => {
@@ -689,7 +691,7 @@ fn plan_table(
             action,
             read_by_others: false,
             source_expr,
-            space: entry.and_then(crate::rule_sql::output_space),
+            space: entry.and_then(rule_sql::output_space),
             accepted: entry.and_then(|e| e.rule.accepted.clone()),
             allow: entry.map(|e| e.rule.allow.clone()).unwrap_or_default(),
             unique_claim: entry.is_some_and(|e| {

@@ -100,7 +100,7 @@ async fn prepare_inner(
         crate::plan::check_constants(&rules, &catalog, &snapshot.client).await,
         crate::plan::check_filters(&rules, &catalog, &snapshot.client).await,
         crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await,
-        crate::rule_sql::check(&rules, &catalog, &snapshot.client).await,
+        crate::plan::rule_sql::check(&rules, &catalog, &snapshot.client).await,
         crate::plan::check_small_domains(&rules, &catalog, &snapshot.client).await,
     ] {
         if let Err(e) = checked {
