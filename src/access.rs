@@ -13,9 +13,9 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::catalog::{display_ident, Catalog, QualifiedName};
-use crate::conn::quote_ident;
+use crate::catalog::{Catalog, QualifiedName};
 use crate::error::PgResultExt;
+use crate::sql::{display_ident, quote_ident};
 
 /// One thing the source role may not read that the run reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

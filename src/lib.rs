@@ -44,8 +44,8 @@ pub mod sink;
 /// The target database's life cycle: lock, create, check, swap.
 pub mod target;
 
-/// pg_dump's pre- and post-data, sequences, materialized views.
-pub mod schema;
+/// pg_dump's scripts as text: run, filter, classify, split.
+pub mod pgdump;
 
 /// Text in the schema copied verbatim (views, functions, defaults,
 /// checks, comments): connection strings and personal literals.
@@ -82,3 +82,4 @@ pub mod logging;
 pub mod pii;
 pub mod progress;
 pub mod signals;
+pub mod sql;

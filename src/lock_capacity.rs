@@ -142,7 +142,7 @@ pub async fn refuse_target_overflow(target_admin: &Client, need: LockNeed) -> Re
 }
 
 /// pg_dump runs at once over the snapshot: the pre-data and the post-data
-/// sections (`schema::dump_with`).
+/// sections (`pgdump::dump_with`).
 const PG_DUMP_RUNS: i64 = 2;
 
 #[cfg(test)]

@@ -29,9 +29,9 @@ use tokio_postgres::Client;
 
 use crate::catalog::{QualifiedName, TableKind};
 use crate::error::PgResultExt;
+use crate::pgdump::{self, entries, Entry, PostData, PREAMBLE};
 use crate::plan::TablePlan;
 use crate::progress::PostDataProgress;
-use crate::schema::{entries, Entry};
 use crate::target::{check_row_counts, LoadedTable};
 
 /// Table lock modes the tasks take, weakest first.
@@ -195,9 +195,7 @@ impl Scheduler {
             .collect();
         let mut tasks = Vec::new();
         let mut rest = String::new();
-        let all = entries(script);
-        let preamble_kind = "PREAMBLE";
-        for e in all.iter().filter(|e| e.kind != preamble_kind) {
+        for e in entries(script).iter().filter(|e| e.kind != PREAMBLE) {
             match classify(e, &index_of, &known) {
                 Some(t) => tasks.push(t),
                 None => rest.push_str(&e.sql),
@@ -360,7 +358,7 @@ impl Scheduler {
     pub async fn run(&self, clients: &[Client], script: &str) -> Result<()> {
         let preamble = entries(script)
             .into_iter()
-            .find(|e| e.kind == "PREAMBLE")
+            .find(|e| e.kind == PREAMBLE)
             .map(|e| e.sql)
             .unwrap_or_default();
         let workers = clients.iter().map(|client| {
@@ -561,39 +559,36 @@ fn classify(
         builds: None,
         status: Status::Waiting,
     };
-    match e.kind.as_str() {
-        kind @ ("INDEX" | "CONSTRAINT") => {
-            // Both build on one table once it is copied; index builds
-            // share their table, a constraint takes it alone.
-            let (table, label, context, lock) = if kind == "INDEX" {
-                let (name, table) = parse_create_index(&e.sql)?;
-                let context = "building an index on the target";
-                (table, format!("index {name}"), context, Lock::Share)
-            } else {
-                let (table, name) = parse_alter_table_constraint(&e.sql)?;
-                let context = "building a constraint on the target";
-                (
-                    table,
-                    format!("constraint {name}"),
-                    context,
-                    Lock::AccessExclusive,
-                )
-            };
-            Some(match lookup(&table) {
-                Some(i) => Task {
-                    ready: Ready::Copied(i),
-                    locks: vec![(i, lock)],
-                    exclusive: false,
-                    builds: Some(i),
-                    ..base(label, context, Stage::Index)
-                },
-                None => Task {
-                    ready: Ready::AllCopied,
-                    ..base(label, context, Stage::Index)
-                },
-            })
-        }
-        "INDEX ATTACH" => Some(Task {
+    // Both build on one table once it is copied; index builds share
+    // their table, a constraint takes it alone.
+    let on_one_table =
+        |table: (String, String), label: String, context: &str, lock: Lock| match lookup(&table) {
+            Some(i) => Task {
+                ready: Ready::Copied(i),
+                locks: vec![(i, lock)],
+                exclusive: false,
+                builds: Some(i),
+                ..base(label, context, Stage::Index)
+            },
+            None => Task {
+                ready: Ready::AllCopied,
+                ..base(label, context, Stage::Index)
+            },
+        };
+    match pgdump::classify(e) {
+        PostData::Index { name, table } => Some(on_one_table(
+            table,
+            format!("index {name}"),
+            "building an index on the target",
+            Lock::Share,
+        )),
+        PostData::Constraint { name, table } => Some(on_one_table(
+            table,
+            format!("constraint {name}"),
+            "building a constraint on the target",
+            Lock::AccessExclusive,
+        )),
+        PostData::IndexAttach => Some(Task {
             ready: Ready::AllIndexes,
             ..base(
                 "index attachments".into(),
@@ -601,8 +596,7 @@ fn classify(
                 Stage::Attach,
             )
         }),
-        "FK CONSTRAINT" => {
-            let (table, name) = parse_alter_table_constraint(&e.sql)?;
+        PostData::ForeignKey { name, table } => {
             let label = format!("foreign key {name}");
             let context = "adding a foreign key on the target";
             let child = lookup(&table);
@@ -634,104 +628,13 @@ fn classify(
                 },
             })
         }
-        _ => None,
+        PostData::Other => None,
     }
-}
-
-/// `CREATE [UNIQUE] INDEX name ON [ONLY] schema.table …` → (name, table).
-fn parse_create_index(sql: &str) -> Option<(String, (String, String))> {
-    let s = statement(sql);
-    let s = s.strip_prefix("CREATE ")?;
-    let s = s.strip_prefix("UNIQUE ").unwrap_or(s);
-    let s = s.strip_prefix("INDEX ")?;
-    let (name, s) = ident(s)?;
-    let s = s.trim_start().strip_prefix("ON ")?;
-    let s = s.strip_prefix("ONLY ").unwrap_or(s);
-    let (table, _) = qualified(s)?;
-    Some((name, table))
-}
-
-/// `ALTER TABLE [ONLY] schema.table ADD CONSTRAINT name …` → (table, name).
-fn parse_alter_table_constraint(sql: &str) -> Option<((String, String), String)> {
-    let s = statement(sql);
-    let s = s.strip_prefix("ALTER TABLE ")?;
-    let s = s.strip_prefix("ONLY ").unwrap_or(s);
-    let (table, s) = qualified(s)?;
-    let s = s.trim_start().strip_prefix("ADD CONSTRAINT ")?;
-    let (name, _) = ident(s)?;
-    Some((table, name))
-}
-
-/// The entry's SQL without its leading comment and blank lines.
-fn statement(sql: &str) -> &str {
-    let mut s = sql;
-    loop {
-        let t = s.trim_start();
-        match t.strip_prefix("--") {
-            Some(rest) => s = rest.split_once('\n').map(|(_, r)| r).unwrap_or(""),
-            None => return t,
-        }
-    }
-}
-
-/// A qualified name `schema.table`, each part quoted or not.
-fn qualified(s: &str) -> Option<((String, String), &str)> {
-    let (schema, rest) = ident(s)?;
-    let rest = rest.strip_prefix('.')?;
-    let (name, rest) = ident(rest)?;
-    Some(((schema, name), rest))
-}
-
-/// One SQL identifier at the start of `s`, unquoted.
-fn ident(s: &str) -> Option<(String, &str)> {
-    if let Some(q) = s.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = q.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == '"' {
-                if chars.peek().is_some_and(|(_, n)| *n == '"') {
-                    chars.next();
-                    name.push('"');
-                    continue;
-                }
-                return Some((name, &q[i + 1..]));
-            }
-            name.push(c);
-        }
-        return None;
-    }
-    let end = s
-        .find(|c: char| c.is_whitespace() || matches!(c, '.' | '(' | ',' | ';'))
-        .unwrap_or(s.len());
-    (end > 0).then(|| (s[..end].to_string(), &s[end..]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_pg_dump_index_and_constraint_statements() {
-        assert_eq!(
-            parse_create_index(
-                "\nCREATE UNIQUE INDEX \"Odd \"\" idx\" ON ONLY public.\"Order Lines\" USING btree (id);\n"
-            ),
-            Some((
-                "Odd \" idx".to_string(),
-                ("public".to_string(), "Order Lines".to_string())
-            ))
-        );
-        assert_eq!(
-            parse_alter_table_constraint(
-                "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);\n"
-            ),
-            Some((
-                ("public".to_string(), "orders".to_string()),
-                "orders_pkey".to_string()
-            ))
-        );
-        assert_eq!(parse_create_index("CREATE TRIGGER t AFTER INSERT"), None);
-    }
 
     fn table(name: &str, bytes: i64, fks: Vec<crate::catalog::ForeignKey>) -> Arc<TablePlan> {
         Arc::new(TablePlan {

@@ -21,10 +21,10 @@
 use anyhow::Result;
 
 use crate::catalog::{Catalog, Column, Table};
-use crate::conn::quote_ident;
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::plan::ColumnAction;
 use crate::rules::{Action, ColumnEntry, ColumnRule, Rules};
+use crate::sql::quote_ident;
 use crate::transform::OutputSpace;
 
 /// A problem: where (the branch's `when:`, else the column's entry), what,

@@ -29,10 +29,10 @@ use anyhow::{Context, Result};
 use crate::catalog::{Catalog, Column, Table, TableKind, TypeKind};
 use crate::cli::InitArgs;
 use crate::config::{Overrides, Settings};
-use crate::conn::quote_ident;
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
 use crate::plan::Secret;
+use crate::sql::quote_ident;
 
 /// File name used when `--out` is a directory.
 pub const FILE_NAME: &str = "rules.yml";

@@ -605,7 +605,7 @@ fn describe(g: &Graph, t: usize) -> String {
     let mut parts: Vec<String> = Vec::new();
     let cols = |c: &[String]| {
         c.iter()
-            .map(|c| crate::catalog::display_ident(c))
+            .map(|c| crate::sql::display_ident(c))
             .collect::<Vec<_>>()
             .join(", ")
     };

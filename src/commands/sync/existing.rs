@@ -13,7 +13,6 @@ use crate::error::{PgResultExt, UsageError};
 use crate::pipeline::{copy_table, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
-use crate::schema;
 use crate::sink::postgres::CopySink;
 use crate::source;
 use crate::target::{self, LoadedTable, TargetServer};
@@ -74,7 +73,7 @@ pub(super) async fn load_existing(
     facts.phase(|p| p.row_counts = Some(facts.since_mark()));
     facts.mark();
     target::validate_foreign_keys(&client).await?;
-    schema::set_sequences(&client, &plan.catalog).await?;
+    target::finish::set_sequences(&client, &plan.catalog).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before

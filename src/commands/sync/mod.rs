@@ -23,13 +23,13 @@ use anyhow::Result;
 use crate::cli::SchemaMode;
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
+use crate::pgdump::{self, Section};
 use crate::pipeline::pool::Pool;
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
 use crate::progress::{FinishOnDrop, Progress};
 use crate::report::{Phases, Report};
-use crate::schema::{self, Section};
 use crate::signals::Signals;
 use crate::source;
 use crate::target::{self, TargetServer};
@@ -275,9 +275,9 @@ async fn dump_schema(
              in the target"
         );
     }
-    let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
+    let pg_dump = pgdump::find_pg_dump(plan.catalog.server_version)?;
     let (pre_data, post_data) = tokio::try_join!(
-        schema::dump_with(
+        pgdump::dump_with(
             &pg_dump,
             &opts.source,
             &snapshot.id,
@@ -286,7 +286,7 @@ async fn dump_schema(
             opts.lock_timeout,
             excluded,
         ),
-        schema::dump_with(
+        pgdump::dump_with(
             &pg_dump,
             &opts.source,
             &snapshot.id,
@@ -316,9 +316,9 @@ async fn load_fresh(
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     tracing::info!(database = %server.next, "loading into a fresh database");
-    let (pre_data, missing) = schema::keep_known_roles(
+    let (pre_data, missing) = pgdump::keep_known_roles(
         &schema.pre_data,
-        &schema::target_roles(&server.admin).await?,
+        &target::schema::roles(&server.admin).await?,
     );
     if !missing.is_empty() {
         tracing::warn!(
@@ -329,7 +329,7 @@ async fn load_fresh(
         );
     }
     let first = target::connect(next).await?;
-    schema::apply_pre_data(&first, &pre_data).await?;
+    target::schema::apply_pre_data(&first, &pre_data).await?;
     facts.phase(|p| p.schema = Some(facts.since_mark()));
 
     // Post-data runs beside the copy: a table's indexes and keys are built
@@ -387,8 +387,8 @@ async fn load_fresh(
     }
 
     facts.mark();
-    schema::set_sequences(&targets[0], &plan.catalog).await?;
-    schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
+    target::finish::set_sequences(&targets[0], &plan.catalog).await?;
+    target::finish::refresh_materialized_views(&targets[0], &plan.catalog).await?;
     analyze_the_rest(&targets[0], &copied).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     drop(targets);

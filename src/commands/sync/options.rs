@@ -9,7 +9,7 @@ use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
 use crate::error::UsageError;
-use crate::schema;
+use crate::pgdump;
 use crate::subset::SubsetSpec;
 
 /// Everything a sync needs, resolved from flags and environment.
@@ -31,7 +31,7 @@ pub struct SyncOptions {
     pub keep_previous: bool,
     pub terminate_connections: bool,
     /// Restore the source's owners and grants where the target has the roles.
-    pub privileges: schema::Privileges,
+    pub privileges: pgdump::Privileges,
     /// How long to wait for a locked source table.
     pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
@@ -84,7 +84,7 @@ impl SyncOptions {
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
-            privileges: schema::Privileges {
+            privileges: pgdump::Privileges {
                 owners: !args.no_owner,
                 acl: !args.no_acl,
             },
