@@ -19,7 +19,7 @@
 //! KEY` takes ACCESS EXCLUSIVE, `CREATE INDEX` SHARE): a worker blocked on a
 //! lock would hold a connection and a core for nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -152,6 +152,24 @@ struct State {
     /// the same with ten thousand tables as with ten.
     left_per_stage: [usize; STAGES],
     left: usize,
+    /// Where each table is in `tables`, by name.
+    by_name: HashMap<QualifiedName, usize>,
+    /// Per table, the waiting tasks whose readiness depends on it.
+    watchers: Vec<Vec<usize>>,
+    /// The tasks that wait for a step of the whole load (every copy, every
+    /// index…), re-checked when such a step ends.
+    global: Vec<usize>,
+    /// Waiting tasks that are ready, in schedule order (the order of
+    /// `tasks`), the exclusive ones apart. Readiness never goes back, so a
+    /// task enters once, on the event that makes it ready, and `pick`
+    /// never scans the tasks that still wait: with ten thousand tables a
+    /// scan per pick cost seconds of CPU.
+    ready: BTreeSet<usize>,
+    ready_exclusive: BTreeSet<usize>,
+    /// Tasks running now.
+    running: Vec<usize>,
+    /// Per table, the locks the running tasks hold on it.
+    held: Vec<Vec<Lock>>,
 }
 
 /// The number of `Stage`s.
@@ -302,36 +320,61 @@ impl Scheduler {
             left_per_stage[t.stage as usize] += 1;
         }
         let left = tasks.len();
+        let by_name = tables
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.name.clone(), i))
+            .collect();
+        let mut watchers = vec![Vec::new(); tables.len()];
+        let mut global = Vec::new();
+        for (i, task) in tasks.iter().enumerate() {
+            match &task.ready {
+                Ready::Copied(t) => watchers[*t].push(i),
+                Ready::Complete(ts) => {
+                    for &t in ts {
+                        watchers[t].push(i);
+                    }
+                }
+                _ => global.push(i),
+            }
+        }
+        let held = vec![Vec::new(); tables.len()];
+        let mut state = State {
+            tables,
+            tasks,
+            all_copied: false,
+            failed: false,
+            started: None,
+            finished: None,
+            count_seconds: 0.0,
+            left_per_stage,
+            left,
+            by_name,
+            watchers,
+            global,
+            ready: BTreeSet::new(),
+            ready_exclusive: BTreeSet::new(),
+            running: Vec::new(),
+            held,
+        };
+        let all: Vec<usize> = (0..state.tasks.len()).collect();
+        state.refresh(&all);
         Scheduler {
-            state: Mutex::new(State {
-                tables,
-                tasks,
-                all_copied: false,
-                failed: false,
-                started: None,
-                finished: None,
-                count_seconds: 0.0,
-                left_per_stage,
-                left,
-            }),
+            state: Mutex::new(state),
             notify: Notify::new(),
             progress,
         }
     }
 
-    /// Index in the schedule of the table named `name` (`None` for a table
-    /// the schedule does not know).
-    fn table_index(state: &State, name: &QualifiedName) -> Option<usize> {
-        state.tables.iter().position(|k| &k.name == name)
-    }
-
     /// The copy of `table` is committed with `rows_sent` rows: its indexes
-    /// and keys may start.
+    /// and keys may start. (A table the schedule does not know is ignored.)
     pub fn table_copied(&self, table: &QualifiedName, rows_sent: u64) {
         let mut s = self.state.lock().expect("scheduler lock");
-        if let Some(i) = Self::table_index(&s, table) {
+        if let Some(&i) = s.by_name.get(table) {
             s.tables[i].copied = true;
             s.tables[i].rows_sent = rows_sent;
+            let watchers = s.watchers[i].clone();
+            s.refresh(&watchers);
         }
         drop(s);
         self.notify.notify_waiters();
@@ -339,7 +382,11 @@ impl Scheduler {
 
     /// Every copy is committed: counts and the rest may start.
     pub fn all_copied(&self) {
-        self.state.lock().expect("scheduler lock").all_copied = true;
+        let mut s = self.state.lock().expect("scheduler lock");
+        s.all_copied = true;
+        let global = s.global.clone();
+        s.refresh(&global);
+        drop(s);
         self.notify.notify_waiters();
     }
 
@@ -440,6 +487,12 @@ impl Scheduler {
         match pick(&s) {
             Some(i) => {
                 s.tasks[i].status = Status::Running;
+                s.ready.remove(&i);
+                s.ready_exclusive.remove(&i);
+                s.running.push(i);
+                for (table, lock) in s.tasks[i].locks.clone() {
+                    s.held[table].push(lock);
+                }
                 s.started.get_or_insert_with(Instant::now);
                 Take::Run(i, s.tasks[i].clone())
             }
@@ -451,11 +504,26 @@ impl Scheduler {
     fn complete(&self, i: usize, seconds: f64) {
         let mut s = self.state.lock().expect("scheduler lock");
         s.tasks[i].status = Status::Done;
+        s.running.retain(|&r| r != i);
+        for (table, lock) in s.tasks[i].locks.clone() {
+            let held = &mut s.held[table];
+            if let Some(at) = held.iter().position(|&l| l == lock) {
+                held.swap_remove(at);
+            }
+        }
         s.left -= 1;
         let stage = s.tasks[i].stage as usize;
         s.left_per_stage[stage] -= 1;
         if let Some(t) = s.tasks[i].builds {
             s.tables[t].indexes_left -= 1;
+            if s.tables[t].indexes_left == 0 {
+                let watchers = s.watchers[t].clone();
+                s.refresh(&watchers);
+            }
+        }
+        if s.left_per_stage[stage] == 0 {
+            let global = s.global.clone();
+            s.refresh(&global);
         }
         if s.tasks[i].stage == Stage::Count {
             s.count_seconds += seconds;
@@ -497,28 +565,35 @@ enum Take {
 /// The next task a free worker may start: ready, and no lock conflict with
 /// the running ones. A ready task that must run alone holds back the others.
 fn pick(s: &State) -> Option<usize> {
-    let running: Vec<&Task> = s
-        .tasks
-        .iter()
-        .filter(|t| t.status == Status::Running)
-        .collect();
-    if running.iter().any(|t| t.exclusive) {
+    if s.running.iter().any(|&r| s.tasks[r].exclusive) {
         return None;
     }
-    let ready: Vec<usize> = (0..s.tasks.len())
-        .filter(|&i| s.tasks[i].status == Status::Waiting && is_ready(s, &s.tasks[i]))
-        .collect();
-    if let Some(&i) = ready.iter().find(|&&i| s.tasks[i].exclusive) {
-        return running.is_empty().then_some(i);
+    if let Some(&i) = s.ready_exclusive.first() {
+        return s.running.is_empty().then_some(i);
     }
-    ready.into_iter().find(|&i| {
-        s.tasks[i].locks.iter().all(|(table, mode)| {
-            running
-                .iter()
-                .flat_map(|r| r.locks.iter())
-                .all(|(t2, m2)| t2 != table || !mode.conflicts(*m2))
-        })
+    s.ready.iter().copied().find(|&i| {
+        s.tasks[i]
+            .locks
+            .iter()
+            .all(|(table, mode)| s.held[*table].iter().all(|m2| !mode.conflicts(*m2)))
     })
+}
+
+impl State {
+    /// Moves the waiting tasks among `candidates` that are now ready into
+    /// the ready sets.
+    fn refresh(&mut self, candidates: &[usize]) {
+        for &i in candidates {
+            let t = &self.tasks[i];
+            if t.status == Status::Waiting && is_ready(self, t) {
+                if t.exclusive {
+                    self.ready_exclusive.insert(i);
+                } else {
+                    self.ready.insert(i);
+                }
+            }
+        }
+    }
 }
 
 fn is_ready(s: &State, t: &Task) -> bool {

@@ -36,7 +36,7 @@ use crate::export::manifest::{
     self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
 };
 use crate::export::staging::Staging;
-use crate::pgdump::{self, Section};
+use crate::pgdump;
 use crate::pipeline::{copy_part, TableStats};
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
@@ -217,18 +217,18 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
     tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
     let pg_dump = pgdump::find_pg_dump(plan.catalog.server_version)?;
     // Without owners or grants: the files load anywhere, as any role.
-    let dump = |section| {
-        pgdump::dump_with(
-            &pg_dump,
-            &opts.source,
-            &snapshot.id,
-            section,
-            pgdump::Privileges::NONE,
-            opts.lock_timeout,
-            &excluded.tables,
-        )
-    };
-    let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;
+    let pgdump::Sections {
+        pre_data: pre,
+        post_data: post,
+    } = pgdump::dump_schema(
+        &pg_dump,
+        &opts.source,
+        &snapshot.id,
+        pgdump::Privileges::NONE,
+        opts.lock_timeout,
+        &excluded.tables,
+    )
+    .await?;
     let order = fk_order(&plan);
 
     let root = staging.result();

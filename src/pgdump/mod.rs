@@ -14,4 +14,4 @@ pub mod split;
 
 pub use classify::{classify, entries, Entry, PostData, PREAMBLE};
 pub use filter::{keep_known_roles, without_version_lines, TargetRole};
-pub use run::{dump, dump_with, find_pg_dump, PgDump, Privileges, Section};
+pub use run::{dump_schema, find_pg_dump, PgDump, Privileges, Sections};

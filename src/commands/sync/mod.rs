@@ -23,7 +23,7 @@ use anyhow::Result;
 use crate::cli::SchemaMode;
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
-use crate::pgdump::{self, Section};
+use crate::pgdump;
 use crate::pipeline::pool::Pool;
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
@@ -276,26 +276,18 @@ async fn dump_schema(
         );
     }
     let pg_dump = pgdump::find_pg_dump(plan.catalog.server_version)?;
-    let (pre_data, post_data) = tokio::try_join!(
-        pgdump::dump_with(
-            &pg_dump,
-            &opts.source,
-            &snapshot.id,
-            Section::PreData,
-            opts.privileges,
-            opts.lock_timeout,
-            excluded,
-        ),
-        pgdump::dump_with(
-            &pg_dump,
-            &opts.source,
-            &snapshot.id,
-            Section::PostData,
-            opts.privileges,
-            opts.lock_timeout,
-            excluded,
-        ),
-    )?;
+    let pgdump::Sections {
+        pre_data,
+        post_data,
+    } = pgdump::dump_schema(
+        &pg_dump,
+        &opts.source,
+        &snapshot.id,
+        opts.privileges,
+        opts.lock_timeout,
+        excluded,
+    )
+    .await?;
     Ok(SourceSchema {
         encoding,
         pre_data,
