@@ -865,6 +865,106 @@ CREATE INDEX a_idx ON public.a USING btree (x);\n";
         assert_eq!(next(&s), "analyze 2 small tables");
     }
 
+    /// A load of many tenant tables, simulated with two workers: every
+    /// task runs once, none runs before its readiness event, and two
+    /// running tasks never hold conflicting locks. (The ready sets are fed
+    /// by events; a missed event would leave a task waiting forever.)
+    #[test]
+    fn every_task_of_a_thousand_tables_runs_once_when_its_tables_allow() {
+        const N: usize = 1000;
+        let mut script = String::from("SET x = 1;\n");
+        let mut tables = Vec::new();
+        for i in 0..N {
+            let fk = crate::catalog::ForeignKey {
+                name: format!("t{i}_p_fkey"),
+                columns: vec!["p".into()],
+                parent: QualifiedName::new("public", format!("t{i}")),
+                parent_columns: vec!["id".into()],
+                deferrable: false,
+                virtual_key: false,
+            };
+            tables.push(table(&format!("t{i}"), 8192, vec![fk]));
+            script.push_str(&format!(
+                "--\n-- Name: t{i} t{i}_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                 ALTER TABLE ONLY public.t{i}\n    ADD CONSTRAINT t{i}_pkey PRIMARY KEY (id);\n\n\
+                 --\n-- Name: t{i}_n_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n\
+                 CREATE INDEX t{i}_n_idx ON public.t{i} USING btree (n);\n\n\
+                 --\n-- Name: t{i} t{i}_p_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                 ALTER TABLE ONLY public.t{i}\n    ADD CONSTRAINT t{i}_p_fkey FOREIGN KEY (p) REFERENCES public.t{i}(id);\n\n"
+            ));
+        }
+        let s = Scheduler::new(
+            &script,
+            &tables,
+            crate::progress::Progress::hidden().post_data(),
+        );
+        // Keys, indexes and foreign keys of N tables, N/100 ANALYZE groups
+        // and the row counts.
+        let total = 3 * N + N / ANALYZE_GROUP + 1;
+        assert_eq!(s.state.lock().unwrap().tasks.len(), total);
+        assert_eq!(next(&s), "wait", "nothing before a table is copied");
+
+        let mut running: Vec<usize> = Vec::new();
+        let mut ran = 0;
+        let mut copied = 0;
+        loop {
+            // Two workers: fill the free one, else finish the oldest task,
+            // else copy the next table.
+            if running.len() < 2 {
+                match s.take() {
+                    Take::Run(i, task) => {
+                        let st = s.state.lock().unwrap();
+                        assert!(
+                            is_ready(&st, &task),
+                            "{} ran before it was ready",
+                            task.label
+                        );
+                        for &r in &running {
+                            for (table, mode) in &st.tasks[r].locks {
+                                assert!(
+                                    task.locks
+                                        .iter()
+                                        .all(|(t2, m2)| t2 != table || !mode.conflicts(*m2)),
+                                    "{} and {} conflict",
+                                    task.label,
+                                    st.tasks[r].label
+                                );
+                            }
+                        }
+                        drop(st);
+                        running.push(i);
+                        continue;
+                    }
+                    Take::Finished => break,
+                    Take::Wait => {}
+                }
+            }
+            if !running.is_empty() {
+                s.complete(running.remove(0), 0.0);
+                ran += 1;
+            } else if copied < N {
+                s.table_copied(&QualifiedName::new("public", format!("t{copied}")), 50);
+                copied += 1;
+                if copied == N {
+                    s.all_copied();
+                }
+            } else {
+                panic!(
+                    "tasks left waiting with nothing running: {} of {total} ran",
+                    ran
+                );
+            }
+        }
+        assert_eq!(ran, total);
+        assert!(s
+            .state
+            .lock()
+            .unwrap()
+            .tasks
+            .iter()
+            .all(|t| t.status == Status::Done));
+    }
+
     #[test]
     fn lock_conflicts_follow_postgres() {
         assert!(!Lock::Share.conflicts(Lock::Share));
