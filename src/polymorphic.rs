@@ -18,8 +18,8 @@ use anyhow::Result;
 use tokio_postgres::Client;
 
 use crate::catalog::{Catalog, QualifiedName, Table, TypeKind};
-use crate::conn::{quote_ident, quote_literal};
 use crate::error::PgResultExt;
+use crate::sql::{quote_ident, quote_literal};
 
 /// One polymorphic reference: on the rows where `when` holds, `column`
 /// holds a key of `parent`.
