@@ -12,6 +12,7 @@
 mod existing;
 mod facts;
 mod options;
+mod sinks;
 
 pub use options::{secret_from_env, SyncOptions, SECRET_FILE_VAR};
 
@@ -24,7 +25,7 @@ use crate::cli::SchemaMode;
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
 use crate::pgdump;
-use crate::pipeline::pool::Pool;
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
@@ -86,7 +87,7 @@ async fn run_inner(
         .guard(source::lock_tables(
             &snapshot.client,
             &plan
-                .tables
+                .tables()
                 .iter()
                 .filter(|t| !t.skip)
                 .map(|t| &t.table)
@@ -104,7 +105,7 @@ async fn run_inner(
             tracing::warn!("{w}");
         }
     }
-    tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
+    tracing::info!(tables = plan.tables().len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         // What `--schema existing` would refuse in the target is told now
         // too, when the target is given and can be read; a dry run does
@@ -275,7 +276,7 @@ async fn dump_schema(
              in the target"
         );
     }
-    let pg_dump = pgdump::find_pg_dump(plan.catalog.server_version)?;
+    let pg_dump = pgdump::find_pg_dump(plan.catalog().server_version)?;
     let pgdump::Sections {
         pre_data,
         post_data,
@@ -326,13 +327,8 @@ async fn load_fresh(
 
     // Post-data runs beside the copy: a table's indexes and keys are built
     // as soon as it is loaded, on connections of their own.
-    let copied: Vec<Arc<TablePlan>> = plan
-        .tables
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| Arc::new(t.clone()))
-        .collect();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
+    let copied: Vec<Arc<TablePlan>> = plan.tables().iter().filter(|t| !t.skip).cloned().collect();
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
     let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
     for _ in 1..post_data_workers(opts.jobs) {
@@ -340,16 +336,21 @@ async fn load_fresh(
     }
     let copy_started = Instant::now();
     let copy = async {
-        let pool = Pool {
+        let driver = Driver {
             source: &opts.source,
             snapshot,
             lock_timeout: opts.lock_timeout,
-            target: next,
             jobs: opts.jobs,
-            server_version: plan.catalog.server_version,
+            cut: Cut::PageRanges {
+                server_version: plan.catalog().server_version,
+            },
         };
-        let r = pool
-            .copy_all(&copied, &progress.0, |t, s| {
+        let sinks = sinks::FreshTables {
+            next,
+            sizes: source::current_sizes(&snapshot.client, &copied).await?,
+        };
+        let r = driver
+            .copy_all(&copied, &sinks, &progress.0, |t, s| {
                 scheduler.table_copied(&t.table.name, s.rows_read);
                 facts.add_table(s.clone());
             })
@@ -379,8 +380,8 @@ async fn load_fresh(
     }
 
     facts.mark();
-    target::finish::set_sequences(&targets[0], &plan.catalog).await?;
-    target::finish::refresh_materialized_views(&targets[0], &plan.catalog).await?;
+    target::finish::set_sequences(&targets[0], plan.catalog()).await?;
+    target::finish::refresh_materialized_views(&targets[0], plan.catalog()).await?;
     analyze_the_rest(&targets[0], &copied).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     drop(targets);
@@ -455,14 +456,6 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
         .await?;
     tracing::info!(database = %server.target, "target replaced");
     Ok(())
-}
-
-fn total_rows(plan: &Plan) -> u64 {
-    plan.tables
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| t.expected_rows().max(0) as u64)
-        .sum()
 }
 
 /// `sync --verify`: checks the loaded rows against the source snapshot they
