@@ -80,6 +80,9 @@ pub struct Report {
     /// The run's peak resident memory (`VmHWM` of /proc/self/status), or
     /// null where the system does not tell.
     pub peak_rss_bytes: Option<u64>,
+    /// `sync --workers external`: every worker's units and timings; null
+    /// when this process copied the rows.
+    pub workers: Option<Vec<crate::workers::coordinator::WorkerReport>>,
 }
 
 /// This process's peak resident memory since it started: `VmHWM`, which
@@ -199,6 +202,7 @@ impl Brief {
             source_replay_timestamp: None,
             warnings: Vec::new(),
             peak_rss_bytes: peak_rss_bytes(),
+            workers: None,
         };
         report.write(path)
     }

@@ -20,7 +20,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 
-use crate::cli::SchemaMode;
+use crate::cli::{SchemaMode, WorkersMode};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
 use crate::pipeline::pool::Pool;
@@ -34,6 +34,8 @@ use crate::signals::Signals;
 use crate::source;
 use crate::target::{self, TargetServer};
 use crate::verify;
+use crate::workers::control::RunIdentity;
+use crate::workers::coordinator::Coordinator;
 use facts::Facts;
 
 /// What a finished sync did.
@@ -348,20 +350,38 @@ async fn load_fresh(
     }
     let copy_started = Instant::now();
     let copy = async {
-        let pool = Pool {
-            source: &opts.source,
-            snapshot,
-            lock_timeout: opts.lock_timeout,
-            target: next,
-            jobs: opts.jobs,
-            server_version: plan.catalog.server_version,
+        let on_copied = |t: &TablePlan, s: &TableStats| {
+            scheduler.table_copied(&t.table.name, s.rows_read);
+            facts.add_table(s.clone());
         };
-        let r = pool
-            .copy_all(&copied, &progress.0, |t, s| {
-                scheduler.table_copied(&t.table.name, s.rows_read);
-                facts.add_table(s.clone());
-            })
-            .await;
+        let r = match opts.workers {
+            WorkersMode::Local => {
+                let pool = Pool {
+                    source: &opts.source,
+                    snapshot,
+                    lock_timeout: opts.lock_timeout,
+                    target: next,
+                    jobs: opts.jobs,
+                    server_version: plan.catalog.server_version,
+                };
+                pool.copy_all(&copied, &progress.0, on_copied).await
+            }
+            WorkersMode::External => {
+                let coordinator = Coordinator {
+                    snapshot,
+                    target: next,
+                    server_version: plan.catalog.server_version,
+                    identity: run_identity(plan, snapshot, opts, facts),
+                };
+                let r = coordinator
+                    .copy_all(&copied, &progress.0, on_copied)
+                    .await;
+                r.map(|(tables, workers)| {
+                    *facts.workers.lock().expect("facts lock") = Some(workers);
+                    tables
+                })
+            }
+        };
         scheduler.all_copied();
         r.map(|t| (t, Instant::now()))
     };
@@ -463,6 +483,23 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
         .await?;
     tracing::info!(database = %server.target, "target replaced");
     Ok(())
+}
+
+/// What the workers of `--workers external` must share with this run.
+fn run_identity(
+    plan: &Plan,
+    snapshot: &source::Snapshot,
+    opts: &SyncOptions,
+    facts: &Facts,
+) -> RunIdentity {
+    RunIdentity {
+        snapshot: snapshot.id.clone(),
+        rules_digest: plan.rules_digest.clone(),
+        secret_fingerprint: crate::workers::secret_fingerprint(opts.secret.as_deref()),
+        // The subset in effect: --subset, else the rules' own.
+        subset: *facts.subset.lock().expect("facts lock"),
+        selection: crate::workers::selection_text(&opts.selection),
+    }
 }
 
 fn total_rows(plan: &Plan) -> u64 {
