@@ -374,7 +374,10 @@ pub async fn workers(client: &Client) -> Result<Vec<(String, std::time::SystemTi
         )
         .await
         .pg_context(|| "reading the workers".into())?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// Records that `worker` failed (on `unit`, when it held one), so the

@@ -66,10 +66,7 @@ impl Coordinator<'_> {
         // learns at once when this process is gone.
         let alive = crate::target::connect(self.target).await?;
         alive
-            .execute(
-                "SELECT pg_advisory_lock($1)",
-                &[&control::COORDINATOR_LOCK],
-            )
+            .execute("SELECT pg_advisory_lock($1)", &[&control::COORDINATOR_LOCK])
             .await
             .pg_context(|| "taking the coordinator's lock on the load database".into())?;
         let client = crate::target::connect(self.target).await?;

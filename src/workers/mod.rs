@@ -97,7 +97,10 @@ mod tests {
         let a = secret_fingerprint(Some(b"first secret, long enough to pass"));
         let b = secret_fingerprint(Some(b"second secret, long enough to pass"));
         assert_ne!(a, b);
-        assert_eq!(a, secret_fingerprint(Some(b"first secret, long enough to pass")));
+        assert_eq!(
+            a,
+            secret_fingerprint(Some(b"first secret, long enough to pass"))
+        );
         assert_eq!(a.len(), 32);
         assert!(!a.contains("first"));
         assert_eq!(secret_fingerprint(None), "none");

@@ -181,11 +181,14 @@ async fn work(
     control::join(&pairs[0].1, &opts.name, &pids).await?;
     tracing::info!(worker = %opts.name, units = units.len(), "joined the run");
 
-    let total: u64 = plans.values().map(|p| p.expected_rows().max(0) as u64).sum();
+    let total: u64 = plans
+        .values()
+        .map(|p| p.expected_rows().max(0) as u64)
+        .sum();
     let progress = FinishOnDrop(Progress::new(opts.progress, total));
-    let loops = pairs.iter().map(|(source, target)| {
-        take_units(opts, source, target, &plans, &progress.0)
-    });
+    let loops = pairs
+        .iter()
+        .map(|(source, target)| take_units(opts, source, target, &plans, &progress.0));
     let done = futures_util::future::try_join_all(loops).await?;
     let (units, rows) = done
         .iter()

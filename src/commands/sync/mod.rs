@@ -373,9 +373,7 @@ async fn load_fresh(
                     server_version: plan.catalog.server_version,
                     identity: run_identity(plan, snapshot, opts, facts),
                 };
-                let r = coordinator
-                    .copy_all(&copied, &progress.0, on_copied)
-                    .await;
+                let r = coordinator.copy_all(&copied, &progress.0, on_copied).await;
                 r.map(|(tables, workers)| {
                     *facts.workers.lock().expect("facts lock") = Some(workers);
                     tables

@@ -1,0 +1,429 @@
+//! One run, many workers (issue 28): `sync --workers external` (the
+//! coordinator) and `anonymize worker` processes, the same commands the
+//! Kubernetes Pods of `deploy/kubernetes/` run, here as local processes on
+//! the benchmark dataset with its `rules.yml`.
+//!
+//! The default run loads the dataset at `WORKERS_SCALE` (0.05: the same
+//! shape, ~75,000 rows); `WORKERS_SCALE=1` runs the issue's SCALE=1.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crate::harness::{self, anonymize, env_refs, spawn, wait_within, Db, Failpoint, Pg, Run};
+
+const SECRET: &str = "Wk7qLr2ZpX9vNc4TbHs6YdGf1MjQe8RuAo3KiPl5SwEz0VxC";
+const OTHER_SECRET: &str = "Hn3RfT8kLq1ZwXe6YvBm9PcJd4SaGu7NoKi2MtQz5VrEy0Wx";
+
+/// Work units of about 1 MiB, so that even the small dataset has tables
+/// in several page ranges.
+const SPLIT_MB: &str = "1";
+
+/// Long enough for any run here; a guard against a hang, not a race.
+const RUN_LIMIT: Duration = Duration::from_secs(900);
+
+/// How long workers may take to stop once the coordinator is gone: they
+/// wait on its lock, so they stop at once; the bound only catches a hang.
+const STOP_LIMIT: Duration = Duration::from_secs(20);
+
+/// The benchmark dataset's directory, as `benches/compare.sh` finds it.
+fn bench_dir() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = match std::env::var_os("BENCH_DIR") {
+        Some(d) => vec![PathBuf::from(d)],
+        None => vec![
+            root.join("../shared/bench"),
+            root.join("../../shared/bench"),
+        ],
+    };
+    candidates.into_iter().find(|d| d.join("load.sh").is_file())
+}
+
+/// A source holding the benchmark dataset at `scale`, and the rules path;
+/// `None` (the test is skipped) without the dataset, except under CI.
+fn bench_source(test: &str, scale: &str) -> Option<(Db, String)> {
+    let Some(bench) = bench_dir() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no benchmark dataset (set BENCH_DIR to ../shared/bench)"
+        );
+        eprintln!("skipped: no benchmark dataset (set BENCH_DIR to ../shared/bench)");
+        return None;
+    };
+    let source = Pg::get().db(test);
+    let psql_dir = crate::export::psql().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        psql_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new("bash")
+        .arg(bench.join("load.sh"))
+        .args([scale, &source.url])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "load.sh failed");
+    Some((source, bench.join("rules.yml").display().to_string()))
+}
+
+fn scale() -> String {
+    std::env::var("WORKERS_SCALE").unwrap_or_else(|_| "0.05".into())
+}
+
+fn coordinator_args<'a>(source: &'a Db, target: &'a Db, rules: &'a str) -> Vec<&'a str> {
+    harness::sync_args(&source.url, &target.url, rules, &["--workers", "external"])
+}
+
+fn worker_args<'a>(source: &'a Db, target: &'a Db, rules: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "worker",
+        "--source",
+        &source.url,
+        "--target",
+        &target.url,
+        "--rules",
+        rules,
+        "--name",
+        name,
+        "--no-progress",
+    ]
+}
+
+/// The environment of every run here, plus `extra`.
+fn env(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("ANONYMIZE_SECRET", SECRET.to_string()),
+        ("ANONYMIZE_SPLIT_MB", SPLIT_MB.to_string()),
+    ];
+    env.extend(extra.iter().cloned());
+    env
+}
+
+fn start(dir: &Path, args: &[&str], extra: &[(&'static str, String)]) -> Child {
+    let env = env(extra);
+    spawn(dir, args, &env_refs(&env))
+}
+
+fn finish(child: Child) -> Run {
+    wait_within(child, RUN_LIMIT, String::new)
+}
+
+/// The load database of `target`.
+fn next_of(target: &Db) -> Db {
+    let name = format!("{}__next", target.name);
+    Db {
+        url: Pg::get().url(&name),
+        name,
+    }
+}
+
+/// A one-process sync of `source` into a fresh target: the reference.
+fn one_process(dir: &Path, source: &Db, rules: &str, test: &str) -> Db {
+    let target = Pg::get().fresh_name(test);
+    let env = env(&[]);
+    anonymize(
+        dir,
+        &harness::sync_args(&source.url, &target.url, rules, &[]),
+        &env_refs(&env),
+    )
+    .expect(0);
+    target
+}
+
+/// Rows (count and digest per table, so a duplicate shows), sequences,
+/// constraints, indexes and triggers: what "the same target" means.
+fn fingerprint(db: &Db) -> Vec<String> {
+    crate::export::fingerprint(db)
+}
+
+/// The report's `workers`: (worker, units it finished).
+fn units_by_worker(report: &Path) -> Vec<(String, Vec<i64>)> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    report["workers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no workers in the report: {report}"))
+        .iter()
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap().to_string(),
+                w["units"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["unit"].as_i64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Every unit once, and more units than tables (some tables in parts).
+fn assert_each_unit_once(by_worker: &[(String, Vec<i64>)]) {
+    let mut all: Vec<i64> = by_worker.iter().flat_map(|(_, u)| u.clone()).collect();
+    all.sort();
+    let n = all.len() as i64;
+    assert_eq!(all, (1..=n).collect::<Vec<_>>(), "each unit exactly once");
+    assert!(n > 6, "the dataset's 6 tables come in more units: {n}");
+}
+
+/// The issue's first acceptance point: a coordinator and 3 workers give
+/// the target a one-process sync gives (rows, sequences, constraints), and
+/// no control table survives into it. The workers start first, as Pods may.
+#[test]
+fn three_workers_give_the_target_one_process_gives() {
+    let Some((source, rules)) = bench_source("wk_same", &scale()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let single = one_process(dir.path(), &source, &rules, "wk_same_one");
+    let target = Pg::get().fresh_name("wk_same_many");
+    let workers: Vec<Child> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|name| {
+            start(
+                dir.path(),
+                &worker_args(&source, &target, &rules, name),
+                &[],
+            )
+        })
+        .collect();
+    let report = dir.path().join("report.json");
+    let report_arg = report.display().to_string();
+    let mut args = coordinator_args(&source, &target, &rules);
+    args.extend(["--report", &report_arg]);
+    let coordinator = start(dir.path(), &args, &[]);
+    let runs: Vec<Run> = workers.into_iter().map(finish).collect();
+    let run = finish(coordinator).expect(0);
+    let mut units_said = 0;
+    let said_re = regex::Regex::new(r"worker w\d: (\d+) unit\(s\)").unwrap();
+    for r in runs {
+        let r = r.expect(0);
+        let said = said_re
+            .captures(&r.stdout)
+            .unwrap_or_else(|| panic!("{}", r.stdout));
+        units_said += said[1].parse::<usize>().unwrap();
+    }
+    assert!(run.stderr.contains("workers' progress"), "{}", run.stderr);
+
+    assert_eq!(fingerprint(&single), fingerprint(&target));
+    assert_eq!(
+        target.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'anonymize_run'"),
+        "0"
+    );
+    assert!(!Pg::get().exists(&next_of(&target).name));
+    let by_worker = units_by_worker(&report);
+    assert_each_unit_once(&by_worker);
+    assert_eq!(
+        units_said,
+        by_worker.iter().map(|(_, u)| u.len()).sum::<usize>()
+    );
+}
+
+/// A worker SIGKILLed with a unit's rows written but not committed: its
+/// rows and its claim roll back together, another worker redoes the unit,
+/// and the result is the one-process result, with no row twice.
+#[test]
+fn a_worker_killed_mid_unit_has_its_unit_redone_once() {
+    let Some((source, rules)) = bench_source("wk_kill", "0.05") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let single = one_process(dir.path(), &source, &rules, "wk_kill_one");
+    let target = Pg::get().fresh_name("wk_kill_many");
+    let report = dir.path().join("report.json");
+    let report_arg = report.display().to_string();
+    let mut args = coordinator_args(&source, &target, &rules);
+    args.extend(["--report", &report_arg]);
+    let coordinator = start(dir.path(), &args, &[]);
+
+    let fp = Failpoint::new("worker.unit_copied");
+    let mut doomed = start(
+        dir.path(),
+        &worker_args(&source, &target, &rules, "doomed"),
+        &fp.env(),
+    );
+    fp.wait_reached(&mut doomed);
+    // Its first unit's rows are in the target, in its open transaction.
+    let held = next_of(&target).value(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'units' AND l.mode = 'RowShareLock'",
+    );
+    assert_eq!(held, "1", "the doomed worker holds a claim");
+    doomed.kill().unwrap();
+    let killed = doomed.wait().unwrap();
+    assert!(!killed.success());
+
+    let others: Vec<Child> = ["w1", "w2"]
+        .iter()
+        .map(|name| {
+            start(
+                dir.path(),
+                &worker_args(&source, &target, &rules, name),
+                &[],
+            )
+        })
+        .collect();
+    for r in others.into_iter().map(finish) {
+        r.expect(0);
+    }
+    finish(coordinator).expect(0);
+
+    assert_eq!(fingerprint(&single), fingerprint(&target));
+    let by_worker = units_by_worker(&report);
+    assert_each_unit_once(&by_worker);
+    assert!(
+        by_worker.iter().all(|(name, _)| name != "doomed"),
+        "the killed worker finished no unit: {by_worker:?}"
+    );
+}
+
+/// A worker with other rules, or another secret, exits 2 before it takes
+/// a unit; the run then goes on with a right one.
+#[test]
+fn a_worker_with_other_rules_or_secret_exits_2_and_takes_no_unit() {
+    let Some((source, rules)) = bench_source("wk_other", "0.02") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let other_rules = dir.path().join("other.yml");
+    std::fs::write(
+        &other_rules,
+        std::fs::read_to_string(&rules)
+            .unwrap()
+            .replace("phone: { fake: phone_number }", "phone: null"),
+    )
+    .unwrap();
+    let other_rules = other_rules.display().to_string();
+    let target = Pg::get().fresh_name("wk_other");
+    let fp = Failpoint::new("workers.units_ready");
+    let mut coordinator = start(
+        dir.path(),
+        &coordinator_args(&source, &target, &rules),
+        &fp.env(),
+    );
+    fp.wait_reached(&mut coordinator);
+    let next = next_of(&target);
+
+    let run = finish(start(
+        dir.path(),
+        &worker_args(&source, &target, &other_rules, "other-rules"),
+        &[],
+    ))
+    .expect(2);
+    assert!(
+        run.stderr.contains("rules") && run.stderr.contains("are not the run's"),
+        "{}",
+        run.stderr
+    );
+    let run = finish(start(
+        dir.path(),
+        &worker_args(&source, &target, &rules, "other-secret"),
+        &[("ANONYMIZE_SECRET", OTHER_SECRET.to_string())],
+    ))
+    .expect(2);
+    assert!(
+        run.stderr.contains("secret is not the run's"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(OTHER_SECRET) && !run.stderr.contains(SECRET));
+    let taken = next.value(
+        "SELECT (SELECT count(*) FROM anonymize_run.units WHERE done) \
+              + (SELECT count(*) FROM anonymize_run.workers)",
+    );
+    assert_eq!(
+        taken, "0",
+        "the refused workers took no unit and never joined"
+    );
+    let stored = next.value("SELECT secret_fingerprint FROM anonymize_run.run");
+    assert!(!stored.contains(SECRET) && stored.len() == 32);
+
+    fp.resume();
+    finish(start(
+        dir.path(),
+        &worker_args(&source, &target, &rules, "right"),
+        &[],
+    ))
+    .expect(0);
+    finish(coordinator).expect(0);
+}
+
+/// The coordinator killed while workers run: every worker stops (non-zero)
+/// within moments, since each waits on the coordinator's lock; the next
+/// sync leaves no `__next` and no control table behind.
+#[test]
+fn the_coordinator_killed_stops_every_worker_and_the_next_run_cleans_up() {
+    let Some((source, rules)) = bench_source("wk_coord", "0.02") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = Pg::get().fresh_name("wk_coord");
+    let next = next_of(&target);
+    let ready = Failpoint::new("workers.units_ready");
+    let mut coordinator = start(
+        dir.path(),
+        &coordinator_args(&source, &target, &rules),
+        &ready.env(),
+    );
+    ready.wait_reached(&mut coordinator);
+    // One worker stopped inside a unit, two that then wait for it.
+    let mid_unit = Failpoint::new("worker.unit_copied");
+    let mut first = start(
+        dir.path(),
+        &worker_args(&source, &target, &rules, "mid-unit"),
+        &mid_unit.env(),
+    );
+    mid_unit.wait_reached(&mut first);
+    let mut workers = vec![first];
+    for name in ["w2", "w3"] {
+        workers.push(start(
+            dir.path(),
+            &worker_args(&source, &target, &rules, name),
+            &[],
+        ));
+    }
+    // Until both have joined (a state the test reads, not a time).
+    let deadline = Instant::now() + RUN_LIMIT;
+    while next.value("SELECT count(*) FROM anonymize_run.workers") != "3" {
+        assert!(Instant::now() < deadline, "the workers never joined");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+
+    for w in workers {
+        let started = Instant::now();
+        let run = wait_within(w, STOP_LIMIT, || "a worker outlived its coordinator".into());
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("the coordinator of this run is gone"),
+            "{}",
+            run.stderr
+        );
+        assert!(started.elapsed() < STOP_LIMIT);
+    }
+    assert!(
+        Pg::get().exists(&next.name),
+        "the killed run left its load database"
+    );
+
+    let env = env(&[]);
+    anonymize(
+        dir.path(),
+        &harness::sync_args(&source.url, &target.url, &rules, &[]),
+        &env_refs(&env),
+    )
+    .expect(0);
+    assert!(!Pg::get().exists(&next.name));
+    assert_eq!(
+        target.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'anonymize_run'"),
+        "0"
+    );
+    assert_eq!(
+        target.value("SELECT count(*) FROM public.customers"),
+        source.value("SELECT count(*) FROM public.customers")
+    );
+}
