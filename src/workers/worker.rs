@@ -61,19 +61,25 @@ pub async fn run(opts: &WorkerOptions) -> Result<WorkerOutcome> {
     // within moments of the coordinator's end, whatever it is doing.
     let watch = crate::target::connect(&next).await?;
     let coordinator_gone = async {
-        watch
+        // Granted, or the session ended under it (the load database
+        // dropped by the coordinator's cleanup): the run is over either way.
+        let watched = watch
             .execute(
                 "SELECT pg_advisory_lock_shared($1)",
                 &[&control::COORDINATOR_LOCK],
             )
             .await
-            .pg_context(|| "watching the coordinator".into())?;
-        Err::<WorkerOutcome, _>(anyhow::anyhow!(
+            .pg_context(|| "watching the coordinator".into());
+        let gone = anyhow::anyhow!(
             "the coordinator of this run is gone (its session on {} ended), so its snapshot is \
              too: this worker stopped, its unit rolled back. Start the sync again; it cleans up \
              the load database",
             next.dbname()
-        ))
+        );
+        Err::<WorkerOutcome, _>(match watched {
+            Ok(_) => gone,
+            Err(cause) => cause.context(gone),
+        })
     };
     let work = work(opts, &next, control_client, &run, rules, started);
     tokio::select! {
