@@ -169,9 +169,43 @@ fn assert_each_unit_once(by_worker: &[(String, Vec<i64>)]) {
     assert!(n > 6, "the dataset's 6 tables come in more units: {n}");
 }
 
+/// A Pod's command line and environment in `deploy/kubernetes/<file>`,
+/// run here as a local process: `args`, and `env` with the Secret's and
+/// the ConfigMap's values put in (`values` maps a name to its value here).
+fn pod(file: &str, values: &[(&str, String)]) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/kubernetes")
+        .join(file);
+    let job: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let args = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let mut env = Vec::new();
+    for e in container["env"].as_sequence().unwrap() {
+        let name = e["name"].as_str().unwrap();
+        let value = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{file}: no value here for {name}"));
+        // 'static for `spawn`: the few names the manifests use.
+        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+        env.push((name, value));
+    }
+    (args, env)
+}
+
 /// The issue's first acceptance point: a coordinator and 3 workers give
 /// the target a one-process sync gives (rows, sequences, constraints), and
-/// no control table survives into it. The workers start first, as Pods may.
+/// no control table survives into it. They run the commands and the
+/// environment of the Pods in `deploy/kubernetes/` (the secret from a
+/// file, as the Secret is mounted), and the workers start first, as Pods
+/// may.
 #[test]
 fn three_workers_give_the_target_one_process_gives() {
     let Some((source, rules)) = bench_source("wk_same", &scale()) else {
@@ -180,25 +214,41 @@ fn three_workers_give_the_target_one_process_gives() {
     let dir = tempfile::tempdir().unwrap();
     let single = one_process(dir.path(), &source, &rules, "wk_same_one");
     let target = Pg::get().fresh_name("wk_same_many");
-    let workers: Vec<Child> = ["w1", "w2", "w3"]
-        .iter()
-        .map(|name| {
-            start(
-                dir.path(),
-                &worker_args(&source, &target, &rules, name),
-                &[],
-            )
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    // As the Secret is mounted: defaultMode 0440.
+    std::fs::set_permissions(
+        &secret_file,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o440),
+    )
+    .unwrap();
+    let values = [
+        ("SOURCE_DATABASE_URL", source.url.clone()),
+        ("TARGET_DATABASE_URL", target.url.clone()),
+        ("ANONYMIZE_SECRET_FILE", secret_file.display().to_string()),
+        ("ANONYMIZE_RULES", rules.clone()),
+        // Small units, so that the small dataset comes in parts too.
+        ("ANONYMIZE_SPLIT_MB", SPLIT_MB.to_string()),
+    ];
+    let (worker_args, worker_env) = pod("workers-job.yaml", &values);
+    let (coordinator_args, coordinator_env) = pod("coordinator-job.yaml", &values);
+    assert!(coordinator_args.iter().any(|a| a == "--workers=external"));
+    let run_pod = |args: &[String], env: &[(&'static str, String)]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        spawn(dir.path(), &args, &env_refs(env))
+    };
+    let workers: Vec<Child> = (0..3)
+        .map(|i| {
+            let mut env = worker_env.clone();
+            env.push(("JOB_COMPLETION_INDEX", i.to_string()));
+            run_pod(&worker_args, &env)
         })
         .collect();
-    let report = dir.path().join("report.json");
-    let report_arg = report.display().to_string();
-    let mut args = coordinator_args(&source, &target, &rules);
-    args.extend(["--report", &report_arg]);
-    let coordinator = start(dir.path(), &args, &[]);
+    let coordinator = run_pod(&coordinator_args, &coordinator_env);
     let runs: Vec<Run> = workers.into_iter().map(finish).collect();
     let run = finish(coordinator).expect(0);
     let mut units_said = 0;
-    let said_re = regex::Regex::new(r"worker w\d: (\d+) unit\(s\)").unwrap();
+    let said_re = regex::Regex::new(r"worker worker-\d: (\d+) unit\(s\)").unwrap();
     for r in runs {
         let r = r.expect(0);
         let said = said_re
@@ -214,6 +264,9 @@ fn three_workers_give_the_target_one_process_gives() {
         "0"
     );
     assert!(!Pg::get().exists(&next_of(&target).name));
+    // `--report=-`: the report is stdout's one line.
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, &run.stdout).unwrap();
     let by_worker = units_by_worker(&report);
     assert_each_unit_once(&by_worker);
     assert_eq!(
