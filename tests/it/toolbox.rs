@@ -208,6 +208,7 @@ fn help_of_every_command() {
         "export",
         "load",
         "filter",
+        "worker",
         "completions",
         "man",
     ] {
