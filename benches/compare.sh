@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end comparison on the benchmark dataset of ../shared/bench/:
+# End-to-end comparison on the benchmark dataset of benches/dataset/:
 #
 #   benches/compare.sh [SCALE]          # SCALE defaults to 1; the issue's figures use 5
 #
@@ -9,7 +9,7 @@
 # database of the same cluster:
 #   1. pgcopydb clone --table-jobs 2 --index-jobs 2   (installed with apt-get where
 #      missing; skipped with a message where it cannot be)
-#   2. the serial raw COPY pipe: ../shared/bench/baseline.sh -p, then ANALYZE
+#   2. the serial raw COPY pipe: benches/dataset/baseline.sh -p, then ANALYZE
 #   3. anonymize with rules.yml (full copy)
 #   4. anonymize with rules.yml --subset 10%
 # Every pipeline ends with the same keys, indexes, foreign keys and fresh
@@ -19,7 +19,7 @@
 #
 # Environment:
 #   RUNS=3             runs per pipeline
-#   BENCH_DIR=…        the dataset (default ../shared/bench next to the repo)
+#   BENCH_DIR=…        the dataset (default benches/dataset)
 #   RULES=…            rules file (default $BENCH_DIR/rules.yml)
 #   ANONYMIZE=…        the binary (default target/release/anonymize, built if missing)
 #   BENCH_URL=…        use this server instead of a throwaway cluster; it must hold
@@ -32,13 +32,7 @@ SCALE=${1:-1}
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# ../shared/bench next to the checkout (or next to its parent, for a git worktree).
-if [ -z "${BENCH_DIR:-}" ]; then
-    for d in "$ROOT/../shared/bench" "$ROOT/../../shared/bench"; do
-        [ -f "$d/load.sh" ] && BENCH_DIR=$(cd "$d" && pwd) && break
-    done
-fi
-BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
+BENCH_DIR=${BENCH_DIR:-$ROOT/benches/dataset}
 RULES=${RULES:-$BENCH_DIR/rules.yml}
 ANONYMIZE=${ANONYMIZE:-$ROOT/target/release/anonymize}
 WORK=$(mktemp -d /tmp/anonymize-compare.XXXXXX)

@@ -1,10 +1,10 @@
 //! End-to-end benchmark: `anonymize` against the raw COPY pipe on the
-//! dataset of `../shared/bench/`, in the same cluster and session.
+//! dataset of `benches/dataset/`, in the same cluster and session.
 //!
 //!     cargo bench --bench pipeline                 # SCALE=1
 //!     BENCH_SCALE=5 cargo bench --bench pipeline
 //!
-//! Env: `BENCH_SCALE` (default 1), `BENCH_DIR` (default ../shared/bench),
+//! Env: `BENCH_SCALE` (default 1), `BENCH_DIR` (default benches/dataset),
 //! `BENCH_RULES` (default rules-basic.yml in BENCH_DIR), `BENCH_RUNS`
 //! (default 3; the median is reported), `BENCH_URL` (a server with the
 //! dataset already loaded in database `bench_src`; otherwise an ephemeral
@@ -51,7 +51,7 @@ fn main() {
     let scale = env_or("BENCH_SCALE", "1");
     let dir = PathBuf::from(env_or(
         "BENCH_DIR",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/benches/dataset"),
     ));
     let rules = PathBuf::from(env_or(
         "BENCH_RULES",

@@ -332,6 +332,7 @@ fn batches(c: &mut Criterion) {
             space: None,
             accepted: None,
             allow: vec![],
+            unique_claim: false,
         }],
         compute_order: vec![0],
         filter: None,

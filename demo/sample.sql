@@ -146,7 +146,8 @@ SELECT pg_temp.local_part(f) || '.' || pg_temp.local_part(l) || i || '@'
        CASE pg_temp.h('p' || i) % 5
            WHEN 0 THEN NULL
            WHEN 1 THEN '+44 20 7946 ' || lpad((pg_temp.h('pn' || i) % 10000)::text, 4, '0')
-           ELSE '+1 (555) ' || lpad((pg_temp.h('pn' || i) % 1000)::text, 3, '0')
+           -- A valid North American number: the exchange starts with 2–9 (NANPA).
+           ELSE '+1 (555) ' || (200 + pg_temp.h('pn' || i) % 800)::text
                 || '-' || lpad((pg_temp.h('px' || i) % 10000)::text, 4, '0')
        END,
        CASE WHEN i % 4 = 0 THEN NULL

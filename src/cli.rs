@@ -606,6 +606,10 @@ pub struct CheckArgs {
     /// annotations on the pull request's diff.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// The sync's `--into`: with `existing`, also read the target (`--target`
+    /// or the config's) for what that load would refuse there.
+    #[arg(long, value_enum, value_name = "new|existing")]
+    pub into: Option<SchemaMode>,
 }
 
 #[derive(Debug, Args, Clone)]

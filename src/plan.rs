@@ -92,6 +92,9 @@ pub struct ColumnPlan {
     pub accepted: Option<String>,
     /// The rule's `allow:` patterns, for `verify`.
     pub allow: Vec<regex::Regex>,
+    /// `sql:` with `unique: true`: the user says the expression keeps
+    /// values apart, and `verify` checks it on the source.
+    pub unique_claim: bool,
 }
 
 /// One table's part of the plan.
@@ -670,6 +673,11 @@ fn plan_table(
             space: entry.and_then(crate::rule_sql::output_space),
             accepted: entry.and_then(|e| e.rule.accepted.clone()),
             allow: entry.map(|e| e.rule.allow.clone()).unwrap_or_default(),
+            unique_claim: entry.is_some_and(|e| {
+                e.branches.is_empty()
+                    && e.rule.unique
+                    && matches!(e.rule.action, crate::rules::Action::Sql(_))
+            }),
         });
         reads.push(column_reads);
     }

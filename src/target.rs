@@ -662,3 +662,62 @@ pub async fn validate_foreign_keys(client: &Client) -> Result<()> {
     }
     Ok(())
 }
+
+/// A foreign key in the target from a table the run does not load to one
+/// it does: `--into existing` cannot empty the loaded table under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideReference {
+    pub constraint: String,
+    /// The table the run does not load.
+    pub child: String,
+    /// The loaded table it references.
+    pub parent: String,
+}
+
+impl std::fmt::Display for OutsideReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} references {} (constraint {}), and {} is not a table the run loads",
+            self.child, self.parent, self.constraint, self.child
+        )
+    }
+}
+
+/// What to do about an [`OutsideReference`]; never PostgreSQL's own advice
+/// (`TRUNCATE ... CASCADE`), which would empty the user's tables.
+pub const OUTSIDE_REFERENCE_HINT: &str = "drop or change those foreign keys in the target, add the tables to the source so the run loads them too, \
+     or sync into a fresh database (without --schema existing). Do not truncate with CASCADE: that would empty those tables";
+
+/// The target's foreign keys from tables outside `loaded` (names as
+/// `schema.table`) to tables in it. Constraints inherited by partitions
+/// (`conparentid`) are their parent's; the parent's own row names it once.
+pub async fn outside_references(
+    client: &Client,
+    loaded: &std::collections::BTreeSet<String>,
+) -> Result<Vec<OutsideReference>> {
+    let rows = client
+        .query(
+            "SELECT con.conname::text, cn.nspname::text, c.relname::text, pn.nspname::text, p.relname::text \
+               FROM pg_constraint con \
+               JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
+               JOIN pg_class p ON p.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+              WHERE con.contype = 'f' AND con.conparentid = 0 \
+              ORDER BY 2, 3, 1",
+            &[],
+        )
+        .await
+        .pg_context(|| "reading the target's foreign keys".into())?;
+    let name = |schema: String, table: String| {
+        crate::catalog::QualifiedName::new(schema, table).to_string()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| OutsideReference {
+            constraint: row.get(0),
+            child: name(row.get(1), row.get(2)),
+            parent: name(row.get(3), row.get(4)),
+        })
+        .filter(|r| loaded.contains(&r.parent) && !loaded.contains(&r.child))
+        .collect())
+}

@@ -13,7 +13,9 @@
 //!   a schema, a sequence, or rows hidden by row-level security);
 //! - `unlisted_key`: a key of a sampled json document that no path of the
 //!   column's rule names (a keyed permutation of a small domain is a
-//!   `mismatch`).
+//!   `mismatch`);
+//! - `target`: with `--into existing` and a target, a table of the target
+//!   that the run does not load and that references one it does.
 //!
 //! Whatever it finds, `sync` refuses before any row moves (exit 2), except
 //! an unlisted json key, which stops it when a row holds one (exit 1): a
@@ -29,7 +31,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::catalog::{display_ident, Catalog};
-use crate::cli::{CheckArgs, CheckFormat};
+use crate::cli::{CheckArgs, CheckFormat, SchemaMode};
 use crate::config::{Overrides, Settings};
 use crate::error::PgResultExt;
 use crate::error::{GapsFound, RulesErrors};
@@ -47,6 +49,9 @@ pub enum GapKind {
     /// Something the source role cannot read whole: a table, a column, a
     /// schema or a sequence it has no grant on, or row-level security.
     Access,
+    /// With `--into existing`: a foreign key in the target from a table
+    /// the run does not load to one it empties and reloads.
+    Target,
     /// A key of a sampled json document that no path of the column's rule
     /// names, under `unlisted: fail` (what `unknown_columns: fail` implies).
     UnlistedKey,
@@ -135,6 +140,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let snapshot = crate::source::open_snapshot(&source).await?;
     let mut catalog = Catalog::read(&snapshot.client).await?;
     selection.apply(&mut catalog, &mut rules)?;
+    // Every selected table is loaded (a `skip: true` one is emptied too).
+    let loaded: std::collections::BTreeSet<String> =
+        catalog.tables.iter().map(|t| t.name.to_string()).collect();
     crate::lock_capacity::refuse_source_overflow(&snapshot.client).await?;
     let hashed = hashed_columns(&rules);
     let role: String = snapshot
@@ -172,6 +180,9 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     report.add_access(access);
     let unlisted = unlisted_keys(&rules, &snapshot.client).await?;
     report.gaps.extend(unlisted);
+    if args.into == Some(SchemaMode::Existing) {
+        report.gaps.extend(target_gaps(&settings, &loaded).await?);
+    }
     report.ok = report.gaps.is_empty();
     let text = match args.format {
         CheckFormat::Text => report.render_text(),
@@ -187,6 +198,34 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
         report.gaps.len()
     ))
     .into())
+}
+
+/// `--into existing`: what the sync would refuse in the target before
+/// emptying anything. Needs the target (`--target` or the config's).
+async fn target_gaps(
+    settings: &Settings,
+    loaded: &std::collections::BTreeSet<String>,
+) -> Result<Vec<Gap>> {
+    let target = settings.target_conn().map_err(|e| {
+        crate::error::UsageError::new(format!(
+            "check --into existing reads the target's foreign keys: {}",
+            crate::error::render(&e)
+        ))
+    })?;
+    let client = crate::target::connect(&target).await?;
+    let outside = crate::target::outside_references(&client, loaded).await?;
+    Ok(outside
+        .into_iter()
+        .map(|r| Gap {
+            kind: GapKind::Target,
+            table: r.child.clone(),
+            column: None,
+            type_name: None,
+            location: "target".into(),
+            message: r.to_string(),
+            hint: Some(crate::target::OUTSIDE_REFERENCE_HINT.into()),
+        })
+        .collect())
 }
 
 /// Documents sampled per json column to look for unlisted keys.
@@ -369,7 +408,7 @@ pub fn compare(rules: &Rules, catalog: Catalog) -> CheckReport {
     gaps.sort_by_key(|g: &Gap| match g.kind {
         GapKind::Stale => 0,
         GapKind::Unclassified => 1,
-        GapKind::Mismatch | GapKind::Access | GapKind::UnlistedKey => 2,
+        GapKind::Mismatch | GapKind::Access | GapKind::UnlistedKey | GapKind::Target => 2,
     });
 
     CheckReport {
@@ -564,6 +603,10 @@ impl CheckReport {
             (
                 GapKind::UnlistedKey,
                 "json keys no path names, in sampled documents (add each to the rule's paths):",
+            ),
+            (
+                GapKind::Target,
+                "what --into existing cannot load in the target:",
             ),
         ];
         for (kind, title) in groups {

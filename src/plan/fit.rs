@@ -8,11 +8,16 @@
 use crate::catalog::{Column, IndexPart, Table, TypeKind, UniqueIndex};
 use crate::transform::{MaxLength, TransformOptions, Uniqueness};
 
-/// The unique key or index whose only key part is `column`, described for
-/// messages: `constraint users_code_key`, or `index acct_handle_key on
-/// lower(handle) where active`. An index on `lower(col)`, `upper(col)` or
-/// `col::text` counts as one on the column: a rule that never repeats a
-/// value keeps them unique too.
+/// The unique key or index that needs `column`'s rule never to repeat a
+/// value, described for messages: `constraint users_code_key`, or `index
+/// acct_handle_key on lower(handle) where active`. An index on
+/// `lower(col)`, `upper(col)` or `col::text` counts as one on the column: a
+/// rule that never repeats a value keeps them unique too.
+///
+/// A key over several columns needs it as well (`unique (tenant_id,
+/// name)`: two names of one tenant must stay two), unless one of its
+/// columns is unique on its own, which keeps the rows apart whatever the
+/// others become.
 pub(crate) fn unique_on(table: &Table, column: &str) -> Option<String> {
     if let Some(k) = table
         .unique_keys
@@ -21,10 +26,43 @@ pub(crate) fn unique_on(table: &Table, column: &str) -> Option<String> {
     {
         return Some(format!("constraint {}", k.name));
     }
-    table
+    if let Some(i) = table
         .unique_indexes
         .iter()
         .find(|i| i.parts.len() == 1 && shaped_column(&i.parts[0], table) == Some(column))
+    {
+        return Some(describe_index(i));
+    }
+    let alone_unique = |c: &str| {
+        table
+            .unique_keys
+            .iter()
+            .any(|k| k.columns.len() == 1 && k.columns[0] == c && !k.nulls_not_distinct)
+    };
+    if let Some(k) = table.unique_keys.iter().find(|k| {
+        k.columns.len() > 1
+            && k.columns.iter().any(|c| c == column)
+            && !k.columns.iter().any(|c| alone_unique(c))
+    }) {
+        return Some(format!(
+            "constraint {} on ({})",
+            k.name,
+            k.columns.join(", ")
+        ));
+    }
+    table
+        .unique_indexes
+        .iter()
+        .find(|i| {
+            i.parts.len() > 1
+                && i.parts
+                    .iter()
+                    .any(|p| shaped_column(p, table) == Some(column))
+                && !i
+                    .parts
+                    .iter()
+                    .any(|p| shaped_column(p, table).is_some_and(alone_unique))
+        })
         .map(describe_index)
 }
 
@@ -387,5 +425,40 @@ mod tests {
             .collect();
         // `'handle'` is a string, not the column.
         assert_eq!(used, ["handle", "at"]);
+    }
+
+    /// A key over several columns needs each column's rule to keep values
+    /// apart, unless one of its columns is unique alone.
+    #[test]
+    fn keys_over_several_columns_count_unless_a_column_is_unique_alone() {
+        let key = |name: &str, columns: &[&str]| crate::catalog::UniqueKey {
+            name: name.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            primary: false,
+            nulls_not_distinct: false,
+        };
+        let mut t = table(vec![]);
+        t.unique_keys = vec![key("acct_at_handle_key", &["at", "handle"])];
+        assert_eq!(
+            unique_on(&t, "handle").as_deref(),
+            Some("constraint acct_at_handle_key on (at, handle)")
+        );
+        assert!(unique_on(&t, "Nick Name").is_none());
+        t.unique_keys.push(key("acct_at_key", &["at"]));
+        assert!(unique_on(&t, "handle").is_none(), "`at` keeps rows apart");
+
+        let mut t = table(vec![(
+            "acct_pair",
+            vec![
+                IndexPart::Column("handle".into()),
+                IndexPart::Expression("lower(at)".into()),
+            ],
+        )]);
+        assert_eq!(
+            unique_on(&t, "handle").as_deref(),
+            Some("index acct_pair on handle, lower(at)")
+        );
+        t.unique_keys.push(key("acct_at_key", &["at"]));
+        assert!(unique_on(&t, "handle").is_none());
     }
 }

@@ -77,6 +77,21 @@ fn demo_runs_the_pipeline_from_any_directory() {
         assert!(!after.contains(email), "{email} survived:\n{out}");
     }
 
+    // The sample's North American numbers are valid, and so are their
+    // fakes: area code and exchange start with 2–9 (NANPA).
+    let nanp = regex::Regex::new(r"\+1 \([2-9]\d\d\) [2-9]\d\d-\d{4}").unwrap();
+    let before = section(out, "customers, before (demo_source):");
+    let after = section(out, "customers, after (demo_target):");
+    for (b, a) in before
+        .iter()
+        .zip(&after)
+        .filter(|(b, _)| b.contains("+1 ("))
+    {
+        assert!(nanp.is_match(b), "the sample's number is not valid: {b}");
+        assert!(nanp.is_match(a), "the fake number is not valid: {a}");
+    }
+    assert!(before.iter().any(|l| l.contains("+1 (")), "{out}");
+
     // The jsonb document: name and street replaced, other keys kept.
     let b = shipping(out, "orders.shipping of order 1, before:");
     let a = shipping(out, "orders.shipping of order 1, after:");

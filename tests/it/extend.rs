@@ -528,3 +528,54 @@ fn every_misuse_of_an_extension_point_reads_as_snapshotted() {
         );
     }
 }
+
+/// `unique: true` beside `sql:` is the user's word; `verify` checks it on
+/// the source column (issue 25): `lower(code)` gives two codes one output,
+/// so the claim is broken (exit 3, counts only); `md5(code)` keeps them
+/// apart, so it holds.
+#[test]
+fn verify_checks_the_unique_claim_of_an_sql_expression() {
+    let pg = Pg::get();
+    let source = pg.db("ext_claim_src");
+    source.exec(
+        "CREATE TABLE vouchers (id int PRIMARY KEY, code text NOT NULL);
+         INSERT INTO vouchers SELECT i, CASE WHEN i % 50 = 0 THEN 'SUMMER' ELSE 'code' END || i
+           FROM generate_series(1, 200) i;
+         INSERT INTO vouchers VALUES (201, 'summer50');",
+    );
+    let rules = |expr: &str| {
+        format!(
+            "version: 1\ntables:\n  public.vouchers:\n    columns:\n      id: keep\n      code: {{ sql: \"{expr}\", unique: true }}\n"
+        )
+    };
+    for (expr, code, verdict) in [
+        (
+            "lower(code)",
+            3,
+            "not_unique public.vouchers.code (sql(\"lower(code)\") unique): the rule says `unique: true`, but its `sql:` expression gives 200 distinct values for the column's 201: some inputs share an output; drop `unique: true` (and any unique index on the column), or write an expression that keeps values apart\nfailed: 0 leak(s), 1 broken `unique: true` claim(s)",
+        ),
+        ("md5(code)", 0, "ok: 0 leak(s), 0 accepted"),
+    ] {
+        let target = pg.fresh_name("ext_claim_dst");
+        let (dir, run) = run_sync(&source, &target, &rules(expr));
+        run.expect(0);
+        let verify = anonymize(
+            dir.path(),
+            &[
+                "verify",
+                "--source",
+                &source.url,
+                "--target",
+                &target.url,
+                "--rules",
+                "rules.yml",
+            ],
+            &[("ANONYMIZE_SECRET", SECRET)],
+        )
+        .expect(code);
+        assert!(verify.stdout.contains(verdict), "{expr}:\n{}", verify.stdout);
+        assert!(!verify.stdout.contains("summer50"), "a value was printed");
+        pg.db_admin()
+            .exec(&format!("DROP DATABASE \"{}\"", target.name));
+    }
+}

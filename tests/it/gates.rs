@@ -120,6 +120,20 @@ const CASES: &[Case] = &[
         fix_sql: "GRANT SELECT ON SEQUENCE items_i_id_seq TO {role}",
         fix_rules: None,
     },
+    // A unique key over two columns, one under a rule that repeats values:
+    // two names of one tenant would become one.
+    Case {
+        sql: "CREATE TABLE team_k (id int PRIMARY KEY, tenant int NOT NULL, name text NOT NULL,
+                                   UNIQUE (tenant, name));
+              INSERT INTO team_k SELECT i, i % 3, 'name' || i FROM generate_series(1, 300) i;
+              GRANT SELECT ON team_k TO {role};",
+        rules: "  public.team_k:\n    columns: { id: keep, tenant: keep, name: { fake: first_name } }\n",
+        named: "column public.team_k.name is unique (constraint team_k_tenant_name_key on (tenant, name)), but `fake(first_name)` can give two rows the same value",
+        fix_sql: "",
+        fix_rules: Some(
+            "  public.team_k:\n    columns: { id: keep, tenant: keep, name: { fake: username } }\n",
+        ),
+    },
 ];
 
 /// A login role for the source, named for the test.
@@ -263,8 +277,9 @@ fn check_predicts_the_outcome_of_sync_for_each_case() {
 /// `--schema existing` into a target where a table the run does not load
 /// references one it does: refused before anything is emptied, saying
 /// what to do, and never passing on PostgreSQL's `TRUNCATE ... CASCADE`
-/// hint (that would empty the user's own table). `check` has no target to
-/// read, so `--dry-run` with the target is the gate that tells.
+/// hint (that would empty the user's own table). `check --into existing`
+/// with the target tells it too, as a `target` gap; without `--into
+/// existing` it has no target to read.
 #[test]
 fn schema_existing_refuses_a_target_table_outside_the_run_that_references_a_copied_one() {
     let pg = Pg::get();
@@ -281,6 +296,32 @@ fn schema_existing_refuses_a_target_table_outside_the_run_that_references_a_copi
     ));
     let rules = rules_of(&["  public.acct_j:\n    columns: { id: keep, name: keep }\n"]);
     check(&source.url, &rules).expect(0);
+    let dir = rules_dir(&rules);
+    let check_existing = |target: &Db| {
+        anonymize(
+            dir.path(),
+            &[
+                "check",
+                "--source",
+                &source.url,
+                "--target",
+                &target.url,
+                "--into",
+                "existing",
+                "--rules",
+                "rules.yml",
+            ],
+            &[],
+        )
+    };
+    let verdict = check_existing(&target).expect(3);
+    assert!(
+        verdict.stdout.contains(
+            "what --into existing cannot load in the target:\n  target: public.app_notes references public.acct_j (constraint app_notes_acct_id_fkey)"
+        ),
+        "{}",
+        verdict.stdout
+    );
     let dry = sync(
         &source.url,
         &target,
@@ -311,6 +352,7 @@ fn schema_existing_refuses_a_target_table_outside_the_run_that_references_a_copi
     assert_eq!(target.value("SELECT count(*) FROM app_notes"), "2");
 
     target.exec("ALTER TABLE app_notes DROP CONSTRAINT app_notes_acct_id_fkey");
+    check_existing(&target).expect(0);
     sync(
         &source.url,
         &target,

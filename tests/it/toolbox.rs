@@ -2,6 +2,7 @@
 //! or after the subcommand, the same data-moving options on sync, export
 //! and load, and `--help` of every command as a snapshot.
 
+use crate::harness::bench::pg_tool;
 use crate::harness::{anonymize, Run};
 use crate::sync::{app_source, fixtures, SECRET};
 
@@ -692,9 +693,6 @@ fn pg_dump_table_selection_on_sync_export_check_and_init() {
 }
 
 /// A PostgreSQL client tool (pg_dump, pg_restore) next to psql.
-fn pg_tool(name: &str) -> std::path::PathBuf {
-    crate::export::psql().with_file_name(name)
-}
 
 #[test]
 fn filter_on_a_pg_dump_gives_the_rows_sync_gives() {
@@ -971,45 +969,15 @@ fn completions_man_page_and_version() {
     assert!(version.is_match(&run.stdout), "{}", run.stdout);
 }
 
-/// The benchmark dataset (`../shared/bench` next to the repository, or
-/// `BENCH_DIR`), as `benches/compare.sh` finds it.
-fn bench_dir() -> Option<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = match std::env::var_os("BENCH_DIR") {
-        Some(d) => vec![std::path::PathBuf::from(d)],
-        None => vec![
-            root.join("../shared/bench"),
-            root.join("../../shared/bench"),
-        ],
-    };
-    candidates.into_iter().find(|d| d.join("load.sh").is_file())
-}
-
 /// Issue 24's acceptance: `filter` on a pg_dump of the benchmark dataset
 /// gives the rows `sync` gives with the same rules (enum, jsonb paths,
 /// shifted dates, unique fakes, hostile text).
 #[test]
 fn filter_matches_sync_on_the_benchmark_dataset() {
-    let Some(bench) = bench_dir() else {
-        eprintln!("skipped: no benchmark dataset (set BENCH_DIR to ../shared/bench)");
-        return;
-    };
+    let bench = crate::harness::bench::dir();
     let pg = crate::harness::Pg::get();
     let source = pg.db("tb_bench");
-    let psql_dir = crate::export::psql().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        psql_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let status = std::process::Command::new("bash")
-        .arg(bench.join("load.sh"))
-        .args(["0.01", &source.url])
-        .env("PATH", path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "load.sh failed");
+    crate::harness::bench::load(&source, "0.01");
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("bench.sql");
     let status = std::process::Command::new(pg_tool("pg_dump"))

@@ -105,43 +105,16 @@ pub(super) async fn refuse_outside_references(
         .iter()
         .map(|t| t.table.name.to_string())
         .collect();
-    // Constraints inherited by partitions (`conparentid`) are their
-    // parent's; the parent's own row names it once.
-    let rows = client
-        .query(
-            "SELECT con.conname::text, cn.nspname::text, c.relname::text, pn.nspname::text, p.relname::text \
-               FROM pg_constraint con \
-               JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
-               JOIN pg_class p ON p.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-              WHERE con.contype = 'f' AND con.conparentid = 0 \
-              ORDER BY 2, 3, 1",
-            &[],
-        )
-        .await
-        .pg_context(|| "reading the target's foreign keys".into())?;
-    let mut lines = Vec::new();
-    for row in rows {
-        let child =
-            crate::catalog::QualifiedName::new(row.get::<_, String>(1), row.get::<_, String>(2))
-                .to_string();
-        let parent =
-            crate::catalog::QualifiedName::new(row.get::<_, String>(3), row.get::<_, String>(4))
-                .to_string();
-        if loaded.contains(&parent) && !loaded.contains(&child) {
-            lines.push(format!(
-                "  {child} references {parent} (constraint {}), and {child} is not a table the run loads",
-                row.get::<_, String>(0)
-            ));
-        }
-    }
-    if lines.is_empty() {
+    let outside = target::outside_references(client, &loaded).await?;
+    if outside.is_empty() {
         return Ok(());
     }
+    let lines: Vec<String> = outside.iter().map(|r| format!("  {r}")).collect();
     Err(UsageError::new(format!(
         "--schema existing empties and reloads the tables it copies, but tables it does not load reference them in the target; nothing was emptied:\n{}\n  \
-         hint: drop or change those foreign keys in the target, add the tables to the source so the run loads them too, \
-         or sync into a fresh database (without --schema existing). Do not truncate with CASCADE: that would empty those tables",
-        lines.join("\n")
+         hint: {}",
+        lines.join("\n"),
+        target::OUTSIDE_REFERENCE_HINT
     ))
     .into())
 }

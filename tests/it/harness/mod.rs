@@ -1,6 +1,7 @@
 //! Test harness: the shared server, per-test databases, SQL helpers and a
 //! runner for the built binary.
 
+pub mod bench;
 pub mod cli;
 pub mod clusters;
 pub mod failpoint;
