@@ -6,7 +6,7 @@
 //! The default run loads the dataset at `WORKERS_SCALE` (0.05: the same
 //! shape, ~75,000 rows); `WORKERS_SCALE=1` runs the SCALE=1.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -26,46 +26,12 @@ const RUN_LIMIT: Duration = Duration::from_secs(900);
 /// wait on its lock, so they stop at once; the bound only catches a hang.
 const STOP_LIMIT: Duration = Duration::from_secs(20);
 
-/// The benchmark dataset's directory, as `benches/compare.sh` finds it.
-fn bench_dir() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = match std::env::var_os("BENCH_DIR") {
-        Some(d) => vec![PathBuf::from(d)],
-        None => vec![
-            root.join("../shared/bench"),
-            root.join("../../shared/bench"),
-        ],
-    };
-    candidates.into_iter().find(|d| d.join("load.sh").is_file())
-}
-
-/// A source holding the benchmark dataset at `scale`, and the rules path;
-/// `None` (the test is skipped) without the dataset, except under CI.
-fn bench_source(test: &str, scale: &str) -> Option<(Db, String)> {
-    let Some(bench) = bench_dir() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no benchmark dataset (set BENCH_DIR to ../shared/bench)"
-        );
-        eprintln!("skipped: no benchmark dataset (set BENCH_DIR to ../shared/bench)");
-        return None;
-    };
+/// A source holding the benchmark dataset at `scale`, and its rules path.
+fn bench_source(test: &str, scale: &str) -> (Db, String) {
     let source = Pg::get().db(test);
-    let psql_dir = crate::export::psql().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        psql_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let status = std::process::Command::new("bash")
-        .arg(bench.join("load.sh"))
-        .args([scale, &source.url])
-        .env("PATH", path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "load.sh failed");
-    Some((source, bench.join("rules.yml").display().to_string()))
+    harness::bench::load(&source, scale);
+    let rules = harness::bench::dir().join("rules.yml");
+    (source, rules.display().to_string())
 }
 
 fn scale() -> String {
@@ -208,9 +174,7 @@ fn pod(file: &str, values: &[(&str, String)]) -> (Vec<String>, Vec<(&'static str
 /// may.
 #[test]
 fn three_workers_give_the_target_one_process_gives() {
-    let Some((source, rules)) = bench_source("wk_same", &scale()) else {
-        return;
-    };
+    let (source, rules) = bench_source("wk_same", &scale());
     let dir = tempfile::tempdir().unwrap();
     let single = one_process(dir.path(), &source, &rules, "wk_same_one");
     let target = Pg::get().fresh_name("wk_same_many");
@@ -280,9 +244,7 @@ fn three_workers_give_the_target_one_process_gives() {
 /// and the result is the one-process result, with no row twice.
 #[test]
 fn a_worker_killed_mid_unit_has_its_unit_redone_once() {
-    let Some((source, rules)) = bench_source("wk_kill", "0.05") else {
-        return;
-    };
+    let (source, rules) = bench_source("wk_kill", "0.05");
     let dir = tempfile::tempdir().unwrap();
     let single = one_process(dir.path(), &source, &rules, "wk_kill_one");
     let target = Pg::get().fresh_name("wk_kill_many");
@@ -337,9 +299,7 @@ fn a_worker_killed_mid_unit_has_its_unit_redone_once() {
 /// a unit; the run then goes on with a right one.
 #[test]
 fn a_worker_with_other_rules_or_secret_exits_2_and_takes_no_unit() {
-    let Some((source, rules)) = bench_source("wk_other", "0.02") else {
-        return;
-    };
+    let (source, rules) = bench_source("wk_other", "0.02");
     let dir = tempfile::tempdir().unwrap();
     let other_rules = dir.path().join("other.yml");
     std::fs::write(
@@ -409,9 +369,7 @@ fn a_worker_with_other_rules_or_secret_exits_2_and_takes_no_unit() {
 /// sync leaves no `__next` and no control table behind.
 #[test]
 fn the_coordinator_killed_stops_every_worker_and_the_next_run_cleans_up() {
-    let Some((source, rules)) = bench_source("wk_coord", "0.02") else {
-        return;
-    };
+    let (source, rules) = bench_source("wk_coord", "0.02");
     let dir = tempfile::tempdir().unwrap();
     let target = Pg::get().fresh_name("wk_coord");
     let next = next_of(&target);
