@@ -233,10 +233,40 @@ fn three_workers_give_the_target_one_process_gives() {
     std::fs::write(&report, &run.stdout).unwrap();
     let by_worker = units_by_worker(&report);
     assert_each_unit_once(&by_worker);
+    assert_documented_worker_fields(&run.stdout);
     assert_eq!(
         units_said,
         by_worker.iter().map(|(_, u)| u.len()).sum::<usize>()
     );
+}
+
+/// Every field of the report's `workers[]` and `workers[].units[]` is in
+/// docs/report.md, and every documented one is there.
+fn assert_documented_worker_fields(report: &str) {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.md"))
+        .unwrap();
+    let row = regex::Regex::new(r"^\| `(workers\[\][^`]*)` \|").unwrap();
+    let mut documented: Vec<String> = doc
+        .lines()
+        .filter_map(|l| row.captures(l))
+        .map(|c| c[1].to_string())
+        .collect();
+    documented.sort();
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    let mut found = std::collections::BTreeSet::new();
+    for w in report["workers"].as_array().unwrap() {
+        for (k, v) in w.as_object().unwrap() {
+            found.insert(format!("workers[].{k}"));
+            if k == "units" {
+                for u in v.as_array().unwrap() {
+                    for k in u.as_object().unwrap().keys() {
+                        found.insert(format!("workers[].units[].{k}"));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), documented);
 }
 
 /// A worker SIGKILLed with a unit's rows written but not committed: its
