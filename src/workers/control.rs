@@ -305,25 +305,18 @@ pub async fn join(client: &Client, name: &str, pids: &[i32]) -> Result<()> {
 }
 
 /// A finished unit, as the coordinator reads it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct FinishedUnit {
     pub unit: i32,
     pub table: String,
     pub part: i32,
     pub parts: i32,
-    #[serde(skip)]
     pub worker: String,
     pub rows: u64,
     pub bytes: u64,
     pub seconds: f64,
     pub cpu_seconds: f64,
-    /// RFC 3339, UTC.
-    pub started_at: String,
-    pub finished_at: String,
-    #[serde(skip)]
     pub started: std::time::SystemTime,
-    /// When it finished, for lag and progress.
-    #[serde(skip)]
     pub finished: std::time::SystemTime,
 }
 
@@ -355,8 +348,6 @@ pub async fn progress(client: &Client) -> Result<(Vec<FinishedUnit>, usize)> {
                 bytes: r.get::<_, i64>(7) as u64,
                 seconds: r.get(8),
                 cpu_seconds: r.get(9),
-                started_at: crate::report::rfc3339(started),
-                finished_at: crate::report::rfc3339(finished),
                 started,
                 finished,
             }

@@ -17,6 +17,7 @@ use crate::error::PgResultExt;
 use crate::pipeline::TableStats;
 use crate::plan::TablePlan;
 use crate::progress::{Progress, TableProgress};
+use crate::report::{UnitReport, WorkerReport};
 use crate::source;
 
 /// How often the coordinator reads the units' progress.
@@ -37,18 +38,6 @@ pub struct Coordinator<'a> {
     /// The source's `server_version_num` (page ranges need 14).
     pub server_version: i32,
     pub identity: RunIdentity,
-}
-
-/// One worker's share of the run, for the report.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct WorkerReport {
-    pub name: String,
-    pub units: Vec<FinishedUnit>,
-    pub rows: u64,
-    /// Sum of its units' wall-clock seconds.
-    pub seconds: f64,
-    /// Sum of its units' CPU seconds (the worker process, all threads).
-    pub cpu_seconds: f64,
 }
 
 impl Coordinator<'_> {
@@ -293,9 +282,9 @@ impl Coordinator<'_> {
 
 /// Each worker's units, by worker name.
 fn worker_reports(done: &[FinishedUnit]) -> Vec<WorkerReport> {
-    let mut by: BTreeMap<&str, Vec<FinishedUnit>> = BTreeMap::new();
+    let mut by: BTreeMap<&str, Vec<&FinishedUnit>> = BTreeMap::new();
     for u in done {
-        by.entry(u.worker.as_str()).or_default().push(u.clone());
+        by.entry(u.worker.as_str()).or_default().push(u);
     }
     by.into_iter()
         .map(|(name, units)| WorkerReport {
@@ -303,7 +292,21 @@ fn worker_reports(done: &[FinishedUnit]) -> Vec<WorkerReport> {
             rows: units.iter().map(|u| u.rows).sum(),
             seconds: units.iter().map(|u| u.seconds).sum(),
             cpu_seconds: units.iter().map(|u| u.cpu_seconds).sum(),
-            units,
+            units: units
+                .into_iter()
+                .map(|u| UnitReport {
+                    unit: u.unit,
+                    table: u.table.clone(),
+                    part: u.part,
+                    parts: u.parts,
+                    rows: u.rows,
+                    bytes: u.bytes,
+                    seconds: u.seconds,
+                    cpu_seconds: u.cpu_seconds,
+                    started_at: crate::report::rfc3339(u.started),
+                    finished_at: crate::report::rfc3339(u.finished),
+                })
+                .collect(),
         })
         .collect()
 }

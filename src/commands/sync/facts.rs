@@ -26,7 +26,7 @@ pub(super) struct Facts {
     pub(super) source_replay: std::sync::Mutex<Option<String>>,
     pub(super) warnings: std::sync::Mutex<Vec<crate::report::EmptyTable>>,
     /// `--workers external`: each worker's units and timings.
-    pub(super) workers: std::sync::Mutex<Option<Vec<crate::workers::coordinator::WorkerReport>>>,
+    pub(super) workers: std::sync::Mutex<Option<Vec<crate::report::WorkerReport>>>,
     phases: std::sync::Mutex<Phases>,
     /// Start of the phase being timed.
     mark: std::sync::Mutex<Option<Instant>>,
