@@ -256,6 +256,7 @@ fn refuse_other_plan(
         })
         .map(|u| u.table.as_str())
         .collect();
+    differ.sort_unstable();
     differ.dedup();
     if differ.is_empty() {
         return Ok(());

@@ -468,3 +468,37 @@ fn the_coordinator_killed_stops_every_worker_and_the_next_run_cleans_up() {
         source.value("SELECT count(*) FROM public.customers")
     );
 }
+
+/// A worker whose unit fails (here a transform, at a failpoint) records
+/// the error: the coordinator ends the run with it (exit 1) instead of
+/// waiting for a unit that fails wherever it runs, and drops `__next`.
+#[test]
+fn a_unit_that_fails_in_a_worker_ends_the_run_with_its_error() {
+    let (source, rules) = bench_source("wk_fail", "0.02");
+    let dir = tempfile::tempdir().unwrap();
+    let target = Pg::get().fresh_name("wk_fail");
+    let coordinator = start(dir.path(), &coordinator_args(&source, &target, &rules), &[]);
+    let worker = finish(start(
+        dir.path(),
+        &worker_args(&source, &target, &rules, "failing"),
+        &[("ANONYMIZE_FAILPOINT", "transform.panic".to_string())],
+    ));
+    assert_eq!(worker.code, 1, "{}", worker.stderr);
+    // It reads the failure on its next look at the units (every 200 ms);
+    // the limit only tells that from waiting for good.
+    let run = wait_within(coordinator, Duration::from_secs(120), || {
+        "the coordinator kept waiting for a unit that failed".into()
+    })
+    .expect(1);
+    assert!(
+        run.stderr.contains("worker failing failed on unit")
+            && run
+                .stderr
+                .contains("a transform stopped on an internal error"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("PRIVATE-PAYLOAD"));
+    assert!(!Pg::get().exists(&next_of(&target).name));
+    assert!(!Pg::get().exists(&target.name));
+}
