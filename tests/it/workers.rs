@@ -220,7 +220,34 @@ fn three_workers_give_the_target_one_process_gives() {
             .unwrap_or_else(|| panic!("{}", r.stdout));
         units_said += said[1].parse::<usize>().unwrap();
     }
-    assert!(run.stderr.contains("workers' progress"), "{}", run.stderr);
+    // Progress: units done of total, rows per second, each worker's lag.
+    let last = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "workers' progress")
+        .next_back()
+        .unwrap_or_else(|| panic!("no progress line:\n{}", run.stderr));
+    let fields = &last;
+    let (done, total) = fields["units"].as_str().unwrap().split_once('/').unwrap();
+    assert_eq!(done, total, "{last}");
+    assert!(
+        fields["rows_per_second"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            > 0.0
+    );
+    for i in 0..3 {
+        assert!(
+            fields["lag"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("worker-{i} ")),
+            "{last}"
+        );
+    }
 
     assert_eq!(fingerprint(&single), fingerprint(&target));
     assert_eq!(
