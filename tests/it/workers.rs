@@ -225,8 +225,7 @@ fn three_workers_give_the_target_one_process_gives() {
         .stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["message"] == "workers' progress")
-        .next_back()
+        .rfind(|v| v["message"] == "workers' progress")
         .unwrap_or_else(|| panic!("no progress line:\n{}", run.stderr));
     let fields = &last;
     let (done, total) = fields["units"].as_str().unwrap().split_once('/').unwrap();
