@@ -21,6 +21,8 @@ pub mod plan;
 /// The SQL the rules put into the COPY query (`when:`, `sql:`), checked.
 pub mod rule_sql;
 
+/// Polymorphic references kept by convention (Rails, Django), for `init`.
+pub mod polymorphic;
 /// Which rows each table keeps (part of the plan).
 pub mod subset;
 

@@ -111,13 +111,13 @@ fn ddl_on_the_source_waits_for_the_run_instead_of_changing_its_tables() {
 fn a_constraint_that_fails_at_post_data_leaves_the_target() {
     let pg = Pg::get();
     let source = make_source("post_src", 10);
-    // Unique in the source; the rules make both rows `free`. A key of two
-    // parts, which the plan does not judge (a lossy rule on one part of a
-    // key collides only where the other parts are equal, which the catalog
-    // cannot tell): so the run fails where the target builds the index.
+    // Apart in the source; the rules make both rows `free`. An exclusion
+    // constraint, which the plan does not judge (unique keys and indexes of
+    // every shape it does): so the run fails where the target builds it.
     source.exec(
         "UPDATE accounts SET plan = 'team' WHERE id = 2;
-         CREATE UNIQUE INDEX accounts_plan_unique ON accounts (plan, (id / 10)) WHERE id <= 2",
+         ALTER TABLE accounts ADD CONSTRAINT accounts_plan_unique
+           EXCLUDE USING btree (plan WITH =) WHERE (id <= 2)",
     );
     let target = pg.fresh_name("post_dst");
     let dir = rules_dir(RULES);
@@ -127,7 +127,7 @@ fn a_constraint_that_fails_at_post_data_leaves_the_target() {
     let before = contents(&target);
     let run = sync(dir.path(), &source, &target.url, &[]).expect(1);
     assert!(
-        run.stderr.contains("accounts_plan_unique") && run.stderr.contains("23505"),
+        run.stderr.contains("accounts_plan_unique") && run.stderr.contains("23P01"),
         "{}",
         run.stderr
     );
