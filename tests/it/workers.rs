@@ -528,3 +528,45 @@ fn a_unit_that_fails_in_a_worker_ends_the_run_with_its_error() {
     assert!(!Pg::get().exists(&next_of(&target).name));
     assert!(!Pg::get().exists(&target.name));
 }
+
+/// The coordinator's `--subset` and table selection reach the workers
+/// through the control table: the same rows as one process with them.
+#[test]
+fn workers_copy_the_coordinators_subset_and_selection() {
+    let (source, rules) = bench_source("wk_subset", "0.02");
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--subset", "7%", "--exclude-table-data", "public.employees"];
+    let single = Pg::get().fresh_name("wk_subset_one");
+    let env = env(&[]);
+    anonymize(
+        dir.path(),
+        &harness::sync_args(&source.url, &single.url, &rules, &flags),
+        &env_refs(&env),
+    )
+    .expect(0);
+    let target = Pg::get().fresh_name("wk_subset_many");
+    let mut args = coordinator_args(&source, &target, &rules);
+    args.extend(flags);
+    let coordinator = start(dir.path(), &args, &[]);
+    let workers: Vec<Child> = ["w1", "w2"]
+        .iter()
+        .map(|name| {
+            start(
+                dir.path(),
+                &worker_args(&source, &target, &rules, name),
+                &[],
+            )
+        })
+        .collect();
+    for r in workers.into_iter().map(finish) {
+        r.expect(0);
+    }
+    finish(coordinator).expect(0);
+    assert_eq!(fingerprint(&single), fingerprint(&target));
+    let customers: i64 = target
+        .value("SELECT count(*) FROM public.customers")
+        .parse()
+        .unwrap();
+    assert!(customers > 0 && customers < 1000, "a subset: {customers}");
+    assert_eq!(target.value("SELECT count(*) FROM public.employees"), "0");
+}
