@@ -16,7 +16,7 @@ fn column(type_name: &str, kind: TypeKind) -> Column {
 }
 
 fn build(yaml: &str, column: &Column) -> Box<dyn Transform> {
-    let rule: ColumnRule = serde_yaml::from_str(yaml).expect("rule parses");
+    let rule: ColumnRule = anonymize::yaml::from_str(yaml).expect("rule parses");
     let Action::Transform(options) = rule.action else {
         panic!("not a transform")
     };
@@ -300,56 +300,36 @@ fn registry_samples(c: &mut Criterion) {
 /// - `batch/command_sed`: `command: sed -u ...` (a long-lived process,
 ///   one round trip per batch).
 fn batches(c: &mut Criterion) {
-    use anonymize::catalog::{QualifiedName, RowSecurity, Table, TableKind};
-    use anonymize::plan::{ColumnAction, ColumnPlan, TablePlan};
-    use anonymize::transform::command::{CommandSpec, Runner};
+    use anonymize::catalog::{Catalog, QualifiedName, RowSecurity, Table, TableKind};
+    use anonymize::plan::{Secret, TablePlan};
     use std::sync::Arc;
 
     const ROWS: usize = 10_000;
     let text = column("text", TypeKind::Text);
-    let fake: Arc<dyn Transform> = Arc::from(build("{ fake: email }", &text));
-    let plan = |action: ColumnAction, extra: bool| TablePlan {
-        table: Table {
-            oid: 1,
-            name: QualifiedName::new("public", "bench"),
-            kind: TableKind::Ordinary,
-            columns: vec![text.clone()],
-            unique_keys: vec![],
-            unique_indexes: vec![],
-            foreign_keys: vec![],
-            estimated_rows: ROWS as i64,
-            rows_from: Default::default(),
-            estimated_bytes: 0,
-            row_security: RowSecurity::Off,
-        },
-        columns: vec![ColumnPlan {
-            name: "c".into(),
-            rule: String::new(),
-            implicit: false,
-            action,
-            read_by_others: false,
-            source_expr: None,
-            space: None,
-            accepted: None,
-            allow: vec![],
-            unique_claim: false,
-        }],
-        compute_order: vec![0],
-        filter: None,
-        subset: None,
-        predicate: None,
-        with_sql: None,
-        joins: vec![],
-        extra: if extra {
-            vec!["CASE ...".into()]
-        } else {
-            vec![]
-        },
-        selection: String::new(),
-        estimated_kept: None,
-        skip: false,
-        empty_by_rule: false,
-        expected_empty: false,
+    let key = Key::new(b"benchmark secret");
+    // A plan is made by `plan::prepare` only: the rules of column `c`.
+    let plan = |rule: &str| -> Arc<TablePlan> {
+        let catalog = Catalog {
+            tables: vec![Table {
+                oid: 1,
+                name: QualifiedName::new("public", "bench"),
+                kind: TableKind::Ordinary,
+                columns: vec![text.clone()],
+                unique_keys: vec![],
+                unique_indexes: vec![],
+                foreign_keys: vec![],
+                estimated_rows: ROWS as i64,
+                rows_from: Default::default(),
+                estimated_bytes: 0,
+                row_security: RowSecurity::Off,
+            }],
+            ..Catalog::default()
+        };
+        let yaml = format!("version: 1\ntables:\n  public.bench:\n    columns:\n      c: {rule}\n");
+        let rules = anonymize::rules::load::load_str("bench.yml", &yaml).expect("rules parse");
+        let plan = anonymize::plan::prepare(&rules, catalog, Secret::Key(&key))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        Arc::clone(&plan.tables()[0])
     };
     let batch = |with_selector: bool| {
         let mut b = String::new();
@@ -364,33 +344,16 @@ fn batches(c: &mut Criterion) {
     };
     let plain = batch(false);
     let selected = batch(true);
-    let when = ColumnAction::When {
-        selector: 0,
-        branches: vec![
-            ColumnAction::Keep,
-            ColumnAction::Transform(Arc::clone(&fake)),
-        ],
-    };
-    let spec = CommandSpec {
-        argv: vec!["sed".into(), "-u".into(), "s/@/ at /".into()],
-        timeout: std::time::Duration::from_secs(60),
-    };
-    let runner = Runner::new(
-        spec,
-        "public.bench.c".into(),
-        &Key::new(b"benchmark secret"),
-        None,
-    );
     let cases = [
+        ("batch/fake_email", plan("{ fake: email }"), &plain),
         (
-            "batch/fake_email",
-            plan(ColumnAction::Transform(fake.clone()), false),
-            &plain,
+            "batch/when_two_branches",
+            plan("[ { when: \"c LIKE 'x%'\", keep: true }, { fake: email } ]"),
+            &selected,
         ),
-        ("batch/when_two_branches", plan(when, true), &selected),
         (
             "batch/command_sed",
-            plan(ColumnAction::Command(Arc::new(runner)), false),
+            plan("{ command: { run: [sed, -u, \"s/@/ at /\"], timeout: 60 } }"),
             &plain,
         ),
     ];

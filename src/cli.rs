@@ -5,6 +5,22 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::yaml::Value;
+
+// Here rather than in `config`, so that `config` (the file) does not
+// depend on the command line's types: `cli` reads `config`, not both ways.
+impl<'a> crate::config::Overrides<'a> {
+    /// The overrides every command shares.
+    pub fn common(args: &'a CommonArgs) -> crate::config::Overrides<'a> {
+        crate::config::Overrides {
+            source: args.source.as_deref(),
+            target: args.target.as_deref(),
+            rules: args.rules.as_deref(),
+            ..crate::config::Overrides::default()
+        }
+    }
+}
+
 /// Copy a PostgreSQL database with personal data replaced, deterministically,
 /// by YAML rules.
 #[derive(Debug, Parser)]
@@ -65,9 +81,7 @@ fn config_args(
             .unwrap_or_default()
     };
     let at = |path: &[&str]| {
-        file.positions
-            .as_ref()
-            .and_then(|p| p.get(path))
+        file.position_of(path)
             .map(|(l, c)| format!(":{l}:{c}"))
             .unwrap_or_default()
     };
@@ -96,7 +110,7 @@ fn config_args(
     };
     let key_of = |a: &clap::Arg| a.get_long().unwrap_or_default().replace('-', "_");
     let mut extra = Vec::new();
-    let mut set = |arg: &clap::Arg, value: &serde_yaml::Value, path: &[&str]| {
+    let mut set = |arg: &clap::Arg, value: &crate::yaml::Node, path: &[&str]| {
         let id = arg.get_id().as_str();
         if matches!(
             run_matches.value_source(id),
@@ -105,12 +119,7 @@ fn config_args(
             return Ok(());
         }
         let long = format!("--{}", arg.get_long().unwrap_or_default());
-        let scalar = |v: &serde_yaml::Value| match v {
-            serde_yaml::Value::String(s) => Some(s.clone()),
-            serde_yaml::Value::Number(n) => Some(n.to_string()),
-            serde_yaml::Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        };
+        let scalar = |v: &crate::yaml::Node| v.scalar_text();
         let bad = |what: &str| {
             clap::Error::raw(
                 clap::error::ErrorKind::InvalidValue,
@@ -118,9 +127,9 @@ fn config_args(
             )
         };
         match arg.get_action() {
-            clap::ArgAction::SetTrue => match value {
-                serde_yaml::Value::Bool(true) => extra.push(long),
-                serde_yaml::Value::Bool(false) => {}
+            clap::ArgAction::SetTrue => match value.value {
+                Value::Bool(true) => extra.push(long),
+                Value::Bool(false) => {}
                 _ => return Err(bad("true or false")),
             },
             clap::ArgAction::Count => match value.as_u64() {
@@ -128,13 +137,13 @@ fn config_args(
                 None => return Err(bad("a number")),
             },
             _ => {
-                let values: Vec<String> = match value {
-                    serde_yaml::Value::Sequence(list) => list
+                let values: Vec<String> = match &value.value {
+                    Value::Sequence(list) => list
                         .iter()
                         .map(scalar)
                         .collect::<Option<_>>()
                         .ok_or_else(|| bad("a list of values"))?,
-                    v => vec![scalar(v).ok_or_else(|| bad("a value"))?],
+                    _ => vec![scalar(value).ok_or_else(|| bad("a value"))?],
                 };
                 for v in values {
                     // Paths in the file are relative to the file.
@@ -153,10 +162,10 @@ fn config_args(
         Ok::<(), clap::Error>(())
     };
     let running_options = options(running);
-    for (k, value) in &file.options {
-        let key = k.as_str().unwrap_or_default();
+    for (key, value) in &file.options {
+        let key = key.as_str();
         if let Some(section) = commands.iter().find(|c| c.get_name() == key) {
-            let serde_yaml::Value::Mapping(map) = value else {
+            let Value::Mapping(map) = &value.value else {
                 return Err(clap::Error::raw(
                     clap::error::ErrorKind::InvalidValue,
                     format!(
@@ -724,42 +733,38 @@ pub struct FilterArgs {
     pub path: Option<PathBuf>,
 }
 
-/// What `export` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Sql,
-    Csv,
-    Jsonl,
+pub use crate::export::format::ExportFormat;
+pub use crate::logging::{LogFormat, LogLevel};
+
+// The formats are the manifest's and the logger's; these say how the
+// command line spells them.
+impl ValueEnum for ExportFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ExportFormat::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
+impl ValueEnum for LogFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &LogFormat::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
 }
 
-/// `--log-level`, and what -v/-q amount to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
+impl ValueEnum for LogLevel {
+    fn value_variants<'a>() -> &'a [Self] {
+        &LogLevel::ALL
+    }
 
-impl LogLevel {
-    /// The `tracing` directive for this level.
-    pub fn directive(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
-        }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.directive()))
     }
 }
 

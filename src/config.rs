@@ -17,11 +17,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Deserialize;
 
-use crate::cli::CommonArgs;
 use crate::conn::ConnInfo;
 use crate::error::UsageError;
-use crate::rules::locate::KeyPositions;
 use crate::subset::SubsetSpec;
+use crate::yaml::{self, Node, Value};
 
 /// The file read when `--config` is not given, if it exists in the current
 /// directory.
@@ -34,21 +33,38 @@ pub const DEFAULT_RULES: &str = "rules";
 /// are resolved here (relative `rules:` against the file); every other
 /// key sets the command-line option of the same name, and is checked and
 /// applied by `cli` (`Cli::try_parse_args`), with clap's own parsers.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct FileConfig {
     pub source: Option<String>,
     pub target: Option<String>,
     pub rules: Option<PathBuf>,
-    #[serde(default, deserialize_with = "scalar_text")]
     pub subset: Option<String>,
-    #[serde(default, deserialize_with = "scalar_text")]
     pub jobs: Option<String>,
-    /// Every other key: options and per-command sections, for `cli`.
-    #[serde(flatten)]
-    pub options: serde_yaml::Mapping,
-    /// Line and column of each key, for errors.
-    #[serde(skip)]
-    pub positions: Option<KeyPositions>,
+    /// Every other key, in file order: options and per-command sections,
+    /// for `cli`.
+    pub options: Vec<(String, Node)>,
+    /// The parsed file, for the line and column of each key.
+    doc: Option<Node>,
+}
+
+impl FileConfig {
+    /// Where the key at `path` (`["sync", "report"]`) was written.
+    pub fn position_of(&self, path: &[&str]) -> Option<(usize, usize)> {
+        let at = self.doc.as_ref()?.position_of(path)?;
+        Some((at.line, at.column))
+    }
+}
+
+/// The keys of the file that `Settings::resolve` reads, typed.
+#[derive(Deserialize)]
+struct ResolvedKeys {
+    source: Option<String>,
+    target: Option<String>,
+    rules: Option<PathBuf>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    subset: Option<String>,
+    #[serde(default, deserialize_with = "scalar_text")]
+    jobs: Option<String>,
 }
 
 /// The keys `Settings::resolve` reads itself.
@@ -65,17 +81,7 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 /// Accepts `10%`, `10`, `0.1` alike: numbers are kept as their text, parsed
 /// later by the same code as the flag.
 fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Option::<serde_yaml::Value>::deserialize(d)?;
-    Ok(match v {
-        None | Some(serde_yaml::Value::Null) => None,
-        Some(serde_yaml::Value::String(s)) => Some(s),
-        Some(serde_yaml::Value::Number(n)) => Some(n.to_string()),
-        Some(_) => {
-            return Err(serde::de::Error::custom(
-                "expected a number or a string such as `10%`",
-            ))
-        }
-    })
+    yaml::scalar_text(d, "a number or a string such as `10%`")
 }
 
 /// What a command runs with, after flags, environment and file are merged.
@@ -98,18 +104,6 @@ pub struct Overrides<'a> {
     pub rules: Option<&'a Path>,
     pub subset: Option<&'a str>,
     pub jobs: Option<usize>,
-}
-
-impl<'a> Overrides<'a> {
-    /// The overrides every command shares.
-    pub fn common(args: &'a CommonArgs) -> Overrides<'a> {
-        Overrides {
-            source: args.source.as_deref(),
-            target: args.target.as_deref(),
-            rules: args.rules.as_deref(),
-            ..Overrides::default()
-        }
-    }
 }
 
 impl Settings {
@@ -236,63 +230,68 @@ pub fn load(path: &Path) -> Result<FileConfig> {
 
 /// Parses config text, taking `${VAR}` values from `env`.
 pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<FileConfig> {
-    let mut value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(":{}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        UsageError::new(format!("{file}{at}: not valid YAML"))
+    let mut doc = yaml::parse(text).map_err(|e| {
+        UsageError::new(format!(
+            "{file}:{}:{}: not valid YAML: {e}",
+            e.at.line, e.at.column
+        ))
     })?;
-    if value.is_null() {
+    if doc.is_null() {
         return Ok(FileConfig::default());
     }
-    let positions = KeyPositions::index(text);
-    if let serde_yaml::Value::Mapping(map) = &mut value {
+    if let Value::Mapping(entries) = &mut doc.value {
         // Top-level values and those of per-command sections.
-        let mut strings: Vec<(String, &mut String)> = Vec::new();
-        for (k, v) in map.iter_mut() {
-            let key = k.as_str().unwrap_or_default().to_string();
-            match v {
-                serde_yaml::Value::String(s) => strings.push((key, s)),
-                serde_yaml::Value::Mapping(section) => {
+        let mut strings: Vec<(String, yaml::Pos, &mut String)> = Vec::new();
+        for (k, v) in entries.iter_mut() {
+            let key = k.scalar_text().unwrap_or_default();
+            match &mut v.value {
+                Value::String(s) => strings.push((key, k.at, s)),
+                Value::Mapping(section) => {
                     for (k2, v2) in section.iter_mut() {
-                        if let serde_yaml::Value::String(s) = v2 {
-                            let k2 = k2.as_str().unwrap_or_default();
-                            strings.push((format!("{key}.{k2}"), s));
+                        if let Value::String(s) = &mut v2.value {
+                            let k2_text = k2.scalar_text().unwrap_or_default();
+                            strings.push((format!("{key}.{k2_text}"), k2.at, s));
                         }
                     }
                 }
                 _ => {}
             }
         }
-        for (key, s) in strings {
-            {
-                *s = interpolate(s, &env).map_err(|var| {
-                    let path: Vec<&str> = key.split('.').collect();
-                    let at = positions
-                        .get(&path)
-                        .map(|(l, c)| format!(":{l}:{c}"))
-                        .unwrap_or_default();
-                    if var == SECRET_VAR {
-                        return UsageError::new(format!(
-                            "{file}{at}: `{key}` uses ${{{SECRET_VAR}}}; the secret is only read \
-                             from the environment by the transforms, never written into the config"
-                        ));
-                    }
-                    UsageError::new(format!(
-                        "{file}{at}: `{key}` uses ${{{var}}}, which is not set; export {var} or change the file"
-                    ))
-                })?;
-            }
+        for (key, at, s) in strings {
+            *s = interpolate(s, &env).map_err(|var| {
+                let at = format!(":{}:{}", at.line, at.column);
+                if var == SECRET_VAR {
+                    return UsageError::new(format!(
+                        "{file}{at}: `{key}` uses ${{{SECRET_VAR}}}; the secret is only read \
+                         from the environment by the transforms, never written into the config"
+                    ));
+                }
+                UsageError::new(format!(
+                    "{file}{at}: `{key}` uses ${{{var}}}, which is not set; export {var} or change the file"
+                ))
+            })?;
         }
     }
-    let mut config: FileConfig = serde_yaml::from_value(value).map_err(|e| {
-        // serde_yaml's message for a Value has no position; the key names it.
-        // The message never holds a value, only key names and types.
-        anyhow::Error::from(UsageError::new(format!("{file}: {e}")))
-    })?;
-    config.positions = Some(positions);
-    Ok(config)
+    // The message never holds a value, only key names and types.
+    let keys: ResolvedKeys = yaml::from_node(&doc)
+        .map_err(|e| UsageError::new(format!("{file}:{}:{}: {e}", e.at.line, e.at.column)))?;
+    let options = match &doc.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.clone()))
+            .filter(|(k, _)| !RESOLVED_KEYS.contains(&k.as_str()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(FileConfig {
+        source: keys.source,
+        target: keys.target,
+        rules: keys.rules,
+        subset: keys.subset,
+        jobs: keys.jobs,
+        options,
+        doc: Some(doc),
+    })
 }
 
 /// The variable that is never interpolated.
@@ -389,6 +388,36 @@ mod tests {
         assert!(!e.contains("s3cret-value"), "{e}");
     }
 
+    /// Issue 26: config errors name the line and column, like rules
+    /// errors; merge keys and a byte order mark work as in rules files.
+    #[test]
+    fn errors_have_positions_and_yaml_works_as_in_rules() {
+        let e = parse("a.yml", "source: x\ntarget: [y\n", env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("a.yml:") && e.contains(": not valid YAML: "),
+            "{e}"
+        );
+        let e = parse("a.yml", "source: x\nrules: [a, b]\n", env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("a.yml:2:8: rules: invalid type: sequence"),
+            "{e}"
+        );
+        let c = parse(
+            "a.yml",
+            "\u{feff}defaults: &d { report: r.json }\nsync:\n  <<: *d\n  jobs_hint: 1\n",
+            env,
+        )
+        .unwrap();
+        let sync = &c.options.iter().find(|(k, _)| k == "sync").unwrap().1;
+        assert_eq!(sync.get("report").and_then(|n| n.as_str()), Some("r.json"));
+    }
+
     #[test]
     fn dollars_without_braces_stay() {
         assert_eq!(interpolate("a$b$$c", &env).unwrap(), "a$b$$c");
@@ -404,10 +433,12 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(c.options.len(), 2);
-        assert_eq!(c.options["lock_timeout"], "5s");
+        let keys: Vec<&str> = c.options.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["lock_timeout", "sync"]);
+        assert_eq!(c.options[0].1.as_str(), Some("5s"));
         // Values in sections are interpolated too.
-        assert_eq!(c.options["sync"]["report"], "db.internal.json");
-        assert_eq!(c.positions.unwrap().get(&["sync", "report"]), Some((4, 3)));
+        let report = c.options[1].1.get("report").unwrap();
+        assert_eq!(report.as_str(), Some("db.internal.json"));
+        assert_eq!(c.position_of(&["sync", "report"]), Some((4, 3)));
     }
 }

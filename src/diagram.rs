@@ -29,7 +29,7 @@ pub fn render(plan: &Plan, format: Format) -> String {
 
 /// The table's part in the subset, in a word.
 fn role(t: &TablePlan) -> &'static str {
-    let s = t.selection.as_str();
+    let s = t.selection().text.as_str();
     if t.skip {
         "skipped"
     } else if s.starts_with("sampled") {
@@ -48,7 +48,7 @@ fn role(t: &TablePlan) -> &'static str {
 /// The lines of a table's box: name, role and rows, masked columns.
 fn lines(t: &TablePlan) -> Vec<String> {
     let mut out = vec![t.table.name.to_string()];
-    let rows = match (t.skip, t.estimated_kept, t.table.estimated_rows) {
+    let rows = match (t.skip, t.selection().estimated_kept, t.table.estimated_rows) {
         (true, _, _) => "no rows".to_string(),
         (false, Some(kept), _) => format!("~{kept} rows kept"),
         (false, None, n) if n >= 0 => format!("~{n} rows"),
@@ -79,9 +79,9 @@ fn lines(t: &TablePlan) -> Vec<String> {
 /// planned tables.
 fn edges(plan: &Plan) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
-    for (i, t) in plan.tables.iter().enumerate() {
-        for fk in &t.table.foreign_keys {
-            if let Some(j) = plan.tables.iter().position(|p| p.table.name == fk.parent) {
+    for (i, t) in plan.tables().iter().enumerate() {
+        for fk in t.foreign_keys() {
+            if let Some(j) = plan.tables().iter().position(|p| p.table.name == fk.parent) {
                 out.push((i, j, fk.columns.join(", ")));
             }
         }
@@ -98,7 +98,7 @@ fn mermaid(plan: &Plan) -> String {
             .replace('>', "#gt;")
     };
     let mut s = String::from("flowchart LR\n");
-    for (i, t) in plan.tables.iter().enumerate() {
+    for (i, t) in plan.tables().iter().enumerate() {
         let label: Vec<String> = lines(t).iter().map(|l| esc(l)).collect();
         let _ = writeln!(s, "  t{i}[\"{}\"]", label.join("<br/>"));
         let _ = writeln!(s, "  class t{i} {}", role(t));
@@ -127,7 +127,7 @@ fn dot(plan: &Plan) -> String {
     let mut s = String::from(
         "digraph plan {\n  rankdir=LR;\n  node [shape=box, style=filled, fontname=\"Helvetica\"];\n",
     );
-    for (i, t) in plan.tables.iter().enumerate() {
+    for (i, t) in plan.tables().iter().enumerate() {
         let label: Vec<String> = lines(t).iter().map(|l| esc(l)).collect();
         let fill = STYLES
             .iter()

@@ -18,9 +18,6 @@ pub mod selection;
 /// Rules × catalog, checked and compiled: what runs.
 pub mod plan;
 
-/// The SQL the rules put into the COPY query (`when:`, `sql:`), checked.
-pub mod rule_sql;
-
 /// Polymorphic references kept by convention (Rails, Django), for `init`.
 pub mod polymorphic;
 /// Which rows each table keeps (part of the plan).
@@ -88,3 +85,5 @@ pub mod logging;
 pub mod pii;
 pub mod progress;
 pub mod signals;
+/// The one YAML reader (rules, config) with positions, and `init`'s writer.
+pub mod yaml;

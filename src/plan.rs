@@ -10,13 +10,15 @@ use std::fmt::Write as _;
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Column, QualifiedName, RowsFrom, Table};
+use crate::catalog::{Catalog, Column, ForeignKey, QualifiedName, RowsFrom, Table};
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::rules::{Action, ColumnRule, Rules, TableRule, UnknownColumns};
-use crate::subset::SubsetSpec;
+use crate::subset::{Selection, SubsetSpec};
 use crate::transform::{BuildContext, Key, Transform, Uniqueness};
 
 pub mod fit;
+/// The SQL the rules put into the COPY query (`when:`, `sql:`), checked.
+pub mod rule_sql;
 
 /// What happens to one copied column at run time.
 #[derive(Clone)]
@@ -98,7 +100,7 @@ pub struct ColumnPlan {
 }
 
 /// One table's part of the plan.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct TablePlan {
     pub table: Table,
     /// Copied columns, in table order.
@@ -110,32 +112,15 @@ pub struct TablePlan {
     pub filter: Option<String>,
     /// The subset for this table (`None`: every row).
     pub subset: Option<SubsetSpec>,
-    /// Row selection SQL (rules filter AND subset), filled by `subset`.
-    pub predicate: Option<String>,
-    /// `WITH RECURSIVE ...` common table expressions the predicate and the
-    /// joins refer to, filled by `subset`.
-    pub with_sql: Option<String>,
-    /// `LEFT JOIN ...` clauses the columns' `source_expr` read, filled by
-    /// `subset`.
-    pub joins: Vec<String>,
     /// SQL read after the columns in the COPY query and never written to
     /// the target: the branch selectors of `when:` rules
     /// (`ColumnAction::When`).
     pub extra: Vec<String>,
-    /// How the predicate was chosen, for `--dry-run`, the summary and the
-    /// report.
-    pub selection: String,
-    /// Rows the selection is expected to keep (from pg_class statistics);
-    /// `None` when every row is copied.
-    pub estimated_kept: Option<i64>,
     /// `skip: true`: schema only.
     pub skip: bool,
-    /// The rules make this table small or empty (`skip`, a `where:` on it
-    /// or on what it follows, a share of its own), so coming out empty is
-    /// no surprise; filled by `subset`.
-    pub empty_by_rule: bool,
-    /// The subset's estimates expect no row at all; filled by `subset`.
-    pub expected_empty: bool,
+    /// Which rows are copied and how they were chosen, as `subset` decided
+    /// it. Private: a `TablePlan` is made by `plan::prepare` only.
+    selection: Selection,
 }
 
 impl TablePlan {
@@ -163,24 +148,36 @@ impl TablePlan {
     /// Rows the copy is expected to move: the subset's estimate, else the
     /// table's (for progress bars).
     pub fn expected_rows(&self) -> i64 {
-        self.estimated_kept.unwrap_or(self.table.estimated_rows)
+        self.selection
+            .estimated_kept
+            .unwrap_or(self.table.estimated_rows)
     }
 
-    /// Takes the subset's choice of rows.
-    fn select(&mut self, s: crate::subset::Selection) {
-        self.predicate = s.predicate;
-        self.with_sql = s.with_sql;
-        self.joins = s.joins;
-        for (column, expr) in s.columns {
+    /// Which rows are copied: the predicate, its SQL, and how they were
+    /// chosen in words.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// The table's foreign keys: the catalog's, then the ones the rules
+    /// declare (`references:`, `virtual_key`), which order tables and draw
+    /// diagrams like real ones.
+    pub fn foreign_keys(&self) -> impl Iterator<Item = &ForeignKey> {
+        self.table
+            .foreign_keys
+            .iter()
+            .chain(&self.selection.references)
+    }
+
+    /// Takes the subset's choice of rows. The column SQL it asks for goes
+    /// to the columns; the rest is kept as it came.
+    fn select(&mut self, mut s: Selection) {
+        for (column, expr) in std::mem::take(&mut s.columns) {
             if let Some(c) = self.columns.iter_mut().find(|c| c.name == column) {
                 c.source_expr = Some(expr);
             }
         }
-        self.selection = s.text;
-        self.empty_by_rule = s.empty_by_rule;
-        self.expected_empty = s.expected_empty;
-        self.estimated_kept = s.estimated_kept;
-        self.table.foreign_keys.extend(s.references);
+        self.selection = s;
     }
 
     /// `COPY t (cols) FROM STDIN` for the target.
@@ -199,13 +196,16 @@ impl TablePlan {
 }
 
 /// The whole run's plan.
+///
+/// Its fields are private: `plan::prepare` is the only way to get one, and
+/// nothing changes it after.
 pub struct Plan {
-    pub catalog: Catalog,
-    pub tables: Vec<TablePlan>,
-    pub rules_digest: String,
+    catalog: Catalog,
+    tables: Vec<Arc<TablePlan>>,
+    rules_digest: String,
     /// The subset in effect (`--subset`, else the rules' default), set by
     /// `plan::prepare`; echoed at the top of `--dry-run`.
-    pub subset: Option<SubsetSpec>,
+    subset: Option<SubsetSpec>,
 }
 
 /// What kind of problem the plan found: `check` groups its report by it,
@@ -479,10 +479,31 @@ impl Plan {
         }
         Ok(Plan {
             catalog,
-            tables,
+            tables: tables.into_iter().map(Arc::new).collect(),
             rules_digest: rules.digest.clone(),
             subset: rules.subset,
         })
+    }
+
+    /// The source schema the plan was made from (sequences, views, the
+    /// server's version).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Every copied table's plan, in catalog order; shared, never cloned.
+    pub fn tables(&self) -> &[Arc<TablePlan>] {
+        &self.tables
+    }
+
+    /// The sha256 of the rules the plan was made from.
+    pub fn rules_digest(&self) -> &str {
+        &self.rules_digest
+    }
+
+    /// The subset in effect (`--subset`, else the rules' default).
+    pub fn subset(&self) -> Option<SubsetSpec> {
+        self.subset
     }
 
     /// Human-readable plan for `--dry-run`.
@@ -503,13 +524,13 @@ impl Plan {
                     format!("~{n} rows, estimated from its size: never analysed")
                 }
             };
-            match t.estimated_kept {
+            match t.selection.estimated_kept {
                 Some(kept) => {
                     let _ = writeln!(s, "{} ({est}, keeps ~{kept})", t.table.name);
-                    let _ = writeln!(s, "  rows: {}", t.selection);
+                    let _ = writeln!(s, "  rows: {}", t.selection.text);
                 }
                 None => {
-                    let _ = writeln!(s, "{} ({est}, {})", t.table.name, t.selection);
+                    let _ = writeln!(s, "{} ({est}, {})", t.table.name, t.selection.text);
                 }
             }
             if t.skip {
@@ -630,7 +651,7 @@ fn plan_table(
         let (action, text, implicit, column_reads) = match entry {
             None => (ColumnAction::Keep, "keep".to_string(), true, vec![]),
             Some(e) => {
-                match crate::rule_sql::compile_entry(table, column, e, &mut extra, &mut |r| {
+                match rule_sql::compile_entry(table, column, e, &mut extra, &mut |r| {
                     compile(rules, table, column, r, key, unknown)
                 }) {
                     Ok(compiled) => {
@@ -670,7 +691,7 @@ fn plan_table(
             action,
             read_by_others: false,
             source_expr,
-            space: entry.and_then(crate::rule_sql::output_space),
+            space: entry.and_then(rule_sql::output_space),
             accepted: entry.and_then(|e| e.rule.accepted.clone()),
             allow: entry.map(|e| e.rule.allow.clone()).unwrap_or_default(),
             unique_claim: entry.is_some_and(|e| {
@@ -745,20 +766,10 @@ fn plan_table(
         compute_order,
         filter: rule.and_then(|r| r.filter.clone()),
         subset,
-        predicate: rule
-            .and_then(|r| r.filter.clone())
-            .map(|f| format!("({f})")),
-        with_sql: None,
-        joins: Vec::new(),
         extra,
-        selection: match rule.and_then(|r| r.filter.as_deref()) {
-            Some(f) => format!("where {f}"),
-            None => "all rows".into(),
-        },
-        estimated_kept: None,
         skip,
-        empty_by_rule: skip,
-        expected_empty: false,
+        // `subset::select` replaces it before `prepare` returns a plan.
+        selection: Selection::default(),
     })
 }
 
@@ -998,9 +1009,17 @@ fn check_foreign_keys(
                 );
                 continue;
             }
+            // Rules are compared by what they compute, not by their text.
+            let identity = |table: &QualifiedName, column: &str| {
+                rules
+                    .table(table)
+                    .and_then(|r| r.columns.iter().find(|e| e.name == column))
+                    .map(|e| e.identity())
+                    .unwrap_or_else(crate::rules::RuleIdentity::keep)
+            };
             for (c, p) in referencing {
                 let Some(p) = p else { continue };
-                if c.rule == p.rule {
+                if identity(&child.table.name, &c.name) == identity(&parent.table.name, &p.name) {
                     continue;
                 }
                 problems.push_about(
@@ -1362,6 +1381,27 @@ pub fn table_names(plan: &Plan) -> Vec<QualifiedName> {
 }
 
 #[cfg(test)]
+impl TablePlan {
+    /// A plan of `table` that copies every row of every column as it is,
+    /// for unit tests of the stages that take plans.
+    pub(crate) fn for_tests(table: Table) -> TablePlan {
+        TablePlan {
+            table,
+            columns: Vec::new(),
+            compute_order: Vec::new(),
+            filter: None,
+            subset: None,
+            extra: Vec::new(),
+            skip: false,
+            selection: Selection {
+                text: "all rows".into(),
+                ..Selection::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::{TableKind, TypeKind, UniqueKey};
@@ -1434,6 +1474,31 @@ mod tests {
         c
     }
 
+    /// Issue 26: a `references:` key joins the table's keys through
+    /// `TablePlan::foreign_keys()`; the catalog's copy of the table is left
+    /// as the source has it.
+    #[test]
+    fn declared_references_join_the_keys_without_changing_the_catalog() {
+        let key = Key::new(b"plan test");
+        let mut catalog = catalog_with_orders();
+        catalog.tables[1].foreign_keys.clear();
+        let rules = crate::rules::load::load_str(
+            "r.yml",
+            "version: 1\ntables:\n  public.users:\n    columns: { id: keep, code: keep, name: keep, bio: keep }\n  public.orders:\n    columns: { id: keep, user_code: keep }\n    references:\n      - { columns: [user_code], table: public.users, parent_columns: [code] }\n",
+        )
+        .unwrap();
+        let plan = prepare(&rules, catalog, Secret::Key(&key)).unwrap();
+        let orders = &plan.tables()[1];
+        assert_eq!(orders.table.name.to_string(), "public.orders");
+        assert!(orders.table.foreign_keys.is_empty());
+        assert!(plan.catalog().tables[1].foreign_keys.is_empty());
+        let keys: Vec<(String, bool)> = orders
+            .foreign_keys()
+            .map(|k| (k.parent.to_string(), k.virtual_key))
+            .collect();
+        assert_eq!(keys, vec![("public.users".to_string(), true)]);
+    }
+
     /// Issue 16 item 11: foreign keys the target would reject after the
     /// copy are refused by the plan, and what keeps them whole is not.
     #[test]
@@ -1462,6 +1527,25 @@ mod tests {
             "{p}"
         );
         assert_eq!(plan(&users("{ fpe: {} }"), "user_code: { fpe: {} }"), "");
+        // Issue 26: rules are compared by what they compute, not by text.
+        // `accepted:` and `allow:` change the text, not the values ...
+        assert_eq!(
+            plan(
+                &users("{ fpe: {}, accepted: reviewed, allow: ['x'] }"),
+                "user_code: { fpe: {} }"
+            ),
+            ""
+        );
+        // ... and a namespace that reads like a locale reads the same as a
+        // namespace and a locale, but keys the values differently.
+        let p = plan(
+            &users("{ fake: email, namespace: a, locale: de_de }"),
+            "user_code: { fake: email, namespace: 'a locale=de_de' }",
+        );
+        assert!(
+            p.contains("but their rules differ (`fake(email) namespace=a locale=de_de` and `fake(email) namespace=a locale=de_de`)"),
+            "{p}"
+        );
         assert_eq!(plan(&users("{ fpe: {} }"), "user_code: null"), "");
         let p = plan("    skip: true", "user_code: keep");
         assert!(

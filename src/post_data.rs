@@ -734,34 +734,19 @@ mod tests {
     }
 
     fn table(name: &str, bytes: i64, fks: Vec<crate::catalog::ForeignKey>) -> Arc<TablePlan> {
-        Arc::new(TablePlan {
-            table: crate::catalog::Table {
-                oid: 1,
-                name: QualifiedName::new("public", name),
-                kind: TableKind::Ordinary,
-                columns: vec![],
-                unique_keys: vec![],
-                foreign_keys: fks,
-                estimated_rows: 10,
-                estimated_bytes: bytes,
-                unique_indexes: vec![],
-                rows_from: Default::default(),
-                row_security: crate::catalog::RowSecurity::Off,
-            },
+        Arc::new(TablePlan::for_tests(crate::catalog::Table {
+            oid: 1,
+            name: QualifiedName::new("public", name),
+            kind: TableKind::Ordinary,
             columns: vec![],
-            compute_order: vec![],
-            filter: None,
-            subset: None,
-            predicate: None,
-            with_sql: None,
-            joins: vec![],
-            extra: vec![],
-            selection: "all rows".into(),
-            estimated_kept: None,
-            skip: false,
-            empty_by_rule: false,
-            expected_empty: false,
-        })
+            unique_keys: vec![],
+            foreign_keys: fks,
+            estimated_rows: 10,
+            estimated_bytes: bytes,
+            unique_indexes: vec![],
+            rows_from: Default::default(),
+            row_security: crate::catalog::RowSecurity::Off,
+        }))
     }
 
     /// Starts the next task, returning its label (or `wait` / `finished`).

@@ -428,7 +428,9 @@ impl EmptyTable {
             message: format!(
                 "table {} has ~{} rows in the source but {what} ({}); \
                  name it under `subset: {{ roots: [...] }}` or give it `subset: all` in the rules",
-                table.table.name, table.table.estimated_rows, table.selection
+                table.table.name,
+                table.table.estimated_rows,
+                table.selection().text
             ),
         }
     }
@@ -441,9 +443,9 @@ pub fn empty_after_copy(
     plan: &crate::plan::Plan,
     stats: &[crate::pipeline::TableStats],
 ) -> Vec<EmptyTable> {
-    plan.tables
+    plan.tables()
         .iter()
-        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| !t.selection().empty_by_rule && t.table.estimated_rows > 0)
         .filter(|t| {
             let name = t.table.name.to_string();
             stats.iter().any(|s| s.table == name && s.rows_written == 0)
@@ -454,10 +456,10 @@ pub fn empty_after_copy(
 
 /// The same from the plan's estimates, without copying (for `check`).
 pub fn empty_by_estimate(plan: &crate::plan::Plan) -> Vec<EmptyTable> {
-    plan.tables
+    plan.tables()
         .iter()
-        .filter(|t| !t.empty_by_rule && t.table.estimated_rows > 0)
-        .filter(|t| t.expected_empty)
+        .filter(|t| !t.selection().empty_by_rule && t.table.estimated_rows > 0)
+        .filter(|t| t.selection().expected_empty)
         .map(|t| EmptyTable::new(t, "the subset is expected to keep none"))
         .collect()
 }

@@ -271,7 +271,7 @@ pub fn copy_query(t: &TablePlan, read: Read) -> String {
                 (ColumnAction::Null, _) if !c.read_by_others => format!("NULL AS {q}"),
                 (_, Some(expr)) => format!("{expr} AS {q}"),
                 // Qualified: a join's columns could otherwise clash.
-                _ if !t.joins.is_empty() => format!("{rel}.{q}"),
+                _ if !t.selection().joins.is_empty() => format!("{rel}.{q}"),
                 _ => q,
             }
         })
@@ -287,11 +287,11 @@ pub fn copy_query(t: &TablePlan, read: Read) -> String {
         ));
     }
     let mut q = String::from("COPY (");
-    if let Some(w) = &t.with_sql {
+    if let Some(w) = &t.selection().with_sql {
         let _ = write!(q, "{w} ");
     }
     let _ = write!(q, "SELECT {} FROM {}", cols.join(", "), t.table.sql_only());
-    for j in &t.joins {
+    for j in &t.selection().joins {
         let _ = write!(q, " {j}");
     }
     let mut conditions: Vec<String> = Vec::new();
@@ -301,7 +301,7 @@ pub fn copy_query(t: &TablePlan, read: Read) -> String {
             conditions.push(format!("{rel}.ctid < '({to},0)'::tid"));
         }
     }
-    if let Some(p) = &t.predicate {
+    if let Some(p) = &t.selection().predicate {
         conditions.push(if pages.is_some() {
             format!("({p})")
         } else {

@@ -160,7 +160,7 @@ pub async fn run(args: &CheckArgs) -> Result<String> {
     let large_objects = large_objects_warning(&snapshot.client).await?;
     let schema_texts = crate::schema_text::read(&snapshot.client).await?;
     let links = crate::schema_text::refuse_connection_strings(&rules, &schema_texts);
-    let rule_sql = crate::rule_sql::check(&rules, &catalog, &snapshot.client).await;
+    let rule_sql = crate::plan::rule_sql::check(&rules, &catalog, &snapshot.client).await;
     let mut report = compare(&rules, catalog);
     for result in [constants, filters, rule_sql, lengths, domains, links] {
         if let Err(e) = result {

@@ -17,7 +17,6 @@
 //! directory beside `--out`; a sql export then joins them in table order.
 //! Only the finished export is renamed to `--out` (`staging.rs`).
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -27,23 +26,26 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::cli::{ExportArgs, ExportFormat};
+use crate::cli::ExportArgs;
 use crate::config::{Overrides, Settings};
 use crate::conn::{quote_literal, ConnInfo};
 use crate::error::{GapsFound, UsageError};
 use crate::export::compress::{self, Compression};
+use crate::export::format::{ExportFormat, Layout};
 use crate::export::manifest::{
     self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
 };
 use crate::export::staging::Staging;
-use crate::pipeline::{copy_part, TableStats};
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver, Part, SinkFactory};
+use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
 use crate::schema::{self, Section};
 use crate::signals::Signals;
 use crate::sink::files::{create_private, create_private_dir, write_private, FileSink};
-use crate::source;
+use crate::sink::Observed;
 use crate::subset::SubsetSpec;
+use crate::verify::sample::Sampler;
 use crate::verify::{self, Samples};
 
 /// Everything an export needs, resolved from flags and environment.
@@ -82,7 +84,8 @@ impl ExportOptions {
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
         let to_stdout = args.out == Path::new(crate::export::staging::STDOUT);
-        if to_stdout && args.format != ExportFormat::Sql {
+        let layout = args.format.format().layout();
+        if to_stdout && layout != Layout::Script {
             return Err(UsageError::new(
                 "--out -: only --format sql goes to stdout; csv/jsonl write a directory",
             )
@@ -95,7 +98,7 @@ impl ExportOptions {
             .into());
         }
         let compression = Compression::from_path(&args.out).map_err(UsageError::new)?;
-        if compression != Compression::None && args.format != ExportFormat::Sql {
+        if compression != Compression::None && layout != Layout::Script {
             return Err(UsageError::new(format!(
                 "--out {}: only --format sql is compressed; a csv/jsonl export is a directory, \
                  drop the .gz/.zst suffix",
@@ -155,7 +158,8 @@ pub async fn run(args: &ExportArgs) -> Result<String> {
 /// summary and the tables written.
 async fn export_and_commit(opts: &ExportOptions) -> Result<(String, Vec<TableStats>)> {
     let started = Instant::now();
-    let staging = Staging::new(&opts.out, opts.format != ExportFormat::Sql)?;
+    let layout = opts.format.format().layout();
+    let staging = Staging::new(&opts.out, layout == Layout::Directory)?;
     // Installed before any work: SIGINT/SIGTERM drop the export's future
     // (closing its connections) and land in the cleanup below.
     let result = match Signals::install() {
@@ -213,8 +217,8 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         true,
     )
     .await?;
-    tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
-    let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
+    tracing::info!(tables = plan.tables().len(), rules = %rules.files.join(", "), "plan ready");
+    let pg_dump = schema::find_pg_dump(plan.catalog().server_version)?;
     // Without owners or grants: the files load anywhere, as any role.
     let dump = |section| {
         schema::dump_with(
@@ -231,32 +235,34 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
     let order = fk_order(&plan);
 
     let root = staging.result();
-    let data_dir = match opts.format {
-        ExportFormat::Sql => staging.scratch().join("parts"),
-        _ => root.clone(),
+    let format = opts.format.format();
+    let data_dir = match format.layout() {
+        Layout::Script => staging.scratch().join("parts"),
+        Layout::Directory => root.clone(),
     };
     create_private_dir(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let ext = match opts.format {
-        ExportFormat::Sql => "copy",
-        ExportFormat::Csv => "csv",
-        ExportFormat::Jsonl => "jsonl",
-    };
-    let files: Vec<String> = plan
-        .tables
-        .iter()
-        .map(|t| manifest::file_name(&t.table.name.schema, &t.table.name.name, ext))
-        .collect();
+    let files: Vec<String> = plan.tables().iter().map(|t| format.file_name(t)).collect();
 
     let samples = opts.verify.then(|| Arc::new(Mutex::new(Samples::new())));
-    let stats = copy_tables(
-        &plan,
-        opts,
-        &snapshot.id,
-        &data_dir,
-        &files,
-        samples.clone(),
-    )
-    .await?;
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
+    let driver = Driver {
+        source: &opts.source,
+        snapshot: &snapshot,
+        lock_timeout: opts.lock_timeout,
+        jobs: opts.jobs,
+        // Rows sorted by the server, so the files come out the same run
+        // after run.
+        cut: Cut::WholeTables { stable_order: true },
+    };
+    let sinks = ExportFiles {
+        dir: &data_dir,
+        format: opts.format,
+        samples: samples.clone().map(|s| (s, opts.verify_sample)),
+    };
+    let stats = driver
+        .copy_all(plan.tables(), &sinks, &progress.0, |_, _| {})
+        .await?;
+    drop(progress);
 
     if let Some(samples) = samples {
         let samples = std::mem::take(&mut *samples.lock().expect("samples lock"));
@@ -264,8 +270,8 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
     }
 
     let subset = rules.subset.map(|s| s.to_string());
-    match opts.format {
-        ExportFormat::Sql => {
+    match format.layout() {
+        Layout::Script => {
             let header = sql_header(&rules.digest, subset.as_deref());
             let parts = SqlParts {
                 header,
@@ -285,7 +291,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             )
             .await?;
         }
-        ExportFormat::Csv | ExportFormat::Jsonl => {
+        Layout::Directory => {
             let schema_sql = format!(
                 "-- Schema of an anonymize export. Run the part above the line\n\
                  -- `{POST_DATA_MARKER}` first, load the table files, then the rest\n\
@@ -303,7 +309,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             };
             let mut digests = std::collections::BTreeMap::new();
             for &i in &order {
-                if !plan.tables[i].skip {
+                if !plan.tables()[i].skip {
                     digests.insert(i, digest(&files[i])?);
                 }
             }
@@ -314,7 +320,7 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
                 tables: order
                     .iter()
                     .map(|&i| {
-                        let t = &plan.tables[i];
+                        let t = &plan.tables()[i];
                         ManifestTable {
                             table: t.table.name.to_string(),
                             schema: t.table.name.schema.clone(),
@@ -363,24 +369,22 @@ fn rows_of(stats: &[TableStats], t: &TablePlan) -> u64 {
         .map_or(0, |s| s.rows_written)
 }
 
-/// Indexes of `plan.tables` with parents before children (foreign keys),
+/// Indexes of `plan.tables()` with parents before children (foreign keys),
 /// ties and cycles broken by name so the order is fixed. A table in a
 /// cycle comes when nothing outside the cycle is left before it.
 pub fn fk_order(plan: &Plan) -> Vec<usize> {
-    let n = plan.tables.len();
+    let n = plan.tables().len();
     let index = |name: &crate::catalog::QualifiedName| {
-        plan.tables.iter().position(|t| &t.table.name == name)
+        plan.tables().iter().position(|t| &t.table.name == name)
     };
     // parents[i]: tables i references (itself excluded).
     let parents: Vec<Vec<usize>> = plan
-        .tables
+        .tables()
         .iter()
         .enumerate()
         .map(|(i, t)| {
             let mut p: Vec<usize> = t
-                .table
-                .foreign_keys
-                .iter()
+                .foreign_keys()
                 .filter_map(|fk| index(&fk.parent))
                 .filter(|&j| j != i)
                 .collect();
@@ -390,7 +394,12 @@ pub fn fk_order(plan: &Plan) -> Vec<usize> {
         })
         .collect();
     let mut by_name: Vec<usize> = (0..n).collect();
-    by_name.sort_by(|&a, &b| plan.tables[a].table.name.cmp(&plan.tables[b].table.name));
+    by_name.sort_by(|&a, &b| {
+        plan.tables()[a]
+            .table
+            .name
+            .cmp(&plan.tables()[b].table.name)
+    });
     let mut done = vec![false; n];
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
@@ -412,65 +421,38 @@ pub fn fk_order(plan: &Plan) -> Vec<usize> {
     out
 }
 
-/// Reads every table over `jobs` source connections in the snapshot,
-/// largest first, each into `dir/files[i]`.
-async fn copy_tables(
-    plan: &Plan,
-    opts: &ExportOptions,
-    snapshot_id: &str,
-    dir: &Path,
-    files: &[String],
-    samples: Option<Arc<Mutex<Samples>>>,
-) -> Result<Vec<TableStats>> {
-    let mut queue: Vec<usize> = (0..plan.tables.len())
-        .filter(|&i| !plan.tables[i].skip)
-        .collect();
-    queue.sort_by_key(|&i| std::cmp::Reverse(plan.tables[i].table.estimated_bytes));
-    let queue = Arc::new(tokio::sync::Mutex::new(VecDeque::from(queue)));
-    let total: u64 = plan
-        .tables
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| t.expected_rows().max(0) as u64)
-        .sum();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total));
-    let stats = Arc::new(Mutex::new(Vec::new()));
-    let workers = (0..opts.jobs.min(plan.tables.len()).max(1)).map(|_| {
-        let queue = Arc::clone(&queue);
-        let stats = Arc::clone(&stats);
-        let progress = Arc::clone(&progress.0);
-        let samples = samples.clone();
-        async move {
-            let source = source::worker_with(&opts.source, snapshot_id, opts.lock_timeout).await?;
-            loop {
-                let Some(i) = queue.lock().await.pop_front() else {
-                    return Ok::<(), anyhow::Error>(());
-                };
-                let table = Arc::new(plan.tables[i].clone());
-                let name = table.table.name.to_string();
-                let tp = progress.table(&name, table.expected_rows());
-                let sink = FileSink::create(
-                    &dir.join(&files[i]),
-                    opts.format,
-                    &table,
-                    samples.clone().map(|s| (s, opts.verify_sample)),
-                )?;
-                // Rows sorted by the server, so the files come out the same
-                // run after run.
-                let read = source::Read {
-                    stable_order: true,
-                    ..source::Read::default()
-                };
-                let s = copy_part(&source, table, read, sink, &tp).await?;
-                tracing::debug!(table = %name, rows = s.rows_written, "table exported");
-                stats.lock().expect("stats lock").push(s);
-            }
-        }
-    });
-    futures_util::future::try_join_all(workers).await?;
-    drop(progress);
-    let stats = std::mem::take(&mut *stats.lock().expect("stats lock"));
-    Ok(stats)
+/// Where an export's tables go: a file each in `dir`, in `format`, their
+/// values sampled on the way for `--verify`.
+struct ExportFiles<'a> {
+    dir: &'a Path,
+    format: ExportFormat,
+    /// The samples of every table, and the values to take per column.
+    samples: Option<(Arc<Mutex<Samples>>, u32)>,
+}
+
+impl SinkFactory for ExportFiles<'_> {
+    type Worker = ();
+    type Sink<'w>
+        = Observed<FileSink, Sampler>
+    where
+        Self: 'w;
+
+    async fn worker(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn sink<'w>(&'w self, _: &'w (), part: &Part) -> Result<Self::Sink<'w>> {
+        let format = self.format.format();
+        let file = FileSink::create(
+            &self.dir.join(format.file_name(&part.plan)),
+            format.encoder(&part.plan),
+        )?;
+        let sampler = self
+            .samples
+            .as_ref()
+            .map(|(samples, n)| Sampler::new(&part.plan, *n, Arc::clone(samples)));
+        Ok(Observed::new(file, sampler))
+    }
 }
 
 /// `export --verify`: the values sampled from the rows as written are
@@ -533,7 +515,7 @@ fn clean_dump(script: &str) -> String {
 fn finish_sql(plan: &Plan) -> String {
     let mut s = String::new();
     let sequences: Vec<_> = plan
-        .catalog
+        .catalog()
         .sequences
         .iter()
         .filter_map(|q| q.last_value.map(|v| (q, v)))
@@ -550,9 +532,9 @@ fn finish_sql(plan: &Plan) -> String {
         }
         s.push('\n');
     }
-    if !plan.catalog.materialized_views.is_empty() {
+    if !plan.catalog().materialized_views.is_empty() {
         s.push_str("-- Materialized views, computed from the loaded rows.\n");
-        for mv in &plan.catalog.materialized_views {
+        for mv in &plan.catalog().materialized_views {
             let _ = writeln!(s, "REFRESH MATERIALIZED VIEW {};", mv.sql());
         }
         s.push('\n');
@@ -587,9 +569,9 @@ async fn assemble_sql(
     // (text before the data, the part file) per table.
     let tables: Vec<(String, PathBuf)> = order
         .iter()
-        .filter(|&&i| !plan.tables[i].skip)
+        .filter(|&&i| !plan.tables()[i].skip)
         .map(|&i| {
-            let t = &plan.tables[i];
+            let t = &plan.tables()[i];
             let rows = rows_of(stats, t);
             let head = format!(
                 "--\n-- Data for {}: {rows} row{}\n--\n\n{};\n",

@@ -156,7 +156,7 @@ impl<W: Write> Filter<W> {
         };
         let plan = crate::plan::prepare(rules, schema.catalog(), secret)?;
         let ignored: Vec<String> = plan
-            .tables
+            .tables()
             .iter()
             .filter(|t| t.filter.is_some())
             .map(|t| t.table.name.to_string())
@@ -179,12 +179,12 @@ impl<W: Write> Filter<W> {
             .map_err(|m| anyhow!("{}:{}: {m}", self.name, self.line_no))?;
         let plan = self.plan.as_ref().expect("built before the first COPY");
         let root = plan
-            .catalog
+            .catalog()
             .partition_root(&name)
             .cloned()
             .unwrap_or(name.clone());
         let table = plan
-            .tables
+            .tables()
             .iter()
             .find(|t| t.table.name == root)
             .cloned()

@@ -33,6 +33,7 @@ use crate::conn::quote_ident;
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
 use crate::plan::Secret;
+use crate::yaml::emit::{key, quote, Writer};
 
 /// File name used when `--out` is a directory.
 pub const FILE_NAME: &str = "rules.yml";
@@ -110,24 +111,22 @@ pub async fn run(args: &InitArgs) -> Result<String> {
     // Rules for the selected tables only; --exclude-table-data ones skip.
     selection.apply(&mut catalog, &mut crate::rules::Rules::default())?;
 
-    let mut text = header(source.dbname());
+    let mut file = StarterFile {
+        dbname: source.dbname().to_string(),
+        tables: Vec::new(),
+    };
     let (mut personal, mut todo, mut columns) = (0usize, Vec::new(), 0usize);
     for table in &catalog.tables {
+        let name = table.name.to_string();
         if selection.skips_data(&table.name) {
-            let _ = writeln!(
-                text,
-                "  {}: {{ skip: true }}  # why: --exclude-table-data",
-                yaml_key(&table.name.to_string())
-            );
+            file.tables.push(StarterTable {
+                name,
+                columns: None,
+            });
             continue;
         }
         let evidence = sample(&snapshot.client, table, args.sample).await?;
-        let _ = writeln!(text, "  {}:", yaml_key(&table.name.to_string()));
-        if table.columns.is_empty() {
-            let _ = writeln!(text, "    columns: {{}}");
-            continue;
-        }
-        let _ = writeln!(text, "    columns:");
+        let mut rules = Vec::new();
         for column in &table.columns {
             columns += 1;
             let choice = choose(table, column, evidence.get(&column.name));
@@ -135,16 +134,17 @@ pub async fn run(args: &InitArgs) -> Result<String> {
             if choice.todo {
                 todo.push(format!("{}.{}", table.name, column.name));
             }
-            let marker = if choice.todo { "todo" } else { "why" };
-            let _ = writeln!(
-                text,
-                "      {}: {}  # {marker}: {}",
-                yaml_key(&column_key(&column.name)),
-                choice.rule,
-                comment_text(&choice.why)
-            );
+            rules.push(StarterColumn {
+                key: column_key(&column.name),
+                choice,
+            });
         }
+        file.tables.push(StarterTable {
+            name,
+            columns: Some(rules),
+        });
     }
+    let text = file.to_yaml();
 
     // What init writes must load and plan (unless a column is left for a
     // human); a failure here is a bug in init, reported as such rather than
@@ -200,19 +200,78 @@ fn output_path(out: &Path) -> Result<PathBuf> {
     }
 }
 
-fn header(dbname: &str) -> String {
-    let dbname = comment_text(dbname);
-    format!(
-        "# Starter rules written by `anonymize init` from database {dbname}.\n\
-         # Every column has a rule: the ones that look personal got a suggested\n\
-         # transform, every other one `keep`, and each line says why. The\n\
-         # suggestions are guesses from names, types and a sample of values:\n\
-         # review every line before the first sync.\n\
-         version: 1\n\
-         # A column added later by a migration stops the sync until it has a rule.\n\
-         unknown_columns: fail\n\
-         tables:\n"
-    )
+/// The starter rules file, as `init` writes it.
+struct StarterFile {
+    dbname: String,
+    tables: Vec<StarterTable>,
+}
+
+struct StarterTable {
+    /// `schema.table`, as the rules key it.
+    name: String,
+    /// The columns' rules; `None` for a table whose data is left out
+    /// (`--exclude-table-data`: `skip: true`).
+    columns: Option<Vec<StarterColumn>>,
+}
+
+struct StarterColumn {
+    /// The rules key of the column (`column_key`).
+    key: String,
+    choice: Choice,
+}
+
+impl StarterFile {
+    /// The file's text, through the YAML writer (keys quoted where YAML
+    /// needs it, reasons kept on their comment line).
+    fn to_yaml(&self) -> String {
+        let mut w = Writer::new();
+        w.comment(
+            0,
+            &format!(
+                "Starter rules written by `anonymize init` from database {}.",
+                self.dbname
+            ),
+        );
+        for line in [
+            "Every column has a rule: the ones that look personal got a suggested",
+            "transform, every other one `keep`, and each line says why. The",
+            "suggestions are guesses from names, types and a sample of values:",
+            "review every line before the first sync.",
+        ] {
+            w.comment(0, line);
+        }
+        w.entry(0, "version", "1", None);
+        w.comment(
+            0,
+            "A column added later by a migration stops the sync until it has a rule.",
+        );
+        w.entry(0, "unknown_columns", "fail", None);
+        w.open(0, "tables");
+        for table in &self.tables {
+            match &table.columns {
+                None => w.entry(
+                    1,
+                    &table.name,
+                    "{ skip: true }",
+                    Some("why: --exclude-table-data"),
+                ),
+                Some(columns) if columns.is_empty() => {
+                    w.open(1, &table.name);
+                    w.entry(2, "columns", "{}", None);
+                }
+                Some(columns) => {
+                    w.open(1, &table.name);
+                    w.open(2, "columns");
+                    for c in columns {
+                        let marker = if c.choice.todo { "todo" } else { "why" };
+                        let why = format!("{marker}: {}", c.choice.why);
+                        w.entry(3, &c.key, &c.choice.rule, Some(&why));
+                    }
+                }
+            }
+        }
+        w.finish()
+    }
 }
 
 /// Reads up to `limit` rows of the columns whose values can tell something
@@ -590,7 +649,7 @@ fn candidates_for(kind: Kind, column: &Column, evidence: Option<&Evidence>) -> V
         // the point moves by up to a degree, keeping its format.
         Kind::GeoPoint => vec![format!(
             "{{ regex: {{ pattern: {}, with: {{ fpe: {{}} }} }} }}",
-            yaml_quote(r"\.[0-9]{2,}")
+            quote(r"\.[0-9]{2,}")
         )],
         Kind::LicensePlate => vec![fake("license_plate"), hex],
     }
@@ -607,10 +666,7 @@ fn scrub_rule(kinds: impl Iterator<Item = Kind>) -> String {
                 Kind::Card => (pii::CARD_PATTERN, "{ fpe: {} }"),
                 _ => return None,
             };
-            Some(format!(
-                "{{ pattern: {}, with: {with} }}",
-                yaml_quote(pattern)
-            ))
+            Some(format!("{{ pattern: {}, with: {with} }}", quote(pattern)))
         })
         .collect();
     format!("{{ regex: [ {} ] }}", steps.join(", "))
@@ -641,7 +697,7 @@ fn json_candidates(e: &Evidence, column: &Column) -> Vec<String> {
             Some(_) => "{ fpe: {} }",
             None => continue,
         };
-        paths.push(format!("{}: {{ keys: {rule} }}", yaml_quote(path)));
+        paths.push(format!("{}: {{ keys: {rule} }}", quote(path)));
     }
     for (path, kind) in &e.json_leaves {
         if deeper(path) {
@@ -654,7 +710,7 @@ fn json_candidates(e: &Evidence, column: &Column) -> Vec<String> {
                 .unwrap_or_else(|| "null".into()),
             None => "keep".into(),
         };
-        paths.push(format!("{}: {rule}", yaml_quote(path)));
+        paths.push(format!("{}: {rule}", quote(path)));
     }
     vec![format!(
         "{{ json: {{ paths: {{ {} }} }} }}",
@@ -703,8 +759,8 @@ fn constant_for(column: &Column) -> Option<String> {
 fn accepts(table: &Table, column: &Column, rule: &str) -> bool {
     let text = format!(
         "version: 1\nunknown_columns: keep\ntables:\n  {}:\n    columns:\n      {}: {rule}\n",
-        yaml_key(&table.name.to_string()),
-        yaml_key(&column_key(&column.name))
+        key(&table.name.to_string()),
+        key(&column_key(&column.name))
     );
     let Ok(rules) = crate::rules::load::load_str("init", &text) else {
         return false;
@@ -724,55 +780,6 @@ fn column_key(name: &str) -> String {
     } else {
         name.to_string()
     }
-}
-
-/// A YAML mapping key: bare when it is a plain identifier (dots allowed for
-/// `schema.table`), single-quoted otherwise.
-fn yaml_key(key: &str) -> String {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
-        && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(&key);
-    if plain {
-        key.to_string()
-    } else {
-        yaml_quote(key)
-    }
-}
-
-/// A YAML scalar in quotes. Single quotes need no escapes but fold line
-/// breaks into spaces, so text holding a control character (a table named
-/// with a newline) is double-quoted with escapes instead.
-fn yaml_quote(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return format!("'{}'", s.replace('\'', "''"));
-    }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Text for a `#` comment: a line break would end the comment and leave
-/// the rest of the line as YAML.
-fn comment_text(s: &str) -> String {
-    s.replace(|c: char| c.is_control(), " ")
 }
 
 #[cfg(test)]
@@ -833,7 +840,7 @@ mod tests {
             "{rule}"
         );
         assert!(!rule.contains("bob@") && !rule.contains("amy@"), "{rule}");
-        let parsed: crate::transform::rule::ColumnRule = serde_yaml::from_str(&rule).unwrap();
+        let parsed: crate::transform::rule::ColumnRule = crate::yaml::from_str(&rule).unwrap();
         let crate::transform::rule::Action::Transform(options) = parsed.action else {
             panic!("a transform")
         };
@@ -904,7 +911,7 @@ mod tests {
                     .into_iter()
                     .chain(fallbacks(&c));
                 for yaml in rules {
-                    let rule: crate::rules::ColumnRule = serde_yaml::from_str(&yaml)
+                    let rule: crate::rules::ColumnRule = crate::yaml::from_str(&yaml)
                         .unwrap_or_else(|e| panic!("{kind:?}: `{yaml}`: {e}"));
                     let crate::rules::Action::Transform(options) = &rule.action else {
                         continue;
@@ -928,7 +935,7 @@ mod tests {
         let c = column("notes", TypeKind::Text, false, false);
         let build_rule = |yaml: &str| {
             let rule: crate::rules::ColumnRule =
-                serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("`{yaml}`: {e}"));
+                crate::yaml::from_str(yaml).unwrap_or_else(|e| panic!("`{yaml}`: {e}"));
             let crate::rules::Action::Transform(options) = &rule.action else {
                 panic!("{yaml}");
             };
@@ -955,19 +962,66 @@ mod tests {
         assert_ne!(out, "48.8566, -73.1234");
     }
 
+    /// The file's layout, byte for byte: header, a left-out table, a table
+    /// without columns, and column lines whose reasons stay comments.
     #[test]
-    fn keys_are_quoted_only_when_yaml_needs_it() {
-        assert_eq!(yaml_key("public.users"), "public.users");
+    fn the_starter_file_is_written_line_by_line() {
+        let choice = |rule: &str, why: &str, todo: bool| Choice {
+            rule: rule.into(),
+            why: why.into(),
+            personal: false,
+            todo,
+        };
+        let file = StarterFile {
+            dbname: "shop\nprod".into(),
+            tables: vec![
+                StarterTable {
+                    name: "public.audit".into(),
+                    columns: None,
+                },
+                StarterTable {
+                    name: "public.empty".into(),
+                    columns: Some(vec![]),
+                },
+                StarterTable {
+                    name: "public.Users".into(),
+                    columns: Some(vec![
+                        StarterColumn {
+                            key: "id".into(),
+                            choice: choice("keep", "not personal", false),
+                        },
+                        StarterColumn {
+                            key: "E-mail".into(),
+                            choice: choice("{ fake: email }", "name\nlooks like email", true),
+                        },
+                    ]),
+                },
+            ],
+        };
+        let text = file.to_yaml();
         assert_eq!(
-            yaml_key("\"Billing Dept\".\"Invoice Lines\""),
-            "'\"Billing Dept\".\"Invoice Lines\"'"
+            text,
+            "# Starter rules written by `anonymize init` from database shop prod.
+# Every column has a rule: the ones that look personal got a suggested
+# transform, every other one `keep`, and each line says why. The
+# suggestions are guesses from names, types and a sample of values:
+# review every line before the first sync.
+version: 1
+# A column added later by a migration stops the sync until it has a rule.
+unknown_columns: fail
+tables:
+  public.audit: { skip: true }  # why: --exclude-table-data
+  public.empty:
+    columns: {}
+  'public.Users':
+    columns:
+      id: keep  # why: not personal
+      'E-mail': { fake: email }  # todo: name looks like email
+"
         );
-        assert_eq!(yaml_key("Customer Email"), "'Customer Email'");
-        assert_eq!(yaml_key("null"), "'null'");
-        assert_eq!(yaml_key("it's"), "'it''s'");
-        assert_eq!(column_key("\"odd\""), "\"\"\"odd\"\"\"");
-        assert_eq!(yaml_key("a\nb\"c\\"), r#""a\nb\"c\\""#);
-        assert_eq!(yaml_key("tab\there\u{7}"), r#""tab\there\u0007""#);
+        let rules = crate::rules::load::load_str("r.yml", &text).unwrap();
+        assert_eq!(rules.tables.len(), 3);
+        assert_eq!(rules.tables[2].columns[1].name, "E-mail");
     }
 
     #[test]

@@ -18,12 +18,12 @@ use bytes::BytesMut;
 use futures_util::SinkExt;
 use tokio_postgres::Client;
 
-use crate::cli::{ExportFormat, LoadArgs};
+use crate::cli::LoadArgs;
 use crate::config::{Overrides, Settings};
 use crate::conn::{quote_ident, ConnInfo};
-use crate::copy_text;
 use crate::error::{PgResultExt, UsageError};
 use crate::export::compress;
+use crate::export::format::{Decoding, ExportFormat, Layout};
 use crate::export::manifest::{content_digest, Digest, Manifest, ManifestTable, POST_DATA_MARKER};
 use crate::signals::Signals;
 use crate::target::{self, TargetServer};
@@ -64,10 +64,11 @@ impl Input {
         })?;
         let manifest: Manifest = serde_json::from_str(&text)
             .map_err(|e| UsageError::new(format!("{}: {e}", manifest_path.display())))?;
-        if manifest.format == ExportFormat::Sql {
+        if manifest.format.format().layout() == Layout::Script {
             return Err(UsageError::new(format!(
-                "{}: a directory export is csv or jsonl, not sql",
-                manifest_path.display()
+                "{}: a directory export is csv or jsonl, not {}",
+                manifest_path.display(),
+                manifest.format.name()
             ))
             .into());
         }
@@ -313,13 +314,12 @@ async fn load_file(
         quote_ident(&table.schema),
         quote_ident(&table.name)
     );
-    let statement = match format {
-        ExportFormat::Csv => format!(
-            "COPY {name} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)",
-            columns.join(", ")
-        ),
-        _ => format!("COPY {name} ({}) FROM STDIN", columns.join(", ")),
-    };
+    let format = format.format();
+    let statement = format!(
+        "COPY {name} ({}) FROM STDIN{}",
+        columns.join(", "),
+        format.copy_options()
+    );
     let mut reader = compress::open(path).with_context(|| format!("reading {}", path.display()))?;
     let sink = client
         .copy_in::<_, bytes::Bytes>(statement.as_str())
@@ -331,9 +331,8 @@ async fn load_file(
     let mut line_no = 0u64;
     let mut digest = Digest::default();
     loop {
-        let more = match format {
-            // The server parses CSV itself: the file goes as it is.
-            ExportFormat::Csv => {
+        let more = match format.decoding() {
+            Decoding::AsIs => {
                 let mut chunk = vec![0u8; CHUNK];
                 let n = reader
                     .read(&mut chunk)
@@ -342,7 +341,7 @@ async fn load_file(
                 buf.extend_from_slice(&chunk[..n]);
                 n > 0
             }
-            _ => {
+            Decoding::Lines(decode) => {
                 line.clear();
                 let n = reader
                     .read_until(b'\n', &mut line)
@@ -350,7 +349,7 @@ async fn load_file(
                 line_no += 1;
                 digest.update(&line);
                 if n > 0 && !line.iter().all(u8::is_ascii_whitespace) {
-                    json_row(&line, table, &mut buf)
+                    decode(&line, table, &mut buf)
                         .map_err(|m| anyhow!("{}:{line_no}: {m}", path.display()))?;
                 }
                 n > 0
@@ -376,57 +375,4 @@ async fn load_file(
         .finish()
         .await
         .pg_context(|| format!("finishing the load of {}", table.table))
-}
-
-/// Turns one JSON-lines row into a COPY text row, in the manifest's column
-/// order. Strings are PostgreSQL's text form; numbers and nested JSON go
-/// in as written; `true`/`false` as `t`/`f`; `null` as NULL. Errors name
-/// the column, never the value.
-fn json_row(line: &[u8], table: &ManifestTable, out: &mut BytesMut) -> Result<(), String> {
-    let row: std::collections::HashMap<String, &serde_json::value::RawValue> =
-        serde_json::from_slice(line)
-            .map_err(|e| format!("not a JSON object ({})", json_error_kind(e)))?;
-    if let Some(extra) = row
-        .keys()
-        .find(|k| !table.columns.iter().any(|c| &c.name == *k))
-    {
-        return Err(format!(
-            "key `{extra}` is not a column of {} in manifest.json",
-            table.table
-        ));
-    }
-    let mut text = Vec::new();
-    for (i, column) in table.columns.iter().enumerate() {
-        if i > 0 {
-            text.push(b'\t');
-        }
-        let raw = row
-            .get(&column.name)
-            .ok_or_else(|| format!("no value for column {}", column.name))?
-            .get();
-        match raw.as_bytes().first() {
-            Some(b'"') => {
-                let s: String = serde_json::from_str(raw)
-                    .map_err(|_| format!("column {}: a string does not parse", column.name))?;
-                copy_text::escape_into(s.as_bytes(), &mut text);
-            }
-            Some(b'n') => text.extend_from_slice(copy_text::NULL),
-            Some(b't') => text.push(b't'),
-            Some(b'f') => text.push(b'f'),
-            _ => copy_text::escape_into(raw.as_bytes(), &mut text),
-        }
-    }
-    text.push(b'\n');
-    out.extend_from_slice(&text);
-    Ok(())
-}
-
-/// The kind of a serde_json error: its message can quote the input.
-fn json_error_kind(e: serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "not an object of values",
-        serde_json::error::Category::Eof => "the line ends early",
-    }
 }

@@ -101,7 +101,7 @@ async fn prepare_inner(
         crate::plan::check_constants(&rules, &catalog, &snapshot.client).await,
         crate::plan::check_filters(&rules, &catalog, &snapshot.client).await,
         crate::plan::fit::check_source_lengths(&rules, &catalog, &snapshot.client).await,
-        crate::rule_sql::check(&rules, &catalog, &snapshot.client).await,
+        crate::plan::rule_sql::check(&rules, &catalog, &snapshot.client).await,
         crate::plan::check_small_domains(&rules, &catalog, &snapshot.client).await,
     ] {
         if let Err(e) = checked {
@@ -129,7 +129,7 @@ async fn prepare_inner(
         .pg_context(|| "reading the source role".into())?
         .get(0);
     let copied: Vec<&crate::catalog::Table> = plan
-        .tables
+        .tables()
         .iter()
         .filter(|t| !t.skip)
         .map(|t| &t.table)
@@ -137,6 +137,6 @@ async fn prepare_inner(
     source::refuse_row_security(&copied, &role)?;
     // Before the run locks anything: a table it may not read would fail
     // there, after the plan, with exit 1.
-    crate::access::refuse(&crate::access::gaps(&snapshot.client, &plan.catalog, &role).await?)?;
+    crate::access::refuse(&crate::access::gaps(&snapshot.client, plan.catalog(), &role).await?)?;
     Ok((rules, snapshot, plan, excluded))
 }

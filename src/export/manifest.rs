@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::ExportFormat;
+use super::format::ExportFormat;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {

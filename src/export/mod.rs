@@ -1,7 +1,9 @@
-//! The export file formats: compression, the manifest of a directory
-//! export, and the staging directory that makes an export appear whole.
+//! The export file formats (`format`, a module each), compression, the
+//! manifest of a directory export, and the staging directory that makes
+//! an export appear whole.
 //! The `export` command that writes them is `commands::export`.
 
 pub mod compress;
+pub mod format;
 pub mod manifest;
 pub mod staging;

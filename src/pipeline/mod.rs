@@ -6,8 +6,11 @@
 //! would cost more than the work). Batches are transformed in parallel but
 //! written in order, through a bounded channel: memory stays at about
 //! `IN_FLIGHT` batches per table whatever the table's size.
+//!
+//! `copy_part` moves one part of one table into one sink; `driver` runs
+//! the parts of a whole plan over `--jobs` workers.
 
-pub mod pool;
+pub mod driver;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,18 +65,12 @@ pub struct BatchError {
     pub message: String,
 }
 
-/// Copies one table from `source` (inside the snapshot) into `sink`.
-pub async fn copy_table<S: TableSink>(
-    source: &Client,
-    plan: Arc<TablePlan>,
-    sink: S,
-    progress: &TableProgress,
-) -> Result<TableStats> {
-    copy_part(source, plan, Read::default(), sink, progress).await
-}
-
-/// Copies what `read` asks for of a table: some of its pages, or all of
-/// it, maybe in a stable order.
+/// Copies one part of a table through the rules into `sink`: what `read`
+/// asks for (some of its pages, or all of it, maybe in a stable order),
+/// read by `source` (a connection inside the run's snapshot), transformed
+/// on the rayon pool, written in order, then `sink.finish()`ed. This is
+/// the unit every driver runs (`driver::Driver`, and anything that copies
+/// a part into a sink of its own); its statistics are the part's.
 pub async fn copy_part<S: TableSink>(
     source: &Client,
     plan: Arc<TablePlan>,
@@ -176,8 +173,8 @@ pub async fn copy_part<S: TableSink>(
         seconds: started.elapsed().as_secs_f64(),
         source_rows_estimate: plan.table.estimated_rows,
         source_rows_from: plan.table.rows_from,
-        selection: plan.selection.clone(),
-        kept_fraction: (plan.estimated_kept.is_some() && plan.table.estimated_rows > 0)
+        selection: plan.selection().text.clone(),
+        kept_fraction: (plan.selection().estimated_kept.is_some() && plan.table.estimated_rows > 0)
             .then(|| rows_written as f64 / plan.table.estimated_rows as f64),
     })
 }

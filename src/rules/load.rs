@@ -8,13 +8,13 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use super::branches::{Branch, ColumnRules};
-use super::locate::KeyPositions;
 use super::subset::{SubsetSettings, TableSubset};
 use super::{
     parse_column_name, parse_table_name, ColumnEntry, Rules, TableRule, UnknownColumns,
     VirtualReference,
 };
 use crate::error::{Location, RulesError, RulesErrors, UsageError};
+use crate::yaml::{self, Node};
 
 /// One rules file as written.
 #[derive(serde::Deserialize)]
@@ -55,8 +55,7 @@ struct TableFile {
     null_outside_subset: Vec<String>,
 }
 
-/// A YAML map kept in file order, refusing duplicate keys (serde's maps
-/// would silently keep the last one).
+/// A YAML map kept in file order (`yaml` has refused duplicate keys).
 struct Entries<T>(Vec<(String, T)>);
 
 impl<T> Default for Entries<T> {
@@ -79,9 +78,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out: Vec<(String, T)> = Vec::new();
                 while let Some(key) = map.next_key::<String>()? {
-                    if out.iter().any(|(k, _)| *k == key) {
-                        return Err(de::Error::custom(format!("`{key}` is defined twice")));
-                    }
                     let value = map.next_value()?;
                     out.push((key, value));
                 }
@@ -206,39 +202,20 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>, anyhow::Error> {
 
 struct ParsedFile {
     body: RulesFile,
-    positions: KeyPositions,
+    /// The parsed file, for the position of every key.
+    doc: Node,
 }
 
 fn parse_file(file: &str, text: &str) -> Result<ParsedFile, RulesError> {
-    // Editors on Windows save UTF-8 with a byte order mark; YAML allows one
-    // at the start, but serde_yaml reads it as a second document.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let positions = KeyPositions::index(text);
-    // serde_yaml would read `<<` as an ordinary key (a column or transform
-    // named `<<`) and report something unrelated: refuse it here, where
-    // the position is known.
-    if let Some((line, column)) = positions.merge_key() {
-        return Err(RulesError {
-            location: Location {
-                file: file.to_string(),
-                line,
-                column,
-            },
-            message: "YAML merge keys (`<<: *anchor`) are not supported in rules files".into(),
-            hint: Some(
-                "write the merged keys out in full (an anchor used as a whole value, `*anchor`, works)"
-                    .into(),
-            ),
-        });
-    }
-    let body: RulesFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    let doc = yaml::parse(text).map_err(|e| yaml_error(file, &e))?;
+    let body: RulesFile = yaml::from_node(&doc).map_err(|e| yaml_error(file, &e))?;
     if body.version != 1 {
-        let (line, column) = positions.get(&["version"]).unwrap_or((0, 0));
+        let at = doc.position_of(&["version"]).unwrap_or_default();
         return Err(RulesError {
             location: Location {
                 file: file.to_string(),
-                line,
-                column,
+                line: at.line,
+                column: at.column,
             },
             message: format!(
                 "unsupported rules version {}; this anonymize reads version 1",
@@ -247,27 +224,19 @@ fn parse_file(file: &str, text: &str) -> Result<ParsedFile, RulesError> {
             hint: None,
         });
     }
-    Ok(ParsedFile { body, positions })
+    Ok(ParsedFile { body, doc })
 }
 
-/// Turns a serde_yaml error into `file:line:col: message`, adding a "did you
+/// Turns a YAML error into `file:line:col: message`, adding a "did you
 /// mean" for unknown keys.
-fn yaml_error(file: &str, e: &serde_yaml::Error) -> RulesError {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let mut message = e.to_string();
-    // serde_yaml appends " at line L column C"; we print the position first.
-    if let Some(i) = message.find(" at line ") {
-        message.truncate(i);
-    }
+fn yaml_error(file: &str, e: &yaml::Error) -> RulesError {
+    let message = e.to_string();
     let hint = unknown_field_hint(&message);
     RulesError {
         location: Location {
             file: file.to_string(),
-            line,
-            column,
+            line: e.at.line,
+            column: e.at.column,
         },
         message,
         hint,
@@ -297,14 +266,20 @@ fn merge(
     first_settings: &mut Option<String>,
     errors: &mut Vec<RulesError>,
 ) {
-    let ParsedFile { body, positions } = parsed;
-    let at = |path: &[&str]| {
-        let (line, column) = positions.get(path).unwrap_or((0, 0));
-        Location {
+    let ParsedFile { body, doc } = parsed;
+    let position = |path: &[&str]| {
+        doc.position_of(path).map(|at| Location {
             file: file.to_string(),
-            line,
-            column,
-        }
+            line: at.line,
+            column: at.column,
+        })
+    };
+    let at = |path: &[&str]| {
+        position(path).unwrap_or_else(|| Location {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+        })
     };
     // File-wide settings may be given once; a second, different value is a
     // conflict between files.
@@ -367,13 +342,7 @@ fn merge(
                 written,
                 &location,
                 &|i: usize, k: &str| {
-                    positions
-                        .get(&["tables", &key, "columns", &ckey, &i.to_string(), k])
-                        .map(|(line, column)| Location {
-                            file: file.to_string(),
-                            line,
-                            column,
-                        })
+                    position(&["tables", &key, "columns", &ckey, &i.to_string(), k])
                 },
                 errors,
             ) else {
@@ -405,18 +374,7 @@ fn merge(
         }
         let key_locations = TABLE_KEYS
             .iter()
-            .filter_map(|k| {
-                positions.get(&["tables", &key, k]).map(|(line, column)| {
-                    (
-                        k.to_string(),
-                        Location {
-                            file: file.to_string(),
-                            line,
-                            column,
-                        },
-                    )
-                })
-            })
+            .filter_map(|k| position(&["tables", &key, k]).map(|l| (k.to_string(), l)))
             .collect();
         // The condition is embedded into queries on the source: refuse
         // one that could end the statement or escape its parentheses.
@@ -607,7 +565,8 @@ mod tests {
         assert_eq!(t.columns[2].rule.describe(), "set(\"free\")");
     }
 
-    /// Issue 16 item 15: a byte order mark is not a second document.
+    /// Issue 16 item 15: a byte order mark is not a second document (the
+    /// parser skips it; nothing strips it by hand).
     #[test]
     fn a_byte_order_mark_is_accepted() {
         let rules = load_str(
@@ -618,25 +577,44 @@ mod tests {
         assert_eq!(rules.tables[0].location.to_string(), "r.yml:3:3");
     }
 
-    /// Issue 16 item 15: a merge key is refused where it is written, not
-    /// reported as an unknown transform; a whole-value alias still works.
+    /// Issue 26: a merge key (`<<: *anchor`) merges, as YAML says, with the
+    /// explicit keys winning; a merged key points at the `*anchor` that
+    /// brought it; a quoted `"<<"` is a column named `<<`.
     #[test]
-    fn merge_keys_are_refused_with_their_position() {
-        let errs = errors_of(
-            "version: 1\nx: &base { id: keep }\ntables:\n  public.a:\n    columns:\n      <<: *base\n      n: keep\n",
-        );
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].starts_with("r.yml:6:7: YAML merge keys (`<<: *anchor`) are not supported"),
-            "{errs:?}"
-        );
+    fn merge_keys_merge_and_explicit_keys_win() {
         let rules = load_str(
             "r.yml",
-            "version: 1\ntables:\n  public.a:\n    columns: &cols { id: keep }\n  public.b:\n    columns: *cols\n  public.c:\n    columns: { \"<<\": keep }\n",
+            "version: 1\ntables:\n  public.a:\n    columns: &base\n      id: keep\n      email: { fake: email }\n  public.b:\n    columns:\n      <<: *base\n      email: keep\n      n: null\n  public.c:\n    columns: { \"<<\": keep }\n  public.d:\n    columns: *base\n  public.e:\n    columns: { <<: *base, email: keep }\n",
         )
         .unwrap();
-        assert_eq!(rules.tables[1].columns[0].name, "id");
+        let b = &rules.tables[1];
+        let rule = |name: &str| {
+            let c = b.columns.iter().find(|c| c.name == name).unwrap();
+            (c.rule.describe(), c.location.to_string())
+        };
+        assert_eq!(b.columns.len(), 3, "{:?}", b.columns);
+        assert_eq!(rule("id"), ("keep".to_string(), "r.yml:9:11".to_string()));
+        assert_eq!(
+            rule("email"),
+            ("keep".to_string(), "r.yml:10:7".to_string())
+        );
+        assert_eq!(rule("n"), ("null".to_string(), "r.yml:11:7".to_string()));
         assert_eq!(rules.tables[2].columns[0].name, "<<");
+        assert_eq!(rules.tables[3].columns.len(), 2);
+        assert_eq!(rules.tables[3].columns[1].rule.describe(), "fake(email)");
+        let e = &rules.tables[4];
+        assert_eq!(e.columns.len(), 2);
+        let email = e.columns.iter().find(|c| c.name == "email").unwrap();
+        assert_eq!(email.rule.describe(), "keep");
+    }
+
+    /// A key written twice is refused at the second, with its path.
+    #[test]
+    fn a_key_written_twice_points_at_the_second() {
+        let errs = errors_of(
+            "version: 1\ntables:\n  public.a:\n    columns: { id: keep }\n  public.a:\n    columns: {}\n",
+        );
+        assert_eq!(errs, ["r.yml:5:3: tables: `public.a` is defined twice"]);
     }
 
     #[test]

@@ -2,12 +2,11 @@
 //! shape (not yet against the schema; that is the plan's job).
 //!
 //! Parsing uses hand-written visitors rather than `#[serde(flatten)]` or
-//! untagged enums, which make serde_yaml lose the line and column of errors.
+//! untagged enums, which buffer values and lose the line and column of errors.
 
 pub mod branches;
 pub mod condition;
 pub mod load;
-pub mod locate;
 pub mod subset;
 
 use serde::de::{self, Deserialize, Deserializer};
@@ -181,7 +180,56 @@ pub struct ColumnEntry {
     pub branches: Vec<branches::Branch>,
 }
 
+/// What decides a column's output values, compared structurally: two
+/// rules with the same identity turn equal inputs into equal outputs.
+/// Built from the parsed rule (each transform's options whole, as their
+/// `Debug` shows every field), not from `describe()`, which leaves fields
+/// out and can read the same for different rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleIdentity(String);
+
+impl RuleIdentity {
+    /// A column copied as it is (`keep`, or no rule under
+    /// `unknown_columns: keep`).
+    pub fn keep() -> RuleIdentity {
+        RuleIdentity::of(&ColumnRule {
+            action: Action::Keep,
+            unique: false,
+            namespace: None,
+            locale: None,
+            accepted: None,
+            allow: Vec::new(),
+            allow_small_domain: false,
+            transform: None,
+            when: None,
+        })
+    }
+
+    /// The action with all its options, and the modifiers that change
+    /// values (`unique`, `namespace`, `locale`); not `accepted`, `allow`
+    /// or `allow_small_domain`, which change only what `check` and
+    /// `verify` say.
+    fn of(rule: &ColumnRule) -> RuleIdentity {
+        RuleIdentity(format!(
+            "{:?} {:?} unique={} namespace={:?} locale={:?}",
+            rule.transform, rule.action, rule.unique, rule.namespace, rule.locale
+        ))
+    }
+}
+
 impl ColumnEntry {
+    /// The column's rule identity: each branch's condition and rule, then
+    /// the default.
+    pub fn identity(&self) -> RuleIdentity {
+        let mut parts: Vec<String> = self
+            .branches
+            .iter()
+            .map(|b| format!("when {:?}: {}", b.when, RuleIdentity::of(&b.rule).0))
+            .collect();
+        parts.push(RuleIdentity::of(&self.rule).0);
+        RuleIdentity(parts.join("; "))
+    }
+
     /// Every rule of the column: the branches, then the default.
     pub fn rules(&self) -> impl Iterator<Item = &ColumnRule> {
         self.branches.iter().map(|b| &b.rule).chain([&self.rule])

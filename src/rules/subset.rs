@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Under a table it is `all`, a share (`5%`) or `{ follow: <constraint> }`.
-//! Hand-written visitors, like the column rules', so serde_yaml keeps the
+//! Hand-written visitors, like the column rules', so `yaml` keeps the
 //! line and column of every error. Names are checked against the schema
 //! later, in `subset::select` (part of `plan::prepare`).
 
@@ -197,7 +197,7 @@ mod tests {
     use super::*;
 
     fn settings(yaml: &str) -> Result<SubsetSettings, String> {
-        serde_yaml::from_str(yaml).map_err(|e| e.to_string())
+        crate::yaml::from_str(yaml).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn table_subset_is_all_a_share_or_follow() {
-        let t = |y: &str| serde_yaml::from_str::<TableSubset>(y).map_err(|e| e.to_string());
+        let t = |y: &str| crate::yaml::from_str::<TableSubset>(y).map_err(|e| e.to_string());
         assert_eq!(t("all").unwrap(), TableSubset::Share(SubsetSpec::All));
         assert_eq!(
             t("{ follow: rental_customer_id_fkey }").unwrap(),

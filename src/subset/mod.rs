@@ -35,8 +35,9 @@ pub struct Input<'a> {
     pub skip: bool,
 }
 
-/// How one table's rows are chosen: `plan::prepare` writes it into the
-/// table's plan (fields of the same names there).
+/// How one table's rows are chosen: `plan::prepare` keeps it in the
+/// table's plan whole (`TablePlan::selection`), all but `columns`, which
+/// it hands to the columns they replace.
 #[derive(Debug, Default)]
 pub struct Selection {
     pub predicate: Option<String>,

@@ -32,16 +32,11 @@ struct Entry(Option<String>);
 
 impl<'de> Deserialize<'de> for Entry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = serde_yaml::Value::deserialize(d)?;
-        match v {
-            serde_yaml::Value::Null => Ok(Entry(None)),
-            serde_yaml::Value::String(s) => Ok(Entry(Some(s))),
-            serde_yaml::Value::Number(n) => Ok(Entry(Some(n.to_string()))),
-            serde_yaml::Value::Bool(b) => Ok(Entry(Some(b.to_string()))),
-            _ => Err(de::Error::custom(
-                "`choice` values are scalars (text, numbers, booleans) or null",
-            )),
-        }
+        crate::yaml::scalar_text(
+            d,
+            "`choice` values are scalars (text, numbers, booleans) or null",
+        )
+        .map(Entry)
     }
 }
 

@@ -408,7 +408,7 @@ impl<'de> serde::Deserialize<'de> for NumberText {
                 Ok(NumberText(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumberText, E> {
-                // serde_yaml hands floats over as f64; its shortest form is
+                // The YAML reader hands floats over as f64; its shortest form is
                 // what the user wrote for any sensible literal.
                 Ok(NumberText(format!("{v}")))
             }

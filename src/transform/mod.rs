@@ -58,7 +58,7 @@ mod robust;
 /// case the shared tests run it on. `keep` and `null` are written as
 /// scalars, not map keys, so they are not here.
 ///
-/// Generic over the map being read so rules errors keep serde_yaml's
+/// Generic over the map being read so rules errors keep the YAML reader's
 /// `file:line:col`; `entries` gives the same table without a map.
 #[rustfmt::skip] // One line per transform, so the table reads as a table.
 fn registry<'de, A: MapAccess<'de>>() -> Vec<Entry<Parser<'de, A>>> {
@@ -852,7 +852,7 @@ pub(crate) mod test_support {
     /// Parses one column rule's transform options from YAML, as the rules
     /// loader does (`fake: email`, `{ hash: { length: 9 } }`).
     pub fn parse(yaml: &str) -> Box<dyn TransformOptions> {
-        let rule: super::rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+        let rule: super::rule::ColumnRule = crate::yaml::from_str(yaml).expect("parses");
         match rule.action {
             super::rule::Action::Transform(t) => t,
             other => panic!("not a transform: {other:?}"),
@@ -861,7 +861,7 @@ pub(crate) mod test_support {
 
     /// The YAML parse error of a column rule.
     pub fn parse_err(yaml: &str) -> String {
-        serde_yaml::from_str::<super::rule::ColumnRule>(yaml)
+        crate::yaml::from_str::<super::rule::ColumnRule>(yaml)
             .expect_err("fails")
             .to_string()
     }
@@ -924,7 +924,7 @@ mod tests {
                     None => (line, None),
                 };
                 let map: std::collections::HashMap<String, ColumnRule> =
-                    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+                    crate::yaml::from_str(yaml).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
                 for (column, rule) in map {
                     rules.push((column, rule, type_name.clone()));
                 }
@@ -1011,7 +1011,7 @@ mod tests {
                 yaml.starts_with(&format!("{{ {name}: ")),
                 "{name}: the sample rule uses its own transform"
             );
-            let rule: rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+            let rule: rule::ColumnRule = crate::yaml::from_str(yaml).expect("parses");
             assert_eq!(
                 rule.transform,
                 Some(*name),
@@ -1118,7 +1118,7 @@ mod tests {
         let long =
             "a.very.long.local.part.indeed@".to_string() + &"sub.".repeat(40) + "example.org";
         for (yaml, type_name, kind) in &cases {
-            let rule: rule::ColumnRule = serde_yaml::from_str(yaml).expect("parses");
+            let rule: rule::ColumnRule = crate::yaml::from_str(yaml).expect("parses");
             let o = test_support::parse(yaml);
             let c = test_support::column("c", type_name, *kind);
             let t = if rule.unique {

@@ -73,7 +73,7 @@ fn transforms() -> Vec<(String, Box<dyn Transform>)> {
             (TypeKind::Text, [len]) => col.max_length = Some(*len as usize),
             _ => {}
         }
-        let parsed: super::rule::ColumnRule = serde_yaml::from_str(&rule).expect("parses");
+        let parsed: super::rule::ColumnRule = crate::yaml::from_str(&rule).expect("parses");
         let super::rule::Action::Transform(options) = &parsed.action else {
             continue;
         };

@@ -6,7 +6,7 @@
 //! `transform` and never the other way round.
 //!
 //! Parsing uses a hand-written visitor rather than `#[serde(flatten)]` or
-//! untagged enums, which make serde_yaml lose the line and column of errors.
+//! untagged enums, which buffer values and lose the line and column of errors.
 
 use std::fmt;
 

@@ -15,17 +15,9 @@ pub struct Options {
 impl<'de> Deserialize<'de> for Options {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Accept any scalar: `set: 0`, `set: true`, `set: free`.
-        let v = serde_yaml::Value::deserialize(d)?;
-        let value = match v {
-            serde_yaml::Value::String(s) => s,
-            serde_yaml::Value::Number(n) => n.to_string(),
-            serde_yaml::Value::Bool(b) => b.to_string(),
-            _ => {
-                return Err(serde::de::Error::custom(
-                    "`set` takes a scalar value, e.g. `{ set: free }`; use `null` for NULL",
-                ))
-            }
-        };
+        const EXPECTED: &str = "a scalar value, e.g. `{ set: free }`; use `null` for NULL";
+        let value = crate::yaml::scalar_text(d, EXPECTED)?
+            .ok_or_else(|| serde::de::Error::custom(format!("`set` takes {EXPECTED}")))?;
         Ok(Options { value })
     }
 }

@@ -17,7 +17,7 @@ use crate::plan::Plan;
 /// `not_unique` with the counts (never a value).
 pub(super) async fn judge_unique_claims(plan: &Plan, source: &Client) -> Result<Vec<ColumnResult>> {
     let mut out = Vec::new();
-    for (t, table) in plan.tables.iter().enumerate().filter(|(_, t)| !t.skip) {
+    for (t, table) in plan.tables().iter().enumerate().filter(|(_, t)| !t.skip) {
         for (c, column) in table.columns.iter().enumerate() {
             let (true, Some(expr)) = (column.unique_claim, &column.source_expr) else {
                 continue;

@@ -38,6 +38,7 @@ use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
 use crate::transform::OutputSpace;
 
 mod claims;
+pub mod sample;
 mod text;
 pub use text::TextFindings;
 use text::{judge_texts, TextScan};
@@ -275,7 +276,7 @@ async fn check_outputs(
 ) -> Result<VerifyReport> {
     let mut columns = Vec::new();
     let mut texts = Vec::new();
-    for (t, table) in plan.tables.iter().enumerate().filter(|(_, t)| !t.skip) {
+    for (t, table) in plan.tables().iter().enumerate().filter(|(_, t)| !t.skip) {
         check_table(t, table, source, outputs, sample, &mut columns, &mut texts).await?;
     }
     columns.extend(judge_texts(plan, source, texts).await?);

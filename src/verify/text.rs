@@ -188,7 +188,7 @@ async fn masked_values(
         return Ok(masked);
     }
     let probe: Vec<String> = probe.into_iter().collect();
-    for table in plan.tables.iter().filter(|t| !t.skip) {
+    for table in plan.tables().iter().filter(|t| !t.skip) {
         let cols: Vec<&ColumnPlan> = table
             .columns
             .iter()

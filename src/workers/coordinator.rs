@@ -120,8 +120,8 @@ impl Coordinator<'_> {
                         seconds,
                         source_rows_estimate: plan.table.estimated_rows,
                         source_rows_from: plan.table.rows_from,
-                        selection: plan.selection.clone(),
-                        kept_fraction: (plan.estimated_kept.is_some()
+                        selection: plan.selection().text.clone(),
+                        kept_fraction: (plan.selection().estimated_kept.is_some()
                             && plan.table.estimated_rows > 0)
                             .then(|| rows as f64 / plan.table.estimated_rows as f64),
                     };
@@ -161,7 +161,7 @@ impl Coordinator<'_> {
     /// `ANONYMIZE_SPLIT_MB` (as the one-process copy splits them), largest
     /// first so the longest unit does not start last.
     async fn units(&self, tables: &[Arc<TablePlan>]) -> Result<Vec<Unit>> {
-        let part_bytes = crate::pipeline::pool::part_bytes();
+        let part_bytes = crate::pipeline::driver::part_bytes();
         let mut sized: Vec<(i64, Unit)> = Vec::new();
         for t in tables {
             let ranges = source::page_ranges(

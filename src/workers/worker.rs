@@ -234,10 +234,10 @@ async fn plan(
     let plan = crate::plan::prepare(rules, catalog, Secret::given(key.as_ref()))
         .map_err(crate::error::RulesErrors::from)?;
     Ok(plan
-        .tables
-        .into_iter()
+        .tables()
+        .iter()
         .filter(|t| !t.skip)
-        .map(|t| (t.table.name.to_string(), Arc::new(t)))
+        .map(|t| (t.table.name.to_string(), Arc::clone(t)))
         .collect())
 }
 

@@ -311,8 +311,8 @@ fn fpe_memory_stays_a_small_multiple_of_the_value() {
 }
 
 /// Item 15: misleading messages. A byte order mark is accepted, a merge
-/// key is refused where it is written, and a rule naming a partition
-/// names the root it is copied through.
+/// key merges (issue 26; it was refused before), and a rule naming a
+/// partition names the root it is copied through.
 #[test]
 fn rules_messages_say_what_is_wrong() {
     let pg = Pg::get();
@@ -330,16 +330,27 @@ fn rules_messages_say_what_is_wrong() {
         out.stderr
     );
 
-    let merge = "version: 1\nbase: &b { id: keep }\ntables:\n  public.ev:\n    columns:\n      <<: *b\n      at: keep\n";
-    let out = run("check", &source, None, merge).expect(2);
+    // Issue 26: a merge key merges (YAML 1.1), in rules as in any file,
+    // and the key written out wins; `check` then finds every column ruled.
+    let merge = "version: 1\ntables:\n  public.ev:\n    columns:\n      <<: { id: keep, at: { fake: name } }\n      at: keep\n";
+    let out = run("check", &source, None, merge).expect(0);
+    assert!(!out.stderr.contains("<<"), "{}", out.stderr);
+    let out = run(
+        "check",
+        &source,
+        None,
+        &merge.replace("      at: keep\n", ""),
+    )
+    .expect(3);
+    // Without the written-out key, the merged rule applies, and its
+    // problem points at the `<<` line it came from.
     assert!(
-        out.stderr.contains(
-            "r.yml:6:7: YAML merge keys (`<<: *anchor`) are not supported in rules files"
+        out.stdout.contains(
+            "r.yml:5:11: `fake: name` cannot produce a value of type date (column public.ev.at)"
         ),
         "{}",
-        out.stderr
+        out.stdout
     );
-    assert!(!out.stderr.contains("unknown transform"), "{}", out.stderr);
 
     let partition =
         "version: 1\ntables:\n  public.ev:\n    columns: { id: keep, at: keep }\n  public.ev_2024:\n    columns: { id: keep, at: keep }\n";

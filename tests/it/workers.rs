@@ -142,17 +142,17 @@ fn pod(file: &str, values: &[(&str, String)]) -> (Vec<String>, Vec<(&'static str
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("deploy/kubernetes")
         .join(file);
-    let job: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let job: serde_json::Value =
+        anonymize::yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let container = &job["spec"]["template"]["spec"]["containers"][0];
     let args = container["args"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
     let mut env = Vec::new();
-    for e in container["env"].as_sequence().unwrap() {
+    for e in container["env"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();
         let value = values
             .iter()

@@ -1,20 +1,20 @@
 //! `sync --schema existing`: load into the target's own tables instead of
 //! a fresh database (no swap; one transaction instead).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
 
 use super::facts::Facts;
-use super::{total_rows, verify_before_swap, SyncOptions};
+use super::sinks::ExistingTables;
+use super::{verify_before_swap, SyncOptions};
 use crate::conn::ConnInfo;
 use crate::error::{PgResultExt, UsageError};
-use crate::pipeline::{copy_table, TableStats};
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
+use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
 use crate::schema;
-use crate::sink::postgres::CopySink;
 use crate::source;
 use crate::target::{self, LoadedTable, TargetServer};
 
@@ -29,7 +29,7 @@ pub(super) async fn load_existing(
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     let client = target::connect(target).await?;
-    let names: Vec<String> = plan.tables.iter().map(|t| t.table.sql_only()).collect();
+    let names: Vec<String> = plan.tables().iter().map(|t| t.table.sql_only()).collect();
     client
         .batch_execute("BEGIN")
         .await
@@ -55,18 +55,24 @@ pub(super) async fn load_existing(
     }
     facts.phase(|p| p.schema = Some(facts.since_mark()));
     facts.mark();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
-    let source = source::worker_with(&opts.source, &snapshot.id, opts.lock_timeout).await?;
-    let mut stats = Vec::new();
-    for table in plan.tables.iter().filter(|t| !t.skip) {
-        let tp = progress
-            .0
-            .table(&table.table.name.to_string(), table.expected_rows());
-        let sink = CopySink::start(&client, table, false).await?;
-        let s = copy_table(&source, Arc::new(table.clone()), sink, &tp).await?;
-        facts.add_table(s.clone());
-        stats.push(s);
-    }
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
+    // One worker: every table goes into the connection whose transaction
+    // truncated them.
+    let driver = Driver {
+        source: &opts.source,
+        snapshot,
+        lock_timeout: opts.lock_timeout,
+        jobs: 1,
+        cut: Cut::WholeTables {
+            stable_order: false,
+        },
+    };
+    let sinks = ExistingTables { client: &client };
+    let stats = driver
+        .copy_all(plan.tables(), &sinks, &progress.0, |_, s| {
+            facts.add_table(s.clone())
+        })
+        .await?;
     drop(progress);
     facts.phase(|p| p.copy = Some(facts.since_mark()));
     facts.mark();
@@ -74,7 +80,7 @@ pub(super) async fn load_existing(
     facts.phase(|p| p.row_counts = Some(facts.since_mark()));
     facts.mark();
     target::validate_foreign_keys(&client).await?;
-    schema::set_sequences(&client, &plan.catalog).await?;
+    schema::set_sequences(&client, plan.catalog()).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before
@@ -101,7 +107,7 @@ pub(super) async fn refuse_outside_references(
     plan: &Plan,
 ) -> Result<()> {
     let loaded: std::collections::BTreeSet<String> = plan
-        .tables
+        .tables()
         .iter()
         .map(|t| t.table.name.to_string())
         .collect();
@@ -154,9 +160,9 @@ pub(super) async fn checked_row_counts(
 ) -> Result<Vec<TableStats>> {
     let started = Instant::now();
     let by_name: std::collections::HashMap<String, &TablePlan> = plan
-        .tables
+        .tables()
         .iter()
-        .map(|t| (t.table.name.to_string(), t))
+        .map(|t| (t.table.name.to_string(), &**t))
         .collect();
     let loaded: Vec<LoadedTable> = stats
         .iter()

@@ -12,6 +12,7 @@
 mod existing;
 mod facts;
 mod options;
+mod sinks;
 
 pub use options::{secret_from_env, SyncOptions, SECRET_FILE_VAR};
 
@@ -23,7 +24,7 @@ use anyhow::Result;
 use crate::cli::{SchemaMode, WorkersMode};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
-use crate::pipeline::pool::Pool;
+use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
@@ -88,7 +89,7 @@ async fn run_inner(
         .guard(source::lock_tables(
             &snapshot.client,
             &plan
-                .tables
+                .tables()
                 .iter()
                 .filter(|t| !t.skip)
                 .map(|t| &t.table)
@@ -106,7 +107,7 @@ async fn run_inner(
             tracing::warn!("{w}");
         }
     }
-    tracing::info!(tables = plan.tables.len(), rules = %rules.files.join(", "), "plan ready");
+    tracing::info!(tables = plan.tables().len(), rules = %rules.files.join(", "), "plan ready");
     if opts.dry_run {
         // What `--schema existing` would refuse in the target is told now
         // too, when the target is given and can be read; a dry run does
@@ -277,7 +278,7 @@ async fn dump_schema(
              in the target"
         );
     }
-    let pg_dump = schema::find_pg_dump(plan.catalog.server_version)?;
+    let pg_dump = schema::find_pg_dump(plan.catalog().server_version)?;
     let (pre_data, post_data) = tokio::try_join!(
         schema::dump_with(
             &pg_dump,
@@ -336,13 +337,8 @@ async fn load_fresh(
 
     // Post-data runs beside the copy: a table's indexes and keys are built
     // as soon as it is loaded, on connections of their own.
-    let copied: Vec<Arc<TablePlan>> = plan
-        .tables
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| Arc::new(t.clone()))
-        .collect();
-    let progress = FinishOnDrop(Progress::new(opts.progress, total_rows(plan)));
+    let copied: Vec<Arc<TablePlan>> = plan.tables().iter().filter(|t| !t.skip).cloned().collect();
+    let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
     let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
     for _ in 1..post_data_workers(opts.jobs) {
@@ -356,22 +352,29 @@ async fn load_fresh(
         };
         let r = match opts.workers {
             WorkersMode::Local => {
-                let pool = Pool {
+                let driver = Driver {
                     source: &opts.source,
                     snapshot,
                     lock_timeout: opts.lock_timeout,
-                    target: next,
                     jobs: opts.jobs,
-                    server_version: plan.catalog.server_version,
+                    cut: Cut::PageRanges {
+                        server_version: plan.catalog().server_version,
+                    },
                 };
-                pool.copy_all(&copied, &progress.0, on_copied).await
+                let sinks = sinks::FreshTables {
+                    next,
+                    sizes: source::current_sizes(&snapshot.client, &copied).await?,
+                };
+                driver
+                    .copy_all(&copied, &sinks, &progress.0, on_copied)
+                    .await
             }
             WorkersMode::External => {
                 let coordinator = Coordinator {
                     snapshot,
                     target: next,
-                    server_version: plan.catalog.server_version,
-                    identity: run_identity(plan, snapshot, opts, facts),
+                    server_version: plan.catalog().server_version,
+                    identity: run_identity(plan, snapshot, opts),
                 };
                 let r = coordinator.copy_all(&copied, &progress.0, on_copied).await;
                 r.map(|(tables, workers)| {
@@ -405,8 +408,8 @@ async fn load_fresh(
     }
 
     facts.mark();
-    schema::set_sequences(&targets[0], &plan.catalog).await?;
-    schema::refresh_materialized_views(&targets[0], &plan.catalog).await?;
+    schema::set_sequences(&targets[0], plan.catalog()).await?;
+    schema::refresh_materialized_views(&targets[0], plan.catalog()).await?;
     analyze_the_rest(&targets[0], &copied).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     drop(targets);
@@ -484,28 +487,14 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
 }
 
 /// What the workers of `--workers external` must share with this run.
-fn run_identity(
-    plan: &Plan,
-    snapshot: &source::Snapshot,
-    opts: &SyncOptions,
-    facts: &Facts,
-) -> RunIdentity {
+fn run_identity(plan: &Plan, snapshot: &source::Snapshot, opts: &SyncOptions) -> RunIdentity {
     RunIdentity {
         snapshot: snapshot.id.clone(),
-        rules_digest: plan.rules_digest.clone(),
+        rules_digest: plan.rules_digest().to_string(),
         secret_fingerprint: crate::workers::secret_fingerprint(opts.secret.as_deref()),
-        // The subset in effect: --subset, else the rules' own.
-        subset: *facts.subset.lock().expect("facts lock"),
+        subset: plan.subset(),
         selection: crate::workers::selection_text(&opts.selection),
     }
-}
-
-fn total_rows(plan: &Plan) -> u64 {
-    plan.tables
-        .iter()
-        .filter(|t| !t.skip)
-        .map(|t| t.expected_rows().max(0) as u64)
-        .sum()
 }
 
 /// `sync --verify`: checks the loaded rows against the source snapshot they

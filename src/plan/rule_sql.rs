@@ -20,10 +20,10 @@
 
 use anyhow::Result;
 
+use super::ColumnAction;
 use crate::catalog::{Catalog, Column, Table};
 use crate::conn::quote_ident;
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
-use crate::plan::ColumnAction;
 use crate::rules::{Action, ColumnEntry, ColumnRule, Rules};
 use crate::transform::OutputSpace;
 
@@ -156,7 +156,7 @@ pub fn compile_entry(
 /// fake one, two fakes of different namespaces) could meet, so they are
 /// refused.
 fn unique_branches(table: &Table, column: &Column, entry: &ColumnEntry) -> Option<Problem> {
-    let constraint = crate::plan::fit::unique_on(table, &column.name);
+    let constraint = super::fit::unique_on(table, &column.name);
     let asserted = entry
         .rules()
         .any(|r| r.unique)
