@@ -17,7 +17,7 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::catalog::{Catalog, QualifiedName, Table, TypeKind};
+use crate::catalog::{display_ident, Catalog, QualifiedName, Table, TypeKind};
 use crate::conn::{quote_ident, quote_literal};
 use crate::error::PgResultExt;
 
@@ -64,7 +64,7 @@ pub async fn find(client: &Client, catalog: &Catalog, table: &Table) -> Result<V
                     parent: parent.name.clone(),
                     when: format!(
                         "{} = {}",
-                        quote_ident(&type_column.name),
+                        display_ident(&type_column.name),
                         quote_literal(&value)
                     ),
                 });
