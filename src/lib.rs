@@ -40,6 +40,10 @@ pub mod pipeline;
 /// Where rows go: a COPY into PostgreSQL, or export files (rows only).
 pub mod sink;
 
+/// One run, many workers: the coordinator's work units and the worker
+/// loop (`sync --workers external`, `anonymize worker`).
+pub mod workers;
+
 /// The target database's life cycle: lock, create, check, swap.
 pub mod target;
 

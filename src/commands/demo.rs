@@ -146,6 +146,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         verify: true,
         verify_sample: crate::verify::DEFAULT_SAMPLE,
         secret: Some(secret),
+        workers: crate::cli::WorkersMode::Local,
     })
     .await?;
 

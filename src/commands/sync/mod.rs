@@ -21,7 +21,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 
-use crate::cli::SchemaMode;
+use crate::cli::{SchemaMode, WorkersMode};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
 use crate::pgdump;
@@ -35,6 +35,8 @@ use crate::signals::Signals;
 use crate::source;
 use crate::target::{self, TargetServer};
 use crate::verify;
+use crate::workers::control::RunIdentity;
+use crate::workers::coordinator::Coordinator;
 use facts::Facts;
 
 /// What a finished sync did.
@@ -336,25 +338,43 @@ async fn load_fresh(
     }
     let copy_started = Instant::now();
     let copy = async {
-        let driver = Driver {
-            source: &opts.source,
-            snapshot,
-            lock_timeout: opts.lock_timeout,
-            jobs: opts.jobs,
-            cut: Cut::PageRanges {
-                server_version: plan.catalog().server_version,
-            },
+        let on_copied = |t: &TablePlan, s: &TableStats| {
+            scheduler.table_copied(&t.table.name, s.rows_read);
+            facts.add_table(s.clone());
         };
-        let sinks = sinks::FreshTables {
-            next,
-            sizes: source::current_sizes(&snapshot.client, &copied).await?,
+        let r = match opts.workers {
+            WorkersMode::Local => {
+                let driver = Driver {
+                    source: &opts.source,
+                    snapshot,
+                    lock_timeout: opts.lock_timeout,
+                    jobs: opts.jobs,
+                    cut: Cut::PageRanges {
+                        server_version: plan.catalog().server_version,
+                    },
+                };
+                let sinks = sinks::FreshTables {
+                    next,
+                    sizes: source::current_sizes(&snapshot.client, &copied).await?,
+                };
+                driver
+                    .copy_all(&copied, &sinks, &progress.0, on_copied)
+                    .await
+            }
+            WorkersMode::External => {
+                let coordinator = Coordinator {
+                    snapshot,
+                    target: next,
+                    server_version: plan.catalog().server_version,
+                    identity: run_identity(plan, snapshot, opts),
+                };
+                let r = coordinator.copy_all(&copied, &progress.0, on_copied).await;
+                r.map(|(tables, workers)| {
+                    *facts.workers.lock().expect("facts lock") = Some(workers);
+                    tables
+                })
+            }
         };
-        let r = driver
-            .copy_all(&copied, &sinks, &progress.0, |t, s| {
-                scheduler.table_copied(&t.table.name, s.rows_read);
-                facts.add_table(s.clone());
-            })
-            .await;
         scheduler.all_copied();
         r.map(|t| (t, Instant::now()))
     };
@@ -456,6 +476,17 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
         .await?;
     tracing::info!(database = %server.target, "target replaced");
     Ok(())
+}
+
+/// What the workers of `--workers external` must share with this run.
+fn run_identity(plan: &Plan, snapshot: &source::Snapshot, opts: &SyncOptions) -> RunIdentity {
+    RunIdentity {
+        snapshot: snapshot.id.clone(),
+        rules_digest: plan.rules_digest().to_string(),
+        secret_fingerprint: crate::workers::secret_fingerprint(opts.secret.as_deref()),
+        subset: plan.subset(),
+        selection: crate::workers::selection_text(&opts.selection),
+    }
 }
 
 /// `sync --verify`: checks the loaded rows against the source snapshot they

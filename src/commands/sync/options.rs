@@ -40,6 +40,8 @@ pub struct SyncOptions {
     pub verify_sample: u32,
     /// `ANONYMIZE_SECRET`; `None` when unset.
     pub secret: Option<Vec<u8>>,
+    /// `--workers`: this process copies, or `anonymize worker`s do.
+    pub workers: crate::cli::WorkersMode,
 }
 
 impl SyncOptions {
@@ -65,6 +67,15 @@ impl SyncOptions {
         };
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
+        if args.workers == crate::cli::WorkersMode::External
+            && into_mode(args) == SchemaMode::Existing
+        {
+            return Err(UsageError::new(
+                "--workers external loads a fresh database that workers write into; --into \
+                 existing loads in one transaction of this process. Leave out one of them",
+            )
+            .into());
+        }
         Ok(SyncOptions {
             source,
             target,
@@ -92,6 +103,7 @@ impl SyncOptions {
             verify: args.verify,
             verify_sample: args.sample,
             secret: secret_from_env()?,
+            workers: args.workers,
         })
     }
 }
