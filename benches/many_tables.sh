@@ -46,8 +46,9 @@ timed() {
 
 for N in "${COUNTS[@]}"; do
     rm -rf "$WORK/data" "$WORK"/pg_dump "$WORK"/anonymize "$WORK"/report-*.json
-    # Every table is locked by pg_dump and by the run's snapshot session:
-    # give the lock table room for both.
+    # The target's schema script creates every table, its TOAST table and
+    # TOAST index in one transaction (three locks a table; on the source,
+    # pg_dump and the snapshot session take two): give the lock table room.
     start_cluster "$WORK" "max_locks_per_transaction=$(( (N * 3) / 100 + 64 ))"
     say "N=$N: cluster on port $PORT (pid $PID); creating tables …"
     ADMIN=$(db postgres)

@@ -10,8 +10,8 @@ use std::fmt;
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::conn::quote_ident;
 use crate::error::PgResultExt;
+use crate::sql::{display_ident, quote_qualified};
 
 /// `schema.table` as PostgreSQL spells it (unquoted, case kept).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,7 +30,7 @@ impl QualifiedName {
 
     /// Always-quoted SQL form: `"public"."Order Lines"`.
     pub fn sql(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+        quote_qualified(&self.schema, &self.name)
     }
 }
 
@@ -43,24 +43,6 @@ impl fmt::Display for QualifiedName {
             display_ident(&self.schema),
             display_ident(&self.name)
         )
-    }
-}
-
-/// An identifier as SQL would need it written: bare when it is lower-case
-/// letters, digits and underscores, quoted otherwise.
-pub fn display_ident(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        quote_ident(name)
     }
 }
 

@@ -318,6 +318,7 @@ impl Cli {
             Some(Command::Export(a)) => a.common = common,
             Some(Command::Load(a)) => a.common = common,
             Some(Command::Filter(a)) => a.common = common,
+            Some(Command::Worker(a)) => a.common = common,
             Some(Command::Completions { .. } | Command::Man) => {}
         }
     }
@@ -347,6 +348,10 @@ pub enum Command {
     /// block through the rules, every statement as it was. Custom format:
     /// `pg_restore -f - dump.pgc | anonymize filter`.
     Filter(FilterArgs),
+    /// One of many runners of one sync: joins the run that `sync --workers
+    /// external` (the coordinator) wrote into `<target>__next`, imports its
+    /// snapshot and copies work units until none is left.
+    Worker(WorkerArgs),
     /// Print a shell completion script: `anonymize completions bash >
     /// /etc/bash_completion.d/anonymize` (zsh: a `_anonymize` file on
     /// $fpath; fish: ~/.config/fish/completions/anonymize.fish).
@@ -503,6 +508,42 @@ pub struct SyncArgs {
     /// With --verify: values sampled per column.
     #[arg(long, requires = "verify", default_value_t = crate::verify::DEFAULT_SAMPLE)]
     pub sample: u32,
+    /// Who copies the rows: `local`, this process (--jobs at once), or
+    /// `external`: this process coordinates (plan, snapshot, schema,
+    /// post-data, swap) and `anonymize worker` processes, on any machines,
+    /// copy the work units (docs/operations.md, "Past one machine").
+    #[arg(long, value_enum, default_value_t = WorkersMode::Local)]
+    pub workers: WorkersMode,
+}
+
+/// `sync --workers`: who copies the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkersMode {
+    /// This process.
+    Local,
+    /// `anonymize worker` processes; this one coordinates.
+    External,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    #[arg(skip)]
+    pub common: CommonArgs,
+    /// Work units copied at once by this worker.
+    #[arg(long, short = 'j', default_value_t = 1)]
+    pub jobs: usize,
+    /// This worker's name in the control table and the coordinator's
+    /// report [default: $JOB_COMPLETION_INDEX as `worker-N` in a
+    /// Kubernetes Indexed Job, else host name and process id].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long to wait for the coordinator to write its run (workers may
+    /// start first): `30s`, `10min`; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", default_value = "10min", value_parser = parse_duration)]
+    pub wait: std::time::Duration,
+    /// How long to wait for a source table locked by someone else.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// pg_dump's table selection, with its patterns (`*`, `?`, `schema.table`,

@@ -946,16 +946,6 @@ pub async fn database_identity(client: &Client) -> Result<DatabaseIdentity> {
     })
 }
 
-/// Quotes an identifier for SQL.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes a string literal for SQL.
-pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Whether `url` was typed on this process's command line (`--source URL`
 /// or `--source=URL`), where `ps` shows it to everyone.
 fn on_command_line(url: &str) -> bool {

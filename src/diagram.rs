@@ -62,7 +62,7 @@ fn lines(t: &TablePlan) -> Vec<String> {
         .columns
         .iter()
         .filter(|c| !matches!(c.action, ColumnAction::Keep))
-        .map(|c| format!("{}: {}", crate::catalog::display_ident(&c.name), c.rule))
+        .map(|c| format!("{}: {}", crate::sql::display_ident(&c.name), c.rule))
         .collect();
     let kept = t.columns.len() - masked.len();
     out.extend(masked.iter().take(COLUMNS_SHOWN).cloned());

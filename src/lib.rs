@@ -40,11 +40,15 @@ pub mod pipeline;
 /// Where rows go: a COPY into PostgreSQL, or export files (rows only).
 pub mod sink;
 
+/// One run, many workers: the coordinator's work units and the worker
+/// loop (`sync --workers external`, `anonymize worker`).
+pub mod workers;
+
 /// The target database's life cycle: lock, create, check, swap.
 pub mod target;
 
-/// pg_dump's pre- and post-data, sequences, materialized views.
-pub mod schema;
+/// pg_dump's scripts as text: run, filter, classify, split.
+pub mod pgdump;
 
 /// Text in the schema copied verbatim (views, functions, defaults,
 /// checks, comments): connection strings and personal literals.
@@ -83,5 +87,6 @@ pub mod logging;
 pub mod pii;
 pub mod progress;
 pub mod signals;
+pub mod sql;
 /// The one YAML reader (rules, config) with positions, and `init`'s writer.
 pub mod yaml;

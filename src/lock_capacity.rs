@@ -105,8 +105,8 @@ impl LockNeed {
         })
     }
 
-    /// Source locks: pg_dump's pre-data and post-data runs (they run side by
-    /// side) plus the snapshot session each lock every table.
+    /// Source locks: each pg_dump run (`PG_DUMP_RUNS`) and the snapshot
+    /// session lock every table.
     pub fn source_locks(&self, pg_dump_runs: i64) -> i64 {
         self.dumped_tables * (pg_dump_runs + 1)
     }
@@ -141,9 +141,9 @@ pub async fn refuse_target_overflow(target_admin: &Client, need: LockNeed) -> Re
     )
 }
 
-/// pg_dump runs at once over the snapshot: the pre-data and the post-data
-/// sections (`schema::dump_with`).
-const PG_DUMP_RUNS: i64 = 2;
+/// pg_dump runs at once over the snapshot: one, for both sections
+/// (`pgdump::dump_schema`).
+const PG_DUMP_RUNS: i64 = 1;
 
 #[cfg(test)]
 mod tests {

@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(args)) => anonymize::commands::export::run(&args).await?,
         Some(Command::Load(args)) => anonymize::commands::load::run(&args).await?,
         Some(Command::Filter(args)) => anonymize::commands::filter::run(&args).await?,
+        Some(Command::Worker(args)) => anonymize::commands::worker::run(&args).await?,
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
             clap_complete::generate(

@@ -185,7 +185,7 @@ impl TablePlan {
         let cols: Vec<String> = self
             .columns
             .iter()
-            .map(|c| crate::conn::quote_ident(&c.name))
+            .map(|c| crate::sql::quote_ident(&c.name))
             .collect();
         format!(
             "COPY {} ({}) FROM STDIN",
@@ -547,7 +547,7 @@ impl Plan {
                 let _ = writeln!(
                     s,
                     "  {:<24} {}{implicit}",
-                    crate::catalog::display_ident(&c.name),
+                    crate::sql::display_ident(&c.name),
                     c.rule
                 );
             }
@@ -555,7 +555,7 @@ impl Plan {
                 let _ = writeln!(
                     s,
                     "  {:<24} generated (recomputed by the target)",
-                    crate::catalog::display_ident(&c.name)
+                    crate::sql::display_ident(&c.name)
                 );
             }
         }
@@ -924,7 +924,7 @@ fn compile(
                     ),
                     Some(format!(
                         "widen the column (e.g. `ALTER TABLE {display} ALTER COLUMN {} TYPE text`), or use a rule whose output fits, such as `{{ fpe: {{}} }}` (same length as its input)",
-                        crate::catalog::display_ident(&column.name)
+                        crate::sql::display_ident(&column.name)
                     )),
                 ));
             }
@@ -1242,7 +1242,7 @@ pub async fn check_small_domains(
             }
             // The sampled value with the fewest possible values: counted on
             // the server (a letter as about 1.4 digits), no value read.
-            let ident = crate::conn::quote_ident(&column.name);
+            let ident = crate::sql::quote_ident(&column.name);
             let sql = format!(
                 "SELECT c, d, l FROM (SELECT char_length(v)::int8 AS c, \
                         length(regexp_replace(v, '[^0-9]', '', 'g'))::int8 AS d, \

@@ -18,8 +18,8 @@ use anyhow::Result;
 use tokio_postgres::Client;
 
 use crate::catalog::{Catalog, QualifiedName, Table, TypeKind};
-use crate::conn::{quote_ident, quote_literal};
 use crate::error::PgResultExt;
+use crate::sql::{display_ident, quote_ident, quote_literal};
 
 /// One polymorphic reference: on the rows where `when` holds, `column`
 /// holds a key of `parent`.
@@ -64,7 +64,7 @@ pub async fn find(client: &Client, catalog: &Catalog, table: &Table) -> Result<V
                     parent: parent.name.clone(),
                     when: format!(
                         "{} = {}",
-                        quote_ident(&type_column.name),
+                        display_ident(&type_column.name),
                         quote_literal(&value)
                     ),
                 });

@@ -19,7 +19,7 @@
 //! KEY` takes ACCESS EXCLUSIVE, `CREATE INDEX` SHARE): a worker blocked on a
 //! lock would hold a connection and a core for nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -29,9 +29,9 @@ use tokio_postgres::Client;
 
 use crate::catalog::{QualifiedName, TableKind};
 use crate::error::PgResultExt;
+use crate::pgdump::{self, entries, Entry, PostData, PREAMBLE};
 use crate::plan::TablePlan;
 use crate::progress::PostDataProgress;
-use crate::schema::{entries, Entry};
 use crate::target::{check_row_counts, LoadedTable};
 
 /// Table lock modes the tasks take, weakest first.
@@ -152,6 +152,24 @@ struct State {
     /// the same with ten thousand tables as with ten.
     left_per_stage: [usize; STAGES],
     left: usize,
+    /// Where each table is in `tables`, by name.
+    by_name: HashMap<QualifiedName, usize>,
+    /// Per table, the waiting tasks whose readiness depends on it.
+    watchers: Vec<Vec<usize>>,
+    /// The tasks that wait for a step of the whole load (every copy, every
+    /// index…), re-checked when such a step ends.
+    global: Vec<usize>,
+    /// Waiting tasks that are ready, in schedule order (the order of
+    /// `tasks`), the exclusive ones apart. Readiness never goes back, so a
+    /// task enters once, on the event that makes it ready, and `pick`
+    /// never scans the tasks that still wait: with ten thousand tables a
+    /// scan per pick cost seconds of CPU.
+    ready: BTreeSet<usize>,
+    ready_exclusive: BTreeSet<usize>,
+    /// Tasks running now.
+    running: Vec<usize>,
+    /// Per table, the locks the running tasks hold on it.
+    held: Vec<Vec<Lock>>,
 }
 
 /// The number of `Stage`s.
@@ -195,9 +213,7 @@ impl Scheduler {
             .collect();
         let mut tasks = Vec::new();
         let mut rest = String::new();
-        let all = entries(script);
-        let preamble_kind = "PREAMBLE";
-        for e in all.iter().filter(|e| e.kind != preamble_kind) {
+        for e in entries(script).iter().filter(|e| e.kind != PREAMBLE) {
             match classify(e, &index_of, &known) {
                 Some(t) => tasks.push(t),
                 None => rest.push_str(&e.sql),
@@ -304,36 +320,61 @@ impl Scheduler {
             left_per_stage[t.stage as usize] += 1;
         }
         let left = tasks.len();
+        let by_name = tables
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.name.clone(), i))
+            .collect();
+        let mut watchers = vec![Vec::new(); tables.len()];
+        let mut global = Vec::new();
+        for (i, task) in tasks.iter().enumerate() {
+            match &task.ready {
+                Ready::Copied(t) => watchers[*t].push(i),
+                Ready::Complete(ts) => {
+                    for &t in ts {
+                        watchers[t].push(i);
+                    }
+                }
+                _ => global.push(i),
+            }
+        }
+        let held = vec![Vec::new(); tables.len()];
+        let mut state = State {
+            tables,
+            tasks,
+            all_copied: false,
+            failed: false,
+            started: None,
+            finished: None,
+            count_seconds: 0.0,
+            left_per_stage,
+            left,
+            by_name,
+            watchers,
+            global,
+            ready: BTreeSet::new(),
+            ready_exclusive: BTreeSet::new(),
+            running: Vec::new(),
+            held,
+        };
+        let all: Vec<usize> = (0..state.tasks.len()).collect();
+        state.refresh(&all);
         Scheduler {
-            state: Mutex::new(State {
-                tables,
-                tasks,
-                all_copied: false,
-                failed: false,
-                started: None,
-                finished: None,
-                count_seconds: 0.0,
-                left_per_stage,
-                left,
-            }),
+            state: Mutex::new(state),
             notify: Notify::new(),
             progress,
         }
     }
 
-    /// Index in the schedule of the table named `name` (`None` for a table
-    /// the schedule does not know).
-    fn table_index(state: &State, name: &QualifiedName) -> Option<usize> {
-        state.tables.iter().position(|k| &k.name == name)
-    }
-
     /// The copy of `table` is committed with `rows_sent` rows: its indexes
-    /// and keys may start.
+    /// and keys may start. (A table the schedule does not know is ignored.)
     pub fn table_copied(&self, table: &QualifiedName, rows_sent: u64) {
         let mut s = self.state.lock().expect("scheduler lock");
-        if let Some(i) = Self::table_index(&s, table) {
+        if let Some(&i) = s.by_name.get(table) {
             s.tables[i].copied = true;
             s.tables[i].rows_sent = rows_sent;
+            let watchers = s.watchers[i].clone();
+            s.refresh(&watchers);
         }
         drop(s);
         self.notify.notify_waiters();
@@ -341,7 +382,11 @@ impl Scheduler {
 
     /// Every copy is committed: counts and the rest may start.
     pub fn all_copied(&self) {
-        self.state.lock().expect("scheduler lock").all_copied = true;
+        let mut s = self.state.lock().expect("scheduler lock");
+        s.all_copied = true;
+        let global = s.global.clone();
+        s.refresh(&global);
+        drop(s);
         self.notify.notify_waiters();
     }
 
@@ -360,7 +405,7 @@ impl Scheduler {
     pub async fn run(&self, clients: &[Client], script: &str) -> Result<()> {
         let preamble = entries(script)
             .into_iter()
-            .find(|e| e.kind == "PREAMBLE")
+            .find(|e| e.kind == PREAMBLE)
             .map(|e| e.sql)
             .unwrap_or_default();
         let workers = clients.iter().map(|client| {
@@ -442,6 +487,12 @@ impl Scheduler {
         match pick(&s) {
             Some(i) => {
                 s.tasks[i].status = Status::Running;
+                s.ready.remove(&i);
+                s.ready_exclusive.remove(&i);
+                s.running.push(i);
+                for (table, lock) in s.tasks[i].locks.clone() {
+                    s.held[table].push(lock);
+                }
                 s.started.get_or_insert_with(Instant::now);
                 Take::Run(i, s.tasks[i].clone())
             }
@@ -453,11 +504,26 @@ impl Scheduler {
     fn complete(&self, i: usize, seconds: f64) {
         let mut s = self.state.lock().expect("scheduler lock");
         s.tasks[i].status = Status::Done;
+        s.running.retain(|&r| r != i);
+        for (table, lock) in s.tasks[i].locks.clone() {
+            let held = &mut s.held[table];
+            if let Some(at) = held.iter().position(|&l| l == lock) {
+                held.swap_remove(at);
+            }
+        }
         s.left -= 1;
         let stage = s.tasks[i].stage as usize;
         s.left_per_stage[stage] -= 1;
         if let Some(t) = s.tasks[i].builds {
             s.tables[t].indexes_left -= 1;
+            if s.tables[t].indexes_left == 0 {
+                let watchers = s.watchers[t].clone();
+                s.refresh(&watchers);
+            }
+        }
+        if s.left_per_stage[stage] == 0 {
+            let global = s.global.clone();
+            s.refresh(&global);
         }
         if s.tasks[i].stage == Stage::Count {
             s.count_seconds += seconds;
@@ -499,28 +565,35 @@ enum Take {
 /// The next task a free worker may start: ready, and no lock conflict with
 /// the running ones. A ready task that must run alone holds back the others.
 fn pick(s: &State) -> Option<usize> {
-    let running: Vec<&Task> = s
-        .tasks
-        .iter()
-        .filter(|t| t.status == Status::Running)
-        .collect();
-    if running.iter().any(|t| t.exclusive) {
+    if s.running.iter().any(|&r| s.tasks[r].exclusive) {
         return None;
     }
-    let ready: Vec<usize> = (0..s.tasks.len())
-        .filter(|&i| s.tasks[i].status == Status::Waiting && is_ready(s, &s.tasks[i]))
-        .collect();
-    if let Some(&i) = ready.iter().find(|&&i| s.tasks[i].exclusive) {
-        return running.is_empty().then_some(i);
+    if let Some(&i) = s.ready_exclusive.first() {
+        return s.running.is_empty().then_some(i);
     }
-    ready.into_iter().find(|&i| {
-        s.tasks[i].locks.iter().all(|(table, mode)| {
-            running
-                .iter()
-                .flat_map(|r| r.locks.iter())
-                .all(|(t2, m2)| t2 != table || !mode.conflicts(*m2))
-        })
+    s.ready.iter().copied().find(|&i| {
+        s.tasks[i]
+            .locks
+            .iter()
+            .all(|(table, mode)| s.held[*table].iter().all(|m2| !mode.conflicts(*m2)))
     })
+}
+
+impl State {
+    /// Moves the waiting tasks among `candidates` that are now ready into
+    /// the ready sets.
+    fn refresh(&mut self, candidates: &[usize]) {
+        for &i in candidates {
+            let t = &self.tasks[i];
+            if t.status == Status::Waiting && is_ready(self, t) {
+                if t.exclusive {
+                    self.ready_exclusive.insert(i);
+                } else {
+                    self.ready.insert(i);
+                }
+            }
+        }
+    }
 }
 
 fn is_ready(s: &State, t: &Task) -> bool {
@@ -561,39 +634,36 @@ fn classify(
         builds: None,
         status: Status::Waiting,
     };
-    match e.kind.as_str() {
-        kind @ ("INDEX" | "CONSTRAINT") => {
-            // Both build on one table once it is copied; index builds
-            // share their table, a constraint takes it alone.
-            let (table, label, context, lock) = if kind == "INDEX" {
-                let (name, table) = parse_create_index(&e.sql)?;
-                let context = "building an index on the target";
-                (table, format!("index {name}"), context, Lock::Share)
-            } else {
-                let (table, name) = parse_alter_table_constraint(&e.sql)?;
-                let context = "building a constraint on the target";
-                (
-                    table,
-                    format!("constraint {name}"),
-                    context,
-                    Lock::AccessExclusive,
-                )
-            };
-            Some(match lookup(&table) {
-                Some(i) => Task {
-                    ready: Ready::Copied(i),
-                    locks: vec![(i, lock)],
-                    exclusive: false,
-                    builds: Some(i),
-                    ..base(label, context, Stage::Index)
-                },
-                None => Task {
-                    ready: Ready::AllCopied,
-                    ..base(label, context, Stage::Index)
-                },
-            })
-        }
-        "INDEX ATTACH" => Some(Task {
+    // Both build on one table once it is copied; index builds share
+    // their table, a constraint takes it alone.
+    let on_one_table =
+        |table: (String, String), label: String, context: &str, lock: Lock| match lookup(&table) {
+            Some(i) => Task {
+                ready: Ready::Copied(i),
+                locks: vec![(i, lock)],
+                exclusive: false,
+                builds: Some(i),
+                ..base(label, context, Stage::Index)
+            },
+            None => Task {
+                ready: Ready::AllCopied,
+                ..base(label, context, Stage::Index)
+            },
+        };
+    match pgdump::classify(e) {
+        PostData::Index { name, table } => Some(on_one_table(
+            table,
+            format!("index {name}"),
+            "building an index on the target",
+            Lock::Share,
+        )),
+        PostData::Constraint { name, table } => Some(on_one_table(
+            table,
+            format!("constraint {name}"),
+            "building a constraint on the target",
+            Lock::AccessExclusive,
+        )),
+        PostData::IndexAttach => Some(Task {
             ready: Ready::AllIndexes,
             ..base(
                 "index attachments".into(),
@@ -601,8 +671,7 @@ fn classify(
                 Stage::Attach,
             )
         }),
-        "FK CONSTRAINT" => {
-            let (table, name) = parse_alter_table_constraint(&e.sql)?;
+        PostData::ForeignKey { name, table } => {
             let label = format!("foreign key {name}");
             let context = "adding a foreign key on the target";
             let child = lookup(&table);
@@ -634,104 +703,13 @@ fn classify(
                 },
             })
         }
-        _ => None,
+        PostData::Other => None,
     }
-}
-
-/// `CREATE [UNIQUE] INDEX name ON [ONLY] schema.table …` → (name, table).
-fn parse_create_index(sql: &str) -> Option<(String, (String, String))> {
-    let s = statement(sql);
-    let s = s.strip_prefix("CREATE ")?;
-    let s = s.strip_prefix("UNIQUE ").unwrap_or(s);
-    let s = s.strip_prefix("INDEX ")?;
-    let (name, s) = ident(s)?;
-    let s = s.trim_start().strip_prefix("ON ")?;
-    let s = s.strip_prefix("ONLY ").unwrap_or(s);
-    let (table, _) = qualified(s)?;
-    Some((name, table))
-}
-
-/// `ALTER TABLE [ONLY] schema.table ADD CONSTRAINT name …` → (table, name).
-fn parse_alter_table_constraint(sql: &str) -> Option<((String, String), String)> {
-    let s = statement(sql);
-    let s = s.strip_prefix("ALTER TABLE ")?;
-    let s = s.strip_prefix("ONLY ").unwrap_or(s);
-    let (table, s) = qualified(s)?;
-    let s = s.trim_start().strip_prefix("ADD CONSTRAINT ")?;
-    let (name, _) = ident(s)?;
-    Some((table, name))
-}
-
-/// The entry's SQL without its leading comment and blank lines.
-fn statement(sql: &str) -> &str {
-    let mut s = sql;
-    loop {
-        let t = s.trim_start();
-        match t.strip_prefix("--") {
-            Some(rest) => s = rest.split_once('\n').map(|(_, r)| r).unwrap_or(""),
-            None => return t,
-        }
-    }
-}
-
-/// A qualified name `schema.table`, each part quoted or not.
-fn qualified(s: &str) -> Option<((String, String), &str)> {
-    let (schema, rest) = ident(s)?;
-    let rest = rest.strip_prefix('.')?;
-    let (name, rest) = ident(rest)?;
-    Some(((schema, name), rest))
-}
-
-/// One SQL identifier at the start of `s`, unquoted.
-fn ident(s: &str) -> Option<(String, &str)> {
-    if let Some(q) = s.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = q.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == '"' {
-                if chars.peek().is_some_and(|(_, n)| *n == '"') {
-                    chars.next();
-                    name.push('"');
-                    continue;
-                }
-                return Some((name, &q[i + 1..]));
-            }
-            name.push(c);
-        }
-        return None;
-    }
-    let end = s
-        .find(|c: char| c.is_whitespace() || matches!(c, '.' | '(' | ',' | ';'))
-        .unwrap_or(s.len());
-    (end > 0).then(|| (s[..end].to_string(), &s[end..]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_pg_dump_index_and_constraint_statements() {
-        assert_eq!(
-            parse_create_index(
-                "\nCREATE UNIQUE INDEX \"Odd \"\" idx\" ON ONLY public.\"Order Lines\" USING btree (id);\n"
-            ),
-            Some((
-                "Odd \" idx".to_string(),
-                ("public".to_string(), "Order Lines".to_string())
-            ))
-        );
-        assert_eq!(
-            parse_alter_table_constraint(
-                "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);\n"
-            ),
-            Some((
-                ("public".to_string(), "orders".to_string()),
-                "orders_pkey".to_string()
-            ))
-        );
-        assert_eq!(parse_create_index("CREATE TRIGGER t AFTER INSERT"), None);
-    }
 
     fn table(name: &str, bytes: i64, fks: Vec<crate::catalog::ForeignKey>) -> Arc<TablePlan> {
         Arc::new(TablePlan::for_tests(crate::catalog::Table {
@@ -870,6 +848,106 @@ CREATE INDEX a_idx ON public.a USING btree (x);\n";
         assert_eq!(next(&s), "wait", "the group waits for a's index");
         done(&s, "index a_idx");
         assert_eq!(next(&s), "analyze 2 small tables");
+    }
+
+    /// A load of many tenant tables, simulated with two workers: every
+    /// task runs once, none runs before its readiness event, and two
+    /// running tasks never hold conflicting locks. (The ready sets are fed
+    /// by events; a missed event would leave a task waiting forever.)
+    #[test]
+    fn every_task_of_a_thousand_tables_runs_once_when_its_tables_allow() {
+        const N: usize = 1000;
+        let mut script = String::from("SET x = 1;\n");
+        let mut tables = Vec::new();
+        for i in 0..N {
+            let fk = crate::catalog::ForeignKey {
+                name: format!("t{i}_p_fkey"),
+                columns: vec!["p".into()],
+                parent: QualifiedName::new("public", format!("t{i}")),
+                parent_columns: vec!["id".into()],
+                deferrable: false,
+                virtual_key: false,
+            };
+            tables.push(table(&format!("t{i}"), 8192, vec![fk]));
+            script.push_str(&format!(
+                "--\n-- Name: t{i} t{i}_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                 ALTER TABLE ONLY public.t{i}\n    ADD CONSTRAINT t{i}_pkey PRIMARY KEY (id);\n\n\
+                 --\n-- Name: t{i}_n_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n\
+                 CREATE INDEX t{i}_n_idx ON public.t{i} USING btree (n);\n\n\
+                 --\n-- Name: t{i} t{i}_p_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+                 ALTER TABLE ONLY public.t{i}\n    ADD CONSTRAINT t{i}_p_fkey FOREIGN KEY (p) REFERENCES public.t{i}(id);\n\n"
+            ));
+        }
+        let s = Scheduler::new(
+            &script,
+            &tables,
+            crate::progress::Progress::hidden().post_data(),
+        );
+        // Keys, indexes and foreign keys of N tables, N/100 ANALYZE groups
+        // and the row counts.
+        let total = 3 * N + N / ANALYZE_GROUP + 1;
+        assert_eq!(s.state.lock().unwrap().tasks.len(), total);
+        assert_eq!(next(&s), "wait", "nothing before a table is copied");
+
+        let mut running: Vec<usize> = Vec::new();
+        let mut ran = 0;
+        let mut copied = 0;
+        loop {
+            // Two workers: fill the free one, else finish the oldest task,
+            // else copy the next table.
+            if running.len() < 2 {
+                match s.take() {
+                    Take::Run(i, task) => {
+                        let st = s.state.lock().unwrap();
+                        assert!(
+                            is_ready(&st, &task),
+                            "{} ran before it was ready",
+                            task.label
+                        );
+                        for &r in &running {
+                            for (table, mode) in &st.tasks[r].locks {
+                                assert!(
+                                    task.locks
+                                        .iter()
+                                        .all(|(t2, m2)| t2 != table || !mode.conflicts(*m2)),
+                                    "{} and {} conflict",
+                                    task.label,
+                                    st.tasks[r].label
+                                );
+                            }
+                        }
+                        drop(st);
+                        running.push(i);
+                        continue;
+                    }
+                    Take::Finished => break,
+                    Take::Wait => {}
+                }
+            }
+            if !running.is_empty() {
+                s.complete(running.remove(0), 0.0);
+                ran += 1;
+            } else if copied < N {
+                s.table_copied(&QualifiedName::new("public", format!("t{copied}")), 50);
+                copied += 1;
+                if copied == N {
+                    s.all_copied();
+                }
+            } else {
+                panic!(
+                    "tasks left waiting with nothing running: {} of {total} ran",
+                    ran
+                );
+            }
+        }
+        assert_eq!(ran, total);
+        assert!(s
+            .state
+            .lock()
+            .unwrap()
+            .tasks
+            .iter()
+            .all(|t| t.status == Status::Done));
     }
 
     #[test]

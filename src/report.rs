@@ -80,6 +80,39 @@ pub struct Report {
     /// The run's peak resident memory (`VmHWM` of /proc/self/status), or
     /// null where the system does not tell.
     pub peak_rss_bytes: Option<u64>,
+    /// `sync --workers external`: every worker's units and timings; null
+    /// when this process copied the rows.
+    pub workers: Option<Vec<WorkerReport>>,
+}
+
+/// One worker's share of a `sync --workers external` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerReport {
+    pub name: String,
+    /// The units it did, in unit order.
+    pub units: Vec<UnitReport>,
+    pub rows: u64,
+    /// Sum of its units' wall-clock seconds.
+    pub seconds: f64,
+    /// Sum of its units' CPU seconds (the worker process, all threads).
+    pub cpu_seconds: f64,
+}
+
+/// One work unit as a worker did it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitReport {
+    pub unit: i32,
+    pub table: String,
+    /// 1-based page range of `parts`.
+    pub part: i32,
+    pub parts: i32,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub cpu_seconds: f64,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
 }
 
 /// This process's peak resident memory since it started: `VmHWM`, which
@@ -199,6 +232,7 @@ impl Brief {
             source_replay_timestamp: None,
             warnings: Vec::new(),
             peak_rss_bytes: peak_rss_bytes(),
+            workers: None,
         };
         report.write(path)
     }

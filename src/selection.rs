@@ -24,6 +24,11 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// The pattern as typed.
+    pub fn written(&self) -> &str {
+        &self.written
+    }
+
     /// Compiles a pattern as psql and pg_dump read it.
     pub fn parse(text: &str) -> Result<Pattern, String> {
         let mut parts: Vec<String> = vec![String::new()];

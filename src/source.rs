@@ -8,9 +8,10 @@ use tokio_postgres::Client;
 use std::fmt::Write as _;
 
 use crate::catalog::TypeKind;
-use crate::conn::{quote_ident, quote_literal, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::error::PgResultExt;
 use crate::plan::{ColumnAction, TablePlan};
+use crate::sql::{quote_ident, quote_literal};
 
 /// Session settings for every source connection: a long COPY must not be
 /// cut by the server's idle or statement timeouts; and, as in pg_dump,
@@ -129,7 +130,7 @@ pub fn refuse_row_security(tables: &[&crate::catalog::Table], role: &str) -> Res
          would be incomplete; run `ALTER ROLE {} BYPASSRLS;` as a superuser, or connect as \
          the tables' owner (see docs/operations.md, \"Row-level security\")",
         hidden.join(", "),
-        crate::conn::quote_ident(role)
+        quote_ident(role)
     ))
     .into())
 }

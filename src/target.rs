@@ -1,14 +1,20 @@
 //! The target database's life cycle: the run's lock, preflight, a fresh
 //! `<target>__next` database marked as ours, the checks before it may go
 //! live (row counts, foreign keys), then an atomic rename over the old
-//! target. The rows themselves go in through `sink::postgres`.
+//! target. The rows themselves go in through `sink::postgres`; the schema
+//! around them through `target::schema` (pre-data) and `post_data`, and
+//! `target::finish` sets sequences and materialized views at the end.
 
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
-use crate::conn::{quote_ident, quote_literal, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::error::{PgResultExt, UsageError};
 use crate::plan::TablePlan;
+use crate::sql::{quote_ident, quote_literal};
+
+pub mod finish;
+pub mod schema;
 
 /// Session settings for every target connection: the load is rebuilt from
 /// scratch if the server crashes, so durability per commit buys nothing.

@@ -30,13 +30,14 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::catalog::{display_ident, Catalog};
+use crate::catalog::Catalog;
 use crate::cli::{CheckArgs, CheckFormat, SchemaMode};
 use crate::config::{Overrides, Settings};
 use crate::error::PgResultExt;
 use crate::error::{GapsFound, RulesErrors};
 use crate::plan::{PlanErrors, Problem, ProblemKind, Secret};
 use crate::rules::{Rules, UnknownColumns};
+use crate::sql::display_ident;
 use crate::subset::SubsetSpec;
 
 /// The kind of a gap.
@@ -249,7 +250,7 @@ async fn unlisted_keys(rules: &Rules, client: &tokio_postgres::Client) -> Result
             }
             let sql = format!(
                 "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL LIMIT {SAMPLED_DOCUMENTS}",
-                col = crate::conn::quote_ident(&entry.name),
+                col = crate::sql::quote_ident(&entry.name),
                 table = table.name.sql(),
             );
             // A stale rule is reported as such by the plan; a failed read
@@ -505,7 +506,7 @@ fn row_security(rules: &Rules, catalog: &Catalog, role: &str) -> (Vec<RowSecurit
             ),
             hint: Some(format!(
                 "run `ALTER ROLE {} BYPASSRLS;` as a superuser, or connect as the table's owner",
-                crate::conn::quote_ident(role)
+                crate::sql::quote_ident(role)
             )),
         });
     }

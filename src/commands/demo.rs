@@ -19,9 +19,10 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::cli::{DemoArgs, SchemaMode};
 use crate::commands::sync::SyncOptions;
-use crate::conn::{quote_ident, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::ephemeral::Cluster;
 use crate::error::PgResultExt;
+use crate::sql::quote_ident;
 
 /// The sample "production" database, with `{{CUSTOMERS}}` for its scale.
 pub const SAMPLE_SQL: &str = include_str!("../../demo/sample.sql");
@@ -136,7 +137,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         force: false,
         keep_previous: false,
         terminate_connections: false,
-        privileges: crate::schema::Privileges {
+        privileges: crate::pgdump::Privileges {
             owners: true,
             acl: true,
         },
@@ -145,6 +146,7 @@ async fn demo(cluster: &Cluster, args: &DemoArgs) -> Result<()> {
         verify: true,
         verify_sample: crate::verify::DEFAULT_SAMPLE,
         secret: Some(secret),
+        workers: crate::cli::WorkersMode::Local,
     })
     .await?;
 

@@ -28,7 +28,7 @@ use anyhow::{anyhow, Context, Result};
 
 use crate::cli::ExportArgs;
 use crate::config::{Overrides, Settings};
-use crate::conn::{quote_literal, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::error::{GapsFound, UsageError};
 use crate::export::compress::{self, Compression};
 use crate::export::format::{ExportFormat, Layout};
@@ -36,14 +36,15 @@ use crate::export::manifest::{
     self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
 };
 use crate::export::staging::Staging;
+use crate::pgdump;
 use crate::pipeline::driver::{rows_to_copy, Cut, Driver, Part, SinkFactory};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
-use crate::schema::{self, Section};
 use crate::signals::Signals;
 use crate::sink::files::{create_private, create_private_dir, write_private, FileSink};
 use crate::sink::Observed;
+use crate::sql::quote_literal;
 use crate::subset::SubsetSpec;
 use crate::verify::sample::Sampler;
 use crate::verify::{self, Samples};
@@ -218,20 +219,20 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
     )
     .await?;
     tracing::info!(tables = plan.tables().len(), rules = %rules.files.join(", "), "plan ready");
-    let pg_dump = schema::find_pg_dump(plan.catalog().server_version)?;
+    let pg_dump = pgdump::find_pg_dump(plan.catalog().server_version)?;
     // Without owners or grants: the files load anywhere, as any role.
-    let dump = |section| {
-        schema::dump_with(
-            &pg_dump,
-            &opts.source,
-            &snapshot.id,
-            section,
-            schema::Privileges::NONE,
-            opts.lock_timeout,
-            &excluded.tables,
-        )
-    };
-    let (pre, post) = tokio::try_join!(dump(Section::PreData), dump(Section::PostData))?;
+    let pgdump::Sections {
+        pre_data: pre,
+        post_data: post,
+    } = pgdump::dump_schema(
+        &pg_dump,
+        &opts.source,
+        &snapshot.id,
+        pgdump::Privileges::NONE,
+        opts.lock_timeout,
+        &excluded.tables,
+    )
+    .await?;
     let order = fk_order(&plan);
 
     let root = staging.result();
@@ -275,8 +276,8 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             let header = sql_header(&rules.digest, subset.as_deref());
             let parts = SqlParts {
                 header,
-                pre: clean_dump(&pre),
-                post: clean_dump(&post),
+                pre: pgdump::without_version_lines(&pre),
+                post: pgdump::without_version_lines(&post),
                 finish: finish_sql(&plan),
             };
             assemble_sql(
@@ -297,8 +298,8 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
                  -- `{POST_DATA_MARKER}` first, load the table files, then the rest\n\
                  -- (indexes, constraints, triggers, sequences, materialized views).\n\
                  -- `anonymize load DIR --target URL` does all three.\n\n{}{POST_DATA_MARKER}\n\n{}{}",
-                clean_dump(&pre),
-                clean_dump(&post),
+                pgdump::without_version_lines(&pre),
+                pgdump::without_version_lines(&post),
                 finish_sql(&plan)
             );
             write_private(&root.join("schema.sql"), schema_sql.as_bytes())
@@ -492,22 +493,6 @@ fn sql_header(digest: &str, subset: Option<&str>) -> String {
     }
     s.push('\n');
     s
-}
-
-/// pg_dump's script without the lines that name its version and the
-/// server's: they change with an upgrade, not with the data.
-fn clean_dump(script: &str) -> String {
-    script
-        .lines()
-        .filter(|l| {
-            !l.starts_with("-- Dumped from database version")
-                && !l.starts_with("-- Dumped by pg_dump version")
-        })
-        .fold(String::with_capacity(script.len()), |mut s, l| {
-            s.push_str(l);
-            s.push('\n');
-            s
-        })
 }
 
 /// What comes after post-data: sequence values, as the source has them,

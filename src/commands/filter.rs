@@ -19,9 +19,9 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 
 use crate::cli::FilterArgs;
-use crate::commands::load::script::{copy_from_stdin, Event, Splitter};
 use crate::config::{Overrides, Settings};
 use crate::error::UsageError;
+use crate::pgdump::split::{copy_from_stdin, Event, Splitter};
 use crate::plan::{Plan, Secret, TablePlan};
 use crate::rules::parse_table_name;
 use crate::transform::Key;

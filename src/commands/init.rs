@@ -29,10 +29,10 @@ use anyhow::{Context, Result};
 use crate::catalog::{Catalog, Column, Table, TableKind, TypeKind};
 use crate::cli::InitArgs;
 use crate::config::{Overrides, Settings};
-use crate::conn::quote_ident;
 use crate::error::{PgResultExt, UsageError};
 use crate::pii::{self, Kind};
 use crate::plan::Secret;
+use crate::sql::quote_ident;
 use crate::yaml::emit::{key, quote, Writer};
 
 /// File name used when `--out` is a directory.
@@ -122,10 +122,12 @@ pub async fn run(args: &InitArgs) -> Result<String> {
             file.tables.push(StarterTable {
                 name,
                 columns: None,
+                references: Vec::new(),
             });
             continue;
         }
         let evidence = sample(&snapshot.client, table, args.sample).await?;
+        let references = crate::polymorphic::find(&snapshot.client, &catalog, table).await?;
         let mut rules = Vec::new();
         for column in &table.columns {
             columns += 1;
@@ -142,6 +144,7 @@ pub async fn run(args: &InitArgs) -> Result<String> {
         file.tables.push(StarterTable {
             name,
             columns: Some(rules),
+            references,
         });
     }
     let text = file.to_yaml();
@@ -212,6 +215,9 @@ struct StarterTable {
     /// The columns' rules; `None` for a table whose data is left out
     /// (`--exclude-table-data`: `skip: true`).
     columns: Option<Vec<StarterColumn>>,
+    /// Polymorphic references found by convention (`commentable_type` +
+    /// `commentable_id`), for the subset to follow.
+    references: Vec<crate::polymorphic::Polymorphic>,
 }
 
 struct StarterColumn {
@@ -267,6 +273,21 @@ impl StarterFile {
                         let why = format!("{marker}: {}", c.choice.why);
                         w.entry(3, &c.key, &c.choice.rule, Some(&why));
                     }
+                }
+            }
+            if !table.references.is_empty() {
+                w.open(2, "references");
+                for r in &table.references {
+                    w.item(
+                        3,
+                        &format!(
+                            "{{ columns: [{}], table: {}, when: {} }}",
+                            key(&r.column),
+                            key(&r.parent.to_string()),
+                            quote(&r.when)
+                        ),
+                        Some("why: a polymorphic reference by the app's naming convention; the subset follows it both ways"),
+                    );
                 }
             }
         }
@@ -978,10 +999,12 @@ mod tests {
                 StarterTable {
                     name: "public.audit".into(),
                     columns: None,
+                    references: vec![],
                 },
                 StarterTable {
                     name: "public.empty".into(),
                     columns: Some(vec![]),
+                    references: vec![],
                 },
                 StarterTable {
                     name: "public.Users".into(),
@@ -995,6 +1018,11 @@ mod tests {
                             choice: choice("{ fake: email }", "name\nlooks like email", true),
                         },
                     ]),
+                    references: vec![crate::polymorphic::Polymorphic {
+                        column: "owner_id".into(),
+                        parent: crate::catalog::QualifiedName::new("public", "posts"),
+                        when: "owner_type = 'Post'".into(),
+                    }],
                 },
             ],
         };
@@ -1017,6 +1045,8 @@ tables:
     columns:
       id: keep  # why: not personal
       'E-mail': { fake: email }  # todo: name looks like email
+    references:
+      - { columns: [owner_id], table: public.posts, when: 'owner_type = ''Post''' }  # why: a polymorphic reference by the app's naming convention; the subset follows it both ways
 "
         );
         let rules = crate::rules::load::load_str("r.yml", &text).unwrap();

@@ -20,12 +20,13 @@ use tokio_postgres::Client;
 
 use crate::cli::LoadArgs;
 use crate::config::{Overrides, Settings};
-use crate::conn::{quote_ident, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::error::{PgResultExt, UsageError};
 use crate::export::compress;
 use crate::export::format::{Decoding, ExportFormat, Layout};
 use crate::export::manifest::{content_digest, Digest, Manifest, ManifestTable, POST_DATA_MARKER};
 use crate::signals::Signals;
+use crate::sql::quote_ident;
 use crate::target::{self, TargetServer};
 use script::Script;
 

@@ -8,6 +8,7 @@ pub mod init;
 pub mod load;
 pub mod sync;
 pub mod verify;
+pub mod worker;
 
 use anyhow::Result;
 

@@ -71,7 +71,7 @@ pub struct Driver<'a> {
 
 /// Tables larger than this on disk are copied in parts of about this size
 /// (`ANONYMIZE_SPLIT_MB`, 0 = never split).
-fn part_bytes() -> u64 {
+pub fn part_bytes() -> u64 {
     const DEFAULT_MB: u64 = 256;
     std::env::var("ANONYMIZE_SPLIT_MB")
         .ok()

@@ -292,7 +292,7 @@ pub async fn check_source_lengths(
         let lengths: Vec<String> = needs
             .iter()
             .map(|(_, c, _, _, _)| {
-                let q = crate::conn::quote_ident(&c.name);
+                let q = crate::sql::quote_ident(&c.name);
                 if c.is_array {
                     format!("max((SELECT max(char_length(e)) FROM unnest({q}) AS e))")
                 } else {

@@ -22,9 +22,9 @@ use anyhow::Result;
 
 use super::ColumnAction;
 use crate::catalog::{Catalog, Column, Table};
-use crate::conn::quote_ident;
 use crate::error::{Location, PgResultExt, RulesError, RulesErrors};
 use crate::rules::{Action, ColumnEntry, ColumnRule, Rules};
+use crate::sql::quote_ident;
 use crate::transform::OutputSpace;
 
 /// A problem: where (the branch's `when:`, else the column's entry), what,

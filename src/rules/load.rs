@@ -362,7 +362,7 @@ fn merge(
                     location: entry.location.clone(),
                     message: format!(
                         "column {} of table {name} has two rules (first at {})",
-                        crate::catalog::display_ident(&entry.name),
+                        crate::sql::display_ident(&entry.name),
                         prev.location
                     ),
                     hint: Some(

@@ -293,6 +293,15 @@ impl Graph {
                 adjacency[e.child].push(e.parent);
             }
         }
+        // Each table's edges as parent and as child: a component looks at
+        // its own edges only (a scan of every edge per component cost
+        // seconds with ten thousand tables).
+        let mut as_parent = vec![Vec::new(); n];
+        let mut as_child = vec![Vec::new(); n];
+        for (i, e) in self.edges.iter().enumerate() {
+            as_parent[e.parent].push(i);
+            as_child[e.child].push(i);
+        }
         for component in strongly_connected(&adjacency) {
             let members: BTreeSet<usize> = component.iter().copied().collect();
             let free = component.iter().all(|&m| {
@@ -300,14 +309,14 @@ impl Graph {
                 !x.explicit && x.pin == Pin::None && x.mode != Mode::Skip && x.est_known
             });
             let rows: f64 = component.iter().map(|&m| self.nodes[m].est_rows).sum();
-            let outside = |e: &Edge| members.contains(&e.child) != members.contains(&e.parent);
-            let referenced = self.edges.iter().any(|e| {
-                outside(e) && members.contains(&e.parent) && self.nodes[e.child].mode != Mode::Skip
+            let referenced = component.iter().flat_map(|&m| &as_parent[m]).any(|&e| {
+                let e = &self.edges[e];
+                !members.contains(&e.child) && self.nodes[e.child].mode != Mode::Skip
             });
-            let references = self
-                .edges
+            let references = component
                 .iter()
-                .any(|e| outside(e) && members.contains(&e.child));
+                .flat_map(|&m| &as_child[m])
+                .any(|&e| !members.contains(&self.edges[e].parent));
             if free && rows <= REFERENCE_ROWS && (referenced || !references) {
                 for &m in &component {
                     self.nodes[m].reference = true;

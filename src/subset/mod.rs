@@ -91,12 +91,18 @@ pub(crate) fn select(
         }
     }
 
+    // By name, so that following ten thousand keys is not a scan each.
+    let index_of: std::collections::HashMap<&crate::catalog::QualifiedName, usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (&t.name, i))
+        .collect();
     let mut edges = Vec::new();
     for (i, t) in tables.iter().enumerate() {
         for fk in &t.foreign_keys {
             // A key to a table outside the copy (a partition named directly,
             // an extension's table) has nothing to follow.
-            let Some(parent) = tables.iter().position(|p| p.name == fk.parent) else {
+            let Some(&parent) = index_of.get(&fk.parent) else {
                 continue;
             };
             edges.push(edge(t, i, parent, fk, true));
@@ -607,7 +613,7 @@ fn describe(g: &Graph, t: usize) -> String {
     let mut parts: Vec<String> = Vec::new();
     let cols = |c: &[String]| {
         c.iter()
-            .map(|c| crate::catalog::display_ident(c))
+            .map(|c| crate::sql::display_ident(c))
             .collect::<Vec<_>>()
             .join(", ")
     };

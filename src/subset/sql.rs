@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 
 use super::graph::{Contribution, Edge, Graph, Ident, Mode};
 use crate::catalog::Table;
-use crate::conn::quote_ident;
+use crate::sql::quote_ident;
 
 /// The sampling seed of every table, by node index.
 pub struct Sampling {

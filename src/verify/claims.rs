@@ -9,9 +9,9 @@ use anyhow::Result;
 use tokio_postgres::Client;
 
 use super::{ColumnResult, Status};
-use crate::conn::quote_ident;
 use crate::error::PgResultExt;
 use crate::plan::Plan;
+use crate::sql::quote_ident;
 
 /// One verdict per `sql:` column that claims `unique: true`: `ok`, or
 /// `not_unique` with the counts (never a value).

@@ -32,9 +32,9 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::catalog::{TableKind, TypeKind};
-use crate::conn::quote_ident;
 use crate::error::PgResultExt;
 use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
+use crate::sql::quote_ident;
 use crate::transform::OutputSpace;
 
 mod claims;
@@ -627,7 +627,7 @@ impl VerifyReport {
                     s,
                     "{label:<8} {}.{} ({}): {}",
                     c.table,
-                    crate::catalog::display_ident(&c.column),
+                    crate::sql::display_ident(&c.column),
                     c.rule,
                     c.message
                 );

@@ -13,10 +13,10 @@ use tokio_postgres::Client;
 
 use super::{accept, ColumnResult, Status, PERSONAL_SHARE};
 use crate::catalog::TableKind;
-use crate::conn::quote_ident;
 use crate::error::PgResultExt;
 use crate::pii::{self, Kind};
 use crate::plan::{ColumnAction, ColumnPlan, Plan, TablePlan};
+use crate::sql::quote_ident;
 use crate::transform::OutputSpace;
 
 /// A kept or partly scrubbed text column, judged once every table is

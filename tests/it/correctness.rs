@@ -565,7 +565,7 @@ fn an_unmarked_leftover_is_reported_with_the_command_that_clears_it() {
     assert!(pg.exists(&next), "a SIGKILL leaves the unmarked database");
 
     let run = sync(dir.path(), &source.url, &target.url, &[]).expect(2);
-    let statement = format!("DROP DATABASE {};", anonymize::conn::quote_ident(&next));
+    let statement = format!("DROP DATABASE {};", anonymize::sql::quote_ident(&next));
     assert!(
         run.stderr.contains(&format!(
             "database {next} exists, empty and without anonymize's mark: a run killed right after creating it leaves it so. \

@@ -503,7 +503,7 @@ fn a_small_export_matches_its_golden_files() {
         .value("SELECT current_setting('server_version_num')")
         .parse()
         .unwrap();
-    let pg_dump = anonymize::schema::find_pg_dump(server).unwrap().major;
+    let pg_dump = anonymize::pgdump::find_pg_dump(server).unwrap().major;
     let same_pg_dump = pg_dump == GOLDEN_PG_DUMP;
     if !same_pg_dump {
         eprintln!(

@@ -579,3 +579,52 @@ fn verify_checks_the_unique_claim_of_an_sql_expression() {
             .exec(&format!("DROP DATABASE \"{}\"", target.name));
     }
 }
+
+/// `init` writes the polymorphic references it finds by convention (Rails'
+/// `commentable_type` + `commentable_id`, Django's `content_type_id` +
+/// `object_id`), and a subset with its rules keeps them whole: no comment
+/// on a post or photo that is not there.
+#[test]
+fn init_writes_polymorphic_references_and_the_subset_follows_them() {
+    let source = polymorphic("ext_init_poly_src");
+    source.exec(
+        "CREATE TABLE django_content_type (id int PRIMARY KEY, app_label text, model text);
+         INSERT INTO django_content_type VALUES (7, 'blog', 'entry'), (8, 'auth', 'user');
+         CREATE TABLE blog_entry (id int PRIMARY KEY, headline text);
+         INSERT INTO blog_entry SELECT g, 'entry ' || g FROM generate_series(1, 500) g;
+         CREATE TABLE tagged_item (id int PRIMARY KEY,
+             content_type_id int NOT NULL REFERENCES django_content_type, object_id int NOT NULL, tag text);
+         INSERT INTO tagged_item SELECT g, 7, g, 'tag' FROM generate_series(1, 500) g;
+         ANALYZE;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    anonymize(
+        dir.path(),
+        &["init", "--source", &source.url, "--out", "rules.yml"],
+        &[],
+    )
+    .expect(0);
+    let rules = std::fs::read_to_string(dir.path().join("rules.yml")).unwrap();
+    for line in [
+        "    references:\n      - { columns: [commentable_id], table: public.photos, when: 'commentable_type = ''Photo''' }",
+        "      - { columns: [commentable_id], table: public.posts, when: 'commentable_type = ''Post''' }",
+        "      - { columns: [object_id], table: public.blog_entry, when: 'content_type_id = 7' }",
+    ] {
+        assert!(rules.contains(line), "{line:?} missing:\n{rules}");
+    }
+    // No table for `auth_user`: no reference to it.
+    assert!(!rules.contains("auth_user"), "{rules}");
+
+    let target = Pg::get().fresh_name("ext_init_poly_dst");
+    let args = sync_args(&source.url, &target.url, "rules.yml", &["--subset", "10%"]);
+    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
+    let count = |sql: &str| -> i64 { target.value(sql).parse().unwrap() };
+    assert!(count("SELECT count(*) FROM comments") > 0);
+    for orphans in [
+        "SELECT count(*) FROM comments c WHERE commentable_type = 'Post' AND NOT EXISTS (SELECT FROM posts p WHERE p.id = c.commentable_id)",
+        "SELECT count(*) FROM comments c WHERE commentable_type = 'Photo' AND NOT EXISTS (SELECT FROM photos p WHERE p.id = c.commentable_id)",
+        "SELECT count(*) FROM tagged_item t WHERE NOT EXISTS (SELECT FROM blog_entry e WHERE e.id = t.object_id)",
+    ] {
+        assert_eq!(count(orphans), 0, "{orphans}");
+    }
+}

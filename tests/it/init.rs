@@ -34,7 +34,7 @@ fn personal_columns(rules: &Path) -> Vec<(String, String)> {
             t.columns
                 .iter()
                 .filter(|c| c.rule.describe() != "keep" && !c.rule.describe().starts_with("regex("))
-                .map(|c| (t.name.sql(), anonymize::conn::quote_ident(&c.name)))
+                .map(|c| (t.name.sql(), anonymize::sql::quote_ident(&c.name)))
         })
         .collect()
 }

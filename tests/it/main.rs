@@ -34,3 +34,4 @@ mod tls;
 mod toolbox;
 mod transforms;
 mod verify;
+mod workers;

@@ -300,7 +300,7 @@ fn pg_dump_never_sees_the_secret() {
     let target = pg.fresh_name("pgdump_env_dst");
     let dir = rules_dir("version: 1\ntables:\n  public.t:\n    columns: { id: keep }\n");
     // A pg_dump that records its environment, then runs the real one.
-    let real = anonymize::schema::find_pg_dump(0).unwrap().path;
+    let real = anonymize::pgdump::find_pg_dump(0).unwrap().path;
     let wrapper = dir.path().join("pg_dump");
     let seen = dir.path().join("env.txt");
     std::fs::write(

@@ -246,7 +246,7 @@ fn pg_dump_gets_every_libpq_setting_the_user_gave() {
     source.exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
     let target = pg.fresh_name("sec_pgdump_dst");
     let dir = rules_dir("version: 1\ntables:\n  public.t:\n    columns: { id: keep }\n");
-    let real = anonymize::schema::find_pg_dump(0).unwrap().path;
+    let real = anonymize::pgdump::find_pg_dump(0).unwrap().path;
     let wrapper = dir.path().join("pg_dump");
     let seen = dir.path().join("seen.txt");
     std::fs::write(

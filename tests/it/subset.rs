@@ -492,21 +492,10 @@ fn assert_constraints_hold(source: &Db, target: &Db) {
 /// trigger, in the creating transaction), so it cannot analyse one behind
 /// the test's back; the trigger is dropped after the load.
 fn load_unanalysed(db: &Db, name: &str, analysed: bool) {
-    db.exec(
-        "CREATE FUNCTION no_autovacuum() RETURNS event_trigger LANGUAGE plpgsql AS $$
-         DECLARE r record;
-         BEGIN
-           FOR r IN SELECT c.oid::regclass AS t FROM pg_event_trigger_ddl_commands() d
-                      JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'r' LOOP
-             EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off)', r.t);
-           END LOOP;
-         END $$;
-         CREATE EVENT TRIGGER no_autovacuum ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-           EXECUTE FUNCTION no_autovacuum();",
-    );
+    crate::harness::bench::autovacuum_off_for_new_tables(db);
     let sql = std::fs::read_to_string(fixtures().join(name)).unwrap();
     db.exec(&sql.replace("ANALYZE;", ""));
-    db.exec("DROP EVENT TRIGGER no_autovacuum; DROP FUNCTION no_autovacuum()");
+    crate::harness::bench::autovacuum_as_usual(db);
     let analysed_tables = db.value(
         "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace \
          AND relkind = 'r' AND reltuples >= 0",

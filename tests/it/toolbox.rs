@@ -209,6 +209,7 @@ fn help_of_every_command() {
         "export",
         "load",
         "filter",
+        "worker",
         "completions",
         "man",
     ] {

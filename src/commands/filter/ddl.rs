@@ -23,7 +23,7 @@ impl ScriptSchema {
     /// Reads one statement (comments before it allowed); statements that
     /// say nothing about tables and types are ignored.
     pub fn statement(&mut self, statement: &str) -> Result<(), String> {
-        let s = crate::commands::load::script::code_start(statement);
+        let s = crate::pgdump::split::code_start(statement);
         let lower = s.to_ascii_lowercase();
         if let Some(rest) = strip_words(&lower, s, &["create", "table"])
             .or_else(|| strip_words(&lower, s, &["create", "unlogged", "table"]))

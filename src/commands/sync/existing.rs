@@ -14,7 +14,6 @@ use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
-use crate::schema;
 use crate::source;
 use crate::target::{self, LoadedTable, TargetServer};
 
@@ -80,7 +79,7 @@ pub(super) async fn load_existing(
     facts.phase(|p| p.row_counts = Some(facts.since_mark()));
     facts.mark();
     target::validate_foreign_keys(&client).await?;
-    schema::set_sequences(&client, plan.catalog()).await?;
+    target::finish::set_sequences(&client, plan.catalog()).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     if opts.verify {
         // Inside the load transaction: verify sees the new rows before

@@ -25,6 +25,8 @@ pub(super) struct Facts {
     /// `pg_last_xact_replay_timestamp()` of a standby source.
     pub(super) source_replay: std::sync::Mutex<Option<String>>,
     pub(super) warnings: std::sync::Mutex<Vec<crate::report::EmptyTable>>,
+    /// `--workers external`: each worker's units and timings.
+    pub(super) workers: std::sync::Mutex<Option<Vec<crate::report::WorkerReport>>>,
     phases: std::sync::Mutex<Phases>,
     /// Start of the phase being timed.
     mark: std::sync::Mutex<Option<Instant>>,
@@ -116,6 +118,7 @@ pub(super) async fn write_report(
         verify: facts.verify.lock().expect("facts lock").take(),
         source_replay_timestamp: facts.source_replay.lock().expect("facts lock").take(),
         warnings: std::mem::take(&mut *facts.warnings.lock().expect("facts lock")),
+        workers: facts.workers.lock().expect("facts lock").take(),
         peak_rss_bytes: crate::report::peak_rss_bytes(),
     };
     crate::failpoint::pause("report.before_write").await;

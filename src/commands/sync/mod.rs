@@ -21,20 +21,22 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 
-use crate::cli::SchemaMode;
+use crate::cli::{SchemaMode, WorkersMode};
 use crate::conn::{database_identity, ConnInfo};
 use crate::error::{GapsFound, PgResultExt, UsageError};
+use crate::pgdump;
 use crate::pipeline::driver::{rows_to_copy, Cut, Driver};
 use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::post_data;
 use crate::progress::{FinishOnDrop, Progress};
 use crate::report::{Phases, Report};
-use crate::schema::{self, Section};
 use crate::signals::Signals;
 use crate::source;
 use crate::target::{self, TargetServer};
 use crate::verify;
+use crate::workers::control::RunIdentity;
+use crate::workers::coordinator::Coordinator;
 use facts::Facts;
 
 /// What a finished sync did.
@@ -276,27 +278,19 @@ async fn dump_schema(
              in the target"
         );
     }
-    let pg_dump = schema::find_pg_dump(plan.catalog().server_version)?;
-    let (pre_data, post_data) = tokio::try_join!(
-        schema::dump_with(
-            &pg_dump,
-            &opts.source,
-            &snapshot.id,
-            Section::PreData,
-            opts.privileges,
-            opts.lock_timeout,
-            excluded,
-        ),
-        schema::dump_with(
-            &pg_dump,
-            &opts.source,
-            &snapshot.id,
-            Section::PostData,
-            opts.privileges,
-            opts.lock_timeout,
-            excluded,
-        ),
-    )?;
+    let pg_dump = pgdump::find_pg_dump(plan.catalog().server_version)?;
+    let pgdump::Sections {
+        pre_data,
+        post_data,
+    } = pgdump::dump_schema(
+        &pg_dump,
+        &opts.source,
+        &snapshot.id,
+        opts.privileges,
+        opts.lock_timeout,
+        excluded,
+    )
+    .await?;
     Ok(SourceSchema {
         encoding,
         pre_data,
@@ -317,9 +311,9 @@ async fn load_fresh(
     facts: &Facts,
 ) -> Result<Vec<TableStats>> {
     tracing::info!(database = %server.next, "loading into a fresh database");
-    let (pre_data, missing) = schema::keep_known_roles(
+    let (pre_data, missing) = pgdump::keep_known_roles(
         &schema.pre_data,
-        &schema::target_roles(&server.admin).await?,
+        &target::schema::roles(&server.admin).await?,
     );
     if !missing.is_empty() {
         tracing::warn!(
@@ -330,7 +324,7 @@ async fn load_fresh(
         );
     }
     let first = target::connect(next).await?;
-    schema::apply_pre_data(&first, &pre_data).await?;
+    target::schema::apply_pre_data(&first, &pre_data).await?;
     facts.phase(|p| p.schema = Some(facts.since_mark()));
 
     // Post-data runs beside the copy: a table's indexes and keys are built
@@ -344,25 +338,43 @@ async fn load_fresh(
     }
     let copy_started = Instant::now();
     let copy = async {
-        let driver = Driver {
-            source: &opts.source,
-            snapshot,
-            lock_timeout: opts.lock_timeout,
-            jobs: opts.jobs,
-            cut: Cut::PageRanges {
-                server_version: plan.catalog().server_version,
-            },
+        let on_copied = |t: &TablePlan, s: &TableStats| {
+            scheduler.table_copied(&t.table.name, s.rows_read);
+            facts.add_table(s.clone());
         };
-        let sinks = sinks::FreshTables {
-            next,
-            sizes: source::current_sizes(&snapshot.client, &copied).await?,
+        let r = match opts.workers {
+            WorkersMode::Local => {
+                let driver = Driver {
+                    source: &opts.source,
+                    snapshot,
+                    lock_timeout: opts.lock_timeout,
+                    jobs: opts.jobs,
+                    cut: Cut::PageRanges {
+                        server_version: plan.catalog().server_version,
+                    },
+                };
+                let sinks = sinks::FreshTables {
+                    next,
+                    sizes: source::current_sizes(&snapshot.client, &copied).await?,
+                };
+                driver
+                    .copy_all(&copied, &sinks, &progress.0, on_copied)
+                    .await
+            }
+            WorkersMode::External => {
+                let coordinator = Coordinator {
+                    snapshot,
+                    target: next,
+                    server_version: plan.catalog().server_version,
+                    identity: run_identity(plan, snapshot, opts),
+                };
+                let r = coordinator.copy_all(&copied, &progress.0, on_copied).await;
+                r.map(|(tables, workers)| {
+                    *facts.workers.lock().expect("facts lock") = Some(workers);
+                    tables
+                })
+            }
         };
-        let r = driver
-            .copy_all(&copied, &sinks, &progress.0, |t, s| {
-                scheduler.table_copied(&t.table.name, s.rows_read);
-                facts.add_table(s.clone());
-            })
-            .await;
         scheduler.all_copied();
         r.map(|t| (t, Instant::now()))
     };
@@ -388,8 +400,8 @@ async fn load_fresh(
     }
 
     facts.mark();
-    schema::set_sequences(&targets[0], plan.catalog()).await?;
-    schema::refresh_materialized_views(&targets[0], plan.catalog()).await?;
+    target::finish::set_sequences(&targets[0], plan.catalog()).await?;
+    target::finish::refresh_materialized_views(&targets[0], plan.catalog()).await?;
     analyze_the_rest(&targets[0], &copied).await?;
     facts.phase(|p| p.finish = Some(facts.since_mark()));
     drop(targets);
@@ -464,6 +476,17 @@ async fn swap(server: &TargetServer, opts: &SyncOptions, tables: &[TableStats]) 
         .await?;
     tracing::info!(database = %server.target, "target replaced");
     Ok(())
+}
+
+/// What the workers of `--workers external` must share with this run.
+fn run_identity(plan: &Plan, snapshot: &source::Snapshot, opts: &SyncOptions) -> RunIdentity {
+    RunIdentity {
+        snapshot: snapshot.id.clone(),
+        rules_digest: plan.rules_digest().to_string(),
+        secret_fingerprint: crate::workers::secret_fingerprint(opts.secret.as_deref()),
+        subset: plan.subset(),
+        selection: crate::workers::selection_text(&opts.selection),
+    }
 }
 
 /// `sync --verify`: checks the loaded rows against the source snapshot they

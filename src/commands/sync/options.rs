@@ -9,7 +9,7 @@ use crate::cli::{SchemaMode, SyncArgs};
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
 use crate::error::UsageError;
-use crate::schema;
+use crate::pgdump;
 use crate::subset::SubsetSpec;
 
 /// Everything a sync needs, resolved from flags and environment.
@@ -31,7 +31,7 @@ pub struct SyncOptions {
     pub keep_previous: bool,
     pub terminate_connections: bool,
     /// Restore the source's owners and grants where the target has the roles.
-    pub privileges: schema::Privileges,
+    pub privileges: pgdump::Privileges,
     /// How long to wait for a locked source table.
     pub lock_timeout: std::time::Duration,
     /// Run `verify` on the loaded database before the swap.
@@ -40,6 +40,8 @@ pub struct SyncOptions {
     pub verify_sample: u32,
     /// `ANONYMIZE_SECRET`; `None` when unset.
     pub secret: Option<Vec<u8>>,
+    /// `--workers`: this process copies, or `anonymize worker`s do.
+    pub workers: crate::cli::WorkersMode,
 }
 
 impl SyncOptions {
@@ -65,6 +67,15 @@ impl SyncOptions {
         };
         let subset = settings.subset_spec()?;
         let jobs = settings.jobs_or_cpus()?;
+        if args.workers == crate::cli::WorkersMode::External
+            && into_mode(args) == SchemaMode::Existing
+        {
+            return Err(UsageError::new(
+                "--workers external loads a fresh database that workers write into; --into \
+                 existing loads in one transaction of this process. Leave out one of them",
+            )
+            .into());
+        }
         Ok(SyncOptions {
             source,
             target,
@@ -84,7 +95,7 @@ impl SyncOptions {
             force: args.force,
             keep_previous: args.keep_previous,
             terminate_connections: args.terminate_connections,
-            privileges: schema::Privileges {
+            privileges: pgdump::Privileges {
                 owners: !args.no_owner,
                 acl: !args.no_acl,
             },
@@ -92,6 +103,7 @@ impl SyncOptions {
             verify: args.verify,
             verify_sample: args.sample,
             secret: secret_from_env()?,
+            workers: args.workers,
         })
     }
 }

@@ -53,18 +53,7 @@ pub enum Restore {
 /// autovacuum is kept off the restored tables so none arrive while the test
 /// runs.
 pub fn restore_unanalysed(from: &Db, into: &Db, how: Restore) {
-    into.exec(
-        "CREATE FUNCTION no_autovacuum() RETURNS event_trigger LANGUAGE plpgsql AS $$
-         DECLARE r record;
-         BEGIN
-           FOR r IN SELECT c.oid::regclass AS t FROM pg_event_trigger_ddl_commands() d
-                      JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'r' LOOP
-             EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off)', r.t);
-           END LOOP;
-         END $$;
-         CREATE EVENT TRIGGER no_autovacuum ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-           EXECUTE FUNCTION no_autovacuum();",
-    );
+    autovacuum_off_for_new_tables(into);
     let dump = tempfile::NamedTempFile::new().unwrap();
     let status = Command::new(pg_tool("pg_dump"))
         .args(["-Fc", "-d", &from.url, "-f"])
@@ -91,7 +80,7 @@ pub fn restore_unanalysed(from: &Db, into: &Db, how: Restore) {
             .unwrap();
         assert!(status.success(), "pg_restore {args:?} failed");
     }
-    into.exec("DROP EVENT TRIGGER no_autovacuum; DROP FUNCTION no_autovacuum()");
+    autovacuum_as_usual(into);
     let analysed = into.value(
         "SELECT count(*) FROM pg_stat_user_tables \
          WHERE last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL",
@@ -109,4 +98,27 @@ pub fn restore_unanalysed(from: &Db, into: &Db, how: Restore) {
         unknown, expected,
         "tables without a row estimate after {how:?}"
     );
+}
+
+/// Until `autovacuum_as_usual`, every table created in `db` has autovacuum
+/// off, so no statistics arrive behind a test's back.
+pub fn autovacuum_off_for_new_tables(db: &Db) {
+    db.exec(
+        "CREATE FUNCTION no_autovacuum() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         DECLARE r record;
+         BEGIN
+           FOR r IN SELECT c.oid::regclass AS t FROM pg_event_trigger_ddl_commands() d
+                      JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'r' LOOP
+             EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off)', r.t);
+           END LOOP;
+         END $$;
+         CREATE EVENT TRIGGER no_autovacuum ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION no_autovacuum();",
+    );
+}
+
+/// New tables of `db` get autovacuum again (the ones made meanwhile keep
+/// it off).
+pub fn autovacuum_as_usual(db: &Db) {
+    db.exec("DROP EVENT TRIGGER no_autovacuum; DROP FUNCTION no_autovacuum()");
 }

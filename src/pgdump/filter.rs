@@ -1,240 +1,11 @@
-//! The target's schema, from `pg_dump --schema-only` of the source inside
-//! the run's snapshot: pre-data (types, tables, functions) before the load,
-//! post-data (indexes, constraints, triggers) after it, so no index slows
-//! the load and no trigger fires during it. Then sequences, materialized
-//! views and statistics.
+//! What is taken out of a pg_dump script before it runs: psql
+//! meta-commands, objects that would give the target a live path to
+//! another server, the ownership and grants of roles the target lacks,
+//! and the version lines an export leaves out.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use anyhow::{anyhow, Result};
 
-use anyhow::{anyhow, Context, Result};
-use tokio_postgres::Client;
-
-use crate::catalog::Catalog;
-use crate::conn::{quote_literal, ConnInfo};
-use crate::error::{PgResultExt, UsageError};
-
-/// Which half of the schema.
-#[derive(Debug, Clone, Copy)]
-pub enum Section {
-    PreData,
-    PostData,
-}
-
-impl Section {
-    fn flag(self) -> &'static str {
-        match self {
-            Section::PreData => "--section=pre-data",
-            Section::PostData => "--section=post-data",
-        }
-    }
-}
-
-/// A pg_dump binary and its major version.
-#[derive(Debug, Clone)]
-pub struct PgDump {
-    pub path: PathBuf,
-    pub major: u32,
-}
-
-/// Finds the newest pg_dump on PATH or under /usr/lib/postgresql/*/bin that
-/// is at least the source's major version (an older pg_dump refuses newer
-/// servers).
-pub fn find_pg_dump(server_version: i32) -> Result<PgDump> {
-    let needed = (server_version / 10000) as u32;
-    // An explicit choice is used as given, never silently replaced by
-    // another pg_dump found elsewhere.
-    if let Some(p) = std::env::var_os("ANONYMIZE_PG_DUMP").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(p);
-        return match version_of(&path) {
-            None => Err(UsageError::new(format!(
-                "ANONYMIZE_PG_DUMP names {}, which is not a pg_dump that runs; point it at \
-                 the PostgreSQL {needed} client's pg_dump, or unset it to search PATH",
-                path.display()
-            ))
-            .into()),
-            Some(major) if major < needed => Err(UsageError::new(format!(
-                "pg_dump {major} at {} (ANONYMIZE_PG_DUMP) is older than the source server \
-                 ({needed}); install the PostgreSQL {needed} client tools",
-                path.display()
-            ))
-            .into()),
-            Some(major) => Ok(PgDump { path, major }),
-        };
-    }
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
-    }
-    candidates.extend(
-        crate::ephemeral::versioned_bin_dirs()
-            .into_iter()
-            .map(|d| d.join("pg_dump")),
-    );
-    let mut found: Vec<PgDump> = candidates
-        .into_iter()
-        .filter(|p| p.is_file())
-        .filter_map(|p| version_of(&p).map(|major| PgDump { path: p, major }))
-        .collect();
-    found.sort_by_key(|d| std::cmp::Reverse(d.major));
-    match found.iter().find(|d| d.major >= needed) {
-        Some(d) => Ok(d.clone()),
-        None => Err(UsageError::new(match found.first() {
-            Some(d) => format!(
-                "pg_dump {} at {} is older than the source server ({needed}); install the PostgreSQL {needed} client tools",
-                d.major,
-                d.path.display()
-            ),
-            None => format!(
-                "pg_dump was not found on PATH or under /usr/lib/postgresql/*/bin; install the PostgreSQL {needed} client tools (e.g. apt-get install postgresql-client-{needed})"
-            ),
-        })
-        .into()),
-    }
-}
-
-fn version_of(path: &Path) -> Option<u32> {
-    let out = std::process::Command::new(path)
-        .arg("--version")
-        .env_clear()
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
-    let v = text
-        .split_whitespace()
-        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
-    v.split(['.', 'b', 'r']).next()?.parse().ok()
-}
-
-/// Whether the schema carries the source's owners and privileges. A sync
-/// keeps both by default (the staging app must keep its access after every
-/// weekly run); files meant to load anywhere leave them out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Privileges {
-    pub owners: bool,
-    pub acl: bool,
-}
-
-impl Privileges {
-    pub const NONE: Privileges = Privileges {
-        owners: false,
-        acl: false,
-    };
-}
-
-/// Runs pg_dump for one section inside snapshot `snapshot`, without owners
-/// or privileges, and returns SQL that plain `batch_execute` can run.
-pub async fn dump(
-    pg_dump: &PgDump,
-    source: &ConnInfo,
-    snapshot: &str,
-    section: Section,
-) -> Result<String> {
-    dump_with(
-        pg_dump,
-        source,
-        snapshot,
-        section,
-        Privileges::NONE,
-        std::time::Duration::from_secs(60),
-        &[],
-    )
-    .await
-}
-
-/// `dump`, with owners and privileges as `privileges` says.
-pub async fn dump_with(
-    pg_dump: &PgDump,
-    source: &ConnInfo,
-    snapshot: &str,
-    section: Section,
-    privileges: Privileges,
-    lock_timeout: std::time::Duration,
-    exclude_tables: &[crate::catalog::QualifiedName],
-) -> Result<String> {
-    let mut cmd = tokio::process::Command::new(&pg_dump.path);
-    // The tables `-T/-t/-n/-N` left out, by exact name: pg_dump reads a
-    // double-quoted pattern part literally, so both sides agree on what
-    // was left out.
-    for t in exclude_tables {
-        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        cmd.arg(format!(
-            "--exclude-table={}.{}",
-            quoted(&t.schema),
-            quoted(&t.name)
-        ));
-    }
-    // pg_dump locks every table it dumps; a table held by a migration must
-    // fail the run after `lock_timeout`, not hang it.
-    cmd.arg(format!(
-        "--lock-wait-timeout={}ms",
-        lock_timeout.as_millis().max(1)
-    ));
-    if !privileges.owners {
-        cmd.arg("--no-owner");
-    }
-    if !privileges.acl {
-        cmd.arg("--no-privileges");
-    }
-    cmd.args([
-        "--schema-only",
-        section.flag(),
-        "--no-publications",
-        "--no-subscriptions",
-        "--no-security-labels",
-        "--no-tablespaces",
-    ])
-    .arg(format!("--snapshot={snapshot}"))
-    // A cleared environment: pg_dump must never inherit ANONYMIZE_SECRET
-    // (or anything else of ours); it gets only the variables below.
-    .env_clear()
-    // A run stopped by a signal drops this future; pg_dump must not outlive it.
-    .kill_on_drop(true)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    // pg_dump connects exactly as we do (same host, user, password and
-    // TLS settings, all from `libpq_env`): no inherited PG* variable
-    // (PGSERVICE, PGSSLMODE, ...) may change where or how it connects.
-    for (k, v) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| PG_DUMP_ENV.contains(&k)) {
-            cmd.env(k, v);
-        }
-    }
-    for (k, v) in source.libpq_env(pg_dump.major) {
-        cmd.env(k, v);
-    }
-    if let Some(conninfo) = source.libpq_conninfo() {
-        cmd.arg(format!("--dbname={conninfo}"));
-    }
-    let out = cmd
-        .output()
-        .await
-        .with_context(|| format!("running {}", pg_dump.path.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        // pg_dump's messages name objects, not row values.
-        return Err(anyhow!("pg_dump failed ({}): {}", out.status, err.trim()));
-    }
-    let text = String::from_utf8(out.stdout).context("pg_dump wrote text that is not UTF-8")?;
-    let (text, stripped) = strip_remote_objects(&strip_meta_commands(&text)?);
-    if !stripped.is_empty() {
-        tracing::warn!(
-            objects = %stripped.join(", "),
-            "not created in the target: foreign servers, user mappings, foreign tables, \
-             publications, subscriptions and the dblink/postgres_fdw extensions would give \
-             staging a live path to production"
-        );
-    }
-    Ok(text)
-}
-
-/// The environment pg_dump may inherit besides the connection's own
-/// settings from `libpq_env`: the locale of its messages, and the home
-/// directory. Every `PG*` variable comes from `libpq_env` alone, so a
-/// `PGSERVICE` or `PGSSLMODE` of the caller cannot point pg_dump elsewhere.
-const PG_DUMP_ENV: &[&str] = &["HOME", "LANG", "LC_ALL", "LC_MESSAGES"];
+use crate::sql::{quote_ident, split_ident};
 
 /// pg_dump entry types that would give the target a live path to another
 /// server: they are never created there.
@@ -317,7 +88,7 @@ fn refers_to_remote(h: &Header, remote: &[(String, String, String)]) -> bool {
         remote.iter().any(|(k, s, n)| {
             kinds.contains(&k.as_str())
                 && (s == schema || s == "-")
-                && (n == name || crate::conn::quote_ident(n) == name)
+                && (n == name || quote_ident(n) == name)
         })
     };
     let (label, object) = match h.name.split_once(' ') {
@@ -343,10 +114,8 @@ fn refers_to_remote(h: &Header, remote: &[(String, String, String)]) -> bool {
         "EXTENSION" => is(&["EXTENSION"], h.schema, object),
         "TABLE" => is(&["FOREIGN TABLE"], h.schema, object),
         "COLUMN" => {
-            let table = match object.starts_with('"') {
-                true => split_ident(object).0,
-                false => object.split('.').next().unwrap_or("").to_string(),
-            };
+            // `t.c` or `"t".c`: a bare name ends at the dot.
+            let table = split_ident(object).map(|(t, _)| t).unwrap_or_default();
             is(&["FOREIGN TABLE"], h.schema, &table)
         }
         // `t name`: a constraint, default or trigger of table t.
@@ -355,7 +124,7 @@ fn refers_to_remote(h: &Header, remote: &[(String, String, String)]) -> bool {
             "CONSTRAINT" | "CHECK CONSTRAINT" | "DEFAULT" | "TRIGGER"
         ) =>
         {
-            let (table, _) = split_ident(h.name);
+            let table = split_ident(h.name).map(|(t, _)| t).unwrap_or_default();
             is(&["FOREIGN TABLE"], h.schema, &table)
         }
         _ => false,
@@ -419,46 +188,6 @@ pub fn strip_meta_commands(text: &str) -> Result<String> {
     Ok(out)
 }
 
-/// One entry of a pg_dump script, split at its `-- Name: …; Type: …;`
-/// headers.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub kind: String,
-    pub sql: String,
-}
-
-/// Splits a pg_dump script into its entries. Text before the first header
-/// (session SETs) is returned as an entry of kind `PREAMBLE`.
-pub fn entries(script: &str) -> Vec<Entry> {
-    let mut out: Vec<Entry> = vec![Entry {
-        kind: "PREAMBLE".into(),
-        sql: String::new(),
-    }];
-    for line in script.lines() {
-        if let Some(rest) = line.strip_prefix("-- Name: ") {
-            let kind = rest
-                .split("; ")
-                .find_map(|p| p.strip_prefix("Type: "))
-                .unwrap_or("UNKNOWN")
-                .to_string();
-            out.push(Entry {
-                kind,
-                sql: String::new(),
-            });
-            continue;
-        }
-        let e = out.last_mut().expect("starts with the preamble");
-        e.sql.push_str(line);
-        e.sql.push('\n');
-    }
-    out.retain(|e| {
-        e.sql
-            .lines()
-            .any(|l| !l.trim().is_empty() && !l.starts_with("--"))
-    });
-    out
-}
-
 /// A role as the target server knows it.
 #[derive(Debug, Clone)]
 pub struct TargetRole {
@@ -466,26 +195,6 @@ pub struct TargetRole {
     /// Whether the loading role may give objects to it (superuser, or a
     /// member of it): `ALTER … OWNER TO` needs that.
     pub may_own: bool,
-}
-
-/// Reads the target server's roles, for `keep_known_roles`.
-pub async fn target_roles(client: &Client) -> Result<Vec<TargetRole>> {
-    Ok(client
-        .query(
-            "SELECT rolname::text, \
-                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
-                    OR pg_has_role(current_user, oid, 'MEMBER') \
-               FROM pg_roles",
-            &[],
-        )
-        .await
-        .pg_context(|| "reading the target's roles".into())?
-        .iter()
-        .map(|r| TargetRole {
-            name: r.get(0),
-            may_own: r.get(1),
-        })
-        .collect())
 }
 
 /// Keeps the ownership and privilege statements of a pg_dump script whose
@@ -546,11 +255,13 @@ fn roles_named_by(line: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut rest = body;
     if let Some(r) = rest.strip_prefix("ALTER DEFAULT PRIVILEGES FOR ROLE ") {
-        let (role, after) = split_ident(r);
+        let Some((role, after)) = split_ident(r) else {
+            return out;
+        };
         out.push((role, false));
         rest = after.trim_start();
         if let Some(r) = rest.strip_prefix("IN SCHEMA ") {
-            rest = split_ident(r).1.trim_start();
+            rest = split_ident(r).map_or("", |(_, after)| after).trim_start();
         }
     }
     let grantees = if rest.starts_with("GRANT ") {
@@ -569,8 +280,7 @@ fn roles_named_by(line: &str) -> Vec<(String, bool)> {
         None => (grantees, None),
     };
     let mut list = grantees;
-    while !list.is_empty() {
-        let (role, after) = split_ident(list);
+    while let Some((role, after)) = split_ident(list) {
         out.push((role, false));
         list = after.trim_start().trim_start_matches(',').trim_start();
     }
@@ -580,71 +290,28 @@ fn roles_named_by(line: &str) -> Vec<(String, bool)> {
     out
 }
 
-/// Splits a leading SQL identifier (quoted or not) off `s`.
-fn split_ident(s: &str) -> (String, &str) {
-    if let Some(q) = s.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = q.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == '"' {
-                if chars.peek().is_some_and(|(_, n)| *n == '"') {
-                    chars.next();
-                    name.push('"');
-                    continue;
-                }
-                return (name, &q[i + 1..]);
-            }
-            name.push(c);
-        }
-        return (name, "");
-    }
-    let end = s.find([' ', ',']).unwrap_or(s.len());
-    (s[..end].to_string(), &s[end..])
-}
-
+/// The one identifier `s` holds, unquoted.
 fn unquote(s: &str) -> String {
-    split_ident(s.trim()).0
+    split_ident(s.trim())
+        .map(|(name, _)| name)
+        .unwrap_or_default()
 }
 
-/// Applies the pre-data script to the (empty) load database.
-pub async fn apply_pre_data(client: &Client, script: &str) -> Result<()> {
-    client
-        .batch_execute(script)
-        .await
-        .pg_context(|| "creating the schema on the target (pg_dump pre-data)".into())
-}
-
-/// Sets every sequence to the source's value, so new rows continue after
-/// the copied ones.
-pub async fn set_sequences(client: &Client, catalog: &Catalog) -> Result<()> {
-    let mut sql = String::new();
-    for s in &catalog.sequences {
-        if let Some(v) = s.last_value {
-            sql.push_str(&format!(
-                "SELECT pg_catalog.setval({}::regclass, {v}, {});\n",
-                quote_literal(&s.name.sql()),
-                s.is_called
-            ));
-        }
-    }
-    if sql.is_empty() {
-        return Ok(());
-    }
-    client
-        .batch_execute(&sql)
-        .await
-        .pg_context(|| "setting sequences on the target".into())
-}
-
-/// Refreshes the materialized views that were populated in the source.
-pub async fn refresh_materialized_views(client: &Client, catalog: &Catalog) -> Result<()> {
-    for mv in &catalog.materialized_views {
-        client
-            .batch_execute(&format!("REFRESH MATERIALIZED VIEW {}", mv.sql()))
-            .await
-            .pg_context(|| format!("refreshing materialized view {mv}"))?;
-    }
-    Ok(())
+/// pg_dump's script without the lines that name its version and the
+/// server's: they change with an upgrade, not with the data (an export's
+/// `schema.sql` and sql file stay byte-identical across minor versions).
+pub fn without_version_lines(script: &str) -> String {
+    script
+        .lines()
+        .filter(|l| {
+            !l.starts_with("-- Dumped from database version")
+                && !l.starts_with("-- Dumped by pg_dump version")
+        })
+        .fold(String::with_capacity(script.len()), |mut s, l| {
+            s.push_str(l);
+            s.push('\n');
+            s
+        })
 }
 
 #[cfg(test)]
@@ -731,11 +398,11 @@ GRANT SELECT ON TABLE public.t TO nobody;
     }
 
     #[test]
-    fn entries_split_at_headers() {
-        let script = "SET x = 1;\n\n--\n-- Name: t_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\n--\n-- Name: t f; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.t ADD CONSTRAINT f FOREIGN KEY (p) REFERENCES public.p(id);\n";
-        let e = entries(script);
-        let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
-        assert_eq!(kinds, ["PREAMBLE", "CONSTRAINT", "FK CONSTRAINT"]);
-        assert!(e[1].sql.contains("PRIMARY KEY"));
+    fn version_lines_are_left_out_and_the_rest_kept() {
+        let script = "--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.14\n-- Dumped by pg_dump version 15.14\n\nSET x = 1;";
+        assert_eq!(
+            without_version_lines(script),
+            "--\n-- PostgreSQL database dump\n--\n\n\nSET x = 1;\n"
+        );
     }
 }

@@ -1,0 +1,43 @@
+//! The target's finishing steps once every row is in and post-data is
+//! built: sequences continue after the source's values, and materialized
+//! views are computed from the loaded rows.
+
+use anyhow::Result;
+use tokio_postgres::Client;
+
+use crate::catalog::Catalog;
+use crate::error::PgResultExt;
+use crate::sql::quote_literal;
+
+/// Sets every sequence to the source's value, so new rows continue after
+/// the copied ones.
+pub async fn set_sequences(client: &Client, catalog: &Catalog) -> Result<()> {
+    let mut sql = String::new();
+    for s in &catalog.sequences {
+        if let Some(v) = s.last_value {
+            sql.push_str(&format!(
+                "SELECT pg_catalog.setval({}::regclass, {v}, {});\n",
+                quote_literal(&s.name.sql()),
+                s.is_called
+            ));
+        }
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&sql)
+        .await
+        .pg_context(|| "setting sequences on the target".into())
+}
+
+/// Refreshes the materialized views that were populated in the source.
+pub async fn refresh_materialized_views(client: &Client, catalog: &Catalog) -> Result<()> {
+    for mv in &catalog.materialized_views {
+        client
+            .batch_execute(&format!("REFRESH MATERIALIZED VIEW {}", mv.sql()))
+            .await
+            .pg_context(|| format!("refreshing materialized view {mv}"))?;
+    }
+    Ok(())
+}
