@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Context, Result};
 use bytes::{Bytes, BytesMut};
 use futures_util::{pin_mut, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore, SemaphorePermit};
 use tokio_postgres::Client;
 
 use crate::copy_text;
@@ -33,6 +33,60 @@ use crate::transform::{self, RowView, Written};
 pub const BATCH_BYTES: usize = 1 << 20;
 /// Batches being transformed or waiting to be written, per table.
 const IN_FLIGHT: usize = 4;
+/// Bytes of batches read and not yet written, over every part being
+/// copied at once (all `--jobs` workers). A batch takes its size from this
+/// budget before it is transformed and gives it back once its sink wrote
+/// it; a batch larger than the budget (one huge row) takes all of it, so it
+/// waits for every other batch to be written and none joins it until it
+/// is. Rows of ordinary size never reach it: `--jobs 8` holds at most
+/// about 8 × (`IN_FLIGHT` + 2) MiB.
+const BYTES_IN_FLIGHT: usize = 64 << 20;
+static IN_FLIGHT_BUDGET: Semaphore = Semaphore::const_new(BYTES_IN_FLIGHT);
+
+/// One batch between the reader and the writer.
+struct InFlight {
+    rows: u64,
+    transformed: oneshot::Receiver<Result<Bytes, BatchError>>,
+    /// The batch's share of `IN_FLIGHT_BUDGET`.
+    budget: SemaphorePermit<'static>,
+}
+
+/// Where the reader sends its batches: transformed on the rayon pool (or
+/// as they are, for a table whose columns are all kept), then to the writer.
+struct Batches {
+    plan: Arc<TablePlan>,
+    passthrough: bool,
+    tx: mpsc::Sender<InFlight>,
+}
+
+impl Batches {
+    /// Takes the batch's bytes from the budget, starts its transform, and
+    /// queues it for the writer; `false` when the writer stopped (it
+    /// failed: its error is the one to report).
+    async fn send(&self, batch: Bytes, rows: u64) -> bool {
+        let share = batch.len().clamp(1, BYTES_IN_FLIGHT) as u32;
+        let Ok(budget) = IN_FLIGHT_BUDGET.acquire_many(share).await else {
+            unreachable!("the budget is never closed");
+        };
+        let (otx, orx) = oneshot::channel();
+        if self.passthrough {
+            let _ = otx.send(Ok(batch));
+        } else {
+            let plan = Arc::clone(&self.plan);
+            rayon::spawn(move || {
+                let _ = otx.send(transform_batch_caught(&plan, &batch));
+            });
+        }
+        self.tx
+            .send(InFlight {
+                rows,
+                transformed: orx,
+                budget,
+            })
+            .await
+            .is_ok()
+    }
+}
 
 /// What one table's copy did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -89,58 +143,67 @@ pub async fn copy_part<S: TableSink>(
         .pg_context(|| format!("reading table {name} from the source"))?;
     pin_mut!(stream);
 
-    // Each batch travels with its row count, known when it was gathered.
-    let (tx, mut rx) =
-        mpsc::channel::<(u64, oneshot::Receiver<Result<Bytes, BatchError>>)>(IN_FLIGHT);
-    let passthrough = plan.is_passthrough();
+    // Each batch travels with its row count, known when it was gathered,
+    // and its share of the bytes in flight, given back once it is written.
+    let (tx, mut rx) = mpsc::channel::<InFlight>(IN_FLIGHT);
+    let batches_out = Batches {
+        plan: Arc::clone(&plan),
+        passthrough: plan.is_passthrough(),
+        tx,
+    };
     let mut bytes_read = 0u64;
 
-    let reader = async {
+    // The reader owns the sending side: the writer ends once the reader
+    // is done and the channel is closed.
+    let (stream, bytes_read_ref, name_ref) = (&mut stream, &mut bytes_read, &name);
+    let reader = async move {
+        let (name, bytes_read) = (name_ref, bytes_read_ref);
         let mut buf = BytesMut::with_capacity(BATCH_BYTES + 64 * 1024);
         // The server sends one row per CopyData message (a guarantee of the
         // protocol), so counting messages counts rows without a scan.
         let mut buf_rows = 0u64;
-        loop {
-            let next = stream.next().await;
-            let done = match next {
-                Some(msg) => {
-                    let msg = msg.pg_context(|| format!("reading table {name} from the source"))?;
-                    bytes_read += msg.len() as u64;
-                    buf.extend_from_slice(&msg);
-                    buf_rows += 1;
-                    false
+        while let Some(msg) = stream.next().await {
+            let msg = msg.pg_context(|| format!("reading table {name} from the source"))?;
+            *bytes_read += msg.len() as u64;
+            if msg.len() >= BATCH_BYTES {
+                // A row of a batch's size or more travels alone, as the
+                // message it came in: not copied, and the rows gathered
+                // before it do not wait for it.
+                if !buf.is_empty() {
+                    let rows = std::mem::take(&mut buf_rows);
+                    if !batches_out.send(buf.split().freeze(), rows).await {
+                        return Ok(());
+                    }
                 }
-                None => true,
-            };
-            if buf.len() >= BATCH_BYTES || (done && !buf.is_empty()) {
-                let batch = buf.split().freeze();
-                let rows = std::mem::take(&mut buf_rows);
-                let (otx, orx) = oneshot::channel();
-                if passthrough {
-                    let _ = otx.send(Ok(batch));
-                } else {
-                    let plan = Arc::clone(&plan);
-                    rayon::spawn(move || {
-                        let _ = otx.send(transform_batch_caught(&plan, &batch));
-                    });
+                if !batches_out.send(msg, 1).await {
+                    return Ok(());
                 }
-                // The writer stopped (it failed): its error is the one to report.
-                if tx.send((rows, orx)).await.is_err() {
-                    break;
-                }
+                continue;
             }
-            if done {
-                break;
+            buf.extend_from_slice(&msg);
+            buf_rows += 1;
+            if buf.len() >= BATCH_BYTES {
+                let rows = std::mem::take(&mut buf_rows);
+                if !batches_out.send(buf.split().freeze(), rows).await {
+                    return Ok(());
+                }
             }
         }
-        drop(tx);
+        if !buf.is_empty() {
+            batches_out.send(buf.split().freeze(), buf_rows).await;
+        }
         Ok::<(), anyhow::Error>(())
     };
 
     let mut rows = 0u64;
     let mut batches = 0u64;
     let writer = async {
-        while let Some((n, pending)) = rx.recv().await {
+        while let Some(InFlight {
+            rows: n,
+            transformed: pending,
+            budget,
+        }) = rx.recv().await
+        {
             let out = pending
                 .await
                 .map_err(|_| anyhow!("a transform worker stopped unexpectedly"))?
@@ -150,6 +213,7 @@ pub async fn copy_part<S: TableSink>(
             if !crate::failpoint::hit("copy.drop_batch") {
                 sink.write(out).await?;
             }
+            drop(budget);
             rows += n;
             progress.advance(n, len);
             // Tests act on a run caught mid-copy of one table: its first
@@ -183,11 +247,13 @@ pub async fn copy_part<S: TableSink>(
 #[derive(Default)]
 struct Scratch {
     spans: Vec<(usize, usize)>,
-    /// Output values of the current row, unescaped.
+    /// Output values of the current row that other columns read
+    /// (templates), unescaped.
     arena: Vec<u8>,
     /// Per column: not computed, NULL, or a range of `arena`.
     values: Vec<Option<Option<(usize, usize)>>>,
     decoded: Vec<u8>,
+    /// The value being computed, unescaped.
     out: Vec<u8>,
 }
 
@@ -217,6 +283,12 @@ fn transform_batch_caught(plan: &TablePlan, input: &[u8]) -> Result<Bytes, Batch
 /// Transforms a batch of whole rows (COPY text) into a new batch. Each
 /// row holds the plan's columns, then its `extra` fields (the branch
 /// selectors of `when:` rules), which are read and never written.
+///
+/// A value is held whole as few times as can be: a kept field is copied
+/// from the input to the output as the raw bytes it came in (never
+/// decoded), and a computed one goes from the transform's buffer straight
+/// into the output, escaped. Only the values a template reads are kept
+/// aside (`Scratch::arena`), computed first, in `compute_order`.
 pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchError> {
     let mut out = Vec::with_capacity(input.len() + input.len() / 8);
     let mut s = Scratch::default();
@@ -235,84 +307,93 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
                 message: format!("a row has {} fields, expected {nfields}", s.spans.len()),
             });
         }
-        let spans = &s.spans;
+        let spans = std::mem::take(&mut s.spans);
         let extra = |k: usize| {
             let (a, b) = spans[ncols + k];
+            &row[a..b]
+        };
+        let field = |i: usize| {
+            let (a, b) = spans[i];
             &row[a..b]
         };
         s.arena.clear();
         s.values.clear();
         s.values.resize(ncols, None);
+        // The values templates read, before the templates.
         for &i in &plan.compute_order {
-            let column = &plan.columns[i];
-            let (start, end) = spans[i];
-            let field = &row[start..end];
-            let (branch, action) = column.action.for_row(extra);
-            let value = match action {
-                ColumnAction::Null => None,
-                ColumnAction::Keep => {
-                    // Read by a template: store its decoded value.
-                    copy_text::decode(field, &mut s.decoded).map(|v| {
-                        let a = s.arena.len();
-                        s.arena.extend_from_slice(v);
-                        (a, s.arena.len())
-                    })
-                }
-                ColumnAction::Command(_) if field == copy_text::NULL => None,
-                ColumnAction::Command(_) => {
-                    let line = commands.next(i, branch);
-                    copy_text::decode(line, &mut s.decoded).map(|v| {
-                        let a = s.arena.len();
-                        s.arena.extend_from_slice(v);
-                        (a, s.arena.len())
-                    })
-                }
-                ColumnAction::Transform(t) => {
-                    let input = copy_text::decode(field, &mut s.decoded);
-                    s.out.clear();
-                    let view = RowView {
-                        arena: &s.arena,
-                        spans: &s.values,
-                    };
-                    let written =
-                        transform::apply(&**t, input, &view, &mut s.out).map_err(|e| {
-                            BatchError {
-                                column: column.name.clone(),
-                                message: e.0,
-                            }
-                        })?;
-                    match written {
-                        Written::Null => None,
-                        Written::Value => {
-                            let a = s.arena.len();
-                            s.arena.extend_from_slice(&s.out);
-                            Some((a, s.arena.len()))
-                        }
-                    }
-                }
-                ColumnAction::When { .. } => unreachable!("branches are never `when` lists"),
-            };
-            s.values[i] = Some(value);
+            if !plan.columns[i].read_by_others {
+                continue;
+            }
+            let (branch, action) = plan.columns[i].action.for_row(extra);
+            let value = compute(plan, i, branch, action, field(i), &mut commands, &mut s)?;
+            s.values[i] = Some(value.map(|()| {
+                let a = s.arena.len();
+                s.arena.extend_from_slice(&s.out);
+                (a, s.arena.len())
+            }));
         }
         for (i, column) in plan.columns.iter().enumerate() {
             if i > 0 {
                 out.push(b'\t');
             }
-            match column.action.for_row(extra).1 {
-                ColumnAction::Keep => {
-                    let (start, end) = spans[i];
-                    out.extend_from_slice(&row[start..end]);
-                }
+            let (branch, action) = column.action.for_row(extra);
+            match action {
+                ColumnAction::Keep => out.extend_from_slice(field(i)),
                 ColumnAction::Null => out.extend_from_slice(copy_text::NULL),
-                _ => match s.values[i].flatten() {
+                _ if column.read_by_others => match s.values[i].flatten() {
                     None => out.extend_from_slice(copy_text::NULL),
                     Some((a, b)) => copy_text::escape_into(&s.arena[a..b], &mut out),
+                },
+                _ => match compute(plan, i, branch, action, field(i), &mut commands, &mut s)? {
+                    None => out.extend_from_slice(copy_text::NULL),
+                    Some(()) => copy_text::escape_into(&s.out, &mut out),
                 },
             }
         }
         out.push(b'\n');
+        s.spans = spans;
     }
     Ok(Bytes::from(out))
+}
+
+/// Computes column `i`'s value for one row into `s.out` (unescaped), by
+/// `action`, the branch `branch` of its rule; `None` for NULL. The values
+/// a template reads are in `s.arena` and `s.values`.
+fn compute(
+    plan: &TablePlan,
+    i: usize,
+    branch: usize,
+    action: &ColumnAction,
+    field: &[u8],
+    commands: &mut Commands,
+    s: &mut Scratch,
+) -> Result<Option<()>, BatchError> {
+    s.out.clear();
+    Ok(match action {
+        ColumnAction::Null => None,
+        ColumnAction::Keep => copy_text::decode(field, &mut s.decoded).map(|v| s.out.extend_from_slice(v)),
+        ColumnAction::Command(_) if field == copy_text::NULL => None,
+        ColumnAction::Command(_) => {
+            let line = commands.next(i, branch);
+            copy_text::decode(line, &mut s.decoded).map(|v| s.out.extend_from_slice(v))
+        }
+        ColumnAction::Transform(t) => {
+            let input = copy_text::decode(field, &mut s.decoded);
+            let view = RowView {
+                arena: &s.arena,
+                spans: &s.values,
+            };
+            let written = transform::apply(&**t, input, &view, &mut s.out).map_err(|e| BatchError {
+                column: plan.columns[i].name.clone(),
+                message: e.0,
+            })?;
+            match written {
+                Written::Null => None,
+                Written::Value => Some(()),
+            }
+        }
+        ColumnAction::When { .. } => unreachable!("branches are never `when` lists"),
+    })
 }
 
 /// Where a command's values come from: (column index, branch index).

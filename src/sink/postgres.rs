@@ -47,6 +47,9 @@ fn copy_failure(table: &str, e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// The most bytes handed to the connection at once.
+const SEND_BYTES: usize = 1 << 20;
+
 /// How the rows get in.
 enum Load {
     Copy(Pin<Box<CopyInSink<Bytes>>>),
@@ -117,9 +120,18 @@ impl TableSink for CopySink<'_> {
     async fn write(&mut self, batch: Bytes) -> Result<()> {
         match &mut self.load {
             Load::Copy(sink) => {
-                let sent = sink.send(batch).await;
-                let what = sent.as_ref().err().map(|e| copy_failure(&self.name, e));
-                sent.pg_context(|| what.unwrap_or_default())
+                // In pieces, each a view of the batch: the connection copies
+                // what it sends into its write buffer, which would otherwise
+                // grow to the largest batch (a huge row) and keep that size.
+                // COPY data need not end at a row.
+                let mut rest = batch;
+                while !rest.is_empty() {
+                    let piece = rest.split_to(rest.len().min(SEND_BYTES));
+                    let sent = sink.send(piece).await;
+                    let what = sent.as_ref().err().map(|e| copy_failure(&self.name, e));
+                    sent.pg_context(|| what.unwrap_or_default())?;
+                }
+                Ok(())
             }
             Load::RowsOnly { rows, .. } => {
                 *rows += memchr::memchr_iter(b'\n', &batch).count() as u64;

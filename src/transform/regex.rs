@@ -212,14 +212,15 @@ impl Transform for Steps {
             out.extend_from_slice(input);
             return Ok(Written::Value);
         };
-        let mut text = input.to_vec();
-        let mut next = Vec::new();
-        for step in first {
+        // The first step reads the input itself: a value is not copied
+        // before it is read (one pattern, the usual rule, makes no copy).
+        let (mut text, mut next) = (Vec::new(), Vec::new());
+        for (k, step) in first.iter().enumerate() {
             next.clear();
-            step.apply(&text, row, &mut next)?;
+            step.apply(if k == 0 { input } else { &text }, row, &mut next)?;
             std::mem::swap(&mut text, &mut next);
         }
-        last.apply(&text, row, out)
+        last.apply(if first.is_empty() { input } else { &text }, row, out)
     }
 }
 

@@ -1,8 +1,12 @@
-//! "Memory is bounded by channel capacity": a table many times larger than
-//! the rows a run holds in flight (a few 1 MiB batches per table) is copied
-//! by a process whose peak resident set stays far below the table's size.
+//! Memory is bounded, whatever the data:
+//! - by the batches in flight: a table many times larger than the rows a
+//!   run holds in flight (a few 1 MiB batches per table) is copied by a
+//!   process whose peak resident set stays far below the table's size;
+//! - by the largest row: a table of rows of tens of megabytes is copied,
+//!   under `keep` and under rules that rewrite those values, within
+//!   100 MiB + 2 x its largest row (issue 27).
 //!
-//! Not a timing test. The run is paused after its first batch with the
+//! Not timing tests. The run is paused after its first batch with the
 //! source COPY still open, and held there until the source has either
 //! sent the whole table or is blocked sending it (the run stopped reading:
 //! backpressure). A reader that ran ahead of the writer would have the
@@ -10,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{env_refs, rules_dir, spawn, sync_args, wait, Db, Failpoint, Pg};
+use crate::harness::{anonymize, env_refs, rules_dir, spawn, sync_args, wait, Db, Failpoint, Pg};
 
 /// Rows of about 1 KiB: a table of about 220 MB of COPY text.
 const ROWS: u32 = 220_000;
@@ -137,4 +141,96 @@ fn a_table_far_larger_than_the_batches_in_flight_is_copied_in_bounded_memory() {
         pg.db_admin()
             .exec(&format!("DROP DATABASE \"{db}\" WITH (FORCE)"));
     }
+}
+
+/// Rows of about 40 MB of COPY text each, as many as the test copies.
+const WIDE_ROWS: u32 = 3;
+
+/// The peak a run may reach copying rows of `largest` bytes: 100 MiB
+/// (the binary, its runtime, the ordinary batches) + 2 x the largest row
+/// (the row as read, and the row as written).
+fn row_bound(largest: u64) -> u64 {
+    100 * 1024 * 1024 + 2 * largest
+}
+
+/// Issue 27 point 3: a table of a few rows of about 40 MB each (a text, a
+/// bytea, a jsonb) is copied within 100 MiB + 2 x its largest row: kept
+/// whole (the table skips the transform step), and with the text under a
+/// `regex` that hashes every match and the jsonb under `json`, by two
+/// workers. The peak is the run's own (`peak_rss_bytes` of `--report`,
+/// VmHWM), so the test binary's memory does not count.
+#[test]
+fn rows_of_tens_of_megabytes_are_copied_within_twice_the_largest_row() {
+    let pg = Pg::get();
+    let source = pg.db("wide_src");
+    // Stored uncompressed: the server's decompression is not under test,
+    // and the values come out as they were written, fast.
+    source.exec(&format!(
+        "CREATE TABLE wide (id int PRIMARY KEY, txt text, bin bytea, doc jsonb);
+         ALTER TABLE wide ALTER txt SET STORAGE EXTERNAL, ALTER bin SET STORAGE EXTERNAL,
+             ALTER doc SET STORAGE EXTERNAL;
+         INSERT INTO wide SELECT i,
+             repeat(repeat('lorem ipsum ', 80) || 'Call 555-12-3456. ', 17000),
+             decode(repeat(md5(i::text), 400000), 'hex'),
+             jsonb_build_object('owner', jsonb_build_object('email', 'zoe' || i || '@example.com'),
+                 'notes', (SELECT jsonb_agg(repeat('left at the door ', 30000)) FROM generate_series(1, 22) k))
+           FROM generate_series(1, {WIDE_ROWS}) i;
+         ANALYZE wide;"
+    ));
+    // The COPY text of the widest row: the text, the bytea as hex, the
+    // jsonb's text, the id and the separators.
+    let largest: u64 = source
+        .value(
+            "SELECT max(16 + octet_length(txt) + 2 + 2 * octet_length(bin) + octet_length(doc::text)) \
+             FROM wide",
+        )
+        .parse()
+        .unwrap();
+    assert!(
+        (35 << 20..50 << 20).contains(&largest),
+        "rows of about 40 MB, not {} MiB",
+        largest >> 20
+    );
+    let total = u64::from(WIDE_ROWS) * largest;
+    let kept = "{ id: keep, txt: keep, bin: keep, doc: keep }";
+    let masked = "{ id: keep, txt: { regex: { pattern: '\\d{3}-\\d{2}-\\d{4}', with: { hash: { format: digits, length: 9 } } } }, bin: keep, doc: { json: { paths: { owner.email: { fake: email }, \"notes[*]\": { mask: {} } } } } }";
+    for (what, columns) in [("kept", kept), ("masked", masked)] {
+        let target = pg.fresh_name("wide_dst");
+        let dir = rules_dir(&format!(
+            "version: 1\ntables:\n  public.wide:\n    columns: {columns}\n"
+        ));
+        let report = dir.path().join("report.json");
+        let args = sync_args(
+            &source.url,
+            &target.url,
+            "rules.yml",
+            &["--jobs", "2", "--report", report.to_str().unwrap()],
+        );
+        anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", crate::sync::SECRET)]).expect(0);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let peak = report["peak_rss_bytes"]
+            .as_u64()
+            .expect("the report gives the peak RSS");
+        // The rows arrived, the kept bytes whole, the masked ones changed.
+        let digest = "SELECT string_agg(md5(txt) || md5(bin) || md5(doc::text), ',' ORDER BY id) FROM wide";
+        let same = source.value(digest) == target.value(digest);
+        assert_eq!(target.value("SELECT count(*) FROM wide"), WIDE_ROWS.to_string());
+        assert_eq!(same, what == "kept", "{what}: the copied values");
+        let bin = "SELECT string_agg(md5(bin), ',' ORDER BY id) FROM wide";
+        assert_eq!(source.value(bin), target.value(bin), "{what}: the kept bytea");
+        assert!(
+            peak <= row_bound(largest),
+            "{what}: peak RSS {} MiB copying {WIDE_ROWS} rows of {} MiB ({} MiB in all), above \
+             100 MiB + 2 x the largest row = {} MiB",
+            peak >> 20,
+            largest >> 20,
+            total >> 20,
+            row_bound(largest) >> 20
+        );
+        pg.db_admin()
+            .exec(&format!("DROP DATABASE \"{}\" WITH (FORCE)", target.name));
+    }
+    pg.db_admin()
+        .exec(&format!("DROP DATABASE \"{}\" WITH (FORCE)", source.name));
 }
