@@ -482,3 +482,58 @@ fn run_commands(
     }
     Ok(Commands { answers })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, Column, QualifiedName, RowSecurity, Table, TableKind, TypeKind};
+    use crate::plan::Secret;
+
+    /// The plan of table `t` with text columns `columns` under `rules`.
+    fn plan(columns: &[&str], rules: &str) -> Arc<TablePlan> {
+        let catalog = Catalog {
+            tables: vec![Table {
+                oid: 1,
+                name: QualifiedName::new("public", "t"),
+                kind: TableKind::Ordinary,
+                columns: columns
+                    .iter()
+                    .map(|c| Column::new(c, "text", TypeKind::Text))
+                    .collect(),
+                unique_keys: vec![],
+                unique_indexes: vec![],
+                foreign_keys: vec![],
+                estimated_rows: 2,
+                rows_from: Default::default(),
+                estimated_bytes: 0,
+                row_security: RowSecurity::Off,
+            }],
+            ..Catalog::default()
+        };
+        let yaml = format!("version: 1\ntables:\n  public.t:\n    columns: {rules}\n");
+        let rules = crate::rules::load::load_str("t.yml", &yaml).expect("rules parse");
+        let key = crate::key::Key::new(b"pipeline test secret");
+        let plan = crate::plan::prepare(&rules, catalog, Secret::Key(&key))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        Arc::clone(&plan.tables()[0])
+    }
+
+    /// A template written before the columns it reads gets their output
+    /// values (a kept one decoded, a computed one, NULL as empty text), and
+    /// the columns no
+    /// template reads come out as before: kept fields as the raw bytes
+    /// they came in, escapes and all, computed ones escaped.
+    #[test]
+    fn templates_read_values_computed_first_and_other_columns_go_straight_out() {
+        let p = plan(
+            &["label", "a", "b", "raw", "c"],
+            "{ label: { template: \"{a}|{b}\" }, a: keep, b: { set: \"x\\ty\" }, raw: keep, c: { set: z } }",
+        );
+        let out = transform_batch(&p, b"L\ta\\tq\tB\tr\\\\s\\n\tC\nL\t\\N\tB\t\\N\t\\N\n")
+            .expect("transforms");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "a\\tq|x\\ty\ta\\tq\tx\\ty\tr\\\\s\\n\tz\n|x\\ty\t\\N\tx\\ty\t\\N\t\\N\n"
+        );
+    }
+}
