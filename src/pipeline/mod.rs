@@ -371,7 +371,9 @@ fn compute(
     s.out.clear();
     Ok(match action {
         ColumnAction::Null => None,
-        ColumnAction::Keep => copy_text::decode(field, &mut s.decoded).map(|v| s.out.extend_from_slice(v)),
+        ColumnAction::Keep => {
+            copy_text::decode(field, &mut s.decoded).map(|v| s.out.extend_from_slice(v))
+        }
         ColumnAction::Command(_) if field == copy_text::NULL => None,
         ColumnAction::Command(_) => {
             let line = commands.next(i, branch);
@@ -383,10 +385,11 @@ fn compute(
                 arena: &s.arena,
                 spans: &s.values,
             };
-            let written = transform::apply(&**t, input, &view, &mut s.out).map_err(|e| BatchError {
-                column: plan.columns[i].name.clone(),
-                message: e.0,
-            })?;
+            let written =
+                transform::apply(&**t, input, &view, &mut s.out).map_err(|e| BatchError {
+                    column: plan.columns[i].name.clone(),
+                    message: e.0,
+                })?;
             match written {
                 Written::Null => None,
                 Written::Value => Some(()),
