@@ -505,6 +505,7 @@ mod tests {
                     .collect(),
                 unique_keys: vec![],
                 unique_indexes: vec![],
+                exclusions: vec![],
                 foreign_keys: vec![],
                 estimated_rows: 2,
                 rows_from: Default::default(),
