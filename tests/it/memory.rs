@@ -158,11 +158,11 @@ fn row_bound(largest: u64, rows: u64) -> u64 {
 /// - kept whole (the table skips the transform step): 100 MiB + 2 x the
 ///   largest row;
 /// - with the text under a `regex` that hashes every match and the jsonb
-///   under `json`: 100 MiB + 4 x the largest row: the row and its output,
-///   and the rows the source connection reads ahead of the run
-///   (tokio-postgres holds up to three; not yet bounded, see
-///   docs/architecture.md). Before issue 27 this run peaked at 388 MiB
-///   (about 10 x the row), above it.
+///   under `json`: 100 MiB + 5 x the largest row: the row, its output and
+///   the transforms' buffers, and the rows the source connection reads
+///   ahead of the run (tokio-postgres holds up to three; not yet bounded,
+///   see docs/architecture.md). It peaks at about 236 MiB for rows of
+///   39 MiB; before issue 27 it peaked at 388 MiB, above the bound.
 ///
 /// The peak is the run's own (`peak_rss_bytes` of `--report`, VmHWM), so
 /// the test binary's memory does not count.
@@ -201,7 +201,7 @@ fn rows_of_tens_of_megabytes_are_copied_within_a_bound_of_the_largest_row() {
     let total = u64::from(WIDE_ROWS) * largest;
     let kept = "{ id: keep, txt: keep, bin: keep, doc: keep }";
     let masked = "{ id: keep, txt: { regex: { pattern: '\\d{3}-\\d{2}-\\d{4}', with: { hash: { format: digits, length: 9 } } } }, bin: keep, doc: { json: { paths: { owner.email: { fake: email }, \"notes[*]\": { mask: {} } } } } }";
-    for (what, columns, rows) in [("kept", kept, 2), ("masked", masked, 4)] {
+    for (what, columns, rows) in [("kept", kept, 2), ("masked", masked, 5)] {
         let target = pg.fresh_name("wide_dst");
         let dir = rules_dir(&format!(
             "version: 1\ntables:\n  public.wide:\n    columns: {columns}\n"
