@@ -311,8 +311,7 @@ impl TransformOptions for Options {
         };
         let mut walk = rewrite::Walk::default();
         let _ = walker.walk_unlisted(doc, &root, &mut walk);
-        let found = walk.found;
-        found
+        walk.found
     }
 
     fn max_length(&self, _unique: bool) -> super::MaxLength {
