@@ -660,9 +660,10 @@ fn describe(g: &Graph, t: usize) -> String {
         Mode::All if node.explicit => parts.push("whole (subset: all)".into()),
         Mode::All if node.saturated.is_some() => {
             let by: Vec<String> = g
-                .edges
+                .edges_to(t)
                 .iter()
-                .filter(|e| e.parent == t && e.child != t && e.not_null && e.nulled.is_empty())
+                .map(|&e| &g.edges[e])
+                .filter(|e| e.child != t && e.not_null && e.nulled.is_empty())
                 .map(|e| format!("{} ({})", g.nodes[e.child].name, cols(&e.columns)))
                 .collect();
             parts.push(format!(
@@ -748,9 +749,10 @@ fn describe(g: &Graph, t: usize) -> String {
         parts.push(s);
     }
     for e in g
-        .edges
+        .edges_from(t)
         .iter()
-        .filter(|e| e.child == t && !e.nulled.is_empty())
+        .map(|&e| &g.edges[e])
+        .filter(|e| !e.nulled.is_empty())
     {
         if !g.nodes[e.parent].complete {
             parts.push(format!(
