@@ -134,3 +134,48 @@ fn a_target_that_cannot_hold_the_schema_script_is_refused_before_it_is_made() {
         "a target database was made"
     );
 }
+
+/// The keys of many small tables go to the target in shared transactions
+/// (issue 30); one that fails still fails alone, named, with the context of
+/// its own statement, and the run ends as a failed post-data does.
+#[test]
+fn a_failing_constraint_among_small_tables_still_names_itself() {
+    let pg = Pg::get();
+    let source = pg.db("many_tables_batch");
+    create_tables(&source.url, 30);
+    // Apart in the source; `set:` makes both rows equal on the target. An
+    // exclusion constraint, which the plan does not judge.
+    source.exec("ALTER TABLE t7 ADD CONSTRAINT t7_note_apart EXCLUDE USING btree (note WITH =)");
+    let dir = rules_dir(
+        "version: 1\nunknown_columns: keep\ntables:\n  public.t7:\n    columns: { note: { set: same } }\n",
+    );
+    let rules = dir.path().join("rules.yml");
+    let target = pg.fresh_name("many_tables_batch_dst");
+    // Post-data waits for every copy: all 30 tables' keys are ready at
+    // once, so they are taken together, the failing one among them.
+    let run = anonymize(
+        dir.path(),
+        &sync_args(
+            &source.url,
+            &target.url,
+            rules.to_str().unwrap(),
+            &["--jobs", "2"],
+        ),
+        &[("ANONYMIZE_FAILPOINT", "post_data.after_all_copies")],
+    )
+    .expect(1);
+    assert!(
+        run.stderr.contains(
+            "error: building a constraint on the target: ERROR (23P01 exclusion_violation)"
+        ) && run.stderr.contains("constraint t7_note_apart"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("same"),
+        "a value was printed: {}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name), "a target was made");
+    assert!(!pg.exists(&format!("{}__next", target.name)));
+}
