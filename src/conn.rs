@@ -377,7 +377,19 @@ impl ConnInfo {
                     .parse()
                     .map_err(|_| usage("keepalives_count must be a number".into()))?,
             },
-            tcp_user_timeout: seconds("tcp_user_timeout")?,
+            // Milliseconds, as libpq reads it: pg_dump gets the same text.
+            tcp_user_timeout: match get("tcp_user_timeout") {
+                None => None,
+                Some(v) => match v.trim().parse::<i64>() {
+                    Ok(n) if n > 0 => Some(Duration::from_millis(n as u64)),
+                    Ok(_) => None,
+                    Err(_) => {
+                        return Err(usage(
+                            "tcp_user_timeout must be a number of milliseconds".into(),
+                        ))
+                    }
+                },
+            },
             channel_binding,
             target,
             tls,
@@ -974,6 +986,22 @@ mod tests {
         ConnInfo::parse_with_env(s, "--source", move |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })
+    }
+
+    /// libpq reads `tcp_user_timeout` in milliseconds, and pg_dump gets
+    /// the same text: our own connections must agree with it.
+    #[test]
+    fn tcp_user_timeout_is_milliseconds_as_in_libpq() {
+        let c = parse("postgresql://h/db?tcp_user_timeout=9000", &[]).unwrap();
+        assert_eq!(c.tcp_user_timeout, Some(Duration::from_millis(9000)));
+        assert_eq!(
+            c.libpq_conninfo().as_deref(),
+            Some("tcp_user_timeout='9000'")
+        );
+        let e = parse("postgresql://h/db?tcp_user_timeout=soon", &[])
+            .err()
+            .expect("a word is refused");
+        assert!(e.to_string().contains("number of milliseconds"), "{e}");
     }
 
     #[test]

@@ -83,6 +83,22 @@ pub fn split_qualified(s: &str) -> Option<((String, String), &str)> {
     Some(((schema, name), rest))
 }
 
+/// The length of a dollar-quote opener at the start of `b` (`$$`,
+/// `$body$`), if it is one: a tag is letters, digits and underscores, not
+/// starting with a digit (`$1` is a parameter).
+pub fn dollar_tag(b: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < b.len() && b[i] != b'$' {
+        let c = b[i];
+        let ok = c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 || (i > 1 && c.is_ascii_digit());
+        if !ok {
+            return None;
+        }
+        i += 1;
+    }
+    (i < b.len()).then_some(i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +197,14 @@ mod tests {
         assert_eq!(display_ident(""), "\"\"");
         // A display form: reserved words stay as the user typed them.
         assert_eq!(display_ident("select"), "select");
+    }
+
+    #[test]
+    fn a_dollar_tag_is_letters_digits_and_underscores_not_a_parameter() {
+        assert_eq!(dollar_tag(b"$$ body"), Some(2));
+        assert_eq!(dollar_tag(b"$body_1$ x"), Some(8));
+        assert_eq!(dollar_tag(b"$1"), None);
+        assert_eq!(dollar_tag(b"$a-b$"), None);
+        assert_eq!(dollar_tag(b"$never"), None);
     }
 }

@@ -4,6 +4,8 @@
 //! `COPY … FROM stdin` statement is named by `copy_from_stdin`, and its
 //! rows (up to `\.`) are the caller's to read.
 
+use crate::sql;
+
 /// What the splitter found in a line.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
@@ -97,7 +99,7 @@ impl Splitter {
                         i += 1;
                     }
                     b'$' if i == 0 || !ident(b[i - 1]) => {
-                        if let Some(len) = dollar_tag(&b[i..]) {
+                        if let Some(len) = sql::dollar_tag(&b[i..]) {
                             self.state = State::Dollar(line[i..i + len].to_string());
                             i += len - 1;
                         }
@@ -162,22 +164,6 @@ impl Splitter {
         self.current.push_str(&line[start..]);
         events
     }
-}
-
-/// The length of a dollar-quote opener at the start of `b` (`$$`,
-/// `$body$`), if it is one: a tag is letters, digits and underscores, not
-/// starting with a digit (`$1` is a parameter).
-fn dollar_tag(b: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    while i < b.len() && b[i] != b'$' {
-        let c = b[i];
-        let ok = c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 || (i > 1 && c.is_ascii_digit());
-        if !ok {
-            return None;
-        }
-        i += 1;
-    }
-    (i < b.len()).then_some(i + 1)
 }
 
 /// `s` after its leading blanks and comments.

@@ -14,6 +14,8 @@
 //! server, which sees it only through the extended protocol (one statement
 //! per message).
 
+use crate::sql;
+
 /// Why a condition cannot be embedded, and at which character (0-based)
 /// of the condition.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,7 +54,7 @@ pub fn check(sql: &str) -> Result<(), Unsafe> {
                 })?;
             }
             b'$' if i == 0 || !ident(b[i - 1]) => {
-                if let Some(len) = dollar_tag(&b[i..]) {
+                if let Some(len) = sql::dollar_tag(&b[i..]) {
                     let tag = &b[i..i + len];
                     let body = i + len;
                     let end = b[body..]
@@ -133,21 +135,6 @@ fn close_double(b: &[u8], from: usize) -> Option<usize> {
         i += 1;
     }
     None
-}
-
-/// The length of a dollar-quote opener at the start of `b` (`$$`,
-/// `$body$`), if it is one; `$1` is a parameter, not a quote.
-fn dollar_tag(b: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    while i < b.len() && b[i] != b'$' {
-        let c = b[i];
-        let ok = c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 || (i > 1 && c.is_ascii_digit());
-        if !ok {
-            return None;
-        }
-        i += 1;
-    }
-    (i < b.len()).then_some(i + 1)
 }
 
 #[cfg(test)]
