@@ -317,6 +317,7 @@ fn batches(c: &mut Criterion) {
                 columns: vec![text.clone()],
                 unique_keys: vec![],
                 unique_indexes: vec![],
+                exclusions: vec![],
                 foreign_keys: vec![],
                 estimated_rows: ROWS as i64,
                 rows_from: Default::default(),

@@ -188,6 +188,16 @@ pub struct UniqueIndex {
     pub nulls_not_distinct: bool,
 }
 
+/// An exclusion constraint: no two rows may have every part's operator
+/// hold between them. The rules of its columns must not make two rows that
+/// did not conflict in the source conflict in the target.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    pub name: String,
+    /// Parts in key order, each with its operator (`=`, `&&`).
+    pub parts: Vec<(IndexPart, String)>,
+}
+
 /// One key part of a `UniqueIndex`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexPart {
@@ -255,6 +265,8 @@ pub struct Table {
     pub unique_keys: Vec<UniqueKey>,
     /// Unique indexes on expressions or with a predicate.
     pub unique_indexes: Vec<UniqueIndex>,
+    /// Exclusion constraints (`EXCLUDE USING gist (room WITH =, during WITH &&)`).
+    pub exclusions: Vec<Exclusion>,
     pub foreign_keys: Vec<ForeignKey>,
     /// `pg_class.reltuples` (summed over partitions), or for a table never
     /// analysed, its rows counted or estimated in the snapshot (`rows_from`
@@ -468,6 +480,7 @@ impl Catalog {
                 columns: Vec::new(),
                 unique_keys: Vec::new(),
                 unique_indexes: Vec::new(),
+                exclusions: Vec::new(),
                 foreign_keys: Vec::new(),
                 estimated_rows: row.get::<_, f64>("reltuples") as i64,
                 rows_from: RowsFrom::Statistics,
@@ -528,6 +541,34 @@ impl Catalog {
                 columns,
                 primary: row.get("is_primary"),
                 nulls_not_distinct: row.get("nulls_not_distinct"),
+            });
+        }
+
+        for row in client
+            .query(include_str!("catalog/exclusions.sql"), &[])
+            .await
+            .pg_context(|| "reading the source exclusion constraints".into())?
+        {
+            let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
+                continue;
+            };
+            let columns: Vec<String> = row.get("columns");
+            let parts: Vec<String> = row.get("parts");
+            let operators: Vec<String> = row.get("operators");
+            tables[i].exclusions.push(Exclusion {
+                name: row.get("name"),
+                parts: columns
+                    .into_iter()
+                    .zip(parts)
+                    .map(|(c, p)| {
+                        if c.is_empty() {
+                            IndexPart::Expression(p)
+                        } else {
+                            IndexPart::Column(c)
+                        }
+                    })
+                    .zip(operators)
+                    .collect(),
             });
         }
 

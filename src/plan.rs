@@ -791,6 +791,27 @@ fn compile(
     let display = table.name.to_string();
     // `constraint users_code_key`, or `index NAME on lower(handle) ...`.
     let constraint = fit::unique_on(table, &column.name);
+    let exclusion = fit::exclusion_on(table, &column.name);
+    // What a rule other than `keep` or `null` (NULLs never conflict) must
+    // be to keep the rows of an exclusion constraint as they were.
+    let excluded = |unique_capable: bool| -> Result<(), (String, Option<String>)> {
+        match &exclusion {
+            Some(x) if !(x.equality && unique_capable) => Err((
+                format!(
+                    "column {display}.{} is compared by {}, and `{}` changes its values: no rule is known to keep that constraint true, so two rows could conflict when the target builds it",
+                    column.name,
+                    x.constraint,
+                    rule.describe()
+                ),
+                Some(if x.equality {
+                    "use a unique-capable rule (`{ fpe: {} }`, `{ hash: { format: hex } }`, `{ fake: email, unique: true }`) or `keep`".into()
+                } else {
+                    format!("write `keep` or `null` for {display}.{}, or `skip: true` the table (its schema is copied, no rows)", column.name)
+                }),
+            )),
+            _ => Ok(()),
+        }
+    };
     match &rule.action {
         Action::Keep => Ok((ColumnAction::Keep, vec![])),
         Action::Null => {
@@ -820,6 +841,7 @@ fn compile(
         // Computed by the source (the plan puts the expression in the COPY
         // query); the value passes through like a kept one.
         Action::Sql(_) => {
+            excluded(rule.unique)?;
             if let Some(name) = constraint.filter(|_| !rule.unique) {
                 return Err((
                     format!(
@@ -832,6 +854,7 @@ fn compile(
             Ok((ColumnAction::Keep, vec![]))
         }
         Action::Command(spec) => {
+            excluded(rule.unique)?;
             if let Some(name) = constraint.filter(|_| !rule.unique) {
                 return Err((
                     format!(
@@ -860,6 +883,7 @@ fn compile(
         }
         Action::Transform(options) => {
             let uniqueness = options.uniqueness();
+            excluded(uniqueness != Uniqueness::Lossy)?;
             if rule.unique && uniqueness == Uniqueness::Lossy {
                 return Err((
                     format!(
@@ -1471,6 +1495,7 @@ mod tests {
                 estimated_rows: 10,
                 estimated_bytes: 100,
                 unique_indexes: vec![],
+                exclusions: Vec::new(),
                 rows_from: Default::default(),
                 row_security: crate::catalog::RowSecurity::Off,
             }],

@@ -452,7 +452,9 @@ impl Scheduler {
             let began = Instant::now();
             match &task.action {
                 Action::Sql(sql) => {
-                    let context = task.context.clone();
+                    // The server's error names no index when a function
+                    // in it fails, so the task says which it was.
+                    let context = format!("{} ({})", task.context, task.label);
                     client.batch_execute(sql).await.pg_context(|| context)?;
                 }
                 Action::CountAll => {
@@ -814,6 +816,7 @@ mod tests {
             estimated_rows: 10,
             estimated_bytes: bytes,
             unique_indexes: vec![],
+            exclusions: Vec::new(),
             rows_from: Default::default(),
             row_security: crate::catalog::RowSecurity::Off,
         }))

@@ -44,7 +44,6 @@ use crate::progress::{FinishOnDrop, Progress};
 use crate::signals::Signals;
 use crate::sink::files::{create_private, create_private_dir, write_private, FileSink};
 use crate::sink::Observed;
-use crate::sql::quote_literal;
 use crate::subset::SubsetSpec;
 use crate::verify::sample::Sampler;
 use crate::verify::{self, Samples};
@@ -499,28 +498,17 @@ fn sql_header(digest: &str, subset: Option<&str>) -> String {
 /// and materialized views refreshed from the loaded rows.
 fn finish_sql(plan: &Plan) -> String {
     let mut s = String::new();
-    let sequences: Vec<_> = plan
-        .catalog()
-        .sequences
-        .iter()
-        .filter_map(|q| q.last_value.map(|v| (q, v)))
-        .collect();
-    if !sequences.is_empty() {
+    let setvals = crate::target::finish::setval_statements(plan.catalog());
+    if !setvals.is_empty() {
         s.push_str("-- Sequences continue after the source's values.\n");
-        for (q, v) in sequences {
-            let _ = writeln!(
-                s,
-                "SELECT pg_catalog.setval({}, {v}, {});",
-                quote_literal(&q.name.sql()),
-                q.is_called
-            );
-        }
+        s.push_str(&setvals);
         s.push('\n');
     }
     if !plan.catalog().materialized_views.is_empty() {
         s.push_str("-- Materialized views, computed from the loaded rows.\n");
         for mv in &plan.catalog().materialized_views {
-            let _ = writeln!(s, "REFRESH MATERIALIZED VIEW {};", mv.sql());
+            s.push_str(&crate::target::finish::refresh_statement(mv));
+            s.push_str(";\n");
         }
         s.push('\n');
     }

@@ -294,6 +294,7 @@ mod tests {
             estimated_rows: 100,
             estimated_bytes: 1 << 30,
             unique_indexes: vec![],
+            exclusions: Vec::new(),
             rows_from: Default::default(),
             row_security: RowSecurity::Off,
         });

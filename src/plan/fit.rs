@@ -5,7 +5,7 @@
 //! fails the run at the end, when the target builds the index or a value
 //! does not fit.
 
-use crate::catalog::{Column, IndexPart, Table, TypeKind, UniqueIndex};
+use crate::catalog::{Column, Exclusion, IndexPart, Table, TypeKind, UniqueIndex};
 use crate::transform::{MaxLength, TransformOptions, Uniqueness};
 
 /// The unique key or index that needs `column`'s rule never to repeat a
@@ -64,6 +64,54 @@ pub(crate) fn unique_on(table: &Table, column: &str) -> Option<String> {
                     .any(|p| shaped_column(p, table).is_some_and(alone_unique))
         })
         .map(describe_index)
+}
+
+/// An exclusion constraint that compares `column`, described for
+/// messages (`exclusion constraint booking_no_overlap (room WITH =, during
+/// WITH &&)`), and whether it compares the column itself by `=` only.
+///
+/// Deterministic rules keep equal values equal, and a rule that never
+/// repeats a value keeps different ones different, so `col WITH =` holds
+/// after any unique-capable rule. No rule is known to keep other operators
+/// (`&&`, `<>`) or expressions true or false as they were.
+pub(super) struct ExclusionUse {
+    pub constraint: String,
+    pub equality: bool,
+}
+
+pub(super) fn exclusion_on(table: &Table, column: &str) -> Option<ExclusionUse> {
+    let mut found: Option<ExclusionUse> = None;
+    for ex in &table.exclusions {
+        for (part, operator) in &ex.parts {
+            let named = match part {
+                IndexPart::Column(c) => c == column,
+                IndexPart::Expression(e) => columns_named_in(e, table).contains(&column),
+            };
+            if !named {
+                continue;
+            }
+            let equality = operator == "=" && *part == IndexPart::Column(column.to_string());
+            if found.as_ref().is_none_or(|f| f.equality && !equality) {
+                found = Some(ExclusionUse {
+                    constraint: describe_exclusion(ex),
+                    equality,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// `exclusion constraint NAME (PART WITH OP, ...)`.
+fn describe_exclusion(ex: &Exclusion) -> String {
+    let parts: Vec<String> = ex
+        .parts
+        .iter()
+        .map(|(p, op)| match p {
+            IndexPart::Column(c) | IndexPart::Expression(c) => format!("{c} WITH {op}"),
+        })
+        .collect();
+    format!("exclusion constraint {} ({})", ex.name, parts.join(", "))
 }
 
 /// A unique index whose NULLS NOT DISTINCT makes two NULLs of `column`
@@ -379,12 +427,38 @@ mod tests {
                     nulls_not_distinct: false,
                 })
                 .collect(),
+            exclusions: vec![],
             foreign_keys: vec![],
             estimated_rows: 0,
             estimated_bytes: 0,
             rows_from: Default::default(),
             row_security: crate::catalog::RowSecurity::Off,
         }
+    }
+
+    #[test]
+    fn an_exclusion_constraint_asks_equality_of_its_own_columns_only() {
+        let mut t = table(vec![]);
+        t.exclusions.push(Exclusion {
+            name: "booking_excl".into(),
+            parts: vec![
+                (IndexPart::Column("handle".into()), "=".into()),
+                (IndexPart::Column("at".into()), "&&".into()),
+                (
+                    IndexPart::Expression("lower(\"Nick Name\")".into()),
+                    "=".into(),
+                ),
+            ],
+        });
+        let on = |c: &str| exclusion_on(&t, c).map(|x| (x.constraint, x.equality));
+        let named = "exclusion constraint booking_excl (handle WITH =, at WITH &&, \
+                     lower(\"Nick Name\") WITH =)";
+        assert_eq!(on("handle"), Some((named.to_string(), true)));
+        assert_eq!(on("at"), Some((named.to_string(), false)));
+        // `=` on an expression of the column: equality of the column's
+        // values does not carry over to the expression's.
+        assert_eq!(on("Nick Name"), Some((named.to_string(), false)));
+        assert!(on("id").is_none());
     }
 
     #[test]

@@ -40,8 +40,10 @@ fn copy_failure(table: &str, e: &tokio_postgres::Error) -> String {
     // 53100 disk_full, 53200 out_of_memory, 53300 too_many_connections.
     match crate::error::sqlstate(e) {
         Some("53100") => format!(
-            "{what}: the target server is out of disk space; free space there (the load \
-             database is dropped, the target was left as it was)"
+            // Whether the load database could be dropped is told on its own
+            // line after this one, so this one does not claim it.
+            "{what}: the target server is out of disk space; free space there (the target \
+             was left as it was)"
         ),
         _ => what,
     }

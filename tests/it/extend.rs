@@ -3,7 +3,7 @@
 //! binary against a real source and target; plus the exact text of every
 //! way to misuse them (snapshots `extend__*`).
 
-use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg, Run};
+use crate::harness::{anonymize, rules_dir, sync_args, verify_args, Db, Pg, Run};
 use crate::messages::user_text;
 
 const SECRET: &str = "ODYWX05jrquYn6KbmBDcexyOd1hXDE39kVzu2oys4s6Tq8aF";
@@ -561,15 +561,7 @@ fn verify_checks_the_unique_claim_of_an_sql_expression() {
         run.expect(0);
         let verify = anonymize(
             dir.path(),
-            &[
-                "verify",
-                "--source",
-                &source.url,
-                "--target",
-                &target.url,
-                "--rules",
-                "rules.yml",
-            ],
+            &verify_args(&source.url, &target.url, "rules.yml", &[]),
             &[("ANONYMIZE_SECRET", SECRET)],
         )
         .expect(code);

@@ -111,13 +111,17 @@ fn ddl_on_the_source_waits_for_the_run_instead_of_changing_its_tables() {
 fn a_constraint_that_fails_at_post_data_leaves_the_target() {
     let pg = Pg::get();
     let source = make_source("post_src", 10);
-    // Apart in the source; the rules make both rows `free`. An exclusion
-    // constraint, which the plan does not judge (unique keys and indexes of
-    // every shape it does): so the run fails where the target builds it.
+    // An index on a function of the schema's own that refuses the plan
+    // the rules write (`free`). The plan judges unique keys, unique indexes
+    // and exclusion constraints, but cannot know what a function does: so
+    // the run fails where the target builds the index.
     source.exec(
-        "UPDATE accounts SET plan = 'team' WHERE id = 2;
-         ALTER TABLE accounts ADD CONSTRAINT accounts_plan_unique
-           EXCLUDE USING btree (plan WITH =) WHERE (id <= 2)",
+        "CREATE FUNCTION plan_rank(p text) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+           BEGIN
+             IF p IN ('pro', 'team') THEN RETURN 1; END IF;
+             RAISE EXCEPTION 'not a plan we sell' USING ERRCODE = '22023';
+           END $$;
+         CREATE INDEX accounts_plan_rank ON accounts (plan_rank(plan))",
     );
     let target = pg.fresh_name("post_dst");
     let dir = rules_dir(RULES);
@@ -127,7 +131,7 @@ fn a_constraint_that_fails_at_post_data_leaves_the_target() {
     let before = contents(&target);
     let run = sync(dir.path(), &source, &target.url, &[]).expect(1);
     assert!(
-        run.stderr.contains("accounts_plan_unique") && run.stderr.contains("23P01"),
+        run.stderr.contains("accounts_plan_rank") && run.stderr.contains("22023"),
         "{}",
         run.stderr
     );

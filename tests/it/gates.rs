@@ -134,6 +134,29 @@ const CASES: &[Case] = &[
             "  public.team_k:\n    columns: { id: keep, tenant: keep, name: { fake: username } }\n",
         ),
     },
+    // An exclusion constraint comparing a column by `=`, under a rule that
+    // repeats values: two rows apart in the source would conflict.
+    Case {
+        sql: "CREATE TABLE slot_x (id int PRIMARY KEY, code text NOT NULL,
+                                   EXCLUDE USING btree (code WITH =));
+              INSERT INTO slot_x SELECT i, 'code' || i FROM generate_series(1, 300) i;
+              GRANT SELECT ON slot_x TO {role};",
+        rules: "  public.slot_x:\n    columns: { id: keep, code: { fake: first_name } }\n",
+        named: "column public.slot_x.code is compared by exclusion constraint slot_x_code_excl (code WITH =), and `fake(first_name)` changes its values",
+        fix_sql: "",
+        fix_rules: Some("  public.slot_x:\n    columns: { id: keep, code: { fake: username } }\n"),
+    },
+    // An exclusion constraint on overlap: no rule keeps ranges apart.
+    Case {
+        sql: "CREATE TABLE book_x (id int PRIMARY KEY, during int4range,
+                                   EXCLUDE USING gist (during WITH &&));
+              INSERT INTO book_x SELECT i, int4range(i * 10, i * 10 + 5) FROM generate_series(1, 300) i;
+              GRANT SELECT ON book_x TO {role};",
+        rules: "  public.book_x:\n    columns: { id: keep, during: { set: '[1,9)' } }\n",
+        named: "column public.book_x.during is compared by exclusion constraint book_x_during_excl (during WITH &&)",
+        fix_sql: "",
+        fix_rules: Some("  public.book_x:\n    columns: { id: keep, during: null }\n"),
+    },
 ];
 
 /// A login role for the source, named for the test.

@@ -3,7 +3,7 @@
 //! a `verify` judged by outcome, fakes that reach no one, and nothing in
 //! staging that points back at production.
 
-use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg, Run};
+use crate::harness::{anonymize, rules_dir, sync_args, verify_args, Db, Pg, Run};
 use crate::sync::SECRET;
 
 /// `anonymize sync` of `source` into `target` with rules `rules.yml` in `dir`.
@@ -272,15 +272,7 @@ fn debug_logs_hold_no_statement_parameters() {
     for level in ["debug", "trace"] {
         let run = anonymize(
             dir.path(),
-            &[
-                "verify",
-                "--source",
-                &source.url,
-                "--target",
-                &target.url,
-                "--rules",
-                "rules.yml",
-            ],
+            &verify_args(&source.url, &target.url, "rules.yml", &[]),
             &[("ANONYMIZE_SECRET", SECRET), ("ANONYMIZE_LOG", level)],
         );
         assert!(
@@ -396,17 +388,11 @@ fn sync_then_verify(test: &str, sql: &str, rules: &str, verify_extra: &[&str]) -
     let target = pg.fresh_name(&format!("{test}_dst"));
     let dir = rules_dir(rules);
     run_sync(&dir, &source, &target, &[]).expect(0);
-    let mut args = vec![
-        "verify",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        "rules.yml",
-    ];
-    args.extend_from_slice(verify_extra);
-    anonymize(dir.path(), &args, &[("ANONYMIZE_SECRET", SECRET)])
+    anonymize(
+        dir.path(),
+        &verify_args(&source.url, &target.url, "rules.yml", verify_extra),
+        &[("ANONYMIZE_SECRET", SECRET)],
+    )
 }
 
 const EMAILS: &str = "CREATE TABLE t (id int PRIMARY KEY, email text, pin text, phone text);
@@ -472,17 +458,7 @@ fn verify_refuses_a_sample_of_zero() {
     let dir = rules_dir("version: 1\ntables: {}\n");
     let run = anonymize(
         dir.path(),
-        &[
-            "verify",
-            "--source",
-            &db.url,
-            "--target",
-            &db.url,
-            "--rules",
-            "rules.yml",
-            "--sample",
-            "0",
-        ],
+        &verify_args(&db.url, &db.url, "rules.yml", &["--sample", "0"]),
         &[],
     )
     .expect(2);

@@ -1,7 +1,7 @@
 //! Hardening (issue 23): nothing but reads on production, and nothing of
 //! production in staging or in an error that the rules did not allow.
 
-use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg};
+use crate::harness::{anonymize, rules_dir, sync_args, verify_args, Db, Pg};
 
 /// A path the server (running as its own OS user) could write, unique to
 /// this test run, and not there yet.
@@ -411,15 +411,7 @@ fn personal_data_in_schema_literals_is_reported_by_check_and_fails_verify() {
     anonymize(dir.path(), &args, &[]).expect(0);
     let run = anonymize(
         dir.path(),
-        &[
-            "verify",
-            "--source",
-            &source.url,
-            "--target",
-            &target.url,
-            "--rules",
-            "rules.yml",
-        ],
+        &verify_args(&source.url, &target.url, "rules.yml", &[]),
         &[],
     )
     .expect(3);
@@ -444,15 +436,7 @@ fn personal_data_in_schema_literals_is_reported_by_check_and_fails_verify() {
     let dir = rules_dir(&allowed);
     anonymize(
         dir.path(),
-        &[
-            "verify",
-            "--source",
-            &source.url,
-            "--target",
-            &target.url,
-            "--rules",
-            "rules.yml",
-        ],
+        &verify_args(&source.url, &target.url, "rules.yml", &[]),
         &[],
     )
     .expect(0);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::harness::{anonymize, sync_args, Db, Pg, Run};
+use crate::harness::{anonymize, sync_args, verify_args, Db, Pg, Run};
 use crate::init::personal_source;
 use crate::sync::SECRET;
 
@@ -69,17 +69,11 @@ fn sync(dir: &Path, source: &Db, target: &Db, rules: &str, extra: &[&str]) -> Ru
 }
 
 fn verify(dir: &Path, source: &Db, target: &Db, rules: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "verify",
-        "--source",
-        &source.url,
-        "--target",
-        &target.url,
-        "--rules",
-        rules,
-    ];
-    args.extend_from_slice(extra);
-    anonymize(dir, &args, &[])
+    anonymize(
+        dir,
+        &verify_args(&source.url, &target.url, rules, extra),
+        &[],
+    )
 }
 
 #[test]

@@ -153,6 +153,7 @@ impl ScriptSchema {
             columns,
             unique_keys: Vec::new(),
             unique_indexes: Vec::new(),
+            exclusions: Vec::new(),
             foreign_keys: Vec::new(),
             estimated_rows: -1,
             rows_from: crate::catalog::RowsFrom::default(),

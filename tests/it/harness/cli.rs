@@ -54,6 +54,21 @@ pub fn sync_args<'a>(
     args
 }
 
+/// `verify` of `target` against `source` with the rules file `rules`,
+/// then `extra`.
+pub fn verify_args<'a>(
+    source: &'a str,
+    target: &'a str,
+    rules: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "verify", "--source", source, "--target", target, "--rules", rules,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Runs `anonymize args…` with `env` (and no inherited `ANONYMIZE_*`,
 /// `SOURCE_*`, `TARGET_*` variables), in `dir`.
 pub fn anonymize(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {

@@ -9,6 +9,8 @@ pub mod pg;
 pub mod replica;
 pub mod tls;
 
-pub use cli::{anonymize, anonymize_stdin, rules_dir, spawn, sync_args, wait, wait_within, Run};
+pub use cli::{
+    anonymize, anonymize_stdin, rules_dir, spawn, sync_args, verify_args, wait, wait_within, Run,
+};
 pub use failpoint::{env_refs, Failpoint};
 pub use pg::{Db, Pg};
