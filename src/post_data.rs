@@ -504,7 +504,8 @@ impl Scheduler {
                 let Action::Sql(text) = &task.action else {
                     unreachable!("only SQL tasks are batched")
                 };
-                let context = task.context.clone();
+                // As for a task run alone.
+                let context = format!("{} ({})", task.context, task.label);
                 client.batch_execute(text).await.pg_context(|| context)?;
             }
         }
