@@ -193,23 +193,20 @@ impl Prf {
             }
             let seed = h.finish(0, count * 8);
             let mut stream = SplitMix(seed);
-            let mut pending = 0u64;
-            let mut have = 0;
-            for slot in &mut sym[dst] {
-                if have == 0 {
-                    pending = stream.next();
-                    have = 2;
+            // Each SplitMix output covers two positions: its low 32 bits
+            // the first, its high 32 bits the second.
+            for pair in sym[dst].chunks_mut(2) {
+                let z = stream.next();
+                for (slot, r) in pair.iter_mut().zip([z as u32, (z >> 32) as u32]) {
+                    let (value, radix) = unpack(*slot);
+                    // Multiply-shift maps 32 random bits onto [0, radix);
+                    // both terms are below the radix, so one subtraction
+                    // reduces the sum (a division here would cost more than
+                    // the PRF).
+                    let add = ((u64::from(r) * u64::from(radix)) >> 32) as u32;
+                    let sum = value + add;
+                    *slot = pack(if sum >= radix { sum - radix } else { sum }, radix);
                 }
-                let r = (pending & 0xffff_ffff) as u32;
-                pending >>= 32;
-                have -= 1;
-                let (value, radix) = unpack(*slot);
-                // Multiply-shift maps 32 random bits onto [0, radix); both
-                // terms are below the radix, so one subtraction reduces the
-                // sum (a division here would cost more than the PRF).
-                let add = ((u64::from(r) * u64::from(radix)) >> 32) as u32;
-                let sum = value + add;
-                *slot = pack(if sum >= radix { sum - radix } else { sum }, radix);
             }
         }
     }

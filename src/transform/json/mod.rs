@@ -309,17 +309,9 @@ impl TransformOptions for Options {
         let Ok(root) = p.value() else {
             return Vec::new();
         };
-        let active: Vec<&[Step]> = walker.listed.iter().map(Vec::as_slice).collect();
-        let mut found = Vec::new();
-        let _ = walker.unlisted(
-            doc,
-            &root,
-            &active,
-            &mut String::new(),
-            &mut Vec::new(),
-            &mut found,
-        );
-        found
+        let mut walk = rewrite::Walk::default();
+        let _ = walker.walk_unlisted(doc, &root, &mut walk);
+        walk.found
     }
 
     fn max_length(&self, _unique: bool) -> super::MaxLength {

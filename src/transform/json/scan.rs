@@ -300,13 +300,15 @@ pub(super) fn number_len(b: &[u8]) -> Option<usize> {
 }
 
 /// Whether the key literal at `span` of `doc` spells `key`. Keys are
-/// decoded only when they hold an escape.
+/// decoded only when they hold an escape; the byte comparison comes first,
+/// as most keys a path meets are other keys.
 pub(super) fn key_is(doc: &[u8], span: (usize, usize), key: &str) -> bool {
     let raw = &doc[span.0 + 1..span.1 - 1];
-    if memchr::memchr(b'\\', raw).is_none() {
-        raw == key.as_bytes()
+    let escaped = || raw.contains(&b'\\');
+    if raw == key.as_bytes() {
+        !escaped() || decode_string(&doc[span.0..span.1]) == key
     } else {
-        decode_string(&doc[span.0..span.1]) == key
+        escaped() && decode_string(&doc[span.0..span.1]) == key
     }
 }
 
