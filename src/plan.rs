@@ -5,7 +5,7 @@
 //! transform cannot produce, unique columns with a lossy rule) so a single
 //! run shows everything to fix. The workers only ever see the plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use std::sync::Arc;
@@ -391,6 +391,10 @@ impl Plan {
             column: 0,
         };
 
+        // By name: `Catalog::table` and `Rules::table` are scans, and a
+        // scan per table is quadratic with tens of thousands of tables.
+        let in_catalog: HashSet<&QualifiedName> = catalog.tables.iter().map(|t| &t.name).collect();
+        let rule_of = RulesByTable::new(rules);
         for rule in &rules.tables {
             if let Some(root) = catalog.partition_root(&rule.name) {
                 problems.push_about(
@@ -403,7 +407,7 @@ impl Plan {
                     ),
                     Some(format!("move the rule to tables.{root}")),
                 );
-            } else if catalog.table(&rule.name).is_none() {
+            } else if !in_catalog.contains(&rule.name) {
                 let names: Vec<String> =
                     catalog.tables.iter().map(|t| t.name.to_string()).collect();
                 let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
@@ -444,13 +448,13 @@ impl Plan {
 
         let mut tables = Vec::new();
         for table in &catalog.tables {
-            let rule = rules.table(&table.name);
+            let rule = rule_of.get(&table.name);
             if let Some(tp) = plan_table(rules, table, rule, key, &file_location, &mut problems) {
                 tables.push(tp);
             }
         }
 
-        check_foreign_keys(rules, &tables, &file_location, &mut problems);
+        check_foreign_keys(rules, &rule_of, &tables, &file_location, &mut problems);
 
         // The subset's rules are checked whatever else is wrong, so one run
         // lists every problem; its SQL is only used when there is none.
@@ -960,6 +964,25 @@ fn compile(
     }
 }
 
+/// The rules' tables by name, for lookups once per table or per foreign
+/// key (`Rules::table` is a scan of every rule).
+pub(crate) struct RulesByTable<'a>(HashMap<&'a QualifiedName, &'a TableRule>);
+
+impl<'a> RulesByTable<'a> {
+    pub(crate) fn new(rules: &'a Rules) -> Self {
+        let mut by_name = HashMap::with_capacity(rules.tables.len());
+        for rule in &rules.tables {
+            // The first rule for a name, as `Rules::table` finds it.
+            by_name.entry(&rule.name).or_insert(rule);
+        }
+        RulesByTable(by_name)
+    }
+
+    pub(crate) fn get(&self, name: &QualifiedName) -> Option<&'a TableRule> {
+        self.0.get(name).copied()
+    }
+}
+
 /// Where a column's rule was written: its entry, else its table's rule,
 /// else the rules files.
 fn column_location(rules: &Rules, table: &Table, column: &str, file: &Location) -> Location {
@@ -979,11 +1002,14 @@ fn column_location(rules: &Rules, table: &Table, column: &str, file: &Location) 
 /// constraints of the target and are left out.
 fn check_foreign_keys(
     rules: &Rules,
+    rule_of: &RulesByTable<'_>,
     tables: &[TablePlan],
     file: &Location,
     problems: &mut Problems,
 ) {
-    let plan_of = |name: &QualifiedName| tables.iter().find(|t| &t.table.name == name);
+    let by_name: HashMap<&QualifiedName, &TablePlan> =
+        tables.iter().map(|t| (&t.table.name, t)).collect();
+    let plan_of = |name: &QualifiedName| by_name.get(name).copied();
     let column_of = |t: &'_ TablePlan, name: &str| -> Option<ColumnPlan> {
         t.columns.iter().find(|c| c.name == name).cloned()
     };
@@ -1008,15 +1034,15 @@ fn check_foreign_keys(
             }
             // Under a skipped parent, `null_outside_subset:` sets the
             // reference to NULL (see `subset`): nothing left to break.
-            let nulled = rules
-                .table(&child.table.name)
+            let nulled = rule_of
+                .get(&child.table.name)
                 .map(|r| r.null_outside_subset.clone())
                 .unwrap_or_default();
             if parent.skip && referencing.iter().all(|(c, _)| nulled.contains(&c.name)) {
                 continue;
             }
             if parent.skip {
-                let rule = rules.table(&parent.table.name);
+                let rule = rule_of.get(&parent.table.name);
                 problems.push_about(
                     ProblemKind::Mismatch,
                     About::table(&parent.table.name),
@@ -1036,8 +1062,8 @@ fn check_foreign_keys(
             }
             // Rules are compared by what they compute, not by their text.
             let identity = |table: &QualifiedName, column: &str| {
-                rules
-                    .table(table)
+                rule_of
+                    .get(table)
                     .and_then(|r| r.columns.iter().find(|e| e.name == column))
                     .map(|e| e.identity())
                     .unwrap_or_else(crate::rules::RuleIdentity::keep)

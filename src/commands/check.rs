@@ -229,6 +229,10 @@ async fn target_gaps(
         .collect())
 }
 
+/// Columns `unknown_columns: keep` copies that the text report names; the
+/// JSON report has all of them.
+const IMPLICIT_KEEP_SHOWN: usize = 50;
+
 /// Documents sampled per json column to look for unlisted keys.
 const SAMPLED_DOCUMENTS: i64 = 1000;
 
@@ -383,8 +387,9 @@ async fn weak_hashes(
 pub fn compare(rules: &Rules, catalog: Catalog) -> CheckReport {
     let mut implicit_keep = Vec::new();
     let mut columns = 0;
+    let rule_of = crate::plan::RulesByTable::new(rules);
     for table in &catalog.tables {
-        let rule = rules.table(&table.name);
+        let rule = rule_of.get(&table.name);
         if rule.is_some_and(|r| r.skip) {
             continue;
         }
@@ -638,11 +643,18 @@ impl CheckReport {
             }
         }
         if !self.implicit_keep.is_empty() {
+            // Ten thousand tenant tables made this one line of 40,000
+            // names: the first ones tell what is meant.
+            let n = self.implicit_keep.len();
+            let shown = &self.implicit_keep[..n.min(IMPLICIT_KEEP_SHOWN)];
+            let more = match n - shown.len() {
+                0 => String::new(),
+                rest => format!(", and {rest} more (`--format json` lists them all)"),
+            };
             let _ = writeln!(
                 s,
-                "copied unchanged by `unknown_columns: keep` ({}): {}",
-                self.implicit_keep.len(),
-                self.implicit_keep.join(", ")
+                "copied unchanged by `unknown_columns: keep` ({n}): {}{more}",
+                shown.join(", ")
             );
         }
         for n in &self.row_security {
@@ -754,5 +766,43 @@ mod github_tests {
             annotation("warning", "rules/x.yml:7", "a:b", "m"),
             "::warning file=rules/x.yml,line=7,title=a%3Ab::m"
         );
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    fn report(implicit_keep: Vec<String>) -> CheckReport {
+        CheckReport {
+            ok: true,
+            rules_files: vec!["rules.yml".into()],
+            tables: 1,
+            columns: implicit_keep.len(),
+            gaps: vec![],
+            implicit_keep,
+            warnings: vec![],
+            source_warnings: vec![],
+            subset: "all".into(),
+            empty_tables: vec![],
+            row_security: vec![],
+        }
+    }
+
+    #[test]
+    fn thousands_of_kept_columns_are_named_by_the_first_fifty_and_a_count() {
+        let columns: Vec<String> = (0..40_000).map(|i| format!("t{i}.id")).collect();
+        let text = report(columns).render_text();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("copied unchanged"))
+            .expect("the line is there");
+        assert!(
+            line.starts_with("copied unchanged by `unknown_columns: keep` (40000): t0.id, t1.id,")
+        );
+        assert!(line.ends_with("t49.id, and 39950 more (`--format json` lists them all)"));
+        // A few are all listed, with no count after them.
+        let text = report(vec!["a.x".into(), "b.y".into()]).render_text();
+        assert!(text.contains("copied unchanged by `unknown_columns: keep` (2): a.x, b.y\n"));
     }
 }

@@ -174,6 +174,10 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
     pub groups: Vec<Group>,
+    /// Each table's edges as the child and as the parent, so that nothing
+    /// scans every edge once per table (quadratic at 50,000 tables).
+    by_child: Vec<Vec<usize>>,
+    by_parent: Vec<Vec<usize>>,
 }
 
 /// Everything `Graph::solve` needs besides nodes and edges.
@@ -188,10 +192,18 @@ impl Graph {
     /// estimates sizes. `nodes` come with `mode` set for skipped and
     /// explicit tables and `Mode::All` (undecided) for the rest.
     pub fn solve(nodes: Vec<Node>, edges: Vec<Edge>, settings: &Settings) -> Graph {
+        let mut by_child = vec![Vec::new(); nodes.len()];
+        let mut by_parent = vec![Vec::new(); nodes.len()];
+        for (i, e) in edges.iter().enumerate() {
+            by_child[e.child].push(i);
+            by_parent[e.parent].push(i);
+        }
         let mut g = Graph {
             nodes,
             edges,
             groups: Vec::new(),
+            by_child,
+            by_parent,
         };
         g.classify_references();
         let order = g.assign_drivers(settings);
@@ -238,6 +250,16 @@ impl Graph {
             }
         }
         changed
+    }
+
+    /// The edges whose child is table `t` (its references), by index.
+    pub fn edges_from(&self, t: usize) -> &[usize] {
+        &self.by_child[t]
+    }
+
+    /// The edges whose parent is table `t` (references to it), by index.
+    pub fn edges_to(&self, t: usize) -> &[usize] {
+        &self.by_parent[t]
     }
 
     /// True when a subset is in effect: some table keeps fewer than all
@@ -293,15 +315,8 @@ impl Graph {
                 adjacency[e.child].push(e.parent);
             }
         }
-        // Each table's edges as parent and as child: a component looks at
-        // its own edges only (a scan of every edge per component cost
-        // seconds with ten thousand tables).
-        let mut as_parent = vec![Vec::new(); n];
-        let mut as_child = vec![Vec::new(); n];
-        for (i, e) in self.edges.iter().enumerate() {
-            as_parent[e.parent].push(i);
-            as_child[e.child].push(i);
-        }
+        // A component looks at its own edges only (a scan of every edge
+        // per component cost seconds with ten thousand tables).
         for component in strongly_connected(&adjacency) {
             let members: BTreeSet<usize> = component.iter().copied().collect();
             let free = component.iter().all(|&m| {
@@ -309,13 +324,13 @@ impl Graph {
                 !x.explicit && x.pin == Pin::None && x.mode != Mode::Skip && x.est_known
             });
             let rows: f64 = component.iter().map(|&m| self.nodes[m].est_rows).sum();
-            let referenced = component.iter().flat_map(|&m| &as_parent[m]).any(|&e| {
+            let referenced = component.iter().flat_map(|&m| self.edges_to(m)).any(|&e| {
                 let e = &self.edges[e];
                 !members.contains(&e.child) && self.nodes[e.child].mode != Mode::Skip
             });
             let references = component
                 .iter()
-                .flat_map(|&m| &as_child[m])
+                .flat_map(|&m| self.edges_from(m))
                 .any(|&e| !members.contains(&self.edges[e].parent));
             if free && rows <= REFERENCE_ROWS && (referenced || !references) {
                 for &m in &component {
@@ -349,9 +364,8 @@ impl Graph {
                 && node.pin == Pin::None
                 && node.filter.is_none()
                 && node.unit.is_empty();
-            let pulled = self.edges.iter().any(|e| {
-                e.parent == i
-                    && e.child != i
+            let pulled = self.edges_to(i).iter().map(|&e| &self.edges[e]).any(|e| {
+                e.child != i
                     && e.not_null
                     && e.nulled.is_empty()
                     && self.nodes[e.child].mode != Mode::Skip
@@ -380,12 +394,12 @@ impl Graph {
                 order.push(i);
             }
         }
-        let driving: Vec<usize> = (0..self.edges.len())
-            .filter(|&e| self.drives(e, &undecided))
-            .collect();
+        // The edges that can drive each table, as its child.
+        let mut driving: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut adjacency = vec![Vec::new(); n];
-        for &e in &driving {
+        for e in (0..self.edges.len()).filter(|&e| self.drives(e, &undecided)) {
             let edge = &self.edges[e];
+            driving[edge.child].push(e);
             if undecided[edge.parent] {
                 adjacency[edge.child].push(edge.parent);
             }
@@ -418,12 +432,12 @@ impl Graph {
             // nothing leads into) starts from its first table by name.
             let mut round: Vec<(usize, Vec<usize>)> = Vec::new();
             for &m in &component {
-                let drivers: Vec<usize> = driving
+                let drivers: Vec<usize> = driving[m]
                     .iter()
                     .copied()
                     .filter(|&e| {
                         let edge = &self.edges[e];
-                        edge.child == m && !members.contains(&edge.parent) && decided[edge.parent]
+                        !members.contains(&edge.parent) && decided[edge.parent]
                     })
                     .collect();
                 if !drivers.is_empty() {
@@ -457,14 +471,12 @@ impl Graph {
                         if decided[m] {
                             continue;
                         }
-                        let drivers: Vec<usize> = driving
+                        let drivers: Vec<usize> = driving[m]
                             .iter()
                             .copied()
                             .filter(|&e| {
                                 let edge = &self.edges[e];
-                                edge.child == m
-                                    && members.contains(&edge.parent)
-                                    && decided[edge.parent]
+                                members.contains(&edge.parent) && decided[edge.parent]
                             })
                             .collect();
                         if !drivers.is_empty() {
@@ -561,31 +573,35 @@ impl Graph {
     /// the tables children first (the order U can be computed in).
     fn find_contributions(&mut self) -> Vec<usize> {
         let n = self.nodes.len();
-        let pulls: Vec<usize> = (0..self.edges.len())
-            .filter(|&e| {
-                let edge = &self.edges[e];
-                let (child, parent) = (&self.nodes[edge.child], &self.nodes[edge.parent]);
-                child.mode != Mode::Skip
-                    && parent.mode != Mode::Skip
-                    && !parent.complete
-                    && edge.nulled.is_empty()
-            })
-            .collect();
+        let pulls_edge = |e: usize| {
+            let edge = &self.edges[e];
+            let (child, parent) = (&self.nodes[edge.child], &self.nodes[edge.parent]);
+            child.mode != Mode::Skip
+                && parent.mode != Mode::Skip
+                && !parent.complete
+                && edge.nulled.is_empty()
+        };
+        // The pulling edges of each table, as the child and as the parent.
+        let mut pulls_from = vec![Vec::new(); n];
+        let mut pulls_into = vec![Vec::new(); n];
         let mut adjacency = vec![Vec::new(); n];
-        for &e in &pulls {
-            adjacency[self.edges[e].child].push(self.edges[e].parent);
+        for e in (0..self.edges.len()).filter(|&e| pulls_edge(e)) {
+            let edge = &self.edges[e];
+            pulls_from[edge.child].push(e);
+            pulls_into[edge.parent].push(e);
+            adjacency[edge.child].push(edge.parent);
         }
         let components = strongly_connected(&adjacency);
         for component in &components {
             let members: BTreeSet<usize> = component.iter().copied().collect();
-            let internal: Vec<usize> = pulls
+            let mut internal: Vec<usize> = component
                 .iter()
+                .flat_map(|&m| &pulls_from[m])
                 .copied()
-                .filter(|&e| {
-                    members.contains(&self.edges[e].child)
-                        && members.contains(&self.edges[e].parent)
-                })
+                .filter(|&e| members.contains(&self.edges[e].parent))
                 .collect();
+            // In edge order, as a scan of every edge gave them.
+            internal.sort_unstable();
             if internal.is_empty() {
                 continue;
             }
@@ -603,7 +619,7 @@ impl Graph {
         let children_first: Vec<usize> = components.iter().rev().flatten().copied().collect();
         for &t in &children_first {
             let mut contributions = Vec::new();
-            for &e in pulls.iter().filter(|&&e| self.edges[e].parent == t) {
+            for &e in &pulls_into[t] {
                 let c = self.edges[e].child;
                 let first_driver = match &self.nodes[c].mode {
                     Mode::Follow { drivers, .. } => drivers.first() == Some(&e),

@@ -14,6 +14,7 @@
 mod graph;
 mod sql;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::catalog::{ForeignKey, QualifiedName, Table, TypeKind};
@@ -67,7 +68,13 @@ pub(crate) fn select(
     let mut problems = Vec::new();
     let tables: Vec<Table> = inputs.iter().map(|t| t.table.clone()).collect();
     let mut out: Vec<Selection> = inputs.iter().map(|_| Selection::default()).collect();
-    let rule_of = |i: usize| rules.table(&tables[i].name);
+    // By name: `Rules::table` is a scan, and a scan per table is
+    // quadratic with tens of thousands of tables.
+    let mut rules_by_table: HashMap<&QualifiedName, &TableRule> = HashMap::new();
+    for rule in &rules.tables {
+        rules_by_table.entry(&rule.name).or_insert(rule);
+    }
+    let rule_of = |i: usize| rules_by_table.get(&tables[i].name).copied();
 
     let mut nodes: Vec<Node> = (0..tables.len())
         .map(|i| {
@@ -92,7 +99,7 @@ pub(crate) fn select(
     }
 
     // By name, so that following ten thousand keys is not a scan each.
-    let index_of: std::collections::HashMap<&crate::catalog::QualifiedName, usize> = tables
+    let index_of: HashMap<&QualifiedName, usize> = tables
         .iter()
         .enumerate()
         .map(|(i, t)| (&t.name, i))
@@ -159,7 +166,7 @@ pub(crate) fn select(
             }
         }
     }
-    pin(&mut nodes, &edges, &tables, rules, &mut problems);
+    pin(&mut nodes, &edges, &tables, rules, &rule_of, &mut problems);
     if !problems.is_empty() {
         return Err(RulesErrors(problems));
     }
@@ -233,11 +240,12 @@ fn did_you_mean(name: &str, names: &[String]) -> Option<String> {
 
 /// Applies `subset: { roots: [...] }` and the tables' `subset: { follow:
 /// constraint }`, reporting names that are not in the schema.
-fn pin(
+fn pin<'r>(
     nodes: &mut [Node],
     edges: &[Edge],
     tables: &[Table],
     rules: &Rules,
+    rule_of: &dyn Fn(usize) -> Option<&'r TableRule>,
     problems: &mut Vec<RulesError>,
 ) {
     let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
@@ -259,7 +267,7 @@ fn pin(
             });
             continue;
         };
-        let rule = rules.table(&tables[i].name);
+        let rule = rule_of(i);
         if nodes[i].mode == Mode::Skip
             || rule.is_some_and(|r| r.subset.is_some() || r.follow.is_some())
         {
@@ -276,7 +284,7 @@ fn pin(
         nodes[i].pin = Pin::Root;
     }
     for (i, t) in tables.iter().enumerate() {
-        let Some(rule) = rules.table(&t.name) else {
+        let Some(rule) = rule_of(i) else {
             continue;
         };
         let Some(constraint) = &rule.follow else {
@@ -660,9 +668,10 @@ fn describe(g: &Graph, t: usize) -> String {
         Mode::All if node.explicit => parts.push("whole (subset: all)".into()),
         Mode::All if node.saturated.is_some() => {
             let by: Vec<String> = g
-                .edges
+                .edges_to(t)
                 .iter()
-                .filter(|e| e.parent == t && e.child != t && e.not_null && e.nulled.is_empty())
+                .map(|&e| &g.edges[e])
+                .filter(|e| e.child != t && e.not_null && e.nulled.is_empty())
                 .map(|e| format!("{} ({})", g.nodes[e.child].name, cols(&e.columns)))
                 .collect();
             parts.push(format!(
@@ -748,9 +757,10 @@ fn describe(g: &Graph, t: usize) -> String {
         parts.push(s);
     }
     for e in g
-        .edges
+        .edges_from(t)
         .iter()
-        .filter(|e| e.child == t && !e.nulled.is_empty())
+        .map(|&e| &g.edges[e])
+        .filter(|e| !e.nulled.is_empty())
     {
         if !g.nodes[e.parent].complete {
             parts.push(format!(

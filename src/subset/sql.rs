@@ -594,9 +594,10 @@ impl Builder<'_> {
         let mut when_null: Vec<(String, Vec<String>)> = Vec::new();
         let edges: Vec<Edge> = self
             .g
-            .edges
+            .edges_from(t)
             .iter()
-            .filter(|e| e.child == t && !e.nulled.is_empty())
+            .map(|&e| &self.g.edges[e])
+            .filter(|e| !e.nulled.is_empty())
             .cloned()
             .collect();
         for e in edges {

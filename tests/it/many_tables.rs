@@ -134,3 +134,63 @@ fn a_target_that_cannot_hold_the_schema_script_is_refused_before_it_is_made() {
         "a target database was made"
     );
 }
+
+/// The indexes and keys of many small tables go to the target in shared
+/// transactions (issue 30); one that fails still fails alone, named, with
+/// the context of its own statement, and the run ends as a failed
+/// post-data does.
+#[test]
+fn a_failing_index_among_small_tables_still_names_itself() {
+    let pg = Pg::get();
+    let source = pg.db("many_tables_batch");
+    create_tables(&source.url, 30);
+    // An index on a function that refuses the value the rules write
+    // (`same`): the plan cannot know what a function does, so the run
+    // fails where the target builds the index.
+    source.exec(
+        "CREATE FUNCTION note_rank(n text) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+           BEGIN
+             IF n IN ('a', 'b') THEN RETURN 1; END IF;
+             RAISE EXCEPTION 'not a note we keep' USING ERRCODE = '22023';
+           END $$;
+         CREATE INDEX t7_note_rank ON t7 (note_rank(note))",
+    );
+    // An index on every table, so that the failing one is built among
+    // others (after the primary keys, which lock their tables alone).
+    source.exec(
+        "DO $$ BEGIN FOR i IN 1 .. 30 LOOP \
+           EXECUTE format('CREATE INDEX ON t%s (note)', i); \
+         END LOOP; END $$",
+    );
+    let dir = rules_dir(
+        "version: 1\nunknown_columns: keep\ntables:\n  public.t7:\n    columns: { note: { set: same } }\n",
+    );
+    let rules = dir.path().join("rules.yml");
+    let target = pg.fresh_name("many_tables_batch_dst");
+    // Post-data waits for every copy: all 30 tables' keys and indexes are
+    // ready at once, so they are taken together, the failing one among them.
+    let run = anonymize(
+        dir.path(),
+        &sync_args(
+            &source.url,
+            &target.url,
+            rules.to_str().unwrap(),
+            &["--jobs", "2"],
+        ),
+        &[("ANONYMIZE_FAILPOINT", "post_data.after_all_copies")],
+    )
+    .expect(1);
+    assert!(
+        run.stderr
+            .contains("error: building an index on the target (index t7_note_rank): ERROR (22023"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("same"),
+        "a value was printed: {}",
+        run.stderr
+    );
+    assert!(!pg.exists(&target.name), "a target was made");
+    assert!(!pg.exists(&format!("{}__next", target.name)));
+}
