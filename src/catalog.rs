@@ -198,6 +198,24 @@ pub struct Exclusion {
     pub parts: Vec<(IndexPart, String)>,
 }
 
+/// An index's key parts from a catalog row's `columns` (the column's name,
+/// or empty for an expression) and `parts` (`pg_get_indexdef`'s text).
+fn index_parts(row: &tokio_postgres::Row) -> Vec<IndexPart> {
+    let columns: Vec<String> = row.get("columns");
+    let parts: Vec<String> = row.get("parts");
+    columns
+        .into_iter()
+        .zip(parts)
+        .map(|(c, p)| {
+            if c.is_empty() {
+                IndexPart::Expression(p)
+            } else {
+                IndexPart::Column(c)
+            }
+        })
+        .collect()
+}
+
 /// One key part of a `UniqueIndex`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexPart {
@@ -552,23 +570,10 @@ impl Catalog {
             let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
                 continue;
             };
-            let columns: Vec<String> = row.get("columns");
-            let parts: Vec<String> = row.get("parts");
             let operators: Vec<String> = row.get("operators");
             tables[i].exclusions.push(Exclusion {
                 name: row.get("name"),
-                parts: columns
-                    .into_iter()
-                    .zip(parts)
-                    .map(|(c, p)| {
-                        if c.is_empty() {
-                            IndexPart::Expression(p)
-                        } else {
-                            IndexPart::Column(c)
-                        }
-                    })
-                    .zip(operators)
-                    .collect(),
+                parts: index_parts(&row).into_iter().zip(operators).collect(),
             });
         }
 
@@ -580,21 +585,9 @@ impl Catalog {
             let Some(&i) = by_oid.get(&row.get::<_, u32>("table_oid")) else {
                 continue;
             };
-            let columns: Vec<String> = row.get("columns");
-            let parts: Vec<String> = row.get("parts");
             tables[i].unique_indexes.push(UniqueIndex {
                 name: row.get("name"),
-                parts: columns
-                    .into_iter()
-                    .zip(parts)
-                    .map(|(c, p)| {
-                        if c.is_empty() {
-                            IndexPart::Expression(p)
-                        } else {
-                            IndexPart::Column(c)
-                        }
-                    })
-                    .collect(),
+                parts: index_parts(&row),
                 predicate: row.get("predicate"),
                 nulls_not_distinct: row.get("nulls_not_distinct"),
             });
