@@ -1021,9 +1021,12 @@ fn filter_matches_sync_on_the_benchmark_dataset() {
     .expect(0);
     let sync_rss = peak_rss(&run);
     // Streaming: the filter holds the schema and a batch, never the dump.
+    // Both peak near the same ~30 MB now, so the margin is half the dump:
+    // holding it whole would cost at least the whole of it.
+    let dump_bytes = std::fs::metadata(&dump).unwrap().len();
     assert!(
-        filter_rss <= sync_rss,
-        "filter peaked at {filter_rss} bytes, sync at {sync_rss} bytes"
+        filter_rss <= sync_rss + dump_bytes / 2,
+        "filter peaked at {filter_rss} bytes, sync at {sync_rss} bytes, for a dump of {dump_bytes} bytes"
     );
     let rows = |db: &crate::harness::Db| -> Vec<String> {
         crate::export::fingerprint(db)
