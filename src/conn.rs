@@ -14,6 +14,7 @@
 mod explain;
 mod params;
 pub mod passfile;
+pub mod read_gate;
 pub mod replica;
 mod service;
 pub mod tls;
@@ -586,6 +587,11 @@ impl ConnInfo {
     /// says, per host, what went wrong and which parameter to change.
     /// `purpose` is logged, so a trace shows which connection is which.
     pub async fn connect(&self, purpose: &str) -> Result<Client> {
+        self.connect_reading(purpose, Reads::Queries).await
+    }
+
+    /// `connect`, for a connection that `reads` as said.
+    async fn connect_reading(&self, purpose: &str, reads: Reads) -> Result<Client> {
         let candidates = self.candidates();
         let passes = match (self.target, candidates.len() < self.hosts.len()) {
             // Pinned: the server was chosen already.
@@ -599,7 +605,7 @@ impl ConnInfo {
         for want in passes {
             for &i in &candidates {
                 let ep = &self.hosts[i];
-                let failure = match self.connect_endpoint(i).await {
+                let failure = match self.connect_endpoint(i, reads).await {
                     Err(cause) => cause,
                     Ok(client) => match session_fits(&client, want).await {
                         Ok(None) => {
@@ -629,7 +635,7 @@ impl ConnInfo {
 
     /// One attempt on host `i`, with the TLS the sslmode asks for. The
     /// error is one line: the cause, then the parameter to change.
-    async fn connect_endpoint(&self, i: usize) -> Result<Client, String> {
+    async fn connect_endpoint(&self, i: usize, reads: Reads) -> Result<Client, String> {
         let password = self.password_for(i);
         let mut config = self.config_for(Some(i), password.as_ref().map(|(p, _)| p.as_str()));
         let ctx = explain::Attempt {
@@ -643,7 +649,7 @@ impl ConnInfo {
             connect_timeout: self.connect_timeout,
         };
         let problem = Arc::new(Mutex::new(None));
-        let attempt = self.attempt(&mut config, &problem);
+        let attempt = self.attempt(&mut config, &problem, reads);
         // libpq's connect_timeout bounds the whole start (TCP, TLS,
         // authentication), not only the TCP connect as tokio-postgres does:
         // a peer that accepts and then says nothing must not hang the run.
@@ -665,30 +671,31 @@ impl ConnInfo {
         &self,
         config: &mut Config,
         problem: &Arc<Mutex<Option<String>>>,
+        reads: Reads,
     ) -> Result<Result<Client, tokio_postgres::Error>, String> {
         Ok(match self.tls.mode {
             SslMode::Disable => {
                 config.ssl_mode(PgSslMode::Disable);
-                connect_plain(config).await
+                connect_plain(config, reads).await
             }
             SslMode::Allow => {
                 config.ssl_mode(PgSslMode::Disable);
-                match connect_plain(config).await {
+                match connect_plain(config, reads).await {
                     // Refused in the clear (pg_hba): libpq tries TLS next.
                     Err(e) if e.code().is_some_and(|c| c.code().starts_with("28")) => {
                         config.ssl_mode(PgSslMode::Require);
-                        self.connect_tls(config, problem).await?
+                        self.connect_tls(config, problem, reads).await?
                     }
                     other => other,
                 }
             }
             SslMode::Prefer => {
                 config.ssl_mode(PgSslMode::Prefer);
-                self.connect_tls(config, problem).await?
+                self.connect_tls(config, problem, reads).await?
             }
             _ => {
                 config.ssl_mode(PgSslMode::Require);
-                self.connect_tls(config, problem).await?
+                self.connect_tls(config, problem, reads).await?
             }
         })
     }
@@ -699,12 +706,13 @@ impl ConnInfo {
         &self,
         config: &Config,
         problem: &Arc<Mutex<Option<String>>>,
+        reads: Reads,
     ) -> Result<Result<Client, tokio_postgres::Error>, String> {
         let tls_config = self.tls.client_config(Arc::clone(problem))?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
         Ok(match config.connect(tls).await {
             Ok((client, connection)) => {
-                drive(connection);
+                drive(connection, reads);
                 Ok(client)
             }
             Err(e) => Err(e),
@@ -712,10 +720,20 @@ impl ConnInfo {
     }
 }
 
-async fn connect_plain(config: &Config) -> Result<Client, tokio_postgres::Error> {
+async fn connect_plain(config: &Config, reads: Reads) -> Result<Client, tokio_postgres::Error> {
     let (client, connection) = config.connect(NoTls).await?;
-    drive(connection);
+    drive(connection, reads);
     Ok(client)
+}
+
+/// What a connection reads, which decides whether `read_gate` pauses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// Queries of any kind: never paused.
+    Queries,
+    /// A source's tables, maybe rows of hundreds of megabytes: not read
+    /// ahead while a huge row is held (`read_gate`).
+    CopySource,
 }
 
 /// Runs a connection's I/O on the runtime. The error, if any, surfaces
@@ -728,15 +746,21 @@ async fn connect_plain(config: &Config) -> Result<Client, tokio_postgres::Error>
 /// "connection closed", so their error always finds it. (Awaited, the
 /// connection was dropped first, and a query could fail before the reason
 /// was kept: the message then varied from run to run.) Notices are
-/// dropped, as at the default log level.
-fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>)
+/// dropped, as at the default log level. A `CopySource` connection is not
+/// polled (so reads nothing) while `read_gate` is closed.
+fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>, reads: Reads)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
-        while let Some(message) =
-            futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await
+        while let Some(message) = futures_util::future::poll_fn(|cx| {
+            if reads == Reads::CopySource {
+                std::task::ready!(read_gate::poll_open(cx));
+            }
+            connection.poll_message(cx)
+        })
+        .await
         {
             if let Err(e) = message {
                 if e.as_db_error().is_some() {
@@ -972,6 +996,14 @@ pub async fn connect_named(info: &ConnInfo, role: &str) -> Result<Client> {
     info.connect(&format!("anonymize ({role})"))
         .await
         .with_context(|| format!("the {role} database is not reachable"))
+}
+
+/// `connect_named` for a connection that copies the source's tables: it
+/// reads nothing while a huge row is held (`read_gate`).
+pub async fn connect_copy_source(info: &ConnInfo) -> Result<Client> {
+    info.connect_reading("anonymize (source)", Reads::CopySource)
+        .await
+        .context("the source database is not reachable")
 }
 
 #[cfg(test)]

@@ -99,7 +99,8 @@ pub async fn worker_with(
     snapshot_id: &str,
     lock_timeout: std::time::Duration,
 ) -> Result<Client> {
-    let client = crate::conn::connect_named(info, "source").await?;
+    // It copies tables: not read ahead while a huge row is held.
+    let client = crate::conn::connect_copy_source(info).await?;
     client
         .batch_execute(&format!(
             "{SOURCE_SETTINGS}; {}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \

@@ -21,6 +21,7 @@ use futures_util::{pin_mut, StreamExt};
 use tokio::sync::{mpsc, oneshot, Semaphore, SemaphorePermit};
 use tokio_postgres::Client;
 
+use crate::conn::read_gate;
 use crate::copy_text;
 use crate::error::PgResultExt;
 use crate::plan::{ColumnAction, TablePlan};
@@ -49,6 +50,9 @@ struct InFlight {
     transformed: oneshot::Receiver<Result<Bytes, BatchError>>,
     /// The batch's share of `IN_FLIGHT_BUDGET`.
     budget: SemaphorePermit<'static>,
+    /// For a huge row: source connections read no further until it is
+    /// written (`conn::read_gate`).
+    _huge: Option<read_gate::Hold>,
 }
 
 /// Where the reader sends its batches: transformed on the rayon pool (or
@@ -63,7 +67,7 @@ impl Batches {
     /// Takes the batch's bytes from the budget, starts its transform, and
     /// queues it for the writer; `false` when the writer stopped (it
     /// failed: its error is the one to report).
-    async fn send(&self, batch: Bytes, rows: u64) -> bool {
+    async fn send(&self, batch: Bytes, rows: u64, huge: Option<read_gate::Hold>) -> bool {
         let share = batch.len().clamp(1, BYTES_IN_FLIGHT) as u32;
         let Ok(budget) = IN_FLIGHT_BUDGET.acquire_many(share).await else {
             unreachable!("the budget is never closed");
@@ -82,6 +86,7 @@ impl Batches {
                 rows,
                 transformed: orx,
                 budget,
+                _huge: huge,
             })
             .await
             .is_ok()
@@ -168,14 +173,16 @@ pub async fn copy_part<S: TableSink>(
             if msg.len() >= BATCH_BYTES {
                 // A row of a batch's size or more travels alone, as the
                 // message it came in: not copied, and the rows gathered
-                // before it do not wait for it.
+                // before it do not wait for it. Until it is written, no
+                // source connection reads ahead (not another huge row).
+                let huge = read_gate::hold();
                 if !buf.is_empty() {
                     let rows = std::mem::take(&mut buf_rows);
-                    if !batches_out.send(buf.split().freeze(), rows).await {
+                    if !batches_out.send(buf.split().freeze(), rows, None).await {
                         return Ok(());
                     }
                 }
-                if !batches_out.send(msg, 1).await {
+                if !batches_out.send(msg, 1, Some(huge)).await {
                     return Ok(());
                 }
                 continue;
@@ -184,13 +191,13 @@ pub async fn copy_part<S: TableSink>(
             buf_rows += 1;
             if buf.len() >= BATCH_BYTES {
                 let rows = std::mem::take(&mut buf_rows);
-                if !batches_out.send(buf.split().freeze(), rows).await {
+                if !batches_out.send(buf.split().freeze(), rows, None).await {
                     return Ok(());
                 }
             }
         }
         if !buf.is_empty() {
-            batches_out.send(buf.split().freeze(), buf_rows).await;
+            batches_out.send(buf.split().freeze(), buf_rows, None).await;
         }
         Ok::<(), anyhow::Error>(())
     };
@@ -202,6 +209,7 @@ pub async fn copy_part<S: TableSink>(
             rows: n,
             transformed: pending,
             budget,
+            _huge: huge,
         }) = rx.recv().await
         {
             let out = pending
@@ -213,7 +221,7 @@ pub async fn copy_part<S: TableSink>(
             if !crate::failpoint::hit("copy.drop_batch") {
                 sink.write(out).await?;
             }
-            drop(budget);
+            drop((budget, huge));
             rows += n;
             progress.advance(n, len);
             // Tests act on a run caught mid-copy of one table: its first
