@@ -77,11 +77,11 @@ load() {
             ALTER doc SET STORAGE EXTERNAL"
     for i in $(seq 1 "$ROWS"); do
         sql "$(db "$db")" "INSERT INTO big SELECT $i,
-            repeat('Call 555-12-3456, after 6pm: ok. ', ($mb * 1048576 * 4 / 10 / 33)::int),
-            decode(repeat(md5('$i'), ($mb * 1048576 * 15 / 100 / 16)::int), 'hex'),
+            repeat('Call 555-12-3456, after 6pm: ok. ', ($mb::bigint * 1048576 * 4 / 10 / 33)::int),
+            decode(repeat(md5('$i'), ($mb::bigint * 1048576 * 15 / 100 / 16)::int), 'hex'),
             jsonb_build_object('owner', jsonb_build_object('email', 'zoe$i@example.com'),
                 'items', (SELECT jsonb_agg(jsonb_build_object('sku', 'SKU-' || k, 'note', 'card 4111 1111 1111 ' || k))
-                          FROM generate_series(1, ($mb * 1048576 * 3 / 10 / 60)::int) k))"
+                          FROM generate_series(1, ($mb::bigint * 1048576 * 3 / 10 / 60)::int) k))"
     done
     sql "$(db "$db")" "ANALYZE big"
 }
