@@ -39,7 +39,8 @@ const IN_FLIGHT: usize = 4;
 /// budget before it is transformed and gives it back once its sink wrote
 /// it; a batch larger than the budget (one huge row) takes all of it, so it
 /// waits for every other batch to be written and none joins it until it
-/// is. Rows of ordinary size never reach it: `--jobs 8` holds at most
+/// is. A huge row (a batch's size or more) takes at least half of it, so
+/// two are never in flight together. Rows of ordinary size never reach it: `--jobs 8` holds at most
 /// about 8 × (`IN_FLIGHT` + 2) MiB.
 const BYTES_IN_FLIGHT: usize = 64 << 20;
 static IN_FLIGHT_BUDGET: Semaphore = Semaphore::const_new(BYTES_IN_FLIGHT);
@@ -68,7 +69,15 @@ impl Batches {
     /// queues it for the writer; `false` when the writer stopped (it
     /// failed: its error is the one to report).
     async fn send(&self, batch: Bytes, rows: u64, huge: Option<read_gate::Hold>) -> bool {
-        let share = batch.len().clamp(1, BYTES_IN_FLIGHT) as u32;
+        // A huge row takes more than half the budget, so two are never
+        // transformed or written at once (by two workers): each comes
+        // with an output of its size.
+        let least = if huge.is_some() {
+            BYTES_IN_FLIGHT / 2 + 1
+        } else {
+            1
+        };
+        let share = batch.len().clamp(least, BYTES_IN_FLIGHT) as u32;
         let Ok(budget) = IN_FLIGHT_BUDGET.acquire_many(share).await else {
             unreachable!("the budget is never closed");
         };
