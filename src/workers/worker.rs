@@ -54,7 +54,7 @@ pub async fn run(opts: &WorkerOptions) -> Result<WorkerOutcome> {
         .target
         .with_dbname(&format!("{}__next", opts.target.dbname()));
     let (control_client, run) = match wait_for_run(&opts.target, &next, opts.wait).await? {
-        Joined::Run(client, run) => (client, run),
+        Joined::Run(joined) => *joined,
         Joined::Missed => {
             tracing::info!(
                 database = %opts.target.dbname(),
@@ -103,7 +103,7 @@ pub async fn run(opts: &WorkerOptions) -> Result<WorkerOutcome> {
 
 /// What waiting for the coordinator's run ended in.
 enum Joined {
-    Run(Client, RunIdentity),
+    Run(Box<(Client, RunIdentity)>),
     /// The target was swapped while this worker waited: the run it was
     /// started for finished without it (a Pod scheduled late).
     Missed,
@@ -122,7 +122,7 @@ async fn wait_for_run(target: &ConnInfo, next: &ConnInfo, wait: Duration) -> Res
     loop {
         let last_error = match crate::target::connect(next).await {
             Ok(client) => match control::read_run(&client).await? {
-                Some(run) => return Ok(Joined::Run(client, run)),
+                Some(run) => return Ok(Joined::Run(Box::new((client, run)))),
                 None => None,
             },
             Err(e) => Some(e),
