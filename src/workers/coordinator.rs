@@ -166,7 +166,7 @@ impl Coordinator<'_> {
         for t in tables {
             let ranges = source::page_ranges(
                 &self.snapshot.client,
-                &t.table,
+                t,
                 self.server_version,
                 part_bytes,
             )
