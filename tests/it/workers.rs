@@ -28,8 +28,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(20);
 
 /// A source holding the benchmark dataset at `scale`, and its rules path.
 fn bench_source(test: &str, scale: &str) -> (Db, String) {
-    let source = Pg::get().db(test);
-    harness::bench::load(&source, scale);
+    let source = harness::bench::loaded(test, scale);
     let rules = harness::bench::dir().join("rules.yml");
     (source, rules.display().to_string())
 }

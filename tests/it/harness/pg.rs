@@ -85,6 +85,21 @@ impl Pg {
         }
     }
 
+    /// A new database named after the test, a copy of `template` (a file
+    /// copy: no connection may be open on the template meanwhile).
+    pub fn db_from_template(&self, test: &str, template: &str) -> Db {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}_{}_{}", test, std::process::id(), n);
+        exec(
+            &self.url("postgres"),
+            &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        );
+        Db {
+            url: self.url(&name),
+            name,
+        }
+    }
+
     /// A database name that does not exist yet (a sync target).
     pub fn fresh_name(&self, test: &str) -> Db {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
