@@ -927,8 +927,7 @@ fn a_small_table_nothing_references_is_copied_whole() {
 fn r21_a_fresh_restore_subsets_like_an_analysed_one() {
     use crate::harness::bench::{self, Restore};
     let pg = Pg::get();
-    let analysed = pg.db("sub_fresh_src");
-    bench::load(&analysed, "0.02");
+    let analysed = bench::loaded("sub_fresh_src", "0.02");
     let a = pg.fresh_name("sub_fresh_analysed");
     sync(&analysed, &a, KEEP, SECRET, &["--subset", "10%"]).expect(0);
     let mut fresh_sources = Vec::new();
