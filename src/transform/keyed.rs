@@ -1011,7 +1011,7 @@ mod tests {
         }
         assert_ne!(out, "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!");
         // Golden: pins the construction.
-        assert_eq!(out, "Gxmx.Ijxiw-46 Zlò Ŏmnwiz 湿蹛 Чатпж 🎉!");
+        assert_eq!(out, "Hmxf.Fbsua-64 Cdë Ĉxakan 杖軁 Кнбвр 🎉!");
     }
 
     #[test]
