@@ -299,16 +299,20 @@ pub(super) fn number_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
-/// Whether the key literal at `span` of `doc` spells `key`. Keys are
-/// decoded only when they hold an escape; the byte comparison comes first,
-/// as most keys a path meets are other keys.
+/// Whether the key literal at `span` of `doc` spells `key`. Decoding an
+/// escape only shortens a string, so a literal shorter than `key` never
+/// spells it, one as long spells it only byte for byte and without an
+/// escape, and only a longer one is looked into (and decoded when it holds
+/// an escape): most keys a path meets are other keys, told apart here by
+/// their length or their bytes alone.
 pub(super) fn key_is(doc: &[u8], span: (usize, usize), key: &str) -> bool {
     let raw = &doc[span.0 + 1..span.1 - 1];
-    let escaped = || raw.contains(&b'\\');
-    if raw == key.as_bytes() {
-        !escaped() || decode_string(&doc[span.0..span.1]) == key
-    } else {
-        escaped() && decode_string(&doc[span.0..span.1]) == key
+    match raw.len().cmp(&key.len()) {
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => raw == key.as_bytes() && memchr::memchr(b'\\', raw).is_none(),
+        std::cmp::Ordering::Greater => {
+            memchr::memchr(b'\\', raw).is_some() && decode_string(&doc[span.0..span.1]) == key
+        }
     }
 }
 
