@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn golden_outputs() {
         let d = shift("{ shift: { days: 180 } }", "date", TypeKind::Date);
-        assert_eq!(apply(&*d, Some("1985-06-15")).unwrap(), "1985-03-26");
+        assert_eq!(apply(&*d, Some("1985-06-15")).unwrap(), "1985-05-15");
         let ts = shift(
             "{ shift: { days: 2, hours: 3 } }",
             "timestamp without time zone",
@@ -252,7 +252,7 @@ mod tests {
         );
         assert_eq!(
             apply(&*ts, Some("2024-01-31 13:45:00.25")).unwrap(),
-            "2024-02-01 19:45:00.25"
+            "2024-01-31 09:45:00.25"
         );
         let tz = shift(
             "{ shift: { minutes: 90 } }",
@@ -261,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             apply(&*tz, Some("2024-01-31 23:45:00+00")).unwrap(),
-            "2024-01-31 22:32:00+00"
+            "2024-02-01 00:47:00+00"
         );
         let t = shift(
             "{ shift: { hours: 5 } }",
@@ -270,7 +270,7 @@ mod tests {
         );
         assert_eq!(
             apply(&*t, Some("22:15:00+05:30")).unwrap(),
-            "01:15:00+05:30"
+            "20:15:00+05:30"
         );
     }
 
@@ -352,6 +352,6 @@ mod tests {
         assert!(datetime::parse_date(&out).is_some(), "{out}");
         let arr = shift("{ shift: { days: 5 } }", "date[]", TypeKind::Date);
         let out = apply(&*arr, Some("{2020-01-01,NULL}")).unwrap();
-        assert_eq!(out, "{2019-12-29,NULL}");
+        assert_eq!(out, "{2020-01-05,NULL}");
     }
 }
