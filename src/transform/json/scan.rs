@@ -299,21 +299,27 @@ pub(super) fn number_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
-/// Whether the key literal at `span` of `doc` spells `key`. Decoding an
-/// escape only shortens a string, so a literal shorter than `key` never
-/// spells it, one as long spells it only byte for byte and without an
-/// escape, and only a longer one is looked into (and decoded when it holds
-/// an escape): most keys a path meets are other keys, told apart here by
-/// their length or their bytes alone.
+/// Whether the key literal at `span` of `doc` spells `key`. Most keys a
+/// path meets are other keys, so this reads only as far as they differ:
+/// decoding only shortens a literal, so a shorter one never spells `key`;
+/// before its first escape a literal is its own text, so a byte that
+/// differs there settles it; only a literal that matches up to an escape
+/// is decoded.
 pub(super) fn key_is(doc: &[u8], span: (usize, usize), key: &str) -> bool {
     let raw = &doc[span.0 + 1..span.1 - 1];
-    match raw.len().cmp(&key.len()) {
-        std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => raw == key.as_bytes() && memchr::memchr(b'\\', raw).is_none(),
-        std::cmp::Ordering::Greater => {
-            memchr::memchr(b'\\', raw).is_some() && decode_string(&doc[span.0..span.1]) == key
+    let key_bytes = key.as_bytes();
+    if raw.len() < key_bytes.len() {
+        return false;
+    }
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\\' {
+            return decode_string(&doc[span.0..span.1]) == key;
+        }
+        if key_bytes.get(i) != Some(&b) {
+            return false;
         }
     }
+    raw.len() == key_bytes.len()
 }
 
 /// Collects the nodes `steps` reach from `node` in `doc`.
