@@ -53,7 +53,20 @@ pub async fn run(opts: &WorkerOptions) -> Result<WorkerOutcome> {
     let next = opts
         .target
         .with_dbname(&format!("{}__next", opts.target.dbname()));
-    let (control_client, run) = wait_for_run(&next, opts.wait).await?;
+    let (control_client, run) = match wait_for_run(&opts.target, &next, opts.wait).await? {
+        Joined::Run(joined) => *joined,
+        Joined::Missed => {
+            tracing::info!(
+                database = %opts.target.dbname(),
+                "the target was replaced by a run this worker did not join; nothing is left to do"
+            );
+            return Ok(WorkerOutcome {
+                units: 0,
+                rows: 0,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    };
     refuse_another_run(&run, &rules, opts.secret.as_deref())?;
 
     // Held in shared mode once the coordinator lets go of it: that is,
@@ -88,19 +101,35 @@ pub async fn run(opts: &WorkerOptions) -> Result<WorkerOutcome> {
     }
 }
 
+/// What waiting for the coordinator's run ended in.
+enum Joined {
+    Run(Box<(Client, RunIdentity)>),
+    /// The target was swapped while this worker waited: the run it was
+    /// started for finished without it (a Pod scheduled late).
+    Missed,
+}
+
 /// Waits until the coordinator has written its run into the load database
-/// (workers may start first), at most `wait`.
-async fn wait_for_run(next: &ConnInfo, wait: Duration) -> Result<(Client, RunIdentity)> {
+/// (workers may start first), at most `wait`. A run that ends before this
+/// worker gets in is seen by the target database changing under its name,
+/// so a late worker exits at once instead of waiting out `wait`.
+async fn wait_for_run(target: &ConnInfo, next: &ConnInfo, wait: Duration) -> Result<Joined> {
     let deadline = Instant::now() + wait;
+    // A session of its own, named so that a waiting worker is visible in
+    // pg_stat_activity; the target's identity is taken before the first look.
+    let watch = TargetWatch::open(target).await?;
     let mut told = false;
     loop {
         let last_error = match crate::target::connect(next).await {
             Ok(client) => match control::read_run(&client).await? {
-                Some(run) => return Ok((client, run)),
+                Some(run) => return Ok(Joined::Run(Box::new((client, run)))),
                 None => None,
             },
             Err(e) => Some(e),
         };
+        if watch.replaced().await? {
+            return Ok(Joined::Missed);
+        }
         if Instant::now() >= deadline {
             let e = anyhow::anyhow!(
                 "no run is waiting for workers in {} after {} s; start the coordinator \
@@ -118,6 +147,58 @@ async fn wait_for_run(next: &ConnInfo, wait: Duration) -> Result<(Client, RunIde
             told = true;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The target database as it was when the worker began to wait: its oid,
+/// which a swap changes (the load database takes the target's name).
+struct TargetWatch {
+    admin: Client,
+    name: String,
+    oid_at_start: Option<u32>,
+}
+
+/// The `application_name` of a worker's session while it waits for a run
+/// into `target` (PostgreSQL cuts it at 63 bytes).
+pub fn waiting_application(target: &str) -> String {
+    format!("anonymize worker waiting for {target}")
+}
+
+impl TargetWatch {
+    async fn open(target: &ConnInfo) -> Result<TargetWatch> {
+        let name = target.dbname().to_string();
+        let admin = target
+            .with_dbname("postgres")
+            .connect("anonymize (worker waiting for the run)")
+            .await
+            .context("connecting to the target server's `postgres` database to wait for the run")?;
+        admin
+            .batch_execute(&format!(
+                "SET application_name = {}",
+                crate::sql::quote_literal(&waiting_application(&name))
+            ))
+            .await
+            .pg_context(|| "naming the waiting session".into())?;
+        let oid_at_start = Self::oid(&admin, &name).await?;
+        Ok(TargetWatch {
+            admin,
+            name,
+            oid_at_start,
+        })
+    }
+
+    async fn oid(admin: &Client, name: &str) -> Result<Option<u32>> {
+        let row = admin
+            .query_opt("SELECT oid FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .pg_context(|| "reading the target database's identity".into())?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Whether another database has taken the target's name since `open`.
+    async fn replaced(&self) -> Result<bool> {
+        let now = Self::oid(&self.admin, &self.name).await?;
+        Ok(now.is_some() && now != self.oid_at_start)
     }
 }
 

@@ -76,6 +76,23 @@ fn finish(child: Child) -> Run {
     wait_within(child, RUN_LIMIT, String::new)
 }
 
+/// Waits until every one of `names` has joined the run in `next` (a state
+/// the test reads, not a time). With the coordinator paused at
+/// `workers.units_ready` meanwhile, no worker can arrive after the run ended.
+fn wait_joined(next: &Db, names: &[&str]) {
+    let list = names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT count(*) FROM anonymize_run.workers WHERE name IN ({list})");
+    let deadline = Instant::now() + RUN_LIMIT;
+    while next.value(&sql) != names.len().to_string() {
+        assert!(Instant::now() < deadline, "the workers {list} never joined");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The load database of `target`.
 fn next_of(target: &Db) -> Db {
     let name = format!("{}__next", target.name);
@@ -208,7 +225,13 @@ fn three_workers_give_the_target_one_process_gives() {
             run_pod(&worker_args, &env)
         })
         .collect();
-    let coordinator = run_pod(&coordinator_args, &coordinator_env);
+    let ready = Failpoint::new("workers.units_ready");
+    let mut coordinator_env = coordinator_env;
+    coordinator_env.extend(ready.env());
+    let mut coordinator = run_pod(&coordinator_args, &coordinator_env);
+    ready.wait_reached(&mut coordinator);
+    wait_joined(&next_of(&target), &["worker-0", "worker-1", "worker-2"]);
+    ready.resume();
     let runs: Vec<Run> = workers.into_iter().map(finish).collect();
     let run = finish(coordinator).expect(0);
     let mut units_said = 0;
@@ -308,7 +331,9 @@ fn a_worker_killed_mid_unit_has_its_unit_redone_once() {
     let report_arg = report.display().to_string();
     let mut args = coordinator_args(&source, &target, &rules);
     args.extend(["--report", &report_arg]);
-    let coordinator = start(dir.path(), &args, &[]);
+    let ready = Failpoint::new("workers.units_ready");
+    let mut coordinator = start(dir.path(), &args, &ready.env());
+    ready.wait_reached(&mut coordinator);
 
     let fp = Failpoint::new("worker.unit_copied");
     let mut doomed = start(
@@ -337,6 +362,8 @@ fn a_worker_killed_mid_unit_has_its_unit_redone_once() {
             )
         })
         .collect();
+    wait_joined(&next_of(&target), &["w1", "w2"]);
+    ready.resume();
     for r in others.into_iter().map(finish) {
         r.expect(0);
     }
@@ -547,7 +574,9 @@ fn workers_copy_the_coordinators_subset_and_selection() {
     let target = Pg::get().fresh_name("wk_subset_many");
     let mut args = coordinator_args(&source, &target, &rules);
     args.extend(flags);
-    let coordinator = start(dir.path(), &args, &[]);
+    let ready = Failpoint::new("workers.units_ready");
+    let mut coordinator = start(dir.path(), &args, &ready.env());
+    ready.wait_reached(&mut coordinator);
     let workers: Vec<Child> = ["w1", "w2"]
         .iter()
         .map(|name| {
@@ -558,6 +587,8 @@ fn workers_copy_the_coordinators_subset_and_selection() {
             )
         })
         .collect();
+    wait_joined(&next_of(&target), &["w1", "w2"]);
+    ready.resume();
     for r in workers.into_iter().map(finish) {
         r.expect(0);
     }
@@ -569,4 +600,49 @@ fn workers_copy_the_coordinators_subset_and_selection() {
         .unwrap();
     assert!(customers > 0 && customers < 1000, "a subset: {customers}");
     assert_eq!(target.value("SELECT count(*) FROM public.employees"), "0");
+}
+
+/// A worker started for a run that ends before it gets in (a Pod scheduled
+/// late) sees the target replaced and exits 0 at once, instead of waiting
+/// out `--wait` and failing the Job. The run here is a one-process sync.
+#[test]
+fn a_worker_that_misses_its_run_exits_0_when_the_target_is_replaced() {
+    let (source, rules) = bench_source("wk_late", "0.02");
+    let dir = tempfile::tempdir().unwrap();
+    let target = Pg::get().fresh_name("wk_late");
+    let mut late = start(
+        dir.path(),
+        &worker_args(&source, &target, &rules, "late"),
+        &[],
+    );
+    // Until it is waiting: its session, named for the target, is open.
+    let waiting = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anonymize worker waiting for {}'",
+        target.name
+    );
+    let deadline = Instant::now() + RUN_LIMIT;
+    while Pg::get().db_admin().value(&waiting) != "1" {
+        assert!(late.try_wait().unwrap().is_none(), "the worker ended early");
+        assert!(Instant::now() < deadline, "the worker never waited");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let env = env(&[]);
+    anonymize(
+        dir.path(),
+        &harness::sync_args(&source.url, &target.url, &rules, &[]),
+        &env_refs(&env),
+    )
+    .expect(0);
+    let run = wait_within(late, STOP_LIMIT, || "the late worker kept waiting".into()).expect(0);
+    assert!(
+        run.stdout.contains("worker late: 0 unit(s), 0 rows"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("the target was replaced by a run this worker did not join"),
+        "{}",
+        run.stderr
+    );
 }
