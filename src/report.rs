@@ -263,8 +263,10 @@ pub struct Phases {
     pub finish: Option<f64>,
     /// `--verify`.
     pub verify: Option<f64>,
-    /// The rename that makes the load live, and dropping the old target.
+    /// The rename that makes the load live.
     pub swap: Option<f64>,
+    /// Dropping the old target, after the swap (the new one is live).
+    pub drop_previous: Option<f64>,
 }
 
 /// `phases: plan 0.1 s, schema 0.4 s, copy 8.0 s, post-data 9.1 s (2.0 s
@@ -295,6 +297,7 @@ pub fn phases_line(p: &Phases) -> String {
     add(&mut parts, "finish", p.finish);
     add(&mut parts, "verify", p.verify);
     add(&mut parts, "swap", p.swap);
+    add(&mut parts, "dropping the old target", p.drop_previous);
     if parts.is_empty() {
         return String::new();
     }
@@ -527,11 +530,12 @@ mod tests {
             post_data_after_copy: Some(2.0),
             row_counts: Some(0.61),
             swap: Some(0.1),
+            drop_previous: Some(0.83),
             ..Phases::default()
         };
         assert_eq!(
             phases_line(&p),
-            "phases: plan 0.1 s, schema 0.4 s, copy 8.0 s, post-data 9.1 s (2.0 s after the copy; row counts 0.6 s), swap 0.1 s\n"
+            "phases: plan 0.1 s, schema 0.4 s, copy 8.0 s, post-data 9.1 s (2.0 s after the copy; row counts 0.6 s), swap 0.1 s, dropping the old target 0.8 s\n"
         );
         assert_eq!(phases_line(&Phases::default()), "");
     }

@@ -24,6 +24,10 @@ use crate::sql::{quote_ident, quote_literal};
 /// qualified; `format_type` then qualifies user types too). And
 /// `standard_conforming_strings` is on, the reading of quotes the rules'
 /// `where:` check (`rules::condition`) assumes.
+///
+/// `jit` is off: a COPY query runs once, and compiling it (in the leader
+/// and again in each parallel worker, ~0.1 s each) costs more than it
+/// saves; a subset's semi-joins are costed high enough to trigger it.
 const SOURCE_SETTINGS: &str = "SET search_path = pg_catalog; \
     SET standard_conforming_strings = on; \
     SET row_security = off; \
@@ -33,7 +37,8 @@ const SOURCE_SETTINGS: &str = "SET search_path = pg_catalog; \
     SET DateStyle = 'ISO, MDY'; \
     SET IntervalStyle = 'postgres'; \
     SET TimeZone = 'UTC'; \
-    SET bytea_output = 'hex'";
+    SET bytea_output = 'hex'; \
+    SET jit = off";
 
 /// The leader connection holding the exported snapshot open.
 pub struct Snapshot {
@@ -159,20 +164,26 @@ pub async fn current_sizes(
 /// its own `COPY` (a TID range scan, PostgreSQL 14+) under the shared
 /// snapshot, so one table can use several source and target backends.
 /// Returns `[None]` (one whole-table part) for a table of at most
-/// `part_bytes` bytes, a partitioned table, or an older server. The last
-/// range is open-ended, so pages added since the size was read are not
-/// missed (their rows are outside the snapshot anyway).
+/// `part_bytes` bytes, a partitioned table, an older server, or a subset
+/// table whose rows follow other tables' (`Selection::reads_other_tables`:
+/// every part would select those again, scanning the parents once per
+/// part; one query scans them once, and the server's parallel workers
+/// split it instead). The last range is open-ended, so pages added since
+/// the size was read are not missed (their rows are outside the snapshot
+/// anyway).
 pub async fn page_ranges(
     client: &Client,
-    table: &crate::catalog::Table,
+    plan: &TablePlan,
     server_version: i32,
     part_bytes: u64,
 ) -> Result<Vec<Option<(u32, Option<u32>)>>> {
     let whole = vec![None];
+    let table = &plan.table;
     if part_bytes == 0
         || server_version < 140000
         || table.kind != crate::catalog::TableKind::Ordinary
         || (table.estimated_bytes.max(0) as u64) <= part_bytes
+        || plan.selection().reads_other_tables()
     {
         return Ok(whole);
     }

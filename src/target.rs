@@ -409,9 +409,9 @@ impl TargetServer {
     }
 
     /// Makes the loaded database live: in one transaction the old target is
-    /// renamed aside and the new one takes its name; then the old one is
-    /// dropped unless `keep_previous`.
-    pub async fn swap(&self, keep_previous: bool, terminate: bool, summary: &str) -> Result<()> {
+    /// renamed aside (to `previous`) and the new one takes its name. Returns
+    /// whether there was an old target; `drop_previous` then drops it.
+    pub async fn swap(&self, terminate: bool, summary: &str) -> Result<bool> {
         self.admin
             .batch_execute(&format!(
                 "COMMENT ON DATABASE {} IS {}",
@@ -472,18 +472,19 @@ impl TargetServer {
                 }
             }
         }
-        if exists && !keep_previous {
-            // The new target is live: failing to drop the old one is worth a
-            // warning, not a failed run.
-            if let Err(e) = self.drop_database(&self.previous).await {
-                tracing::warn!(
-                    database = %self.previous,
-                    error = %crate::error::render(&e),
-                    "the previous target could not be dropped; drop it by hand"
-                );
-            }
+        Ok(exists)
+    }
+
+    /// Drops the old target `swap` renamed aside. The new target is live
+    /// already, so a failure is worth a warning, not a failed run.
+    pub async fn drop_previous(&self) {
+        if let Err(e) = self.drop_database(&self.previous).await {
+            tracing::warn!(
+                database = %self.previous,
+                error = %crate::error::render(&e),
+                "the previous target could not be dropped; drop it by hand"
+            );
         }
-        Ok(())
     }
 
     fn busy_error(&self, sessions: i64) -> anyhow::Error {

@@ -181,14 +181,21 @@ async fn load(args: &LoadArgs) -> Result<(String, Vec<(String, u64)>)> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            server
+            match server
                 .swap(
-                    args.keep_previous,
                     args.terminate_connections,
                     &format!("loaded {rows} rows from the export {what}"),
                 )
                 .await
-                .map(|()| tables)
+            {
+                Ok(replaced) => {
+                    if replaced && !args.keep_previous {
+                        server.drop_previous().await;
+                    }
+                    Ok(tables)
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };

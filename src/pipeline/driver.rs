@@ -174,7 +174,7 @@ impl Driver<'_> {
         for t in tables.iter().filter(|t| !t.skip) {
             let reads: Vec<source::Read> = match self.cut {
                 Cut::PageRanges { server_version } => {
-                    source::page_ranges(&self.snapshot.client, &t.table, server_version, part_bytes)
+                    source::page_ranges(&self.snapshot.client, t, server_version, part_bytes)
                         .await?
                         .into_iter()
                         .map(|pages| source::Read {

@@ -55,6 +55,16 @@ pub struct Selection {
     pub references: Vec<ForeignKey>,
 }
 
+impl Selection {
+    /// The rows depend on other tables' rows (a followed parent, a
+    /// closure over kept children, a nulled reference): the query selects
+    /// those tables' rows too, every time it runs. Everything `sql.rs`
+    /// reads of another table goes through a CTE, so this is `with_sql`.
+    pub fn reads_other_tables(&self) -> bool {
+        self.with_sql.is_some()
+    }
+}
+
 /// Chooses each table's rows from the rules' `where:`, `subset:`,
 /// `references:`, `max_per_parent:` and `null_outside_subset:` and the
 /// run's subset; one `Selection` per input, in order. Every problem in

@@ -164,13 +164,9 @@ impl Coordinator<'_> {
         let part_bytes = crate::pipeline::driver::part_bytes();
         let mut sized: Vec<(i64, Unit)> = Vec::new();
         for t in tables {
-            let ranges = source::page_ranges(
-                &self.snapshot.client,
-                &t.table,
-                self.server_version,
-                part_bytes,
-            )
-            .await?;
+            let ranges =
+                source::page_ranges(&self.snapshot.client, t, self.server_version, part_bytes)
+                    .await?;
             let of = ranges.len();
             for (i, pages) in ranges.into_iter().enumerate() {
                 sized.push((

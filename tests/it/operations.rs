@@ -522,7 +522,16 @@ fn reports_match_their_documented_fields() {
     // collector (the Kubernetes CronJob).
     let run = run_sync(dir.path(), &source, &target, &["--report", "-"]).expect(0);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
-    assert_eq!(validate_json(&run.stdout)["outcome"], "success");
+    let replaced = validate_json(&run.stdout);
+    assert_eq!(replaced["outcome"], "success");
+    // The first run had no old target to drop; this one dropped it after
+    // the swap, timed apart from the swap.
+    assert!(ok["phases"]["drop_previous"].is_null(), "{ok}");
+    assert!(ok["phases"]["swap"].as_f64().is_some(), "{ok}");
+    assert!(
+        replaced["phases"]["drop_previous"].as_f64().is_some(),
+        "{replaced}"
+    );
 }
 
 #[test]

@@ -927,8 +927,7 @@ fn a_small_table_nothing_references_is_copied_whole() {
 fn r21_a_fresh_restore_subsets_like_an_analysed_one() {
     use crate::harness::bench::{self, Restore};
     let pg = Pg::get();
-    let analysed = pg.db("sub_fresh_src");
-    bench::load(&analysed, "0.02");
+    let analysed = bench::loaded("sub_fresh_src", "0.02");
     let a = pg.fresh_name("sub_fresh_analysed");
     sync(&analysed, &a, KEEP, SECRET, &["--subset", "10%"]).expect(0);
     let mut fresh_sources = Vec::new();
@@ -1003,4 +1002,78 @@ fn r21_the_documented_shapes_hold_without_analyze() {
         ],
     };
     accept_with(&saas, "sub_saas_fresh", false);
+}
+
+/// A large table is read in page ranges, each its own COPY. A sampled
+/// root still is (its ranges share nothing), but a table whose rows follow
+/// a parent is read by one query: every range would select the parent's
+/// rows again, so a child in 64 ranges scanned its parent 64 times. The
+/// rows are the same either way.
+#[test]
+fn a_follower_is_read_whole_while_its_sampled_root_is_read_in_page_ranges() {
+    let pg = Pg::get();
+    let source = pg.db("sub_ranges_src");
+    // ~5 and ~10 MB: several 1 MB ranges each.
+    source.exec(
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, pad text NOT NULL);
+         INSERT INTO accounts SELECT i, repeat('a', 200) FROM generate_series(1, 20000) i;
+         CREATE TABLE events (id bigint PRIMARY KEY,
+                              account_id bigint NOT NULL REFERENCES accounts,
+                              pad text NOT NULL);
+         INSERT INTO events SELECT i, 1 + i % 20000, repeat('e', 200) FROM generate_series(1, 40000) i;
+         ANALYZE;",
+    );
+    let run_with = |split_mb: &str, test: &str| {
+        let target = pg.fresh_name(test);
+        let dir = rules_dir(KEEP);
+        let args = sync_args(
+            &source.url,
+            &target.url,
+            "rules.yml",
+            &["--subset", "10%", "--log-format", "json"],
+        );
+        let env = [
+            ("ANONYMIZE_SECRET", SECRET),
+            ("ANONYMIZE_SPLIT_MB", split_mb),
+            ("ANONYMIZE_LOG", "info"),
+        ];
+        let run = anonymize(dir.path(), &args, &env).expect(0);
+        (target, run)
+    };
+    let (target, run) = run_with("1", "sub_ranges_dst");
+    let split: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("copying in parts"))
+        .collect();
+    assert!(
+        split.iter().any(|l| l.contains("public.accounts")),
+        "the sampled root is read in page ranges:\n{}",
+        run.stderr
+    );
+    assert!(
+        !split.iter().any(|l| l.contains("public.events")),
+        "the follower is read by one query:\n{}",
+        run.stderr
+    );
+
+    // The same rows as one query per table, and every event's account.
+    let (whole, _) = run_with("0", "sub_ranges_whole");
+    for table in ["accounts", "events"] {
+        let ids = |db: &Db| db.column(&format!("SELECT id::text FROM {table} ORDER BY id"));
+        assert_eq!(ids(&target), ids(&whole), "{table}");
+    }
+    let accounts = count(&target, "accounts");
+    assert!(
+        (1500..=2500).contains(&accounts),
+        "accounts kept {accounts}"
+    );
+    assert_eq!(
+        target.value(
+            "SELECT count(*) FROM events e WHERE NOT EXISTS \
+             (SELECT FROM accounts a WHERE a.id = e.account_id)"
+        ),
+        "0"
+    );
+    assert_eq!(count(&target, "events"), 2 * accounts);
 }

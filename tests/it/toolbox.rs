@@ -976,8 +976,7 @@ fn completions_man_page_and_version() {
 fn filter_matches_sync_on_the_benchmark_dataset() {
     let bench = crate::harness::bench::dir();
     let pg = crate::harness::Pg::get();
-    let source = pg.db("tb_bench");
-    crate::harness::bench::load(&source, "0.01");
+    let source = crate::harness::bench::loaded("tb_bench", "0.01");
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("bench.sql");
     let status = std::process::Command::new(pg_tool("pg_dump"))

@@ -28,8 +28,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(20);
 
 /// A source holding the benchmark dataset at `scale`, and its rules path.
 fn bench_source(test: &str, scale: &str) -> (Db, String) {
-    let source = Pg::get().db(test);
-    harness::bench::load(&source, scale);
+    let source = harness::bench::loaded(test, scale);
     let rules = harness::bench::dir().join("rules.yml");
     (source, rules.display().to_string())
 }
@@ -105,6 +104,12 @@ fn next_of(target: &Db) -> Db {
 /// A one-process sync of `source` into a fresh target: the reference.
 fn one_process(dir: &Path, source: &Db, rules: &str, test: &str) -> Db {
     let target = Pg::get().fresh_name(test);
+    sync_into(dir, source, &target, rules);
+    target
+}
+
+/// A one-process sync of `source` into `target`, which must succeed.
+fn sync_into(dir: &Path, source: &Db, target: &Db, rules: &str) {
     let env = env(&[]);
     anonymize(
         dir,
@@ -112,7 +117,6 @@ fn one_process(dir: &Path, source: &Db, rules: &str, test: &str) -> Db {
         &env_refs(&env),
     )
     .expect(0);
-    target
 }
 
 /// Rows (count and digest per table, so a duplicate shows), sequences,
@@ -504,13 +508,7 @@ fn the_coordinator_killed_stops_every_worker_and_the_next_run_cleans_up() {
         "the killed run left its load database"
     );
 
-    let env = env(&[]);
-    anonymize(
-        dir.path(),
-        &harness::sync_args(&source.url, &target.url, &rules, &[]),
-        &env_refs(&env),
-    )
-    .expect(0);
+    sync_into(dir.path(), &source, &target, &rules);
     assert!(!Pg::get().exists(&next.name));
     assert_eq!(
         target.value("SELECT count(*) FROM pg_namespace WHERE nspname = 'anonymize_run'"),
@@ -626,13 +624,7 @@ fn a_worker_that_misses_its_run_exits_0_when_the_target_is_replaced() {
         assert!(Instant::now() < deadline, "the worker never waited");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let env = env(&[]);
-    anonymize(
-        dir.path(),
-        &harness::sync_args(&source.url, &target.url, &rules, &[]),
-        &env_refs(&env),
-    )
-    .expect(0);
+    sync_into(dir.path(), &source, &target, &rules);
     let run = wait_within(late, STOP_LIMIT, || "the late worker kept waiting".into()).expect(0);
     assert!(
         run.stdout.contains("worker late: 0 unit(s), 0 rows"),

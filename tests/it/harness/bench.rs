@@ -3,10 +3,12 @@
 //! about "the benchmark dataset" run on the dataset itself, not on a copy
 //! of its shape.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
-use super::Db;
+use super::{Db, Pg};
 
 /// Where the dataset is: `BENCH_DIR` when set, else the repository's copy.
 pub fn dir() -> PathBuf {
@@ -36,6 +38,28 @@ pub fn load(db: &Db, scale: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "load.sh {scale} failed");
+}
+
+/// A new database named after `test` holding the dataset at `scale`, as
+/// `load` leaves it (statistics included). The first call for a scale loads
+/// a template database; the others copy it, so the tests that share a scale
+/// pay for `load.sh` once.
+pub fn loaded(test: &str, scale: &str) -> Db {
+    static TEMPLATES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+    let template = {
+        // Held while loading: a second test of the same scale waits for the
+        // template instead of loading its own.
+        let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
+        templates
+            .entry(scale.to_string())
+            .or_insert_with(|| {
+                let db = Pg::get().db(&format!("bench_template_{}", scale.replace('.', "_")));
+                load(&db, scale);
+                db.name
+            })
+            .clone()
+    };
+    Pg::get().db_from_template(test, &template)
 }
 
 /// How a copy of a database reaches a test, never analysed either way.

@@ -73,16 +73,22 @@ impl Pg {
 
     /// A new empty database named after the test.
     pub fn db(&self, test: &str) -> Db {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{}_{}_{}", test, std::process::id(), n);
+        self.create(test, "")
+    }
+
+    /// A new database named after the test, a copy of `template` (a file
+    /// copy: no connection may be open on the template meanwhile).
+    pub fn db_from_template(&self, test: &str, template: &str) -> Db {
+        self.create(test, &format!(" TEMPLATE \"{template}\""))
+    }
+
+    fn create(&self, test: &str, options: &str) -> Db {
+        let db = self.fresh_name(test);
         exec(
             &self.url("postgres"),
-            &format!("CREATE DATABASE \"{name}\""),
+            &format!("CREATE DATABASE \"{}\"{options}", db.name),
         );
-        Db {
-            url: self.url(&name),
-            name,
-        }
+        db
     }
 
     /// A database name that does not exist yet (a sync target).
