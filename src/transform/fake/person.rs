@@ -20,7 +20,7 @@
 
 use fake::locales::Data;
 
-use super::super::keyed::{pack, unpack, Prf};
+use super::super::keyed::{self, pack, unpack, Prf};
 use super::super::Shape;
 use super::draw::Rng;
 
@@ -212,12 +212,17 @@ pub fn write(prf: &Prf, input: &[u8], with_domain: bool, out: &mut Vec<u8>) {
 /// then written block by block in base 36.
 fn write_tag(prf: &Prf, family: Family, input: &[u8], out: &mut Vec<u8>) {
     let radix = family.radix();
-    let mut symbols: Vec<u32> = input
-        .iter()
-        .map(|&b| pack(family.symbol(b), radix))
-        .collect();
-    let tweak = TWEAK_TAG ^ ((family as u64) << 56) ^ input.len() as u64;
-    prf.permute_symbols(tweak, &mut symbols);
+    keyed::with_symbols(|symbols| {
+        symbols.extend(input.iter().map(|&b| pack(family.symbol(b), radix)));
+        let tweak = TWEAK_TAG ^ ((family as u64) << 56) ^ input.len() as u64;
+        prf.permute_symbols(tweak, symbols);
+        write_blocks(family, symbols, out);
+    });
+}
+
+/// The permuted symbols written block by block in base 36.
+fn write_blocks(family: Family, symbols: &[u32], out: &mut Vec<u8>) {
+    let radix = family.radix();
     for block in symbols.chunks(family.block()) {
         let value = block.iter().fold(0u128, |acc, &s| {
             acc * u128::from(radix) + u128::from(unpack(s).0)

@@ -27,6 +27,66 @@ struct Phone {
     prf: Prf,
 }
 
+/// A worker's buffers for one number, reused number after number.
+#[derive(Default)]
+struct Scratch {
+    positions: Vec<usize>,
+    digits: Vec<u8>,
+    radices: Vec<(u8, u8)>,
+    shape: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+impl Phone {
+    fn encrypt(&self, input: &[u8], s: &mut Scratch, out: &mut Vec<u8>) {
+        let kept = country_code_units(input);
+        s.positions.clear();
+        s.positions
+            .extend((kept..input.len()).filter(|&i| input[i].is_ascii_digit()));
+        s.digits.clear();
+        s.digits
+            .extend(s.positions.iter().map(|&i| input[i] - b'0'));
+        digit_radices(&input[..kept], &s.digits, &mut s.radices);
+        // The shape: kept bytes as they are, each digit as its class.
+        s.shape.clear();
+        s.shape.extend_from_slice(input);
+        for (&i, &(low, radix)) in s.positions.iter().zip(&s.radices) {
+            s.shape[i] = 0x80 | (low << 4) | radix;
+        }
+        let tweak = self.prf.bytes(&s.shape);
+        keyed::with_symbols(|symbols| {
+            symbols.extend(
+                s.digits
+                    .iter()
+                    .zip(&s.radices)
+                    .filter(|(_, &(_, radix))| radix > 1)
+                    .map(|(&d, &(low, radix))| keyed::pack(u32::from(d - low), u32::from(radix))),
+            );
+            let only = (symbols.len() == 1).then(|| symbols[0]);
+            self.prf.permute_symbols(tweak, symbols);
+            // One digit is shifted by a keyed amount; never by 0.
+            if let Some(before) = only {
+                if symbols[0] == before {
+                    let (v, r) = keyed::unpack(before);
+                    symbols[0] = keyed::pack((v + 1) % r, r);
+                }
+            }
+            let base = out.len();
+            out.extend_from_slice(input);
+            let mut next = symbols.iter();
+            for (&i, &(low, radix)) in s.positions.iter().zip(&s.radices) {
+                if radix > 1 {
+                    let (v, _) = keyed::unpack(*next.next().expect("one per digit"));
+                    out[base + i] = b'0' + low + v as u8;
+                }
+            }
+        });
+    }
+}
+
 /// How many leading units of a phone number are kept: `+` and the country
 /// code when it is set off (`+1-`, `+44 `, `+351 `).
 pub(super) fn country_code_units(input: &[u8]) -> usize {
@@ -49,42 +109,10 @@ impl Transform for Phone {
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let kept = country_code_units(input);
-        let positions: Vec<usize> = (kept..input.len())
-            .filter(|&i| input[i].is_ascii_digit())
-            .collect();
-        let digits: Vec<u8> = positions.iter().map(|&i| input[i] - b'0').collect();
-        let radices = digit_radices(&input[..kept], &digits);
-        // The shape: kept bytes as they are, each digit as its class.
-        let mut shape = input.to_vec();
-        for (&i, &(low, radix)) in positions.iter().zip(&radices) {
-            shape[i] = 0x80 | (low << 4) | radix;
-        }
-        let tweak = self.prf.bytes(&shape);
-        let mut symbols: Vec<u32> = digits
-            .iter()
-            .zip(&radices)
-            .filter(|(_, &(_, radix))| radix > 1)
-            .map(|(&d, &(low, radix))| keyed::pack(u32::from(d - low), u32::from(radix)))
-            .collect();
-        let only = (symbols.len() == 1).then(|| symbols[0]);
-        self.prf.permute_symbols(tweak, &mut symbols);
-        // One digit is shifted by a keyed amount; never by 0.
-        if let Some(before) = only {
-            if symbols[0] == before {
-                let (v, r) = keyed::unpack(before);
-                symbols[0] = keyed::pack((v + 1) % r, r);
-            }
-        }
-        let base = out.len();
-        out.extend_from_slice(input);
-        let mut next = symbols.iter();
-        for (&i, &(low, radix)) in positions.iter().zip(&radices) {
-            if radix > 1 {
-                let (v, _) = keyed::unpack(*next.next().expect("one per digit"));
-                out[base + i] = b'0' + low + v as u8;
-            }
-        }
+        SCRATCH.with(|cell| {
+            let scratch = &mut *cell.borrow_mut();
+            self.encrypt(input, scratch, out);
+        });
         Ok(Written::Value)
     }
 }
@@ -97,8 +125,9 @@ impl Transform for Phone {
 ///   0–1 in a number that was not valid.
 /// - Elsewhere (ITU-T E.164): a leading trunk `0` is kept, and the first
 ///   significant digit stays 1–9.
-fn digit_radices(country: &[u8], digits: &[u8]) -> Vec<(u8, u8)> {
-    let mut radices = vec![(0u8, 10u8); digits.len()];
+fn digit_radices(country: &[u8], digits: &[u8], radices: &mut Vec<(u8, u8)>) {
+    radices.clear();
+    radices.resize(digits.len(), (0u8, 10u8));
     let nanp = country == b"+1" || (country.is_empty() && digits.len() >= 10 && digits[0] != 0);
     let class = |d: u8, split: u8| {
         if d >= split {
@@ -129,5 +158,4 @@ fn digit_radices(country: &[u8], digits: &[u8]) -> Vec<(u8, u8)> {
             radices[0] = class(*first, 1);
         }
     }
-    radices
 }

@@ -28,11 +28,11 @@ fn golden_outputs_per_kind() {
         ("last_name", "Feeney"),
         ("name", "Edmund Lang"),
         ("name_with_title", "Ms. Sherwood Kuvalis"),
-        ("email", "pearlie_hegmann_1r66z5pkg5v5sqei2y0t3ert0l9hp14ogvlxf7fho1@example.net"),
+        ("email", "pearlie_hegmann_0b64vsztle7kvlhxezc4rhbx02t34y7t0st2dmqu28@example.net"),
         ("safe_email", "terry@example.net"),
-        ("username", "russ_legros_1z56zo938wjca6r043q3gwb305rkiebwn95ihk5iar"),
+        ("username", "russ_legros_1iodzobd6vmvaxgih6b8xszl0u473ag12xb8w8chod"),
         ("password", "3Q_MT7%_RJH"),
-        ("phone_number", "Zoë.Müller+7@Example.com"),
+        ("phone_number", "Zoë.Müller+4@Example.com"),
         ("cell_number", "868-481-8319"),
         ("street_address", "8041 Domenick Cape"),
         ("secondary_address", "Apt. 71"),
@@ -156,12 +156,12 @@ fn locales_change_the_data() {
 fn emails_look_like_a_persons_at_a_reserved_domain() {
     assert_eq!(
         run("fake: email", "john.smith42@gmail.com"),
-        "webster.mcglynn.6yexayhrbosr2ivff8v26g8@example.org"
+        "webster.mcglynn.6b5eqlkg9rv2sas0rqkxwsy@example.org"
     );
     // Case gives the same person, and another tag.
     assert_eq!(
         run("fake: email", "JOHN.Smith42@GMAIL.com"),
-        "webster_mcglynn.4a3zccy966libpqvzjkqi3uv15t@example.org"
+        "webster_mcglynn.1hzjfnhymjrx783k1pwtdvdt2ud@example.org"
     );
     let first = <fake::locales::EN as fake::locales::Data>::NAME_FIRST_NAME;
     for i in 0..2000 {
@@ -215,12 +215,12 @@ fn kept_domains_encrypt_the_local_part_only() {
             "{ fake: { kind: email, keep_domain: true } }",
             "john.smith42@gmail.com"
         ),
-        "leig.zlsxe01@gmail.com"
+        "ujfe.tunir28@gmail.com"
     );
     // Not an email: encrypted whole, and still no `@`.
     assert_eq!(
         run("{ fake: { kind: email, keep_domain: true } }", "n/a"),
-        "g/e"
+        "c/l"
     );
 }
 
@@ -228,17 +228,17 @@ fn kept_domains_encrypt_the_local_part_only() {
 fn phone_numbers_keep_layout_and_country_code() {
     assert_eq!(
         run("fake: phone_number", "+1-555-123-4567"),
-        "+1-496-131-9335"
+        "+1-780-053-7034"
     );
     assert_eq!(
         run("fake: phone_number", "+44 20 7946 0958"),
-        "+44 79 5276 1649"
+        "+44 88 0169 5034"
     );
     assert_eq!(
         run("fake: phone_number", "(555) 123-4567 x89"),
-        "(530) 155-8526 x83"
+        "(722) 124-3208 x26"
     );
-    assert_eq!(run("fake: phone_number", "020 7946 0958"), "041 3950 1903");
+    assert_eq!(run("fake: phone_number", "020 7946 0958"), "027 0632 1750");
     assert_eq!(phone::country_code_units(b"+15551234567"), 1);
     assert_eq!(phone::country_code_units(b"+351 21"), 4);
     assert_eq!(phone::country_code_units(b"0555"), 0);

@@ -299,17 +299,27 @@ pub(super) fn number_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
-/// Whether the key literal at `span` of `doc` spells `key`. Keys are
-/// decoded only when they hold an escape; the byte comparison comes first,
-/// as most keys a path meets are other keys.
+/// Whether the key literal at `span` of `doc` spells `key`. Most keys a
+/// path meets are other keys, so this reads only as far as they differ:
+/// decoding only shortens a literal, so a shorter one never spells `key`;
+/// before its first escape a literal is its own text, so a byte that
+/// differs there settles it; only a literal that matches up to an escape
+/// is decoded.
 pub(super) fn key_is(doc: &[u8], span: (usize, usize), key: &str) -> bool {
     let raw = &doc[span.0 + 1..span.1 - 1];
-    let escaped = || raw.contains(&b'\\');
-    if raw == key.as_bytes() {
-        !escaped() || decode_string(&doc[span.0..span.1]) == key
-    } else {
-        escaped() && decode_string(&doc[span.0..span.1]) == key
+    let key_bytes = key.as_bytes();
+    if raw.len() < key_bytes.len() {
+        return false;
     }
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\\' {
+            return decode_string(&doc[span.0..span.1]) == key;
+        }
+        if key_bytes.get(i) != Some(&b) {
+            return false;
+        }
+    }
+    raw.len() == key_bytes.len()
 }
 
 /// Collects the nodes `steps` reach from `node` in `doc`.

@@ -75,6 +75,22 @@ fn escaped_and_duplicate_keys_match() {
 }
 
 #[test]
+fn keys_match_by_their_decoded_text() {
+    let is =
+        |literal: &str, key: &str| super::scan::key_is(literal.as_bytes(), (0, literal.len()), key);
+    assert!(is(r#""name""#, "name"));
+    assert!(is(r#""na\u006de""#, "name"));
+    assert!(!is(r#""nam""#, "name"));
+    assert!(!is(r#""names""#, "name"));
+    assert!(!is(r#""nam\n""#, "name"));
+    // The same bytes are not the same key when they hold an escape: the
+    // literal `\n` is a newline, not a backslash and an `n`.
+    assert!(!is(r#""\n""#, "\\n"));
+    assert!(is(r#""\\n""#, "\\n"));
+    assert!(is(r#""\n""#, "\n"));
+}
+
+#[test]
 fn json_types_are_kept_when_they_can_be() {
     let t = json(
         r#"{ json: { paths: { a: { set: 42 }, b: { set: "x" }, c: { set: "true" }, d: null, e: { set: "[1]" } } } }"#,
