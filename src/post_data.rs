@@ -382,6 +382,7 @@ impl Scheduler {
 
     /// Every copy is committed: counts and the rest may start.
     pub fn all_copied(&self) {
+        tracing::debug!("every table is copied; the post-data steps still to run follow");
         let mut s = self.state.lock().expect("scheduler lock");
         s.all_copied = true;
         let global = s.global.clone();
@@ -476,11 +477,14 @@ impl Scheduler {
                     check_row_counts(std::slice::from_ref(client), &loaded).await?;
                 }
             }
+            let seconds = began.elapsed().as_secs_f64();
+            // Names and times only: which step a slow tail waits for.
+            tracing::debug!(step = %task.label, seconds = %format!("{seconds:.2}"), "post-data step done");
             self.progress.done(
                 &task.label,
                 matches!(task.stage, Stage::Index | Stage::Attach | Stage::ForeignKey),
             );
-            self.complete(i, began.elapsed().as_secs_f64());
+            self.complete(i, seconds);
             self.notify.notify_waiters();
         }
     }
