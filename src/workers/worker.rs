@@ -166,12 +166,10 @@ pub fn waiting_application(target: &str) -> String {
 
 impl TargetWatch {
     async fn open(target: &ConnInfo) -> Result<TargetWatch> {
+        // The maintenance database, as a sync reaches it (`postgres`, else
+        // `template1`).
+        let admin = crate::target::TargetServer::connect(target).await?.admin;
         let name = target.dbname().to_string();
-        let admin = target
-            .with_dbname("postgres")
-            .connect("anonymize (worker waiting for the run)")
-            .await
-            .context("connecting to the target server's `postgres` database to wait for the run")?;
         admin
             .batch_execute(&format!(
                 "SET application_name = {}",
