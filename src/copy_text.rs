@@ -118,15 +118,8 @@ pub fn escape_into(value: &[u8], out: &mut Vec<u8>) {
     }
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
-        let esc = match b {
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            8 => b'b',
-            12 => b'f',
-            11 => b'v',
-            _ => continue,
+        let Some(esc) = escape_letter(b) else {
+            continue;
         };
         out.extend_from_slice(&value[start..i]);
         out.push(b'\\');
@@ -134,6 +127,49 @@ pub fn escape_into(value: &[u8], out: &mut Vec<u8>) {
         start = i + 1;
     }
     out.extend_from_slice(&value[start..]);
+}
+
+/// Escapes `value` where it is, as `escape_into` would write it: the
+/// buffer grows by one byte per escape and the bytes move back from the
+/// end, so a value of any size is escaped without a second copy of it.
+pub fn escape_in_place(value: &mut Vec<u8>) {
+    let escapes = value.iter().filter(|&&b| needs_escape(b)).count();
+    if escapes == 0 {
+        return;
+    }
+    let old = value.len();
+    value.resize(old + escapes, 0);
+    // Filled from the end: the write position stays ahead of the read
+    // position by the escapes still to come, so nothing unread is
+    // overwritten.
+    let mut w = value.len();
+    for r in (0..old).rev() {
+        let b = value[r];
+        let Some(esc) = escape_letter(b) else {
+            w -= 1;
+            value[w] = b;
+            continue;
+        };
+        w -= 2;
+        value[w] = b'\\';
+        value[w + 1] = esc;
+    }
+    debug_assert_eq!(w, 0);
+}
+
+/// The letter after the backslash when `b` is written as an escape.
+#[inline]
+fn escape_letter(b: u8) -> Option<u8> {
+    Some(match b {
+        b'\\' => b'\\',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        8 => b'b',
+        12 => b'f',
+        11 => b'v',
+        _ => return None,
+    })
 }
 
 /// Whether `escape_into` writes `b` as an escape: a backslash, or one of
@@ -200,6 +236,9 @@ mod tests {
             let mut out = Vec::new();
             escape_into(&[b], &mut out);
             assert_eq!(out, expected, "byte {b}");
+            let mut in_place = vec![b];
+            escape_in_place(&mut in_place);
+            assert_eq!(in_place, expected, "byte {b} in place");
             let mut long = vec![b'a'; 40];
             long[20] = b;
             out.clear();
@@ -235,6 +274,10 @@ mod tests {
             let mut esc = Vec::new();
             escape_into(&v, &mut esc);
             proptest::prop_assert!(!esc.contains(&b'\t') && !esc.contains(&b'\n'));
+            // Escaped where it is, the same bytes.
+            let mut in_place = v.clone();
+            escape_in_place(&mut in_place);
+            proptest::prop_assert_eq!(&in_place, &esc);
             let mut out = Vec::new();
             proptest::prop_assert_eq!(decode(&esc, &mut out), Some(&v[..]));
         }

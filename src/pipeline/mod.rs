@@ -304,7 +304,8 @@ fn transform_batch_caught(plan: &TablePlan, input: &[u8]) -> Result<Bytes, Batch
 /// A value is held whole as few times as can be: a kept field is copied
 /// from the input to the output as the raw bytes it came in (never
 /// decoded), and a computed one goes from the transform's buffer straight
-/// into the output, escaped. Only the values a template reads are kept
+/// into the output, escaped (a huge one is escaped in its buffer, which
+/// becomes the output: `append_escaped`). Only the values a template reads are kept
 /// aside (`Scratch::arena`), computed first, in `compute_order`.
 pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchError> {
     let mut out = Vec::with_capacity(input.len() + input.len() / 8);
@@ -363,7 +364,7 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
                 },
                 _ => match compute(plan, i, branch, action, field(i), &mut commands, &mut s)? {
                     None => out.extend_from_slice(copy_text::NULL),
-                    Some(()) => copy_text::escape_into(&s.out, &mut out),
+                    Some(()) => append_escaped(&mut s.out, &mut out),
                 },
             }
         }
@@ -371,6 +372,25 @@ pub fn transform_batch(plan: &TablePlan, input: &[u8]) -> Result<Bytes, BatchErr
         s.spans = spans;
     }
     Ok(Bytes::from(out))
+}
+
+/// Appends a computed value (unescaped, in `value`) to the output `out`,
+/// escaped. A value of a batch's size or more, longer than the output so
+/// far, is not copied beside it: it is escaped where it is, the output so
+/// far is moved in front of it, and its buffer becomes the output. So a
+/// huge row's transformed value is held once, not twice (unescaped and
+/// escaped), and `value` is left empty.
+fn append_escaped(value: &mut Vec<u8>, out: &mut Vec<u8>) {
+    if value.len() < BATCH_BYTES || value.len() < out.len() {
+        copy_text::escape_into(value, out);
+        return;
+    }
+    copy_text::escape_in_place(value);
+    let (v, p) = (value.len(), out.len());
+    value.resize(v + p, 0);
+    value.copy_within(0..v, p);
+    value[..p].copy_from_slice(out);
+    *out = std::mem::take(value);
 }
 
 /// Computes column `i`'s value for one row into `s.out` (unescaped), by
@@ -537,6 +557,37 @@ mod tests {
         let plan = crate::plan::prepare(&rules, catalog, Secret::Key(&key))
             .unwrap_or_else(|e| panic!("{e:?}"));
         Arc::clone(&plan.tables()[0])
+    }
+
+    /// A computed value of a batch's size or more is escaped in its own
+    /// buffer, which becomes the output, the fields before it moved in
+    /// front: the same bytes as a small value's copy into the output,
+    /// escapes and the fields around it included.
+    #[test]
+    fn a_huge_computed_value_comes_out_as_a_small_one_does() {
+        let p = plan(
+            &["id", "txt", "rest"],
+            "{ id: keep, txt: { regex: { pattern: 'x', replace: 'yy' } }, rest: keep }",
+        );
+        // A tab, a newline and a backslash in every unit, escaped on the
+        // way in (decoded for the regex) and again on the way out.
+        let unit = r"x a\tb\nc\\d ";
+        let expected_unit = r"yy a\tb\nc\\d ";
+        // Decoded, a unit is 10 bytes, 11 replaced: n units make a value of
+        // a batch's size or more.
+        for (huge, n) in [(false, 3), (true, BATCH_BYTES / 10)] {
+            let input = format!("1\t{}\tr\\\\est\n", unit.repeat(n));
+            let out = transform_batch(&p, input.as_bytes()).expect("transforms");
+            let expected = format!("1\t{}\tr\\\\est\n", expected_unit.repeat(n));
+            assert_eq!(out.len(), expected.len(), "huge: {huge}");
+            assert!(out == expected.as_bytes(), "huge: {huge}");
+        }
+        // Alone, the helper moves the output so far in front of the value.
+        let mut value = b"a\tb".repeat(BATCH_BYTES);
+        let mut out = b"head\t".to_vec();
+        append_escaped(&mut value, &mut out);
+        assert!(value.is_empty());
+        assert!(out.starts_with(b"head\ta\\tb") && out.len() == 5 + 4 * BATCH_BYTES);
     }
 
     /// A template written before the columns it reads gets their output
