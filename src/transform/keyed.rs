@@ -169,12 +169,19 @@ impl Prf {
     /// radices and any length (a 1-symbol string is shifted by a keyed
     /// amount).
     pub fn permute_symbols(&self, tweak: u64, sym: &mut [u32]) {
+        self.permute_coded(tweak, &Packed, sym);
+    }
+
+    /// [`Prf::permute_symbols`] over symbols stored in `code`'s form (one
+    /// byte each with [`ByteSymbols`]): the same permutation, whatever the
+    /// form.
+    pub fn permute_coded<C: SymbolCode>(&self, tweak: u64, code: &C, sym: &mut [C::Sym]) {
         let n = sym.len();
         if n == 0 {
             return;
         }
         let u = n / 2;
-        let rounds = symbol_rounds(sym);
+        let rounds = symbol_rounds(code, sym);
         let mut prefix = Sip::new(self.k0, self.k1);
         prefix.compress(tweak);
         // The round and the length take the message's last 7 bytes rather
@@ -187,21 +194,21 @@ impl Prf {
             } else {
                 (u..n, 0..u)
             };
-            let seed = round_seed(&prefix, &sym[src], tail | i);
+            let seed = round_seed(code, &prefix, &sym[src], tail | i);
             let mut stream = SplitMix(seed);
             // Each SplitMix output covers two positions: its low 32 bits
             // the first, its high 32 bits the second.
             for pair in sym[dst].chunks_mut(2) {
                 let z = stream.next();
                 for (slot, r) in pair.iter_mut().zip([z as u32, (z >> 32) as u32]) {
-                    let (value, radix) = unpack(*slot);
+                    let (value, radix) = code.unpack(*slot);
                     // Multiply-shift maps 32 random bits onto [0, radix);
                     // both terms are below the radix, so one subtraction
                     // reduces the sum (a division here would cost more than
                     // the PRF).
                     let add = ((u64::from(r) * u64::from(radix)) >> 32) as u32;
                     let sum = value + add;
-                    *slot = pack(if sum >= radix { sum - radix } else { sum }, radix);
+                    *slot = code.with_value(*slot, if sum >= radix { sum - radix } else { sum });
                 }
             }
         }
@@ -215,12 +222,12 @@ impl Prf {
 /// radix needs it (the radices are fixed by the tweak, so the packing is
 /// injective). Its output seeds SplitMix64, stretched over the other half.
 #[inline]
-fn round_seed(prefix: &Sip, half: &[u32], tail: u64) -> u64 {
+fn round_seed<C: SymbolCode>(code: &C, prefix: &Sip, half: &[C::Sym], tail: u64) -> u64 {
     let mut h = prefix.clone();
     let mut count = 1;
     let (mut acc, mut bits) = (0u64, 0u32);
-    for &packed in half {
-        let (value, radix) = unpack(packed);
+    for &sym in half {
+        let (value, radix) = code.unpack(sym);
         let width = if radix <= 256 { 8 } else { 16 };
         if bits + width > 64 {
             h.compress(acc);
@@ -242,10 +249,10 @@ fn round_seed(prefix: &Sip, half: &[u32], tail: u64) -> u64 {
 /// counted by its whole bits, which only undercounts), else [`ROUNDS`]. It
 /// depends on the radices alone, which the rounds never change, so the
 /// inverse runs as many.
-fn symbol_rounds(sym: &[u32]) -> u64 {
-    let half_bits = |half: &[u32]| -> u32 {
+fn symbol_rounds<C: SymbolCode>(code: &C, sym: &[C::Sym]) -> u64 {
+    let half_bits = |half: &[C::Sym]| -> u32 {
         half.iter()
-            .map(|&packed| unpack(packed).1.ilog2())
+            .map(|&sym| code.unpack(sym).1.ilog2())
             .sum::<u32>()
     };
     let u = sym.len() / 2;
@@ -267,6 +274,103 @@ pub fn pack(value: u32, radix: u32) -> u32 {
 #[inline]
 pub fn unpack(packed: u32) -> (u32, u32) {
     (packed & 0xffff, (packed >> 16) + 1)
+}
+
+/// How [`Prf::permute_coded`] reads and writes its symbols: each is a
+/// value below its radix, and the rounds change the value, never the
+/// radix.
+pub trait SymbolCode {
+    type Sym: Copy;
+    /// The symbol of `value` (below `radix`), or `None` when this form
+    /// cannot hold it.
+    fn encode(&mut self, value: u32, radix: u32) -> Option<Self::Sym>;
+    /// `(value, radix)` of a symbol.
+    fn unpack(&self, sym: Self::Sym) -> (u32, u32);
+    /// `sym` holding `value` instead (below its radix).
+    fn with_value(&self, sym: Self::Sym, value: u32) -> Self::Sym;
+}
+
+/// Symbols [`pack`]ed in a `u32` each: any radix up to 65536.
+pub struct Packed;
+
+impl SymbolCode for Packed {
+    type Sym = u32;
+
+    #[inline]
+    fn encode(&mut self, value: u32, radix: u32) -> Option<u32> {
+        Some(pack(value, radix))
+    }
+
+    #[inline]
+    fn unpack(&self, sym: u32) -> (u32, u32) {
+        unpack(sym)
+    }
+
+    #[inline]
+    fn with_value(&self, sym: u32, value: u32) -> u32 {
+        (sym & !0xffff) | value
+    }
+}
+
+/// Symbols of one byte each, for a value whose distinct radices add up to
+/// 256 or less (ASCII letters and digits take 36 codes): each radix seen
+/// gets a run of codes, one per value, in the order it is first seen. A
+/// long value then costs a byte per symbol rather than four.
+pub struct ByteSymbols {
+    /// The [`pack`]ed symbol of each code.
+    packed: [u32; 256],
+    /// The first code of each radix (`u16::MAX`: none yet).
+    first: [u16; 257],
+    /// Codes given out.
+    used: u16,
+}
+
+impl ByteSymbols {
+    pub fn new() -> ByteSymbols {
+        ByteSymbols {
+            packed: [0; 256],
+            first: [u16::MAX; 257],
+            used: 0,
+        }
+    }
+}
+
+impl Default for ByteSymbols {
+    fn default() -> Self {
+        ByteSymbols::new()
+    }
+}
+
+impl SymbolCode for ByteSymbols {
+    type Sym = u8;
+
+    /// `None` when the radix is new and its codes no longer fit in a byte.
+    #[inline]
+    fn encode(&mut self, value: u32, radix: u32) -> Option<u8> {
+        let slot = self.first.get_mut(radix as usize)?;
+        if *slot == u16::MAX {
+            if usize::from(self.used) + radix as usize > 256 {
+                return None;
+            }
+            *slot = self.used;
+            for v in 0..radix {
+                self.packed[usize::from(self.used) + v as usize] = pack(v, radix);
+            }
+            self.used += radix as u16;
+        }
+        Some((u32::from(*slot) + value) as u8)
+    }
+
+    #[inline]
+    fn unpack(&self, sym: u8) -> (u32, u32) {
+        unpack(self.packed[usize::from(sym)])
+    }
+
+    #[inline]
+    fn with_value(&self, sym: u8, value: u32) -> u8 {
+        // A radix's codes are consecutive from the code of value 0.
+        (u32::from(sym) - (self.packed[usize::from(sym)] & 0xffff) + value) as u8
+    }
 }
 
 fn mask64(bits: u32) -> u64 {
@@ -620,6 +724,10 @@ pub struct TextCipher {
     shape_prf: Prf,
 }
 
+/// Values of this many bytes or more are encrypted with a byte per
+/// symbol ([`ByteSymbols`]) where their classes allow it.
+const BYTE_SYMBOLS_FROM: usize = 4096;
+
 /// Above this many symbols a worker's buffer is freed after use, so one
 /// huge value does not pin its memory for the rest of the run.
 const SCRATCH_KEEP: usize = 1 << 18;
@@ -694,8 +802,10 @@ impl TextCipher {
     /// class. `tweak` separates independent uses (an email's local part is
     /// encrypted under its domain).
     ///
-    /// Memory: 4 bytes per symbol besides `input` and `out` (the shape is
-    /// hashed as it is read, and the units are classified again to write).
+    /// Memory: one byte per symbol besides `input` and `out` for a long
+    /// value whose classes fit [`ByteSymbols`] (four for other values; the
+    /// shape is hashed as it is read, and the units are classified again to
+    /// write).
     pub fn encrypt(
         &self,
         tweak: u64,
@@ -703,70 +813,96 @@ impl TextCipher {
         keep: &dyn Fn(usize) -> bool,
         out: &mut Vec<u8>,
     ) {
+        let text = std::str::from_utf8(input).ok();
+        // A short value keeps the worker's reused packed buffer: setting
+        // up the byte codes would cost more than the value saves.
+        if input.len() >= BYTE_SYMBOLS_FROM {
+            let mut sym = Vec::with_capacity(input.len());
+            let value = (input, text, keep);
+            if self.encrypt_in(&mut ByteSymbols::new(), &mut sym, tweak, value, out) {
+                return;
+            }
+        }
         with_symbols(|sym| {
-            let text = std::str::from_utf8(input).ok();
-            // The tweak: the caller's, then the shape (class per symbol,
-            // the character itself when kept), ASCII case excluded, in a
-            // prefix-free byte code where the common units take one byte:
-            // a kept ASCII character is itself, an ASCII letter 0x80, an
-            // ASCII digit 0x81, any other class 0x82 and its id, any other
-            // kept character 0x83 and its code point.
-            let mut shape = SipBytes::after(&self.shape_prf, tweak);
-            for u in units(input, text, keep) {
-                match u {
-                    Unit::Symbol(s) => {
-                        sym.push(pack(s.value, s.radix));
-                        match s.class {
-                            CLASS_ASCII_LETTER => shape.push(0x80),
-                            CLASS_ASCII_DIGIT => shape.push(0x81),
-                            c => {
-                                shape.push(0x82);
-                                shape.extend(&c.to_le_bytes());
-                            }
-                        }
-                    }
-                    Unit::Kept(c) if c < 0x80 => shape.push(c as u8),
-                    Unit::Kept(c) => {
-                        shape.push(0x83);
-                        shape.extend(&c.to_le_bytes());
-                    }
-                }
-            }
-            let only = (sym.len() == 1).then(|| sym[0]);
-            self.prf.permute_symbols(shape.finish(), sym);
-            // One symbol is shifted by an amount that depends on the tweak
-            // alone; where that amount is 0 every such value would come out
-            // whole, so shift by 1 instead: still a bijection, never a
-            // fixed point.
-            if let Some(before) = only {
-                let (value, radix) = unpack(before);
-                if sym[0] == before && radix > 1 {
-                    sym[0] = pack((value + 1) % radix, radix);
-                }
-            }
-            let mut next = sym.iter();
-            let mut buf = [0u8; 4];
-            for u in units(input, text, keep) {
-                match u {
-                    Unit::Symbol(s) => {
-                        let (value, _) = unpack(*next.next().expect("one value per symbol"));
-                        if text.is_some() {
-                            let c = unclassify(Symbol { value, ..s });
-                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                        } else if s.class == CLASS_HIGH_BYTE {
-                            out.push(value as u8 + 0x80);
-                        } else {
-                            out.push(unclassify(Symbol { value, ..s }) as u8);
-                        }
-                    }
-                    Unit::Kept(c) if text.is_some() => {
-                        let c = char::from_u32(c).expect("kept from a char");
-                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                    }
-                    Unit::Kept(b) => out.push(b as u8),
-                }
-            }
+            let fits = self.encrypt_in(&mut Packed, sym, tweak, (input, text, keep), out);
+            debug_assert!(fits, "a packed u32 holds every radix");
         })
+    }
+
+    /// `encrypt` with the symbols in `code`'s form, in `sym` (empty);
+    /// `false`, with `out` untouched, when a symbol does not fit that form.
+    fn encrypt_in<C: SymbolCode>(
+        &self,
+        code: &mut C,
+        sym: &mut Vec<C::Sym>,
+        tweak: u64,
+        (input, text, keep): (&[u8], Option<&str>, &dyn Fn(usize) -> bool),
+        out: &mut Vec<u8>,
+    ) -> bool {
+        // The tweak: the caller's, then the shape (class per symbol,
+        // the character itself when kept), ASCII case excluded, in a
+        // prefix-free byte code where the common units take one byte:
+        // a kept ASCII character is itself, an ASCII letter 0x80, an
+        // ASCII digit 0x81, any other class 0x82 and its id, any other
+        // kept character 0x83 and its code point.
+        let mut shape = SipBytes::after(&self.shape_prf, tweak);
+        for u in units(input, text, keep) {
+            match u {
+                Unit::Symbol(s) => {
+                    let Some(packed) = code.encode(s.value, s.radix) else {
+                        return false;
+                    };
+                    sym.push(packed);
+                    match s.class {
+                        CLASS_ASCII_LETTER => shape.push(0x80),
+                        CLASS_ASCII_DIGIT => shape.push(0x81),
+                        c => {
+                            shape.push(0x82);
+                            shape.extend(&c.to_le_bytes());
+                        }
+                    }
+                }
+                Unit::Kept(c) if c < 0x80 => shape.push(c as u8),
+                Unit::Kept(c) => {
+                    shape.push(0x83);
+                    shape.extend(&c.to_le_bytes());
+                }
+            }
+        }
+        let only = (sym.len() == 1).then(|| code.unpack(sym[0]));
+        self.prf.permute_coded(shape.finish(), code, sym);
+        // One symbol is shifted by an amount that depends on the tweak
+        // alone; where that amount is 0 every such value would come out
+        // whole, so shift by 1 instead: still a bijection, never a
+        // fixed point.
+        if let Some((value, radix)) = only {
+            if code.unpack(sym[0]).0 == value && radix > 1 {
+                sym[0] = code.with_value(sym[0], (value + 1) % radix);
+            }
+        }
+        let mut next = sym.iter();
+        let mut buf = [0u8; 4];
+        for u in units(input, text, keep) {
+            match u {
+                Unit::Symbol(s) => {
+                    let (value, _) = code.unpack(*next.next().expect("one value per symbol"));
+                    if text.is_some() {
+                        let c = unclassify(Symbol { value, ..s });
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    } else if s.class == CLASS_HIGH_BYTE {
+                        out.push(value as u8 + 0x80);
+                    } else {
+                        out.push(unclassify(Symbol { value, ..s }) as u8);
+                    }
+                }
+                Unit::Kept(c) if text.is_some() => {
+                    let c = char::from_u32(c).expect("kept from a char");
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                Unit::Kept(b) => out.push(b as u8),
+            }
+        }
+        true
     }
 }
 
@@ -903,13 +1039,18 @@ mod tests {
         let u = n / 2;
         let mut prefix = Sip::new(p.k0, p.k1);
         prefix.compress(tweak);
-        for i in (0..symbol_rounds(sym)).rev() {
+        for i in (0..symbol_rounds(&Packed, sym)).rev() {
             let (src, dst) = if i % 2 == 0 {
                 (0..u, u..n)
             } else {
                 (u..n, 0..u)
             };
-            let mut stream = SplitMix(round_seed(&prefix, &sym[src], ((n as u64) << 8) | i));
+            let mut stream = SplitMix(round_seed(
+                &Packed,
+                &prefix,
+                &sym[src],
+                ((n as u64) << 8) | i,
+            ));
             for pair in sym[dst].chunks_mut(2) {
                 let z = stream.next();
                 for (slot, r) in pair.iter_mut().zip([z as u32, (z >> 32) as u32]) {
@@ -931,8 +1072,8 @@ mod tests {
                 .map(|_| pack((mix.next() % 37) as u32, 37))
                 .collect()
         };
-        assert_eq!(symbol_rounds(&tag(20, 1)), LARGE_HALF_ROUNDS);
-        assert_eq!(symbol_rounds(&tag(14, 1)), ROUNDS);
+        assert_eq!(symbol_rounds(&Packed, &tag(20, 1)), LARGE_HALF_ROUNDS);
+        assert_eq!(symbol_rounds(&Packed, &tag(14, 1)), ROUNDS);
         // Mixed radices, 16-bit ones among them, odd and even lengths,
         // both round counts: the inverse gives every input back, and
         // inputs differing in one symbol differ after.
@@ -1012,6 +1153,55 @@ mod tests {
         assert_ne!(out, "John.Smith-42 Zoë Łukasz 田中 Мария 🎉!");
         // Golden: pins the construction.
         assert_eq!(out, "Hmxf.Fbsua-64 Cdë Ĉxakan 杖軁 Кнбвр 🎉!");
+    }
+
+    /// A long value is encrypted with a byte per symbol where its classes
+    /// fit one (ASCII, Latin, Cyrillic): the same output as packed
+    /// symbols. Where they do not (CJK's radix alone is above 256), the
+    /// byte form refuses before writing and `encrypt` falls back to the
+    /// packed one.
+    #[test]
+    fn byte_symbols_give_the_packed_output() {
+        let c = TextCipher::new(prf());
+        let long = |unit: &str| unit.repeat(BYTE_SYMBOLS_FROM / unit.len() + 1);
+        let both = |input: &str| {
+            let keep: &dyn Fn(usize) -> bool = &|i| i % 7 == 3;
+            let value = (input.as_bytes(), Some(input), keep);
+            let (mut bytes, mut packed) = (Vec::new(), Vec::new());
+            let fits = c.encrypt_in(
+                &mut ByteSymbols::new(),
+                &mut Vec::new(),
+                5,
+                value,
+                &mut bytes,
+            );
+            assert!(c.encrypt_in(&mut Packed, &mut Vec::new(), 5, value, &mut packed));
+            (fits, bytes, packed)
+        };
+        for unit in ["Call 555-12-3456, ok. ", "Zoë Łukasz Мария 42 ", "x", "7"] {
+            let (fits, bytes, packed) = both(&long(unit));
+            assert!(fits, "{unit}");
+            assert_eq!(bytes, packed, "{unit}");
+        }
+        let (fits, bytes, _) = both(&long("Ab 田中 "));
+        assert!(!fits && bytes.is_empty());
+        let input = long("Ab 田中 ");
+        let mut out = Vec::new();
+        c.encrypt(5, input.as_bytes(), &|i| i % 7 == 3, &mut out);
+        assert_eq!(out, both(&input).2);
+        // Radices are stored exactly: each code decodes to the symbol it
+        // was made from, and a changed value keeps its radix.
+        let mut code = ByteSymbols::new();
+        for (value, radix) in [(3, 10), (25, 26), (0, 10), (127, 128), (0, 1)] {
+            let b = code.encode(value, radix).expect("fits");
+            assert_eq!(code.unpack(b), (value, radix));
+            assert_eq!(
+                code.unpack(code.with_value(b, radix - 1)),
+                (radix - 1, radix)
+            );
+        }
+        assert_eq!(code.encode(0, 92), None, "10 + 26 + 128 + 1 + 92 > 256");
+        assert_eq!(code.encode(0, 300), None);
     }
 
     #[test]
