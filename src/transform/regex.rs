@@ -220,6 +220,10 @@ impl Transform for Steps {
             step.apply(if k == 0 { input } else { &text }, row, &mut next)?;
             std::mem::swap(&mut text, &mut next);
         }
+        // `next` holds the text of the step before last, no longer read:
+        // freed, so a huge value is not held once more while the last
+        // step writes.
+        drop(next);
         last.apply(if first.is_empty() { input } else { &text }, row, out)
     }
 }
