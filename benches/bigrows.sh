@@ -26,6 +26,8 @@
 # Environment:
 #   SIZES="1 50 200"   row sizes in MB
 #   ROWS=3             rows per table
+#   TABLES=1           tables of ROWS rows each (big, big2, …): with JOBS of
+#                      them, as many workers read huge rows at once
 #   JOBS=2             --jobs
 #   CASES="keep hash fpe regex json export"
 #   ANONYMIZE=…        the binary (default target/release/anonymize, built if missing)
@@ -33,6 +35,7 @@ set -euo pipefail
 
 SIZES=${SIZES:-1 50 200}
 ROWS=${ROWS:-3}
+TABLES=${TABLES:-1}
 JOBS=${JOBS:-2}
 CASES=${CASES:-keep hash fpe regex json export}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,26 +67,39 @@ rules() {
         regex | export) txt="{ regex: { pattern: '\\d{3}-\\d{2}-\\d{4}', with: { hash: { format: digits, length: 9 } } } }" ;;
         json) doc='{ json: { paths: { owner.email: { fake: email }, "items[*].sku": keep, "items[*].note": { fpe: {} } } } }' ;;
     esac
-    printf 'version: 1\ntables:\n  public.big:\n    columns:\n      id: keep\n      txt: %s\n      bin: keep\n      doc: %s\n' "$txt" "$doc"
+    printf 'version: 1\ntables:\n'
+    for t in $(tables); do
+        printf '  public.%s:\n    columns:\n      id: keep\n      txt: %s\n      bin: keep\n      doc: %s\n' "$t" "$txt" "$doc"
+    done
+}
+
+# tables: the names of the TABLES tables.
+tables() {
+    echo big
+    for k in $(seq 2 "$TABLES"); do echo "big$k"; done
 }
 
 # load DB MB: ROWS rows of about MB megabytes of COPY text each.
 load() {
     local db=$1 mb=$2
     sql "$ADMIN" "CREATE DATABASE $db"
-    # Uncompressed out of line: the server's decompression is not what is measured.
-    sql "$(db "$db")" "CREATE TABLE big (id int PRIMARY KEY, txt text, bin bytea, doc jsonb);
-        ALTER TABLE big ALTER txt SET STORAGE EXTERNAL, ALTER bin SET STORAGE EXTERNAL,
-            ALTER doc SET STORAGE EXTERNAL"
-    for i in $(seq 1 "$ROWS"); do
-        sql "$(db "$db")" "INSERT INTO big SELECT $i,
-            repeat('Call 555-12-3456, after 6pm: ok. ', ($mb::bigint * 1048576 * 4 / 10 / 33)::int),
-            decode(repeat(md5('$i'), ($mb::bigint * 1048576 * 15 / 100 / 16)::int), 'hex'),
-            jsonb_build_object('owner', jsonb_build_object('email', 'zoe$i@example.com'),
-                'items', (SELECT jsonb_agg(jsonb_build_object('sku', 'SKU-' || k, 'note', 'card 4111 1111 1111 ' || k))
-                          FROM generate_series(1, ($mb::bigint * 1048576 * 3 / 10 / 60)::int) k))"
+    for t in $(tables); do
+        # Uncompressed out of line: the server's decompression is not what is measured.
+        sql "$(db "$db")" "CREATE TABLE $t (id int PRIMARY KEY, txt text, bin bytea, doc jsonb);
+            ALTER TABLE $t ALTER txt SET STORAGE EXTERNAL, ALTER bin SET STORAGE EXTERNAL,
+                ALTER doc SET STORAGE EXTERNAL"
+        for i in $(seq 1 "$ROWS"); do
+            sql "$(db "$db")" "INSERT INTO $t SELECT $i,
+                repeat('Call 555-12-3456, after 6pm: ok. ', ($mb::bigint * 1048576 * 4 / 10 / 33)::int),
+                decode(repeat(md5('$i'), ($mb::bigint * 1048576 * 15 / 100 / 16)::int), 'hex'),
+                jsonb_build_object('owner', jsonb_build_object('email', 'zoe$i@example.com'),
+                    'items', (SELECT jsonb_agg(jsonb_build_object('sku', 'SKU-' || k, 'note', 'card 4111 1111 1111 ' || k))
+                              FROM generate_series(1, ($mb::bigint * 1048576 * 3 / 10 / 60)::int) k))"
+        done
+        # VACUUM as autovacuum would: ANALYZE alone leaves the TOAST size
+        # at 0, and the plan would not know the rows are wide.
+        sql "$(db "$db")" "VACUUM ANALYZE $t"
     done
-    sql "$(db "$db")" "ANALYZE big"
 }
 
 # run NAME CMD…: runs CMD under /usr/bin/time -v; prints "time_rss_kb".
