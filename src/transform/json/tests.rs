@@ -1,5 +1,6 @@
 //! The json rule's unit tests: paths, scanning, rewriting, `unlisted`.
 
+use super::path::Step;
 use super::text::{decode_string, encode_string};
 use super::*;
 use crate::transform::test_support::{apply, build, build_err, column, parse, parse_err};
