@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::path::{every_index, push_key, Step};
-use super::scan::{key_is, malformed, Cursor, ScalarKind};
+use super::scan::{malformed, Cursor, KeyLiteral, ScalarKind};
 use super::text::{decode_string, encode_like, encode_string};
 use super::Unlisted;
 use crate::transform::{RowView, Transform, ValueError, Written};
@@ -357,7 +357,7 @@ impl Walk<'_, '_> {
             for k in active.clone() {
                 let t = self.s.active[k];
                 match json.targets[t].steps.get(level) {
-                    Some(Step::Key(name)) if key_is(self.doc, key, name) => {
+                    Some(Step::Key(name)) if key.is(self.doc, name) => {
                         named.get_or_insert(Part::Key { target: t, level });
                         self.s.active.push(t);
                     }
@@ -371,12 +371,12 @@ impl Walk<'_, '_> {
             }
             if next.is_empty() && check {
                 self.refuse()?;
-                dropping.run.get_or_insert(key.0);
+                dropping.run.get_or_insert(key.span.0);
                 self.cur.skip_value(level + 1)?;
                 dropping.last_dropped_end = self.cur.i;
             } else {
                 if let Some(run) = dropping.run.take() {
-                    self.replace(run, key.0, b"");
+                    self.replace(run, key.span.0, b"");
                 }
                 if let Some((t, rule)) = keys {
                     self.rewrite_key(t, rule, key)?;
@@ -449,13 +449,14 @@ impl Walk<'_, '_> {
         Ok(())
     }
 
-    /// Rewrites the key literal at `span` by target `t`'s `keys` rule.
+    /// Rewrites `key` by target `t`'s `keys` rule.
     fn rewrite_key(
         &mut self,
         t: usize,
         rule: &dyn Transform,
-        span: (usize, usize),
+        key: KeyLiteral,
     ) -> Result<(), ValueError> {
+        let span = key.span;
         if !self.runs(t) {
             return Ok(());
         }

@@ -79,22 +79,24 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Moves past a member's key and its `:`; returns the key literal's
-    /// span (quotes included).
-    pub(super) fn key(&mut self) -> Result<(usize, usize), ValueError> {
+    /// Moves past a member's key and its `:`.
+    pub(super) fn key(&mut self) -> Result<KeyLiteral, ValueError> {
         self.ws();
         let start = self.i;
         if self.peek() != Some(b'"') {
             return Err(malformed());
         }
-        self.string_end()?;
-        let span = (start, self.i);
+        let escaped = self.string_end()?;
+        let key = KeyLiteral {
+            span: (start, self.i),
+            escaped,
+        };
         self.ws();
         if self.peek() != Some(b':') {
             return Err(malformed());
         }
         self.i += 1;
-        Ok(span)
+        Ok(key)
     }
 
     /// Moves past the value at `level` (the root is 0) that starts after
@@ -190,16 +192,19 @@ impl<'a> Cursor<'a> {
         Err(malformed())
     }
 
-    /// Moves past a string starting at the current `"`.
-    fn string_end(&mut self) -> Result<(), ValueError> {
+    /// Moves past a string starting at the current `"`; returns whether
+    /// it holds an escape.
+    fn string_end(&mut self) -> Result<bool, ValueError> {
         self.i += 1;
+        let mut escaped = false;
         loop {
             let j = memchr::memchr2(b'"', b'\\', &self.b[self.i..]).ok_or_else(malformed)?;
             self.i += j;
             if self.b[self.i] == b'"' {
                 self.i += 1;
-                return Ok(());
+                return Ok(escaped);
             }
+            escaped = true;
             self.i += 2;
             if self.i > self.b.len() {
                 return Err(malformed());
@@ -242,6 +247,27 @@ pub(super) fn number_len(b: &[u8]) -> Option<usize> {
         }
     }
     Some(i)
+}
+
+/// A member's key as the document spells it.
+#[derive(Clone, Copy)]
+pub(super) struct KeyLiteral {
+    /// Quotes included.
+    pub(super) span: (usize, usize),
+    /// Whether it holds an escape (then only its decoded text says what
+    /// key it is).
+    pub(super) escaped: bool,
+}
+
+impl KeyLiteral {
+    /// Whether this key of `doc` spells `key`.
+    pub(super) fn is(self, doc: &[u8], key: &str) -> bool {
+        if self.escaped {
+            key_is(doc, self.span, key)
+        } else {
+            &doc[self.span.0 + 1..self.span.1 - 1] == key.as_bytes()
+        }
+    }
 }
 
 /// Whether the key literal at `span` of `doc` spells `key`. Most keys a
