@@ -306,9 +306,7 @@ impl Walk<'_, '_> {
                     Some(ScalarKind::Null) => None,
                     // Most strings hold no escape: their content is the
                     // document's own bytes, with no copy.
-                    Some(ScalarKind::String) if memchr::memchr(b'\\', raw).is_none() => {
-                        Some(&raw[1..raw.len() - 1])
-                    }
+                    Some(ScalarKind::String) if !self.cur.escaped => Some(&raw[1..raw.len() - 1]),
                     Some(ScalarKind::String) => {
                         decoded = decode_string(raw);
                         Some(decoded.as_bytes())

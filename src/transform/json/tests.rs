@@ -513,3 +513,13 @@ fn check_lists_the_unlisted_paths_once_each() {
     );
     assert!(options.unlisted_paths(doc.as_bytes(), false).is_empty());
 }
+
+#[test]
+fn a_rule_sees_a_string_decoded_however_it_is_escaped() {
+    let t = json(r#"{ json: { paths: { "s[*]": { hash: {} } } } }"#);
+    let out = run(&*t, r#"{"s": ["aé\"", "a\u00e9\"", "a\u00E9\u0022"]}"#).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let s = v["s"].as_array().unwrap();
+    assert!(s[0] == s[1] && s[1] == s[2], "{out}");
+    assert_ne!(s[0], "aé\"", "{out}");
+}

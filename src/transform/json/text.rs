@@ -58,8 +58,13 @@ pub(super) fn decode_string(lit: &[u8]) -> String {
 
 /// Appends `v` as a JSON string literal.
 pub(super) fn encode_string(v: &[u8], out: &mut Vec<u8>) {
-    // `from_utf8` checks valid text (the usual case) faster than the
-    // lossy decoder walks it.
+    // The usual case: valid text with nothing to escape, copied whole.
+    if v.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') && std::str::from_utf8(v).is_ok() {
+        out.push(b'"');
+        out.extend_from_slice(v);
+        out.push(b'"');
+        return;
+    }
     let s = match std::str::from_utf8(v) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(v),
