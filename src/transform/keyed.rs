@@ -96,17 +96,31 @@ impl Prf {
 
     /// SipHash-2-4 of the little-endian bytes of `first` followed by `bytes`.
     pub fn bytes_after(&self, first: u64, bytes: &[u8]) -> u64 {
+        self.words_after(first, bytes, |w| w)
+    }
+
+    /// [`Prf::bytes_after`] of `bytes` in ASCII lower case, without
+    /// writing the lower-case copy anywhere.
+    pub fn bytes_after_lowercase(&self, first: u64, bytes: &[u8]) -> u64 {
+        self.words_after(first, bytes, |mut w| {
+            w.make_ascii_lowercase();
+            w
+        })
+    }
+
+    /// SipHash-2-4 of `first` followed by `bytes`, each word of 8 bytes
+    /// (the last one zero-padded) passed through `map` as it is read.
+    #[inline]
+    fn words_after(&self, first: u64, bytes: &[u8], map: impl Fn([u8; 8]) -> [u8; 8]) -> u64 {
         let mut s = Sip::new(self.k0, self.k1);
         s.compress(first);
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            s.compress(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            s.compress(u64::from_le_bytes(map(c.try_into().expect("8 bytes"))));
         }
-        let mut tail = 0u64;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            tail |= u64::from(b) << (8 * i);
-        }
-        s.finish(tail, 8 + bytes.len())
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        s.finish(u64::from_le_bytes(map(tail)), 8 + bytes.len())
     }
 
     /// SipHash-2-4 of the little-endian bytes of `words`.
@@ -262,6 +276,72 @@ impl Prf {
         for ((packed, &v), &r) in sym.iter_mut().zip(value.iter()).zip(radix.iter()) {
             *packed = pack(u32::from(v), u32::from(r));
         }
+    }
+}
+
+/// The stream a lossy transform draws from (fakes, `choice`, `noise`,
+/// `random_int`, `random_numeric`): wyrand (Wang Yi, public domain) from a
+/// 64-bit keyed seed, [`Prf::bytes_after`] of the value. Its quality is ample for picking words; its
+/// secrecy comes from the seed, which is a PRF of the value.
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    /// The stream of `input` under `prf`.
+    pub fn of(prf: &Prf, input: &[u8]) -> Rng {
+        Rng {
+            state: prf.bytes_after(TWEAK_DRAW, input),
+        }
+    }
+
+    /// The stream of `input` in ASCII lower case (`Rng::of` of the
+    /// lowered copy, without making one).
+    pub fn of_lowercase(prf: &Prf, input: &[u8]) -> Rng {
+        Rng {
+            state: prf.bytes_after_lowercase(TWEAK_DRAW, input),
+        }
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// A uniform index below `n` (Lemire's multiply-shift: bias below
+    /// n / 2^64, none that a word list could show).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
+
+    /// One item of a non-empty list.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Keeps the seeds apart from every other use of the namespace's PRF.
+const TWEAK_DRAW: u64 = 0x6472_6177;
+
+/// So the fake crate's generic fakers and `rand`'s helpers can draw from it.
+impl rand_core::TryRng for Rng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.next() >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.next())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
     }
 }
 
@@ -1073,6 +1153,19 @@ mod tests {
         p.permute_symbols(0, &mut x);
         p.permute_symbols(0, &mut y);
         assert_ne!(x[150..], y[150..]);
+    }
+
+    #[test]
+    fn lowercase_hash_matches_the_lowered_copy() {
+        let p = prf();
+        for len in [0usize, 1, 7, 8, 9, 16, 17, 40] {
+            let bytes: Vec<u8> = (0..len).map(|i| b"Ab@Z9.q\xc3\x89"[i % 9]).collect();
+            assert_eq!(
+                p.bytes_after_lowercase(5, &bytes),
+                p.bytes_after(5, &bytes.to_ascii_lowercase()),
+                "len {len}"
+            );
+        }
     }
 
     #[test]
