@@ -9,7 +9,8 @@
 use serde::Deserialize;
 
 use super::decimal::{self, integer_range, Decimal, NumberText, Wide};
-use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
+use super::keyed::{Prf, Rng};
+use super::{BuildContext, RowView, Transform, TransformOptions, ValueError, Written};
 use crate::catalog::TypeKind;
 use rand::RngExt;
 
@@ -98,8 +99,7 @@ impl TransformOptions for Options {
         };
         let namespace = ctx.namespace(&format!("noise:{}", self.describe()));
         let t = Noise {
-            key: ctx.key.clone(),
-            namespace,
+            prf: Prf::derive(ctx.key, &namespace),
             bound,
             min,
             max,
@@ -145,8 +145,7 @@ enum Bound {
 }
 
 struct Noise {
-    key: Key,
-    namespace: Vec<u8>,
+    prf: Prf,
     bound: Bound,
     min: Option<Decimal>,
     max: Option<Decimal>,
@@ -160,7 +159,7 @@ fn not_a_number() -> ValueError {
 impl Noise {
     /// A uniform draw in [-1, 1] for this value.
     fn draw(&self, input: &[u8]) -> f64 {
-        let mut rng = self.key.rng(&self.namespace, input);
+        let mut rng = Rng::of(&self.prf, input);
         rng.random::<f64>() * 2.0 - 1.0
     }
 

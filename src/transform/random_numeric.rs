@@ -4,7 +4,8 @@
 use serde::Deserialize;
 
 use super::decimal::{Decimal, NumberText, MAX_DIGITS};
-use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
+use super::keyed::{Prf, Rng};
+use super::{BuildContext, RowView, Transform, TransformOptions, ValueError, Written};
 use crate::catalog::TypeKind;
 use rand::RngExt;
 
@@ -78,8 +79,7 @@ impl TransformOptions for Options {
             self.min.0, self.max.0
         ));
         let t = RandomNumeric {
-            key: ctx.key.clone(),
-            namespace,
+            prf: Prf::derive(ctx.key, &namespace),
             min: min.units,
             max: max.units,
             scale,
@@ -112,8 +112,7 @@ impl TransformOptions for Options {
 }
 
 struct RandomNumeric {
-    key: Key,
-    namespace: Vec<u8>,
+    prf: Prf,
     /// Bounds in units of `10^-scale`.
     min: i128,
     max: i128,
@@ -127,10 +126,7 @@ impl Transform for RandomNumeric {
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let units = self
-            .key
-            .rng(&self.namespace, input)
-            .random_range(self.min..=self.max);
+        let units = Rng::of(&self.prf, input).random_range(self.min..=self.max);
         let mut s = String::new();
         Decimal {
             units,
