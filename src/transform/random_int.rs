@@ -109,7 +109,7 @@ mod tests {
             &*parse("{ random_int: { min: 18, max: 20 } }"),
             &column("n", "integer", TypeKind::Int32),
         );
-        assert_eq!(apply(&*t, Some("alice")).unwrap(), "20");
+        assert_eq!(apply(&*t, Some("alice")).unwrap(), "19");
         let seen: std::collections::BTreeSet<String> = (0..200)
             .map(|i| apply(&*t, Some(&i.to_string())).unwrap())
             .collect();

@@ -147,7 +147,7 @@ mod tests {
     fn draws_keep_scale_and_bounds() {
         let num = column("p", "numeric(6,2)", TypeKind::Numeric).with_numeric(6, 2);
         let t = build(&*parse("{ random_numeric: { min: 0.5, max: 1000 } }"), &num);
-        assert_eq!(apply(&*t, Some("alice")).unwrap(), "313.31");
+        assert_eq!(apply(&*t, Some("alice")).unwrap(), "741.80");
         for i in 0..300 {
             let d = Decimal::parse(&apply(&*t, Some(&i.to_string())).unwrap()).unwrap();
             assert_eq!(d.scale, 2);
