@@ -2,8 +2,9 @@
 //! `{ choice: [bronze, silver, gold] }` or
 //! `{ choice: { values: [a, b], weights: [9, 1] } }`.
 //!
-//! The pick is drawn from the value's HMAC, so one input always gets the
-//! same pick. Lossy by nature: it is meant for low-cardinality columns.
+//! The pick is drawn from the value's keyed SipHash (`keyed::Rng`), so one
+//! input always gets the same pick. Lossy by nature: it is meant for
+//! low-cardinality columns.
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;

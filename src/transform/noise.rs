@@ -1,10 +1,11 @@
 //! `noise`: numbers moved by a deterministic amount,
 //! `{ noise: { percent: 10 } }` or `{ noise: { absolute: 5, min: 0 } }`.
 //!
-//! The amount is drawn uniformly within ± the bound from the value's HMAC,
-//! so totals and distributions stay close to the source while single
-//! values no longer match. The type is kept: integers stay integers of the
-//! column's range, numerics keep their scale and precision.
+//! The amount is drawn uniformly within ± the bound from the value's keyed
+//! SipHash (`keyed::Rng`), so totals and distributions stay close to the
+//! source while single values no longer match. The type is kept: integers
+//! stay integers of the column's range, numerics keep their scale and
+//! precision.
 
 use serde::Deserialize;
 

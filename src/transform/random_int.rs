@@ -1,5 +1,5 @@
-//! `random_int`: an integer drawn within bounds from the value's HMAC,
-//! `{ random_int: { min: 18, max: 99 } }`.
+//! `random_int`: an integer drawn within bounds from the value's keyed
+//! SipHash (`keyed::Rng`), `{ random_int: { min: 18, max: 99 } }`.
 
 use serde::Deserialize;
 

@@ -1,4 +1,5 @@
-//! `random_numeric`: a decimal drawn within bounds from the value's HMAC,
+//! `random_numeric`: a decimal drawn within bounds from the value's keyed
+//! SipHash (`keyed::Rng`),
 //! `{ random_numeric: { min: 0, max: 1000, scale: 2 } }`.
 
 use serde::Deserialize;
