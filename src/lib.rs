@@ -82,6 +82,7 @@ pub mod did_you_mean;
 pub mod ephemeral;
 pub mod error;
 pub mod failpoint;
+pub mod hex;
 pub mod key;
 pub mod logging;
 pub mod pii;

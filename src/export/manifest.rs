@@ -95,10 +95,7 @@ impl Digest {
     }
 
     pub fn hex(self) -> String {
-        sha2::Digest::finalize(self.0)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex::lower(&sha2::Digest::finalize(self.0))
     }
 }
 

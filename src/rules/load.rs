@@ -127,11 +127,7 @@ pub fn load(path: &Path) -> Result<Rules, anyhow::Error> {
             Err(e) => errors.push(e),
         }
     }
-    rules.digest = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    rules.digest = crate::hex::lower(&hasher.finalize());
     if errors.is_empty() {
         Ok(rules)
     } else {

@@ -51,7 +51,7 @@ pub fn plan_digest(plan: &TablePlan, pages: Option<(u32, Option<u32>)>) -> Strin
     h.update(query.as_bytes());
     h.update(b"\n");
     h.update(plan.target_statement().as_bytes());
-    format!("{:x}", h.finalize())
+    crate::hex::lower(&h.finalize())
 }
 
 /// `-t/-T/-n/-N/--exclude-table-data` as typed, for the control table: the
