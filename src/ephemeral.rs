@@ -119,6 +119,9 @@ pub struct Setup {
     /// Make the cluster a streaming standby of this server
     /// (`pg_basebackup -R`) instead of running initdb.
     pub standby_of: Option<Primary>,
+    /// The directory the cluster's own directory is made in; the system's
+    /// temporary directory if `None`.
+    pub parent: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -136,10 +139,11 @@ impl Cluster {
         } else {
             None
         };
+        let parent = setup.parent.clone().unwrap_or_else(std::env::temp_dir);
         let dir = tempfile::Builder::new()
             .prefix("anonymize-pg-")
-            .tempdir()
-            .context("creating a temporary directory")?;
+            .tempdir_in(&parent)
+            .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
         // The socket's directory: private, whatever the umask.
         {
             use std::os::unix::fs::PermissionsExt;

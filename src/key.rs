@@ -1,12 +1,12 @@
 //! The run's secret, keyed once: every keyed value (transforms, the
 //! subset's sample) derives from `Key::digest`, an HMAC-SHA256 of
-//! `namespace ‖ input` under the secret.
+//! `namespace ‖ input` under the secret. `hash` computes it per value;
+//! the other transforms derive a SipHash key from it once per rule
+//! (`transform::keyed::Prf`) and compute that per value.
 
 use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use sha2::Sha256;
 
 /// The run's secret, keyed once; every value derives from it.
@@ -30,12 +30,6 @@ impl Key {
         mac.update(namespace);
         mac.update(input);
         mac.finalize().into_bytes().into()
-    }
-
-    /// A portable generator seeded from `digest`: ChaCha20 is specified, so
-    /// the stream is the same on every machine and version of rand_chacha.
-    pub fn rng(&self, namespace: &[u8], input: &[u8]) -> ChaCha20Rng {
-        ChaCha20Rng::from_seed(self.digest(namespace, input))
     }
 }
 

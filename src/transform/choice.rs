@@ -2,14 +2,16 @@
 //! `{ choice: [bronze, silver, gold] }` or
 //! `{ choice: { values: [a, b], weights: [9, 1] } }`.
 //!
-//! The pick is drawn from the value's HMAC, so one input always gets the
-//! same pick. Lossy by nature: it is meant for low-cardinality columns.
+//! The pick is drawn from the value's keyed SipHash (`keyed::Rng`), so one
+//! input always gets the same pick. Lossy by nature: it is meant for
+//! low-cardinality columns.
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::decimal::{integer_range, Decimal};
-use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
+use super::keyed::{Prf, Rng};
+use super::{BuildContext, RowView, Transform, TransformOptions, ValueError, Written};
 use crate::catalog::TypeKind;
 use rand::RngExt;
 
@@ -160,8 +162,7 @@ impl TransformOptions for Options {
         }
         let namespace = ctx.namespace(&format!("choice:{}", self.describe()));
         let t = Choice {
-            key: ctx.key.clone(),
-            namespace,
+            prf: Prf::derive(ctx.key, &namespace),
             values: self
                 .values
                 .iter()
@@ -214,8 +215,7 @@ impl TransformOptions for Options {
 }
 
 struct Choice {
-    key: Key,
-    namespace: Vec<u8>,
+    prf: Prf,
     values: Vec<Option<Vec<u8>>>,
     cumulative: Vec<u64>,
 }
@@ -228,7 +228,7 @@ impl Transform for Choice {
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
         let total = *self.cumulative.last().expect("at least one value");
-        let r = self.key.rng(&self.namespace, input).random_range(0..total);
+        let r = Rng::of(&self.prf, input).random_range(0..total);
         let i = self.cumulative.partition_point(|&c| c <= r);
         match &self.values[i] {
             None => Ok(Written::Null),

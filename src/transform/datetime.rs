@@ -87,14 +87,41 @@ fn bc_days(days: i64) -> i64 {
 }
 
 /// Appends a date as PostgreSQL prints it.
-pub fn write_date(days: i64, out: &mut String) {
-    use std::fmt::Write;
-    let (y, m, d) = civil_from_days(days);
-    if y <= 0 {
-        let _ = write!(out, "{:04}-{m:02}-{d:02} BC", 1 - y);
-    } else {
-        let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+pub fn write_date(days: i64, out: &mut Vec<u8>) {
+    write_date_without_era(days, out);
+    if civil_from_days(days).0 <= 0 {
+        out.extend_from_slice(b" BC");
     }
+}
+
+/// `YYYY-MM-DD` of a date, the year counted from 1 BC backwards before
+/// year 1 (the era is the caller's to write).
+fn write_date_without_era(days: i64, out: &mut Vec<u8>) {
+    let (y, m, d) = civil_from_days(days);
+    let year = if y <= 0 { 1 - y } else { y };
+    write_padded(year as u64, 4, out);
+    out.push(b'-');
+    write_padded(u64::from(m), 2, out);
+    out.push(b'-');
+    write_padded(u64::from(d), 2, out);
+}
+
+/// Appends `v` in decimal, zero-padded to at least `width` digits (the
+/// `{:0width$}` of `format!`, without the formatting machinery).
+fn write_padded(v: u64, width: usize, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = v;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        v /= 10;
+        n += 1;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend(std::iter::repeat_n(b'0', width.saturating_sub(n)));
+    out.extend(digits[..n].iter().rev());
 }
 
 /// Parses `HH:MM:SS[.ffffff]` into microseconds of the day (24:00:00 is
@@ -127,21 +154,21 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 /// Appends `HH:MM:SS[.ffffff]` (fraction without trailing zeros).
-pub fn write_time(micros: i64, out: &mut String) {
-    use std::fmt::Write;
-    let secs = micros / 1_000_000;
-    let frac = micros % 1_000_000;
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+pub fn write_time(micros: i64, out: &mut Vec<u8>) {
+    let secs = (micros / 1_000_000) as u64;
+    let frac = (micros % 1_000_000) as u64;
+    write_padded(secs / 3600, 2, out);
+    out.push(b':');
+    write_padded(secs / 60 % 60, 2, out);
+    out.push(b':');
+    write_padded(secs % 60, 2, out);
     if frac != 0 {
-        let f = format!("{frac:06}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
+        out.push(b'.');
+        let start = out.len();
+        write_padded(frac, 6, out);
+        while out.last() == Some(&b'0') && out.len() > start {
+            out.pop();
+        }
     }
 }
 
@@ -183,18 +210,14 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp<'_>> {
 }
 
 /// Appends a timestamp (`offset` as given) as PostgreSQL prints it.
-pub fn write_timestamp(micros: i64, offset: &str, out: &mut String) {
+pub fn write_timestamp(micros: i64, offset: &str, out: &mut Vec<u8>) {
     let days = micros.div_euclid(DAY_MICROS);
-    let (y, _, _) = civil_from_days(days);
-    let mut date = String::new();
-    write_date(days, &mut date);
-    let date = date.trim_end_matches(" BC");
-    out.push_str(date);
-    out.push(' ');
+    write_date_without_era(days, out);
+    out.push(b' ');
     write_time(micros.rem_euclid(DAY_MICROS), out);
-    out.push_str(offset);
-    if y <= 0 {
-        out.push_str(" BC");
+    out.extend_from_slice(offset.as_bytes());
+    if civil_from_days(days).0 <= 0 {
+        out.extend_from_slice(b" BC");
     }
 }
 
@@ -237,7 +260,7 @@ mod tests {
 
     #[test]
     fn dates_parse_and_print_like_postgres() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         for text in [
             "2024-02-29",
             "1900-01-01",
@@ -248,7 +271,7 @@ mod tests {
         ] {
             s.clear();
             write_date(parse_date(text).unwrap(), &mut s);
-            assert_eq!(s, text);
+            assert_eq!(s, text.as_bytes());
         }
         assert_eq!(
             parse_date("0001-01-01").unwrap() - parse_date("0001-12-31 BC").unwrap(),
@@ -277,9 +300,9 @@ mod tests {
             "0044-03-15 12:00:00 BC",
         ] {
             let t = parse_timestamp(text).unwrap();
-            let mut s = String::new();
+            let mut s = Vec::new();
             write_timestamp(t.micros, t.offset, &mut s);
-            assert_eq!(s, text);
+            assert_eq!(s, text.as_bytes());
         }
         assert_eq!(parse_timestamp("2024-01-31"), None);
         assert_eq!(parse_timestamp("2024-01-31 25:00:00"), None);
@@ -293,8 +316,16 @@ mod tests {
             parse_time_with_offset("13:45:00.5+05:30"),
             Some((49_500_500_000, "+05:30"))
         );
-        let mut s = String::new();
-        write_time(49_500_500_000, &mut s);
-        assert_eq!(s, "13:45:00.5");
+        for (micros, text) in [
+            (49_500_500_000, "13:45:00.5"),
+            (0, "00:00:00"),
+            (DAY_MICROS, "24:00:00"),
+            (1, "00:00:00.000001"),
+            (3_723_040_000, "01:02:03.04"),
+        ] {
+            let mut s = Vec::new();
+            write_time(micros, &mut s);
+            assert_eq!(s, text.as_bytes());
+        }
     }
 }

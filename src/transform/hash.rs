@@ -259,39 +259,43 @@ pub(crate) fn render(d: &[u8; 32], format: Format, length: usize, out: &mut Vec<
                 out.push(BASE32[usize::from(v)]);
             }
         }
-        Format::Digits | Format::Alnum => {
-            let (radix, alphabet): (u64, &[u8]) = if format == Format::Digits {
-                (10, &ALNUM[..10])
-            } else {
-                (62, &ALNUM[..])
-            };
-            let mut limbs = [0u64; 4];
-            for (i, limb) in limbs.iter_mut().enumerate() {
-                *limb = u64::from_be_bytes(d[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            }
-            // Divide by radix^k at once (one pass per 10 or 62^10 chunk) to
-            // keep it cheap: digits come out least significant first.
-            let start = out.len();
-            let per_pass = if radix == 10 { 19 } else { 10 };
-            let chunk = radix.pow(per_pass);
-            let mut left = length;
-            while left > 0 {
-                let mut rem = 0u128;
-                for limb in limbs.iter_mut() {
-                    let cur = (rem << 64) | u128::from(*limb);
-                    *limb = (cur / u128::from(chunk)) as u64;
-                    rem = cur % u128::from(chunk);
-                }
-                let mut rem = rem as u64;
-                for _ in 0..per_pass.min(left as u32) {
-                    out.push(alphabet[(rem % radix) as usize]);
-                    rem /= radix;
-                    left -= 1;
-                }
-            }
-            out[start..].reverse();
+        Format::Digits => write_digits::<10, 9>(d, &ALNUM[..10], length, out),
+        Format::Alnum => write_digits::<62, 5>(d, ALNUM, length, out),
+    }
+}
+
+/// The last `length` digits of `d` read as a 256-bit number in base
+/// `RADIX`, most significant first. It divides by `RADIX^PER` at once (10^9
+/// or 62^5, both below 2^32): each step divides a u64 by a constant, with
+/// no u128 division. How many digits a pass takes does not change them.
+fn write_digits<const RADIX: u64, const PER: u32>(
+    d: &[u8; 32],
+    alphabet: &[u8],
+    length: usize,
+    out: &mut Vec<u8>,
+) {
+    let chunk = RADIX.pow(PER);
+    debug_assert!(chunk < 1 << 32);
+    let mut limbs = [0u32; 8];
+    for (i, limb) in limbs.iter_mut().enumerate() {
+        *limb = u32::from_be_bytes(d[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+    }
+    let start = out.len();
+    let mut left = length;
+    while left > 0 {
+        let mut rem = 0u64;
+        for limb in limbs.iter_mut() {
+            let cur = (rem << 32) | u64::from(*limb);
+            *limb = (cur / chunk) as u32;
+            rem = cur % chunk;
+        }
+        for _ in 0..PER.min(left as u32) {
+            out.push(alphabet[(rem % RADIX) as usize]);
+            rem /= RADIX;
+            left -= 1;
         }
     }
+    out[start..].reverse();
 }
 
 /// A keyed permutation of an integer type: non-negative values among
@@ -407,6 +411,40 @@ mod tests {
 
     fn opts(format: Option<Format>, length: Option<usize>) -> Options {
         Options { format, length }
+    }
+
+    /// Digits and alnum are the low digits of the digest as one number,
+    /// whatever the chunks the division takes: checked against a division
+    /// one digit at a time, at every length, for digests of every size.
+    #[test]
+    fn digits_match_a_digit_at_a_time_division() {
+        for seed in 0..64u8 {
+            let mut d = [0u8; 32];
+            for (i, b) in d.iter_mut().enumerate() {
+                *b = (i as u8).wrapping_mul(seed).wrapping_add(seed) ^ 0x5a;
+            }
+            // Small numbers too: leading zero limbs.
+            d[..usize::from(seed % 32)].fill(0);
+            for (format, radix) in [(Format::Digits, 10u32), (Format::Alnum, 62)] {
+                let mut slow = Vec::new();
+                let mut n = d;
+                for _ in 0..format.max_length() {
+                    let mut rem = 0u32;
+                    for b in n.iter_mut() {
+                        let cur = (rem << 8) | u32::from(*b);
+                        *b = (cur / radix) as u8;
+                        rem = cur % radix;
+                    }
+                    slow.push(ALNUM[rem as usize]);
+                }
+                slow.reverse();
+                for length in 1..=format.max_length() {
+                    let mut out = Vec::new();
+                    render(&d, format, length, &mut out);
+                    assert_eq!(out, &slow[slow.len() - length..], "{format:?} {length}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -96,17 +96,31 @@ impl Prf {
 
     /// SipHash-2-4 of the little-endian bytes of `first` followed by `bytes`.
     pub fn bytes_after(&self, first: u64, bytes: &[u8]) -> u64 {
+        self.words_after(first, bytes, |w| w)
+    }
+
+    /// [`Prf::bytes_after`] of `bytes` in ASCII lower case, without
+    /// writing the lower-case copy anywhere.
+    pub fn bytes_after_lowercase(&self, first: u64, bytes: &[u8]) -> u64 {
+        self.words_after(first, bytes, |mut w| {
+            w.make_ascii_lowercase();
+            w
+        })
+    }
+
+    /// SipHash-2-4 of `first` followed by `bytes`, each word of 8 bytes
+    /// (the last one zero-padded) passed through `map` as it is read.
+    #[inline]
+    fn words_after(&self, first: u64, bytes: &[u8], map: impl Fn([u8; 8]) -> [u8; 8]) -> u64 {
         let mut s = Sip::new(self.k0, self.k1);
         s.compress(first);
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            s.compress(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            s.compress(u64::from_le_bytes(map(c.try_into().expect("8 bytes"))));
         }
-        let mut tail = 0u64;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            tail |= u64::from(b) << (8 * i);
-        }
-        s.finish(tail, 8 + bytes.len())
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        s.finish(u64::from_le_bytes(map(tail)), 8 + bytes.len())
     }
 
     /// SipHash-2-4 of the little-endian bytes of `words`.
@@ -169,12 +183,21 @@ impl Prf {
     /// radices and any length (a 1-symbol string is shifted by a keyed
     /// amount).
     pub fn permute_symbols(&self, tweak: u64, sym: &mut [u32]) {
-        self.permute_coded(tweak, &Packed, sym);
+        let n = sym.len();
+        if n == 0 {
+            return;
+        }
+        if n <= BYTE_SYMBOLS_MAX && sym.iter().all(|&p| p >> 16 < 256) {
+            self.permute_byte_symbols(tweak, sym);
+        } else {
+            self.permute_coded(tweak, &Packed, sym);
+        }
     }
 
-    /// [`Prf::permute_symbols`] over symbols stored in `code`'s form (one
-    /// byte each with [`ByteSymbols`]): the same permutation, whatever the
-    /// form.
+    /// [`Prf::permute_symbols`] for any radices and lengths, over symbols
+    /// stored in `code`'s form ([`Packed`], or one byte each with
+    /// [`ByteSymbols`] for a long value): the same permutation, whatever
+    /// the form.
     pub fn permute_coded<C: SymbolCode>(&self, tweak: u64, code: &C, sym: &mut [C::Sym]) {
         let n = sym.len();
         if n == 0 {
@@ -213,6 +236,119 @@ impl Prf {
             }
         }
     }
+
+    /// [`Prf::permute_symbols`] where every radix is at most 256 (digits,
+    /// email tags, bytes), the common case: the symbols are unpacked once
+    /// into a byte each and their radices, so a round hashes its source
+    /// half as whole little-endian words (the 8-bit packing of
+    /// [`round_seed`], read straight from memory) and adds without
+    /// unpacking. The same function, only cheaper.
+    fn permute_byte_symbols(&self, tweak: u64, sym: &mut [u32]) {
+        let n = sym.len();
+        let u = n / 2;
+        let mut value = [0u8; BYTE_SYMBOLS_MAX];
+        let mut radix = [0u16; BYTE_SYMBOLS_MAX];
+        for ((v, r), &packed) in value.iter_mut().zip(radix.iter_mut()).zip(sym.iter()) {
+            let (x, rx) = unpack(packed);
+            (*v, *r) = (x as u8, rx as u16);
+        }
+        let (value, radix) = (&mut value[..n], &radix[..n]);
+        let rounds = symbol_rounds(&Packed, sym);
+        let mut prefix = Sip::new(self.k0, self.k1);
+        prefix.compress(tweak);
+        let tail = (n as u64) << 8;
+        for i in 0..rounds {
+            let (src, dst) = if i % 2 == 0 {
+                (0..u, u..n)
+            } else {
+                (u..n, 0..u)
+            };
+            let mut stream = SplitMix(byte_round_seed(&prefix, &value[src], tail | i));
+            let (value, radix) = (&mut value[dst.clone()], &radix[dst]);
+            for (pair, radices) in value.chunks_mut(2).zip(radix.chunks(2)) {
+                let z = stream.next();
+                for ((slot, &radix), r) in pair
+                    .iter_mut()
+                    .zip(radices)
+                    .zip([z as u32, (z >> 32) as u32])
+                {
+                    let radix = u32::from(radix);
+                    let add = ((u64::from(r) * u64::from(radix)) >> 32) as u32;
+                    let sum = u32::from(*slot) + add;
+                    *slot = (if sum >= radix { sum - radix } else { sum }) as u8;
+                }
+            }
+        }
+        for ((packed, &v), &r) in sym.iter_mut().zip(value.iter()).zip(radix.iter()) {
+            *packed = pack(u32::from(v), u32::from(r));
+        }
+    }
+}
+
+/// The stream a lossy transform draws from (fakes, `choice`, `noise`,
+/// `random_int`, `random_numeric`): wyrand (Wang Yi, public domain) from a
+/// 64-bit keyed seed, [`Prf::bytes_after`] of the value. Its quality is ample for picking words; its
+/// secrecy comes from the seed, which is a PRF of the value.
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    /// The stream of `input` under `prf`.
+    pub fn of(prf: &Prf, input: &[u8]) -> Rng {
+        Rng {
+            state: prf.bytes_after(TWEAK_DRAW, input),
+        }
+    }
+
+    /// The stream of `input` in ASCII lower case (`Rng::of` of the
+    /// lowered copy, without making one).
+    pub fn of_lowercase(prf: &Prf, input: &[u8]) -> Rng {
+        Rng {
+            state: prf.bytes_after_lowercase(TWEAK_DRAW, input),
+        }
+    }
+
+    pub fn word(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// A uniform index below `n` (Lemire's multiply-shift: bias below
+    /// n / 2^64, none that a word list could show).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.word()) * n as u128) >> 64) as usize
+    }
+
+    /// One item of a non-empty list.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Keeps the seeds apart from every other use of the namespace's PRF.
+const TWEAK_DRAW: u64 = 0x6472_6177;
+
+/// So the fake crate's generic fakers and `rand`'s helpers can draw from it.
+impl rand_core::TryRng for Rng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.word() >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.word())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.word().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
 }
 
 /// The round function of [`Prf::permute_symbols`]: SipHash of [tweak,
@@ -239,6 +375,30 @@ fn round_seed<C: SymbolCode>(code: &C, prefix: &Sip, half: &[C::Sym], tail: u64)
     }
     if bits > 0 {
         h.compress(acc);
+        count += 1;
+    }
+    h.finish(tail, count * 8 + 7)
+}
+
+/// The longest symbol string [`Prf::permute_byte_symbols`] holds on the
+/// stack; longer ones take the general path.
+const BYTE_SYMBOLS_MAX: usize = 128;
+
+/// [`round_seed`] of a half whose radices are all at most 256: its bytes
+/// are the 8-bit packing, read a word at a time.
+#[inline]
+fn byte_round_seed(prefix: &Sip, half: &[u8], tail: u64) -> u64 {
+    let mut h = prefix.clone();
+    let mut words = half.chunks_exact(8);
+    for w in &mut words {
+        h.compress(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    }
+    let mut count = 1 + half.len() / 8;
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h.compress(u64::from_le_bytes(last));
         count += 1;
     }
     h.finish(tail, count * 8 + 7)
@@ -1100,6 +1260,28 @@ mod tests {
         }
     }
 
+    /// The byte path is an optimisation of the general one, never another
+    /// function: every length up to its limit, radices from 2 to 256.
+    #[test]
+    fn byte_symbols_take_a_faster_path_to_the_same_output() {
+        let p = prf();
+        for len in 1..=BYTE_SYMBOLS_MAX {
+            for seed in 0..20u64 {
+                let mut mix = SplitMix(seed ^ ((len as u64) << 32));
+                let input: Vec<u32> = (0..len)
+                    .map(|j| {
+                        let radix = [41u32, 10, 256, 2, 67, 7][(j + seed as usize) % 6];
+                        pack((mix.next() % u64::from(radix)) as u32, radix)
+                    })
+                    .collect();
+                let (mut fast, mut general) = (input.clone(), input.clone());
+                p.permute_byte_symbols(seed, &mut fast);
+                p.permute_coded(seed, &Packed, &mut general);
+                assert_eq!(fast, general, "length {len}, seed {seed}");
+            }
+        }
+    }
+
     #[test]
     fn long_symbol_strings_use_every_position() {
         // Halves longer than the gathering buffer still depend on all symbols.
@@ -1111,6 +1293,19 @@ mod tests {
         p.permute_symbols(0, &mut x);
         p.permute_symbols(0, &mut y);
         assert_ne!(x[150..], y[150..]);
+    }
+
+    #[test]
+    fn lowercase_hash_matches_the_lowered_copy() {
+        let p = prf();
+        for len in [0usize, 1, 7, 8, 9, 16, 17, 40] {
+            let bytes: Vec<u8> = (0..len).map(|i| b"Ab@Z9.q\xc3\x89"[i % 9]).collect();
+            assert_eq!(
+                p.bytes_after_lowercase(5, &bytes),
+                p.bytes_after(5, &bytes.to_ascii_lowercase()),
+                "len {len}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! `registry` here; and its section in docs/transforms.md (a test checks).
 //!
 //! Every non-constant transform draws from `Key::digest`, an
-//! HMAC-SHA256 of `namespace ‖ input` under the run's secret.
+//! HMAC-SHA256 of `namespace ‖ input` under the run's secret: `hash` per
+//! value, the others through a SipHash key derived from it once per rule
+//! (`keyed::Prf`).
 
 use std::fmt;
 

@@ -1,10 +1,11 @@
-//! `random_int`: an integer drawn within bounds from the value's HMAC,
-//! `{ random_int: { min: 18, max: 99 } }`.
+//! `random_int`: an integer drawn within bounds from the value's keyed
+//! SipHash (`keyed::Rng`), `{ random_int: { min: 18, max: 99 } }`.
 
 use serde::Deserialize;
 
 use super::decimal::{integer_range, Decimal};
-use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
+use super::keyed::{Prf, Rng};
+use super::{BuildContext, RowView, Transform, TransformOptions, ValueError, Written};
 use crate::catalog::TypeKind;
 use rand::RngExt;
 
@@ -53,8 +54,7 @@ impl TransformOptions for Options {
         }
         let namespace = ctx.namespace(&format!("random_int:{}:{}", self.min, self.max));
         let t = RandomInt {
-            key: ctx.key.clone(),
-            namespace,
+            prf: Prf::derive(ctx.key, &namespace),
             min: self.min,
             max: self.max,
         };
@@ -80,8 +80,7 @@ impl TransformOptions for Options {
 }
 
 struct RandomInt {
-    key: Key,
-    namespace: Vec<u8>,
+    prf: Prf,
     min: i64,
     max: i64,
 }
@@ -93,10 +92,7 @@ impl Transform for RandomInt {
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let v = self
-            .key
-            .rng(&self.namespace, input)
-            .random_range(self.min..=self.max);
+        let v = Rng::of(&self.prf, input).random_range(self.min..=self.max);
         out.extend_from_slice(v.to_string().as_bytes());
         Ok(Written::Value)
     }
@@ -113,7 +109,7 @@ mod tests {
             &*parse("{ random_int: { min: 18, max: 20 } }"),
             &column("n", "integer", TypeKind::Int32),
         );
-        assert_eq!(apply(&*t, Some("alice")).unwrap(), "20");
+        assert_eq!(apply(&*t, Some("alice")).unwrap(), "19");
         let seen: std::collections::BTreeSet<String> = (0..200)
             .map(|i| apply(&*t, Some(&i.to_string())).unwrap())
             .collect();

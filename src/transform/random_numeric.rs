@@ -1,10 +1,12 @@
-//! `random_numeric`: a decimal drawn within bounds from the value's HMAC,
+//! `random_numeric`: a decimal drawn within bounds from the value's keyed
+//! SipHash (`keyed::Rng`),
 //! `{ random_numeric: { min: 0, max: 1000, scale: 2 } }`.
 
 use serde::Deserialize;
 
 use super::decimal::{Decimal, NumberText, MAX_DIGITS};
-use super::{BuildContext, Key, RowView, Transform, TransformOptions, ValueError, Written};
+use super::keyed::{Prf, Rng};
+use super::{BuildContext, RowView, Transform, TransformOptions, ValueError, Written};
 use crate::catalog::TypeKind;
 use rand::RngExt;
 
@@ -78,8 +80,7 @@ impl TransformOptions for Options {
             self.min.0, self.max.0
         ));
         let t = RandomNumeric {
-            key: ctx.key.clone(),
-            namespace,
+            prf: Prf::derive(ctx.key, &namespace),
             min: min.units,
             max: max.units,
             scale,
@@ -112,8 +113,7 @@ impl TransformOptions for Options {
 }
 
 struct RandomNumeric {
-    key: Key,
-    namespace: Vec<u8>,
+    prf: Prf,
     /// Bounds in units of `10^-scale`.
     min: i128,
     max: i128,
@@ -127,10 +127,7 @@ impl Transform for RandomNumeric {
         _row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let units = self
-            .key
-            .rng(&self.namespace, input)
-            .random_range(self.min..=self.max);
+        let units = Rng::of(&self.prf, input).random_range(self.min..=self.max);
         let mut s = String::new();
         Decimal {
             units,
@@ -151,7 +148,7 @@ mod tests {
     fn draws_keep_scale_and_bounds() {
         let num = column("p", "numeric(6,2)", TypeKind::Numeric).with_numeric(6, 2);
         let t = build(&*parse("{ random_numeric: { min: 0.5, max: 1000 } }"), &num);
-        assert_eq!(apply(&*t, Some("alice")).unwrap(), "313.31");
+        assert_eq!(apply(&*t, Some("alice")).unwrap(), "741.80");
         for i in 0..300 {
             let d = Decimal::parse(&apply(&*t, Some(&i.to_string())).unwrap()).unwrap();
             assert_eq!(d.scale, 2);

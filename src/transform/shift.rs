@@ -185,7 +185,8 @@ impl Transform for Shift {
         let text = std::str::from_utf8(input)
             .map_err(|_| ValueError("`shift` expected a date or time".into()))?;
         let offset = self.offset(input);
-        let mut s = String::new();
+        // Written straight into `out`: every error below is found before
+        // the first byte is written.
         let shape = match self.shape {
             Shape::Any if datetime::parse_timestamp(text).is_some() => Shape::Timestamp,
             Shape::Any if datetime::parse_date(text).is_some() => Shape::Date,
@@ -206,7 +207,7 @@ impl Transform for Shift {
                 if !(MIN_DAY..=MAX_DATE_DAY).contains(&d) {
                     return Err(out_of_range());
                 }
-                datetime::write_date(d, &mut s);
+                datetime::write_date(d, out);
             }
             Shape::Timestamp => {
                 let t = datetime::parse_timestamp(text)
@@ -215,17 +216,16 @@ impl Transform for Shift {
                 if m.div_euclid(DAY_MICROS) < MIN_DAY {
                     return Err(out_of_range());
                 }
-                datetime::write_timestamp(m, t.offset, &mut s);
+                datetime::write_timestamp(m, t.offset, out);
             }
             Shape::Time | Shape::Any => {
                 let (t, zone) = datetime::parse_time_with_offset(text).ok_or_else(|| {
                     ValueError("`shift` expected a date, a timestamp or a time".into())
                 })?;
-                datetime::write_time((t + offset).rem_euclid(DAY_MICROS), &mut s);
-                s.push_str(zone);
+                datetime::write_time((t + offset).rem_euclid(DAY_MICROS), out);
+                out.extend_from_slice(zone.as_bytes());
             }
         }
-        out.extend_from_slice(s.as_bytes());
         Ok(Written::Value)
     }
 }
@@ -281,9 +281,9 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for i in 0..400 {
             let day = base + i;
-            let mut s = String::new();
+            let mut s = Vec::new();
             datetime::write_date(day, &mut s);
-            let out = apply(&*d, Some(&s)).unwrap();
+            let out = apply(&*d, Some(std::str::from_utf8(&s).unwrap())).unwrap();
             let delta = datetime::parse_date(&out).unwrap() - day;
             assert!(delta != 0 && (-3..=3).contains(&delta), "{delta}");
             seen.insert(delta);

@@ -32,7 +32,7 @@ fn a_throwaway_cluster_refuses_tcp_without_its_password() {
     if !local_clusters("a_throwaway_cluster_refuses_tcp_without_its_password") {
         return;
     }
-    let cluster = Cluster::start().unwrap();
+    let cluster = Cluster::start_with(&crate::harness::clusters::setup()).unwrap();
     let port = cluster.port().to_string();
 
     // The socket's directory: only the server's user may enter.

@@ -32,7 +32,7 @@ fn small_lock_table() -> Cluster {
             ("max_locks_per_transaction".into(), "10".into()),
             ("max_connections".into(), "20".into()),
         ],
-        ..Setup::default()
+        ..crate::harness::clusters::setup()
     })
     .expect("start a cluster with a small lock table")
 }

@@ -496,7 +496,8 @@ fn export_files_and_directories_are_private() {
 /// `HOME`) crosses to the server, which runs as another OS user.
 #[test]
 fn a_throwaway_cluster_inherits_none_of_our_environment() {
-    let cluster = anonymize::ephemeral::Cluster::start().unwrap();
+    let cluster =
+        anonymize::ephemeral::Cluster::start_with(&crate::harness::clusters::setup()).unwrap();
     let pid_file = cluster.socket_dir().join("data").join("postmaster.pid");
     let pid = std::fs::read_to_string(pid_file).unwrap();
     let pid = pid.lines().next().unwrap().trim().to_string();

@@ -48,7 +48,7 @@ fn write_building_number<L: Data>(_: L, rng: &mut Rng, out: &mut Vec<u8>) {
 /// A first or last name and a street suffix, in the locale's template.
 fn write_street_name<L: Data + Copy>(l: L, rng: &mut Rng, out: &mut Vec<u8>) {
     render(L::ADDRESS_STREET_TPL, out, |part, out| match part {
-        "StreetName" if rng.next() & 1 == 0 => write_first(l, rng, out),
+        "StreetName" if rng.word() & 1 == 0 => write_first(l, rng, out),
         "StreetName" => write_last(l, rng, out),
         "StreetSuffix" => out.extend_from_slice(rng.pick(L::ADDRESS_STREET_SUFFIX).as_bytes()),
         other => out.extend_from_slice(other.as_bytes()),

@@ -4,7 +4,7 @@
 use rand::RngExt;
 
 use super::super::datetime;
-use super::draw::{put, Params, Rng};
+use super::draw::{Params, Rng};
 use crate::catalog::TypeKind;
 
 pub(super) const DEFAULT_MIN_AGE: u32 = 18;
@@ -28,7 +28,6 @@ pub(super) fn default_max() -> i64 {
 }
 
 pub(super) fn date(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
-    let mut s = String::new();
     let day = rng.random_range(p.range.0..=p.range.1);
     match p.column {
         TypeKind::Timestamp | TypeKind::TimestampTz => {
@@ -38,9 +37,8 @@ pub(super) fn date(p: &Params, _: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
             } else {
                 ""
             };
-            datetime::write_timestamp(day * datetime::DAY_MICROS + micros, zone, &mut s);
+            datetime::write_timestamp(day * datetime::DAY_MICROS + micros, zone, out);
         }
-        _ => datetime::write_date(day, &mut s),
+        _ => datetime::write_date(day, out),
     }
-    put(out, &s);
 }

@@ -5,74 +5,16 @@
 //! The digest is SipHash-2-4 under a key derived once per namespace
 //! (`keyed::Prf`, the PRF under the Feistel permutations), not HMAC-SHA256:
 //! a fake needs a keyed PRF of a short input, and SipHash is one at a
-//! fraction of the cost. The stream after it is wyrand, a fixed algorithm
-//! written out here, so outputs are the same on every machine and with
-//! every version of the `rand` crates. Generators write straight into the
-//! output buffer.
-
-use std::convert::Infallible;
+//! fraction of the cost. The stream after it is `keyed::Rng` (wyrand), a
+//! fixed algorithm written out there, so outputs are the same on every
+//! machine and with every version of the `rand` crates. Generators write
+//! straight into the output buffer.
 
 use super::super::keyed::Prf;
+pub use super::super::keyed::Rng;
 use super::super::{Key, RowView, Transform, ValueError, Written};
 use super::locale::Locale;
 use crate::catalog::TypeKind;
-
-/// The stream a lossy kind draws from: wyrand (Wang Yi, public domain)
-/// from a 64-bit keyed seed. Its quality is ample for picking words; its
-/// secrecy comes from the seed, which is a PRF of the value.
-pub struct Rng {
-    state: u64,
-}
-
-impl Rng {
-    /// The stream of `input` under `prf`.
-    pub fn of(prf: &Prf, input: &[u8]) -> Rng {
-        Rng {
-            state: prf.bytes_after(TWEAK_DRAW, input),
-        }
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
-        ((t >> 64) as u64) ^ (t as u64)
-    }
-
-    /// A uniform index below `n` (Lemire's multiply-shift: bias below
-    /// n / 2^64, none that a word list could show).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-
-    /// One item of a non-empty list.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-/// Keeps the seeds apart from every other use of the namespace's PRF.
-const TWEAK_DRAW: u64 = 0x6472_6177;
-
-/// So the fake crate's generic fakers and `rand`'s helpers can draw from it.
-impl rand_core::TryRng for Rng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.next() >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(self.next())
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let bytes = self.next().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
 
 /// What a generator may look at besides the value.
 #[derive(Clone, Copy)]
@@ -122,12 +64,14 @@ impl Transform for Drawn {
 }
 
 /// Writes `template`, each `{Name}` in it replaced by what `fill` writes
-/// for `Name`, in the order they appear.
+/// for `Name`, in the order they appear. Templates are a few dozen bytes:
+/// a plain scan finds the braces sooner than `memchr`'s dispatch.
 pub fn render(template: &str, out: &mut Vec<u8>, mut fill: impl FnMut(&str, &mut Vec<u8>)) {
+    let find = |b: u8, s: &[u8]| s.iter().position(|&c| c == b);
     let mut rest = template;
-    while let Some(open) = memchr::memchr(b'{', rest.as_bytes()) {
+    while let Some(open) = find(b'{', rest.as_bytes()) {
         out.extend_from_slice(&rest.as_bytes()[..open]);
-        let Some(close) = memchr::memchr(b'}', &rest.as_bytes()[open..]) else {
+        let Some(close) = find(b'}', &rest.as_bytes()[open..]) else {
             rest = &rest[open..];
             break;
         };

@@ -24,7 +24,7 @@ pub struct Kind {
     /// The longest text it writes (see `MaxLength`).
     pub max_length: MaxLength,
     /// What the kind promises about equal outputs: the unique forms are
-    /// keyed permutations of the value (`Injective`), or 122 bits of HMAC
+    /// keyed permutations of the value (`Injective`), or 122 bits of SipHash
     /// (`CollisionFree`); every other kind is `Lossy`.
     pub unique: Uniqueness,
     /// For a unique form: about how many outputs a value of this shape has.

@@ -60,7 +60,7 @@ use locale::Locale;
 ///
 /// email, username and phone_number are collision-free by construction
 /// (a keyed permutation of the value itself); uuid permutes uuids and gives
-/// other text 122 bits of HMAC (collision-free); the other kinds are lossy.
+/// other text 122 bits of SipHash (collision-free); the other kinds are lossy.
 #[derive(Debug, Clone)]
 pub struct Options {
     kind: &'static Kind,

@@ -191,7 +191,7 @@ pub fn write(prf: &Prf, input: &[u8], with_domain: bool, out: &mut Vec<u8>) {
     let (after_first, after_last) = family.separators();
     // Case does not make another person: `John@X.com` and `john@x.com` get
     // the same name (their tags differ).
-    let mut rng = Rng::of(prf, &input.to_ascii_lowercase());
+    let mut rng = Rng::of_lowercase(prf, input);
     let pick = |rng: &mut Rng, names: &[&str], out: &mut Vec<u8>| {
         out.extend(ascii_name(rng.pick::<&str>(names)));
     };

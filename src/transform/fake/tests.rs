@@ -57,7 +57,7 @@ fn golden_outputs_per_kind() {
         ("url", "https://www.bailey.io/voluptatibus"),
         ("domain", "sporer.com"),
         ("user_agent", "Mozilla/5.0 (iPhone; U; CPU iPhone OS 4_2_1 like Mac OS X; nb-no) AppleWebKit/533.17.9 (KHTML, like Gecko) Version/5.0.2 Mobile/8C148a Safari/6533.18.5"),
-        ("uuid", "dd0f7daf-1f39-400b-b642-05359e4f6071"),
+        ("uuid", "3073f0ff-f266-4706-a642-fee13f8c786d"),
         ("iban", "GB79FPXV81561365543145"),
         ("license_plate", "HEG-8249"),
         ("bic", "OITONLC1"),

@@ -6,9 +6,11 @@
 //! white space, number spellings and escapes stay exactly as they were. A
 //! path missing from a document is skipped.
 //!
-//! Only the levels the paths reach are parsed into nodes; anything deeper
-//! is skipped by a scan that counts brackets without recursion, so a
-//! document nested thousands of levels deep costs no stack.
+//! The text is read once, in order: what no path reaches is copied through
+//! as it is, with no tree built (`rewrite`). Only the levels the paths
+//! reach are checked; anything deeper is skipped by a scan that counts
+//! brackets without recursion, so a document nested thousands of levels
+//! deep costs no stack.
 //!
 //! `unlisted:` says what happens to a key no path names: `keep` (the
 //! default) copies it, `drop` removes it, `fail` stops the run naming the
@@ -28,9 +30,8 @@ mod rewrite;
 mod scan;
 mod text;
 
-use path::{overlap, parse_path, Path, Step};
-use rewrite::Json;
-use scan::Parser;
+use path::{overlap, parse_path, Path};
+use rewrite::{Action, Json, Target};
 
 /// `{ json: { paths: { PATH: RULE, ... } } }`
 ///
@@ -232,24 +233,35 @@ impl<'de> Deserialize<'de> for Paths {
     }
 }
 
+impl Options {
+    /// Levels whose syntax is checked: down to the deepest path's target.
+    fn depth(&self) -> usize {
+        self.paths
+            .iter()
+            .map(|(p, _)| p.steps.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 impl TransformOptions for Options {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Transform>, String> {
         if !matches!(ctx.column.kind, TypeKind::Json | TypeKind::Jsonb) {
             return Err(ctx.type_error("json", "json and jsonb"));
         }
-        let mut paths = Vec::new();
-        let mut keys = Vec::new();
+        let mut targets = Vec::new();
         for (path, rule) in &self.paths {
             let what = format!("{}.{}", ctx.column.name, path.text);
-            match (rule, build_inner(ctx, rule.rule(), &what, "json value")?) {
-                (PathRule::Value(_), Inner::Keep) => {}
-                (PathRule::Value(_), inner) => paths.push((path.steps.clone(), inner)),
+            let action = match (rule, build_inner(ctx, rule.rule(), &what, "json value")?) {
+                (PathRule::Value(_), Inner::Keep) => Action::Keep,
+                (PathRule::Value(_), Inner::Null) => Action::Null,
+                (PathRule::Value(_), Inner::Transform(t)) => Action::Value(t),
                 // Two keys that became one would merge in jsonb: the rule
                 // must keep keys apart.
                 (PathRule::Keys(r), Inner::Transform(t))
                     if r.output_uniqueness() != super::Uniqueness::Lossy =>
                 {
-                    keys.push((path.steps.clone(), t))
+                    Action::Keys(t)
                 }
                 (PathRule::Keys(_), _) => {
                     return Err(format!(
@@ -258,16 +270,15 @@ impl TransformOptions for Options {
                         ctx.table
                     ))
                 }
-            }
+            };
+            targets.push(Target {
+                steps: path.steps.clone(),
+                action,
+            });
         }
-        let listed: Vec<Vec<Step>> = self.paths.iter().map(|(p, _)| p.steps.clone()).collect();
-        // Nodes are needed down to the deepest path's target.
-        let depth = listed.iter().map(Vec::len).max().unwrap_or(0);
         let json = Json {
-            paths,
-            keys,
-            listed,
-            depth,
+            targets,
+            depth: self.depth(),
             // Unwritten, it follows `unknown_columns:`: a key the
             // application adds next month is the same risk as a column a
             // migration adds.
@@ -277,7 +288,6 @@ impl TransformOptions for Options {
                 Unlisted::Keep
             }),
             column: format!("{}.{}", ctx.table, ctx.column.name),
-            collect: false,
         };
         Ok(ctx.finish(Box::new(json), self.uniqueness()))
     }
@@ -295,23 +305,21 @@ impl TransformOptions for Options {
         {
             return Vec::new();
         }
-        let listed: Vec<Vec<Step>> = self.paths.iter().map(|(p, _)| p.steps.clone()).collect();
+        // Only where the paths go matters here, not their rules.
         let walker = Json {
-            paths: Vec::new(),
-            keys: Vec::new(),
-            depth: listed.iter().map(Vec::len).max().unwrap_or(0),
-            listed,
+            targets: self
+                .paths
+                .iter()
+                .map(|(p, _)| Target {
+                    steps: p.steps.clone(),
+                    action: Action::Keep,
+                })
+                .collect(),
+            depth: self.depth(),
             unlisted: Unlisted::Fail,
             column: String::new(),
-            collect: true,
         };
-        let mut p = Parser::new(doc, walker.depth);
-        let Ok(root) = p.value() else {
-            return Vec::new();
-        };
-        let mut walk = rewrite::Walk::default();
-        let _ = walker.walk_unlisted(doc, &root, &mut walk);
-        walk.found
+        walker.collect_unlisted(doc)
     }
 
     fn max_length(&self, _unique: bool) -> super::MaxLength {

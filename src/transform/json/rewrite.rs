@@ -1,28 +1,58 @@
-//! The `json` transform: copy the document, replacing the bytes of the
-//! values at the paths, dropping or refusing unlisted keys.
+//! The `json` transform: one pass over the document's text that copies it
+//! into the output, replacing the values at the paths and dropping or
+//! refusing unlisted keys. Nothing is built per element: the parts no path
+//! reaches are moved past and copied through as byte slices, and the walk
+//! keeps its state in buffers reused document after document.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::path::{every_index, push_key, Step};
-use super::scan::{key_is, malformed, select, Node, Parser, ScalarKind};
+use super::scan::{malformed, Cursor, KeyLiteral, ScalarKind};
 use super::text::{decode_string, encode_like, encode_string};
 use super::Unlisted;
-use crate::transform::{Inner, RowView, Transform, ValueError, Written};
+use crate::transform::{RowView, Transform, ValueError, Written};
 
 pub(super) struct Json {
-    pub(super) paths: Vec<(Vec<Step>, Inner)>,
-    /// `{ keys: RULE }` paths: the keys of the objects there are rewritten.
-    pub(super) keys: Vec<(Vec<Step>, Box<dyn Transform>)>,
-    /// Every path of the rule, `keep` ones included: what `unlisted` spares.
-    pub(super) listed: Vec<Vec<Step>>,
-    /// Levels to parse into nodes: the longest path's steps.
+    /// Every path of the rule, in the rule's order, `keep` ones included:
+    /// what `unlisted` spares.
+    pub(super) targets: Vec<Target>,
+    /// Levels to check the syntax of: the longest path's steps.
     pub(super) depth: usize,
     pub(super) unlisted: Unlisted,
     /// `table.column`, for messages.
     pub(super) column: String,
+}
+
+pub(super) struct Target {
+    pub(super) steps: Vec<Step>,
+    pub(super) action: Action,
+}
+
+/// What happens where a path ends.
+pub(super) enum Action {
+    Keep,
+    Null,
+    /// The value is rewritten by this rule.
+    Value(Box<dyn Transform>),
+    /// The keys of the object there are rewritten by this rule.
+    Keys(Box<dyn Transform>),
+}
+
+/// What one walk over a document does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Writes the rewritten document: the run.
+    Rewrite,
+    /// Only reads: malformed json is its only error.
+    Syntax,
+    /// Only looks for unlisted keys (`unlisted: fail`).
+    Unlisted,
+    /// Only runs the rule of one path (an index into `targets`).
+    Rule(usize),
     /// `check`'s walk: unlisted keys are collected, not refused.
-    pub(super) collect: bool,
+    Collect,
 }
 
 impl Transform for Json {
@@ -32,167 +62,454 @@ impl Transform for Json {
         row: &RowView<'_>,
         out: &mut Vec<u8>,
     ) -> Result<Written, ValueError> {
-        let doc = input;
-        let mut p = Parser::new(doc, self.depth);
-        let root = p.value()?;
-        p.ws();
-        if !p.at_end() {
-            return Err(malformed());
+        // The output is about the input's size: reserving it once keeps a
+        // large document's copy from growing by doubling.
+        out.reserve(input.len());
+        let walked = with_scratch(|s| self.walk(input, row, Pass::Rewrite, out, s));
+        match walked {
+            Ok(_) => Ok(Written::Value),
+            Err(e) => {
+                out.clear();
+                Err(with_scratch(|s| self.first_error(input, row, s)).unwrap_or(e))
+            }
         }
-        let mut walk = Walk::default();
-        if self.unlisted != Unlisted::Keep {
-            self.walk_unlisted(doc, &root, &mut walk)?;
+    }
+}
+
+impl Json {
+    /// `check`'s unlisted keys of `doc`, each path with its indexes written
+    /// `[*]`; none when the document does not parse.
+    pub(super) fn collect_unlisted(&self, doc: &[u8]) -> Vec<String> {
+        with_scratch(|s| {
+            self.walk(doc, &RowView::empty(), Pass::Collect, &mut Vec::new(), s)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The error a document gets, as the rule states its checks: the
+    /// syntax first, then unlisted keys, then each path's rule in the
+    /// rule's order (values, then keys). The rewrite meets errors in
+    /// document order; this pins which one a document with several gets.
+    fn first_error(&self, doc: &[u8], row: &RowView<'_>, s: &mut Scratch) -> Option<ValueError> {
+        let mut passes = vec![Pass::Syntax];
+        if self.unlisted == Unlisted::Fail {
+            passes.push(Pass::Unlisted);
         }
-        let mut edits = walk.edits;
-        let mut found = Vec::new();
-        let mut value = Vec::new();
-        for (steps, inner) in &self.paths {
-            found.clear();
-            select(doc, &root, steps, &mut found);
-            for node in &found {
-                let (start, end) = node.span();
-                if edits.overlaps(start, end) {
-                    continue;
+        let rules = |keys: bool| {
+            (0..self.targets.len())
+                .filter(move |&t| matches!(self.targets[t].action, Action::Keys(_)) == keys)
+                .map(Pass::Rule)
+        };
+        passes.extend(rules(false).chain(rules(true)));
+        passes
+            .into_iter()
+            .find_map(|pass| self.walk(doc, row, pass, &mut Vec::new(), s).err())
+    }
+
+    /// One walk over `doc`; returns the collected unlisted paths (`Pass::Collect`).
+    fn walk(
+        &self,
+        doc: &[u8],
+        row: &RowView<'_>,
+        pass: Pass,
+        out: &mut Vec<u8>,
+        s: &mut Scratch,
+    ) -> Result<Vec<String>, ValueError> {
+        s.active.clear();
+        s.trail.clear();
+        s.active.extend(0..self.targets.len());
+        let check = match pass {
+            Pass::Rewrite => self.unlisted != Unlisted::Keep,
+            Pass::Unlisted | Pass::Collect => true,
+            Pass::Syntax | Pass::Rule(_) => false,
+        };
+        let mut w = Walk {
+            json: self,
+            doc,
+            cur: Cursor::new(doc, self.depth),
+            row,
+            pass,
+            out,
+            copied: 0,
+            s,
+            found: Vec::new(),
+        };
+        let all = 0..w.s.active.len();
+        w.node(0, all, check)?;
+        if pass != Pass::Collect {
+            w.cur.ws();
+            if !w.cur.at_end() {
+                return Err(malformed());
+            }
+        }
+        if pass == Pass::Rewrite {
+            w.out.extend_from_slice(&doc[w.copied..]);
+        }
+        Ok(w.found)
+    }
+}
+
+/// A worker's buffers for the walk, reused document after document.
+#[derive(Default)]
+struct Scratch {
+    /// The paths (indexes into `targets`) still matching: each level's are
+    /// a range at the end, pushed before going down and cut after. A path
+    /// at level L has matched its first L steps.
+    active: Vec<usize>,
+    /// Where the walk is, for messages (kept only while looking for
+    /// unlisted keys).
+    trail: Vec<Part>,
+    /// A rule's output for one value or key.
+    value: Vec<u8>,
+}
+
+/// Above this many bytes a worker's rule output buffer is freed after the
+/// document, so one huge value does not pin its memory for the whole run.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this worker's scratch; a json rule inside a document (a
+/// rule's rule) gets a fresh one.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => {
+            let result = f(&mut s);
+            if s.value.capacity() > SCRATCH_KEEP {
+                s.value = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// One step of where the walk is. The path text is only written for a
+/// message (`Walk::path`), not at every key.
+#[derive(Clone, Copy)]
+enum Part {
+    /// A key the rules name: step `level` of target `target`.
+    Key {
+        target: usize,
+        level: usize,
+    },
+    /// The `n`th key (from 1) of an object, not named by the rules.
+    KeyAt(usize),
+    Index(usize),
+}
+
+struct Walk<'w, 'r> {
+    json: &'w Json,
+    doc: &'w [u8],
+    cur: Cursor<'w>,
+    row: &'w RowView<'r>,
+    pass: Pass,
+    /// The rewritten document (`Pass::Rewrite` only).
+    out: &'w mut Vec<u8>,
+    /// The document's bytes before this are in `out`, as they were or
+    /// replaced.
+    copied: usize,
+    s: &'w mut Scratch,
+    /// `check`'s collected paths.
+    found: Vec<String>,
+}
+
+/// The members of one object that `unlisted: drop` removes, as the walk
+/// meets them: a run of dropped members before a kept one goes from its
+/// first key to the kept one's key; the run after the last kept member
+/// goes from the end of its value, which takes the comma before them.
+#[derive(Default)]
+struct Dropping {
+    /// Where the current run of dropped members starts (a key).
+    run: Option<usize>,
+    last_kept_end: Option<usize>,
+    last_dropped_end: usize,
+}
+
+impl Walk<'_, '_> {
+    /// Whether this pass runs target `t`'s rule.
+    fn runs(&self, t: usize) -> bool {
+        match self.pass {
+            Pass::Rewrite => true,
+            Pass::Rule(r) => r == t,
+            _ => false,
+        }
+    }
+
+    /// Copies the document through to `start`, where a replacement goes.
+    fn copy_to(&mut self, start: usize) {
+        self.out.extend_from_slice(&self.doc[self.copied..start]);
+    }
+
+    /// Replaces `start..end` of the document with `bytes`.
+    fn replace(&mut self, start: usize, end: usize, bytes: &[u8]) {
+        if self.pass == Pass::Rewrite {
+            self.copy_to(start);
+            self.out.extend_from_slice(bytes);
+            self.copied = end;
+        }
+    }
+
+    /// The value at `level` (after white space), with the paths `active`
+    /// (a range of `s.active`) matching down to it; `check`: whether keys
+    /// no path names are unlisted here. Leaves the cursor right after it.
+    fn node(&mut self, level: usize, active: Range<usize>, check: bool) -> Result<(), ValueError> {
+        let json = self.json;
+        let mut keys = None;
+        for k in active.clone() {
+            let t = self.s.active[k];
+            let target = &json.targets[t];
+            if target.steps.len() == level {
+                // Paths do not overlap, except below a `keys` rule: a
+                // path ending here is the only one, or a `keys` one.
+                match &target.action {
+                    Action::Keys(rule) => keys = Some((t, &**rule)),
+                    _ => return self.leaf(t, level),
                 }
-                let kind = match node {
-                    Node::Scalar { kind, .. } => Some(*kind),
-                    _ => None,
-                };
-                let raw = &doc[start..end];
+            }
+        }
+        // A path ends here: its rule covers the whole subtree.
+        let check = check && keys.is_none();
+        self.cur.ws();
+        let start = self.cur.i;
+        match self.cur.peek() {
+            Some(b'{') => self.object(level, active, check, keys),
+            Some(b'[') => self.array(level, active, check),
+            _ => {
+                // A value where a path expected to go deeper (`"address":
+                // "x"` under `address.street`) is not what any rule names.
+                // JSON null says nothing, so it stays.
+                if self.cur.scalar()? != ScalarKind::Null && check {
+                    self.refuse()?;
+                    self.replace(start, self.cur.i, b"null");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The value where target `t`'s path ends.
+    fn leaf(&mut self, t: usize, level: usize) -> Result<(), ValueError> {
+        let json = self.json;
+        self.cur.ws();
+        let start = self.cur.i;
+        let kind = self.cur.skip_value(level)?;
+        let end = self.cur.i;
+        match &json.targets[t].action {
+            Action::Null if self.runs(t) => self.replace(start, end, b"null"),
+            Action::Value(rule) if self.runs(t) => {
+                let raw = &self.doc[start..end];
                 let decoded;
                 let text: Option<&[u8]> = match kind {
                     Some(ScalarKind::Null) => None,
                     // Most strings hold no escape: their content is the
                     // document's own bytes, with no copy.
-                    Some(ScalarKind::String) if memchr::memchr(b'\\', raw).is_none() => {
-                        Some(&raw[1..raw.len() - 1])
-                    }
+                    Some(ScalarKind::String) if !self.cur.escaped => Some(&raw[1..raw.len() - 1]),
                     Some(ScalarKind::String) => {
                         decoded = decode_string(raw);
                         Some(decoded.as_bytes())
                     }
                     _ => Some(raw),
                 };
-                match inner {
-                    Inner::Keep => continue,
-                    Inner::Null => edits.push(start, end, b"null"),
-                    Inner::Transform(t) => {
-                        value.clear();
-                        match crate::transform::apply(&**t, text, row, &mut value)? {
-                            Written::Null => edits.push(start, end, b"null"),
-                            Written::Value => {
-                                let at = edits.bytes.len();
-                                encode_like(kind, &value, &mut edits.bytes);
-                                edits.replaced(start, end, at);
-                            }
-                        }
+                self.s.value.clear();
+                let written = crate::transform::apply(&**rule, text, self.row, &mut self.s.value)?;
+                if self.pass == Pass::Rewrite {
+                    self.copy_to(start);
+                    match written {
+                        Written::Null => self.out.extend_from_slice(b"null"),
+                        Written::Value => encode_like(kind, &self.s.value, self.out),
                     }
+                    self.copied = end;
                 }
             }
+            _ => {}
         }
-        for (steps, t) in &self.keys {
-            found.clear();
-            select(doc, &root, steps, &mut found);
-            for node in &found {
-                let Node::Object { members, .. } = node else {
-                    continue;
-                };
-                for ((start, end), _) in members {
-                    let key = decode_string(&doc[*start..*end]);
-                    value.clear();
-                    if crate::transform::apply(&**t, Some(key.as_bytes()), row, &mut value)?
-                        == Written::Null
-                    {
-                        return Err(ValueError(format!(
-                            "a `keys` rule of {} wrote NULL, which cannot be a key",
-                            self.column
-                        )));
+        Ok(())
+    }
+
+    /// The object at the cursor; `keys`: the `keys` rule ending here.
+    fn object(
+        &mut self,
+        level: usize,
+        active: Range<usize>,
+        check: bool,
+        keys: Option<(usize, &dyn Transform)>,
+    ) -> Result<(), ValueError> {
+        let json = self.json;
+        self.cur.i += 1;
+        if self.cur.empty(b'}') {
+            return Ok(());
+        }
+        let next_start = self.s.active.len();
+        let mut dropping = Dropping::default();
+        let mut n = 0;
+        loop {
+            n += 1;
+            let key = self.cur.key()?;
+            // Keys are row data (maps keyed by email or name): the path
+            // shows a key only when the rules name it, else its position
+            // among its object's keys.
+            let mut named = None;
+            for k in active.clone() {
+                let t = self.s.active[k];
+                match json.targets[t].steps.get(level) {
+                    Some(Step::Key(name)) if key.is(self.doc, name) => {
+                        named.get_or_insert(Part::Key { target: t, level });
+                        self.s.active.push(t);
                     }
-                    let at = edits.bytes.len();
-                    encode_string(&value, &mut edits.bytes);
-                    edits.replaced(*start, *end, at);
+                    Some(Step::Every) => self.s.active.push(t),
+                    _ => {}
                 }
             }
+            let next = next_start..self.s.active.len();
+            if check {
+                self.s.trail.push(named.unwrap_or(Part::KeyAt(n)));
+            }
+            if next.is_empty() && check {
+                self.refuse()?;
+                dropping.run.get_or_insert(key.span.0);
+                self.cur.skip_value(level + 1)?;
+                dropping.last_dropped_end = self.cur.i;
+            } else {
+                if let Some(run) = dropping.run.take() {
+                    self.replace(run, key.span.0, b"");
+                }
+                if let Some((t, rule)) = keys {
+                    self.rewrite_key(t, rule, key)?;
+                }
+                if next.is_empty() {
+                    self.cur.skip_value(level + 1)?;
+                } else {
+                    self.node(level + 1, next, check)?;
+                }
+                dropping.last_kept_end = Some(self.cur.i);
+            }
+            if check {
+                self.s.trail.pop();
+            }
+            self.s.active.truncate(next_start);
+            if !self.cur.more(b'}')? {
+                break;
+            }
         }
-        edits.write(doc, out);
-        Ok(Written::Value)
-    }
-}
-
-/// The replacements of one document: spans of it, and the bytes that take
-/// their place, all in one buffer (one allocation per document, not one
-/// per value).
-#[derive(Default)]
-pub(super) struct Edits {
-    /// (start, end) in the document, (start, end) in `bytes`.
-    spans: Vec<(usize, usize, usize, usize)>,
-    bytes: Vec<u8>,
-}
-
-impl Edits {
-    /// Whether an edit already covers part of `start..end`.
-    fn overlaps(&self, start: usize, end: usize) -> bool {
-        self.spans.iter().any(|&(s, e, ..)| start < e && s < end)
-    }
-
-    /// Replaces `start..end` of the document with `bytes`.
-    fn push(&mut self, start: usize, end: usize, bytes: &[u8]) {
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(bytes);
-        self.replaced(start, end, at);
-    }
-
-    /// Replaces `start..end` of the document with what was written to
-    /// `bytes` since its length was `at`.
-    fn replaced(&mut self, start: usize, end: usize, at: usize) {
-        self.spans.push((start, end, at, self.bytes.len()));
-    }
-
-    /// Writes `doc` with the edits applied. Drops and path edits never
-    /// overlap (a dropped key is on no path); a stable sort keeps a
-    /// value's edit before the drop that starts where it ends.
-    fn write(mut self, doc: &[u8], out: &mut Vec<u8>) {
-        self.spans.sort_by_key(|e| e.0);
-        let mut at = 0;
-        for &(start, end, a, b) in &self.spans {
-            out.extend_from_slice(&doc[at..start]);
-            out.extend_from_slice(&self.bytes[a..b]);
-            at = end;
+        if let Some(run) = dropping.run {
+            let from = dropping.last_kept_end.unwrap_or(run);
+            self.replace(from, dropping.last_dropped_end, b"");
         }
-        out.extend_from_slice(&doc[at..]);
+        Ok(())
     }
-}
 
-/// One step of where the unlisted walk is. The path text is only
-/// written for a message (`render`), not at every key.
-#[derive(Clone, Copy)]
-enum Part<'s> {
-    /// A key the rules name.
-    Key(&'s str),
-    /// The `n`th key (from 1) of an object, not named by the rules.
-    KeyAt(usize),
-    Index(usize),
-}
+    /// The array at the cursor. An element no path reaches becomes `null`
+    /// under `unlisted: drop`, so the other indexes hold.
+    fn array(&mut self, level: usize, active: Range<usize>, check: bool) -> Result<(), ValueError> {
+        let json = self.json;
+        self.cur.i += 1;
+        if self.cur.empty(b']') {
+            return Ok(());
+        }
+        let next_start = self.s.active.len();
+        let mut j = 0;
+        loop {
+            for k in active.clone() {
+                let t = self.s.active[k];
+                match json.targets[t].steps.get(level) {
+                    Some(Step::Every) => self.s.active.push(t),
+                    Some(Step::Index(i)) if *i == j => self.s.active.push(t),
+                    _ => {}
+                }
+            }
+            let next = next_start..self.s.active.len();
+            if check {
+                self.s.trail.push(Part::Index(j));
+            }
+            if !next.is_empty() {
+                self.node(level + 1, next, check)?;
+            } else if check {
+                self.refuse()?;
+                self.cur.ws();
+                let start = self.cur.i;
+                self.cur.skip_value(level + 1)?;
+                self.replace(start, self.cur.i, b"null");
+            } else {
+                self.cur.skip_value(level + 1)?;
+            }
+            if check {
+                self.s.trail.pop();
+            }
+            self.s.active.truncate(next_start);
+            j += 1;
+            if !self.cur.more(b']')? {
+                break;
+            }
+        }
+        Ok(())
+    }
 
-/// The state of the unlisted walk over one document.
-#[derive(Default)]
-pub(super) struct Walk<'s> {
-    /// The rest of each path still matching: each level's paths are a
-    /// range at the end, pushed before going down and cut after.
-    active: Vec<&'s [Step]>,
-    trail: Vec<Part<'s>>,
-    pub(super) edits: Edits,
-    /// `check`'s collected paths.
-    pub(super) found: Vec<String>,
-}
+    /// Rewrites `key` by target `t`'s `keys` rule.
+    fn rewrite_key(
+        &mut self,
+        t: usize,
+        rule: &dyn Transform,
+        key: KeyLiteral,
+    ) -> Result<(), ValueError> {
+        let span = key.span;
+        if !self.runs(t) {
+            return Ok(());
+        }
+        let key = decode_string(&self.doc[span.0..span.1]);
+        self.s.value.clear();
+        if crate::transform::apply(rule, Some(key.as_bytes()), self.row, &mut self.s.value)?
+            == Written::Null
+        {
+            return Err(ValueError(format!(
+                "a `keys` rule of {} wrote NULL, which cannot be a key",
+                self.json.column
+            )));
+        }
+        if self.pass == Pass::Rewrite {
+            self.copy_to(span.0);
+            encode_string(&self.s.value, self.out);
+            self.copied = span.1;
+        }
+        Ok(())
+    }
 
-impl Walk<'_> {
+    /// With `unlisted: fail`, the error for the key where the walk is: its
+    /// path only, never its value, and never a key the rules do not name.
+    fn refuse(&mut self) -> Result<(), ValueError> {
+        if self.pass != Pass::Collect && self.json.unlisted != Unlisted::Fail {
+            return Ok(());
+        }
+        let mut path = self.path();
+        if path.is_empty() {
+            path.push_str("(the whole document)");
+        }
+        if self.pass == Pass::Collect {
+            let general = every_index(&path);
+            if !self.found.contains(&general) {
+                self.found.push(general);
+            }
+            return Ok(());
+        }
+        Err(ValueError(format!(
+            "json key `{path}` in {} is named by no path of the rule (`unlisted: fail`); \
+             add it to the rule's paths (`keep` if it is not personal), or set `unlisted: drop`",
+            self.json.column
+        )))
+    }
+
     /// The path where the walk is, as the rules write it.
     fn path(&self) -> String {
         let mut path = String::new();
-        for part in &self.trail {
+        for part in &self.s.trail {
             match *part {
-                Part::Key(k) => push_key(&mut path, k),
+                Part::Key { target, level } => {
+                    if let Step::Key(k) = &self.json.targets[target].steps[level] {
+                        push_key(&mut path, k);
+                    }
+                }
                 Part::KeyAt(n) => {
                     let _ = write!(path, "[key {n}]");
                 }
@@ -203,158 +520,4 @@ impl Walk<'_> {
         }
         path
     }
-}
-
-impl Json {
-    /// Walks the whole document from `root` with every listed path active
-    /// (see `unlisted`).
-    pub(super) fn walk_unlisted<'s>(
-        &'s self,
-        doc: &[u8],
-        root: &Node,
-        walk: &mut Walk<'s>,
-    ) -> Result<(), ValueError> {
-        walk.active.extend(self.listed.iter().map(Vec::as_slice));
-        let all = 0..walk.active.len();
-        self.unlisted(doc, root, all, walk)
-    }
-
-    /// Finds the keys under `node` that no path names or runs through
-    /// (`walk.active[level]`: the rest of each path still matching here),
-    /// and fails naming the first, or adds the edits that drop them.
-    fn unlisted<'s>(
-        &'s self,
-        doc: &[u8],
-        node: &Node,
-        level: Range<usize>,
-        walk: &mut Walk<'s>,
-    ) -> Result<(), ValueError> {
-        // A path ends here: its rule covers the whole subtree.
-        if walk.active[level.clone()]
-            .iter()
-            .any(|steps| steps.is_empty())
-        {
-            return Ok(());
-        }
-        let next_start = level.end;
-        match node {
-            Node::Object { members, .. } => {
-                let mut dropped = Vec::new();
-                for (j, (span, value)) in members.iter().enumerate() {
-                    // Keys are row data (maps keyed by email or name): the
-                    // path shows a key only when the rules name it, else
-                    // its position among its object's keys.
-                    let mut named = None;
-                    for k in level.clone() {
-                        let steps = walk.active[k];
-                        match steps.split_first() {
-                            Some((Step::Key(key), rest)) if key_is(doc, *span, key) => {
-                                named.get_or_insert(key.as_str());
-                                walk.active.push(rest);
-                            }
-                            Some((Step::Every, rest)) => walk.active.push(rest),
-                            _ => {}
-                        }
-                    }
-                    walk.trail.push(named.map_or(Part::KeyAt(j + 1), Part::Key));
-                    let next = next_start..walk.active.len();
-                    if next.is_empty() {
-                        self.refuse(walk)?;
-                        dropped.push(j);
-                    } else {
-                        self.unlisted(doc, value, next, walk)?;
-                    }
-                    walk.trail.pop();
-                    walk.active.truncate(next_start);
-                }
-                drop_members(members, &dropped, &mut walk.edits);
-            }
-            Node::Array { items, .. } => {
-                for (j, item) in items.iter().enumerate() {
-                    for k in level.clone() {
-                        match walk.active[k].split_first() {
-                            Some((Step::Every, rest)) => walk.active.push(rest),
-                            Some((Step::Index(n), rest)) if *n == j => walk.active.push(rest),
-                            _ => {}
-                        }
-                    }
-                    walk.trail.push(Part::Index(j));
-                    let next = next_start..walk.active.len();
-                    if next.is_empty() {
-                        self.refuse(walk)?;
-                        let (s, e) = item.span();
-                        walk.edits.push(s, e, b"null");
-                    } else {
-                        self.unlisted(doc, item, next, walk)?;
-                    }
-                    walk.trail.pop();
-                    walk.active.truncate(next_start);
-                }
-            }
-            // A value where a path expected to go deeper (`"address": "x"`
-            // under `address.street`) is not what any rule names. JSON
-            // null says nothing, so it stays.
-            Node::Scalar {
-                kind: ScalarKind::Null,
-                ..
-            } => {}
-            Node::Scalar { start, end, .. } | Node::Skipped { start, end } => {
-                self.refuse(walk)?;
-                walk.edits.push(*start, *end, b"null");
-            }
-        }
-        Ok(())
-    }
-
-    /// With `unlisted: fail`, the error for the key where the walk is: its
-    /// path only, never its value, and never a key the rules do not name.
-    fn refuse(&self, walk: &mut Walk<'_>) -> Result<(), ValueError> {
-        if !self.collect && self.unlisted != Unlisted::Fail {
-            return Ok(());
-        }
-        let mut path = walk.path();
-        if path.is_empty() {
-            path.push_str("(the whole document)");
-        }
-        if self.collect {
-            let general = every_index(&path);
-            if !walk.found.contains(&general) {
-                walk.found.push(general);
-            }
-            return Ok(());
-        }
-        Err(ValueError(format!(
-            "json key `{path}` in {} is named by no path of the rule (`unlisted: fail`); \
-             add it to the rule's paths (`keep` if it is not personal), or set `unlisted: drop`",
-            self.column
-        )))
-    }
-}
-
-/// The edits that remove `dropped` members (indexes, ascending) of an
-/// object with their commas: a member before the last kept one goes with
-/// everything up to the next key; the dropped members after it go in one
-/// span from the end of the last kept value, which takes the comma before
-/// them.
-pub(super) fn drop_members(
-    members: &[((usize, usize), Node)],
-    dropped: &[usize],
-    edits: &mut Edits,
-) {
-    let Some(&last) = dropped.last() else {
-        return;
-    };
-    let last_kept = (0..members.len()).rev().find(|j| !dropped.contains(j));
-    for &j in dropped {
-        match last_kept {
-            Some(k) if j < k => edits.push(members[j].0 .0, members[j + 1].0 .0, b""),
-            _ => {}
-        }
-    }
-    let tail_start = match last_kept {
-        Some(k) if k < last => members[k].1.span().1,
-        Some(_) => return,
-        None => members[0].0 .0,
-    };
-    edits.push(tail_start, members[last].1.span().1, b"");
 }

@@ -1,32 +1,9 @@
-//! Scanning a document into nodes (spans into its bytes), only as deep
-//! as the paths reach, and selecting the nodes a path names.
+//! Moving through a document's text: past white space, keys, strings,
+//! numbers and whole values, without building anything. What a value is
+//! comes back as its kind; where it is, as the cursor's position.
 
-use super::path::Step;
 use super::text::decode_string;
 use crate::transform::ValueError;
-
-/// A parsed JSON value: spans into the document.
-#[derive(Debug)]
-pub(super) enum Node {
-    Object {
-        start: usize,
-        end: usize,
-        /// Each member's key literal (quotes included) and value.
-        members: Vec<((usize, usize), Node)>,
-    },
-    Array {
-        start: usize,
-        end: usize,
-        items: Vec<Node>,
-    },
-    Scalar {
-        start: usize,
-        end: usize,
-        kind: ScalarKind,
-    },
-    /// An object or array deeper than any path reaches: only its span.
-    Skipped { start: usize, end: usize },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ScalarKind {
@@ -36,43 +13,33 @@ pub(super) enum ScalarKind {
     Null,
 }
 
-impl Node {
-    pub(super) fn span(&self) -> (usize, usize) {
-        match self {
-            Node::Object { start, end, .. }
-            | Node::Array { start, end, .. }
-            | Node::Scalar { start, end, .. }
-            | Node::Skipped { start, end } => (*start, *end),
-        }
-    }
-}
-
 pub(super) fn malformed() -> ValueError {
     ValueError("malformed json value".into())
 }
 
-/// Nesting a full parse accepts (for a rule's output, `encode_like`);
+/// Nesting a full check accepts (for a rule's output, `encode_like`);
 /// deeper output is written as a string.
 pub(super) const FULL_PARSE_DEPTH: usize = 512;
 
-/// A small recursive-descent JSON scanner recording spans. Containers at
-/// `max_depth` or deeper are skipped (`skip_container`), so the recursion
-/// is bounded by `max_depth`, not by the document.
-pub(super) struct Parser<'a> {
-    b: &'a [u8],
-    i: usize,
-    depth: usize,
+/// A position in a document. Values are checked down to `max_depth`
+/// levels from the root (the deepest level a path reaches); containers
+/// deeper than that are skipped by counting brackets without recursion, so
+/// a document nested thousands of levels deep costs no stack.
+pub(super) struct Cursor<'a> {
+    pub(super) b: &'a [u8],
+    pub(super) i: usize,
     max_depth: usize,
+    /// Whether the last string moved past holds an escape.
+    pub(super) escaped: bool,
 }
 
-impl<'a> Parser<'a> {
-    /// A parser of `b` that makes nodes down to `max_depth` levels.
-    pub(super) fn new(b: &'a [u8], max_depth: usize) -> Parser<'a> {
-        Parser {
+impl<'a> Cursor<'a> {
+    pub(super) fn new(b: &'a [u8], max_depth: usize) -> Cursor<'a> {
+        Cursor {
             b,
             i: 0,
-            depth: 0,
             max_depth,
+            escaped: false,
         }
     }
 
@@ -81,39 +48,107 @@ impl<'a> Parser<'a> {
         self.i == self.b.len()
     }
 
+    pub(super) fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
     pub(super) fn ws(&mut self) {
         while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
             self.i += 1;
         }
     }
 
-    pub(super) fn value(&mut self) -> Result<Node, ValueError> {
+    /// Just after a container's `{` or `[`: whether it closes at once (then
+    /// the cursor is past `close`).
+    pub(super) fn empty(&mut self, close: u8) -> bool {
+        self.ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.i += 1;
+        }
+        empty
+    }
+
+    /// After a member or an item: whether another follows (past the `,`),
+    /// or the container ends (past `close`).
+    pub(super) fn more(&mut self, close: u8) -> Result<bool, ValueError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(malformed()),
+        }
+    }
+
+    /// Moves past a member's key and its `:`.
+    pub(super) fn key(&mut self) -> Result<KeyLiteral, ValueError> {
         self.ws();
         let start = self.i;
-        let c = *self.b.get(self.i).ok_or_else(malformed)?;
+        if self.peek() != Some(b'"') {
+            return Err(malformed());
+        }
+        let escaped = self.string_end()?;
+        let key = KeyLiteral {
+            span: (start, self.i),
+            escaped,
+        };
+        self.ws();
+        if self.peek() != Some(b':') {
+            return Err(malformed());
+        }
+        self.i += 1;
+        Ok(key)
+    }
+
+    /// Moves past the value at `level` (the root is 0) that starts after
+    /// white space here; the cursor ends right after it. Returns its kind,
+    /// `None` for an object or array.
+    pub(super) fn skip_value(&mut self, level: usize) -> Result<Option<ScalarKind>, ValueError> {
+        self.ws();
+        let c = self.peek().ok_or_else(malformed)?;
         match c {
-            b'{' | b'[' if self.depth >= self.max_depth => {
-                self.skip_container()?;
-                Ok(Node::Skipped { start, end: self.i })
-            }
-            b'{' | b'[' => {
-                self.depth += 1;
+            b'{' | b'[' if level >= self.max_depth => self.skip_container()?,
+            b'{' => {
                 self.i += 1;
-                let node = if c == b'{' {
-                    self.object(start)?
-                } else {
-                    self.array(start)?
-                };
-                self.depth -= 1;
-                Ok(node)
+                if !self.empty(b'}') {
+                    loop {
+                        self.key()?;
+                        self.skip_value(level + 1)?;
+                        if !self.more(b'}')? {
+                            break;
+                        }
+                    }
+                }
             }
+            b'[' => {
+                self.i += 1;
+                if !self.empty(b']') {
+                    loop {
+                        self.skip_value(level + 1)?;
+                        if !self.more(b']')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => return self.scalar().map(Some),
+        }
+        Ok(None)
+    }
+
+    /// Moves past the string, number, `true`, `false` or `null` here.
+    pub(super) fn scalar(&mut self) -> Result<ScalarKind, ValueError> {
+        let c = self.peek().ok_or_else(malformed)?;
+        match c {
             b'"' => {
-                self.string_end()?;
-                Ok(Node::Scalar {
-                    start,
-                    end: self.i,
-                    kind: ScalarKind::String,
-                })
+                self.escaped = self.string_end()?;
+                Ok(ScalarKind::String)
             }
             b't' | b'f' | b'n' => {
                 let word: &[u8] = match c {
@@ -125,96 +160,15 @@ impl<'a> Parser<'a> {
                     return Err(malformed());
                 }
                 self.i += word.len();
-                let kind = if c == b'n' {
+                Ok(if c == b'n' {
                     ScalarKind::Null
                 } else {
                     ScalarKind::Bool
-                };
-                Ok(Node::Scalar {
-                    start,
-                    end: self.i,
-                    kind,
                 })
             }
             _ => {
-                let len = number_len(&self.b[self.i..]).ok_or_else(malformed)?;
-                self.i += len;
-                Ok(Node::Scalar {
-                    start,
-                    end: self.i,
-                    kind: ScalarKind::Number,
-                })
-            }
-        }
-    }
-
-    fn object(&mut self, start: usize) -> Result<Node, ValueError> {
-        let mut members = Vec::new();
-        self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
-            return Ok(Node::Object {
-                start,
-                end: self.i,
-                members,
-            });
-        }
-        loop {
-            self.ws();
-            let key_start = self.i;
-            if self.b.get(self.i) != Some(&b'"') {
-                return Err(malformed());
-            }
-            self.string_end()?;
-            let key = (key_start, self.i);
-            self.ws();
-            if self.b.get(self.i) != Some(&b':') {
-                return Err(malformed());
-            }
-            self.i += 1;
-            let v = self.value()?;
-            members.push((key, v));
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Node::Object {
-                        start,
-                        end: self.i,
-                        members,
-                    });
-                }
-                _ => return Err(malformed()),
-            }
-        }
-    }
-
-    fn array(&mut self, start: usize) -> Result<Node, ValueError> {
-        let mut items = Vec::new();
-        self.ws();
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
-            return Ok(Node::Array {
-                start,
-                end: self.i,
-                items,
-            });
-        }
-        loop {
-            items.push(self.value()?);
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Node::Array {
-                        start,
-                        end: self.i,
-                        items,
-                    });
-                }
-                _ => return Err(malformed()),
+                self.i += number_len(&self.b[self.i..]).ok_or_else(malformed)?;
+                Ok(ScalarKind::Number)
             }
         }
     }
@@ -245,22 +199,41 @@ impl<'a> Parser<'a> {
         Err(malformed())
     }
 
-    /// Moves past a string starting at the current `"`.
-    fn string_end(&mut self) -> Result<(), ValueError> {
+    /// Moves past a string starting at the current `"`; returns whether
+    /// it holds an escape.
+    fn string_end(&mut self) -> Result<bool, ValueError> {
         self.i += 1;
+        let mut escaped = false;
         loop {
-            let j = memchr::memchr2(b'"', b'\\', &self.b[self.i..]).ok_or_else(malformed)?;
+            let j = quote_or_backslash(&self.b[self.i..]).ok_or_else(malformed)?;
             self.i += j;
             if self.b[self.i] == b'"' {
                 self.i += 1;
-                return Ok(());
+                return Ok(escaped);
             }
+            escaped = true;
             self.i += 2;
             if self.i > self.b.len() {
                 return Err(malformed());
             }
         }
     }
+}
+
+/// Where the first `"` or `\\` of `b` is. Most keys and values are short:
+/// their end is found by looking at a few bytes before `memchr`'s vector
+/// search, whose setup costs more than they do.
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    for (i, &c) in b.iter().take(SHORT).enumerate() {
+        if c == b'"' || c == b'\\' {
+            return Some(i);
+        }
+    }
+    if b.len() <= SHORT {
+        return None;
+    }
+    memchr::memchr2(b'"', b'\\', &b[SHORT..]).map(|i| i + SHORT)
 }
 
 /// Length of the JSON number at the start of `b`.
@@ -299,6 +272,30 @@ pub(super) fn number_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
+/// A member's key as the document spells it.
+#[derive(Clone, Copy)]
+pub(super) struct KeyLiteral {
+    /// Quotes included.
+    pub(super) span: (usize, usize),
+    /// Whether it holds an escape (then only its decoded text says what
+    /// key it is).
+    pub(super) escaped: bool,
+}
+
+impl KeyLiteral {
+    /// Whether this key of `doc` spells `key`. Called for every key and
+    /// path at a level, so inlined: a length that differs settles most.
+    #[inline]
+    pub(super) fn is(self, doc: &[u8], key: &str) -> bool {
+        if self.escaped {
+            key_is(doc, self.span, key)
+        } else {
+            self.span.1 - self.span.0 - 2 == key.len()
+                && &doc[self.span.0 + 1..self.span.1 - 1] == key.as_bytes()
+        }
+    }
+}
+
 /// Whether the key literal at `span` of `doc` spells `key`. Most keys a
 /// path meets are other keys, so this reads only as far as they differ:
 /// decoding only shortens a literal, so a shorter one never spells `key`;
@@ -320,37 +317,4 @@ pub(super) fn key_is(doc: &[u8], span: (usize, usize), key: &str) -> bool {
         }
     }
     raw.len() == key_bytes.len()
-}
-
-/// Collects the nodes `steps` reach from `node` in `doc`.
-pub(super) fn select<'n>(doc: &[u8], node: &'n Node, steps: &[Step], found: &mut Vec<&'n Node>) {
-    let Some((step, rest)) = steps.split_first() else {
-        found.push(node);
-        return;
-    };
-    match (step, node) {
-        (Step::Key(k), Node::Object { members, .. }) => {
-            // Duplicate keys (json, not jsonb): each occurrence.
-            for (_, v) in members.iter().filter(|(span, _)| key_is(doc, *span, k)) {
-                select(doc, v, rest, found);
-            }
-        }
-        (Step::Index(n), Node::Array { items, .. }) => {
-            if let Some(v) = items.get(*n) {
-                select(doc, v, rest, found);
-            }
-        }
-        (Step::Every, Node::Array { items, .. }) => {
-            for v in items {
-                select(doc, v, rest, found);
-            }
-        }
-        // Objects keyed by data (a map from email to settings): every member.
-        (Step::Every, Node::Object { members, .. }) => {
-            for (_, v) in members {
-                select(doc, v, rest, found);
-            }
-        }
-        _ => {}
-    }
 }

@@ -1,5 +1,6 @@
 //! The json rule's unit tests: paths, scanning, rewriting, `unlisted`.
 
+use super::path::Step;
 use super::text::{decode_string, encode_string};
 use super::*;
 use crate::transform::test_support::{apply, build, build_err, column, parse, parse_err};
@@ -355,4 +356,170 @@ fn errors_name_the_problem() {
             "{bad}"
         );
     }
+}
+
+/// The rule's output for `doc`, or its error.
+fn run(t: &dyn Transform, doc: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    t.apply(doc.as_bytes(), &RowView::empty(), &mut out)
+        .map(|_| String::from_utf8(out).unwrap())
+        .map_err(|e| e.0)
+}
+
+#[test]
+fn escapes_and_unicode_around_the_paths_pass_through_as_they_are() {
+    let t = json(r#"{ json: { paths: { "Zoë.note": { set: X }, "a\"b": { set: Q } } } }"#);
+    // Brackets, quotes, commas and escaped quotes inside strings are text,
+    // not structure; `\u` escapes and raw UTF-8 keys both match.
+    let doc = r#"{"s": "x\"}],{[\\", "Zo\u00eb": {"note": "n\"1", "k\\": "\ud83c\udf89"}, "Zoë": {"note": "é"}, "a\"b": 1, "t": "\\"}"#;
+    assert_eq!(
+        run(&*t, doc).unwrap(),
+        r#"{"s": "x\"}],{[\\", "Zo\u00eb": {"note": "X", "k\\": "\ud83c\udf89"}, "Zoë": {"note": "X"}, "a\"b": "Q", "t": "\\"}"#
+    );
+}
+
+#[test]
+fn nested_arrays_are_reached_by_every_and_by_index() {
+    let t = json(r#"{ json: { paths: { "m[*][1]": { set: X }, "g[0][*].v": { set: Y } } } }"#);
+    let doc =
+        r#"{"m": [[1, 2, 3], [4, 5], [6], []], "g": [[{"v": 1, "w": 2}, {"v": [3]}], [{"v": 4}]]}"#;
+    assert_eq!(
+        run(&*t, doc).unwrap(),
+        r#"{"m": [[1, "X", 3], [4, "X"], [6], []], "g": [[{"v": "Y", "w": 2}, {"v": "Y"}], [{"v": 4}]]}"#
+    );
+    // Under `unlisted: drop`, elements no path reaches become null and
+    // the indexes hold.
+    let t = json(r#"{ json: { unlisted: drop, paths: { "m[*][1]": keep } } }"#);
+    assert_eq!(
+        run(&*t, r#"{"m": [[1, 2, 3], [4, {"a": 5}], 7]}"#).unwrap(),
+        r#"{"m": [[null, 2, null], [null, {"a": 5}], null]}"#
+    );
+}
+
+#[test]
+fn duplicate_keys_are_each_walked() {
+    // json (not jsonb) keeps duplicate keys: each occurrence is reached,
+    // and each one's unlisted members go.
+    let t = json(r#"{ json: { unlisted: drop, paths: { a.b: { set: X } } } }"#);
+    assert_eq!(
+        run(
+            &*t,
+            r#"{"a": {"b": 1, "c": 2}, "a": {"c": 3}, "a": {"b": 4}}"#
+        )
+        .unwrap(),
+        r#"{"a": {"b": "X"}, "a": {}, "a": {"b": "X"}}"#
+    );
+}
+
+#[test]
+fn numbers_keep_their_spelling_and_their_type() {
+    let t = json(r#"{ json: { paths: { n: { set: "42" }, "m[*]": { set: "x" } } } }"#);
+    let doc = r#"{"a": -0.5e+10, "n": 1E3, "m": [0, -1.25, 2e-3], "z": 0}"#;
+    assert_eq!(
+        run(&*t, doc).unwrap(),
+        r#"{"a": -0.5e+10, "n": 42, "m": ["x", "x", "x"], "z": 0}"#
+    );
+    // A bad number where the paths reach is malformed, as before.
+    for bad in [
+        r#"{"a": [1.]}"#,
+        r#"{"a": -}"#,
+        r#"{"a": 1e}"#,
+        r#"{"m": [01]}"#,
+    ] {
+        assert_eq!(run(&*t, bad).unwrap_err(), "malformed json value", "{bad}");
+    }
+}
+
+#[test]
+fn absent_paths_and_paths_through_other_values_change_nothing() {
+    let keep = json(r#"{ json: { paths: { a.b.c: { set: X } } } }"#);
+    let drop = json(r#"{ json: { unlisted: drop, paths: { a.b.c: { set: X } } } }"#);
+    for (doc, dropped) in [
+        (r#"{}"#, r#"{}"#),
+        (r#"{"a": 1}"#, r#"{"a": null}"#),
+        (r#"{"a": [{"b": {"c": 1}}]}"#, r#"{"a": [null]}"#),
+        (r#"{"a": {"b": "c"}}"#, r#"{"a": {"b": null}}"#),
+        (r#"{"a": null}"#, r#"{"a": null}"#),
+        (r#"[{"a": 1}]"#, r#"[null]"#),
+        (r#""a""#, "null"),
+        ("3", "null"),
+    ] {
+        assert_eq!(run(&*keep, doc).unwrap(), doc);
+        assert_eq!(run(&*drop, doc).unwrap(), dropped, "{doc}");
+    }
+}
+
+#[test]
+fn dropped_members_take_their_commas_and_keep_the_spacing() {
+    let rule = |paths: &str| {
+        json(&format!(
+            "{{ json: {{ unlisted: drop, paths: {{ {paths} }} }} }}"
+        ))
+    };
+    let doc = r#"{ "a" : 1 ,"b":2,  "c" : 3 , "d":4 }"#;
+    // Between kept members: from the dropped key to the next key.
+    assert_eq!(
+        run(&*rule("a: keep, c: keep, d: keep"), doc).unwrap(),
+        r#"{ "a" : 1 ,"c" : 3 , "d":4 }"#
+    );
+    // After the last kept one: from the end of its value.
+    assert_eq!(
+        run(&*rule("a: keep, c: keep"), doc).unwrap(),
+        r#"{ "a" : 1 ,"c" : 3 }"#
+    );
+    assert_eq!(run(&*rule("b: keep"), doc).unwrap(), r#"{ "b":2 }"#);
+    // None kept.
+    assert_eq!(run(&*rule("x: keep"), doc).unwrap(), "{  }");
+}
+
+#[test]
+fn a_keys_rule_alone_rewrites_the_keys() {
+    // The deepest path ends at the object whose keys it rewrites.
+    let t = json(r#"{ json: { paths: { m: { keys: { hash: {} } } } } }"#);
+    let out = run(&*t, r#"{"m": {"zoe@example.com": 1, "x": {"y": 2}}}"#).unwrap();
+    assert!(!out.contains("zoe@example.com"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = v["m"].as_object().unwrap();
+    assert_eq!(m.len(), 2, "{out}");
+    assert!(
+        m.values().any(|v| v == &serde_json::json!({"y": 2})),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_malformed_document_says_so_before_its_unlisted_keys() {
+    // The walk meets the unlisted `ssn` first; the syntax is checked first.
+    let t = json(r#"{ json: { unlisted: fail, paths: { name: { set: X } } } }"#);
+    assert_eq!(
+        run(&*t, r#"{"ssn": "1", "name": }"#).unwrap_err(),
+        "malformed json value"
+    );
+    assert!(run(&*t, r#"{"ssn": "1", "name": "n"}"#)
+        .unwrap_err()
+        .starts_with("json key `[key 1]`"));
+}
+
+#[test]
+fn check_lists_the_unlisted_paths_once_each() {
+    let options = parse(r#"{ json: { paths: { "c[*].email": keep, name: keep } } }"#);
+    let doc = r#"{"name": 1, "ssn": 2, "c": [{"email": 1, "phone": 2}, {"phone": 3}, 4], "bad": }"#;
+    // Malformed: nothing to say.
+    assert!(options.unlisted_paths(doc.as_bytes(), true).is_empty());
+    let doc = r#"{"name": 1, "ssn": 2, "c": [{"email": 1, "phone": 2}, {"phone": 3}, 4]}"#;
+    assert_eq!(
+        options.unlisted_paths(doc.as_bytes(), true),
+        ["[key 2]", "c[*][key 2]", "c[*][key 1]", "c[*]"]
+    );
+    assert!(options.unlisted_paths(doc.as_bytes(), false).is_empty());
+}
+
+#[test]
+fn a_rule_sees_a_string_decoded_however_it_is_escaped() {
+    let t = json(r#"{ json: { paths: { "s[*]": { hash: {} } } } }"#);
+    let out = run(&*t, r#"{"s": ["aé\"", "a\u00e9\"", "a\u00E9\u0022"]}"#).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let s = v["s"].as_array().unwrap();
+    assert!(s[0] == s[1] && s[1] == s[2], "{out}");
+    assert_ne!(s[0], "aé\"", "{out}");
 }

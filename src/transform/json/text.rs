@@ -1,7 +1,9 @@
 //! JSON string and scalar text: decoding a string literal, encoding a
 //! value as one, and writing a rule's output in the original JSON type.
 
-use super::scan::{number_len, Node, Parser, ScalarKind, FULL_PARSE_DEPTH};
+use std::borrow::Cow;
+
+use super::scan::{number_len, Cursor, ScalarKind, FULL_PARSE_DEPTH};
 
 /// The content of a JSON string literal (quotes included in `lit`).
 pub(super) fn decode_string(lit: &[u8]) -> String {
@@ -56,7 +58,17 @@ pub(super) fn decode_string(lit: &[u8]) -> String {
 
 /// Appends `v` as a JSON string literal.
 pub(super) fn encode_string(v: &[u8], out: &mut Vec<u8>) {
-    let s = String::from_utf8_lossy(v);
+    // The usual case: valid text with nothing to escape, copied whole.
+    if v.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') && std::str::from_utf8(v).is_ok() {
+        out.push(b'"');
+        out.extend_from_slice(v);
+        out.push(b'"');
+        return;
+    }
+    let s = match std::str::from_utf8(v) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(v),
+    };
     let bytes = s.as_bytes();
     out.push(b'"');
     // Runs of bytes that need no escape are copied whole. Every escaped
@@ -92,10 +104,11 @@ pub(super) fn encode_like(kind: Option<ScalarKind>, v: &[u8], out: &mut Vec<u8>)
         Some(ScalarKind::Number) => number_len(v) == Some(v.len()),
         Some(ScalarKind::Bool) => v == b"true" || v == b"false",
         None => {
-            let mut p = Parser::new(v, FULL_PARSE_DEPTH);
-            let ok = p.value().is_ok_and(|n| !matches!(n, Node::Scalar { .. }));
-            p.ws();
-            ok && p.at_end()
+            let mut c = Cursor::new(v, FULL_PARSE_DEPTH);
+            c.ws();
+            let ok = matches!(c.peek(), Some(b'{' | b'[')) && c.skip_value(0).is_ok();
+            c.ws();
+            ok && c.at_end()
         }
         _ => false,
     };

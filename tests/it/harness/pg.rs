@@ -28,13 +28,12 @@ impl Pg {
     pub fn get() -> &'static Pg {
         PG.get_or_init(|| {
             if let Ok(url) = std::env::var("ANONYMIZE_TEST_DATABASE_URL") {
-                let cfg: tokio_postgres::Config =
-                    url.parse().expect("ANONYMIZE_TEST_DATABASE_URL parses");
-                let db = cfg.get_dbname().unwrap_or("postgres").to_string();
-                let base = url.replacen(&format!("/{db}"), "/{db}", 1);
-                return Pg { base };
+                return Pg {
+                    base: url_template(&url),
+                };
             }
-            let cluster = Cluster::start().expect("start an ephemeral PostgreSQL (initdb/pg_ctl)");
+            let cluster = Cluster::start_with(&super::clusters::setup())
+                .expect("start an ephemeral PostgreSQL (initdb/pg_ctl)");
             let base = cluster.url("{db}");
             *CLUSTER.lock().unwrap() = Some(cluster);
             // SAFETY: registering a plain extern "C" function.
@@ -129,6 +128,34 @@ impl Pg {
         )
         .is_empty()
     }
+}
+
+/// `url` with its database path replaced by `{db}`: the authority ends at
+/// the first `/` after `://` (a user may be named like the database), and
+/// the query string stays.
+fn url_template(url: &str) -> String {
+    let authority = url.find("://").expect("a postgresql:// URL") + 3;
+    let query = url.find('?').unwrap_or(url.len());
+    let path = url[authority..query]
+        .find('/')
+        .map_or(query, |i| authority + i);
+    format!("{}/{{db}}{}", &url[..path], &url[query..])
+}
+
+#[test]
+fn the_test_url_template_replaces_the_path_not_a_user_of_the_same_name() {
+    assert_eq!(
+        url_template("postgresql://postgres@127.0.0.1:5432/postgres"),
+        "postgresql://postgres@127.0.0.1:5432/{db}"
+    );
+    assert_eq!(
+        url_template("postgresql://postgres@127.0.0.1:5432?sslmode=disable"),
+        "postgresql://postgres@127.0.0.1:5432/{db}?sslmode=disable"
+    );
+    assert_eq!(
+        url_template("postgres://u:p@h/app?host=/run/pg"),
+        "postgres://u:p@h/{db}?host=/run/pg"
+    );
 }
 
 /// A test database.

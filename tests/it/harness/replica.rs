@@ -40,7 +40,8 @@ pub const HANG: Duration = Duration::from_secs(180);
 impl Replica {
     pub fn get() -> &'static Replica {
         REPLICA.get_or_init(|| {
-            let primary = Cluster::start().expect("start the replica tests' primary");
+            let primary = Cluster::start_with(&super::clusters::setup())
+                .expect("start the replica tests' primary");
             let setup = Setup {
                 settings: vec![
                     ("hot_standby".into(), "on".into()),
@@ -51,7 +52,7 @@ impl Replica {
                     ("log_recovery_conflict_waits".into(), "on".into()),
                 ],
                 standby_of: Some(primary.as_primary()),
-                ..Setup::default()
+                ..super::clusters::setup()
             };
             let standby = Cluster::start_with(&setup).expect("start the hot standby");
             let replica = Replica {

@@ -93,7 +93,7 @@ impl TlsServer {
                     ("server.key".into(), server_key.into_bytes()),
                     ("ca.crt".into(), ca.pem().into_bytes()),
                 ],
-                standby_of: None,
+                ..super::clusters::setup()
             };
             let cluster = Cluster::start_with(&setup).expect("start the TLS test server");
             let server = TlsServer {
