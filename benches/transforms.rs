@@ -3,7 +3,8 @@
 //!
 //! Each family is measured on a realistic input through the same path the
 //! pipeline takes: a rule parsed from YAML, built for a column, applied
-//! into a reused buffer. Run with `cargo bench --bench transforms`.
+//! into a reused buffer. Run with
+//! `cargo bench -p anonymize-benches --bench transforms` (benches/micro).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
