@@ -7,6 +7,7 @@ use anonymize::cli::{Cli, Command, LogFormat};
 use anonymize::error;
 
 fn main() -> ExitCode {
+    anonymize::pipeline::map_huge_allocations();
     install_panic_hook();
     let cli = Cli::parse_args();
     let format = cli.common.log_format;

@@ -59,22 +59,21 @@ static WIDE_TABLES: Semaphore = Semaphore::const_new(1);
 /// one gives its memory back at once.
 const MAPPED_FROM: usize = 4 << 20;
 
-/// Sets glibc's mmap threshold to `MAPPED_FROM`, once per process. By
+/// Sets glibc's mmap threshold to `MAPPED_FROM` for the whole process
+/// (`main` calls it first, so every command's huge values, `filter`'s
+/// included, are mapped on their own). By
 /// default glibc raises the threshold to the size of each mapped block
 /// freed (up to 32 MiB), after which a huge value's buffers come from a
 /// thread's heap, where a freed one stays resident: fpe on rows of 40 MB
 /// peaked 27 MB higher. Batches (about 1 MiB) stay below it and are
 /// reused from the heap as before.
-fn map_huge_allocations() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only changes the allocator's parameters; it is
-        // called once, and glibc serialises it with allocations.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MAPPED_FROM as libc::c_int);
-        }
-    });
+pub fn map_huge_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's parameters, and glibc
+    // serialises it with allocations.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MAPPED_FROM as libc::c_int);
+    }
 }
 
 /// Whether `table`'s rows average `WIDE_ROW_BYTES` or more, by the
@@ -184,7 +183,6 @@ pub async fn copy_part<S: TableSink>(
     mut sink: S,
     progress: &TableProgress,
 ) -> Result<TableStats> {
-    map_huge_allocations();
     let name = plan.table.name.to_string();
     let _wide = if is_wide(&plan.table) {
         tracing::debug!(table = %name, "wide rows: copied while no other wide table is");
