@@ -276,19 +276,19 @@ impl TransformOptions for Options {
                 action,
             });
         }
-        let json = Json {
+        let json = Json::new(
             targets,
-            depth: self.depth(),
+            self.depth(),
             // Unwritten, it follows `unknown_columns:`: a key the
             // application adds next month is the same risk as a column a
             // migration adds.
-            unlisted: self.unlisted.unwrap_or(if ctx.unknown_fail {
+            self.unlisted.unwrap_or(if ctx.unknown_fail {
                 Unlisted::Fail
             } else {
                 Unlisted::Keep
             }),
-            column: format!("{}.{}", ctx.table, ctx.column.name),
-        };
+            format!("{}.{}", ctx.table, ctx.column.name),
+        );
         Ok(ctx.finish(Box::new(json), self.uniqueness()))
     }
 
@@ -306,19 +306,18 @@ impl TransformOptions for Options {
             return Vec::new();
         }
         // Only where the paths go matters here, not their rules.
-        let walker = Json {
-            targets: self
-                .paths
+        let walker = Json::new(
+            self.paths
                 .iter()
                 .map(|(p, _)| Target {
                     steps: p.steps.clone(),
                     action: Action::Keep,
                 })
                 .collect(),
-            depth: self.depth(),
-            unlisted: Unlisted::Fail,
-            column: String::new(),
-        };
+            self.depth(),
+            Unlisted::Fail,
+            String::new(),
+        );
         walker.collect_unlisted(doc)
     }
 

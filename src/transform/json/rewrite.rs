@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::path::{every_index, push_key, Step};
-use super::scan::{malformed, Cursor, KeyLiteral, ScalarKind};
+use super::scan::{malformed, Cursor, KeyHead, KeyLiteral, ScalarKind};
 use super::text::{decode_string, encode_like, encode_string};
 use super::Unlisted;
 use crate::transform::{RowView, Transform, ValueError, Written};
@@ -17,17 +17,56 @@ use crate::transform::{RowView, Transform, ValueError, Written};
 pub(super) struct Json {
     /// Every path of the rule, in the rule's order, `keep` ones included:
     /// what `unlisted` spares.
-    pub(super) targets: Vec<Target>,
+    targets: Vec<Target>,
     /// Levels to check the syntax of: the longest path's steps.
-    pub(super) depth: usize,
-    pub(super) unlisted: Unlisted,
+    depth: usize,
+    /// What target `t`'s step at `level` matches, at `t * (depth + 1) +
+    /// level` (a `keys` path's object sits one level past its last step):
+    /// one flat table, so checking a key against every path still going
+    /// is a load and a comparison a path.
+    matchers: Vec<Matcher>,
+    unlisted: Unlisted,
     /// `table.column`, for messages.
-    pub(super) column: String,
+    column: String,
 }
 
 pub(super) struct Target {
     pub(super) steps: Vec<Step>,
     pub(super) action: Action,
+}
+
+/// A path's step as [`Walk::object`] checks a key against it.
+#[derive(Clone, Copy)]
+enum Matcher {
+    /// `Step::Key`, by its head.
+    Key(KeyHead),
+    /// Any other step, or none (the path ended above).
+    Other,
+}
+
+impl Json {
+    pub(super) fn new(
+        targets: Vec<Target>,
+        depth: usize,
+        unlisted: Unlisted,
+        column: String,
+    ) -> Json {
+        let mut matchers = vec![Matcher::Other; targets.len() * (depth + 1)];
+        for (t, target) in targets.iter().enumerate() {
+            for (level, step) in target.steps.iter().enumerate() {
+                if let Step::Key(name) = step {
+                    matchers[t * (depth + 1) + level] = Matcher::Key(KeyHead::of(name));
+                }
+            }
+        }
+        Json {
+            targets,
+            depth,
+            matchers,
+            unlisted,
+            column,
+        }
+    }
 }
 
 /// What happens where a path ends.
@@ -348,19 +387,30 @@ impl Walk<'_, '_> {
         loop {
             n += 1;
             let key = self.cur.key()?;
+            let head = key.head(self.doc);
             // Keys are row data (maps keyed by email or name): the path
             // shows a key only when the rules name it, else its position
             // among its object's keys.
             let mut named = None;
             for k in active.clone() {
                 let t = self.s.active[k];
-                match json.targets[t].steps.get(level) {
-                    Some(Step::Key(name)) if key.is(self.doc, name) => {
+                let step = || &json.targets[t].steps[level];
+                match json.matchers[t * (json.depth + 1) + level] {
+                    Matcher::Key(key_head)
+                        if key.is(self.doc, head, key_head, || match step() {
+                            Step::Key(name) => name,
+                            _ => unreachable!("a key matcher is a key step"),
+                        }) =>
+                    {
                         named.get_or_insert(Part::Key { target: t, level });
                         self.s.active.push(t);
                     }
-                    Some(Step::Every) => self.s.active.push(t),
-                    _ => {}
+                    Matcher::Key(_) => {}
+                    Matcher::Other => {
+                        if let Some(Step::Every) = json.targets[t].steps.get(level) {
+                            self.s.active.push(t);
+                        }
+                    }
                 }
             }
             let next = next_start..self.s.active.len();
