@@ -104,6 +104,15 @@ impl Family {
         }
     }
 
+    /// [`block_digits`] of a block of `k` symbols (at most [`Family::block`]).
+    fn block_digits(self, k: usize) -> usize {
+        usize::from(match self {
+            Family::Lower => LOWER_DIGITS[k],
+            Family::Mixed => MIXED_DIGITS[k],
+            Family::Bytes => BYTES_DIGITS[k],
+        })
+    }
+
     /// The separators after the first and the last name.
     fn separators(self) -> (u8, u8) {
         match self {
@@ -118,8 +127,8 @@ impl Family {
 /// base-36 digits that hold `radix^k` values. Exact (integers only), and
 /// strictly increasing in `k` because every radix is above 36, so the
 /// tag's length alone tells how many symbols it holds.
-fn block_digits(radix: u32, k: usize) -> usize {
-    let values = u128::from(radix).pow(k as u32);
+const fn block_digits(radix: u32, k: usize) -> usize {
+    let values = (radix as u128).pow(k as u32);
     let (mut digits, mut reach) = (0, 1u128);
     while reach < values {
         reach *= 36;
@@ -127,6 +136,23 @@ fn block_digits(radix: u32, k: usize) -> usize {
     }
     digits
 }
+
+/// [`block_digits`] of a family's radix for every block length up to its
+/// full block, computed at compile time: the loop costs more than the
+/// block's conversion.
+const fn digit_table<const N: usize>(radix: u32) -> [u8; N] {
+    let mut table = [0u8; N];
+    let mut k = 0;
+    while k < N {
+        table[k] = block_digits(radix, k) as u8;
+        k += 1;
+    }
+    table
+}
+
+const LOWER_DIGITS: [u8; 24] = digit_table(41);
+const MIXED_DIGITS: [u8; 21] = digit_table(67);
+const BYTES_DIGITS: [u8; 16] = digit_table(256);
 
 /// The longest output for an input of `len` bytes: the longest first and
 /// last names, two separators, the tag of the widest family, and `domain`
@@ -227,23 +253,52 @@ fn write_blocks(family: Family, symbols: &[u32], out: &mut Vec<u8>) {
         let value = block.iter().fold(0u128, |acc, &s| {
             acc * u128::from(radix) + u128::from(unpack(s).0)
         });
-        let digits = block_digits(radix, block.len());
+        let digits = family.block_digits(block.len());
         let start = out.len();
         out.resize(start + digits, b'0');
-        // Base 36 from the right, 12 digits per u64 (36^12 < 2^64): one
-        // u128 division a block instead of one a digit.
-        let (mut high, mut low) = ((value / BASE36_12) as u64, (value % BASE36_12) as u64);
-        for (i, slot) in out[start..].iter_mut().rev().enumerate() {
-            if i == 12 {
-                low = high;
-                high = 0;
-            }
-            *slot = DIGITS[(low % 36) as usize];
-            low /= 36;
-        }
-        debug_assert_eq!((high, low), (0, 0), "the block fits its digits");
+        // Base 36 in two halves of at most 12 digits (36^12 < 2^64): one
+        // u128 division a block, and two independent chains of u64
+        // divisions that the CPU runs side by side.
+        let low_digits = digits.min(12);
+        let (high, low) = if digits > 12 {
+            ((value / BASE36_12) as u64, (value % BASE36_12) as u64)
+        } else {
+            (0, value as u64)
+        };
+        let (high_out, low_out) = out[start..].split_at_mut(digits - low_digits);
+        write_base36(high, high_out);
+        write_base36(low, low_out);
     }
 }
+
+/// Writes `v` in base 36 into all of `out`, right-aligned with leading
+/// zeros, two digits a division; `v` fits.
+#[inline]
+fn write_base36(mut v: u64, out: &mut [u8]) {
+    let mut end = out.len();
+    while end >= 2 {
+        let pair = &DIGIT_PAIRS[(v % 1296) as usize];
+        v /= 1296;
+        out[end - 2..end].copy_from_slice(pair);
+        end -= 2;
+    }
+    if end == 1 {
+        out[0] = DIGITS[(v % 36) as usize];
+        v /= 36;
+    }
+    debug_assert_eq!(v, 0, "the value fits its digits");
+}
+
+/// The two base-36 digits of every value below 36^2.
+const DIGIT_PAIRS: [[u8; 2]; 1296] = {
+    let mut pairs = [[0u8; 2]; 1296];
+    let mut i = 0;
+    while i < 1296 {
+        pairs[i] = [DIGITS[i / 36], DIGITS[i % 36]];
+        i += 1;
+    }
+    pairs
+};
 
 /// Separates the tag's permutation from every other use of the PRF.
 const TWEAK_TAG: u64 = 0x7065_7273_6f6e;
@@ -275,6 +330,9 @@ mod tests {
                 "{family:?}: {widths:?}"
             );
             assert_eq!(widths[family.block()], BLOCK_DIGITS, "{family:?}");
+            for (k, &width) in widths.iter().enumerate() {
+                assert_eq!(family.block_digits(k), width, "{family:?} {k}");
+            }
         }
     }
 
