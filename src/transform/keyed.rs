@@ -357,6 +357,14 @@ impl rand_core::TryRng for Rng {
 /// bytes, `tail`), the half packed 8 bits per symbol, or 16 where the
 /// radix needs it (the radices are fixed by the tweak, so the packing is
 /// injective). Its output seeds SplitMix64, stretched over the other half.
+///
+/// A half packed in at most [`SHORT_HALF_BITS`] bits (a phone number's 5
+/// digits), with the round and the length in a byte each, rides in the
+/// last word's free bytes above them instead of a word of its own: one
+/// compression of two a round, and still one message per (round, length,
+/// half). Such a message is two words long where the long form is three
+/// or more, so the two forms never meet (an empty half is the same
+/// message in both).
 #[inline]
 fn round_seed<C: SymbolCode>(code: &C, prefix: &Sip, half: &[C::Sym], tail: u64) -> u64 {
     let mut h = prefix.clone();
@@ -373,12 +381,19 @@ fn round_seed<C: SymbolCode>(code: &C, prefix: &Sip, half: &[C::Sym], tail: u64)
         acc |= u64::from(value) << bits;
         bits += width;
     }
+    if count == 1 && bits <= SHORT_HALF_BITS && tail >> 16 == 0 {
+        return h.finish(tail | acc << 16, 15);
+    }
     if bits > 0 {
         h.compress(acc);
         count += 1;
     }
     h.finish(tail, count * 8 + 7)
 }
+
+/// See [`round_seed`]: the 5 bytes left in the last word beside the round
+/// and the length.
+const SHORT_HALF_BITS: u32 = 40;
 
 /// The longest symbol string [`Prf::permute_byte_symbols`] holds on the
 /// stack; longer ones take the general path.
@@ -388,6 +403,13 @@ const BYTE_SYMBOLS_MAX: usize = 128;
 /// are the 8-bit packing, read a word at a time.
 #[inline]
 fn byte_round_seed(prefix: &Sip, half: &[u8], tail: u64) -> u64 {
+    if half.len() * 8 <= SHORT_HALF_BITS as usize && tail >> 16 == 0 {
+        let mut last = [0u8; 8];
+        last[..half.len()].copy_from_slice(half);
+        return prefix
+            .clone()
+            .finish(tail | u64::from_le_bytes(last) << 16, 15);
+    }
     let mut h = prefix.clone();
     let mut words = half.chunks_exact(8);
     for w in &mut words {
