@@ -215,12 +215,12 @@ fn kept_domains_encrypt_the_local_part_only() {
             "{ fake: { kind: email, keep_domain: true } }",
             "john.smith42@gmail.com"
         ),
-        "ujfe.tunir28@gmail.com"
+        "mcpr.exkuu61@gmail.com"
     );
     // Not an email: encrypted whole, and still no `@`.
     assert_eq!(
         run("{ fake: { kind: email, keep_domain: true } }", "n/a"),
-        "c/l"
+        "t/d"
     );
 }
 
@@ -228,17 +228,17 @@ fn kept_domains_encrypt_the_local_part_only() {
 fn phone_numbers_keep_layout_and_country_code() {
     assert_eq!(
         run("fake: phone_number", "+1-555-123-4567"),
-        "+1-780-053-7034"
+        "+1-584-158-8059"
     );
     assert_eq!(
         run("fake: phone_number", "+44 20 7946 0958"),
-        "+44 88 0169 5034"
+        "+44 25 5056 8772"
     );
     assert_eq!(
         run("fake: phone_number", "(555) 123-4567 x89"),
         "(722) 124-3208 x26"
     );
-    assert_eq!(run("fake: phone_number", "020 7946 0958"), "027 0632 1750");
+    assert_eq!(run("fake: phone_number", "020 7946 0958"), "022 0221 9483");
     assert_eq!(phone::country_code_units(b"+15551234567"), 1);
     assert_eq!(phone::country_code_units(b"+351 21"), 4);
     assert_eq!(phone::country_code_units(b"0555"), 0);
@@ -413,3 +413,4 @@ fn only_format_preserving_kinds_are_unique_capable() {
     );
     assert_eq!(with(Uniqueness::CollisionFree), ["uuid"]);
 }
+
