@@ -413,4 +413,3 @@ fn only_format_preserving_kinds_are_unique_capable() {
     );
     assert_eq!(with(Uniqueness::CollisionFree), ["uuid"]);
 }
-

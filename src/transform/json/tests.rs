@@ -523,3 +523,19 @@ fn a_rule_sees_a_string_decoded_however_it_is_escaped() {
     assert!(s[0] == s[1] && s[1] == s[2], "{out}");
     assert_ne!(s[0], "aé\"", "{out}");
 }
+
+/// Keys are matched by their length and first 8 bytes, then the rest:
+/// keys sharing their first 8 bytes, keys of 8 and 9 bytes, a key too
+/// near the document's end for a whole word, and a value whose quote and
+/// backslash sit in its first word.
+#[test]
+fn long_and_prefix_sharing_keys_match_exactly() {
+    let t = json(
+        r#"{ json: { paths: { shipping_name: { set: X }, contacts: { set: Y }, a: { set: Z }, metadata.long_key_here: { set: W } } } }"#,
+    );
+    let doc = r#"{"shipping_note":"n","shipping_name":"a","contactz":1,"contacts":2,"metadata":{"long_key_herE":1,"long_key_here":"q\"\\"},"a":3}"#;
+    assert_eq!(
+        apply(&*t, Some(doc)).unwrap(),
+        r#"{"shipping_note":"n","shipping_name":"X","contactz":1,"contacts":"Y","metadata":{"long_key_herE":1,"long_key_here":"W"},"a":"Z"}"#
+    );
+}
