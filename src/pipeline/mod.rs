@@ -218,7 +218,7 @@ pub async fn copy_part<S: TableSink>(
     let (stream, bytes_read_ref, name_ref) = (&mut stream, &mut bytes_read, &name);
     let reader = async move {
         let (name, bytes_read) = (name_ref, bytes_read_ref);
-        let mut buf = BytesMut::with_capacity(BATCH_BYTES + 64 * 1024);
+        let mut buf = BytesMut::new();
         // The server sends one row per CopyData message (a guarantee of the
         // protocol), so counting messages counts rows without a scan.
         let mut buf_rows = 0u64;
@@ -241,6 +241,12 @@ pub async fn copy_part<S: TableSink>(
                     return Ok(());
                 }
                 continue;
+            }
+            if buf.is_empty() {
+                // A whole batch's room at once: grown row by row from the
+                // little `split` leaves, the buffer was copied on every
+                // doubling (1.5% of a sync's CPU in `reserve_inner`).
+                buf.reserve(BATCH_BYTES + 64 * 1024);
             }
             buf.extend_from_slice(&msg);
             buf_rows += 1;
