@@ -219,7 +219,11 @@ impl Assembly {
                     state.next += 1;
                 }
                 Some(Slot::Staging { turn }) => {
-                    turn.store(true, Ordering::Relaxed);
+                    // A compressed stream takes its bytes in order: the
+                    // table stays staged.
+                    if self.in_place {
+                        turn.store(true, Ordering::Relaxed);
+                    }
                     return Ok(());
                 }
                 _ => return Ok(()),
