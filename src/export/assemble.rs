@@ -415,3 +415,152 @@ impl Output for TableOut {
         assembly.advance(&mut state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{QualifiedName, RowSecurity, Table, TableKind};
+
+    fn table(name: &str, estimated_rows: i64) -> Arc<TablePlan> {
+        Arc::new(TablePlan::for_tests(Table {
+            oid: 1,
+            name: QualifiedName::new("public", name),
+            kind: TableKind::Ordinary,
+            columns: vec![],
+            unique_keys: vec![],
+            foreign_keys: vec![],
+            estimated_rows,
+            estimated_bytes: 0,
+            unique_indexes: vec![],
+            exclusions: Vec::new(),
+            rows_from: Default::default(),
+            row_security: RowSecurity::Off,
+        }))
+    }
+
+    /// The script as a join of finished parts would write it.
+    fn script(blocks: &[(&Arc<TablePlan>, u64, &[u8])], closing: &[u8]) -> Vec<u8> {
+        let mut s = b"OPENING\n".to_vec();
+        for (t, rows, data) in blocks {
+            s.extend_from_slice(block_head(t, *rows).as_bytes());
+            s.extend_from_slice(data);
+            s.extend_from_slice(END_OF_DATA);
+        }
+        s.extend_from_slice(closing);
+        s
+    }
+
+    fn parts_left(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    /// A table copied before its turn is staged; once the table before it
+    /// is in the file, its next write moves what it staged to its place
+    /// and the rest goes there directly, with nothing left to join.
+    #[test]
+    fn a_staged_table_moves_in_when_its_turn_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, parts) = (dir.path().join("export.sql"), dir.path().join("parts"));
+        std::fs::create_dir(&parts).unwrap();
+        let (p, c) = (table("p", 2), table("c", 3));
+        let tables = vec![Arc::clone(&p), Arc::clone(&c)];
+        let a = Assembly::create(&path, &parts, Compression::None, tables, b"OPENING\n").unwrap();
+        let mut child = a.open(&c).unwrap();
+        child.write_all(b"c1\n").unwrap();
+        child.flush().unwrap();
+        assert_eq!(parts_left(&parts), 1, "the child is staged");
+        let mut parent = a.open(&p).unwrap();
+        parent.write_all(b"p1\np2\n").unwrap();
+        parent.done(2).unwrap();
+        child.write_all(b"c2\nc3\n").unwrap();
+        assert_eq!(parts_left(&parts), 0, "the child moved in");
+        child.done(3).unwrap();
+        a.finish(b"CLOSING\n").unwrap();
+        let expected = script(
+            &[(&p, 2, b"p1\np2\n"), (&c, 3, b"c1\nc2\nc3\n")],
+            b"CLOSING\n",
+        );
+        assert_eq!(
+            String::from_utf8(std::fs::read(&path).unwrap()).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+
+    /// Tables written in place whose row counts take more, fewer or as
+    /// many digits as the planner's estimate, and tables finished out of
+    /// order: the file is the same as a join of the finished parts, byte
+    /// for byte, with nothing left past its end.
+    #[test]
+    fn row_counts_unlike_the_estimate_give_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, parts) = (dir.path().join("export.sql"), dir.path().join("parts"));
+        std::fs::create_dir(&parts).unwrap();
+        // More digits than estimated, the same, then far fewer (its head
+        // shrinks by more than the end-of-data line).
+        let (a_, b_, c_, d_) = (
+            table("a", 5),
+            table("b", 1),
+            table("c", 7),
+            table("d", 1_000_000),
+        );
+        let tables = vec![a_.clone(), b_.clone(), c_.clone(), d_.clone()];
+        let asm = Assembly::create(&path, &parts, Compression::None, tables, b"OPENING\n").unwrap();
+        let twelve = b"r\n".repeat(12);
+        // `c` finishes staged before its turn; `b` has one row.
+        let mut c = asm.open(&c_).unwrap();
+        c.write_all(b"c\n").unwrap();
+        c.done(1).unwrap();
+        let mut a = asm.open(&a_).unwrap();
+        a.write_all(&twelve).unwrap();
+        a.done(12).unwrap();
+        let mut b = asm.open(&b_).unwrap();
+        b.write_all(b"b\n").unwrap();
+        b.done(1).unwrap();
+        let mut d = asm.open(&d_).unwrap();
+        d.write_all(b"d1\nd2\n").unwrap();
+        d.done(2).unwrap();
+        asm.finish(b"").unwrap();
+        let expected = script(
+            &[
+                (&a_, 12, &twelve),
+                (&b_, 1, b"b\n"),
+                (&c_, 1, b"c\n"),
+                (&d_, 2, b"d1\nd2\n"),
+            ],
+            b"",
+        );
+        assert_eq!(
+            String::from_utf8(std::fs::read(&path).unwrap()).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+        assert_eq!(parts_left(&parts), 0);
+    }
+
+    /// A compressed export stages every table and appends them through the
+    /// compressor in the file's order, whatever order they finish in.
+    #[test]
+    fn a_compressed_export_appends_in_the_files_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, parts) = (dir.path().join("export.sql.zst"), dir.path().join("parts"));
+        std::fs::create_dir(&parts).unwrap();
+        // Estimates that match: a table written in place would keep its
+        // bytes where they were put.
+        let (p, c) = (table("p", 1), table("c", 2));
+        let tables = vec![Arc::clone(&p), Arc::clone(&c)];
+        let a = Assembly::create(&path, &parts, Compression::Zstd, tables, b"OPENING\n").unwrap();
+        let mut child = a.open(&c).unwrap();
+        let mut parent = a.open(&p).unwrap();
+        child.write_all(b"c1\n").unwrap();
+        parent.write_all(b"p1\n").unwrap();
+        parent.done(1).unwrap();
+        // The child's turn has come, but it stays staged.
+        child.write_all(b"c2\n").unwrap();
+        child.done(2).unwrap();
+        a.finish(b"CLOSING\n").unwrap();
+        let expected = script(&[(&p, 1, b"p1\n"), (&c, 2, b"c1\nc2\n")], b"CLOSING\n");
+        assert_eq!(
+            compress::read_to_string(&path).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+}
