@@ -13,9 +13,10 @@
 //! where there is none), tables come in a fixed order, and nothing that
 //! changes by itself (time, host, versions) is written.
 //!
-//! Tables are read in parallel, each into its own file in a temporary
-//! directory beside `--out`; a sql export then joins them in table order.
-//! Only the finished export is renamed to `--out` (`staging.rs`).
+//! Tables are read in parallel, into a temporary directory beside `--out`:
+//! a file per table, or for sql the one script, put together as they are
+//! copied (`export::assemble`). Only the finished export is renamed to
+//! `--out` (`staging.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
