@@ -67,6 +67,9 @@ impl Lock {
 enum Ready {
     /// Once this table's copy is committed.
     Copied(usize),
+    /// Once this table is copied and its index builds are done (a key
+    /// made from its finished index).
+    Indexed(usize),
     /// Once these tables are copied and have all their indexes and keys.
     Complete(Vec<usize>),
     /// Once every table is copied.
@@ -126,6 +129,14 @@ struct Task {
     status: Status,
 }
 
+impl Task {
+    /// A `CREATE INDEX` (a key's index included): builds share their
+    /// table, and a key made from its index waits for them.
+    fn is_index_build(&self) -> bool {
+        self.stage == Stage::Index && matches!(self.locks.as_slice(), [(_, Lock::Share)])
+    }
+}
+
 /// A table the copy loads, as the scheduler knows it.
 struct Known {
     name: QualifiedName,
@@ -133,6 +144,8 @@ struct Known {
     copied: bool,
     /// Index and key tasks of this table not yet done.
     indexes_left: usize,
+    /// Of those, the `CREATE INDEX` builds (keys' indexes included).
+    builds_left: usize,
     /// Rows sent to it, once copied.
     rows_sent: u64,
 }
@@ -203,6 +216,7 @@ impl Scheduler {
                 plan: Arc::clone(p),
                 copied: false,
                 indexes_left: 0,
+                builds_left: 0,
                 rows_sent: 0,
             })
             .collect();
@@ -215,7 +229,7 @@ impl Scheduler {
         let mut rest = String::new();
         for e in entries(script).iter().filter(|e| e.kind != PREAMBLE) {
             match classify(e, &index_of, &known) {
-                Some(t) => tasks.push(t),
+                Some(t) => tasks.extend(t),
                 None => rest.push_str(&e.sql),
             }
         }
@@ -287,6 +301,9 @@ impl Scheduler {
         for t in &tasks {
             if let Some(i) = t.builds {
                 tables[i].indexes_left += 1;
+                if t.is_index_build() {
+                    tables[i].builds_left += 1;
+                }
             }
         }
         // Keys before plain indexes (a key locks its table alone), big
@@ -329,7 +346,7 @@ impl Scheduler {
         let mut global = Vec::new();
         for (i, task) in tasks.iter().enumerate() {
             match &task.ready {
-                Ready::Copied(t) => watchers[*t].push(i),
+                Ready::Copied(t) | Ready::Indexed(t) => watchers[*t].push(i),
                 Ready::Complete(ts) => {
                     for &t in ts {
                         watchers[t].push(i);
@@ -401,22 +418,26 @@ impl Scheduler {
     }
 
     /// Runs the schedule on `clients`, one task per connection at a time,
-    /// until every task is done (the copy must call `all_copied`).
+    /// until every task is done (the copy must call `all_copied`). Only the
+    /// first `while_copying` clients take tasks while the copy runs; the
+    /// others join once it is done and its connections are idle (the last
+    /// big table's index builds then run side by side).
     /// Each client first runs pg_dump's session settings (the preamble).
-    pub async fn run(&self, clients: &[Client], script: &str) -> Result<()> {
+    pub async fn run(&self, clients: &[Client], while_copying: usize, script: &str) -> Result<()> {
         let preamble = entries(script)
             .into_iter()
             .find(|e| e.kind == PREAMBLE)
             .map(|e| e.sql)
             .unwrap_or_default();
-        let workers = clients.iter().map(|client| {
+        let workers = clients.iter().enumerate().map(|(n, client)| {
             let preamble = preamble.as_str();
+            let after_copy = n >= while_copying.max(1);
             async move {
                 client
                     .batch_execute(preamble)
                     .await
                     .pg_context(|| "preparing a post-data session".into())?;
-                let r = self.worker(client).await;
+                let r = self.worker(client, after_copy).await;
                 if r.is_err() {
                     self.state.lock().expect("scheduler lock").failed = true;
                     self.notify.notify_waiters();
@@ -429,14 +450,14 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn worker(&self, client: &Client) -> Result<()> {
+    async fn worker(&self, client: &Client, after_copy: bool) -> Result<()> {
         loop {
             // Registered before the state is read, so a wake-up between the
             // read and the wait is not lost.
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let batch = match self.take() {
+            let batch = match self.take(after_copy) {
                 Take::Finished => return Ok(()),
                 Take::Wait => {
                     notified.await;
@@ -523,10 +544,13 @@ impl Scheduler {
 
     /// Marks the next runnable task as running and returns it, with more
     /// small ones to run in the same transaction when it is small itself.
-    fn take(&self) -> Take {
+    fn take(&self, after_copy: bool) -> Take {
         let mut s = self.state.lock().expect("scheduler lock");
         if s.failed || s.left == 0 {
             return Take::Finished;
+        }
+        if after_copy && !s.all_copied {
+            return Take::Wait;
         }
         // A test's way to have every table's tasks ready at once, so that
         // small tables' tasks surely share transactions.
@@ -580,7 +604,11 @@ impl Scheduler {
         s.left_per_stage[stage] -= 1;
         if let Some(t) = s.tasks[i].builds {
             s.tables[t].indexes_left -= 1;
-            if s.tables[t].indexes_left == 0 {
+            let built = s.tasks[i].is_index_build() && {
+                s.tables[t].builds_left -= 1;
+                s.tables[t].builds_left == 0
+            };
+            if s.tables[t].indexes_left == 0 || built {
                 let watchers = s.watchers[t].clone();
                 s.refresh(&watchers);
             }
@@ -609,6 +637,12 @@ const ANALYZE_GROUP: usize = 100;
 /// tables spent a fifth of their post-data time in per-statement commits
 /// and round trips.
 const BATCH: usize = 50;
+
+/// Keys of tables from this size on are built as their index, beside the
+/// table's other indexes, and then made keys (`pgdump::key_by_index`);
+/// below it the build is short and a second statement per key would only
+/// add round trips (ten thousand tenant tables).
+const KEY_AS_INDEX_BYTES: i64 = 16 << 20;
 
 /// The `ANALYZE` statements of a load, as groups of table indexes: each
 /// table of at least `ANALYZE_SMALL_BYTES` alone (it gets its statistics as
@@ -699,6 +733,7 @@ fn is_ready(s: &State, t: &Task) -> bool {
     let left = |stage: Stage| s.left_per_stage[stage as usize] > 0;
     match &t.ready {
         Ready::Copied(i) => s.tables[*i].copied,
+        Ready::Indexed(i) => s.tables[*i].copied && s.tables[*i].builds_left == 0,
         Ready::Complete(ts) => ts
             .iter()
             .all(|&i| s.tables[i].copied && s.tables[i].indexes_left == 0),
@@ -711,13 +746,13 @@ fn is_ready(s: &State, t: &Task) -> bool {
     }
 }
 
-/// Turns one pg_dump entry into a task, or `None` for what runs with the
-/// rest at the end.
+/// Turns one pg_dump entry into its tasks (two for a key built from its
+/// index), or `None` for what runs with the rest at the end.
 fn classify(
     e: &Entry,
     index_of: &HashMap<(String, String), usize>,
     known: &[Known],
-) -> Option<Task> {
+) -> Option<Vec<Task>> {
     let lookup = |n: &(String, String)| index_of.get(n).copied();
     // Partitioned tables: their keys become valid only once the partitions'
     // indexes are attached, so what depends on them waits for everything.
@@ -750,26 +785,50 @@ fn classify(
             },
         };
     match pgdump::classify(e) {
-        PostData::Index { name, table } => Some(on_one_table(
+        PostData::Index { name, table } => Some(vec![on_one_table(
             table,
             format!("index {name}"),
             "building an index on the target",
             Lock::Share,
-        )),
-        PostData::Constraint { name, table } => Some(on_one_table(
-            table,
-            format!("constraint {name}"),
-            "building a constraint on the target",
-            Lock::AccessExclusive,
-        )),
-        PostData::IndexAttach => Some(Task {
+        )]),
+        PostData::Constraint { name, table } => {
+            let label = format!("constraint {name}");
+            let context = "building a constraint on the target";
+            match (lookup(&table), pgdump::key_by_index(&e.sql)) {
+                (Some(i), Some(key))
+                    if plain(i) && known[i].plan.table.estimated_bytes >= KEY_AS_INDEX_BYTES =>
+                {
+                    // The key's index builds beside the table's other
+                    // indexes; the constraint takes it once they are done.
+                    let build = Task {
+                        action: Action::Sql(key.create_index),
+                        ..on_one_table(table, label.clone(), context, Lock::Share)
+                    };
+                    let attach = Task {
+                        label: format!("{label} from its index"),
+                        action: Action::Sql(key.add_constraint),
+                        ready: Ready::Indexed(i),
+                        locks: vec![(i, Lock::AccessExclusive)],
+                        ..build.clone()
+                    };
+                    Some(vec![build, attach])
+                }
+                _ => Some(vec![on_one_table(
+                    table,
+                    label,
+                    context,
+                    Lock::AccessExclusive,
+                )]),
+            }
+        }
+        PostData::IndexAttach => Some(vec![Task {
             ready: Ready::AllIndexes,
             ..base(
                 "index attachments".into(),
                 "attaching a partition's index on the target",
                 Stage::Attach,
             )
-        }),
+        }]),
         PostData::ForeignKey { name, table } => {
             let label = format!("foreign key {name}");
             let context = "adding a foreign key on the target";
@@ -783,7 +842,7 @@ fn classify(
                     .find(|fk| fk.name == name && !fk.virtual_key)
                     .and_then(|fk| lookup(&(fk.parent.schema.clone(), fk.parent.name.clone())))
             });
-            Some(match (child, parent) {
+            Some(vec![match (child, parent) {
                 (Some(c), Some(p)) if plain(c) && plain(p) => {
                     let mut locks = vec![(c, Lock::ShareRowExclusive)];
                     if p != c {
@@ -800,7 +859,7 @@ fn classify(
                     ready: Ready::AllKeys,
                     ..base(label, context, Stage::ForeignKey)
                 },
-            })
+            }])
         }
         PostData::Other => None,
     }
@@ -829,7 +888,7 @@ mod tests {
 
     /// Starts the next task, returning its label (or `wait` / `finished`).
     fn next(s: &Scheduler) -> String {
-        match s.take() {
+        match s.take(false) {
             Take::Run(batch) => batch
                 .into_iter()
                 .map(|(_, t)| t.label)
@@ -843,7 +902,10 @@ mod tests {
     fn done(s: &Scheduler, label: &str) {
         let i = {
             let st = s.state.lock().unwrap();
-            st.tasks.iter().position(|t| t.label == label).unwrap()
+            st.tasks
+                .iter()
+                .position(|t| t.label == label && t.status == Status::Running)
+                .unwrap_or_else(|| panic!("{label} is not running"))
         };
         s.complete(i, 0.0);
     }
@@ -885,13 +947,16 @@ CREATE TRIGGER trg AFTER INSERT ON public.child FOR EACH ROW EXECUTE FUNCTION pu
         assert_eq!(next(&s), "analyze public.child");
 
         s.table_copied(&QualifiedName::new("public", "parent"), 7);
-        assert_eq!(next(&s), "constraint parent_pkey");
+        assert_eq!(next(&s), "constraint parent_pkey", "the key's index");
         assert_eq!(
             next(&s),
             "wait",
             "the foreign key waits for the parent's key"
         );
         done(&s, "constraint parent_pkey");
+        assert_eq!(next(&s), "constraint parent_pkey from its index");
+        assert_eq!(next(&s), "wait", "the key is not made yet");
+        done(&s, "constraint parent_pkey from its index");
         done(&s, "analyze public.child");
         assert_eq!(next(&s), "foreign key child_parent_fkey");
         // ANALYZE parent is ready, but its lock conflicts with the foreign
@@ -911,6 +976,69 @@ CREATE TRIGGER trg AFTER INSERT ON public.child FOR EACH ROW EXECUTE FUNCTION pu
         assert_eq!(next(&s), "analyze public.parent");
         done(&s, "analyze public.parent");
         assert_eq!(next(&s), "finished");
+    }
+
+    /// A key's index builds beside the table's other indexes (SHARE locks
+    /// do not conflict), the key is made from it once every build of the
+    /// table is done, and the connections kept for after the copy take
+    /// nothing until then.
+    #[test]
+    fn keys_build_as_indexes_beside_the_others_and_late_workers_wait_for_the_copy() {
+        let script = "SET x = 1;\n\n--\n-- Name: t t_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\n\
+--\n-- Name: t t_check; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n\
+ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_email_key UNIQUE (email) DEFERRABLE;\n\n\
+--\n-- Name: t_a_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n\
+CREATE INDEX t_a_idx ON public.t USING btree (a);\n";
+        let tables = [table("t", 1000 << 20, vec![]), table("u", 10 << 20, vec![])];
+        let s = Scheduler::new(
+            script,
+            &tables,
+            crate::progress::Progress::hidden().post_data(),
+        );
+        s.table_copied(&QualifiedName::new("public", "t"), 5);
+        assert!(
+            matches!(s.take(true), Take::Wait),
+            "a connection kept for after the copy waits while it runs"
+        );
+        // The deferrable key cannot be made from an index: built whole,
+        // alone, first.
+        assert_eq!(next(&s), "constraint t_email_key");
+        assert_eq!(next(&s), "wait");
+        done(&s, "constraint t_email_key");
+        assert_eq!(next(&s), "constraint t_pkey");
+        assert_eq!(next(&s), "index t_a_idx", "builds side by side");
+        done(&s, "constraint t_pkey");
+        assert_eq!(
+            next(&s),
+            "wait",
+            "the key waits for every build of its table"
+        );
+        done(&s, "index t_a_idx");
+        assert_eq!(next(&s), "constraint t_pkey from its index");
+        {
+            let st = s.state.lock().unwrap();
+            let sql =
+                |label: &str| match &st.tasks.iter().find(|t| t.label == label).unwrap().action {
+                    Action::Sql(sql) => sql.clone(),
+                    Action::CountAll => unreachable!(),
+                };
+            assert_eq!(
+                sql("constraint t_pkey"),
+                "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id);\n"
+            );
+            assert_eq!(
+                sql("constraint t_pkey from its index"),
+                "ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_pkey;\n"
+            );
+        }
+        done(&s, "constraint t_pkey from its index");
+        s.table_copied(&QualifiedName::new("public", "u"), 5);
+        s.all_copied();
+        assert!(
+            matches!(s.take(true), Take::Run(_)),
+            "once the copy is done, every connection takes tasks"
+        );
     }
 
     #[test]
@@ -1002,7 +1130,7 @@ CREATE INDEX a_idx ON public.a USING btree (x);\n";
             // Two workers: fill the free one, else finish the oldest task,
             // else copy the next table.
             if running.len() < 2 {
-                match s.take() {
+                match s.take(false) {
                     Take::Run(batch) => {
                         let st = s.state.lock().unwrap();
                         assert!(batch.len() <= BATCH);

@@ -112,6 +112,106 @@ fn parse_alter_table_constraint(sql: &str) -> Option<((String, String), String)>
     Some((table, name))
 }
 
+/// A primary key or unique constraint, built as its index first and then
+/// made a constraint: `CREATE UNIQUE INDEX` takes a SHARE lock, so it
+/// builds beside the table's other indexes, while `ADD CONSTRAINT …
+/// PRIMARY KEY (…)` holds ACCESS EXCLUSIVE for the whole build and the
+/// table's indexes wait for it. `ADD CONSTRAINT … USING INDEX` then takes
+/// the finished index in a moment. The catalog ends up the same: the
+/// constraint owns an index of its own name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyByIndex {
+    pub create_index: String,
+    pub add_constraint: String,
+}
+
+/// `ALTER TABLE [ONLY] t ADD CONSTRAINT name {PRIMARY KEY | UNIQUE
+/// [NULLS NOT DISTINCT]} (cols) [INCLUDE (cols)] [WITH (params)];` as a
+/// `KeyByIndex`; `None` for anything else (deferrable keys, a tablespace,
+/// checks, exclusions), which then runs as pg_dump wrote it.
+pub fn key_by_index(sql: &str) -> Option<KeyByIndex> {
+    let s = statement(sql);
+    let s = s.strip_prefix("ALTER TABLE ")?;
+    let s = s.strip_prefix("ONLY ").unwrap_or(s);
+    let (_, after_table) = split_qualified(s)?;
+    let table = s[..s.len() - after_table.len()].trim();
+    let s = after_table.trim_start().strip_prefix("ADD CONSTRAINT ")?;
+    let (_, after_name) = split_ident(s)?;
+    let name = &s[..s.len() - after_name.len()];
+    let s = after_name.trim_start();
+    let (kind, s) = if let Some(rest) = s.strip_prefix("PRIMARY KEY ") {
+        ("PRIMARY KEY", rest)
+    } else {
+        ("UNIQUE", s.strip_prefix("UNIQUE ")?)
+    };
+    let (nulls, s) = match s.strip_prefix("NULLS NOT DISTINCT ") {
+        Some(rest) => (" NULLS NOT DISTINCT", rest),
+        None => ("", s),
+    };
+    let (columns, mut s) = parenthesized(s)?;
+    let mut include = "";
+    let mut with = "";
+    if let Some(rest) = s.trim_start().strip_prefix("INCLUDE ") {
+        (include, s) = parenthesized(rest)?;
+    }
+    if let Some(rest) = s.trim_start().strip_prefix("WITH ") {
+        (with, s) = parenthesized(rest)?;
+    }
+    // What follows the statement in an entry: blank lines and the next
+    // header's leading `--`.
+    let tail = s.trim_start().strip_prefix(';')?;
+    if !tail
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+    {
+        return None;
+    }
+    let include = if include.is_empty() {
+        String::new()
+    } else {
+        format!(" INCLUDE {include}")
+    };
+    let with = if with.is_empty() {
+        String::new()
+    } else {
+        format!(" WITH {with}")
+    };
+    Some(KeyByIndex {
+        create_index: format!(
+            "CREATE UNIQUE INDEX {name} ON {table} USING btree {columns}{include}{nulls}{with};\n"
+        ),
+        add_constraint: format!(
+            "ALTER TABLE ONLY {table} ADD CONSTRAINT {name} {kind} USING INDEX {name};\n"
+        ),
+    })
+}
+
+/// The parenthesized list at the start of `s` (quoted names and string
+/// literals may hold parentheses), and the text after it.
+fn parenthesized(s: &str) -> Option<(&str, &str)> {
+    if !s.starts_with('(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((&s[..=i], &s[i + 1..]));
+                }
+            }
+            (None, _) => {}
+        }
+    }
+    None
+}
+
 /// The entry's SQL without its leading comment and blank lines.
 fn statement(sql: &str) -> &str {
     let mut s = sql;
@@ -185,5 +285,42 @@ mod tests {
         let kinds: Vec<&str> = e.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["PREAMBLE", "CONSTRAINT", "FK CONSTRAINT"]);
         assert!(e[1].sql.contains("PRIMARY KEY"));
+    }
+
+    #[test]
+    fn keys_become_an_index_and_a_constraint_using_it() {
+        let k = key_by_index(
+            "\nALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);\n\n\n--\n",
+        )
+        .unwrap();
+        assert_eq!(
+            k.create_index,
+            "CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id);\n"
+        );
+        assert_eq!(k.add_constraint, "ALTER TABLE ONLY public.orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_pkey;\n");
+        let k = key_by_index(
+            "ALTER TABLE ONLY \"S\".\"T (x)\"\n    ADD CONSTRAINT \"k)\" UNIQUE NULLS NOT DISTINCT (a, \"b)\") INCLUDE (c) WITH (fillfactor='90');\n",
+        )
+        .unwrap();
+        assert_eq!(
+            k.create_index,
+            "CREATE UNIQUE INDEX \"k)\" ON \"S\".\"T (x)\" USING btree (a, \"b)\") INCLUDE (c) NULLS NOT DISTINCT WITH (fillfactor='90');\n"
+        );
+        assert_eq!(
+            k.add_constraint,
+            "ALTER TABLE ONLY \"S\".\"T (x)\" ADD CONSTRAINT \"k)\" UNIQUE USING INDEX \"k)\";\n"
+        );
+        // What USING INDEX cannot express, or an index would not match,
+        // runs as pg_dump wrote it.
+        for sql in [
+            "ALTER TABLE ONLY public.t ADD CONSTRAINT k UNIQUE (a) DEFERRABLE INITIALLY DEFERRED;",
+            "ALTER TABLE ONLY public.t ADD CONSTRAINT k PRIMARY KEY (a) USING INDEX TABLESPACE fast;",
+            "ALTER TABLE ONLY public.t ADD CONSTRAINT k CHECK ((a > 0));",
+            "ALTER TABLE ONLY public.t ADD CONSTRAINT k EXCLUDE USING gist (r WITH &&);",
+            "ALTER TABLE ONLY public.t ADD CONSTRAINT k PRIMARY KEY (a",
+            "ALTER TABLE ONLY public.t ADD CONSTRAINT k PRIMARY KEY (a);\nALTER TABLE x;",
+        ] {
+            assert_eq!(key_by_index(sql), None, "{sql}");
+        }
     }
 }

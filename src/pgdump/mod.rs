@@ -12,6 +12,6 @@ pub mod filter;
 pub mod run;
 pub mod split;
 
-pub use classify::{classify, entries, Entry, PostData, PREAMBLE};
+pub use classify::{classify, entries, key_by_index, Entry, KeyByIndex, PostData, PREAMBLE};
 pub use filter::{keep_known_roles, without_version_lines, TargetRole};
 pub use run::{dump_schema, find_pg_dump, PgDump, Privileges, Sections};

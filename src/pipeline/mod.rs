@@ -139,17 +139,6 @@ impl Batches {
     }
 }
 
-/// What a batch buffer is made with: a batch and its last row.
-const BATCH_CAPACITY: usize = BATCH_BYTES + 64 * 1024;
-
-/// The batch gathered in `buf`, with `buf` given a fresh buffer of a whole
-/// batch's capacity. (`BytesMut::split` would leave `buf` sharing the old
-/// allocation's few free bytes, and the next rows would grow it from 64 KiB
-/// by doubling, copying the batch about twice over.)
-fn next_batch(buf: &mut BytesMut) -> Bytes {
-    std::mem::replace(buf, BytesMut::with_capacity(BATCH_CAPACITY)).freeze()
-}
-
 /// What one table's copy did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableStats {
@@ -229,7 +218,7 @@ pub async fn copy_part<S: TableSink>(
     let (stream, bytes_read_ref, name_ref) = (&mut stream, &mut bytes_read, &name);
     let reader = async move {
         let (name, bytes_read) = (name_ref, bytes_read_ref);
-        let mut buf = BytesMut::with_capacity(BATCH_CAPACITY);
+        let mut buf = BytesMut::new();
         // The server sends one row per CopyData message (a guarantee of the
         // protocol), so counting messages counts rows without a scan.
         let mut buf_rows = 0u64;
@@ -244,7 +233,7 @@ pub async fn copy_part<S: TableSink>(
                 let huge = read_gate::hold();
                 if !buf.is_empty() {
                     let rows = std::mem::take(&mut buf_rows);
-                    if !batches_out.send(next_batch(&mut buf), rows, None).await {
+                    if !batches_out.send(buf.split().freeze(), rows, None).await {
                         return Ok(());
                     }
                 }
@@ -253,19 +242,23 @@ pub async fn copy_part<S: TableSink>(
                 }
                 continue;
             }
+            if buf.is_empty() {
+                // A whole batch's room at once: grown row by row from the
+                // little `split` leaves, the buffer was copied on every
+                // doubling (1.5% of a sync's CPU in `reserve_inner`).
+                buf.reserve(BATCH_BYTES + 64 * 1024);
+            }
             buf.extend_from_slice(&msg);
             buf_rows += 1;
             if buf.len() >= BATCH_BYTES {
                 let rows = std::mem::take(&mut buf_rows);
-                if !batches_out.send(next_batch(&mut buf), rows, None).await {
+                if !batches_out.send(buf.split().freeze(), rows, None).await {
                     return Ok(());
                 }
             }
         }
         if !buf.is_empty() {
-            batches_out
-                .send(std::mem::take(&mut buf).freeze(), buf_rows, None)
-                .await;
+            batches_out.send(buf.split().freeze(), buf_rows, None).await;
         }
         Ok::<(), anyhow::Error>(())
     };

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::harness::pg::Session;
 use crate::harness::{anonymize, rules_dir, sync_args, Db, Pg};
 
 pub fn fixtures() -> PathBuf {
@@ -264,5 +265,62 @@ fn schema_existing_truncates_and_loads_without_firing_triggers() {
     assert_eq!(
         target.value("SELECT last_value FROM customers_id_seq"),
         "1000"
+    );
+}
+
+/// A big table's primary and unique keys are built as unique indexes beside
+/// its other indexes and then made keys (`USING INDEX`): the target ends
+/// with the very definitions of the source (columns, INCLUDE, NULLS NOT
+/// DISTINCT, storage parameters, deferrable keys as pg_dump wrote them),
+/// the keys enforce, and a foreign key to them validates.
+#[test]
+fn keys_of_big_tables_built_from_their_indexes_keep_their_definitions() {
+    let pg = Pg::get();
+    let source = pg.db("bigkeys_src");
+    source.exec(
+        "CREATE TABLE big (id bigint NOT NULL, code text, pad text, later int);
+         INSERT INTO big SELECT g, 'c' || g, repeat('x', 120), g FROM generate_series(1, 150000) g;
+         ALTER TABLE big ADD CONSTRAINT big_pkey PRIMARY KEY (id);
+         ALTER TABLE big ADD CONSTRAINT big_code_key UNIQUE NULLS NOT DISTINCT (code) INCLUDE (pad) WITH (fillfactor = 80);
+         ALTER TABLE big ADD CONSTRAINT big_later_key UNIQUE (later) DEFERRABLE INITIALLY DEFERRED;
+         CREATE INDEX big_pad_idx ON big (pad);
+         CREATE TABLE child (id int PRIMARY KEY, big_id bigint REFERENCES big (id));
+         INSERT INTO child SELECT g, g FROM generate_series(1, 100) g;
+         ANALYZE;",
+    );
+    assert!(
+        source
+            .value("SELECT pg_relation_size('big') >= 16 * 1024 * 1024")
+            .starts_with('t'),
+        "big is over KEY_AS_INDEX_BYTES, so its keys take the index path"
+    );
+    let target = pg.fresh_name("bigkeys_dst");
+    let rules = rules_dir("version: 1\nunknown_columns: keep\ntables: {}\n");
+    let args = sync_args(&source.url, &target.url, "rules.yml", &[]);
+    anonymize(rules.path(), &args, &[("ANONYMIZE_SECRET", SECRET)]).expect(0);
+
+    let definitions = |db: &Db| {
+        db.column(
+            "SELECT conname || ' ' || pg_get_constraintdef(oid) || ' ' || condeferrable::text || convalidated::text \
+               FROM pg_constraint WHERE conrelid IN ('big'::regclass, 'child'::regclass) \
+             UNION ALL SELECT indexdef FROM pg_indexes WHERE tablename IN ('big', 'child') ORDER BY 1",
+        )
+    };
+    assert_eq!(definitions(&source), definitions(&target));
+    // The keys enforce, as keys (not only as unique indexes).
+    let session = Session::open(&target.url);
+    assert_eq!(
+        session.exec_err("INSERT INTO big VALUES (1, 'new', 'p', -1)"),
+        "23505"
+    );
+    session.exec("INSERT INTO big VALUES (-1, NULL, 'p', -2)");
+    assert_eq!(
+        session.exec_err("INSERT INTO big VALUES (-2, NULL, 'p', -3)"),
+        "23505",
+        "NULLS NOT DISTINCT holds"
+    );
+    assert_eq!(
+        target.value("SELECT count(*) FROM pg_constraint WHERE contype IN ('p', 'u') AND conrelid = 'big'::regclass AND conindid <> 0"),
+        "3"
     );
 }

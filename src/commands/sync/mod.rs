@@ -343,7 +343,8 @@ async fn load_fresh(
     let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
     let scheduler = post_data::Scheduler::new(&schema.post_data, &copied, progress.0.post_data());
     let mut targets = vec![first];
-    for _ in 1..post_data_workers(opts.jobs) {
+    let (while_copying, after_copy) = post_data_workers(opts.jobs);
+    for _ in 1..after_copy {
         targets.push(target::connect(next).await?);
     }
     let copy_started = Instant::now();
@@ -388,8 +389,10 @@ async fn load_fresh(
         scheduler.all_copied();
         r.map(|t| (t, Instant::now()))
     };
-    let ((mut tables, copy_ended), ()) =
-        tokio::try_join!(copy, scheduler.run(&targets, &schema.post_data))?;
+    let ((mut tables, copy_ended), ()) = tokio::try_join!(
+        copy,
+        scheduler.run(&targets, while_copying, &schema.post_data)
+    )?;
     let timing = scheduler.timing();
     drop(progress);
     facts.phase(|p| {
@@ -430,10 +433,14 @@ async fn load_fresh(
     Ok(tables)
 }
 
-/// Post-data connections: as many as copy workers, at most 4 (index
-/// builds are CPU-bound on the server; more only queue).
-fn post_data_workers(jobs: usize) -> usize {
-    jobs.clamp(1, 4)
+/// Post-data connections, as (taking tasks while the copy runs, in all):
+/// as many as copy workers while it runs, at most 4 (index builds are
+/// CPU-bound on the server; more only queue); once it is done, the copy's
+/// share too, so the last big table's indexes and keys build side by
+/// side instead of two at a time.
+fn post_data_workers(jobs: usize) -> (usize, usize) {
+    let while_copying = jobs.clamp(1, 4);
+    (while_copying, (2 * jobs).clamp(1, 8))
 }
 
 /// `ANALYZE` of what the per-table steps did not analyze: materialized
