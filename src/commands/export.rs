@@ -283,10 +283,11 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
             as_given: true,
         },
     };
-    let copy_order: Vec<Arc<TablePlan>> = copy_order(&plan, &order, opts.jobs)
-        .into_iter()
-        .map(|i| Arc::clone(&plan.tables()[i]))
-        .collect();
+    let copy_order: Vec<Arc<TablePlan>> =
+        copy_order(&plan, &order, opts.jobs, format.layout() == Layout::Script)
+            .into_iter()
+            .map(|i| Arc::clone(&plan.tables()[i]))
+            .collect();
     let sinks = ExportFiles {
         dir: &data_dir,
         format: opts.format,
@@ -397,8 +398,9 @@ fn rows_of(stats: &[TableStats], t: &TablePlan) -> u64 {
 /// largest first, so the longest copies do not start last, as long as the
 /// workers stay about as balanced (by the tables' sizes) as when all go
 /// largest first: within a tenth, about what a table's second copy costs
-/// beside reading and transforming it.
-fn copy_order(plan: &Plan, fk_order: &[usize], jobs: usize) -> Vec<usize> {
+/// beside reading and transforming it. A directory export (`script`
+/// false) has no such order: its tables go largest first.
+fn copy_order(plan: &Plan, fk_order: &[usize], jobs: usize, script: bool) -> Vec<usize> {
     let bytes = |i: usize| plan.tables()[i].table.estimated_bytes.max(0) as u64;
     let tables: Vec<usize> = fk_order
         .iter()
@@ -425,7 +427,7 @@ fn copy_order(plan: &Plan, fk_order: &[usize], jobs: usize) -> Vec<usize> {
         }
         workers.into_iter().max().unwrap_or(0)
     };
-    if longest(&file_order) * 10 <= longest(&largest_first) * 11 {
+    if script && longest(&file_order) * 10 <= longest(&largest_first) * 11 {
         file_order
     } else {
         largest_first
