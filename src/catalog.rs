@@ -235,6 +235,9 @@ pub struct ForeignKey {
     pub deferrable: bool,
     /// Declared in the rules (`references:`), not in the database.
     pub virtual_key: bool,
+    /// The database checked it against every row (not `NOT VALID`), so
+    /// each set reference has its parent row; false for a rules key.
+    pub validated: bool,
 }
 
 /// How a relation takes part in the copy.
@@ -611,6 +614,7 @@ impl Catalog {
                 parent_columns: row.get("parent_columns"),
                 deferrable: row.get("deferrable"),
                 virtual_key: false,
+                validated: row.get("validated"),
             });
         }
 

@@ -1524,6 +1524,7 @@ mod tests {
             parent_columns: vec!["code".into()],
             deferrable: false,
             virtual_key: false,
+            validated: true,
         }];
         c.tables.push(orders);
         c

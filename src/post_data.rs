@@ -927,6 +927,7 @@ CREATE TRIGGER trg AFTER INSERT ON public.child FOR EACH ROW EXECUTE FUNCTION pu
             parent_columns: vec!["id".into()],
             deferrable: false,
             virtual_key: false,
+            validated: true,
         };
         // Tables of 1 MiB and more: each has its own ANALYZE.
         let tables = [
@@ -1099,6 +1100,7 @@ CREATE INDEX a_idx ON public.a USING btree (x);\n";
                 parent_columns: vec!["id".into()],
                 deferrable: false,
                 virtual_key: false,
+                validated: true,
             };
             tables.push(table(&format!("t{i}"), 8192, vec![fk]));
             script.push_str(&format!(

@@ -370,11 +370,15 @@ impl TargetServer {
     }
 
     /// Number of sessions connected to the target database, other than ours.
+    /// Autovacuum workers are not counted: the rename ends them itself (as
+    /// `DROP DATABASE` does), and after last run's load of millions of rows
+    /// one is often vacuuming the old target, which failed the run.
     pub async fn sessions_on_target(&self) -> Result<i64> {
         Ok(self
             .admin
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
+                   AND backend_type IS DISTINCT FROM 'autovacuum worker'",
                 &[&self.target],
             )
             .await

@@ -12,7 +12,8 @@ SELECT con.conrelid AS table_oid,
                FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
               ORDER BY k.ord) AS parent_columns,
-       con.condeferrable AS deferrable
+       con.condeferrable AS deferrable,
+       con.convalidated AS validated
   FROM pg_constraint con
   JOIN pg_class c ON c.oid = con.conrelid
   JOIN pg_class pc ON pc.oid = con.confrelid

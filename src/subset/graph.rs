@@ -51,6 +51,9 @@ pub struct Edge {
     /// under which the reference points at this parent; on other rows it
     /// points at nothing, as if NULL.
     pub when: Option<String>,
+    /// A foreign key the source enforces on every row (not `NOT VALID`,
+    /// not a rules reference): a set reference always has its parent row.
+    pub enforced: bool,
 }
 
 /// How a table's driven set is chosen.
@@ -818,6 +821,7 @@ pub(super) mod tests {
             not_null,
             nulled: Vec::new(),
             parent_unique: true,
+            enforced: true,
         }
     }
 

@@ -454,6 +454,7 @@ fn edge(child: &Table, i: usize, parent: usize, fk: &ForeignKey, parent_unique: 
             .all(|c| child.column(c).is_some_and(|c| c.not_null)),
         nulled: Vec::new(),
         parent_unique,
+        enforced: !fk.virtual_key && fk.validated,
     }
 }
 
@@ -570,6 +571,7 @@ fn virtual_reference(
             parent_columns,
             deferrable: false,
             virtual_key: true,
+            validated: false,
         },
     ))
 }

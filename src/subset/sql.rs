@@ -123,6 +123,15 @@ fn points(rel: &str, e: &Edge) -> String {
     }
 }
 
+/// The text a sample hashes for `columns` of `rel`: the column's text,
+/// or the row of several.
+fn key_text(rel: &str, columns: &[String]) -> String {
+    match columns {
+        [column] => format!("{rel}.{}::text", quote_ident(column)),
+        _ => format!("ROW({})::text", list(rel, columns)),
+    }
+}
+
 fn list(prefix: &str, columns: &[String]) -> String {
     columns
         .iter()
@@ -165,11 +174,13 @@ impl Builder<'_> {
     /// `hashtextextended(key, seed) < threshold`, written as many times
     /// as `planner_clauses` says (see there).
     fn sample(&self, t: usize, fraction: f64) -> String {
-        let hash = format!(
-            "hashtextextended({}, {})",
-            self.hash_text(t),
-            self.sampling.seeds[t]
-        );
+        self.sample_of(t, &self.hash_text(t), fraction)
+    }
+
+    /// The sample of table `t`, on `text`: the text of `t`'s key, or of
+    /// the columns of a reference that point at it.
+    fn sample_of(&self, t: usize, text: &str, fraction: f64) -> String {
+        let hash = format!("hashtextextended({text}, {})", self.sampling.seeds[t]);
         let threshold = threshold(fraction);
         (0..planner_clauses(fraction))
             .map(|i| format!("{hash}{} < {threshold}", " + 0".repeat(i)))
@@ -182,10 +193,46 @@ impl Builder<'_> {
     fn hash_text(&self, t: usize) -> String {
         let rel = self.rel(t);
         match &self.g.nodes[t].hash_key {
-            Some(cols) if cols.len() == 1 => format!("{rel}.{}::text", quote_ident(&cols[0])),
-            Some(cols) => format!("ROW({})::text", list(&rel, cols)),
+            Some(cols) => key_text(&rel, cols),
             None => format!("ROW({rel}.*)::text"),
         }
+    }
+
+    /// D(e.parent) tested on the child row alone, when that parent is
+    /// sampled on the very columns `e` points at (no `where:`): the text
+    /// the parent hashes is the child's reference read as text, and the
+    /// source's foreign key guarantees the parent row exists. The query
+    /// then reads no other table: no scan of the parent and no semi-join
+    /// (the benchmark's `orders` query, 0.7 s, takes 0.3 s this way), and
+    /// the same rows come out. `None` when any of that does not hold:
+    /// a rules reference or a `NOT VALID` key may point at nothing, and
+    /// columns of other types may print other text for equal values.
+    fn sampled_through(&self, e: &Edge) -> Option<String> {
+        let parent = &self.g.nodes[e.parent];
+        let Mode::Sample(fraction) = parent.mode else {
+            return None;
+        };
+        if !e.enforced || e.when.is_some() || parent.filter.is_some() || parent.own_sample.is_some()
+        {
+            return None;
+        }
+        let key = parent.hash_key.as_ref()?;
+        if key.len() != e.parent_columns.len() {
+            return None;
+        }
+        let (child, parent_table) = (self.tables.get(e.child)?, self.tables.get(e.parent)?);
+        let mut columns = Vec::with_capacity(key.len());
+        for k in key {
+            let at = e.parent_columns.iter().position(|p| p == k)?;
+            let column = &e.columns[at];
+            let same_type = child.column(column)?.type_name == parent_table.column(k)?.type_name;
+            if !same_type {
+                return None;
+            }
+            columns.push(column.clone());
+        }
+        let text = key_text(&self.rel(e.child), &columns);
+        Some(self.sample_of(e.parent, &text, fraction))
     }
 
     /// Registers a CTE unless already written; `body` runs first so the
@@ -241,6 +288,9 @@ impl Builder<'_> {
     fn follows(&mut self, e: &Edge) -> Option<String> {
         if self.g.nodes[e.parent].complete {
             return None;
+        }
+        if let Some(sample) = self.sampled_through(e) {
+            return Some(sample);
         }
         let rel = self.rel(e.child);
         let d = self.d_cte(e.parent);
@@ -719,6 +769,105 @@ mod tests {
                 r#"("order_items"."order_id") IN (SELECT "subset.s"."id" FROM "subset.d2" "subset.s")"#
             )
         );
+    }
+
+    /// The shop's tables, every column `bigint` but orders' `customer_id`,
+    /// which is `customer_id_type`.
+    fn shop_tables(customer_id_type: &str) -> Vec<Table> {
+        let shop: [(&str, &[&str]); 6] = [
+            ("customers", &[]),
+            ("addresses", &["customer_id"]),
+            ("orders", &["customer_id"]),
+            ("order_items", &["order_id", "product_id"]),
+            ("products", &[]),
+            ("employees", &["manager_id"]),
+        ];
+        shop.iter()
+            .map(|(name, references)| {
+                let mut columns = vec![crate::catalog::Column::new(
+                    "id",
+                    "bigint",
+                    crate::catalog::TypeKind::Int64,
+                )];
+                for r in *references {
+                    let type_name = match (*name, *r) {
+                        ("orders", "customer_id") => customer_id_type,
+                        _ => "bigint",
+                    };
+                    columns.push(crate::catalog::Column::new(
+                        r,
+                        type_name,
+                        crate::catalog::TypeKind::Int64,
+                    ));
+                }
+                Table {
+                    oid: 0,
+                    name: crate::catalog::QualifiedName::new("public", *name),
+                    kind: crate::catalog::TableKind::Ordinary,
+                    columns,
+                    unique_keys: Vec::new(),
+                    unique_indexes: Vec::new(),
+                    exclusions: Vec::new(),
+                    foreign_keys: Vec::new(),
+                    estimated_rows: 0,
+                    rows_from: Default::default(),
+                    estimated_bytes: 0,
+                    row_security: crate::catalog::RowSecurity::Off,
+                }
+            })
+            .collect()
+    }
+
+    fn sql_with_tables(g: &Graph, tables: &[Table], t: usize) -> TableSql {
+        let sampling = Sampling {
+            seeds: (0..g.nodes.len() as i64).collect(),
+        };
+        table_sql(g, tables, &sampling, t)
+    }
+
+    #[test]
+    fn a_child_of_a_sampled_parent_hashes_its_own_reference_under_an_enforced_key() {
+        let g = crate::subset::graph::tests::shop(Some(0.5));
+        let tables = shop_tables("bigint");
+        // Orders hash their customer_id with the customers' seed: the
+        // customers the sample keeps, without reading customers.
+        let orders = sql_with_tables(&g, &tables, 2);
+        assert_eq!(orders.with_sql, None);
+        assert_eq!(
+            orders.predicate.as_deref(),
+            Some(r#"hashtextextended("orders"."customer_id"::text, 0) < 0"#)
+        );
+        // Items still follow their orders, whose rows are now read alone.
+        let items = sql_with_tables(&g, &tables, 3);
+        assert_eq!(
+            items.with_sql.as_deref(),
+            Some(
+                r#"WITH RECURSIVE "subset.d2" AS NOT MATERIALIZED (SELECT * FROM ONLY "public"."orders" WHERE hashtextextended("orders"."customer_id"::text, 0) < 0)"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_reference_the_source_does_not_enforce_or_of_another_type_reads_the_parent() {
+        let semi_join = Some(
+            r#"("orders"."customer_id") IN (SELECT "subset.s"."id" FROM "subset.d0" "subset.s")"#,
+        );
+        // A `NOT VALID` key or a rules reference may point at no row.
+        let mut g = crate::subset::graph::tests::shop(Some(0.5));
+        g.edges[1].enforced = false;
+        let orders = sql_with_tables(&g, &shop_tables("bigint"), 2);
+        assert_eq!(orders.predicate.as_deref(), semi_join);
+        assert!(orders.with_sql.is_some());
+        // `numeric` prints `7.0` where `bigint` prints `7`: other text,
+        // another hash.
+        let g = crate::subset::graph::tests::shop(Some(0.5));
+        let orders = sql_with_tables(&g, &shop_tables("numeric"), 2);
+        assert_eq!(orders.predicate.as_deref(), semi_join);
+        // A parent with a `where:` keeps fewer rows than its sample.
+        let mut g = crate::subset::graph::tests::shop(Some(0.5));
+        g.nodes[0].filter = Some("id > 0".into());
+        let orders = sql_with_tables(&g, &shop_tables("bigint"), 2);
+        assert_eq!(orders.predicate.as_deref(), semi_join);
     }
 
     #[test]

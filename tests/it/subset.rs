@@ -1005,15 +1005,17 @@ fn r21_the_documented_shapes_hold_without_analyze() {
 }
 
 /// A large table is read in page ranges, each its own COPY. A sampled
-/// root still is (its ranges share nothing), but a table whose rows follow
-/// a parent is read by one query: every range would select the parent's
-/// rows again, so a child in 64 ranges scanned its parent 64 times. The
-/// rows are the same either way.
+/// root still is (its ranges share nothing), and so is its child under a
+/// foreign key (it hashes its own reference and reads no other table);
+/// but a table whose rows follow a followed parent is read by one query:
+/// every range would select the parent's rows again, so a child in 64
+/// ranges scanned its parent 64 times. The rows are the same either way.
 #[test]
-fn a_follower_is_read_whole_while_its_sampled_root_is_read_in_page_ranges() {
+fn a_grandchild_is_read_whole_while_its_sampled_root_and_child_are_read_in_page_ranges() {
     let pg = Pg::get();
     let source = pg.db("sub_ranges_src");
-    // ~5 and ~10 MB: several 1 MB ranges each.
+    // ~5 and ~10 MB: at 50%, several 1 MB ranges each (a part is sized
+    // by the rows it keeps).
     source.exec(
         "CREATE TABLE accounts (id bigint PRIMARY KEY, pad text NOT NULL);
          INSERT INTO accounts SELECT i, repeat('a', 200) FROM generate_series(1, 20000) i;
@@ -1021,16 +1023,20 @@ fn a_follower_is_read_whole_while_its_sampled_root_is_read_in_page_ranges() {
                               account_id bigint NOT NULL REFERENCES accounts,
                               pad text NOT NULL);
          INSERT INTO events SELECT i, 1 + i % 20000, repeat('e', 200) FROM generate_series(1, 40000) i;
+         CREATE TABLE event_lines (id bigint PRIMARY KEY,
+                                   event_id bigint NOT NULL REFERENCES events,
+                                   pad text NOT NULL);
+         INSERT INTO event_lines SELECT i, 1 + i % 40000, repeat('l', 200) FROM generate_series(1, 40000) i;
          ANALYZE;",
     );
-    let run_with = |split_mb: &str, test: &str| {
+    let run_at = |subset: &str, split_mb: &str, test: &str| {
         let target = pg.fresh_name(test);
         let dir = rules_dir(KEEP);
         let args = sync_args(
             &source.url,
             &target.url,
             "rules.yml",
-            &["--subset", "10%", "--log-format", "json"],
+            &["--subset", subset, "--log-format", "json"],
         );
         let env = [
             ("ANONYMIZE_SECRET", SECRET),
@@ -1040,32 +1046,46 @@ fn a_follower_is_read_whole_while_its_sampled_root_is_read_in_page_ranges() {
         let run = anonymize(dir.path(), &args, &env).expect(0);
         (target, run)
     };
+    let run_with = |split_mb: &str, test: &str| run_at("50%", split_mb, test);
+    let split_of = |run: &Run| -> Vec<String> {
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("copying in parts"))
+            .map(str::to_string)
+            .collect()
+    };
+    // At 10%, the root keeps ~0.5 MB: one part moves it.
+    let (_, run) = run_at("10%", "1", "sub_ranges_tenth");
+    assert_eq!(split_of(&run), Vec::<String>::new(), "{}", run.stderr);
+
     let (target, run) = run_with("1", "sub_ranges_dst");
-    let split: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains("copying in parts"))
-        .collect();
+    let split = split_of(&run);
     assert!(
         split.iter().any(|l| l.contains("public.accounts")),
         "the sampled root is read in page ranges:\n{}",
         run.stderr
     );
     assert!(
-        !split.iter().any(|l| l.contains("public.events")),
-        "the follower is read by one query:\n{}",
+        split.iter().any(|l| l.contains("public.events\"")),
+        "the child reads no other table, so it is read in page ranges:\n{}",
+        run.stderr
+    );
+    assert!(
+        !split.iter().any(|l| l.contains("public.event_lines")),
+        "the grandchild is read by one query:\n{}",
         run.stderr
     );
 
-    // The same rows as one query per table, and every event's account.
+    // The same rows as one query per table, every event's account and
+    // every line's event.
     let (whole, _) = run_with("0", "sub_ranges_whole");
-    for table in ["accounts", "events"] {
+    for table in ["accounts", "events", "event_lines"] {
         let ids = |db: &Db| db.column(&format!("SELECT id::text FROM {table} ORDER BY id"));
         assert_eq!(ids(&target), ids(&whole), "{table}");
     }
     let accounts = count(&target, "accounts");
     assert!(
-        (1500..=2500).contains(&accounts),
+        (9000..=11000).contains(&accounts),
         "accounts kept {accounts}"
     );
     assert_eq!(
@@ -1076,4 +1096,53 @@ fn a_follower_is_read_whole_while_its_sampled_root_is_read_in_page_ranges() {
         "0"
     );
     assert_eq!(count(&target, "events"), 2 * accounts);
+    assert_eq!(
+        target.value(
+            "SELECT count(*) FROM event_lines l WHERE NOT EXISTS \
+             (SELECT FROM events e WHERE e.id = l.event_id)"
+        ),
+        "0"
+    );
+    assert_eq!(count(&target, "event_lines"), 2 * accounts);
+}
+
+/// A child of a sampled parent hashes its own reference, instead of
+/// looking its parent up, only where the source guarantees the parent
+/// row: under a `NOT VALID` foreign key or a rules `references:`, a row
+/// may point at a parent that does not exist, and the subset must not
+/// keep it (the key's hash says nothing about a missing row).
+#[test]
+fn a_reference_the_source_does_not_enforce_keeps_no_row_without_its_parent() {
+    let pg = Pg::get();
+    let source = pg.db("sub_unenforced_src");
+    // Accounts 1..2000; the events and notes of accounts 2001..4000 point
+    // at nothing.
+    source.exec(
+        "CREATE TABLE accounts (id bigint PRIMARY KEY);
+         INSERT INTO accounts SELECT i FROM generate_series(1, 2000) i;
+         CREATE TABLE events (id bigint PRIMARY KEY, account_id bigint NOT NULL);
+         INSERT INTO events SELECT i, 1 + i % 4000 FROM generate_series(1, 8000) i;
+         ALTER TABLE events ADD CONSTRAINT events_account_id_fkey
+             FOREIGN KEY (account_id) REFERENCES accounts NOT VALID;
+         CREATE TABLE notes (id bigint PRIMARY KEY, account_id bigint NOT NULL);
+         INSERT INTO notes SELECT i, 1 + i % 4000 FROM generate_series(1, 8000) i;
+         ANALYZE;",
+    );
+    let rules = "version: 1\nunknown_columns: keep\ntables:\n  public.notes:\n    references:\n      - { columns: [account_id], table: public.accounts, parent_columns: [id] }\n";
+    let target = pg.fresh_name("sub_unenforced_dst");
+    sync(&source, &target, rules, SECRET, &["--subset", "10%"]).expect(0);
+    let accounts = count(&target, "accounts");
+    assert!((100..=300).contains(&accounts), "accounts kept {accounts}");
+    for table in ["events", "notes"] {
+        assert_eq!(
+            target.value(&format!(
+                "SELECT count(*) FROM {table} t WHERE NOT EXISTS \
+                 (SELECT FROM accounts a WHERE a.id = t.account_id)"
+            )),
+            "0",
+            "{table} kept rows whose account does not exist"
+        );
+        // Two per kept account, and no more.
+        assert_eq!(count(&target, table), 2 * accounts, "{table}");
+    }
 }
