@@ -13,14 +13,13 @@
 //! where there is none), tables come in a fixed order, and nothing that
 //! changes by itself (time, host, versions) is written.
 //!
-//! Tables are read in parallel, each into its own file in a temporary
-//! directory beside `--out`; a sql export then joins them in table order.
-//! Only the finished export is renamed to `--out` (`staging.rs`).
+//! Tables are read in parallel, into a temporary directory beside `--out`:
+//! a file per table, or for sql the one script, put together as they are
+//! copied (`export::assemble`). Only the finished export is renamed to
+//! `--out` (`staging.rs`).
 
 use std::fmt::Write as _;
-use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -30,7 +29,8 @@ use crate::cli::ExportArgs;
 use crate::config::{Overrides, Settings};
 use crate::conn::ConnInfo;
 use crate::error::{GapsFound, UsageError};
-use crate::export::compress::{self, Compression};
+use crate::export::assemble::Assembly;
+use crate::export::compress::Compression;
 use crate::export::format::{ExportFormat, Layout};
 use crate::export::manifest::{
     self, Manifest, ManifestColumn, ManifestTable, Tool, POST_DATA_MARKER,
@@ -42,7 +42,7 @@ use crate::pipeline::TableStats;
 use crate::plan::{Plan, TablePlan};
 use crate::progress::{FinishOnDrop, Progress};
 use crate::signals::Signals;
-use crate::sink::files::{create_private, create_private_dir, write_private, FileSink};
+use crate::sink::files::{create_private_dir, write_private, FileSink};
 use crate::sink::Observed;
 use crate::subset::SubsetSpec;
 use crate::verify::sample::Sampler;
@@ -242,6 +242,32 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
     };
     create_private_dir(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let files: Vec<String> = plan.tables().iter().map(|t| format.file_name(t)).collect();
+    let subset = rules.subset.map(|s| s.to_string());
+    // A sql export is put together while the tables are copied.
+    let assembly = match format.layout() {
+        Layout::Script => {
+            let mut opening = sql_header(&rules.digest, subset.as_deref());
+            opening.push_str(&pgdump::without_version_lines(&pre));
+            // The rows were read over UTF-8 connections, whatever pg_dump's
+            // preamble set for the schema.
+            opening.push_str("SET client_encoding = 'UTF8';\n\n");
+            let tables = order
+                .iter()
+                .map(|&i| &plan.tables()[i])
+                .filter(|t| !t.skip)
+                .cloned()
+                .collect();
+            Some(Assembly::create(
+                &root,
+                &data_dir,
+                opts.compression,
+                tables,
+                opening.as_bytes(),
+            )?)
+        }
+        Layout::Directory => None,
+    };
+    let _cancel_on_drop = CancelOnDrop(assembly.clone());
 
     let samples = opts.verify.then(|| Arc::new(Mutex::new(Samples::new())));
     let progress = FinishOnDrop(Progress::new(opts.progress, rows_to_copy(plan.tables())));
@@ -252,15 +278,24 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         jobs: opts.jobs,
         // Rows sorted by the server, so the files come out the same run
         // after run.
-        cut: Cut::WholeTables { stable_order: true },
+        cut: Cut::WholeTables {
+            stable_order: true,
+            as_given: true,
+        },
     };
+    let copy_order: Vec<Arc<TablePlan>> =
+        copy_order(&plan, &order, opts.jobs, format.layout() == Layout::Script)
+            .into_iter()
+            .map(|i| Arc::clone(&plan.tables()[i]))
+            .collect();
     let sinks = ExportFiles {
         dir: &data_dir,
         format: opts.format,
         samples: samples.clone().map(|s| (s, opts.verify_sample)),
+        assembly: assembly.clone(),
     };
     let stats = driver
-        .copy_all(plan.tables(), &sinks, &progress.0, |_, _| {})
+        .copy_all(&copy_order, &sinks, &progress.0, |_, _| {})
         .await?;
     drop(progress);
 
@@ -269,27 +304,14 @@ async fn export(opts: &ExportOptions, staging: &Staging) -> Result<Vec<TableStat
         verify_export(&plan, &snapshot.client, &samples, opts.verify_sample).await?;
     }
 
-    let subset = rules.subset.map(|s| s.to_string());
     match format.layout() {
         Layout::Script => {
-            let header = sql_header(&rules.digest, subset.as_deref());
-            let parts = SqlParts {
-                header,
-                pre: pgdump::without_version_lines(&pre),
-                post: pgdump::without_version_lines(&post),
-                finish: finish_sql(&plan),
-            };
-            assemble_sql(
-                &plan,
-                &order,
-                &stats,
-                &data_dir,
-                &files,
-                parts,
-                &root,
-                opts.compression,
-            )
-            .await?;
+            let closing = pgdump::without_version_lines(&post) + &finish_sql(&plan);
+            let assembly = assembly.expect("a sql export has its assembly");
+            tokio::task::spawn_blocking(move || assembly.finish(closing.as_bytes()))
+                .await
+                .map_err(|_| anyhow!("the export writer stopped unexpectedly"))?
+                .context("writing the sql export")?;
         }
         Layout::Directory => {
             let schema_sql = format!(
@@ -369,6 +391,49 @@ fn rows_of(stats: &[TableStats], t: &TablePlan) -> u64 {
         .map_or(0, |s| s.rows_written)
 }
 
+/// The order the tables are copied in (indexes of `plan.tables()`, the
+/// skipped ones left out). A sql export's table whose turn in the file has
+/// come writes straight into it; the others are staged and copied again.
+/// So the tables go in the file's order (`fk_order`), with the `jobs - 1`
+/// largest first, so the longest copies do not start last, as long as the
+/// workers stay about as balanced (by the tables' sizes) as when all go
+/// largest first: within a tenth, about what a table's second copy costs
+/// beside reading and transforming it. A directory export (`script`
+/// false) has no such order: its tables go largest first.
+fn copy_order(plan: &Plan, fk_order: &[usize], jobs: usize, script: bool) -> Vec<usize> {
+    let bytes = |i: usize| plan.tables()[i].table.estimated_bytes.max(0) as u64;
+    let tables: Vec<usize> = fk_order
+        .iter()
+        .copied()
+        .filter(|&i| !plan.tables()[i].skip)
+        .collect();
+    let mut largest_first = tables.clone();
+    largest_first.sort_by_key(|&i| std::cmp::Reverse(bytes(i)));
+    let first: Vec<usize> = largest_first
+        .iter()
+        .copied()
+        .take(jobs.saturating_sub(1))
+        .collect();
+    let file_order: Vec<usize> = first
+        .iter()
+        .copied()
+        .chain(tables.iter().copied().filter(|i| !first.contains(i)))
+        .collect();
+    let longest = |order: &[usize]| {
+        let mut workers = vec![0u64; jobs.max(1)];
+        for &i in order {
+            let least = workers.iter_mut().min().expect("a worker");
+            *least += bytes(i);
+        }
+        workers.into_iter().max().unwrap_or(0)
+    };
+    if script && longest(&file_order) * 10 <= longest(&largest_first) * 11 {
+        file_order
+    } else {
+        largest_first
+    }
+}
+
 /// Indexes of `plan.tables()` with parents before children (foreign keys),
 /// ties and cycles broken by name so the order is fixed. A table in a
 /// cycle comes when nothing outside the cycle is left before it.
@@ -428,6 +493,8 @@ struct ExportFiles<'a> {
     format: ExportFormat,
     /// The samples of every table, and the values to take per column.
     samples: Option<(Arc<Mutex<Samples>>, u32)>,
+    /// A sql export's one file; `None`: a file per table in `dir`.
+    assembly: Option<Arc<Assembly>>,
 }
 
 impl SinkFactory for ExportFiles<'_> {
@@ -443,10 +510,15 @@ impl SinkFactory for ExportFiles<'_> {
 
     async fn sink<'w>(&'w self, _: &'w (), part: &Part) -> Result<Self::Sink<'w>> {
         let format = self.format.format();
-        let file = FileSink::create(
-            &self.dir.join(format.file_name(&part.plan)),
-            format.encoder(&part.plan),
-        )?;
+        let path = self.dir.join(format.file_name(&part.plan));
+        let file = match &self.assembly {
+            Some(assembly) => FileSink::new(
+                &path,
+                Box::new(assembly.open(&part.plan)?),
+                format.encoder(&part.plan),
+            )?,
+            None => FileSink::create(&path, format.encoder(&part.plan))?,
+        };
         let sampler = self
             .samples
             .as_ref()
@@ -515,89 +587,14 @@ fn finish_sql(plan: &Plan) -> String {
     s
 }
 
-/// The fixed text around the table data of a sql export.
-struct SqlParts {
-    header: String,
-    pre: String,
-    post: String,
-    finish: String,
-}
-
-/// Joins the parts of a sql export into `out`, compressing as asked: the
-/// header and pre-data, a `COPY … FROM stdin` block per table in
-/// foreign-key order, post-data, then sequences and views. Runs on the
-/// blocking pool; a signal sets `cancel` and the join stops at the next
-/// chunk.
-#[allow(clippy::too_many_arguments)]
-async fn assemble_sql(
-    plan: &Plan,
-    order: &[usize],
-    stats: &[TableStats],
-    parts_dir: &Path,
-    files: &[String],
-    parts: SqlParts,
-    out: &Path,
-    compression: Compression,
-) -> Result<()> {
-    // (text before the data, the part file) per table.
-    let tables: Vec<(String, PathBuf)> = order
-        .iter()
-        .filter(|&&i| !plan.tables()[i].skip)
-        .map(|&i| {
-            let t = &plan.tables()[i];
-            let rows = rows_of(stats, t);
-            let head = format!(
-                "--\n-- Data for {}: {rows} row{}\n--\n\n{};\n",
-                t.table.name,
-                if rows == 1 { "" } else { "s" },
-                t.target_statement().replacen("FROM STDIN", "FROM stdin", 1)
-            );
-            (head, parts_dir.join(&files[i]))
-        })
-        .collect();
-    let out = out.to_path_buf();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancel));
-    tokio::task::spawn_blocking(move || -> Result<()> {
-        let file = create_private(&out).with_context(|| format!("creating {}", out.display()))?;
-        let mut w = compress::Writer::new(BufWriter::with_capacity(1 << 20, file), compression)?;
-        w.write_all(parts.header.as_bytes())?;
-        w.write_all(parts.pre.as_bytes())?;
-        // The rows were read over UTF-8 connections, whatever pg_dump's
-        // preamble set for the schema.
-        w.write_all(b"SET client_encoding = 'UTF8';\n\n")?;
-        let mut buf = vec![0u8; 1 << 20];
-        for (head, part) in &tables {
-            w.write_all(head.as_bytes())?;
-            let mut f =
-                std::fs::File::open(part).with_context(|| format!("reading {}", part.display()))?;
-            loop {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(anyhow!("cancelled"));
-                }
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                w.write_all(&buf[..n])?;
-            }
-            w.write_all(b"\\.\n\n")?;
-        }
-        w.write_all(parts.post.as_bytes())?;
-        w.write_all(parts.finish.as_bytes())?;
-        w.finish()?.flush()?;
-        Ok(())
-    })
-    .await
-    .map_err(|_| anyhow!("the export writer stopped unexpectedly"))?
-    .context("writing the sql export")
-}
-
-/// Tells a blocking job to stop when the future awaiting it is dropped.
-struct CancelOnDrop(Arc<AtomicBool>);
+/// Tells the sql export's appends to stop when the export's future is
+/// dropped (a signal): they run on the blocking pool, which no drop stops.
+struct CancelOnDrop(Option<Arc<Assembly>>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+        if let Some(a) = &self.0 {
+            a.cancel();
+        }
     }
 }

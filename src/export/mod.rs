@@ -3,6 +3,7 @@
 //! an export appear whole.
 //! The `export` command that writes them is `commands::export`.
 
+pub mod assemble;
 pub mod compress;
 pub mod format;
 pub mod manifest;

@@ -53,8 +53,10 @@ pub enum Cut {
     /// `server_version_num` of 14 or more).
     PageRanges { server_version: i32 },
     /// One part per table; with `stable_order`, its rows come sorted by
-    /// the server, so files come out the same run after run.
-    WholeTables { stable_order: bool },
+    /// the server, so files come out the same run after run. With
+    /// `as_given`, tables are copied in the order given (an export's),
+    /// not largest first.
+    WholeTables { stable_order: bool, as_given: bool },
 }
 
 /// Where the workers read, and how many there are.
@@ -183,7 +185,7 @@ impl Driver<'_> {
                         })
                         .collect()
                 }
-                Cut::WholeTables { stable_order } => vec![source::Read {
+                Cut::WholeTables { stable_order, .. } => vec![source::Read {
                     stable_order,
                     ..source::Read::default()
                 }],
@@ -214,7 +216,9 @@ impl Driver<'_> {
         }
         // Largest first, so the longest copy does not start last; a stable
         // sort keeps a table's parts in page order.
-        parts.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+        if !matches!(self.cut, Cut::WholeTables { as_given: true, .. }) {
+            parts.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+        }
         Ok((parts.into_iter().map(|(_, p)| p).collect(), pending))
     }
 }

@@ -36,9 +36,22 @@ pub struct FileSink {
 
 struct Writer {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: Box<dyn Output>,
     encoder: Box<dyn Encoder>,
     rows: u64,
+}
+
+/// Where a `FileSink`'s bytes go: a file of its own, or a table's place
+/// in a sql export (`export::assemble`).
+pub trait Output: Write + Send {
+    /// Every row was written (`rows` of them).
+    fn done(&mut self, rows: u64) -> Result<()>;
+}
+
+impl Output for BufWriter<File> {
+    fn done(&mut self, _rows: u64) -> Result<()> {
+        Ok(self.flush()?)
+    }
 }
 
 /// Creates an export file readable by its owner only (0600): an export
@@ -71,7 +84,20 @@ impl FileSink {
     /// encoder starts a file with.
     pub fn create(path: &Path, encoder: Box<dyn Encoder>) -> Result<FileSink> {
         let file = create_private(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        FileSink::new(
+            path,
+            Box::new(BufWriter::with_capacity(1 << 20, file)),
+            encoder,
+        )
+    }
+
+    /// Writes to `out` what the encoder starts a file with; `path` names
+    /// the file in errors.
+    pub fn new(
+        path: &Path,
+        mut out: Box<dyn Output>,
+        encoder: Box<dyn Encoder>,
+    ) -> Result<FileSink> {
         out.write_all(encoder.header())
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(FileSink {
@@ -118,7 +144,7 @@ impl TableSink for FileSink {
     async fn finish(mut self) -> Result<u64> {
         self.blocking(|w| {
             w.out
-                .flush()
+                .done(w.rows)
                 .with_context(|| format!("writing {}", w.path.display()))?;
             Ok(w.rows)
         })

@@ -64,6 +64,7 @@ pub(super) async fn load_existing(
         jobs: 1,
         cut: Cut::WholeTables {
             stable_order: false,
+            as_given: false,
         },
     };
     let sinks = ExistingTables { client: &client };

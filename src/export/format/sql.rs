@@ -1,6 +1,6 @@
 //! `--format sql`: one script for psql. A table's rows are the body of its
 //! `COPY … FROM stdin` block, so they are written as the pipeline sends
-//! them (COPY text); `commands::export` joins the parts into the script.
+//! them (COPY text); `export::assemble` puts the blocks into the script.
 
 use std::io::Write;
 
