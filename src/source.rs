@@ -165,11 +165,11 @@ pub async fn current_sizes(
 /// its own `COPY` (a TID range scan, PostgreSQL 14+) under the shared
 /// snapshot, so one table can use several source and target backends.
 /// Returns `[None]` (one whole-table part) for a table whose copy moves
-/// at most `part_bytes` bytes (`copied_bytes`), a partitioned table, an older server, or a subset
-/// table whose rows follow other tables' (`Selection::reads_other_tables`:
-/// every part would select those again, scanning the parents once per
-/// part; one query scans them once, and the server's parallel workers
-/// split it instead). The last range is open-ended, so pages added since
+/// at most `part_bytes` bytes (`copied_bytes`), a partitioned table, an
+/// older server, or a subset table whose rows follow other tables'
+/// (`Selection::reads_other_tables`: every part would select those again,
+/// scanning the parents once per part; one query scans them once, and the
+/// server's parallel workers split it instead). The last range is open-ended, so pages added since
 /// the size was read are not missed (their rows are outside the snapshot
 /// anyway).
 pub async fn page_ranges(

@@ -2,6 +2,7 @@
 //! headers), and what a post-data entry builds: an index or a key on one
 //! table, a foreign key, an index attachment, or something else.
 
+use super::split::code_start;
 use crate::sql::{split_ident, split_qualified};
 
 /// The kind of the text before the first header: pg_dump's session
@@ -158,12 +159,9 @@ pub fn key_by_index(sql: &str) -> Option<KeyByIndex> {
         (with, s) = parenthesized(rest)?;
     }
     // What follows the statement in an entry: blank lines and the next
-    // header's leading `--`.
+    // header's leading `--`, nothing else.
     let tail = s.trim_start().strip_prefix(';')?;
-    if !tail
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
-    {
+    if !code_start(tail).is_empty() {
         return None;
     }
     let include = if include.is_empty() {
